@@ -1,0 +1,32 @@
+# The two commands of the README:  `make demo`  and  `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install dev system-deps lint
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+
+dev: install
+	$(BIN)/pip install -q -r requirements-dev.lock
+
+# Debian packages the tests need: headless Chromium for the browser tests,
+# a CJK font for charts and rendered workbooks.
+system-deps:
+	@bash scripts/system-deps.sh
+
+demo: install system-deps
+	$(BIN)/yidan demo
+
+lint:
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+test: dev system-deps lint
+	$(BIN)/python -m pytest -q

@@ -1,0 +1,3 @@
+"""CLI commands (demo_cmd)."""
+
+from yidan.cli.app import app  # noqa: F401

@@ -1,0 +1,16 @@
+"""The data contract as code: one declaration per input table, and the codes."""
+
+from yidan.contract.aid import AID
+from yidan.contract.enrollment import ENROLLMENT
+from yidan.contract.out_of_province import OUT_OF_PROVINCE
+from yidan.contract.policies import POLICIES
+from yidan.contract.registry import REGISTRY
+from yidan.contract.schema import Column, Kind, Table
+from yidan.contract.verifications import VERIFICATIONS
+
+TABLES: dict[str, Table] = {
+    t.name: t for t in (REGISTRY, ENROLLMENT, OUT_OF_PROVINCE, AID, POLICIES, VERIFICATIONS)
+}
+
+__all__ = ["TABLES", "Column", "Kind", "Table", "REGISTRY", "ENROLLMENT", "OUT_OF_PROVINCE", "AID",
+           "POLICIES", "VERIFICATIONS"]

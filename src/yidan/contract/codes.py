@@ -1,0 +1,87 @@
+"""Codes the system speaks: statuses, finding codes, conclusions and coded values.
+
+The labels are part of the data contract (../CONTRACT.md); change one only with a
+changelog entry and a migration path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STAGES: tuple[str, ...] = ("学前", "小学", "初中", "高中", "中职", "特教")
+ENROLLMENT_STATUSES: tuple[str, ...] = ("在读", "休学", "转出", "毕业", "辍学", "死亡")
+ATTENDANCE_MODES: tuple[str, ...] = ("随班就读", "特教学校", "送教上门")
+CATEGORIES: tuple[str, ...] = ("建档立卡", "边缘易致贫", "农村低保", "特困供养")
+POVERTY_STATUSES: tuple[str, ...] = ("未脱贫", "已脱贫", "返贫")
+GENDERS: tuple[str, ...] = ("男", "女")
+YES_NO: tuple[str, ...] = ("是", "否")
+BOARDING_RULES: tuple[str, ...] = ("寄宿", "非寄宿", "不限")
+PAYER_RULES: tuple[str, ...] = ("学籍地", "户籍地")
+RELATIONS: tuple[str, ...] = (
+    "户主", "配偶", "子", "女", "孙子", "孙女", "外孙子", "外孙女", "儿媳", "女婿",
+    "父亲", "母亲", "兄弟姐妹", "侄子", "侄女", "其他",
+)
+CONCLUSIONS: tuple[str, ...] = (
+    "省外就读", "因残免学", "因病缓学", "延缓入学", "送教上门", "已劝返复学",
+    "出国", "超龄", "死亡", "失联", "信息错误", "其他",
+)
+
+# persons.status: code -> label (order = the order reports list them in)
+STATUSES: dict[str, str] = {
+    "IN_SCHOOL": "在校",
+    "HOME_TEACHING": "送教上门",
+    "SUSPENDED": "休学",
+    "DROPPED_OUT": "辍学",
+    "TRANSFER_PENDING": "学籍接转中",
+    "OUT_OF_PROVINCE": "省外就读",
+    "COMPLETED": "已完成义务教育",
+    "EXEMPT": "因残因病免缓学",
+    "NOT_PROGRESSED": "小学毕业未升学",
+    "ABROAD": "出国(境)",
+    "DECEASED": "死亡",
+    "REVIEW": "疑似匹配待确认",
+    "UNMATCHED": "学籍未匹配",
+}
+
+MATCH_METHODS: tuple[str, ...] = ("id", "id_repaired", "linkage", "none")
+
+
+@dataclass(frozen=True)
+class FindingCode:
+    code: str
+    label: str
+    family: str  # "schooling" | "aid" | "quality"
+    when: str
+
+
+FINDING_CODES: dict[str, FindingCode] = {
+    f.code: f
+    for f in (
+        FindingCode("K01", "学籍未匹配", "schooling", "义务教育阶段儿童无学籍、无省外学籍、无核实结论"),
+        FindingCode("K02", "辍学", "schooling", "学籍状态为辍学，或核实为失联"),
+        FindingCode("K03", "学籍接转未完成", "schooling", "最新学籍为转出，且无后续在读学籍"),
+        FindingCode("K04", "省外就读待核实", "schooling", "核实为省外就读，但省外学籍中无此人"),
+        FindingCode("K05", "疑似匹配待确认", "schooling", "最佳候选匹配落在人工复核区间"),
+        FindingCode("K06", "身份证号无效", "quality", "建档立卡身份证号校验不通过且无可信匹配"),
+        FindingCode("K07", "一人多籍", "schooling", "同一人有两条及以上在读学籍"),
+        FindingCode("K08", "信息不一致", "quality", "按身份证号匹配，但姓名、性别或出生日期不一致"),
+        FindingCode("K09", "小学毕业未升学", "schooling", "义务教育阶段小学毕业且无后续学籍"),
+        FindingCode("Z01", "漏助", "aid", "当学期符合资助条件，但无人发放"),
+        FindingCode("Z02", "重复资助", "aid", "同一项目同一学期发放超过一次"),
+        FindingCode("Z03", "非学籍地发放", "aid", "发放一次，但发放地不是应发放的县"),
+        FindingCode("Z04", "不符合资助条件", "aid", "已发放，但当学期不符合资助条件"),
+        FindingCode("Z05", "项目已失效仍发放", "aid", "项目当学期已失效仍发放"),
+        FindingCode("Z06", "金额不符", "aid", "发放金额与标准不符"),
+        FindingCode("Z07", "省外就读兜底待核实", "aid", "符合条件、省外就读、未核实省外是否已享受资助"),
+    )
+}
+
+FAMILY_LABELS: dict[str, str] = {"schooling": "控辍保学", "aid": "学生资助", "quality": "数据质量"}
+
+
+def status_label(code: str) -> str:
+    return STATUSES[code]
+
+
+def finding_label(code: str) -> str:
+    return FINDING_CODES[code].label

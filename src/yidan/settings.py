@@ -1,0 +1,113 @@
+"""One place for settings.
+
+* `RunConfig` — the comparison's rules (yidan.toml): province, school-age ranges,
+  term dates, linkage thresholds, engine limits. Every domain default lives here.
+* `AppSettings` — the web application's settings (environment / .env), built by
+  `get_app_settings()`, never at import time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from yidan.errors import ConfigError
+
+
+class AgeRange(BaseModel):
+    min: int
+    max: int
+
+
+class LinkageConfig(BaseModel):
+    # Probabilities from the Splink model: >= accept is a link, [review, accept) goes to a person.
+    accept: float = 0.95
+    review: float = 0.50
+    # pairs sampled for the u estimate
+    max_pairs_for_u: int = 2_000_000
+    seed: int = 42
+
+
+class EngineConfig(BaseModel):
+    name: str = "duckdb"  # duckdb | spark
+    memory_limit: str | None = None  # e.g. "4GB" (DuckDB spills beyond it)
+    temp_directory: str | None = None  # DuckDB spill directory
+    threads: int | None = None
+    spark_master: str = "local[2]"
+
+
+class RunConfig(BaseModel):
+    """The rules of one comparison; `yidan init` writes the documented defaults."""
+
+    province_code: str = "43"  # two-digit province code
+    province_name: str = "湖南省"
+    school_age: AgeRange = AgeRange(min=3, max=18)
+    compulsory_age: AgeRange = AgeRange(min=6, max=15)
+    # the day ages are taken on: month/day in the school year's first calendar year
+    age_reference_month: int = 8
+    age_reference_day: int = 31
+    autumn_start: str = "09-01"  # autumn term: 1 Sep - 31 Jan
+    spring_start: str = "02-01"  # spring term: 1 Feb - 31 Jul
+    linkage: LinkageConfig = LinkageConfig()
+    engine: EngineConfig = EngineConfig()
+
+    @model_validator(mode="after")
+    def _ranges(self) -> RunConfig:
+        for label, r in (("school_age", self.school_age), ("compulsory_age", self.compulsory_age)):
+            if r.min > r.max:
+                raise ValueError(f"{label}: min > max")
+        if not (0 < self.linkage.review <= self.linkage.accept < 1):
+            raise ValueError("linkage: need 0 < review <= accept < 1")
+        return self
+
+    def config_hash(self) -> str:
+        raw = json.dumps(self.model_dump(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def load_run_config(path: Path | None) -> RunConfig:
+    if path is None:
+        return RunConfig()
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"找不到配置文件：{path}", hint="用 yidan init DIR 生成一份默认配置，或去掉 --config。") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"配置文件格式错误：{path}：{exc}", hint="检查 TOML 语法（等号、引号、方括号）。") from None
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"配置项 {where} 无效：{first['msg']}", hint="对照 yidan init 生成的默认配置修改。") from None
+
+
+class AppSettings(BaseSettings):
+    """Web application settings; env vars prefixed YIDAN_."""
+
+    model_config = SettingsConfigDict(env_prefix="YIDAN_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///yidan.db"
+    secret_key: str = "change-me"
+    production: bool = False
+    data_dir: Path = Path("yidan-data")
+    session_max_age: int = 8 * 3600
+    max_failed_logins: int = 5
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> AppSettings:
+        if self.production and self.secret_key in ("change-me", "", "secret"):
+            raise ValueError("生产模式下必须设置 YIDAN_SECRET_KEY，不能使用默认密钥")
+        return self
+
+
+def get_app_settings(**overrides: object) -> AppSettings:
+    try:
+        return AppSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(f"应用配置无效：{exc.errors()[0]['msg']}", hint="设置环境变量 YIDAN_SECRET_KEY 等后重试。") from None

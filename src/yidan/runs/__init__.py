@@ -1,0 +1,5 @@
+"""Reading run directories and comparing runs."""
+
+from yidan.runs.rundir import RunDir
+
+__all__ = ["RunDir"]

@@ -1,0 +1,89 @@
+"""The state one comparison run carries from step to step.
+
+Steps are plain functions `step(ctx) -> None`. They read tables from `ctx.tables`
+(Ibis table expressions on the run's engine) and register their outputs with
+`ctx.put(name, expr)`, which materialises the expression as a table of that name
+in the engine so later steps (and Splink) can refer to it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from yidan.engine import Engine
+from yidan.identity.terms import Term
+from yidan.settings import RunConfig
+
+
+@dataclass
+class RunInputs:
+    """Files of one run, by contract table name (several files may make one table)."""
+
+    registry: list[Path]
+    enrollment: list[Path]
+    out_of_province: list[Path] = field(default_factory=list)
+    verifications: list[Path] = field(default_factory=list)
+    aid: list[Path] = field(default_factory=list)
+    policies: list[Path] = field(default_factory=list)
+    link_decisions: list[Path] = field(default_factory=list)
+    encoding: str | None = None
+
+    def by_table(self) -> dict[str, list[Path]]:
+        return {
+            "registry": self.registry,
+            "enrollment": self.enrollment,
+            "out_of_province": self.out_of_province,
+            "verifications": self.verifications,
+            "aid": self.aid,
+            "policies": self.policies,
+        }
+
+
+@dataclass
+class RunContext:
+    engine: Engine
+    config: RunConfig
+    term: Term
+    inputs: RunInputs
+    audit_terms: list[Term] = field(default_factory=list)
+    tables: dict[str, Any] = field(default_factory=dict)  # name -> ibis.Table
+    file_stats: list[dict[str, Any]] = field(default_factory=list)  # for the manifest
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)  # figures steps want in the manifest
+    progress: Callable[[str], None] | None = None
+
+    def put(self, name: str, expr: Any, *, materialize: bool = True) -> Any:
+        """Register `expr` as table `name`; materialised in the engine unless told not to."""
+        if materialize:
+            table = self.engine.ibis.create_table(name, expr, overwrite=True)
+        else:
+            table = expr
+        self.tables[name] = table
+        return table
+
+    def get(self, name: str) -> Any:
+        return self.tables[name]
+
+    def has(self, name: str) -> bool:
+        return name in self.tables
+
+
+@dataclass(frozen=True)
+class Step:
+    """A named step of the pipeline; the order is read in one place (pipeline/steps.py)."""
+
+    name: str
+    label: str  # Chinese, for the progress display
+    run: Callable[[RunContext], None]
+
+
+def timed(ctx: RunContext, step: Step) -> None:
+    t0 = time.perf_counter()
+    if ctx.progress:
+        ctx.progress(step.label)
+    step.run(ctx)
+    ctx.timings[step.name] = round(time.perf_counter() - t0, 3)

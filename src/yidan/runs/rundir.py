@@ -1,0 +1,77 @@
+"""Reading a run directory (the contract's outputs of one comparison run).
+
+Everything downstream of the pipeline (reports, the web application's publishing,
+`yidan diff`) reads runs through this class, never through pipeline internals.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from yidan.errors import NotFoundError
+
+OUTPUTS = ("rejects", "persons", "links", "findings", "summary")
+
+
+class RunDir:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if not (self.path / "manifest.json").is_file():
+            raise NotFoundError(
+                f"不是比对结果目录（缺少 manifest.json）：{self.path}",
+                hint="指定 yidan run --out 生成的目录。",
+            )
+
+    @cached_property
+    def manifest(self) -> dict[str, Any]:
+        return json.loads((self.path / "manifest.json").read_text(encoding="utf-8"))
+
+    @property
+    def complete(self) -> bool:
+        return self.manifest.get("status") == "complete"
+
+    def require_complete(self) -> RunDir:
+        if not self.complete:
+            raise NotFoundError(
+                f"比对未完成（状态：{self.manifest.get('status')}）：{self.path}",
+                hint="重新运行 yidan run，待其完成后再使用该目录。",
+            )
+        return self
+
+    @property
+    def run_id(self) -> str:
+        return str(self.manifest["run_id"])
+
+    @property
+    def term(self) -> str:
+        return str(self.manifest["term"])
+
+    def table(self, name: str) -> pa.Table:
+        path = self.path / f"{name}.parquet"
+        if not path.is_file():
+            raise NotFoundError(f"比对结果缺少 {name}.parquet：{self.path}", hint="重新运行 yidan run。")
+        return pq.read_table(path)
+
+    def parquet_path(self, name: str) -> Path:
+        return self.path / f"{name}.parquet"
+
+    def persons(self) -> pa.Table:
+        return self.table("persons")
+
+    def findings(self) -> pa.Table:
+        return self.table("findings")
+
+    def links(self) -> pa.Table:
+        return self.table("links")
+
+    def summary(self) -> pa.Table:
+        return self.table("summary")
+
+    def rejects(self) -> pa.Table:
+        return self.table("rejects")

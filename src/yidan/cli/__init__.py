@@ -10,7 +10,7 @@ import sys
 from rich.console import Console
 
 # command modules (imported for their registration side effect)
-from yidan.cli import data_cmds, demo_cmd, report_cmds, run_cmds, web_cmds  # noqa: E402,F401,I001
+from yidan.cli import data_cmds, demo_cmd, report_cmds, run_cmds, synth_cmds, web_cmds  # noqa: E402,F401,I001
 from yidan.cli.app import app
 from yidan.errors import YidanError
 

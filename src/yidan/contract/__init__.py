@@ -2,6 +2,7 @@
 
 from yidan.contract.aid import AID
 from yidan.contract.enrollment import ENROLLMENT
+from yidan.contract.link_decisions import LINK_DECISIONS
 from yidan.contract.out_of_province import OUT_OF_PROVINCE
 from yidan.contract.policies import POLICIES
 from yidan.contract.registry import REGISTRY
@@ -9,8 +10,8 @@ from yidan.contract.schema import Column, Kind, Table
 from yidan.contract.verifications import VERIFICATIONS
 
 TABLES: dict[str, Table] = {
-    t.name: t for t in (REGISTRY, ENROLLMENT, OUT_OF_PROVINCE, AID, POLICIES, VERIFICATIONS)
+    t.name: t for t in (REGISTRY, ENROLLMENT, OUT_OF_PROVINCE, AID, POLICIES, VERIFICATIONS, LINK_DECISIONS)
 }
 
 __all__ = ["TABLES", "Column", "Kind", "Table", "REGISTRY", "ENROLLMENT", "OUT_OF_PROVINCE", "AID",
-           "POLICIES", "VERIFICATIONS"]
+           "POLICIES", "VERIFICATIONS", "LINK_DECISIONS"]

@@ -1,0 +1,198 @@
+"""The Spark engine: a SparkSession set up so the Ibis steps and Splink run on it unchanged.
+
+Imported only when `--engine spark` is asked for (`yidan.engine.connect`), so a plain
+install never needs pyspark or Java. Everything that differs between a laptop
+(`local[2]`) and a cluster (`spark://…`, `yarn`) is the master URL and the paths.
+
+Why each setting (the traps are measured, see docs/dev/spark-notes.md):
+
+* Every run gets its own database, located in a run-specific directory, and the session's
+  warehouse directory is a fresh temporary directory: Ibis' `create_table` writes managed
+  tables, and a directory left by an earlier run makes the next one fail with
+  `LOCATION_ALREADY_EXISTS`. A separate database also keeps two engines sharing one JVM
+  (tests, the web worker) from overwriting each other's `links` or `findings`.
+* Session time zone UTC: dates must not shift when they pass through timestamps.
+* Few shuffle partitions in local mode: the default 200 makes a 2-core run spend its time
+  scheduling empty tasks.
+* Splink's Scala similarity jar on the class path and a checkpoint directory: the Spark
+  backend of Splink registers `jaro_winkler` etc. from that jar and breaks lineage by
+  writing Parquet under the checkpoint directory.
+* A staging DuckDB connection (`engine.duckdb`): ingest validates files with DuckDB on
+  both engines; `yidan.engine.parquet_bridge` hands the validated tables to Spark as Parquet.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+from pyspark.sql import SparkSession
+
+from yidan.engine import Engine
+from yidan.errors import EngineError
+from yidan.settings import EngineConfig
+
+log = logging.getLogger(__name__)
+
+# Quiet JVM logs: only errors reach the terminal (users read Chinese progress lines, not log4j).
+_LOG4J2 = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+logger.netlib.name = dev.ludovic.netlib
+logger.netlib.level = off
+logger.hadoop.name = org.apache.hadoop.util.NativeCodeLoader
+logger.hadoop.level = off
+"""
+
+
+@dataclass
+class SparkEngine(Engine):
+    """An `Engine` whose tables live in one Spark database of their own."""
+
+    database: str = ""
+    owns_session: bool = True
+
+    def close(self) -> None:
+        """Drop this run's database and temporary files; stop the session if this engine started it."""
+        try:
+            if self.spark is not None and self.database:
+                self.spark.sql(f"DROP DATABASE IF EXISTS `{self.database}` CASCADE")
+        except Exception:  # noqa: BLE001 - closing must not mask the real error
+            pass
+        if self.duckdb is not None:
+            try:
+                self.duckdb.close()
+            except Exception:  # noqa: BLE001
+                pass
+        if self.owns_session and self.spark is not None:
+            try:
+                self.spark.stop()
+            except Exception:  # noqa: BLE001
+                pass
+        for path in self._tmp:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def local_cores(master: str) -> int | None:
+    """Cores of a `local[N]` master (None for a cluster URL or `local[*]`)."""
+    m = re.fullmatch(r"local(?:\[(\d+)(?:,\d+)?\])?", master.strip())
+    if not m:
+        return None
+    return int(m.group(1) or 1)
+
+
+def spark_memory(limit: str | None) -> str | None:
+    """DuckDB-style `4GB` / `512MB` to the JVM's `4g` / `512m` (None if not given)."""
+    if not limit:
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*([KMGT])i?B?\s*", limit, flags=re.IGNORECASE)
+    if not m:
+        raise EngineError(
+            f"无法识别的内存上限：{limit}",
+            hint="写成整数加单位，例如 4GB 或 512MB。",
+        )
+    return f"{m.group(1)}{m.group(2).lower()}"
+
+
+def session_conf(config: EngineConfig, tmp: Path) -> dict[str, str]:
+    """The Spark settings one run needs, as plain key/value pairs (shown in docs/dev/spark-notes.md)."""
+    from splink.backends.spark import similarity_jar_location
+
+    log4j = tmp / "log4j2.properties"
+    log4j.write_text(_LOG4J2, encoding="utf-8")
+    cores = local_cores(config.spark_master)
+    conf = {
+        "spark.app.name": "yidan",
+        "spark.sql.warehouse.dir": str(tmp / "warehouse"),
+        "spark.local.dir": str(tmp / "local"),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.jars": similarity_jar_location(),
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{log4j}",
+        # the driver's host name must resolve on machines without DNS for their own name
+        "spark.driver.host": "127.0.0.1" if cores else "",
+        "spark.driver.bindAddress": "127.0.0.1" if cores else "",
+    }
+    if cores:
+        conf["spark.sql.shuffle.partitions"] = str(max(2, 2 * cores))
+        conf["spark.default.parallelism"] = str(max(2, 2 * cores))
+        memory = spark_memory(config.memory_limit)
+        if memory:
+            conf["spark.driver.memory"] = memory
+    return {k: v for k, v in conf.items() if v}
+
+
+def connect_spark(config: EngineConfig) -> SparkEngine:
+    """Start (or join) a SparkSession for one run and return it as an `Engine`.
+
+    >>> engine = connect_spark(EngineConfig(name="spark", spark_master="local[2]"))  # doctest: +SKIP
+    >>> engine.ibis.create_table("t", ibis.memtable({"x": [1]}))  # doctest: +SKIP
+    """
+    tmp = Path(tempfile.mkdtemp(prefix="yidan-spark-"))
+    active = SparkSession.getActiveSession()
+    try:
+        if active is None:
+            builder = SparkSession.builder.master(config.spark_master)
+            for key, value in session_conf(config, tmp).items():
+                builder = builder.config(key, value)
+            session = builder.getOrCreate()
+            session.sparkContext.setLogLevel("ERROR")
+        else:
+            # a session of its own (SQL settings, current database, temporary views) on the
+            # running SparkContext: two engines in one process never see each other's tables
+            session = active.newSession()
+        checkpoints = tmp / "checkpoints"
+        if session.sparkContext.getCheckpointDir() is None:
+            session.sparkContext.setCheckpointDir(str(checkpoints))
+        backend = ibis.pyspark.connect(session)
+        database = f"yidan_{uuid.uuid4().hex[:12]}"
+        session.sql(f"CREATE DATABASE `{database}` LOCATION '{(tmp / database).as_posix()}'")
+        session.catalog.setCurrentDatabase(database)
+    except EngineError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    except Exception as exc:  # Java missing, bad master URL, port in use ...
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise EngineError(
+            f"无法启动 Spark（master={config.spark_master}）：{_first_line(exc)}",
+            hint="确认已安装 Java 17 并设置 JAVA_HOME，--spark-master 地址可以访问；本机试用可写 local[2]。",
+        ) from None
+
+    from yidan.engine import connect
+
+    staging = connect(
+        EngineConfig(
+            name="duckdb",
+            memory_limit=config.memory_limit,
+            temp_directory=config.temp_directory,
+            threads=config.threads,
+        )
+    )
+    engine = SparkEngine(
+        "spark",
+        backend,
+        duckdb=staging.duckdb,
+        spark=session,
+        database=database,
+        owns_session=active is None,
+    )
+    engine._tmp.append(tmp)
+    return engine
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__

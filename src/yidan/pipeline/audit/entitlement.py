@@ -1,0 +1,184 @@
+"""Who was entitled to which programme in which term.
+
+Judged per child, programme and term with the registry status and the policy in force on
+the term's first day (DOMAIN.md): registered then (recognised on or before it, not removed
+on or before it); a 在读 record in that term's own snapshot with the programme's stage and
+boarding condition, or an out-of-province record for that term; the child's category among
+the programme's targets; the programme valid that term. Everything runs in the engine; the
+only Python here builds expressions.
+
+Out of province the boarding situation is unknown, so only programmes without a boarding
+condition (不限) can be judged there, and the out-of-province record must name its stage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+
+from yidan.pipeline.audit.payments import accepted_links
+from yidan.pipeline.audit.terms import term_ordinal
+from yidan.pipeline.context import RunContext
+
+
+def enrolled(ctx: RunContext, terms: Any) -> Any:
+    """One 在读 record per child and audited term (several: the first by county, school, number)."""
+    enr = ctx.get("enrollment")
+    enr = enr.filter((enr.enrollment_status == "在读") & enr.term.isin(terms.term))
+    links = accepted_links(ctx).select("student_no", "person_id")
+    j = enr.inner_join(links, "student_no")
+    j = j.select(
+        "person_id", "term",
+        in_stage=j.stage,
+        in_boarding=(j.boarding == "是").fill_null(False),
+        in_county=j.school_county_code,
+        in_school=j.school_code,
+        in_student_no=j.student_no,
+    )
+    rn = ibis.row_number().over(
+        group_by=[j.person_id, j.term], order_by=[j.in_county, j.in_school, j.in_student_no]
+    )
+    return j.mutate(_rn=rn).filter(ibis._._rn == 0).drop("_rn")
+
+
+def out_of_province(ctx: RunContext, terms: Any) -> Any:
+    """One row per registry child and audited term enrolled out of province, with the verification."""
+    persons = ctx.get("reg_persons").select("person_id").distinct()
+    if not ctx.has("out_of_province"):
+        return None
+    oop = ctx.get("out_of_province")
+    oop = oop.mutate(term=oop.term.fill_null(ctx.term.label)) if "term" in oop.columns else oop.mutate(
+        term=ibis.literal(ctx.term.label)
+    )
+    if "enrollment_status" in oop.columns:
+        oop = oop.filter(oop.enrollment_status.isnull() | (oop.enrollment_status == "在读"))
+    oop = oop.filter(oop.term.isin(terms.term))
+    oop = oop.inner_join(persons, oop.id_number == persons.person_id)
+    aided = oop.aided_there if "aided_there" in oop.columns else ibis.null("string")
+    stage = oop.stage if "stage" in oop.columns else ibis.null("string")
+    g = oop.mutate(_yes=(aided == "是").fill_null(False), _no=(aided == "否").fill_null(False), _stage=stage)
+    g = g.group_by(["person_id", "term"]).aggregate(
+        oop_stage=g._stage.max(),
+        oop_province=g.province.max(),
+        oop_yes=g._yes.any(),
+        oop_no=g._no.any(),
+    )
+    return g.select(
+        "person_id", "term", "oop_stage", "oop_province",
+        oop_aided=ibis.cases((g.oop_yes, "是"), (g.oop_no, "否"), else_=ibis.null("string")),
+    )
+
+
+def policies_table(ctx: RunContext) -> Any:
+    pol = ctx.get("policies")
+    return pol.select(
+        "programme_code", "programme_name", "stages", "boarding_rule", "target_categories",
+        "amount_per_term", "first_term", "last_term",
+        payer_rule=pol.payer_rule.fill_null("学籍地") if "payer_rule" in pol.columns else ibis.literal("学籍地"),
+        first_ord=term_ordinal(pol.first_term),
+        last_ord=term_ordinal(pol.last_term),
+    )
+
+
+def facts(ctx: RunContext, terms: Any, enr: Any, oop: Any, paid_pairs: Any) -> Any:
+    """Per child and audited term: registry standing, in-province record, out-of-province record."""
+    keys = [enr.select("person_id", "term"), paid_pairs.select("person_id", "term")]
+    if oop is not None:
+        keys.append(oop.select("person_id", "term"))
+    cand = keys[0].union(*keys[1:], distinct=True)
+    persons = ctx.get("reg_persons")
+    persons = persons.group_by("person_id").aggregate(
+        name=persons["name"].min(),
+        category=persons.category.min(),
+        recognized_on=persons.recognized_on.min(),
+        removed_on=persons.removed_on.max(),
+        hukou_county=persons.hukou_county.min(),
+        hukou_township=persons.hukou_township.min(),
+        hukou_village=persons.hukou_village.min(),
+    )
+    f = cand.inner_join(terms, "term").inner_join(persons, "person_id")
+    f = f.left_join(enr, ["person_id", "term"]).select(~ibis.selectors.endswith("_right"))
+    if oop is not None:
+        f = f.left_join(oop, ["person_id", "term"]).select(~ibis.selectors.endswith("_right"))
+    else:
+        f = f.mutate(
+            oop_stage=ibis.null("string"), oop_province=ibis.null("string"), oop_aided=ibis.null("string")
+        )
+    registered = (f.recognized_on <= f.term_start) & (f.removed_on.isnull() | (f.removed_on > f.term_start))
+    return f.mutate(registered=registered.fill_null(False))
+
+
+def pairs(facts_t: Any, pol: Any, paid_pairs: Any) -> Any:
+    """(child, term, programme) worth judging: a record of a programme's stage, or a payment."""
+    by_stage = pol.select("programme_code", "first_ord", "last_ord", stage=pol.stages).unnest("stage")
+    f = facts_t.select("person_id", "term", "term_ord", "in_stage", "oop_stage")
+    stage = f.in_stage.fill_null(f.oop_stage)
+    f = f.mutate(_stage=stage).filter(ibis._._stage.notnull())
+    j = f.inner_join(by_stage, f._stage == by_stage.stage)
+    j = j.filter((j.first_ord <= j.term_ord) & (j.last_ord.isnull() | (j.term_ord <= j.last_ord)))
+    return j.select("person_id", "term", "programme_code").union(
+        paid_pairs.select("person_id", "term", "programme_code"), distinct=True
+    )
+
+
+def judge(pairs_t: Any, facts_t: Any, pol: Any) -> Any:
+    """Every pair with its verdict: eligible, pending (Z07), the reason when not, who pays."""
+    j = pairs_t.inner_join(facts_t, ["person_id", "term"]).left_join(pol, "programme_code")
+    j = j.select(~ibis.selectors.endswith("_right"))
+    known = j.first_ord.notnull()
+    valid = known & (j.first_ord <= j.term_ord) & (j.last_ord.isnull() | (j.term_ord <= j.last_ord))
+    cat_ok = j.target_categories.contains(j.category).fill_null(False)
+    here = j.in_stage.notnull()
+    away = ~here & j.oop_stage.notnull()
+    boarding_ok = ibis.cases(
+        (j.boarding_rule == "不限", True),
+        (j.boarding_rule == "寄宿", j.in_boarding.fill_null(False)),
+        (j.boarding_rule == "非寄宿", ~j.in_boarding.fill_null(False)),
+        else_=False,
+    )
+    stage_ok = ibis.cases(
+        (here, j.stages.contains(j.in_stage)),
+        (away, j.stages.contains(j.oop_stage)),
+        else_=False,
+    ).fill_null(False)
+    place_ok = ibis.cases((here, boarding_ok), (away, j.boarding_rule == "不限"), else_=False)
+    base = valid & j.registered & cat_ok & stage_ok & place_ok
+    eligible = base & (here | (away & (j.oop_aided == "否").fill_null(False)))
+    pending = base & away & j.oop_aided.isnull()
+    household = away | (j.payer_rule == "户籍地")
+    j = j.mutate(
+        valid=valid,
+        eligible=eligible,
+        pending=pending,
+        responsible=ibis.cases((eligible | pending, household.ifelse(j.hukou_county, j.in_county))),
+        basis=ibis.cases((eligible | pending, household.ifelse("户籍地", "学籍地"))),
+        reason=_reason(j, known, valid, cat_ok, here, away, stage_ok, boarding_ok),
+    )
+    return j
+
+
+def _reason(j: Any, known: Any, valid: Any, cat_ok: Any, here: Any, away: Any, stage_ok: Any,
+            boarding_ok: Any) -> Any:
+    """The first condition a child fails, in words a county clerk understands."""
+    d = lambda v: v.cast("string")  # noqa: E731 - dates print as YYYY-MM-DD on every engine
+    boarded = j.in_boarding.fill_null(False).ifelse("寄宿", "非寄宿")
+    return ibis.cases(
+        (~known, ibis.literal("项目代码 ").concat(j.programme_code, " 不在资助项目目录中")),
+        (~valid, ibis.literal("项目有效期为 ").concat(
+            j.first_term, "至", j.last_term.fill_null("今"), "，", j.term, " 不在有效期内")),
+        (j.recognized_on > j.term_start, ibis.literal("认定日期 ").concat(
+            d(j.recognized_on), " 晚于学期首日 ", d(j.term_start), "，当学期尚未纳入建档立卡")),
+        (~j.registered, ibis.literal("已于 ").concat(
+            d(j.removed_on), " 退出建档立卡，学期首日 ", d(j.term_start), " 已不在册")),
+        (~cat_ok, ibis.literal("人员类别“").concat(j.category.fill_null("空"), "”不是项目资助对象")),
+        (~here & ~away, ibis.literal("当学期无在读学籍")),
+        (~stage_ok & here, ibis.literal("学段“").concat(j.in_stage, "”不属于项目适用学段")),
+        (~stage_ok & away, ibis.literal("省外学段“").concat(j.oop_stage, "”不属于项目适用学段")),
+        (here & ~boarding_ok, ibis.literal("当学期为").concat(boarded, "生，项目要求", j.boarding_rule)),
+        (away & (j.boarding_rule != "不限"), ibis.literal("省外就读，无法确认寄宿情况，项目要求")
+            .concat(j.boarding_rule)),
+        (away & (j.oop_aided == "是"), ibis.literal("省外就读（").concat(
+            j.oop_province.fill_null("外省"), "）且已在省外享受资助")),
+        else_=ibis.null("string"),
+    )

@@ -1,0 +1,151 @@
+"""Aid findings Z01-Z07, one per child, programme, term and problem, in the findings schema.
+
+Per judged claim (entitlement.judge + payer.paid_claims), first that applies:
+- programme unknown or not valid that term and paid → Z05 (county: the paying county);
+- eligible but enrolled out of province, not verified whether aided there → Z07 (household county);
+- paid but not eligible (reason in the detail) → Z04 (the paying county);
+- eligible: nothing paid → Z01; paid in two or more rows beyond the standard → Z02 (rows that
+  add up to the standard are one payment in parts, no finding); otherwise paid by a county
+  other than the responsible one → Z03, and a total that differs from the standard → Z06
+  (both when both hold). County: the responsible county.
+A payment that reaches no registry child (by ID, student number or linkage) is a Z04 with the
+payee's ID as person_id: the payer must check whom it paid under a poverty programme.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+
+from yidan.contract.codes import FINDING_CODES
+from yidan.pipeline.audit.payer import with_county_name, yuan
+from yidan.pipeline.keys import finding_key_expr
+
+AMOUNT = "decimal(14, 2)"
+SCHEMA = ibis.schema(
+    {
+        "finding_key": "string", "code": "string", "label": "string", "person_id": "string",
+        "name": "string", "term": "string", "programme_code": "string", "county": "string",
+        "township": "string", "village": "string", "school_code": "string",
+        "amount_expected": AMOUNT, "amount_paid": AMOUNT, "detail": "string", "evidence": "string",
+        "family": "string",
+    }
+)
+
+
+def empty() -> Any:
+    return ibis.memtable({name: [] for name in SCHEMA.names}, schema=SCHEMA)
+
+
+def claims(judged: Any, paid: Any) -> Any:
+    """Judged pairs with what was paid for them (zero when nothing)."""
+    c = judged.left_join(paid, ["person_id", "term", "programme_code"]).select(
+        ~ibis.selectors.endswith("_right")
+    )
+    zero = ibis.literal(0).cast(AMOUNT)
+    c = c.mutate(
+        paid_total=c.paid_total.fill_null(zero),
+        paid_rows=c.paid_rows.fill_null(0),
+        other_paid=c.other_paid.fill_null(zero),
+        via_linkage=c.via_linkage.fill_null(0),
+        std=c.amount_per_term.fill_null(zero),
+    )
+    c = with_county_name(c, "responsible", "responsible_name")
+    return with_county_name(c, "main_payer", "main_payer_name")
+
+
+def build(c: Any, loose: Any, pol: Any) -> Any:
+    """All aid findings: per-claim codes plus payments that reach nobody."""
+    head = c.term.concat(" ", c.programme_name.fill_null(c.programme_code), "：")
+    owed = ibis.literal("应由 ").concat(c.responsible_name, "（", c.basis, "）发放 ", yuan(c.std), " 元；")
+    actual = ibis.literal("实际 ").concat(c.payers_text.fill_null("无人发放"))
+    paid = c.paid_rows > 0
+    dup = c.eligible & (c.paid_rows >= 2) & (c.paid_total > c.std)
+    diff = c.paid_total - c.std
+    rules = [
+        ("Z05", ~c.valid & paid, "main_payer", ibis.literal(0),
+         head.concat(c.reason, "；", actual, "，不应发放")),
+        ("Z07", c.pending, "responsible", c.std,
+         head.concat("省外就读（", c.oop_province.fill_null("外省"), "），尚未核实是否已在省外享受资助；核实未享受后由 ",
+                     c.responsible_name, "（户籍地）兜底发放 ", yuan(c.std), " 元；", actual)),
+        ("Z04", c.valid & ~c.eligible & ~c.pending & paid, "main_payer", ibis.literal(0),
+         head.concat("不符合资助条件（", c.reason.fill_null("不符合项目条件"), "）；", actual, "，应核实追回")),
+        ("Z01", c.eligible & ~paid, "responsible", c.std, head.concat(owed, "实际无人发放，漏发 ", yuan(c.std), " 元")),
+        ("Z02", dup, "responsible", c.std, head.concat(owed, actual, "，重复发放 ", yuan(diff), " 元")),
+        ("Z03", c.eligible & paid & ~dup & (c.other_paid > 0), "responsible", c.std,
+         head.concat(owed, actual, "，非应发放县发放")),
+        ("Z06", c.eligible & paid & ~dup & (c.paid_total != c.std), "responsible", c.std,
+         head.concat(owed, actual, "，合计 ", yuan(c.paid_total), " 元，",
+                     (diff > 0).ifelse("多发 ", "少发 "), yuan(diff.abs()), " 元")),
+    ]
+    parts = [_rows(c, code, cond, county, expected, detail) for code, cond, county, expected, detail in rules]
+    parts.append(_loose(loose, pol))
+    return parts[0].union(*parts[1:])
+
+
+def _evidence(c: Any) -> Any:
+    text = lambda v: v.cast("string").fill_null("")  # noqa: E731
+    return ibis.literal('{"paid_by":"').concat(
+        text(c.payers_ev), '","payments":', text(c.paid_rows), ',"via_linkage":', text(c.via_linkage),
+        ',"student_no":"', text(c.in_student_no), '","responsible":"', text(c.responsible),
+        '","basis":"', text(c.basis), '","stage":"', text(c.in_stage.fill_null(c.oop_stage)),
+        '","out_of_province_aided":"', text(c.oop_aided), '"}',
+    )
+
+
+def _rows(c: Any, code: str, cond: Any, county: str, expected: Any, detail: Any) -> Any:
+    f = c.filter(cond)
+    return f.select(
+        finding_key=finding_key_expr(code, f.term, f.programme_code, f.person_id),
+        code=ibis.literal(code),
+        label=ibis.literal(FINDING_CODES[code].label),
+        person_id=f.person_id,
+        name=f["name"],
+        term=f.term,
+        programme_code=f.programme_code,
+        county=f[county],
+        township=f.hukou_township,
+        village=f.hukou_village,
+        school_code=f.in_school,
+        amount_expected=expected.cast(AMOUNT) if not isinstance(expected, str) else f[expected],
+        amount_paid=f.paid_total.cast(AMOUNT),
+        detail=detail,
+        evidence=_evidence(f),
+        family=ibis.literal("aid"),
+    )
+
+
+def _loose(loose: Any, pol: Any) -> Any:
+    """Payments that reach no registry child: Z04 with the payee's own ID as person_id."""
+    names = pol.select("programme_code", "programme_name")
+    u = loose.left_join(names, "programme_code").select(~ibis.selectors.endswith("_right"))
+    u = with_county_name(u, "payer_county_code", "payer_name")
+    payee = u.id_number.fill_null(u.student_no)
+    detail = u.term.concat(
+        " ", u.programme_name.fill_null(u.programme_code), "：", u.payer_name, " 发放 ", yuan(u.paid),
+        " 元，但受助人（身份证号 ", u.id_number.fill_null("空"), "，学籍号 ", u.student_no.fill_null("空"),
+        "）不是建档立卡学龄人员：按身份证号、全国学籍号和比对结果都对应不到建档立卡学生，应核实追回",
+    )
+    evidence = ibis.literal('{"paid_by":"').concat(
+        u.payer_county_code, ":", yuan(u.paid), '","payments":', u.rows.cast("string"),
+        ',"rows":"', u.sources.fill_null(""), '","resolved":false}',
+    )
+    return u.select(
+        finding_key=finding_key_expr("Z04", u.term, u.programme_code, payee),
+        code=ibis.literal("Z04"),
+        label=ibis.literal(FINDING_CODES["Z04"].label),
+        person_id=payee,
+        name=u.payee_name,
+        term=u.term,
+        programme_code=u.programme_code,
+        county=u.payer_county_code,
+        township=ibis.null("string"),
+        village=ibis.null("string"),
+        school_code=ibis.null("string"),
+        amount_expected=ibis.literal(0).cast(AMOUNT),
+        amount_paid=u.paid.cast(AMOUNT),
+        detail=detail,
+        evidence=evidence,
+        family=ibis.literal("aid"),
+    )

@@ -1,0 +1,145 @@
+"""The cover sheet: a region's figures, the run, the term, and when the workbook was made.
+
+Every figure comes straight from the run: schooling statuses from `summary.parquet`
+(dimension `status`), findings and amounts from `findings.parquet`. Tests compare the
+cover against those files, so nobody has to trust a second count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from yidan.contract.codes import FAMILY_LABELS, FINDING_CODES, STATUSES
+from yidan.reports.regions import region_name
+from yidan.reports.runsql import rows
+from yidan.runs.rundir import RunDir
+
+LEVEL_LABELS = {"county": "县（市、区）", "city": "市（州）", "province": "省"}
+
+
+@dataclass
+class CodeFigure:
+    code: str
+    label: str
+    family: str
+    count: int = 0
+    amount_expected: Decimal = Decimal("0.00")
+    amount_paid: Decimal = Decimal("0.00")
+
+
+@dataclass
+class CoverFigures:
+    """A region's figures as the cover shows them."""
+
+    region: str
+    level: str
+    statuses: dict[str, int] = field(default_factory=dict)  # status code -> children
+    codes: dict[str, CodeFigure] = field(default_factory=dict)  # finding code -> figure
+
+    @property
+    def children(self) -> int:
+        return sum(self.statuses.values())
+
+    @property
+    def findings(self) -> int:
+        return sum(f.count for f in self.codes.values())
+
+
+def region_predicate(level: str, region: str, column: str = "county") -> str:
+    """SQL condition selecting the counties of a region (county = 6 digits, city 4, province 2)."""
+    width = {"county": 6, "city": 4, "province": 2}[level]
+    prefix = str(region)[:width]
+    if not prefix.isdigit():
+        raise ValueError(region)
+    return f"left({column}, {width}) = '{prefix}'"
+
+
+def cover_figures(con: Any, level: str, region: str) -> CoverFigures:
+    where = region_predicate(level, region)
+    fig = CoverFigures(region=region, level=level, statuses=dict.fromkeys(STATUSES, 0))
+    for r in rows(
+        con,
+        f"SELECT key, sum(count)::BIGINT AS n FROM summary WHERE dimension = 'status' AND {where} GROUP BY key",
+    ):
+        fig.statuses[r["key"]] = fig.statuses.get(r["key"], 0) + int(r["n"])
+    fig.codes = {c.code: CodeFigure(c.code, c.label, c.family) for c in FINDING_CODES.values()}
+    for r in rows(
+        con,
+        f"""SELECT code, count(*) AS n,
+                   coalesce(sum(amount_expected), 0)::DECIMAL(18,2) AS e,
+                   coalesce(sum(amount_paid), 0)::DECIMAL(18,2) AS p
+            FROM findings WHERE {where} GROUP BY code""",
+    ):
+        f = fig.codes.setdefault(r["code"], CodeFigure(r["code"], r["code"], "quality"))
+        f.count, f.amount_expected, f.amount_paid = int(r["n"]), Decimal(r["e"]), Decimal(r["p"])
+    return fig
+
+
+def run_made_at(run: RunDir) -> str:
+    m = run.manifest
+    for key in ("finished_at", "completed_at", "created_at", "started_at"):
+        if m.get(key):
+            return str(m[key])[:19].replace("T", " ")
+    return ""
+
+
+def write_cover(ws: Any, fmt: dict[str, Any], run: RunDir, fig: CoverFigures, *, title: str) -> None:
+    """Write the cover rows in order (the sheet is in constant-memory mode)."""
+    ws.set_column(0, 0, 26)
+    ws.set_column(1, 1, 22)
+    ws.set_column(2, 5, 16)
+    ws.hide_gridlines(2)
+    r = 0
+    ws.write_string(r, 0, title, fmt["title"])
+    r += 2
+    info = (
+        ("地区", f"{region_name(fig.region)}（{fig.region}）"),
+        ("层级", LEVEL_LABELS[fig.level]),
+        ("比对批次", run.run_id),
+        ("学期", run.term),
+        ("比对完成时间", run_made_at(run)),
+        ("工作簿生成时间", datetime.now().strftime("%Y-%m-%d %H:%M:%S")),
+    )
+    for label, value in info:
+        ws.write_string(r, 0, label, fmt["label"])
+        ws.write_string(r, 1, value, fmt["text"])
+        r += 1
+    r += 1
+    ws.write_string(r, 0, "一、建档立卡学龄儿童就学状态", fmt["subtitle"])
+    r += 1
+    ws.write_row(r, 0, ["就学状态", "人数"], fmt["header"])
+    r += 1
+    for code, label in STATUSES.items():
+        ws.write_string(r, 0, label, fmt["text"])
+        ws.write_number(r, 1, fig.statuses.get(code, 0), fmt["int"])
+        r += 1
+    ws.write_string(r, 0, "学龄儿童合计", fmt["label"])
+    ws.write_number(r, 1, fig.children, fmt["int"])
+    r += 2
+    ws.write_string(r, 0, "二、问题清单", fmt["subtitle"])
+    r += 1
+    ws.write_row(r, 0, ["问题编码", "问题类型", "类别", "问题数", "应发金额", "实发金额"], fmt["header"])
+    r += 1
+    for f in fig.codes.values():
+        ws.write_string(r, 0, f.code, fmt["text"])
+        ws.write_string(r, 1, f.label, fmt["text"])
+        ws.write_string(r, 2, FAMILY_LABELS.get(f.family, f.family), fmt["text"])
+        ws.write_number(r, 3, f.count, fmt["int"])
+        ws.write_number(r, 4, float(f.amount_expected), fmt["amount"])
+        ws.write_number(r, 5, float(f.amount_paid), fmt["amount"])
+        r += 1
+    ws.write_string(r, 0, "问题合计", fmt["label"])
+    ws.write_number(r, 3, fig.findings, fmt["int"])
+    ws.write_number(r, 4, float(sum(f.amount_expected for f in fig.codes.values())), fmt["amount"])
+    ws.write_number(r, 5, float(sum(f.amount_paid for f in fig.codes.values())), fmt["amount"])
+    r += 2
+    if fig.level == "county":
+        ws.merge_range(
+            r, 0, r + 2, 5,
+            "填写说明：请在各问题工作表的黄色列中逐条填写核实结论（下拉选择）、核实日期、核实人和说明；"
+            "其余列受保护，请勿修改。填好后将本工作簿原样交回，由省级导入（yidan verify-import）。",
+            fmt["note"],
+        )

@@ -1,0 +1,43 @@
+"""SQL over a run directory's Parquet files, for the reports.
+
+Reports aggregate and stream findings relationally: DuckDB reads the run's Parquet
+files in place (views, no copy), so a province-sized run is never loaded into Python.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from yidan.runs.rundir import RunDir
+
+
+def sql_literal(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def connect(run: RunDir, *, prefix: str = "", con: duckdb.DuckDBPyConnection | None = None) -> Any:
+    """A DuckDB connection with one view per run output (`findings`, `persons`, `summary`, ...).
+
+    `prefix` names the views of a second run on the same connection (e.g. "prev_").
+    """
+    con = con or duckdb.connect()
+    for name in ("persons", "findings", "summary"):
+        path = run.parquet_path(name)
+        if path.is_file():
+            con.execute(f"CREATE OR REPLACE VIEW {prefix}{name} AS SELECT * FROM read_parquet({sql_literal(str(path))})")
+    return con
+
+
+def has_view(con: Any, name: str) -> bool:
+    return bool(
+        con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [name]).fetchone()[0]
+    )
+
+
+def rows(con: Any, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    """A small result as dicts (aggregates only; never a big table)."""
+    cur = con.execute(sql, params or [])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]

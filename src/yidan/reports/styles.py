@@ -1,0 +1,87 @@
+"""Cell formats and the column layout of a finding sheet, in one place.
+
+The importer reads returned workbooks by these same headers, so the layout is
+declared once and shared by the writer (workbook.py) and the reader (verify_import.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from yidan.contract.codes import FAMILY_LABELS
+
+META_SHEET = "_yidan"  # very hidden: run id, region, level, layout version
+LAYOUT_VERSION = "1"
+FAMILIES: tuple[str, ...] = ("schooling", "aid", "quality")  # sheet order after the cover
+MAX_CELL = 32_000  # Excel keeps at most 32,767 characters in a cell
+
+
+@dataclass(frozen=True)
+class SheetColumn:
+    field: str  # findings.parquet column, or a verification alias for clerk columns
+    header: str  # Chinese header users see
+    kind: str = "text"  # text | amount | date
+    clerk: bool = False  # unlocked: the county fills it
+    hidden: bool = False
+    max_width: int = 40
+
+
+FINDING_COLUMNS: tuple[SheetColumn, ...] = (
+    SheetColumn("finding_key", "问题标识", hidden=True),
+    SheetColumn("code", "问题编码", max_width=10),
+    SheetColumn("label", "问题类型", max_width=20),
+    SheetColumn("person_id", "身份证号", max_width=22),
+    SheetColumn("name", "姓名", max_width=14),
+    SheetColumn("term", "学期", max_width=10),
+    SheetColumn("programme_code", "资助项目", max_width=14),
+    SheetColumn("township", "乡镇", max_width=14),
+    SheetColumn("village", "村", max_width=16),
+    SheetColumn("school_code", "学校标识码", max_width=14),
+    SheetColumn("amount_expected", "应发金额", kind="amount", max_width=12),
+    SheetColumn("amount_paid", "实发金额", kind="amount", max_width=12),
+    SheetColumn("detail", "问题说明", max_width=50),
+    SheetColumn("evidence", "佐证", max_width=50),
+    SheetColumn("conclusion", "核实结论", clerk=True, max_width=14),
+    SheetColumn("province", "就读省份", clerk=True, max_width=12),
+    SheetColumn("verified_on", "核实日期", kind="date", clerk=True, max_width=14),
+    SheetColumn("verified_by", "核实人", clerk=True, max_width=12),
+    SheetColumn("note", "说明", clerk=True, max_width=30),
+)
+PROTECTED_COLUMNS = tuple(c for c in FINDING_COLUMNS if not c.clerk and not c.hidden)
+CLERK_COLUMNS = tuple(c for c in FINDING_COLUMNS if c.clerk)
+FINDING_FIELDS = tuple(c.field for c in FINDING_COLUMNS if not c.clerk)
+
+
+def family_sheet_name(family: str) -> str:
+    return FAMILY_LABELS[family]
+
+
+def text_width(text: str) -> int:
+    """Display width in Excel columns: CJK and full-width characters take two."""
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def formats(wb: Any) -> dict[str, Any]:
+    """The workbook's formats (XlsxWriter Format objects), created once per workbook."""
+    base = {"font_name": "宋体", "font_size": 11, "valign": "vcenter"}
+    return {
+        "title": wb.add_format({**base, "bold": True, "font_size": 16}),
+        "subtitle": wb.add_format({**base, "bold": True, "font_size": 12, "bottom": 1}),
+        "label": wb.add_format({**base, "bold": True}),
+        "header": wb.add_format(
+            {**base, "bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "locked": True}
+        ),
+        "clerk_header": wb.add_format(
+            {**base, "bold": True, "bg_color": "#FFF2CC", "border": 1, "text_wrap": True, "locked": True}
+        ),
+        "text": wb.add_format({**base, "num_format": "@", "locked": True}),
+        "amount": wb.add_format({**base, "num_format": "#,##0.00", "locked": True}),
+        "int": wb.add_format({**base, "num_format": "#,##0", "locked": True}),
+        "pct": wb.add_format({**base, "num_format": "0.0%", "locked": True}),
+        "clerk": wb.add_format({**base, "num_format": "@", "locked": False, "bg_color": "#FFFBEA"}),
+        "clerk_date": wb.add_format(
+            {**base, "num_format": "yyyy-mm-dd", "locked": False, "bg_color": "#FFFBEA"}
+        ),
+        "note": wb.add_format({**base, "italic": True, "font_color": "#595959", "text_wrap": True}),
+    }

@@ -1,0 +1,221 @@
+"""The one list in Excel: one workbook per county (or city / province aggregate).
+
+A county workbook has a cover, one sheet per finding family, and a very hidden
+`_yidan` sheet naming the run and the county, so a returned workbook maps back
+exactly (see verify_import.py). Sheets are written with XlsxWriter in constant-memory
+mode: rows stream from DuckDB in order and are flushed as written, so the largest
+county never sits in memory as a sheet.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+
+from yidan.contract.codes import CONCLUSIONS, FINDING_CODES, STATUSES
+from yidan.errors import ConfigError
+from yidan.reports import styles
+from yidan.reports.cover import cover_figures, region_predicate, run_made_at, write_cover
+from yidan.reports.regions import parent_of, region_name
+from yidan.reports.runsql import connect, rows, sql_literal
+from yidan.runs.rundir import RunDir
+
+LEVELS = ("county", "city", "province")
+BATCH = 20_000
+_UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
+
+
+def write_workbooks(run: RunDir, out: Path, level: str = "county") -> list[Path]:
+    """Write one workbook per region of `level` into `out`; returns the paths in region order."""
+    if level not in LEVELS:
+        raise ConfigError(f"不支持的层级：{level}", hint="层级可选 county（县）、city（市州）、province（省）。")
+    run.require_complete()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    con = connect(run)
+    try:
+        counties = [
+            r["county"]
+            for r in rows(
+                con,
+                "SELECT DISTINCT county FROM (SELECT county FROM findings UNION ALL "
+                "SELECT county FROM summary WHERE dimension = 'status') WHERE county IS NOT NULL ORDER BY 1",
+            )
+        ]
+        regions = sorted({parent_of(c, level) for c in counties})
+        paths = []
+        for region in regions:
+            path = out / workbook_name(run, level, region)
+            if level == "county":
+                _write_county(con, run, region, path)
+            else:
+                _write_aggregate(con, run, level, region, path)
+            paths.append(path)
+        return paths
+    finally:
+        con.close()
+
+
+def workbook_name(run: RunDir, level: str, region: str) -> str:
+    name = _UNSAFE.sub("_", region_name(region))
+    return f"{region}_{name}_一单_{run.term}.xlsx"
+
+
+def _new_workbook(path: Path) -> tuple[Any, dict[str, Any]]:
+    wb = xlsxwriter.Workbook(
+        str(path),
+        {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
+         "strings_to_urls": False},
+    )
+    return wb, styles.formats(wb)
+
+
+def _write_meta(wb: Any, run: RunDir, level: str, region: str) -> None:
+    ws = wb.add_worksheet(styles.META_SHEET)
+    for i, (k, v) in enumerate(
+        (("run_id", run.run_id), ("term", run.term), ("level", level), ("region", region),
+         ("layout", styles.LAYOUT_VERSION), ("run_made_at", run_made_at(run)))
+    ):
+        ws.write_string(i, 0, k)
+        ws.write_string(i, 1, v)
+    ws.very_hidden()
+    ws.protect()
+
+
+def _title(level: str, region: str, term: str) -> str:
+    return f"{region_name(region)} {term} 控辍保学与学生资助一单"
+
+
+def _write_county(con: Any, run: RunDir, county: str, path: Path) -> None:
+    wb, fmt = _new_workbook(path)
+    cover = wb.add_worksheet("封面")
+    write_cover(cover, fmt, run, cover_figures(con, "county", county), title=_title("county", county, run.term))
+    cover.protect()
+    for family in styles.FAMILIES:
+        _write_family_sheet(wb, fmt, con, run, county, family)
+    _write_meta(wb, run, "county", county)
+    wb.close()
+
+
+def _codes_of(family: str) -> list[str]:
+    return [c.code for c in FINDING_CODES.values() if c.family == family]
+
+
+def _column_widths(con: Any, where: str) -> dict[str, int]:
+    """Widths that fit the data, measured in SQL (CJK characters count double)."""
+    exprs = ", ".join(
+        f"max(length({c.field}::VARCHAR) + (strlen({c.field}::VARCHAR) - length({c.field}::VARCHAR)) // 2)"
+        f" AS {c.field}"
+        for c in styles.FINDING_COLUMNS if not c.clerk
+    )
+    got = rows(con, f"SELECT {exprs} FROM findings WHERE {where}")[0]
+    widths = {}
+    for c in styles.FINDING_COLUMNS:
+        data = int(got.get(c.field) or 0) if not c.clerk else 0
+        widths[c.field] = max(min(max(data, styles.text_width(c.header)) + 2, c.max_width), 8)
+    return widths
+
+
+def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, county: str, family: str) -> None:
+    ws = wb.add_worksheet(styles.family_sheet_name(family))
+    codes = ", ".join(sql_literal(c) for c in _codes_of(family))
+    where = f"county = {sql_literal(county)} AND code IN ({codes})"
+    widths = _column_widths(con, where)
+    for i, c in enumerate(styles.FINDING_COLUMNS):
+        cell_fmt = fmt["clerk_date"] if c.kind == "date" and c.clerk else fmt["clerk"] if c.clerk else None
+        ws.set_column(i, i, widths[c.field], cell_fmt, {"hidden": True} if c.hidden else {})
+    ws.set_row(0, 30)
+    for i, c in enumerate(styles.FINDING_COLUMNS):
+        ws.write_string(0, i, c.header, fmt["clerk_header"] if c.clerk else fmt["header"])
+    fields = ", ".join(styles.FINDING_FIELDS)
+    cur = con.execute(
+        f"SELECT {fields} FROM findings WHERE {where} ORDER BY code, township NULLS LAST, village NULLS LAST, "
+        "person_id, term, programme_code NULLS FIRST"
+    )
+    cols = [c for c in styles.FINDING_COLUMNS if not c.clerk]
+    clerk = [(i, c) for i, c in enumerate(styles.FINDING_COLUMNS) if c.clerk]
+    n = 0
+    while batch := cur.fetchmany(BATCH):
+        for record in batch:
+            n += 1
+            for i, (c, value) in enumerate(zip(cols, record, strict=True)):
+                if value is None:
+                    continue
+                if c.kind == "amount":
+                    ws.write_number(n, i, float(value), fmt["amount"])
+                else:
+                    ws.write_string(n, i, str(value)[: styles.MAX_CELL], fmt["text"])
+            for i, c in clerk:  # written blank so every reader sees the cells unlocked
+                ws.write_blank(n, i, None, fmt["clerk_date"] if c.kind == "date" else fmt["clerk"])
+    last_col = len(styles.FINDING_COLUMNS) - 1
+    ws.freeze_panes(1, 2)
+    ws.autofilter(0, 0, max(n, 1), last_col)
+    if n:
+        _clerk_validation(ws, run, n)
+        ws.ignore_errors({"number_stored_as_text": f"A2:{xlsxwriter.utility.xl_col_to_name(last_col)}{n + 1}"})
+    ws.protect("", {"autofilter": True, "sort": False, "format_columns": True, "select_locked_cells": True})
+
+
+def _clerk_validation(ws: Any, run: RunDir, n: int) -> None:
+    index = {c.field: i for i, c in enumerate(styles.FINDING_COLUMNS)}
+    ws.data_validation(
+        1, index["conclusion"], n, index["conclusion"],
+        {"validate": "list", "source": list(CONCLUSIONS), "error_title": "核实结论",
+         "error_message": "请从下拉列表中选择核实结论。", "input_title": "核实结论",
+         "input_message": "请选择：" + "、".join(CONCLUSIONS)},
+    )
+    made = run_made_at(run)[:10]
+    try:
+        earliest = datetime.strptime(made, "%Y-%m-%d")
+    except ValueError:
+        earliest = datetime(2000, 1, 1)
+    ws.data_validation(
+        1, index["verified_on"], n, index["verified_on"],
+        {"validate": "date", "criteria": ">=", "value": earliest, "error_title": "核实日期",
+         "error_message": f"请填写 {earliest:%Y-%m-%d} 之后的日期，如 {earliest:%Y-%m-%d}。"},
+    )
+
+
+def _write_aggregate(con: Any, run: RunDir, level: str, region: str, path: Path) -> None:
+    """A city or province workbook: the cover plus one row per region of the level below."""
+    wb, fmt = _new_workbook(path)
+    cover = wb.add_worksheet("封面")
+    write_cover(cover, fmt, run, cover_figures(con, level, region), title=_title(level, region, run.term))
+    cover.protect()
+    below = "county" if level == "city" else "city"
+    width = 6 if below == "county" else 4
+    where = region_predicate(level, region)
+    part = f"rpad(left(county, {width}), 6, '0')"
+    status_rows = rows(
+        con,
+        f"SELECT {part} AS r, key, sum(count)::BIGINT AS n FROM summary "
+        f"WHERE dimension = 'status' AND {where} GROUP BY ALL",
+    )
+    code_rows = rows(con, f"SELECT {part} AS r, code AS key, count(*) AS n FROM findings WHERE {where} GROUP BY ALL")
+    table: dict[str, dict[str, int]] = {}
+    for r in status_rows + code_rows:
+        table.setdefault(r["r"], {})[r["key"]] = int(r["n"])
+    ws = wb.add_worksheet("分县统计" if below == "county" else "分市州统计")
+    headers = ["地区代码", "地区"] + list(STATUSES.values()) + ["学龄儿童合计"]
+    headers += [f"{c.code} {c.label}" for c in FINDING_CODES.values()] + ["问题合计"]
+    ws.set_row(0, 45)
+    ws.set_column(0, 0, 10)
+    ws.set_column(1, 1, 16)
+    ws.set_column(2, len(headers) - 1, 11)
+    ws.write_row(0, 0, headers, fmt["header"])
+    for i, code in enumerate(sorted(table), start=1):
+        v = table[code]
+        children = [v.get(s, 0) for s in STATUSES]
+        findings = [v.get(c, 0) for c in FINDING_CODES]
+        ws.write_string(i, 0, code, fmt["text"])
+        ws.write_string(i, 1, region_name(code), fmt["text"])
+        ws.write_row(i, 2, children + [sum(children)] + findings + [sum(findings)], fmt["int"])
+    ws.freeze_panes(1, 2)
+    ws.autofilter(0, 0, max(len(table), 1), len(headers) - 1)
+    ws.protect("", {"autofilter": True, "sort": True, "format_columns": True})
+    _write_meta(wb, run, level, region)
+    wb.close()

@@ -1,0 +1,157 @@
+"""County, city and province workbooks, opened the way a user's Excel would (openpyxl)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import openpyxl
+import pyarrow.parquet as pq
+import pytest
+
+from reports_fixtures import COUNTIES, build_run
+from yidan.contract.codes import CONCLUSIONS, FINDING_CODES, STATUSES
+from yidan.errors import YidanError
+from yidan.reports import write_workbooks
+from yidan.reports.styles import FINDING_COLUMNS
+
+HEADERS = [c.header for c in FINDING_COLUMNS]
+SHEETS = {"控辍保学": "schooling", "学生资助": "aid", "数据质量": "quality"}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return build_run(tmp_path_factory.mktemp("run") / "run")
+
+
+@pytest.fixture(scope="module")
+def county_books(run, tmp_path_factory):
+    return write_workbooks(run, tmp_path_factory.mktemp("books"), "county")
+
+
+def _book(paths: list[Path], county: str) -> openpyxl.Workbook:
+    (path,) = [p for p in paths if p.name.startswith(county)]
+    return openpyxl.load_workbook(path)
+
+
+def _cover_values(ws) -> dict[str, list]:
+    return {row[0]: list(row[1:]) for row in ws.iter_rows(values_only=True) if row and row[0]}
+
+
+def test_one_workbook_per_county_named_with_county_and_term(county_books):
+    names = sorted(p.name for p in county_books)
+    assert names == ["430102_芙蓉区_一单_2021春.xlsx", "430121_长沙县_一单_2021春.xlsx", "430302_雨湖区_一单_2021春.xlsx"]
+
+
+def test_county_workbook_has_cover_one_sheet_per_family_and_a_very_hidden_key_sheet(county_books):
+    wb = _book(county_books, "430121")
+    assert wb.sheetnames == ["封面", "控辍保学", "学生资助", "数据质量", "_yidan"]
+    assert wb["_yidan"].sheet_state == "veryHidden"
+    meta = {r[0]: r[1] for r in wb["_yidan"].iter_rows(values_only=True)}
+    assert meta["region"] == "430121" and meta["run_id"] == "R2021春-1" and meta["level"] == "county"
+
+
+def test_finding_sheets_have_chinese_headers_frozen_row_and_filter(county_books):
+    ws = _book(county_books, "430102")["学生资助"]
+    assert [c.value for c in ws[1]] == HEADERS
+    assert ws.freeze_panes == "C2"
+    assert ws.auto_filter.ref == f"A1:S{ws.max_row}"
+
+
+def test_id_numbers_and_codes_are_text_and_columns_fit_them(county_books):
+    ws = _book(county_books, "430102")["控辍保学"]
+    col = {h: openpyxl.utils.get_column_letter(i + 1) for i, h in enumerate(HEADERS)}
+    ids = [ws[f"{col['身份证号']}{r}"] for r in range(2, ws.max_row + 1)]
+    assert ids and all(isinstance(c.value, str) and len(c.value) == 18 and c.number_format == "@" for c in ids)
+    assert ws.column_dimensions[col["身份证号"]].width >= 18
+    assert all(isinstance(ws[f"{col['学校标识码']}{r}"].value, str) for r in range(2, ws.max_row + 1))
+
+
+def test_clerk_columns_are_unlocked_and_everything_else_is_protected(county_books):
+    ws = _book(county_books, "430302")["控辍保学"]
+    assert ws.protection.sheet
+    for row in ws.iter_rows(min_row=2, max_row=ws.max_row):
+        for header, cell in zip(HEADERS, row, strict=True):
+            clerk = header in ("核实结论", "就读省份", "核实日期", "核实人", "说明")
+            assert cell.protection.locked is not clerk, (header, cell.coordinate)
+
+
+def test_conclusion_column_offers_the_contracts_conclusions_as_a_dropdown(county_books):
+    ws = _book(county_books, "430102")["控辍保学"]
+    (dv,) = [d for d in ws.data_validations.dataValidation if d.type == "list"]
+    assert dv.formula1.strip('"').split(",") == list(CONCLUSIONS)
+    assert str(dv.sqref) == f"O2:O{ws.max_row}"
+
+
+def test_hidden_key_column_holds_every_finding_of_the_county_exactly_once(run, county_books):
+    findings = pq.read_table(run.parquet_path("findings")).to_pylist()
+    for county in COUNTIES:
+        wb = _book(county_books, county)
+        keys = []
+        for sheet, family in SHEETS.items():
+            ws = wb[sheet]
+            assert ws.column_dimensions["A"].hidden
+            rows = list(ws.iter_rows(min_row=2, values_only=True))
+            assert all(FINDING_CODES[r[1]].family == family for r in rows)
+            keys += [r[0] for r in rows]
+        expected = [f["finding_key"] for f in findings if f["county"] == county]
+        assert Counter(keys) == Counter(expected)
+
+
+def test_cover_figures_equal_the_runs_summary_and_findings(run, county_books):
+    summary = pq.read_table(run.parquet_path("summary")).to_pylist()
+    findings = pq.read_table(run.parquet_path("findings")).to_pylist()
+    for county in COUNTIES:
+        cover = _cover_values(_book(county_books, county)["封面"])
+        assert cover["比对批次"][0] == "R2021春-1" and cover["学期"][0] == "2021春"
+        for code, label in STATUSES.items():
+            expected = sum(s["count"] for s in summary
+                           if s["dimension"] == "status" and s["county"] == county and s["key"] == code)
+            assert cover[label][0] == expected, label
+        mine = [f for f in findings if f["county"] == county]
+        for code in FINDING_CODES:
+            of_code = [f for f in mine if f["code"] == code]
+            assert cover[code][2] == len(of_code), code
+            assert cover[code][3] == pytest.approx(float(sum(f["amount_expected"] or 0 for f in of_code)))
+            assert cover[code][4] == pytest.approx(float(sum(f["amount_paid"] or 0 for f in of_code)))
+        assert cover["问题合计"][2] == len(mine)
+
+
+def test_city_workbooks_aggregate_their_counties(run, tmp_path):
+    paths = write_workbooks(run, tmp_path, "city")
+    assert [p.name for p in paths] == ["430100_长沙市_一单_2021春.xlsx", "430300_湘潭市_一单_2021春.xlsx"]
+    wb = openpyxl.load_workbook(paths[0])
+    rows = list(wb["分县统计"].iter_rows(values_only=True))
+    header, body = rows[0], rows[1:]
+    assert [r[0] for r in body] == ["430102", "430121"]
+    findings = pq.read_table(run.parquet_path("findings")).to_pylist()
+    total = header.index("问题合计")
+    for r in body:
+        assert r[total] == sum(1 for f in findings if f["county"] == r[0])
+    cover = _cover_values(wb["封面"])
+    assert cover["问题合计"][2] == sum(r[total] for r in body)
+
+
+def test_province_workbook_has_one_row_per_city(run, tmp_path):
+    (path,) = write_workbooks(run, tmp_path, "province")
+    rows = list(openpyxl.load_workbook(path)["分市州统计"].iter_rows(values_only=True))
+    assert [(r[0], r[1]) for r in rows[1:]] == [("430100", "长沙市"), ("430300", "湘潭市")]
+    persons = pq.read_table(run.parquet_path("persons")).num_rows
+    assert sum(r[rows[0].index("学龄儿童合计")] for r in rows[1:]) == persons
+
+
+def test_unknown_level_is_refused_with_a_chinese_message(run, tmp_path):
+    with pytest.raises(YidanError, match="不支持的层级"):
+        write_workbooks(run, tmp_path, "township")
+
+
+def test_an_unfinished_run_is_refused(tmp_path):
+    import json
+
+    run = build_run(tmp_path / "run", n_per_county=2)
+    manifest = json.loads((run.path / "manifest.json").read_text(encoding="utf-8"))
+    (run.path / "manifest.json").write_text(json.dumps(manifest | {"status": "running"}), encoding="utf-8")
+    from yidan.runs.rundir import RunDir
+
+    with pytest.raises(YidanError, match="比对未完成"):
+        write_workbooks(RunDir(run.path), tmp_path / "out")

@@ -1,0 +1,130 @@
+"""Findings K01–K09 in the findings schema, each with a Chinese `detail` a county clerk
+understands and `evidence`: the records it rests on, as JSON text.
+
+Schooling findings are raised for compulsory-age children only (CONTRACT.md); older and
+younger children keep their status without a K finding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+
+from yidan.contract.codes import FINDING_CODES
+from yidan.pipeline.classify.facts import Facts
+from yidan.pipeline.context import RunContext
+from yidan.pipeline.keys import finding_key_expr
+
+NULL_TEXT = ibis.null().cast("string")
+NULL_AMOUNT = ibis.null().cast("decimal(14, 2)")
+
+
+def _t(x: Any) -> Any:
+    """Text of a value for a message; empty when missing (concat would turn the whole line null)."""
+    return x.cast("string").fill_null("")
+
+
+def _detail(j: Any) -> Any:
+    who = _t(j.name).concat("（", _t(j.age), "岁）")
+    rec = _t(j.l_school_name).concat("，", _t(j.l_term), "，学籍号 ", _t(j.l_student_no))
+    mismatch = (
+        (~j.k8_name).ifelse("姓名", "")
+        .concat((~j.k8_gender).ifelse("性别", ""), (~j.k8_birth).ifelse("出生日期", ""))
+    )
+    return ibis.cases(
+        (j.finding == "K01", who.concat("在本省学籍中没有本学期在读记录，也没有省外学籍和核实结论。请核实其就学情况。")),
+        (j.finding == "K02", ibis.cases(
+            (j.l_enrollment_status == "辍学",
+             who.concat("学籍状态为辍学（", rec, "）。请组织“三帮一”劝返复学。")),
+            else_=who.concat("核实结论为失联（核实日期 ", _t(j.verified_on), "）。请组织查找并劝返复学。"),
+        )),
+        (j.finding == "K03", who.concat("最新学籍为转出（", rec, "），尚无转入后的在读学籍。请跟进学籍接转。")),
+        (j.finding == "K04", who.concat(
+            "核实为省外就读（", _t(j.verified_province), "），但全国省外学籍核查结果中没有此人。请补充省外就读证明。"
+        )),
+        (j.finding == "K05", who.concat(
+            "有疑似匹配的学籍（学籍号 ", _t(j.review_student_no), "，匹配概率 ",
+            _t(j.review_probability.round(2)), "）。请人工确认是否同一人。",
+        )),
+        (j.finding == "K06", who.concat(
+            "的身份证号 ", _t(j.person_id), " 校验不通过，且没有可信的学籍匹配。请核对并更正身份证号。"
+        )),
+        (j.finding == "K07", who.concat("本学期有 ", _t(j.n_active), " 条在读学籍。请核查并清理重复学籍。")),
+        (j.finding == "K08", who.concat(
+            "按身份证号匹配到学籍 ", _t(j.k8_student_no), "，但", mismatch, "与建档立卡信息不一致。请核对两边信息。"
+        )),
+        (j.finding == "K09", who.concat("小学毕业（", rec, "）后没有升学记录。请核实是否辍学并组织入学。")),
+        else_=NULL_TEXT,
+    )
+
+
+def _evidence(j: Any) -> Any:
+    registry = ibis.struct(
+        {"身份证号": j.person_id, "姓名": j.name, "性别": j.gender, "出生日期": j.birth_date.cast("string"),
+         "户籍地": j.hukou_code}
+    )
+    enrollment = ibis.struct(
+        {"全国学籍号": j.l_student_no, "学校名称": j.l_school_name, "学校标识码": j.l_school_code,
+         "学段": j.l_stage, "学籍状态": j.l_enrollment_status, "学期": j.l_term}
+    )
+    verification = ibis.struct(
+        {"核实结论": j.verified_conclusion, "核实日期": j.verified_on.cast("string"), "就读省份": j.verified_province}
+    )
+    candidate = ibis.struct({"全国学籍号": j.review_student_no, "匹配概率": j.review_probability})
+    return ibis.struct(
+        {
+            "建档立卡": registry,
+            "学籍": j.l_student_no.isnull().ifelse(ibis.null(enrollment.type()), enrollment),
+            "核实": j.verified_conclusion.isnull().ifelse(ibis.null(verification.type()), verification),
+            "疑似匹配": j.review_student_no.isnull().ifelse(ibis.null(candidate.type()), candidate),
+            "在读学籍数": j.n_active,
+        }
+    ).cast("json").cast("string")
+
+
+def school_findings(ctx: RunContext, facts: Facts, person_status: Any, found: Any) -> Any:
+    term = facts.term
+    persons = facts.persons.filter(facts.persons.compulsory_age).select(
+        "person_id", "hukou_code", "hukou_county", "hukou_township", "hukou_village"
+    )
+    ps = person_status.select("person_id", "name", "gender", "birth_date", "age", "school_code")
+    lat = facts.latest.select(
+        "person_id", l_student_no="student_no", l_school_name="school_name", l_school_code="school_code",
+        l_stage="stage", l_enrollment_status="enrollment_status", l_term="term",
+    )
+    ver = facts.verification.select(
+        "person_id", verified_conclusion="conclusion", verified_on="verified_on",
+        verified_province="verified_province",
+    )
+    act = facts.active.select("person_id", "n_active")
+    lk = facts.links.filter(facts.links.method == "id")
+    k8 = lk.group_by("person_id").aggregate(
+        k8_name=lk.name_agrees.fill_null(True).all(),
+        k8_gender=lk.gender_agrees.fill_null(True).all(),
+        k8_birth=lk.birth_agrees.fill_null(True).all(),
+        k8_student_no=lk.student_no.min(),
+    )
+    j = found.distinct().join(persons, "person_id")
+    for extra in (ps, lat, ver, facts.review, act, k8):
+        j = j.left_join(extra, "person_id").drop("person_id_right")
+    labels = {c: f.label for c, f in FINDING_CODES.items()}
+    families = {c: f.family for c, f in FINDING_CODES.items()}
+    return j.select(
+        finding_key=finding_key_expr(j.finding, term, None, j.person_id),
+        code=j.finding,
+        label=j.finding.substitute(labels),
+        person_id=j.person_id,
+        name=j.name,
+        term=ibis.literal(term),
+        programme_code=NULL_TEXT,
+        county=j.hukou_county,
+        township=j.hukou_township,
+        village=j.hukou_village,
+        school_code=ibis.coalesce(j.school_code, j.l_school_code),
+        amount_expected=NULL_AMOUNT,
+        amount_paid=NULL_AMOUNT,
+        detail=_detail(j),
+        evidence=_evidence(j),
+        family=j.finding.substitute(families),
+    )

@@ -1,0 +1,101 @@
+"""The facts the classification rules read, built once per run as engine tables.
+
+Each rule is a small query over these few tables; building them once keeps the
+rules short and keeps the engine from recomputing the same window functions
+eleven times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+
+from yidan.pipeline.context import RunContext
+
+ACTIVE = "在读"
+
+
+def term_ordinal(label: Any) -> Any:
+    """2020秋 -> 4041, 2021春 -> 4042: the same order as `Term.ordinal`, in the engine."""
+    year = label.substr(0, 4).cast("int32")
+    return year * 2 + (label.substr(4, 1) == "秋").ifelse(1, 0)
+
+
+@dataclass
+class Facts:
+    term: str
+    persons: Any  # reg_persons
+    records: Any  # person_id × linked enrollment records up to the run term
+    active: Any  # per person: the chosen 在读 record of the run term, n_active
+    latest: Any  # per person: the latest linked record
+    oop: Any  # per person: the latest out-of-province record
+    verification: Any  # per person: the latest verification
+    review: Any  # per person without an accepted link: the best review-band candidate
+    links: Any  # accepted links
+
+
+def build_facts(ctx: RunContext) -> Facts:
+    term = ctx.term.label
+    links = ctx.get("links")
+    accepted = links.filter(links.decision == "accepted")
+    enr = ctx.get("enrollment")
+    enr = enr.mutate(term=enr.term.fill_null(term))
+    enr = enr.mutate(t_ord=term_ordinal(enr.term)).filter(lambda t: t.t_ord <= ctx.term.ordinal)
+
+    rec = accepted.select("person_id", "student_no", "method", "match_probability").join(
+        enr.select(
+            "student_no", "school_code", "school_name", "school_county_code", "stage", "grade", "boarding",
+            "enrollment_status", "attendance_mode", "status_date", "term", "t_ord", "_file", "_row",
+        ),
+        "student_no",
+    )
+    records = ctx.put("cls_records", rec)
+
+    order = [ibis.desc("t_ord"), ibis.desc("status_date"), "student_no", "school_code", "_file", "_row"]
+    act = records.filter((records.enrollment_status == ACTIVE) & (records.term == term))
+    w = ibis.window(group_by="person_id")
+    act = act.mutate(
+        _n=ibis.row_number().over(group_by="person_id", order_by=order),
+        n_active=act.student_no.nunique().over(w),
+    ).filter(lambda t: t._n == 0).drop("_n")
+    active = ctx.put("cls_active", act)
+
+    lat = records.mutate(_n=ibis.row_number().over(group_by="person_id", order_by=order))
+    latest = ctx.put("cls_latest", lat.filter(lat._n == 0).drop("_n"))
+
+    oop = ctx.get("out_of_province")
+    oop = oop.filter(oop.term.isnull() | (oop.term == term))
+    oop = oop.mutate(_n=ibis.row_number().over(group_by="id_number", order_by=["_file", "_row"]))
+    oop = ctx.put(
+        "cls_oop",
+        oop.filter(oop._n == 0).select(
+            person_id="id_number", oop_province="province", oop_school="school_name", aided_there="aided_there"
+        ),
+    )
+
+    ver = ctx.get("verifications")
+    ver = ver.mutate(
+        _n=ibis.row_number().over(group_by="id_number", order_by=[ibis.desc("verified_on"), ibis.desc("_file"),
+                                                                   ibis.desc("_row")])
+    )
+    verification = ctx.put(
+        "cls_verification",
+        ver.filter(ver._n == 0).select(
+            person_id="id_number", conclusion="conclusion", verified_on="verified_on",
+            verified_province="province", verified_note="note",
+        ),
+    )
+
+    rev = links.filter(links.decision == "review").anti_join(accepted, "person_id")
+    rev = rev.mutate(
+        _n=ibis.row_number().over(group_by="person_id", order_by=[ibis.desc("match_probability"), "student_no"])
+    )
+    review = ctx.put(
+        "cls_review",
+        rev.filter(rev._n == 0).select(
+            "person_id", review_student_no="student_no", review_probability="match_probability"
+        ),
+    )
+    return Facts(term, ctx.get("reg_persons"), records, active, latest, oop, verification, review, accepted)

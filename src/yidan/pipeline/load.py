@@ -1,0 +1,93 @@
+"""Step `load`: every input file into an engine table, through the ingest readers.
+
+Tables the user gave no file for are still created, empty and with the contract's
+types, so every later step can refer to them without asking whether they exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt
+
+from yidan.contract import TABLES, Kind, Table
+from yidan.engine.parquet_bridge import publish_all
+from yidan.pipeline.context import RunContext
+
+# the order tables are loaded in (and listed in the manifest)
+LOAD_ORDER = ("registry", "enrollment", "out_of_province", "verifications", "aid", "policies", "link_decisions")
+
+_KIND_TYPES: dict[Kind, dt.DataType] = {
+    Kind.DATE: dt.date,
+    Kind.AMOUNT: dt.Decimal(14, 2),
+    Kind.ENUM_LIST: dt.Array(dt.string),
+}
+
+REJECTS_SCHEMA = ibis.schema(
+    {
+        "table": "string",
+        "file": "string",
+        "row_number": "int64",
+        "column": "string",
+        "value": "string",
+        "reason": "string",
+    }
+)
+
+
+def table_schema(table: Table) -> ibis.Schema:
+    """The engine schema ingest gives a contract table (used for tables without input files)."""
+    fields: dict[str, Any] = {}
+    for col in table.columns:
+        fields[col.alias] = _KIND_TYPES.get(col.kind, dt.string)
+        if col.kind is Kind.ID_NUMBER:
+            fields[f"{col.alias}_valid"] = dt.boolean
+    fields["_file"] = dt.string
+    fields["_row"] = dt.int32
+    return ibis.schema(fields)
+
+
+def _paths(ctx: RunContext, name: str) -> list:
+    paths = getattr(ctx.inputs, name, None) or []
+    return list(paths)
+
+
+def load_inputs(ctx: RunContext) -> None:
+    """Read every input with `yidan.ingest.load_table`; register all tables on the context."""
+    con = ctx.engine.duckdb
+    # ingest validates with DuckDB on every engine; on Spark the tables are published afterwards
+    staging = ctx.engine.ibis if ctx.engine.name == "duckdb" else ibis.duckdb.from_connection(con)
+    for name in LOAD_ORDER:
+        paths = _paths(ctx, name)
+        if paths:
+            from yidan.ingest import load_table  # the ingest helper's reader
+
+            result = load_table(con, name, paths, encoding=ctx.inputs.encoding, default_term=ctx.term.label)
+            for stats in result.files:
+                ctx.file_stats.append(_file_stats(stats))
+        if name not in staging.list_tables():
+            staging.create_table(name, schema=table_schema(TABLES[name]))
+    if "rejects" not in staging.list_tables():
+        staging.create_table("rejects", schema=REJECTS_SCHEMA)
+    publish_all(ctx.engine, (*LOAD_ORDER, "rejects"))
+    register_tables(ctx)
+
+
+def register_tables(ctx: RunContext) -> None:
+    """Make the loaded tables known to the steps."""
+    backend = ctx.engine.ibis
+    for name in (*LOAD_ORDER, "rejects"):
+        ctx.tables[name] = backend.table(name)
+
+
+def _file_stats(stats: Any) -> dict[str, Any]:
+    return {
+        "table": stats.table,
+        "path": str(stats.path),
+        "sha256": stats.sha256,
+        "read": int(stats.read),
+        "loaded": int(stats.loaded),
+        "rejected": int(stats.rejected),
+        "encoding": getattr(stats, "encoding", None),
+    }

@@ -1,0 +1,67 @@
+"""Step `persons_base`: one row per registry person of school age (`reg_persons`).
+
+Ages are whole years on the reference day (31 August of the school year's first
+calendar year), computed from year, month and day — never from a year delta, which
+DuckDB and Spark count differently.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import ibis
+
+from yidan.identity.terms import Term
+from yidan.pipeline.context import RunContext
+
+
+def age_on(birth: Any, ref: date) -> Any:
+    """Whole years between `birth` (an Ibis date) and the fixed day `ref`."""
+    before_birthday = (birth.month() > ref.month) | ((birth.month() == ref.month) & (birth.day() > ref.day))
+    return (ibis.literal(ref.year) - birth.year() - before_birthday.ifelse(1, 0)).cast("int32")
+
+
+def reference_day(ctx: RunContext, term: Term) -> date:
+    return term.age_reference(ctx.config.age_reference_month, ctx.config.age_reference_day)
+
+
+def build_persons(ctx: RunContext) -> None:
+    reg = ctx.get("registry")
+    # one row per person: duplicates of an ID keep their first row (file, row number)
+    first = ibis.row_number().over(group_by=reg.id_number, order_by=[reg._file, reg._row])
+    reg = reg.filter(reg.id_number.notnull()).mutate(_n=first).filter(lambda t: t._n == 0)
+
+    terms = sorted({ctx.term, *ctx.audit_terms})
+    earliest, latest = reference_day(ctx, terms[0]), reference_day(ctx, terms[-1])
+    sa, ca = ctx.config.school_age, ctx.config.compulsory_age
+    age = age_on(reg.birth_date, reference_day(ctx, ctx.term))
+    # in school age in the run term or in any audit term: ages only grow, so the two ends suffice
+    in_any_term = (age_on(reg.birth_date, earliest) <= sa.max) & (age_on(reg.birth_date, latest) >= sa.min)
+    code = reg.hukou_code
+    persons = reg.filter(reg.birth_date.notnull() & in_any_term).select(
+        person_id=reg.id_number,
+        id_valid=reg.id_number_valid.fill_null(False),
+        name=reg.name,
+        gender=reg.gender,
+        birth_date=reg.birth_date,
+        head_name=reg.head_name,
+        household_id=reg.household_id,
+        hukou_code=code,
+        hukou_county=code.substr(0, 6),
+        hukou_township=(code.length() >= 9).ifelse(code.substr(0, 9), ibis.null().cast("string")),
+        hukou_village=(code.length() >= 12).ifelse(code.substr(0, 12), ibis.null().cast("string")),
+        category=reg.category,
+        recognized_on=reg.recognized_on,
+        removed_on=reg.removed_on,
+        disability=reg.disability,
+        phone=reg.phone,
+        age=age,
+        compulsory_age=age.between(ca.min, ca.max),
+        in_school_age=age.between(sa.min, sa.max),
+    )
+    persons = persons.mutate(reg_key=ibis.row_number().over(order_by=persons.person_id).cast("int64"))
+    ctx.put("reg_persons", persons.relocate("reg_key"))
+    ctx.notes["registry_without_birth_date"] = int(
+        reg.filter(reg.birth_date.isnull()).count().execute()
+    )

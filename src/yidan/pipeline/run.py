@@ -1,0 +1,113 @@
+"""The comparison run as a service: the CLI and the web application both call `run_comparison`."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from yidan import __version__
+from yidan.engine import connect
+from yidan.errors import InputError, RunError, YidanError
+from yidan.identity.terms import Term
+from yidan.pipeline.context import RunContext, RunInputs, Step, timed
+from yidan.pipeline.write import RunWriter
+from yidan.runs.rundir import RunDir
+from yidan.settings import RunConfig
+
+
+def check_inputs(inputs: RunInputs) -> None:
+    if not inputs.registry:
+        raise InputError("缺少建档立卡人口文件。", hint="用 --registry 指定建档立卡人口文件（可多个）。")
+    if not inputs.enrollment:
+        raise InputError("缺少学籍文件。", hint="用 --enrollment 指定学籍文件（可多个）。")
+    for name, paths in {**inputs.by_table(), "link_decisions": inputs.link_decisions}.items():
+        for p in paths:
+            if not Path(p).is_file():
+                raise InputError(f"找不到输入文件（{name}）：{p}", hint="检查文件路径是否正确。")
+
+
+def run_comparison(
+    inputs: RunInputs,
+    *,
+    term: Term,
+    out_dir: Path,
+    config: RunConfig,
+    audit_terms: Sequence[Term] = (),
+    progress: Callable[[str], None] | None = None,
+    steps: Sequence[Step] | None = None,
+) -> RunDir:
+    """Run the comparison and write RUN_DIR atomically; returns the completed run.
+
+    `steps` defaults to `yidan.pipeline.steps.STEPS` (tests pass their own to stand in for
+    a module that is not there).
+    """
+    from yidan.pipeline.steps import STEPS
+
+    check_inputs(inputs)
+    steps = tuple(steps or STEPS)
+    audit = sorted(set(audit_terms))
+    writer = RunWriter(
+        Path(out_dir),
+        {
+            "run_id": "",
+            "term": term.label,
+            "audit_terms": [t.label for t in audit],
+            "version": __version__,
+            "config_hash": config.config_hash(),
+            "engine": config.engine.name,
+        },
+    )
+    writer.manifest["run_id"] = _run_id(writer.manifest["started_at"], config, term)
+    writer.save_manifest()
+    engine = connect(config.engine)
+    ctx = RunContext(engine=engine, config=config, term=term, inputs=inputs, audit_terms=audit, progress=progress)
+    current = "start"
+    try:
+        for step in steps:
+            current = step.label
+            timed(ctx, step)
+        current = "写出结果"
+        if progress:
+            progress(current)
+        writer.write_outputs(ctx)
+        path = writer.commit(_facts(ctx))
+    except YidanError as exc:
+        writer.fail(exc, _facts(ctx))
+        raise
+    except BaseException as exc:
+        writer.fail(exc, _facts(ctx))
+        if isinstance(exc, Exception):
+            raise RunError(
+                f"比对在“{current}”步骤失败：{type(exc).__name__}: {exc}",
+                hint="结果目录已标记为失败（failed）。检查输入文件后重试；问题持续时请把 manifest.json 交给技术支持。",
+            ) from exc
+        raise
+    finally:
+        engine.close()
+    return RunDir(path)
+
+
+def _run_id(started_at: str, config: RunConfig, term: Term) -> str:
+    digest = hashlib.sha256(f"{started_at}|{config.config_hash()}|{term.label}".encode()).hexdigest()[:8]
+    return f"{started_at[:19].replace('-', '').replace(':', '')}-{digest}"
+
+
+def _facts(ctx: RunContext) -> dict[str, Any]:
+    """What the manifest records besides status: inputs, timings, notes, totals."""
+    totals: dict[str, Any] = {}
+    notes = dict(ctx.notes)
+    if "statuses" in notes:
+        totals["persons"] = sum(notes["statuses"].values())
+        totals["by_status"] = dict(sorted(notes.pop("statuses").items()))
+    if "findings" in notes:
+        totals["findings"] = sum(notes["findings"].values())
+        totals["by_finding"] = dict(sorted(notes.pop("findings").items()))
+    totals["rejected"] = sum(f["rejected"] for f in ctx.file_stats)
+    return {
+        "inputs": ctx.file_stats,
+        "timings": dict(ctx.timings),
+        "notes": notes,
+        "totals": totals,
+    }

@@ -1,0 +1,52 @@
+"""The comparison as an ordered tuple of named steps: the order of the pipeline is read here.
+
+Linkage (`yidan.pipeline.link.LINK_STEPS`) and the aid audit (`yidan.pipeline.audit.AUDIT_STEPS`)
+are written by their own modules and slotted in; the audit is skipped when no aid file was given.
+"""
+
+from __future__ import annotations
+
+from yidan.errors import RunError
+from yidan.pipeline.classify import classify
+from yidan.pipeline.context import RunContext, Step
+from yidan.pipeline.findings import build_findings
+from yidan.pipeline.load import load_inputs
+from yidan.pipeline.persons import build_persons
+from yidan.pipeline.summary import build_summary
+
+
+def _link_steps() -> tuple[Step, ...]:
+    try:
+        from yidan.pipeline.link import LINK_STEPS
+    except ImportError:  # the linkage module is not installed in this build
+
+        def missing(ctx: RunContext) -> None:
+            raise RunError("本版本缺少身份匹配模块（yidan.pipeline.link），无法比对。", hint="安装完整版本的 yidan 后重试。")
+
+        return (Step("link", "身份匹配", missing),)
+    return tuple(LINK_STEPS)
+
+
+def _audit_steps() -> tuple[Step, ...]:
+    try:
+        from yidan.pipeline.audit import AUDIT_STEPS
+    except ImportError:
+        return ()
+
+    def only_with_aid(step: Step) -> Step:
+        def run(ctx: RunContext) -> None:
+            if ctx.inputs.aid:
+                step.run(ctx)
+
+        return Step(step.name, step.label, run)
+
+    return tuple(only_with_aid(s) for s in AUDIT_STEPS)
+
+
+LOAD = Step("load", "读取输入文件", load_inputs)
+PERSONS = Step("persons_base", "整理建档立卡学龄人口", build_persons)
+CLASSIFY = Step("classify", "判定就学状态", classify)
+FINDINGS = Step("findings", "生成问题清单", build_findings)
+SUMMARY = Step("summary", "汇总统计", build_summary)
+
+STEPS: tuple[Step, ...] = (LOAD, PERSONS, *_link_steps(), CLASSIFY, *_audit_steps(), FINDINGS, SUMMARY)

@@ -1,0 +1,192 @@
+"""Shared fixtures.
+
+* `rule_case_runner` — runs the real pipeline (load → persons → link → classify → findings →
+  summary → run directory) on a small case written as rows (tests/rules/classify/*.toml).
+* `exact_link_steps` — a minimal exact-ID linker, for tests only, standing in for
+  `yidan.pipeline.link` until the linkage module is there.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+RULES_DIR = Path(__file__).parent / "rules"
+DEFAULT_COUNTY = "430124"
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def make_id(county: str, birth: date, seq: int, gender: str) -> str:
+    """A valid 18-character ID (check character by ISO 7064 MOD 11-2) for a case row."""
+    odd = gender != "女"
+    order = seq * 2 + (1 if odd else 0)
+    body = f"{county}{birth:%Y%m%d}{order % 1000:03d}"
+    total = sum(int(c) * w for c, w in zip(body, _WEIGHTS, strict=True))
+    return body + "10X98765432"[total % 11]
+
+
+def id_is_valid(value: str) -> bool:
+    from stdnum.cn import ric
+
+    try:
+        return bool(ric.is_valid(value))
+    except Exception:  # noqa: BLE001 - stdnum raises KeyError for unknown counties
+        return False
+
+
+class Case:
+    """One rule case: rows of the input tables, by person name, and what is expected."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data = tomllib.loads(path.read_text(encoding="utf-8"))
+        self.term = self.data.get("term", "2021春")
+        self.ids: dict[str, str] = {}
+        self.people: dict[str, dict[str, Any]] = {}
+        for i, row in enumerate(self.data.get("registry", [])):
+            gender = row.get("gender", "男")
+            pid = row.get("id_number") or make_id(
+                row.get("hukou_code", DEFAULT_COUNTY)[:6], row["birth_date"], i + 1, gender
+            )
+            self.ids[row["name"]] = pid
+            self.people[row["name"]] = {**row, "gender": gender}
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        out = []
+        for i, row in enumerate(self.data.get(table, [])):
+            row = dict(row)
+            who = self.people.get(row.pop("person", ""), {})
+            if table == "registry":
+                who = row
+                out.append({
+                    "id_number": self.ids[row["name"]], "name": row["name"], "gender": row.get("gender", "男"),
+                    "birth_date": row.get("birth_date"), "hukou_code": row.get("hukou_code", DEFAULT_COUNTY + "101001"),
+                    "category": row.get("category", "建档立卡"), "recognized_on": row.get("recognized_on", date(2016, 1, 1)),
+                    "removed_on": row.get("removed_on"), "head_name": row.get("head_name"),
+                    "household_id": row.get("household_id"), "_row": i + 2,
+                })
+                continue
+            pid = row.pop("id_number", None) or self.ids.get(who.get("name", ""))
+            base: dict[str, Any] = {"id_number": pid, "name": who.get("name"), "_row": i + 2}
+            if table == "enrollment":
+                base.update(student_no="G" + (pid or ""), gender=who.get("gender"), birth_date=who.get("birth_date"),
+                            school_code="4301240001", school_name="宁乡市第一小学", school_county_code=DEFAULT_COUNTY,
+                            stage="小学", enrollment_status="在读", term=self.term)
+            elif table == "out_of_province":
+                base.update(province="广东省", term=self.term)
+            elif table == "verifications":
+                base.update(verified_on=date(2021, 3, 1))
+            base.update(row)
+            out.append(base)
+        return out
+
+
+def _create(con: Any, table: str, rows: list[dict[str, Any]]) -> None:
+    """Create `table` with the schema ingest gives it, holding `rows` (missing columns null)."""
+    from yidan.contract import TABLES
+    from yidan.pipeline.load import table_schema
+
+    schema = table_schema(TABLES[table]).to_pyarrow()
+    cols: dict[str, list[Any]] = {f.name: [] for f in schema}
+    for row in rows:
+        for name in cols:
+            if name == "_file":
+                cols[name].append(f"{table}.csv")
+            elif name.endswith("_valid") and name[:-6] in row:
+                v = row.get(name[:-6])
+                cols[name].append(None if v is None else id_is_valid(v))
+            else:
+                cols[name].append(row.get(name))
+    con.register("case_rows", pa.table(cols, schema=schema))
+    con.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM case_rows')
+    con.unregister("case_rows")
+
+
+def exact_link(ctx: Any) -> None:
+    """Test stand-in for the linkage steps: exact ID (or "G"+ID student number) → accepted link;
+    `candidate` rows of a case → review-band links."""
+    import ibis
+
+    persons = ctx.get("reg_persons")
+    enr = ctx.get("enrollment")
+    students = enr.mutate(_n=ibis.row_number().over(group_by="student_no", order_by=[ibis.desc("term"), "_row"]))
+    students = students.filter(students._n == 0)
+    key = ibis.coalesce(students.id_number, students.student_no.substr(1))
+    j = persons.join(students, persons.person_id == key)
+    links = j.select(
+        person_id=persons.person_id, reg_key=persons.reg_key, student_no=students.student_no,
+        method=ibis.literal("id"), match_probability=ibis.literal(1.0), decision=ibis.literal("accepted"),
+        explanation=ibis.literal("[]"), name_agrees=persons.name == students.name,
+        gender_agrees=persons.gender == students.gender, birth_agrees=persons.birth_date == students.birth_date,
+    )
+    cand = ctx.notes.pop("_candidates", [])
+    if cand:
+        c = ibis.memtable(cand).join(persons, "person_id")
+        links = links.union(c.select(
+            person_id=c.person_id, reg_key=c.reg_key, student_no=c.student_no, method=ibis.literal("linkage"),
+            match_probability=c.probability.cast("float64"), decision=ibis.literal("review"),
+            explanation=ibis.literal("[]"), name_agrees=ibis.literal(True), gender_agrees=ibis.literal(True),
+            birth_agrees=ibis.literal(True),
+        ))
+    ctx.put("links", links)
+
+
+@pytest.fixture
+def classify_case_named() -> Callable[[str], Case]:
+    """A case of tests/rules/classify by file name (without .toml)."""
+    return lambda stem: Case(RULES_DIR / "classify" / f"{stem}.toml")
+
+
+@pytest.fixture
+def exact_link_steps() -> tuple[Any, ...]:
+    from yidan.pipeline.context import Step
+
+    return (Step("link", "身份匹配（测试用精确匹配）", exact_link),)
+
+
+@pytest.fixture
+def rule_case_runner(tmp_path: Path, exact_link_steps: tuple[Any, ...]) -> Callable[[Case], Any]:
+    """Run one case through the pipeline; returns the RunDir."""
+    from yidan.identity.terms import parse_term
+    from yidan.pipeline import steps as S
+    from yidan.pipeline.context import RunInputs, Step
+    from yidan.pipeline.load import register_tables
+    from yidan.pipeline.run import run_comparison
+    from yidan.settings import RunConfig
+
+    def run(case: Case) -> Any:
+        def load_rows(ctx: Any) -> None:
+            con = ctx.engine.duckdb
+            for table in ("registry", "enrollment", "out_of_province", "verifications", "aid", "policies",
+                          "link_decisions"):
+                _create(con, table, case.rows(table))
+            con.execute('CREATE TABLE rejects ("table" VARCHAR, file VARCHAR, row_number BIGINT, "column" VARCHAR, '
+                        "value VARCHAR, reason VARCHAR)")
+            ctx.notes["_candidates"] = [
+                {"person_id": case.ids[c["person"]], "student_no": c["student_no"],
+                 "probability": c.get("probability", 0.7)}
+                for c in case.data.get("candidate", [])
+            ]
+            register_tables(ctx)
+
+        dummy = tmp_path / "in.csv"
+        dummy.write_text("x\n", encoding="utf-8")
+        steps = (Step("load", "读取", load_rows), S.PERSONS, *exact_link_steps, S.CLASSIFY, S.FINDINGS, S.SUMMARY)
+        inputs = RunInputs(registry=[dummy], enrollment=[dummy])
+        return run_comparison(inputs, term=parse_term(case.term), out_dir=tmp_path / "run", config=RunConfig(),
+                              steps=steps)
+
+    return run
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every file in tests/rules/classify/ is one `classify_case`."""
+    if "classify_case" in metafunc.fixturenames:
+        files = sorted((RULES_DIR / "classify").glob("*.toml"))
+        metafunc.parametrize("classify_case", [pytest.param(Case(p), id=p.stem) for p in files])

@@ -1,0 +1,163 @@
+"""Returned county workbooks: every filled row is accepted or comes back with its reason."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from reports_fixtures import build_run
+from yidan.contract.verifications import VERIFICATIONS
+from yidan.reports import import_verifications, write_workbooks
+from yidan.reports.styles import FINDING_COLUMNS
+
+COL = {c.header: openpyxl.utils.get_column_letter(i + 1) for i, c in enumerate(FINDING_COLUMNS)}
+GOOD = {"核实结论": "失联", "核实日期": dt.datetime(2021, 3, 10), "核实人": "李老师", "说明": "三帮一走访"}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return build_run(tmp_path_factory.mktemp("run") / "run")
+
+
+@pytest.fixture(scope="module")
+def books(run, tmp_path_factory):
+    """Exported once; each test types into its own copy (see fill)."""
+    return {p.name[:6]: p for p in write_workbooks(run, tmp_path_factory.mktemp("books"))}
+
+
+def fill(path: Path, sheet: str, rows: dict[int, dict[str, object]], out: Path) -> Path:
+    """Type into a workbook the way a clerk does: by header, row by row, then save a copy."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb[sheet]
+    for row, cells in rows.items():
+        for header, value in cells.items():
+            ws[f"{COL[header]}{row}"] = value
+    wb.save(out)
+    return out
+
+
+def read_rows(path: Path) -> list[dict]:
+    ws = openpyxl.load_workbook(path).active
+    header, *body = list(ws.iter_rows(values_only=True))
+    return [dict(zip(header, r, strict=True)) for r in body]
+
+
+def cell(path: Path, sheet: str, header: str, row: int):
+    return openpyxl.load_workbook(path)[sheet][f"{COL[header]}{row}"].value
+
+
+WRONG = [
+    ({"核实结论": "失连", "核实日期": "2021-03-10"}, "核实结论「失连」不是可选结论，是否应为「失联」？"),
+    ({"核实日期": "2021-03-10", "核实人": "王"}, "未填写核实结论"),
+    ({"核实结论": "出国"}, "未填写核实日期"),
+    ({"核实结论": "出国", "核实日期": "三月十日"}, "核实日期「三月十日」无法识别"),
+    ({"核实结论": "出国", "核实日期": "2020-12-31"}, "早于本次比对（2021-03-01）"),
+    ({"核实结论": "出国", "核实日期": dt.date.today() + dt.timedelta(days=3)}, "晚于今天"),
+    (GOOD | {"姓名": "张冒名"}, "受保护的单元格被改动：姓名（原为「"),
+    (GOOD | {"问题标识": "K01|2021春|-|000000000000000000"}, "不属于本次比对"),
+]
+
+
+@pytest.mark.parametrize(("typed", "reason"), WRONG, ids=[w[1][:12] for w in WRONG])
+def test_a_wrong_row_comes_back_with_its_reason_in_chinese(run, books, tmp_path, typed, reason):
+    returned = fill(books["430102"], "控辍保学", {2: typed, 3: GOOD}, tmp_path / "back.xlsx")
+    result = import_verifications([returned], run, tmp_path / "核实结果.xlsx")
+    assert (result.filled, result.accepted, result.returned) == (2, 1, 1)
+    (problem,) = read_rows(result.problems)
+    assert problem["行号"] == 2 and problem["工作表"] == "控辍保学" and problem["工作簿"] == "back.xlsx"
+    assert reason in problem["退回原因"]
+
+
+def test_what_the_clerk_typed_is_kept_in_the_returned_row(run, books, tmp_path):
+    typed = {"核实结论": "失连", "核实日期": "2021-03-10", "核实人": "王五", "说明": "家访两次"}
+    returned = fill(books["430102"], "控辍保学", {4: typed}, tmp_path / "back.xlsx")
+    result = import_verifications([returned], run, tmp_path / "v.xlsx")
+    (problem,) = read_rows(result.problems)
+    assert {k: problem[k] for k in typed} == typed
+    assert problem["身份证号"] == cell(returned, "控辍保学", "身份证号", 4)
+
+
+def test_accepted_rows_become_the_contracts_verifications_table(run, books, tmp_path):
+    returned = fill(books["430121"], "学生资助", {2: GOOD, 5: GOOD | {"核实结论": "省外就读", "就读省份": "广东省"}},
+                    tmp_path / "back.xlsx")
+    result = import_verifications([returned], run, tmp_path / "核实结果.xlsx")
+    assert (result.filled, result.accepted, result.returned, result.written) == (2, 2, 0, 2)
+    rows = read_rows(result.verifications)
+    assert list(rows[0]) == [c.header for c in VERIFICATIONS.columns]
+    ids = [cell(returned, "学生资助", "身份证号", r) for r in (2, 5)]
+    assert [r["身份证号"] for r in rows] == ids
+    assert rows[1] == {"身份证号": ids[1], "姓名": cell(returned, "学生资助", "姓名", 5), "核实结论": "省外就读",
+                           "就读省份": "广东省", "核实日期": "2021-03-10", "核实人": "李老师", "说明": "三帮一走访"}
+    assert read_rows(result.problems) == []
+
+
+def test_verifications_can_be_written_as_utf8_csv(run, books, tmp_path):
+    returned = fill(books["430121"], "控辍保学", {2: GOOD}, tmp_path / "back.xlsx")
+    result = import_verifications([returned], run, tmp_path / "核实结果.csv")
+    with result.verifications.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == [c.header for c in VERIFICATIONS.columns]
+    assert rows[1][2:5] == ["失联", "", "2021-03-10"]
+
+
+def test_one_finding_answered_differently_twice_is_returned_both_times(run, books, tmp_path):
+    a = fill(books["430302"], "控辍保学", {2: GOOD}, tmp_path / "a.xlsx")
+    b = fill(books["430302"], "控辍保学", {2: GOOD | {"核实结论": "出国"}, 3: GOOD}, tmp_path / "b.xlsx")
+    result = import_verifications([a, b], run, tmp_path / "v.xlsx")
+    assert (result.filled, result.accepted, result.returned) == (3, 1, 2)
+    problems = read_rows(result.problems)
+    assert sorted(p["工作簿"] for p in problems) == ["a.xlsx", "b.xlsx"]
+    assert all("同一问题被填报了不同的核实结果" in p["退回原因"] for p in problems)
+
+
+def test_the_same_answer_sent_twice_is_accepted_and_written_once(run, books, tmp_path):
+    a = fill(books["430302"], "控辍保学", {2: GOOD}, tmp_path / "a.xlsx")
+    b = fill(books["430302"], "控辍保学", {2: GOOD}, tmp_path / "b.xlsx")
+    result = import_verifications([a, b], run, tmp_path / "v.xlsx")
+    assert (result.filled, result.accepted, result.returned, result.written) == (2, 2, 0, 1)
+
+
+def test_a_finding_of_another_county_cannot_be_verified_in_this_countys_workbook(run, books, tmp_path):
+    other = openpyxl.load_workbook(books["430121"])["控辍保学"]
+    foreign = {c.header: other[f"{COL[c.header]}2"].value for c in FINDING_COLUMNS if not c.header.startswith("核实")}
+    foreign = {k: v for k, v in foreign.items() if v is not None}
+    returned = fill(books["430102"], "控辍保学", {2: foreign | GOOD}, tmp_path / "back.xlsx")
+    result = import_verifications([returned], run, tmp_path / "v.xlsx")
+    (problem,) = read_rows(result.problems)
+    assert problem["退回原因"] == "该问题属于其他县（长沙县），不能由本工作簿（430102）核实"
+
+
+def test_a_row_typed_below_the_list_comes_back(run, books, tmp_path):
+    last = openpyxl.load_workbook(books["430102"])["控辍保学"].max_row
+    returned = fill(books["430102"], "控辍保学", {last + 2: GOOD}, tmp_path / "back.xlsx")
+    result = import_verifications([returned], run, tmp_path / "v.xlsx")
+    (problem,) = read_rows(result.problems)
+    assert problem["行号"] == last + 2 and "问题标识为空" in problem["退回原因"]
+
+
+def test_a_workbook_from_another_run_is_returned_whole(run, books, tmp_path):
+    other = build_run(tmp_path / "other", run_id="R2020秋-1", n_per_county=30)
+    returned = fill(books["430102"], "控辍保学", {2: GOOD, 3: GOOD}, tmp_path / "back.xlsx")
+    result = import_verifications([returned], other, tmp_path / "v.xlsx")
+    assert (result.accepted, result.returned) == (0, 2)
+    assert all("工作簿来自另一次比对" in p["退回原因"] for p in read_rows(result.problems))
+
+
+def test_an_unreadable_file_is_listed_as_a_problem_not_a_crash(run, books, tmp_path):
+    broken = tmp_path / "坏文件.xlsx"
+    broken.write_bytes(b"not a workbook")
+    good = fill(books["430102"], "控辍保学", {2: GOOD}, tmp_path / "back.xlsx")
+    result = import_verifications([broken, good], run, tmp_path / "v.xlsx")
+    assert result.unreadable == [str(broken)] and result.accepted == 1
+    (problem,) = read_rows(result.problems)
+    assert problem["工作簿"] == "坏文件.xlsx" and "无法读取该工作簿" in problem["退回原因"]
+
+
+def test_an_untouched_workbook_imports_nothing(run, books, tmp_path):
+    result = import_verifications([books["430102"]], run, tmp_path / "v.xlsx")
+    assert (result.filled, result.accepted, result.returned) == (0, 0, 0)
+    assert read_rows(result.verifications) == []

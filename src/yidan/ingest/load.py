@@ -1,0 +1,236 @@
+"""`load_table`: files of one contract table -> one typed DuckDB table + the rows refused, with reasons.
+
+The flow per call: scan each file (SHA-256, lines), stage its raw text (CSV / XLSX / Parquet
+reader), then validate every staged row in SQL through the column rules — clean, norm, check —
+and split the rows: good ones into the typed table, refused ones into `rejects`, one reject
+row per failing column. Finally the accounting: for every file, rows read = loaded + rejected,
+counted independently and compared; the figures are kept for the run manifest.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from yidan.contract import TABLES, Kind, Table
+from yidan.errors import EngineError, InputError
+from yidan.identity import idnumber
+from yidan.identity.terms import parse_term
+from yidan.ingest.csv_reader import read_csv
+from yidan.ingest.parquet_reader import read_parquet
+from yidan.ingest.rules import ColumnRule, fmt, q, rule_for
+from yidan.ingest.scan import scan_file
+from yidan.ingest.staging import REJECTS, REJECTS_DDL, WHOLE_ROW, Staged, ensure_rejects, temp_name
+from yidan.ingest.xlsx_reader import read_xlsx
+
+EMPTY_ROW_REASON = "空行：这一行没有任何内容"
+ENUM_REASON_PREFIX = "不是允许的取值"
+SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
+            ".parquet": "parquet", ".pq": "parquet"}
+
+
+@dataclass
+class FileStats:
+    """One input file's accounting, as the run manifest records it (read = loaded + rejected)."""
+
+    table: str
+    path: str
+    sha256: str
+    read: int
+    loaded: int
+    rejected: int
+    encoding: str | None = None
+
+
+@dataclass
+class LoadResult:
+    table: str  # contract table name
+    name: str  # the DuckDB table created
+    files: list[FileStats]
+    notes: list[str] = field(default_factory=list)  # ignored columns, skipped sheets: said to the user
+
+    @property
+    def read(self) -> int:
+        return sum(f.read for f in self.files)
+
+    @property
+    def loaded(self) -> int:
+        return sum(f.loaded for f in self.files)
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
+
+
+def contract_table(table: str) -> Table:
+    if table not in TABLES:
+        close = difflib.get_close_matches(table, list(TABLES), n=1)
+        raise InputError(
+            f"未知的表：{table}" + (f"，是否想写 {close[0]}？" if close else ""),
+            hint="可选：" + "、".join(f"{t.name}（{t.label}）" for t in TABLES.values()),
+        )
+    return TABLES[table]
+
+
+def _stage_file(con, spec: Table, path: Path, encoding: str | None, sink: str) -> tuple[str, list[Staged]]:
+    if not path.exists():
+        raise InputError(f"找不到文件：{path}", hint="请检查路径和文件名。")
+    if path.is_dir():
+        raise InputError(f"{path} 是文件夹，不是文件。", hint="请给出文件路径；多个文件可以一起给出。")
+    fmt_name = SUFFIXES.get(path.suffix.lower())
+    if fmt_name is None:
+        raise InputError(f"不支持的文件类型：{path.name}",
+                         hint="可导入 CSV（.csv）、Excel（.xlsx）或 Parquet（.parquet）文件；.xls 请先另存为 .xlsx。")
+    scan = scan_file(path)
+    label = str(path)
+    if fmt_name == "csv":
+        return scan.sha256, [read_csv(con, spec, path, scan, encoding=encoding, label=label, sink=sink)]
+    if scan.size == 0:
+        raise InputError(f"文件 {path} 是空的。", hint="请检查是否选错了文件，或重新导出。")
+    if fmt_name == "xlsx":
+        return scan.sha256, read_xlsx(con, spec, path, label=label)
+    return scan.sha256, [read_parquet(con, spec, path, label=label)]
+
+
+def _layers(spec: Table, rules: list[ColumnRule], staged: list[Staged]) -> str:
+    """The validation query up to the layer with typed outputs and one reason column per contract column."""
+    union = " UNION ALL ".join(
+        "SELECT _file, _row, " + ", ".join(
+            (f'"{r.column.alias}"' if r.column.alias in s.aliases else "CAST(NULL AS VARCHAR)")
+            + f' AS "r_{r.column.alias}"' for r in rules
+        ) + f" FROM {s.name}"
+        for s in staged
+    )
+    clean = ", ".join(f'{fmt(r.clean, r.column.alias)} AS "c_{r.column.alias}"' for r in rules)
+    empty = "coalesce(" + ", ".join(f'"c_{r.column.alias}"' for r in rules) + ") IS NULL"
+    norm = ", ".join(f'{fmt(r.norm, r.column.alias)} AS "n_{r.column.alias}"' for r in rules)
+    outs, reasons = [], []
+    for r in rules:
+        a = r.column.alias
+        outs += [f'{fmt(expr, a)} AS "{name}"' for name, expr in r.outputs]
+        cases = " ".join(f"WHEN {fmt(cond, a)} THEN {fmt(reason, a)}" for cond, reason in r.checks)
+        reasons.append(f'CASE {cases} END AS "e_{a}"' if cases else f'CAST(NULL AS VARCHAR) AS "e_{a}"')
+    raws = ", ".join(f'"r_{r.column.alias}"' for r in rules)
+    return (
+        f"WITH l0 AS ({union}), "
+        f"l1 AS (SELECT *, {clean} FROM l0), "
+        f"l2 AS (SELECT *, {empty} AS _empty, {norm} FROM l1), "
+        f"l3 AS (SELECT _file, _row, _empty, {raws}, {', '.join(outs)}, {', '.join(reasons)} FROM l2), "
+        "l4 AS (SELECT *, _empty OR " + " OR ".join(f'"e_{r.column.alias}" IS NOT NULL' for r in rules)
+        + " AS _bad FROM l3) "
+    )
+
+
+def _final_columns(spec: Table, rules: list[ColumnRule]) -> list[str]:
+    derived = {}
+    if spec.name == "registry":
+        valid, n_id = '"id_number_valid"', '"id_number"'
+        derived = {
+            "gender": f'coalesce("gender", CASE WHEN {valid} THEN {idnumber.gender_sql(n_id)} END) AS "gender"',
+            "birth_date": f'coalesce("birth_date", CASE WHEN {valid} THEN {idnumber.birth_date_sql(n_id)} END) '
+                          'AS "birth_date"',
+        }
+    cols = []
+    for r in rules:
+        for name, _ in r.outputs:
+            cols.append(derived.get(name, f'"{name}"'))
+    return cols + ["_file", "CAST(_row AS INTEGER) AS _row"]
+
+
+def _suggest_codes(con, spec: Table, sink: str) -> None:
+    """Add "did you mean" to refused codes: a loop over the few distinct wrong values, not the rows."""
+    for col in spec.columns:
+        if col.kind is not Kind.ENUM:
+            continue
+        values = con.execute(
+            f"SELECT DISTINCT value FROM {sink} WHERE \"column\" = ? AND starts_with(reason, ?) LIMIT 1000",
+            [col.header, ENUM_REASON_PREFIX],
+        ).fetchall()
+        updates = []
+        for (value,) in values:
+            close = difflib.get_close_matches(str(value).strip(), list(col.allowed), n=1, cutoff=0.5)
+            if close:
+                updates.append([f"；是否想写「{close[0]}」？", col.header, value])
+        if updates:
+            con.executemany(
+                f"UPDATE {sink} SET reason = reason || ? WHERE \"column\" = ? AND value = ? "
+                f"AND starts_with(reason, '{ENUM_REASON_PREFIX}')", updates)
+
+
+def load_table(con, table: str, paths: Sequence[Path | str], *, encoding: str | None = None,
+               name: str | None = None, default_term: str | None = None) -> LoadResult:
+    """Load the files of one contract table into DuckDB table `name or table`; refused rows go to `rejects`.
+
+    >>> result = load_table(con, "registry", [Path("registry.csv")])   # doctest: +SKIP
+    >>> result.files[0].read == result.files[0].loaded + result.files[0].rejected
+    True
+    """
+    spec = contract_table(table)
+    if not paths:
+        raise InputError(f"没有给出{spec.label}表的文件。", hint="请至少给出一个 CSV、XLSX 或 Parquet 文件。")
+    term = parse_term(default_term).label if default_term else None
+    target = name or table
+    ensure_rejects(con)
+    idnumber.ensure_divisions(con)
+    sink = temp_name("rejects")
+    con.execute(REJECTS_DDL.replace(f"EXISTS {REJECTS}", f"EXISTS {sink}").replace("CREATE TABLE", "CREATE TEMP TABLE"))
+    files: list[tuple[Path, str, list[Staged]]] = []
+    try:
+        for p in paths:
+            path = Path(p)
+            sha, staged = _stage_file(con, spec, path, encoding, sink)
+            files.append((path, sha, staged))
+        staged_all = [s for _, _, ss in files for s in ss]
+        rules = [rule_for(spec, c, default_term=term) for c in spec.columns]
+        layers = _layers(spec, rules, staged_all)
+        con.execute(f'CREATE OR REPLACE TABLE "{target}" AS {layers} '
+                    f"SELECT {', '.join(_final_columns(spec, rules))} FROM l4 WHERE NOT _bad")
+        per_column = " UNION ALL ".join(
+            f"SELECT _file, _row, {q(r.column.header)}, \"r_{r.column.alias}\", \"e_{r.column.alias}\" "
+            f"FROM bad WHERE NOT _empty AND \"e_{r.column.alias}\" IS NOT NULL"
+            for r in rules
+        )
+        con.execute(
+            f"INSERT INTO {sink} {layers}, bad AS (SELECT * FROM l4 WHERE _bad) "
+            f"SELECT {q(spec.name)}, _file, _row, \"column\", left(value, 500), reason FROM ("
+            f"SELECT _file, _row, {q(WHOLE_ROW)} AS \"column\", '' AS value, {q(EMPTY_ROW_REASON)} AS reason "
+            f"FROM bad WHERE _empty UNION ALL {per_column})"
+        )
+        _suggest_codes(con, spec, sink)
+        stats = _account(con, spec, target, sink, files)
+        con.execute(f"INSERT INTO {REJECTS} SELECT * FROM {sink}")
+    finally:
+        for _, _, ss in files:
+            for s in ss:
+                con.execute(f"DROP TABLE IF EXISTS {s.name}")
+        con.execute(f"DROP TABLE IF EXISTS {sink}")
+    notes = [n for _, _, ss in files for s in ss for n in s.notes]
+    for path, _, ss in files:
+        extras = sorted({e for s in ss for e in s.extras})
+        if extras:
+            notes.append(f"{path}：以下列不在数据规范中，未导入、不参与比对：{'、'.join(extras)}")
+        if sum(s.read for s in ss) == 0:
+            notes.append(f"{path}：只有表头，没有数据行。")
+    return LoadResult(spec.name, target, stats, notes)
+
+
+def _account(con, spec: Table, target: str, sink: str, files) -> list[FileStats]:
+    loaded = dict(con.execute(f'SELECT _file, count(*) FROM "{target}" GROUP BY _file').fetchall())
+    rejected = dict(con.execute(
+        f"SELECT file, count(DISTINCT row_number) FROM {sink} GROUP BY file").fetchall())
+    stats = []
+    for path, sha, staged in files:
+        labels = [s.label for s in staged]
+        read = sum(s.read for s in staged)
+        n_loaded = sum(loaded.get(label, 0) for label in labels)
+        n_rejected = sum(rejected.get(label, 0) for label in labels)
+        if read != n_loaded + n_rejected:
+            raise EngineError(
+                f"行数核对失败：{path} 读入 {read} 行，载入 {n_loaded} 行，拒绝 {n_rejected} 行，两者之和不等于读入行数。",
+                hint="这是程序错误，请把该文件（或其前几行）和本消息报告给维护人员。",
+            )
+        encoding = next((s.encoding for s in staged if s.encoding), None)
+        stats.append(FileStats(spec.name, str(path), sha, read, n_loaded, n_rejected, encoding))
+    return stats

@@ -1,0 +1,140 @@
+"""What each kind of column means in SQL: how its text is cleaned, typed, and why a value is refused.
+
+One `ColumnRule` per contract column, built from its `Kind`. The ingest query applies them to
+a staging table of raw text in four named layers (clean -> norm -> check -> out), so the whole
+table is validated by the engine in one pass and every refusal carries a Chinese reason.
+
+What an invalid ID number means, per table (decided here, documented in docs/contract.md):
+- Excel-mangled (4.30124E+17, or 18 digits ending in 000 failing the check): rejected everywhere.
+- registry, enrollment, link_decisions: any other invalid ID is kept and flagged
+  (`<column>_valid` = false). The registry person is still a child to account for (K06), and a
+  mistyped ID is evidence for linkage.
+- aid, out_of_province, verifications: a value that is not ID-shaped at all (not 18 characters
+  after normalisation) is rejected, because the row cannot be attributed to anyone; an ID-shaped
+  value failing the check is kept and flagged, since the registry may hold the same mistyped ID.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from yidan.contract import Column, Kind, Table
+from yidan.identity import dates, idnumber
+
+REJECT_SHAPELESS_IDS = frozenset({"aid", "out_of_province", "verifications"})
+
+MANGLED_REASON = (
+    "身份证号被 Excel 转成了数字，后几位已丢失（科学计数法或末三位为 000 且校验不通过），无法还原；"
+    "请从源系统重新导出，或把该列设为文本格式后重新填写"
+)
+EMPTY_REASON = "必填项为空"
+BAD_CHAR_REASON = "含无法识别的字符（文件编码不对？可用 --encoding 指定，如 gb18030）"
+
+
+def q(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _list(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(q(v) for v in values) + "]"
+
+
+_TRIM_CHARS = q(" \t\r\n\u3000\u00a0")
+_DIGITS_FULL = q("０１２３４５６７８９")
+_DIGITS_HALF = q("0123456789")
+
+
+@dataclass
+class ColumnRule:
+    """SQL for one column. `{raw}`, `{c}`, `{n}` stand for the column's raw, clean and norm names."""
+
+    column: Column
+    clean: str = "nullif(trim({raw}, " + _TRIM_CHARS + "), '')"
+    norm: str = "{c}"
+    checks: list[tuple[str, str]] = field(default_factory=list)  # (condition, reason SQL) in order
+    outputs: list[tuple[str, str]] = field(default_factory=list)  # (output column, SQL)
+
+
+def rule_for(table: Table, col: Column, *, default_term: str | None = None) -> ColumnRule:
+    rule = ColumnRule(col)
+    rule.checks.append(("strpos({raw}, '\ufffd') > 0", q(BAD_CHAR_REASON)))
+    if col.required:
+        rule.checks.append(("{c} IS NULL", q(EMPTY_REASON)))
+    alias = col.alias
+    kind = col.kind
+    if kind is Kind.ID_NUMBER:
+        rule.clean = f"nullif({idnumber.clean_sql('{raw}')}, '')"
+        rule.norm = idnumber.normalize_sql("{c}")
+        rule.checks.append((f"coalesce({idnumber.mangled_sql('trim({raw})', '{c}')}, false)", q(MANGLED_REASON)))
+        if table.name in REJECT_SHAPELESS_IDS:
+            rule.checks.append((
+                f"{{n}} IS NOT NULL AND NOT {idnumber.shape_ok_sql('{n}')}",
+                q("不是身份证号：应为18位（或15位旧号），这一行无法对应到人"),
+            ))
+        rule.outputs = [(alias, "{n}"), (f"{alias}_valid", f"coalesce({idnumber.valid_sql('{n}')}, false)")]
+    elif kind is Kind.STUDENT_NO:
+        rule.clean = (f"nullif(upper(translate(regexp_replace({{raw}}, '[\\s\\x{{3000}}]', '', 'g'), "
+                      f"{_DIGITS_FULL}, {_DIGITS_HALF})), '')")
+        rule.checks.append(("NOT regexp_full_match({c}, '[GL][0-9A-Z]{6,29}')",
+                            q("全国学籍号格式不对：应为 G+身份证号，或 L+临时编号")))
+    elif kind is Kind.DATE:
+        rule.clean = dates.clean_sql("{raw}")
+        rule.norm = dates.date_sql("{c}")
+        rule.checks.append(("{c} IS NOT NULL AND {n} IS NULL",
+                            q("日期无法识别（可写 2020-09-01、2020/9/1、20200901、2020年9月1日）")))
+    elif kind is Kind.TERM:
+        rule.clean = dates.clean_sql("{raw}")
+        rule.norm = dates.term_sql("{c}")
+        if default_term is not None and not col.required:
+            rule.norm = f"CASE WHEN {{c}} IS NULL THEN {q(default_term)} ELSE {dates.term_sql('{c}')} END"
+        rule.checks.append(("{c} IS NOT NULL AND {n} IS NULL",
+                            q("学期无法识别（应写作 2020秋、2021春 或 2020-2021学年第一学期）")))
+    elif kind is Kind.ENUM:
+        rule.checks.append((f"NOT list_contains({_list(col.allowed)}, {{c}})",
+                            q("不是允许的取值（应为：" + "/".join(col.allowed) + "）")))
+    elif kind is Kind.ENUM_LIST:
+        rule.norm = ("list_filter(list_transform(regexp_split_to_array({c}, '[、,，;；/]'), "
+                     f"x -> trim(x, {_TRIM_CHARS})), x -> x <> '')")
+        bad = f"list_filter({{n}}, x -> NOT list_contains({_list(col.allowed)}, x))"
+        rule.checks.append((f"len({bad}) > 0",
+                            "'含不允许的取值「' || array_to_string(" + bad + ", '、') || '」（可选："
+                            + "、".join(col.allowed) + "）'"))
+        rule.checks.append(("{c} IS NOT NULL AND len({n}) = 0", q("没有任何取值")))
+    elif kind in (Kind.DIVISION_CODE, Kind.COUNTY_CODE, Kind.SCHOOL_CODE):
+        rule.clean = (f"nullif(regexp_replace(translate(regexp_replace({{raw}}, '[\\s\\x{{3000}}]', '', 'g'), "
+                      f"{_DIGITS_FULL}, {_DIGITS_HALF}), '^([0-9]+)\\.0+$', '\\1'), '')")
+        pattern, reason = {
+            Kind.DIVISION_CODE: ("[0-9]{6,12}", "区划代码应为6至12位数字（前6位为县）"),
+            Kind.COUNTY_CODE: ("[0-9]{6}", "县级区划代码应为6位数字"),
+            Kind.SCHOOL_CODE: ("[0-9]{10}", "学校标识码应为10位数字"),
+        }[kind]
+        rule.checks.append((f"NOT regexp_full_match({{c}}, '{pattern}')", q(reason)))
+    elif kind is Kind.AMOUNT:
+        rule.clean = "nullif(regexp_replace({raw}, '[\\s,，元¥￥\\x{3000}]', '', 'g'), '')"
+        rule.norm = "CASE WHEN regexp_full_match({c}, '-?[0-9]+(\\.[0-9]+)?') THEN CAST({c} AS DECIMAL(38,6)) END"
+        rule.checks.append(("{c} IS NOT NULL AND {n} IS NULL", q("金额不是数字（单位为元，如 625.00）")))
+        rule.checks.append(("{n} < 0", q("金额不能为负数")))
+        rule.checks.append(("{n} <> round({n}, 2)", q("金额最多两位小数（单位为元）")))
+        rule.checks.append(("{n} >= 1e12", q("金额过大")))
+        rule.outputs = [(alias, "CAST({n} AS DECIMAL(14,2))")]
+    if not rule.outputs:
+        rule.outputs = [(alias, "{n}")]
+    return rule
+
+
+def fmt(template: str, alias: str) -> str:
+    """Fill a rule's placeholders with the layer columns of `alias`."""
+    return (template.replace("{raw}", f'"r_{alias}"').replace("{c}", f'"c_{alias}"')
+            .replace("{n}", f'"n_{alias}"'))
+
+
+def derived_outputs(table: Table) -> dict[str, str]:
+    """Table-specific outputs that read other columns: the registry fills gender and birth date from the ID."""
+    if table.name != "registry":
+        return {}
+    n_id, valid = '"n_id_number"', f"coalesce({idnumber.valid_sql(fmt('{n}', 'id_number'))}, false)"
+    return {
+        "gender": f'coalesce("n_gender", CASE WHEN {valid} THEN {idnumber.gender_sql(n_id)} END)',
+        "birth_date": f'coalesce("n_birth_date", CASE WHEN {valid} THEN {idnumber.birth_date_sql(n_id)} END)',
+    }

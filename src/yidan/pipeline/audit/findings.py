@@ -35,7 +35,7 @@ SCHEMA = ibis.schema(
 
 
 def empty() -> Any:
-    return ibis.memtable({name: [] for name in SCHEMA.names}, schema=SCHEMA)
+    return ibis.memtable(SCHEMA.to_pyarrow().empty_table())
 
 
 def claims(judged: Any, paid: Any) -> Any:

@@ -26,7 +26,7 @@ _MONEY = ("entitled_amount", "paid_amount", "missed_amount", "duplicate_amount",
 
 
 def empty() -> Any:
-    return ibis.memtable({name: [] for name in SCHEMA.names}, schema=SCHEMA)
+    return ibis.memtable(SCHEMA.to_pyarrow().empty_table())
 
 
 def _part(t: Any, county: Any, **values: Any) -> Any:

@@ -143,16 +143,32 @@ def classify_case_named() -> Callable[[str], Case]:
     return lambda stem: Case(RULES_DIR / "classify" / f"{stem}.toml")
 
 
-@pytest.fixture
-def exact_link_steps() -> tuple[Any, ...]:
+@pytest.fixture(scope="module")
+def case_from_text(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], Case]:
+    """A case written inline in a test (same TOML format as tests/rules/classify)."""
+    base = tmp_path_factory.mktemp("case_text")
+
+    def make(name: str, text: str) -> Case:
+        path = base / f"{name}.toml"
+        path.write_text(text, encoding="utf-8")
+        return Case(path)
+
+    return make
+
+
+def exact_link_step_tuple() -> tuple[Any, ...]:
     from yidan.pipeline.context import Step
 
     return (Step("link", "身份匹配（测试用精确匹配）", exact_link),)
 
 
 @pytest.fixture
-def rule_case_runner(tmp_path: Path, exact_link_steps: tuple[Any, ...]) -> Callable[[Case], Any]:
-    """Run one case through the pipeline; returns the RunDir."""
+def exact_link_steps() -> tuple[Any, ...]:
+    return exact_link_step_tuple()
+
+
+def make_case_runner(base: Path, link_steps: tuple[Any, ...]) -> Callable[..., Any]:
+    """A function running one case through the pipeline into `base`/run (or `out`); returns the RunDir."""
     from yidan.identity.terms import parse_term
     from yidan.pipeline import steps as S
     from yidan.pipeline.context import RunInputs, Step
@@ -160,7 +176,7 @@ def rule_case_runner(tmp_path: Path, exact_link_steps: tuple[Any, ...]) -> Calla
     from yidan.pipeline.run import run_comparison
     from yidan.settings import RunConfig
 
-    def run(case: Case) -> Any:
+    def run(case: Case, out: Path | None = None, extra_steps: tuple[Any, ...] = ()) -> Any:
         def load_rows(ctx: Any) -> None:
             con = ctx.engine.duckdb
             for table in ("registry", "enrollment", "out_of_province", "verifications", "aid", "policies",
@@ -175,14 +191,27 @@ def rule_case_runner(tmp_path: Path, exact_link_steps: tuple[Any, ...]) -> Calla
             ]
             register_tables(ctx)
 
-        dummy = tmp_path / "in.csv"
+        dummy = base / "in.csv"
         dummy.write_text("x\n", encoding="utf-8")
-        steps = (Step("load", "读取", load_rows), S.PERSONS, *exact_link_steps, S.CLASSIFY, S.FINDINGS, S.SUMMARY)
+        steps = (Step("load", "读取", load_rows), S.PERSONS, *link_steps, S.CLASSIFY, S.FINDINGS, S.SUMMARY,
+                 *extra_steps)
         inputs = RunInputs(registry=[dummy], enrollment=[dummy])
-        return run_comparison(inputs, term=parse_term(case.term), out_dir=tmp_path / "run", config=RunConfig(),
-                              steps=steps)
+        return run_comparison(inputs, term=parse_term(case.term), out_dir=out or base / "run",
+                              config=RunConfig(), steps=steps)
 
     return run
+
+
+@pytest.fixture
+def rule_case_runner(tmp_path: Path, exact_link_steps: tuple[Any, ...]) -> Callable[..., Any]:
+    """Run one case through the pipeline; returns the RunDir."""
+    return make_case_runner(tmp_path, exact_link_steps)
+
+
+@pytest.fixture(scope="module")
+def module_case_runner(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Any]:
+    """The same runner for runs shared by the tests of one module."""
+    return make_case_runner(tmp_path_factory.mktemp("cases"), exact_link_step_tuple())
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -1,0 +1,154 @@
+"""The comparison run as a user sees it: the run directory, its manifest, reruns and failures."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from yidan.errors import RunError
+from yidan.pipeline.context import Step
+from yidan.runs import RunDir
+
+CONTRACT_PERSON_COLUMNS = [
+    "person_id", "name", "gender", "birth_date", "age", "hukou_county", "category", "compulsory_age", "status",
+    "status_label", "match_method", "match_probability", "student_no", "school_code", "school_county", "stage",
+    "grade", "boarding",
+]
+FINDING_COLUMNS = [
+    "finding_key", "code", "label", "person_id", "name", "term", "programme_code", "county", "township", "village",
+    "school_code", "amount_expected", "amount_paid", "detail", "evidence",
+]
+
+
+def _boom(ctx):
+    raise ValueError("磁盘已满")
+
+
+def _interrupt(ctx):
+    raise KeyboardInterrupt
+
+
+def test_run_directory_holds_every_output_with_contract_columns(rule_case_runner, classify_case_named):
+    run = rule_case_runner(classify_case_named("verified_statuses"))
+    assert run.complete
+    for name in ("rejects", "persons", "links", "findings", "summary"):
+        assert run.parquet_path(name).is_file()
+    assert set(CONTRACT_PERSON_COLUMNS) <= set(run.persons().column_names)
+    assert set(FINDING_COLUMNS) <= set(run.findings().column_names)
+    assert run.persons()["status_label"].to_pylist().count("因残因病免缓学") == 3
+
+
+def test_manifest_records_term_timings_and_totals_by_status_and_code(rule_case_runner, classify_case_named):
+    run = rule_case_runner(classify_case_named("enrollment_suspended_dropped_deceased"))
+    m = run.manifest
+    assert m["status"] == "complete" and m["term"] == "2021春"
+    assert {"load", "persons_base", "classify", "findings", "summary", "write"} <= set(m["timings"])
+    assert m["totals"]["by_status"] == {"DECEASED": 1, "DROPPED_OUT": 1, "SUSPENDED": 1}
+    assert m["totals"]["by_finding"] == {"K02": 1}
+    assert m["config_hash"] and m["run_id"]
+
+
+def test_same_inputs_give_byte_identical_outputs(rule_case_runner, classify_case_named, tmp_path):
+    case = classify_case_named("verified_out_of_province_unconfirmed")
+    a = rule_case_runner(case, out=tmp_path / "a")
+    b = rule_case_runner(case, out=tmp_path / "b")
+    for name in ("rejects", "persons", "links", "findings", "summary"):
+        assert a.parquet_path(name).read_bytes() == b.parquet_path(name).read_bytes(), name
+    strip = ("run_id", "started_at", "finished_at", "timings")
+    ma = {k: v for k, v in a.manifest.items() if k not in strip}
+    mb = {k: v for k, v in b.manifest.items() if k not in strip}
+    assert ma == mb
+
+
+def test_failed_run_is_marked_failed_and_never_complete(rule_case_runner, classify_case_named, tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(RunError, match="磁盘已满"):
+        rule_case_runner(classify_case_named("unmatched"), out=out, extra_steps=(Step("x", "出错的步骤", _boom),))
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["status"] == "failed"
+    assert "磁盘已满" in manifest["error"]
+    assert not RunDir(out).complete
+
+
+def test_interrupted_run_leaves_no_complete_directory_and_a_rerun_works(rule_case_runner, classify_case_named,
+                                                                         tmp_path):
+    out = tmp_path / "run"
+    case = classify_case_named("unmatched")
+    with pytest.raises(KeyboardInterrupt):
+        rule_case_runner(case, out=out, extra_steps=(Step("x", "中断", _interrupt),))
+    assert RunDir(out).manifest["status"] == "failed"
+    # a run killed outright leaves only its hidden temporary directory, which says running
+    stale = tmp_path / ".run.tmp-19990101T000000-1"
+    stale.mkdir()
+    (stale / "manifest.json").write_text(json.dumps({"status": "running"}), encoding="utf-8")
+    run = rule_case_runner(case, out=out)
+    assert run.complete
+    assert not stale.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".run")] == []
+
+
+def test_failed_rerun_keeps_the_earlier_complete_run(rule_case_runner, classify_case_named, tmp_path):
+    out = tmp_path / "run"
+    case = classify_case_named("unmatched")
+    first = rule_case_runner(case, out=out)
+    run_id = first.run_id
+    with pytest.raises(RunError):
+        rule_case_runner(case, out=out, extra_steps=(Step("x", "出错的步骤", _boom),))
+    again = RunDir(out)
+    assert again.complete and again.run_id == run_id
+    assert RunDir(tmp_path / "run.failed").manifest["status"] == "failed"
+
+
+def test_missing_input_file_is_a_chinese_error_without_traceback(tmp_path, monkeypatch, capsys):
+    from yidan.cli import main
+
+    monkeypatch.setattr(sys, "argv", [
+        "yidan", "run", "--term", "2021春", "--registry", str(tmp_path / "无此文件.csv"),
+        "--enrollment", str(tmp_path / "e.csv"), "--out", str(tmp_path / "out"),
+    ])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "找不到输入文件" in err and "无此文件.csv" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_term_is_refused_with_the_accepted_forms(tmp_path, monkeypatch, capsys):
+    from yidan.cli import main
+
+    monkeypatch.setattr(sys, "argv", [
+        "yidan", "run", "--term", "2021夏", "--registry", "r.csv", "--enrollment", "e.csv", "--out", str(tmp_path),
+    ])
+    with pytest.raises(SystemExit):
+        main()
+    err = capsys.readouterr().err
+    assert "无法识别的学期" in err and "2021春" in err
+
+
+def test_init_writes_a_config_that_loads_as_the_documented_defaults(tmp_path, monkeypatch, capsys):
+    from yidan.cli import main
+    from yidan.settings import RunConfig, load_run_config
+
+    monkeypatch.setattr(sys, "argv", ["yidan", "init", str(tmp_path / "cfg")])
+    main()
+    cfg = tmp_path / "cfg" / "yidan.toml"
+    assert load_run_config(cfg) == RunConfig()
+    text = cfg.read_text(encoding="utf-8")
+    assert "义务教育年龄" in text and "memory_limit" in text and "temp_directory" in text
+    assert (tmp_path / "cfg" / "policies_example.csv").is_file()
+
+
+def test_init_refuses_to_overwrite_an_existing_config(tmp_path, monkeypatch, capsys):
+    from yidan.cli import main
+
+    (tmp_path / "yidan.toml").write_text("province_code = '44'\n", encoding="utf-8")
+    monkeypatch.setattr(sys, "argv", ["yidan", "init", str(tmp_path)])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 2
+    assert "已存在" in capsys.readouterr().err
+    assert "44" in (tmp_path / "yidan.toml").read_text(encoding="utf-8")

@@ -63,12 +63,12 @@ def _persons(county_index: int, county: str, n: int, shift: int) -> list[dict]:
     return out
 
 
-def _findings(persons: list[dict], term: str) -> list[dict]:
+def _findings(persons: list[dict], term: str, shift: int) -> list[dict]:
     codes = list(FINDING_CODES)
     out = []
     for i, p in enumerate(persons):
         for j in range(1 + i % 2):  # some children have two findings
-            code = codes[(i * 2 + j) % len(codes)]
+            code = codes[(i + shift + 5 * j) % len(codes)]
             aid = code.startswith("Z")
             prog = "ZX01" if aid else None
             expected = Decimal("625.00") if aid else None
@@ -147,7 +147,7 @@ def build_run(
     """Write a complete run directory; `shift` moves every child's status (a 'later' run)."""
     path.mkdir(parents=True, exist_ok=True)
     persons = [p for i, c in enumerate(counties) for p in _persons(i, c, n_per_county, shift)]
-    findings = _findings(persons, term)
+    findings = _findings(persons, term, shift)
     pq.write_table(pa.Table.from_pylist(persons), path / "persons.parquet")
     pq.write_table(pa.Table.from_pylist(findings, schema=FINDINGS_SCHEMA), path / "findings.parquet")
     pq.write_table(

@@ -1,0 +1,107 @@
+"""Enrollment records (学籍) of two term snapshots, 2020秋 and 2021春, as rows of arrays.
+
+Most pupils have one 在读 row per term at the same school. The schooling stories change a child's
+rows: a dropout's spring row says 辍学, a completed transfer has its autumn row 转出 at the old
+school and its spring row 在读 at the new one, a double enrollment has an extra spring row under
+an "L" number, graduates have only an autumn row saying 毕业.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from yidan.contract.codes import ENROLLMENT_STATUSES
+from yidan.synth import schools as sc
+
+ST = {s: i for i, s in enumerate(ENROLLMENT_STATUSES)}
+FALL, SPRING = 0, 1
+TERM_LABELS = ("2020秋", "2021春")
+NAT = np.datetime64("NaT", "D")
+
+
+@dataclass
+class Rows:
+    person: np.ndarray  # index into the unified person arrays (registry rows first, then pupils)
+    term: np.ndarray
+    status: np.ndarray
+    school: np.ndarray
+    stage: np.ndarray
+    grade: np.ndarray
+    boarding: np.ndarray
+    home: np.ndarray  # 送教上门
+    status_date: np.ndarray
+    l_record: np.ndarray  # the extra "L" record of a double enrollment
+
+    def __len__(self) -> int:
+        return len(self.person)
+
+    def take(self, idx: np.ndarray) -> Rows:
+        return Rows(*(getattr(self, f.name)[idx] for f in fields(self)))
+
+
+def rows(person: np.ndarray, term: int, status: str | np.ndarray, school: np.ndarray, stage: np.ndarray,
+         grade: np.ndarray, boarding: np.ndarray, *, home: bool = False, date: np.ndarray | None = None,
+         l_record: bool = False) -> Rows:
+    n = len(person)
+    st = np.full(n, ST[status]) if isinstance(status, str) else status
+    return Rows(person, np.full(n, term, dtype=np.int8), st.astype(np.int8), school, stage.astype(np.int8),
+                grade.astype(np.int8), boarding.astype(bool), np.full(n, home), NAT + np.zeros(n, "timedelta64[D]")
+                if date is None else date, np.full(n, l_record))
+
+
+def concat(parts: list[Rows]) -> Rows:
+    return Rows(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Rows)))
+
+
+def dates_near(rng: np.random.Generator, start: str, n: int, spread: int = 20) -> np.ndarray:
+    return np.datetime64(start) + rng.integers(0, spread, size=n).astype("timedelta64[D]")
+
+
+@dataclass
+class PersonColumns:
+    """Per unified person: what the enrollment system holds (may differ from the truth by a fault)."""
+
+    student_no: pa.Array
+    id_number: pa.Array
+    name: pa.Array
+    male: np.ndarray
+    birth: np.ndarray
+
+
+def to_table(r: Rows, pc_: PersonColumns, l_numbers: pa.Array, schools: sc.Schools,
+             county_codes: np.ndarray, class_no: np.ndarray) -> tuple[pa.Table, np.ndarray]:
+    """The enrollment rows with the contract's Chinese headers, in school and class order.
+
+    Also returns the unified person index of each written row (for the truth's links).
+    """
+    order = np.lexsort((r.person, class_no[r.person], r.school, r.term))
+    r = r.take(order)
+    p = pa.array(r.person)
+    l_rank = np.cumsum(r.l_record) - 1
+    sno = pc.if_else(pa.array(r.l_record), l_numbers.take(pa.array(np.maximum(l_rank, 0))),
+                     pc_.student_no.take(p))
+    grades = sc.grade_labels(r.stage, r.grade)
+    cls = np.where(r.l_record | (r.status == ST["毕业"]), 1, class_no[r.person])
+    sd = r.status_date
+    return pa.table({
+        "全国学籍号": sno,
+        "身份证号": pc_.id_number.take(p),
+        "姓名": pc_.name.take(p),
+        "性别": pa.array(np.where(pc_.male[r.person], "男", "女")),
+        "出生日期": pc.strftime(pa.array(pc_.birth[r.person]), format="%Y-%m-%d"),
+        "学校标识码": schools.code.take(pa.array(r.school)),
+        "学校名称": schools.name.take(pa.array(r.school)),
+        "学校区划代码": pc.cast(pa.array(county_codes[schools.county_idx[r.school]]), pa.string()),
+        "学段": sc.stage_labels(r.stage),
+        "年级": grades,
+        "班级": sc.class_labels(grades, cls),
+        "学籍状态": pa.array(list(ENROLLMENT_STATUSES)).take(pa.array(r.status.astype(np.int64))),
+        "就读方式": pa.array(np.where(r.home, "送教上门", "")),
+        "是否寄宿": pa.array(np.where(r.boarding, "是", "否")),
+        "状态变动日期": pc.fill_null(pc.strftime(pa.array(sd), format="%Y-%m-%d"), ""),
+        "学期": pa.array(TERM_LABELS).take(pa.array(r.term.astype(np.int64))),
+    }), r.person

@@ -1,0 +1,120 @@
+"""Aid payments (资助发放) for both audit terms, and the aid findings the injected cases cause.
+
+Every entitlement is paid once, the standard amount, by the responsible county. The aid cases
+then change exactly one payment of their child (drop it, double it, move it to another county,
+change the amount, split it in two) or add one the child was not entitled to; each change
+records the finding it causes, which is the ground truth for Z01–Z06. Z07 comes from children
+enrolled out of province whom nobody verified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from yidan.synth.aid import AUDIT_TERMS, Entitlements, catalog, main_programme, programme_index
+
+
+@dataclass
+class Payments:
+    person: list[np.ndarray] = field(default_factory=list)
+    programme: list[np.ndarray] = field(default_factory=list)
+    term: list[np.ndarray] = field(default_factory=list)
+    cents: list[np.ndarray] = field(default_factory=list)
+    payer: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, person, programme, term, cents, payer) -> None:  # noqa: ANN001 - arrays
+        n = len(person)
+        for name, v in (("person", person), ("programme", programme), ("term", term), ("cents", cents),
+                        ("payer", payer)):
+            getattr(self, name).append(np.broadcast_to(np.asarray(v, dtype=np.int64), (n,)).copy())
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {k: np.concatenate(getattr(self, k)) if getattr(self, k) else np.zeros(0, np.int64)
+                for k in ("person", "programme", "term", "cents", "payer")}
+
+
+@dataclass
+class AidFindings:
+    rows: list[dict] = field(default_factory=list)
+
+    def add(self, code: str, person: np.ndarray, term: np.ndarray, programme: np.ndarray, county: np.ndarray,
+            expected: np.ndarray, paid: np.ndarray) -> None:
+        for p, t, g, c, e, a in zip(person, term, programme, county, expected, paid, strict=True):
+            self.rows.append({"code": code, "person": int(p), "term": AUDIT_TERMS[int(t)].label,
+                              "programme_code": catalog()[int(g)].code, "county": str(int(c)),
+                              "amount_expected": int(e), "amount_paid": int(a)})
+
+
+def standard_cents(programme: np.ndarray) -> np.ndarray:
+    amounts = np.array([round(p.amount * 100) for p in catalog()], dtype=np.int64)
+    return amounts[programme]
+
+
+def first_of(ent: Entitlements, persons: np.ndarray, term: int) -> np.ndarray:
+    """Index of each listed person's first entitlement in `term` (persons without one are skipped)."""
+    cand = np.flatnonzero(np.isin(ent.person, persons) & (ent.term == term))
+    _, first = np.unique(ent.person[cand], return_index=True)
+    return cand[first]
+
+
+def build(ent: Entitlements, unverified: Entitlements, cases: dict[str, np.ndarray], other_county: np.ndarray,
+          school_county: dict[int, np.ndarray], stage: np.ndarray, boarding: np.ndarray,
+          category: np.ndarray) -> tuple[dict[str, np.ndarray], AidFindings]:
+    """Payments for every entitlement, changed by the aid cases; and the findings they cause.
+
+    `cases[tag]` lists the registry rows of each aid case; `school_county[t]` maps registry row to
+    the county code of its 在读 school in term t (0 where none); `other_county[row]` is a real
+    county code other than the child's school county.
+    """
+    pay, found = Payments(), AidFindings()
+    std = standard_cents(ent.programme)
+    keep = np.ones(len(ent.person), dtype=bool)
+    amount = std.copy()
+    payer = ent.payer.copy()
+
+    for tag, term in (("aid_missed_2021", 1), ("aid_missed_2020", 0)):
+        i = first_of(ent, cases[tag], term)
+        keep[i] = False
+        found.add("Z01", ent.person[i], ent.term[i], ent.programme[i], ent.payer[i], std[i], 0 * std[i])
+    i = first_of(ent, cases["aid_duplicate"], 1)
+    pay.add(ent.person[i], ent.programme[i], ent.term[i], std[i], ent.payer[i])
+    found.add("Z02", ent.person[i], ent.term[i], ent.programme[i], ent.payer[i], std[i], 2 * std[i])
+    i = first_of(ent, cases["aid_wrong_county"], 1)
+    payer[i] = other_county[ent.person[i]]
+    found.add("Z03", ent.person[i], ent.term[i], ent.programme[i], ent.payer[i], std[i], std[i])
+    i = first_of(ent, cases["aid_wrong_amount"], 1)
+    amount[i] = std[i] - 10000
+    found.add("Z06", ent.person[i], ent.term[i], ent.programme[i], ent.payer[i], std[i], amount[i])
+    i = first_of(ent, cases["aid_split"], 1)
+    part = (std[i] * 2 // 5) // 100 * 100
+    amount[i] = part
+    pay.add(ent.person[i], ent.programme[i], ent.term[i], std[i] - part, ent.payer[i])
+
+    pay.add(ent.person[keep], ent.programme[keep], ent.term[keep], amount[keep], payer[keep])
+
+    # payments to children not entitled: Z04 (county: the payer), or Z05 for an expired programme
+    spring = school_county[1]
+    added: list[tuple[str, str, np.ndarray, np.ndarray]] = []
+    added.append(("Z04", "aid_not_boarding", cases["aid_not_boarding"],
+                  np.full(len(cases["aid_not_boarding"]), programme_index("YW-JS-SHBZ-XX"))))
+    added.append(("Z04", "aid_category_not_targeted", cases["aid_category_not_targeted"],
+                  np.full(len(cases["aid_category_not_targeted"]), programme_index("XQ-YEZZ"))))
+    for tag in ("aid_recognized_late", "aid_removed"):
+        rows = cases[tag]
+        prog = np.array([main_programme(int(stage[r]), bool(boarding[r]), int(category[r]), AUDIT_TERMS[1])
+                         for r in rows], dtype=np.int64)  # a few hundred children at most
+        added.append(("Z04", tag, rows, prog))
+    added.append(("Z05", "aid_expired", cases["aid_expired"],
+                  np.full(len(cases["aid_expired"]), programme_index("DF-GZ-JTBZ"))))
+    for code, _tag, rows, prog in added:
+        cents = standard_cents(prog)
+        pay.add(rows, prog, 1, cents, spring[rows])
+        found.add(code, rows, np.ones(len(rows), np.int64), prog, spring[rows], 0 * cents, cents)
+
+    # enrolled out of province and not verified whether aided there: the household county must check
+    u = unverified
+    found.add("Z07", u.person, u.term, u.programme, u.payer, standard_cents(u.programme),
+              0 * u.programme)
+    return pay.arrays(), found

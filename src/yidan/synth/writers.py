@@ -1,0 +1,187 @@
+"""Files in exactly the contract's formats: GB18030 and UTF-8 CSV, XLSX with a title row, Parquet.
+
+CSV goes through Arrow's writer (quoting only where needed), then, for GB18030, through Python's
+streaming codec in blocks (byte-exact; DuckDB cannot read GB18030 offline, which is the point).
+XLSX is written by XlsxWriter in constant-memory mode with every cell as text, the way county
+staff keep IDs. The truth is Parquet; generated.json says what is where.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import xlsxwriter
+
+from yidan.contract.codes import CATEGORIES, POVERTY_STATUSES
+from yidan.synth.aid import AUDIT_TERMS, RUN_TERM, catalog, policies_text
+from yidan.synth.faults import CASES
+from yidan.synth.ids import ymd
+from yidan.synth.people import DISABILITIES, ROLE_CHILD, ROLE_HEAD, ROLE_PARENT, ROLE_SPOUSE
+
+_BLOCK = 1 << 24
+
+
+def write_csv(table: pa.Table, path: Path, encoding: str = "utf-8") -> None:
+    opts = pacsv.WriteOptions(quoting_style="needed")
+    if encoding == "utf-8":
+        pacsv.write_csv(table, str(path), write_options=opts)
+        return
+    buf = io.BytesIO()
+    pacsv.write_csv(table, buf, write_options=opts)
+    text = io.TextIOWrapper(io.BytesIO(buf.getvalue()), encoding="utf-8", newline="")
+    with open(path, "w", encoding=encoding, newline="") as f:
+        while chunk := text.read(_BLOCK):
+            f.write(chunk)
+
+
+def write_xlsx(table: pa.Table, path: Path, title: str) -> None:
+    """Title row, header row, then the data as text cells (row 3 is the first data row)."""
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False})
+    ws = wb.add_worksheet("Sheet1")
+    ws.write_string(0, 0, title, wb.add_format({"bold": True}))
+    for j, name in enumerate(table.column_names):
+        ws.write_string(1, j, name)
+    cols = [c.to_pylist() for c in table.columns]
+    for i in range(table.num_rows):
+        for j, col in enumerate(cols):
+            v = col[i]
+            if v is not None and v != "":
+                ws.write_string(i + 2, j, str(v))
+    wb.close()
+
+
+def date_text(rng: np.random.Generator, dates: np.ndarray, other_forms: float) -> pa.Array:
+    """ISO dates, with a share written 2009/3/15 or 20090315 (legal forms real exports use)."""
+    iso = pc.strftime(pa.array(dates), format="%Y-%m-%d")
+    if other_forms <= 0:
+        return pc.fill_null(iso, "")
+    u = rng.random(len(dates))
+    compact = pc.strftime(pa.array(dates), format="%Y%m%d")
+    y, mo, d = ymd(dates)
+    slash = pc.binary_join_element_wise(pc.cast(pa.array(y), pa.string()), pc.cast(pa.array(mo), pa.string()),
+                                        pc.cast(pa.array(d), pa.string()), "/")
+    out = pc.if_else(pa.array(u < other_forms / 2), slash, pc.if_else(pa.array(u < other_forms), compact, iso))
+    return pc.fill_null(out, "")
+
+
+def registry_table(rng: np.random.Generator, reg, ids: pa.Array) -> pa.Table:  # noqa: ANN001 - Registry
+    n = len(reg)
+    relation = np.select([reg.role == ROLE_HEAD, reg.role == ROLE_SPOUSE, reg.role == ROLE_PARENT,
+                          (reg.role == ROLE_CHILD) & reg.male], ["户主", "配偶", "父亲", "子"], "女")
+    relation = np.where((reg.role == ROLE_PARENT) & ~reg.male, "母亲", relation)
+    head_row = np.flatnonzero(reg.role == ROLE_HEAD)
+    head_name = reg.name.take(pa.array(head_row[reg.household]))
+    village = pc.cast(pa.array(reg.village), pa.string())
+    hh_no = pc.utf8_lpad(pc.cast(pa.array(reg.household % 100000), pa.string()), 5, "0")
+    pov = np.where(reg.category == 0, rng.choice(3, size=n, p=(0.08, 0.88, 0.04)), -1)
+    phone = 13_000_000_000 + rng.integers(0, 6_999_999_999, size=n)
+    has_phone = reg.role != ROLE_CHILD
+    return pa.table({
+        "身份证号": ids,
+        "姓名": reg.name,
+        "性别": pa.array(np.where(reg.male, "男", "女")),
+        "出生日期": date_text(rng, reg.birth, 0.05),
+        "户编号": pc.binary_join_element_wise(village, hh_no, ""),
+        "与户主关系": pa.array(relation),
+        "户主姓名": head_name,
+        "户籍地区划代码": village,
+        "人员类别": pa.array(list(CATEGORIES)).take(pa.array(reg.category.astype(np.int64))),
+        "脱贫状态": pa.array(list(POVERTY_STATUSES) + [""]).take(pa.array(np.where(pov < 0, 3, pov))),
+        "认定日期": date_text(rng, reg.recognized, 0.02),
+        "退出日期": date_text(rng, reg.removed, 0.0),
+        "残疾类别": pa.array(list(DISABILITIES)).take(pa.array(reg.disability.astype(np.int64))),
+        "联系电话": pc.if_else(pa.array(has_phone), pc.cast(pa.array(phone), pa.string()), ""),
+    })
+
+
+def aid_table(rng: np.random.Generator, pays: dict[str, np.ndarray], true_id: pa.Array, name: pa.Array,
+              student_no: pa.Array, in_province: np.ndarray) -> pa.Table:
+    p = pa.array(pays["person"])
+    cents = pays["cents"]
+    amount = pc.binary_join_element_wise(pc.cast(pa.array(cents // 100), pa.string()),
+                                         pc.utf8_lpad(pc.cast(pa.array(cents % 100), pa.string()), 2, "0"), ".")
+    start = np.array([np.datetime64(t.start()) for t in AUDIT_TERMS])[pays["term"]]
+    paid_on = start + (30 + rng.integers(0, 60, size=len(cents))).astype("timedelta64[D]")
+    t = pa.table({
+        "身份证号": true_id.take(p),
+        "姓名": name.take(p),
+        "全国学籍号": pc.if_else(pa.array(in_province[pays["person"]]), student_no.take(p), ""),
+        "资助项目代码": pa.array([c.code for c in catalog()]).take(pa.array(pays["programme"])),
+        "学期": pa.array([t.label for t in AUDIT_TERMS]).take(pa.array(pays["term"])),
+        "金额": amount,
+        "发放地区划代码": pc.cast(pa.array(pays["payer"]), pa.string()),
+        "发放日期": pc.strftime(pa.array(paid_on), format="%Y-%m-%d"),
+    })
+    return t.take(pa.array(np.lexsort((pays["person"], pays["payer"], pays["term"]))))
+
+
+def write_all(gs, p, province, reg, reg_ids, ccodes, enr, oop, ver, pays, true_id, enr_cols,  # noqa: ANN001
+              truth: dict[str, pa.Table], faults: dict[str, int]) -> None:
+    out = gs.out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "truth").mkdir(exist_ok=True)
+    rng = np.random.default_rng(gs.seed + 1)  # formatting choices only
+    n = len(reg)
+    county = "、".join(province.names[int(np.flatnonzero(province.codes == c)[0])] for c in ccodes[:3])
+    county += "等" if len(ccodes) > 3 else ""
+    reg_t = registry_table(rng, reg, reg_ids)
+    in_prov = np.zeros(n, dtype=bool)
+    in_prov[np.unique(enr_person_rows(enr, enr_cols, n))] = True
+    aid_t = aid_table(rng, pays, true_id, reg.name, enr_cols.student_no, in_prov)
+    pol_path = out / "policies.csv"
+    pol_path.write_text(policies_text(), encoding="utf-8")
+    files: dict[str, list[str]] = {"policies": ["policies.csv"]}
+
+    write_csv(reg_t, out / "registry.csv", "gb18030")
+    files["registry"] = ["registry.csv"]
+    if p.enrollment_format == "xlsx":
+        write_xlsx(enr, out / "enrollment.xlsx", f"{province.province_name}{county}学生学籍信息（2020秋、2021春）")
+        files["enrollment"] = ["enrollment.xlsx"]
+    else:
+        write_csv(enr, out / "enrollment.csv")
+        files["enrollment"] = ["enrollment.csv"]
+    write_xlsx(oop, out / "out_of_province.xlsx", "全国学籍系统跨省比对结果（省外学籍）")
+    write_xlsx(ver, out / "verifications.xlsx", f"{county}控辍保学核实结果")
+    files["out_of_province"], files["verifications"] = ["out_of_province.xlsx"], ["verifications.xlsx"]
+    write_csv(aid_t, out / "aid.csv")
+    files["aid"] = ["aid.csv"]
+    parquet: dict[str, str] = {}
+    if p.parquet:
+        for name, t in (("registry", reg_t), ("enrollment", enr), ("aid", aid_t)):
+            pq.write_table(t, out / f"{name}.parquet", compression="zstd")
+            parquet[name] = f"{name}.parquet"
+    for name, t in truth.items():
+        pq.write_table(t, out / "truth" / f"{name}.parquet")
+
+    gs.files = files
+    gs.rows = {"registry": reg_t.num_rows, "enrollment": enr.num_rows, "out_of_province": oop.num_rows,
+               "verifications": ver.num_rows, "aid": aid_t.num_rows, "policies": len(catalog())}
+    gs.faults = faults
+    meta = {
+        "preset": gs.preset, "seed": gs.seed, "run_term": RUN_TERM.label,
+        "audit_terms": [t.label for t in AUDIT_TERMS], "province": province.province_name,
+        "counties": [str(c) for c in ccodes], "files": files,
+        "parquet_copies": parquet,
+        "parquet_note": "Parquet 文件与同名 CSV 内容相同，只需读取其一（大规模时读 Parquet 更快）" if parquet else "",
+        "encodings": {"registry.csv": "gb18030", "enrollment.csv": "utf-8", "aid.csv": "utf-8"},
+        "title_rows": {"enrollment.xlsx": 1, "out_of_province.xlsx": 1, "verifications.xlsx": 1},
+        "rows": gs.rows, "faults": faults,
+        "cases": {c.tag: c.label for c in CASES if c.pool},
+        "truth": {k: f"truth/{k}.parquet" for k in truth},
+    }
+    (out / "generated.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def enr_person_rows(enr: pa.Table, enr_cols, n: int) -> np.ndarray:  # noqa: ANN001
+    """Registry rows that have an in-province student number (G or L) in the enrollment file."""
+    sno = enr_cols.student_no.slice(0, n)
+    present = pc.is_in(sno, value_set=pc.unique(enr["全国学籍号"]))
+    return np.flatnonzero(np.asarray(present.to_numpy(zero_copy_only=False), dtype=bool))
+

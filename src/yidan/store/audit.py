@@ -1,0 +1,78 @@
+"""The audit log: every view of a full personal record and every export.
+
+Province staff search it and export it (the export is itself logged).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from yidan.store.models import AuditEntry, User
+
+ACTIONS = {
+    "view_person": "查看完整个人信息",
+    "export_workbook": "下载县级工作簿",
+    "export_link_decisions": "导出匹配复核结论",
+    "export_audit": "导出审计日志",
+    "import_workbook": "上传核实工作簿",
+    "login": "登录",
+    "login_failed": "登录失败",
+    "api_view_person": "接口查看完整个人信息",
+}
+
+
+def record(session: Session, *, user: User | None, action: str, target: str, detail: str = "",
+           username: str | None = None) -> None:
+    session.add(AuditEntry(
+        user_id=user.id if user else None, username=username or (user.username if user else ""),
+        region=user.region if user else "", action=action, target=target, detail=detail,
+    ))
+
+
+@dataclass
+class AuditQuery:
+    username: str | None = None
+    action: str | None = None
+    target: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    page: int = 1
+    per_page: int = 100
+
+
+def search(session: Session, *, region: str, query: AuditQuery, limit: int | None = None) -> tuple[list[AuditEntry], int]:
+    stmt = select(AuditEntry).where(AuditEntry.region.startswith(region, autoescape=True) | (AuditEntry.region == ""))
+    if query.username:
+        stmt = stmt.where(AuditEntry.username == query.username)
+    if query.action:
+        stmt = stmt.where(AuditEntry.action == query.action)
+    if query.target:
+        stmt = stmt.where(AuditEntry.target.contains(query.target, autoescape=True))
+    if query.since:
+        stmt = stmt.where(AuditEntry.at >= query.since)
+    if query.until:
+        stmt = stmt.where(AuditEntry.at < query.until)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    stmt = stmt.order_by(AuditEntry.id.desc())
+    if limit is None:
+        stmt = stmt.offset((max(1, query.page) - 1) * query.per_page).limit(query.per_page)
+    else:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt)), int(total)
+
+
+def to_csv(entries: list[AuditEntry]) -> str:
+    buf = io.StringIO()
+    buf.write("\ufeff")  # Excel opens UTF-8 with a BOM correctly
+    w = csv.writer(buf)
+    w.writerow(["时间", "账号", "地区", "操作", "对象", "说明"])
+    for e in entries:
+        w.writerow([e.at.strftime("%Y-%m-%d %H:%M:%S"), e.username, e.region, ACTIONS.get(e.action, e.action),
+                    e.target, e.detail])
+    return buf.getvalue()

@@ -1,0 +1,239 @@
+"""Cases: the county's list and the actions that work it.
+
+Every read takes the user's `region` and filters by prefix, so a case outside it is
+simply not found (the web answers 404, never 403, for objects outside the region).
+Every action takes the version the user saw; a different current version means
+someone changed the case in between (optimistic locking) and raises ConflictError.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from yidan.contract.codes import CONCLUSIONS
+from yidan.contract.link_decisions import DECISIONS
+from yidan.errors import NotFoundError
+from yidan.store.errors import ActionError, ConflictError
+from yidan.store.models import CASE_STATES, Case, CaseEvent, LinkDecision, User, utcnow
+
+CITY_CONFIRMS = ("K01", "K02")  # closing these needs the city's confirmation
+TEAM_ROLES = ("教育干部", "教师", "村干部")
+
+
+@dataclass
+class CaseFilter:
+    code: str | None = None
+    township: str | None = None
+    village: str | None = None
+    school_code: str | None = None
+    state: str | None = None
+    q: str | None = None  # name or finding key fragment
+    county: str | None = None
+    person_id: str | None = None
+    page: int = 1
+    per_page: int = 50
+
+
+def _scoped(region: str) -> Select[tuple[Case]]:
+    return select(Case).where(Case.county.startswith(region, autoescape=True))
+
+
+def list_cases(session: Session, *, region: str, filters: CaseFilter) -> tuple[list[Case], int]:
+    stmt = _scoped(region)
+    f = filters
+    if f.code:
+        stmt = stmt.where(Case.code == f.code)
+    if f.county:
+        stmt = stmt.where(Case.county.startswith(f.county, autoescape=True))
+    if f.person_id:
+        stmt = stmt.where(Case.person_id == f.person_id)
+    if f.township:
+        stmt = stmt.where(Case.township == f.township)
+    if f.village:
+        stmt = stmt.where(Case.village == f.village)
+    if f.school_code:
+        stmt = stmt.where(Case.school_code == f.school_code)
+    if f.state == "active":
+        stmt = stmt.where(Case.state.not_in(("closed", "resolved")))
+    elif f.state:
+        stmt = stmt.where(Case.state == f.state)
+    if f.q:
+        stmt = stmt.where(Case.name.contains(f.q, autoescape=True) | (Case.finding_key == f.q))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    page = max(1, f.page)
+    rows = session.scalars(
+        stmt.order_by(Case.county, Case.township, Case.code, Case.id).offset((page - 1) * f.per_page).limit(f.per_page)
+    )
+    return list(rows), int(total)
+
+
+def filter_options(session: Session, *, region: str) -> dict[str, list[str]]:
+    """Distinct townships, villages and schools in the region (for the filter menus)."""
+    out: dict[str, list[str]] = {}
+    for name, col in (("township", Case.township), ("village", Case.village), ("school_code", Case.school_code)):
+        stmt = select(col).where(Case.county.startswith(region, autoescape=True), col.is_not(None)).distinct()
+        out[name] = sorted(v for v in session.scalars(stmt) if v)
+    return out
+
+
+def get_case(session: Session, *, case_id: int, region: str) -> Case:
+    case = session.scalar(
+        _scoped(region).where(Case.id == case_id).options(selectinload(Case.events))
+    )
+    if case is None:
+        raise NotFoundError(f"案件不存在或不在本地区：{case_id}", hint="回到清单重新选择。")
+    return case
+
+
+def _begin(case: Case, expected_version: int) -> None:
+    if case.version != expected_version:
+        raise ConflictError(
+            f"该案件已被他人修改（您看到的是第 {expected_version} 版，当前为第 {case.version} 版），本次操作未保存。",
+            hint="刷新页面查看最新内容后再操作。",
+        )
+    if case.is_closed:
+        raise ActionError(f"案件已{case.state_label}，不能再修改：{case.finding_key}", hint="如需重新处理，请等待下次比对。")
+
+
+def _event(session: Session, case: Case, user: User, kind: str, summary: str, data: dict[str, Any]) -> None:
+    session.add(CaseEvent(case_id=case.id, user_id=user.id, actor=user.display_name, kind=kind, summary=summary,
+                          data=data))
+    case.updated_at = utcnow()
+
+
+def _flush(session: Session) -> None:
+    try:
+        session.flush()
+    except StaleDataError:
+        session.rollback()
+        raise ConflictError("该案件刚刚被他人修改，本次操作未保存。", hint="刷新页面查看最新内容后再操作。") from None
+
+
+def record_verification(
+    session: Session, *, case: Case, user: User, expected_version: int, conclusion: str, verified_on: date,
+    note: str = "", province: str = "",
+) -> Case:
+    _begin(case, expected_version)
+    if conclusion not in CONCLUSIONS:
+        raise ActionError(f"核实结论无效：{conclusion}", hint="可选：" + "、".join(CONCLUSIONS))
+    if conclusion == "省外就读" and not province.strip():
+        raise ActionError("核实结论为省外就读时必须填写就读省份。", hint="填写就读省份后重新提交。")
+    if case.state == "open":
+        case.state = "verified"
+    data = {"conclusion": conclusion, "verified_on": verified_on.isoformat(), "note": note, "province": province}
+    _event(session, case, user, "verification", f"核实结论：{conclusion}" + (f"（{province}）" if province else ""), data)
+    _flush(session)
+    return case
+
+
+def assign_team(session: Session, *, case: Case, user: User, expected_version: int, members: list[dict[str, str]]) -> Case:
+    _begin(case, expected_version)
+    named = [m for m in members if m.get("name", "").strip()]
+    if len(named) != 3:
+        raise ActionError(f"三帮一劝返小组需要三名成员，现填写了 {len(named)} 名。", hint="填写三名成员的姓名和身份。")
+    case.team = [{"name": m["name"].strip(), "role": m.get("role", "").strip(), "phone": m.get("phone", "").strip()}
+                 for m in named]
+    case.state = "persuading"
+    summary = "指派三帮一劝返小组：" + "、".join(f"{m['name']}（{m['role']}）" for m in case.team)
+    _event(session, case, user, "team", summary, {"members": case.team})
+    _flush(session)
+    return case
+
+
+def log_visit(session: Session, *, case: Case, user: User, expected_version: int, visited_on: date, note: str) -> Case:
+    _begin(case, expected_version)
+    if not note.strip():
+        raise ActionError("走访记录不能为空。", hint="写明走访对象、情况和下一步。")
+    _event(session, case, user, "visit", f"走访（{visited_on.isoformat()}）：{note.strip()}",
+           {"visited_on": visited_on.isoformat(), "note": note.strip()})
+    _flush(session)
+    return case
+
+
+def mark_returned(session: Session, *, case: Case, user: User, expected_version: int, school: str, note: str = "") -> Case:
+    _begin(case, expected_version)
+    if not school.strip():
+        raise ActionError("请填写复学学校。", hint="填写学校名称或学校标识码。")
+    case.state = "returned"
+    _event(session, case, user, "returned", f"已劝返复学：{school.strip()}", {"school": school.strip(), "note": note})
+    _flush(session)
+    return case
+
+
+def request_closure(session: Session, *, case: Case, user: User, expected_version: int, note: str = "") -> Case:
+    _begin(case, expected_version)
+    if case.code in CITY_CONFIRMS:
+        case.state = "closure_requested"
+        case.closure_requested_by = user.id
+        _event(session, case, user, "closure_requested", "申请销号，待市州确认" + (f"：{note}" if note else ""),
+               {"note": note})
+    else:
+        case.state = "closed"
+        _event(session, case, user, "closed", "销号" + (f"：{note}" if note else ""), {"note": note})
+    _flush(session)
+    return case
+
+
+def confirm_closure(
+    session: Session, *, case: Case, user: User, expected_version: int, approve: bool, note: str = ""
+) -> Case:
+    _begin(case, expected_version)
+    if case.state != "closure_requested":
+        raise ActionError(f"该案件当前状态为{case.state_label}，没有待确认的销号申请。", hint="刷新页面查看最新状态。")
+    if case.closure_requested_by == user.id:
+        raise ActionError("申请销号的人不能自己确认销号。", hint="请由市州的其他工作人员确认。")
+    if approve:
+        case.state = "closed"
+        _event(session, case, user, "closure_confirmed", "市州确认销号" + (f"：{note}" if note else ""), {"note": note})
+    else:
+        case.state = "verified"
+        case.closure_requested_by = None
+        _event(session, case, user, "closure_rejected", "市州退回销号申请" + (f"：{note}" if note else ""),
+               {"note": note})
+    _flush(session)
+    return case
+
+
+def decide_link(session: Session, *, case: Case, user: User, expected_version: int, decision: str, note: str = "") -> Case:
+    _begin(case, expected_version)
+    if case.code != "K05":
+        raise ActionError(f"只有疑似匹配（K05）案件需要复核匹配，本案件为 {case.code}。", hint="回到案件页面。")
+    if decision not in DECISIONS:
+        raise ActionError(f"复核结论无效：{decision}", hint="可选：" + "、".join(DECISIONS))
+    student_no = str(case.link.get("student_no") or "")
+    if not student_no:
+        raise ActionError("该案件没有候选学籍，无法复核。", hint="等待下次比对。")
+    existing = session.scalar(
+        select(LinkDecision).where(LinkDecision.person_id == case.person_id, LinkDecision.student_no == student_no)
+    )
+    if existing is None:
+        session.add(LinkDecision(person_id=case.person_id, student_no=student_no, decision=decision,
+                                 decided_by=user.display_name, case_id=case.id))
+    else:
+        existing.decision, existing.decided_by, existing.decided_on = decision, user.display_name, utcnow()
+    case.state = "verified"
+    _event(session, case, user, "link_decision", f"匹配复核：{decision}（学籍号 {student_no}）" + (f"：{note}" if note else ""),
+           {"decision": decision, "student_no": student_no, "note": note})
+    _flush(session)
+    return case
+
+
+def link_decisions(session: Session) -> list[LinkDecision]:
+    return list(session.scalars(select(LinkDecision).order_by(LinkDecision.id)))
+
+
+def state_counts(session: Session, *, region: str) -> dict[str, int]:
+    stmt = (
+        select(Case.state, func.count())
+        .where(Case.county.startswith(region, autoescape=True))
+        .group_by(Case.state)
+    )
+    counts = {state: 0 for state in CASE_STATES}
+    counts.update({s: int(n) for s, n in session.execute(stmt)})
+    return counts

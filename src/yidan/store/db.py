@@ -1,0 +1,102 @@
+"""Engine and session factory for SQLite and PostgreSQL, and the programmatic migrations.
+
+One function builds the engine for either database so the rest of the code never
+branches on the dialect. A `schema` may be given for PostgreSQL (the tests run in a
+fresh schema per session); it becomes the connection's search_path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from yidan.errors import ConfigError
+
+HEAD_TABLES = ("users", "runs", "cases", "case_events", "audit_log")
+
+
+def make_engine(url: str, *, schema: str | None = None) -> Engine:
+    """An engine for `url` (sqlite:///file.db or postgresql+psycopg://...)."""
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+            @event.listens_for(engine, "connect")
+            def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA foreign_keys=ON")
+                if ":memory:" not in url:
+                    cur.execute("PRAGMA journal_mode=WAL")
+                cur.close()
+
+            return engine
+        options = {"options": f"-csearch_path={schema}"} if schema else {}
+        return create_engine(url, pool_size=20, max_overflow=40, pool_pre_ping=True, connect_args=options)
+    except (ArgumentError, ImportError) as exc:
+        raise ConfigError(
+            f"数据库地址无效：{url}（{exc}）",
+            hint="使用 sqlite:///yidan.db 或 postgresql+psycopg://用户@主机:端口/库名。",
+        ) from None
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error (for CLI and workers)."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def alembic_config() -> Config:
+    ini = resources.files("yidan.store") / "alembic.ini"
+    cfg = Config(str(ini))
+    cfg.set_main_option("script_location", str(Path(str(ini)).parent / "migrations"))
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision` (the migrations shipped in the package)."""
+    cfg = alembic_config()
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    except OperationalError as exc:
+        raise ConfigError(
+            f"无法连接或升级数据库：{engine.url.render_as_string(hide_password=True)}（{exc.orig}）",
+            hint="检查数据库地址、服务是否启动以及账号权限。",
+        ) from None
+
+
+def is_current(engine: Engine) -> bool:
+    names = set(inspect(engine).get_table_names())
+    return all(t in names for t in HEAD_TABLES)
+
+
+def create_schema(engine: Engine, schema: str) -> None:
+    """Create a PostgreSQL schema (tests use one fresh schema per session)."""
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+
+
+def drop_schema(engine: Engine, schema: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))

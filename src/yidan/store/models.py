@@ -1,0 +1,213 @@
+"""The application's tables (SQLAlchemy 2 declarative models).
+
+The schema itself is created only by the Alembic migrations in `migrations/`;
+these classes must stay in step with them (tests run the migrations, then use
+the models). Portable types only: the same schema runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+ROLES: dict[str, str] = {
+    "province_admin": "省级管理员",
+    "province_analyst": "省级分析员",
+    "city": "市州",
+    "county": "县市区",
+    "inspector": "督导检查",
+}
+
+# case.state -> label, in the order a case normally moves through them
+CASE_STATES: dict[str, str] = {
+    "open": "待核实",
+    "verified": "已核实",
+    "persuading": "劝返中",
+    "returned": "已劝返",
+    "closure_requested": "待市州确认销号",
+    "closed": "已销号",
+    "resolved": "数据已销号",
+}
+CLOSED_STATES = ("closed", "resolved")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(6))
+    disabled: Mapped[bool] = mapped_column(default=False)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def role_label(self) -> str:
+        return ROLES.get(self.role, self.role)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked: Mapped[bool] = mapped_column(default=False)
+
+    user: Mapped[User] = relationship()
+
+
+class Run(Base):
+    """A comparison run known to the application: started here or registered from a directory."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    term: Mapped[str | None] = mapped_column(String(16), default=None)
+    path: Mapped[str] = mapped_column(Text)
+    region: Mapped[str] = mapped_column(String(6))  # the province the run covers
+    # queued | running | complete | failed | published
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    progress: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    started_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    published_at: Mapped[datetime | None] = mapped_column(default=None)
+    published_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    totals: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RunCount(Base):
+    """Counts of one published run by region and key, for dashboards and trends."""
+
+    __tablename__ = "run_counts"
+    __table_args__ = (Index("ix_run_counts_run_county", "run_pk", "county"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    dimension: Mapped[str] = mapped_column(String(16))  # status | finding
+    county: Mapped[str] = mapped_column(String(6))
+    township: Mapped[str | None] = mapped_column(String(12), default=None)
+    key: Mapped[str] = mapped_column(String(32))
+    count: Mapped[int] = mapped_column(default=0)
+
+
+class Case(Base):
+    """One finding under work: keyed by the stable finding key, carried across runs."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_county_state", "county", "state"),
+        Index("ix_cases_county_code", "county", "code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finding_key: Mapped[str] = mapped_column(String(128), unique=True)
+    code: Mapped[str] = mapped_column(String(8))
+    label: Mapped[str] = mapped_column(String(32))
+    person_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(64), default=None)
+    term: Mapped[str] = mapped_column(String(16))
+    programme_code: Mapped[str | None] = mapped_column(String(32), default=None)
+    county: Mapped[str] = mapped_column(String(6))
+    township: Mapped[str | None] = mapped_column(String(12), default=None)
+    village: Mapped[str | None] = mapped_column(String(12), default=None)
+    school_code: Mapped[str | None] = mapped_column(String(16), default=None)
+    amount_expected: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), default=None)
+    amount_paid: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), default=None)
+    detail: Mapped[str | None] = mapped_column(Text, default=None)
+    evidence: Mapped[str | None] = mapped_column(Text, default=None)
+    person: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    link: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    team: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    state: Mapped[str] = mapped_column(String(24), default="open")
+    closure_requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    opened_run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    last_run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    closed_run_pk: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), default=None)
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    events: Mapped[list[CaseEvent]] = relationship(order_by="CaseEvent.id", back_populates="case")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def state_label(self) -> str:
+        return CASE_STATES.get(self.state, self.state)
+
+    @property
+    def is_closed(self) -> bool:
+        return self.state in CLOSED_STATES
+
+
+class CaseEvent(Base):
+    """The history of a case: every action and every run that touched it."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    actor: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    run_pk: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), default=None)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+class LinkDecision(Base):
+    """A reviewer's decision on a candidate pair; exported as the link_decisions contract table."""
+
+    __tablename__ = "link_decisions"
+    __table_args__ = (UniqueConstraint("person_id", "student_no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(32))
+    student_no: Mapped[str] = mapped_column(String(32))
+    decision: Mapped[str] = mapped_column(String(16))  # 确认同一人 / 不是同一人
+    decided_by: Mapped[str] = mapped_column(String(64))
+    decided_on: Mapped[datetime] = mapped_column(default=utcnow)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), default=None)
+
+
+class AuditEntry(Base):
+    """Who looked at which full personal record, and who exported what."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    username: Mapped[str] = mapped_column(String(64))
+    region: Mapped[str] = mapped_column(String(6))
+    action: Mapped[str] = mapped_column(String(32))  # view_person | export | login | ...
+    target: Mapped[str] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,130 @@
+"""The dependencies every route is built from (Annotated, in one place).
+
+* `SessionDep` — a database session per request, committed when the route returns.
+* `CurrentUser` — the signed-in user: a Bearer API token under /api, the signed
+  session cookie elsewhere (cookies are never accepted by the API, so it needs no CSRF).
+* `Allow(*roles)` — a route dependency stating who may call the route; the
+  authorisation matrix test reads it from `app.routes`, so no route escapes the table.
+* `RegionScope`, `CaseInScope`, `RunInScope`, `RegionParam` — objects outside the
+  user's region are not found (404), never forbidden, so IDs cannot be probed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from yidan.store.crud import cases as case_crud
+from yidan.store.crud import runs as run_crud
+from yidan.store.crud import users
+from yidan.store.models import ROLES, Case, Run, User
+from yidan.web.security import token_hash
+
+ALL_ROLES = tuple(ROLES)
+CASE_WORKERS = ("county", "city")
+LINK_REVIEWERS = ("county", "city", "province_admin")
+CLOSURE_CONFIRMERS = ("city", "province_admin")
+RUN_VIEWERS = ("province_admin", "province_analyst")
+RUN_ADMINS = ("province_admin",)
+AUDITORS = ("province_admin",)
+WORKBOOK_USERS = ("county", "city", "province_admin")
+
+
+class LoginRequired(Exception):
+    """Raised for a browser request without a valid session; answered by a redirect to /login."""
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    session: Session = request.app.state.sessions()
+    try:
+        yield session
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/api"
+
+
+def current_user(request: Request, session: SessionDep) -> User:
+    if is_api(request):
+        auth = request.headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        user = users.user_by_token_hash(session, token_hash=token_hash(token.strip())) if scheme.lower() == "bearer" else None
+        if user is None:
+            raise HTTPException(401, "需要有效的接口令牌（Authorization: Bearer …）。",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return user
+    uid = request.session.get("uid")
+    user = users.get_user(session, user_id=int(uid)) if uid else None
+    if user is None or user.disabled or request.session.get("pwh") != user.password_hash[-16:]:
+        request.session.clear()
+        raise LoginRequired()
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+class Allow:
+    """Route dependency: only these roles may call the route (others get 403)."""
+
+    def __init__(self, *roles: str) -> None:
+        unknown = set(roles) - set(ROLES)
+        if unknown:
+            raise ValueError(f"unknown roles {unknown}")
+        self.roles = roles
+
+    def __call__(self, user: CurrentUser) -> User:
+        if user.role not in self.roles:
+            raise HTTPException(403, f"您的角色（{user.role_label}）无权进行此操作。")
+        return user
+
+    def __repr__(self) -> str:
+        return f"Allow{self.roles}"
+
+
+def allow(*roles: str) -> list:
+    return [Depends(Allow(*roles))]
+
+
+def region_scope(user: CurrentUser) -> str:
+    return user.region
+
+
+RegionScope = Annotated[str, Depends(region_scope)]
+
+
+def case_in_scope(case_id: int, session: SessionDep, region: RegionScope) -> Case:
+    return case_crud.get_case(session, case_id=case_id, region=region)
+
+
+CaseInScope = Annotated[Case, Depends(case_in_scope)]
+
+
+def run_in_scope(run_pk: int, session: SessionDep, region: RegionScope) -> Run:
+    return run_crud.get_run(session, run_pk=run_pk, region=region)
+
+
+RunInScope = Annotated[Run, Depends(run_in_scope)]
+
+
+def region_param(region: str, user: CurrentUser) -> str:
+    from yidan.errors import NotFoundError
+
+    if not region.isdigit() or not region.startswith(user.region):
+        raise NotFoundError(f"地区不存在或不在您的权限范围内：{region}", hint="从仪表板逐级进入。")
+    return region
+
+
+RegionParam = Annotated[str, Depends(region_param)]

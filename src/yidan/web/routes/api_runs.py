@@ -1,0 +1,123 @@
+"""JSON API: who am I, runs, dashboard figures and the link decisions table."""
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from yidan.store import audit
+from yidan.store.crud import cases as case_crud
+from yidan.store.crud import runs as run_crud
+from yidan.store.crud import stats
+from yidan.store.publish import publish_run
+from yidan.web.deps import (
+    ALL_ROLES,
+    RUN_ADMINS,
+    RUN_VIEWERS,
+    CurrentUser,
+    RegionParam,
+    RegionScope,
+    RunInScope,
+    SessionDep,
+    allow,
+)
+
+router = APIRouter(prefix="/api", tags=["runs"])
+
+
+class MeOut(BaseModel):
+    username: str
+    display_name: str
+    role: str
+    role_label: str
+    region: str
+
+
+class RunOut(BaseModel):
+    id: int
+    run_id: str | None
+    term: str | None
+    status: str
+    progress: str
+    error: str | None
+    created_at: datetime
+    published_at: datetime | None
+    totals: dict[str, Any]
+
+
+class DashboardOut(BaseModel):
+    region: str
+    run: RunOut | None
+    statuses: dict[str, int]
+    findings: dict[str, int]
+    children: list[dict[str, Any]]
+    trend: list[dict[str, Any]]
+    case_states: dict[str, int]
+
+
+class LinkDecisionOut(BaseModel):
+    person_id: str
+    student_no: str
+    decision: str
+    decided_by: str
+    decided_on: datetime
+
+
+def _run(r: Any) -> RunOut:
+    return RunOut(id=r.id, run_id=r.run_id, term=r.term, status=r.status, progress=r.progress, error=r.error,
+                  created_at=r.created_at, published_at=r.published_at, totals=r.totals or {})
+
+
+@router.get("/me", dependencies=allow(*ALL_ROLES), response_model=MeOut, name="api_me")
+def api_me(user: CurrentUser) -> MeOut:
+    """令牌所属账号、角色和地区。"""
+    return MeOut(username=user.username, display_name=user.display_name, role=user.role, role_label=user.role_label,
+                 region=user.region)
+
+
+@router.get("/runs", dependencies=allow(*RUN_VIEWERS), response_model=list[RunOut], name="api_runs")
+def api_runs(session: SessionDep, region: RegionScope) -> list[RunOut]:
+    """全部比对及其状态。"""
+    return [_run(r) for r in run_crud.list_runs(session, region=region)]
+
+
+@router.get("/runs/{run_pk}", dependencies=allow(*RUN_VIEWERS), response_model=RunOut, name="api_run")
+def api_run(run: RunInScope) -> RunOut:
+    """一次比对的状态和进度。"""
+    return _run(run)
+
+
+class PublishOut(BaseModel):
+    opened: int
+    kept: int
+    reopened: int
+    resolved: int
+
+
+@router.post("/runs/{run_pk}/publish", dependencies=allow(*RUN_ADMINS), response_model=PublishOut,
+             name="api_run_publish")
+def api_run_publish(session: SessionDep, user: CurrentUser, run: RunInScope) -> PublishOut:
+    """发布一次已完成的比对：问题线索转为案件，消失的未办结案件数据销号。已发布的比对不可更改。"""
+    result = publish_run(session, run=run, user=user)
+    return PublishOut(**asdict(result))
+
+
+@router.get("/dashboard/{region}", dependencies=allow(*ALL_ROLES), response_model=DashboardOut, name="api_dashboard")
+def api_dashboard(session: SessionDep, region: RegionParam) -> DashboardOut:
+    """某地区最近一次已发布比对的状态、问题数、下级分布和趋势。"""
+    runs = run_crud.published_runs(session, region=region)
+    d = stats.dashboard(session, region=region, runs=runs)
+    return DashboardOut(region=region, run=_run(d.run) if d.run else None, statuses=d.statuses, findings=d.findings,
+                        children=d.children, trend=d.trend,
+                        case_states=case_crud.state_counts(session, region=region))
+
+
+@router.get("/link-decisions", dependencies=allow(*RUN_ADMINS), response_model=list[LinkDecisionOut],
+            name="api_link_decisions")
+def api_link_decisions(session: SessionDep, user: CurrentUser) -> list[LinkDecisionOut]:
+    """人工复核结论（link_decisions 契约表），供 yidan run --link-decisions 使用。"""
+    audit.record(session, user=user, action="export_link_decisions", target="api")
+    return [LinkDecisionOut(person_id=d.person_id, student_no=d.student_no, decision=d.decision,
+                            decided_by=d.decided_by, decided_on=d.decided_on) for d in case_crud.link_decisions(session)]

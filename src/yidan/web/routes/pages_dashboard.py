@@ -1,0 +1,30 @@
+"""Dashboards: statuses, findings and open cases by sub-region, with drill-down and trends."""
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse
+
+from yidan.store.crud import cases as case_crud
+from yidan.store.crud import runs as run_crud
+from yidan.store.crud import stats
+from yidan.store.regions import child_length
+from yidan.web.deps import ALL_ROLES, CurrentUser, RegionParam, SessionDep, allow
+from yidan.web.render import render
+from yidan.web.security import check_csrf
+
+router = APIRouter(dependencies=[Depends(check_csrf)])
+
+
+@router.get("/", dependencies=allow(*ALL_ROLES), name="home")
+def home(user: CurrentUser):
+    return RedirectResponse(f"/dashboard/{user.region}", status_code=303)
+
+
+@router.get("/dashboard/{region}", dependencies=allow(*ALL_ROLES), name="dashboard")
+def dashboard_page(request: Request, session: SessionDep, user: CurrentUser, region: RegionParam):
+    runs = run_crud.published_runs(session, region=region)
+    dash = stats.dashboard(session, region=region, runs=runs)
+    parent = region[: {4: 2, 6: 4, 9: 6}.get(len(region), 0)] if len(region) > len(user.region) else None
+    return render(request, "dashboard.html", {
+        "dash": dash, "region": region, "parent": parent, "drill": child_length(region) is not None,
+        "case_states": case_crud.state_counts(session, region=region),
+    })

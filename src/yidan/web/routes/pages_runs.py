@@ -1,0 +1,126 @@
+"""Runs: the province uploads inputs (or names a server folder), starts a run in the
+background worker, watches its progress (htmx polling), reviews and publishes it."""
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from yidan.errors import RunError
+from yidan.identity.terms import parse_term
+from yidan.runs.rundir import RunDir
+from yidan.store import audit
+from yidan.store.crud import runs as run_crud
+from yidan.store.errors import ActionError
+from yidan.store.publish import publish_run
+from yidan.web.deps import RUN_ADMINS, RUN_VIEWERS, CurrentUser, RegionScope, RunInScope, SessionDep, allow
+from yidan.web.render import render
+from yidan.web.security import check_csrf
+from yidan.web.worker import TABLES, RunSpec, files_in_folder, write_link_decisions
+
+router = APIRouter(dependencies=[Depends(check_csrf)])
+TABLE_LABELS = {"registry": "建档立卡人口", "enrollment": "学籍", "out_of_province": "省外学籍",
+                "verifications": "核实结果", "aid": "资助发放", "policies": "资助项目"}
+
+
+def _summary(run) -> dict:  # type: ignore[no-untyped-def]
+    """Counts by finding code and status from the run directory (for review before publishing)."""
+    try:
+        rd = RunDir(run.path)
+        if not rd.complete:
+            return {}
+        table = rd.summary()
+    except Exception:  # a missing or broken directory shows as "no summary", the run page still opens
+        return {}
+    out: dict[str, dict[str, int]] = {"status": {}, "finding": {}}
+    for r in table.to_pylist():
+        if r["dimension"] in out:
+            out[r["dimension"]][r["key"]] = out[r["dimension"]].get(r["key"], 0) + int(r["count"] or 0)
+    return out
+
+
+@router.get("/runs", dependencies=allow(*RUN_VIEWERS), name="runs")
+def runs_page(request: Request, session: SessionDep, region: RegionScope):
+    return render(request, "runs.html", {"runs": run_crud.list_runs(session, region=region), "states": run_crud.RUN_STATES,
+                                         "tables": TABLE_LABELS})
+
+
+@router.post("/runs", dependencies=allow(*RUN_ADMINS), name="runs_start")
+async def runs_start(request: Request, session: SessionDep, user: CurrentUser, term: Annotated[str, Form()],
+                     audit_terms: Annotated[str, Form()] = "", folder: Annotated[str, Form()] = ""):
+    try:
+        terms = [parse_term(term).label] + [parse_term(t).label for t in audit_terms.replace("，", ",").split(",")
+                                            if t.strip()]
+    except Exception as exc:
+        return render(request, "runs.html", {"runs": run_crud.list_runs(session, region=user.region),
+                                             "states": run_crud.RUN_STATES, "tables": TABLE_LABELS,
+                                             "error": f"学期写法不对：{exc}", "hint": "写作 2021春 或 2020秋。"}, 400)
+    worker = request.app.state.worker
+    run = run_crud.create_run(session, path="", region=user.region[:2], started_by=user.id)
+    run.path = str(worker.run_dir_for(run.id))
+    try:
+        if folder.strip():
+            files = files_in_folder(Path(folder.strip()))
+        else:
+            files = await _save_uploads(request, worker.upload_dir_for(run.id))
+    except RunError as exc:
+        session.rollback()
+        return render(request, "runs.html", {"runs": run_crud.list_runs(session, region=user.region),
+                                             "states": run_crud.RUN_STATES, "tables": TABLE_LABELS,
+                                             "error": exc.message, "hint": exc.hint}, 400)
+    session.commit()
+    worker.submit(run.id, RunSpec(term=terms[0], audit_terms=terms[1:], files=files))
+    return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+
+async def _save_uploads(request: Request, folder: Path) -> dict[str, list[Path]]:
+    form = await request.form()
+    files: dict[str, list[Path]] = {t: [] for t in TABLES}
+    for table in TABLES:
+        for item in form.getlist(table):
+            if not isinstance(item, UploadFile) and not hasattr(item, "filename"):
+                continue
+            if not item.filename:
+                continue
+            target = folder / table / Path(item.filename).name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("wb") as fh:
+                shutil.copyfileobj(item.file, fh)
+            files[table].append(target)
+    if not files["registry"] or not files["enrollment"]:
+        raise RunError("必须上传建档立卡人口和学籍文件，或填写服务器目录。", hint="选择文件后重新提交。")
+    return files
+
+
+@router.get("/runs/{run_pk}", dependencies=allow(*RUN_VIEWERS), name="run")
+def run_page(request: Request, run: RunInScope):
+    return render(request, "run.html", {"run": run, "states": run_crud.RUN_STATES, "summary": _summary(run)})
+
+
+@router.get("/runs/{run_pk}/progress", dependencies=allow(*RUN_VIEWERS), name="run_progress")
+def run_progress(request: Request, run: RunInScope):
+    response = render(request, "_run_progress.html", {"run": run, "states": run_crud.RUN_STATES})
+    if run.status not in ("queued", "running"):
+        response.headers["HX-Refresh"] = "true"  # reload the page once to show the summary
+    return response
+
+
+@router.post("/runs/{run_pk}/publish", dependencies=allow(*RUN_ADMINS), name="run_publish")
+def run_publish(request: Request, session: SessionDep, user: CurrentUser, run: RunInScope):
+    try:
+        result = publish_run(session, run=run, user=user)
+    except ActionError as exc:
+        session.rollback()
+        return render(request, "run.html", {"run": run, "states": run_crud.RUN_STATES, "summary": _summary(run),
+                                            "error": exc.message, "hint": exc.hint}, 400)
+    return RedirectResponse(f"/runs/{run.id}?opened={result.opened}&resolved={result.resolved}", status_code=303)
+
+
+@router.get("/link-decisions.csv", dependencies=allow(*RUN_ADMINS), name="link_decisions_csv")
+def link_decisions_csv(request: Request, session: SessionDep, user: CurrentUser):
+    path = write_link_decisions(session, request.app.state.worker.data_dir / "exports" / f"link_decisions-{user.id}.csv")
+    audit.record(session, user=user, action="export_link_decisions", target="link_decisions")
+    return Response(path.read_bytes(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": "attachment; filename=link_decisions.csv"})

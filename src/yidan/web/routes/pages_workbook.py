@@ -1,0 +1,120 @@
+"""The county workbook: download it, and upload a filled one.
+
+Both call the reports services (`write_workbooks`, `import_verifications`), so the
+validation is exactly that of `yidan verify-import`; the returned rows are listed on
+the page with their reasons, and accepted conclusions are recorded on the cases.
+Every download and upload is written to the audit log.
+"""
+
+import csv
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import FileResponse
+
+from yidan.errors import NotFoundError
+from yidan.runs.rundir import RunDir
+from yidan.store import audit
+from yidan.store.crud import cases as case_crud
+from yidan.store.crud import runs as run_crud
+from yidan.store.errors import ActionError, ConflictError
+from yidan.store.models import User, utcnow
+from yidan.web.deps import WORKBOOK_USERS, CurrentUser, SessionDep, allow
+from yidan.web.render import render
+from yidan.web.security import check_csrf
+
+router = APIRouter(dependencies=[Depends(check_csrf)])
+LEVEL_OF = {"county": "county", "city": "city", "province_admin": "province"}
+
+
+def _latest(session, user: User) -> RunDir:  # type: ignore[no-untyped-def]
+    run = run_crud.latest_published(session, region=user.region)
+    if run is None:
+        raise NotFoundError("还没有已发布的比对，暂无工作簿。", hint="等待省级发布比对结果。")
+    return RunDir(run.path)
+
+
+@router.get("/workbook", dependencies=allow(*WORKBOOK_USERS), name="workbook")
+def workbook_page(request: Request, session: SessionDep, user: CurrentUser):
+    run = run_crud.latest_published(session, region=user.region)
+    return render(request, "workbook.html", {"run": run})
+
+
+@router.get("/workbook/download", dependencies=allow(*WORKBOOK_USERS), name="workbook_download")
+def workbook_download(request: Request, session: SessionDep, user: CurrentUser):
+    from yidan.reports import write_workbooks
+
+    rundir = _latest(session, user)
+    level = LEVEL_OF[user.role]
+    out = request.app.state.worker.data_dir / "exports" / rundir.run_id / level
+    if not out.is_dir() or not any(out.glob("*.xlsx")):
+        tmp = out.with_name(out.name + f".tmp{user.id}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        write_workbooks(rundir, tmp, level=level)
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.rename(out)
+    mine = sorted(p for p in out.glob("*.xlsx") if p.name.startswith(f"{user.region}_"))
+    if not mine:
+        raise NotFoundError(f"本次比对中没有 {user.region} 的工作簿（本地区没有问题线索）。", hint="查看仪表板。")
+    audit.record(session, user=user, action="export_workbook", target=mine[0].name, detail=f"比对 {rundir.run_id}")
+    return FileResponse(mine[0], filename=mine[0].name,
+                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def _problems(path: Path, limit: int = 500) -> list[list[str]]:
+    from python_calamine import CalamineWorkbook
+
+    if not path.is_file():
+        return []
+    sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+    return [["" if v is None else str(v) for v in row] for row in sheet[: limit + 1]]
+
+
+def _record_accepted(session, user: User, verifications: Path) -> int:  # type: ignore[no-untyped-def]
+    """Record accepted conclusions on the user's open cases of the same person."""
+    if verifications.suffix != ".csv" or not verifications.is_file():
+        return 0
+    recorded = 0
+    with verifications.open(encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        found, _ = case_crud.list_cases(session, region=user.region,
+                                        filters=case_crud.CaseFilter(state="active", per_page=100,
+                                                                     person_id=row["身份证号"]))
+        for case in (c for c in found if c.code.startswith("K")):
+            try:
+                on = date.fromisoformat(row["核实日期"]) if row.get("核实日期") else date.today()
+                case_crud.record_verification(session, case=case, user=user, expected_version=case.version,
+                                              conclusion=row["核实结论"], verified_on=on, note=row.get("说明", ""),
+                                              province=row.get("就读省份", ""))
+                recorded += 1
+            except (ActionError, ConflictError):
+                continue
+    return recorded
+
+
+@router.post("/workbook/upload", dependencies=allow("county", "city"), name="workbook_upload")
+def workbook_upload(request: Request, session: SessionDep, user: CurrentUser,
+                    workbook: Annotated[list[UploadFile], File()]):
+    from yidan.reports import import_verifications
+
+    rundir = _latest(session, user)
+    folder = request.app.state.worker.data_dir / "imports" / f"{user.username}-{utcnow():%Y%m%d%H%M%S%f}"
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for item in workbook:
+        target = folder / Path(item.filename or "upload.xlsx").name
+        with target.open("wb") as fh:
+            shutil.copyfileobj(item.file, fh)
+        saved.append(target)
+    result = import_verifications(saved, rundir, folder / "核实结果.csv")
+    recorded = _record_accepted(session, user, result.verifications)
+    audit.record(session, user=user, action="import_workbook", target=", ".join(p.name for p in saved),
+                 detail=f"填写 {result.filled} 行，接受 {result.accepted} 行，退回 {result.returned} 行")
+    return render(request, "workbook.html", {
+        "run": run_crud.latest_published(session, region=user.region), "result": result, "recorded": recorded,
+        "problems": _problems(result.problems),
+    }, 200 if result.returned == 0 else 400)

@@ -1,0 +1,149 @@
+"""Comparison runs in the background, never inside a request.
+
+`RunWorker.start` records the run and hands it to a thread pool; the job calls the
+same service as `yidan run` (`yidan.pipeline.run.run_comparison`, imported lazily)
+and writes its progress to the run's row, which the run page polls with htmx.
+A job that raises is marked failed with a Chinese reason; runs left queued or
+running by a process that died are marked failed when the application starts.
+The decisions reviewers made on K05 cases are written as the `link_decisions`
+contract table and fed to every run started here.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import shutil
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from yidan.contract.link_decisions import LINK_DECISIONS
+from yidan.errors import RunError, YidanError
+from yidan.runs.rundir import RunDir
+from yidan.store.crud import cases as case_crud
+from yidan.store.crud import runs as run_crud
+from yidan.store.db import session_scope
+
+log = logging.getLogger(__name__)
+
+TABLES = ("registry", "enrollment", "out_of_province", "verifications", "aid", "policies")
+
+
+@dataclass
+class RunSpec:
+    """What the province asked for: the term, audit terms and input files by table."""
+
+    term: str
+    audit_terms: list[str] = field(default_factory=list)
+    files: dict[str, list[Path]] = field(default_factory=dict)
+
+
+Runner = Callable[[RunSpec, Path, Callable[[str], None]], RunDir]
+
+
+def files_in_folder(folder: Path) -> dict[str, list[Path]]:
+    """Input files in a server folder, recognised by name (registry*.csv, enrollment*.xlsx …)."""
+    if not folder.is_dir():
+        raise RunError(f"服务器上没有这个目录：{folder}", hint="填写服务器上输入文件所在目录的完整路径。")
+    out: dict[str, list[Path]] = {t: [] for t in TABLES}
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and p.suffix.lower() in (".csv", ".xlsx", ".parquet"):
+            for t in sorted(TABLES, key=len, reverse=True):
+                if p.name.lower().startswith(t):
+                    out[t].append(p)
+                    break
+    if not out["registry"] or not out["enrollment"]:
+        raise RunError(f"目录中缺少建档立卡（registry*）或学籍（enrollment*）文件：{folder}",
+                       hint="文件名以 registry、enrollment、aid、policies 等表名开头。")
+    return out
+
+
+def pipeline_runner(spec: RunSpec, out_dir: Path, progress: Callable[[str], None]) -> RunDir:
+    """The production runner: the same service as `yidan run`."""
+    try:
+        from yidan.pipeline.context import RunInputs
+        from yidan.pipeline.run import run_comparison
+    except ImportError:
+        raise RunError("本系统尚未安装比对流程（yidan.pipeline.run）。", hint="升级 yidan 到包含比对流程的版本。") from None
+    from yidan.identity.terms import parse_term
+    from yidan.settings import RunConfig
+
+    files = {t: spec.files.get(t, []) for t in (*TABLES, "link_decisions")}
+    inputs = RunInputs(**files)
+    return run_comparison(  # type: ignore[no-any-return]
+        inputs, term=parse_term(spec.term), out_dir=out_dir, config=RunConfig(),
+        audit_terms=[parse_term(t) for t in spec.audit_terms], progress=progress,
+    )
+
+
+def write_link_decisions(session: Session, path: Path) -> Path:
+    """The reviewers' decisions as the link_decisions contract table (CSV, Chinese headers)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    headers = [c.header for c in LINK_DECISIONS.columns]
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(headers)
+        for d in case_crud.link_decisions(session):
+            w.writerow([d.person_id, d.student_no, d.decision, d.decided_by, d.decided_on.date().isoformat()])
+    return path
+
+
+class RunWorker:
+    def __init__(self, sessions: sessionmaker[Session], data_dir: Path, runner: Runner | None = None,
+                 max_workers: int = 1) -> None:
+        self.sessions = sessions
+        self.data_dir = Path(data_dir)
+        self.runner = runner or pipeline_runner
+        self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="yidan-run")
+        self.futures: dict[int, Future[None]] = {}
+
+    def run_dir_for(self, run_pk: int) -> Path:
+        return self.data_dir / "runs" / f"run-{run_pk:05d}"
+
+    def upload_dir_for(self, run_pk: int) -> Path:
+        return self.data_dir / "uploads" / f"run-{run_pk:05d}"
+
+    def submit(self, run_pk: int, spec: RunSpec) -> None:
+        self.futures[run_pk] = self.pool.submit(self._job, run_pk, spec)
+
+    def _progress(self, run_pk: int, label: str) -> None:
+        with session_scope(self.sessions) as s:
+            run_crud.set_progress(s, run_pk=run_pk, status="running", progress=label)
+
+    def _job(self, run_pk: int, spec: RunSpec) -> None:
+        out_dir = self.run_dir_for(run_pk)
+        try:
+            self._progress(run_pk, "准备输入")
+            with session_scope(self.sessions) as s:
+                decisions = write_link_decisions(s, self.upload_dir_for(run_pk) / "link_decisions.csv")
+            spec.files["link_decisions"] = [decisions]
+            if out_dir.exists():
+                shutil.rmtree(out_dir)
+            rundir = self.runner(spec, out_dir, lambda label: self._progress(run_pk, label))
+            manifest = rundir.manifest
+            ok = manifest.get("status") == "complete"
+            with session_scope(self.sessions) as s:
+                run_crud.finish_run(
+                    s, run_pk=run_pk, status="complete" if ok else "failed", run_id=str(manifest.get("run_id")),
+                    term=str(manifest.get("term")), totals=manifest.get("totals") or {},
+                    error=None if ok else f"比对结果未完成（状态：{manifest.get('status')}）。",
+                )
+                run_crud.set_progress(s, run_pk=run_pk, status="complete" if ok else "failed",
+                                      progress="完成" if ok else "失败")
+        except Exception as exc:  # a failed run must say so, whatever failed
+            log.exception("run %s failed", run_pk)
+            message = str(exc) if isinstance(exc, YidanError) else f"比对异常终止：{type(exc).__name__}: {exc}"
+            with session_scope(self.sessions) as s:
+                run_crud.finish_run(s, run_pk=run_pk, status="failed", error=message)
+
+    def wait(self, run_pk: int, timeout: float | None = None) -> None:
+        fut = self.futures.get(run_pk)
+        if fut is not None:
+            fut.result(timeout=timeout)
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)

@@ -10,7 +10,9 @@ exact-ID links (enrollment ID = registry ID) plus the links a case lists.
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +130,22 @@ def findings_of(ctx: RunContext) -> list[dict[str, Any]]:
     return ctx.get("aid_findings").to_pyarrow().to_pylist()
 
 
+@dataclass(frozen=True)
+class Outcome:
+    case: dict[str, Any]
+    findings: list[dict[str, Any]]
+    totals: list[dict[str, Any]]
+    notes: dict[str, Any]
+
+
+@cache
+def outcome(stem: str) -> Outcome:
+    """The audit of one rule file, run once per test session (the engine's compile time dominates)."""
+    case = tomllib.loads((RULES / f"{stem}.toml").read_text(encoding="utf-8"))
+    ctx = run_case(case)
+    return Outcome(case, findings_of(ctx), ctx.get("aid_totals").to_pyarrow().to_pylist(), ctx.notes["audit"])
+
+
 def _key(f: dict[str, Any]) -> tuple[Any, ...]:
     return (f["code"], f["person_id"], f["term"], f["programme_code"], f["county"],
             Decimal(str(f["amount_expected"])), Decimal(str(f["amount_paid"])))
@@ -135,9 +153,8 @@ def _key(f: dict[str, Any]) -> tuple[Any, ...]:
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_audit_rule_case_raises_exactly_the_expected_findings(path: Path) -> None:
-    case = tomllib.loads(path.read_text(encoding="utf-8"))
-    ctx = run_case(case)
-    got = findings_of(ctx)
+    result = outcome(path.stem)
+    case, got = result.case, result.findings
     expected = case.get("expected", [])
     assert sorted(_key(f) for f in got) == sorted(_key(e) for e in expected), case["description"]
     by_key = {(f["code"], f["person_id"], f["term"], f["programme_code"]): f for f in got}
@@ -148,7 +165,7 @@ def test_audit_rule_case_raises_exactly_the_expected_findings(path: Path) -> Non
         for part in e.get("detail_contains", []):
             assert part in f["detail"], f["detail"]
         assert f["finding_key"] == f"{e['code']}|{e['term']}|{e['programme_code']}|{e['person_id']}"
-    totals = ctx.get("aid_totals").to_pyarrow().to_pylist()
+    totals = result.totals
     for t in case.get("expected_totals", []):
         row = [r for r in totals if (r["county"], r["programme_code"], r["term"]) ==
                (t["county"], t["programme_code"], t["term"])]

@@ -8,6 +8,7 @@ children); here payments are set beside it so each finding can say, in a clerk's
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import ibis
@@ -20,8 +21,9 @@ def yuan(amount: Any) -> Any:
     return amount.cast("decimal(14, 2)").cast("string")
 
 
+@lru_cache(maxsize=1)
 def counties() -> Any:
-    """The division table as an engine lookup: county_code -> county_name."""
+    """The division table as an engine lookup: county_code -> county_name (built once)."""
     rows = county_rows()
     return ibis.memtable(
         {"county_code": [c for c, _ in rows], "county_name": [n for _, n in rows]},

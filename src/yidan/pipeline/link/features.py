@@ -1,0 +1,100 @@
+"""The columns Splink compares and blocks on, built alike for both sides.
+
+Registry persons and students come in with different column names; both leave
+with the same schema so the model's SQL never needs to know which side it reads:
+`uid`, `id`, `id_valid`, `gender`, `birth_str`, `county`, `city`, `name_norm`,
+`name_len`, reading features (see `prepare.name_features`), the digit sums used to
+recognise two swapped digits, and the ID blocking keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+
+from yidan.pipeline.link.prepare import name_features
+
+# ID blocking keys: each drops one stretch of the 18 characters, so a pair whose IDs
+# differ by one wrong digit, or by two neighbours swapped, still agrees on one key.
+# (start, end) pairs are 0-based half-open stretches *kept*.
+ID_BLOCK_KEYS: tuple[tuple[tuple[int, int], ...], ...] = (
+    ((0, 14),),  # county + birth date: a typo in the sequence or check character
+    ((6, 18),),  # birth date + sequence: a typo in the county code
+    ((0, 6), (10, 18)),  # a typo in the birth year
+    ((0, 10), (14, 18)),  # a typo in month or day
+    ((0, 5), (7, 18)),  # neighbours swapped across county | year
+    ((0, 9), (11, 18)),  # ... across year | month
+    ((0, 13), (15, 18)),  # ... across day | sequence
+)
+
+
+def id_block_key(value: Any, stretches: tuple[tuple[int, int], ...]) -> Any:
+    parts = [value.substr(a, b - a) for a, b in stretches]
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.concat(p)
+    return out
+
+
+def _digit_sums(value: Any) -> tuple[Any, Any]:
+    """Sum and sum of squares of the 17 body digits: equal for two IDs that only swap digits."""
+    digits = [value.substr(i, 1).try_cast("int64") for i in range(17)]
+    return sum(digits), sum(d * d for d in digits)
+
+
+def common(t: Any) -> Any:
+    """Digit sums, city and ID blocking keys; apply to a *materialised* side (the ID is read 30 times)."""
+    s1, s2 = _digit_sums(t.id)
+    keys = {f"idk{i}": id_block_key(t.id, k) for i, k in enumerate(ID_BLOCK_KEYS, start=1)}
+    return t.mutate(
+        id_s1=s1,
+        id_s2=s2,
+        city=t.county.substr(0, 4),
+        name_len=t.name_norm.length(),
+        **keys,
+    )
+
+
+def registry_side(persons: Any, normalise: Any) -> Any:
+    """Features of registry persons (rows of `reg_persons`)."""
+    p = persons
+    ident = ibis.ifelse(p.person_id.length() == 18, p.person_id, ibis.null("string"))
+    t = p.select(
+        uid=p.reg_key.cast("string"),
+        id=ident,
+        id_valid=ibis.ifelse(ident.isnull(), ibis.null("boolean"), p.id_valid.fill_null(False)),
+        gender=p.gender,
+        birth_str=p.birth_date.cast("string"),
+        county=p.hukou_county,
+        name_norm=normalise(p.name),
+    )
+    return t
+
+
+def student_side(students: Any, normalise: Any) -> Any:
+    """Features of students (rows of `students`)."""
+    s = students
+    ident = ibis.ifelse(s.link_id.length() == 18, s.link_id, ibis.null("string"))
+    t = s.select(
+        uid=s.student_no,
+        id=ident,
+        id_valid=ibis.ifelse(ident.isnull(), ibis.null("boolean"), s.link_id_valid.fill_null(False)),
+        gender=s.gender,
+        birth_str=s.birth_date.cast("string"),
+        county=s.school_county_code,
+        name_norm=normalise(s.name),
+    )
+    return t
+
+
+def with_names(t: Any) -> Any:
+    names = name_features(t, "uid")
+    j = t.left_join(names, t.uid == names.uid).drop("uid_right")
+    none = ibis.literal(["-"], type="array<string>")
+    return j.mutate(
+        py0=j.py0.fill_null(none),
+        py1=j.py1.fill_null(none),
+        py2=j.py2.fill_null(none),
+        py_rest=j.py_rest.fill_null("-"),
+    )

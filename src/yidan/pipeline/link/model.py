@@ -1,0 +1,214 @@
+"""The Splink model for Chinese registries: comparisons, blocking rules, training.
+
+Why these comparisons (measured, see ENGINE-NOTES):
+* The ID has levels of its own. Two *valid* IDs that differ are nearly always two
+  people (a typo breaks the check character), so that level is strong evidence
+  against; an invalid ID one substitution or one swap away from the other is strong
+  evidence for. Strangers born the same day in the same county share the first 14
+  characters, so a small edit distance alone proves nothing.
+* Pinyin is a level *inside* the name comparison (a separate comparison would count
+  the same evidence twice). Readings are compared as sets per position, so 曾/增
+  (zeng) and 单/善 (shan) agree.
+* m comes from the exact-ID pairs (free labels), u from random pairs, term
+  frequencies from the data; only the ID comparison's m — which the exact pairs
+  cannot teach, they all agree on the ID — is learnt by EM on the residue, with
+  every other m held fixed.
+
+The settings are backend-neutral (SQL every engine speaks, or Splink's own level
+creators); `splink_api` is the one place that knows DuckDB from Spark.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import Linker, SettingsCreator, block_on
+
+from yidan.errors import EngineError
+from yidan.pipeline.link.features import ID_BLOCK_KEYS
+
+SQL = "duckdb"  # the dialect the SQL snippets below are written in; Splink transpiles
+
+# Chinese labels of the compared fields, shown to reviewers.
+FIELD_LABELS: dict[str, str] = {
+    "id": "身份证号",
+    "name": "姓名",
+    "birth": "出生日期",
+    "gender": "性别",
+    "county": "所在县",
+}
+ID_COMPARISON = "id"
+
+
+def _level(sql: str, label: str) -> Any:
+    return cll.CustomLevel(sql, label_for_charts=label, base_dialect_str=SQL)
+
+
+def comparisons() -> list[Any]:
+    id_cmp = cl.CustomComparison(
+        output_column_name="id",
+        comparison_description=FIELD_LABELS["id"],
+        comparison_levels=[
+            _level("id_l IS NULL OR id_r IS NULL", "缺失").configure(is_null_level=True),
+            _level("id_l = id_r", "完全相同"),
+            _level("id_valid_l AND id_valid_r", "两个有效号码不同"),
+            _level("levenshtein(id_l, id_r) = 1", "一位数字不同（一方号码无效）"),
+            _level(
+                "levenshtein(id_l, id_r) = 2 AND id_s1_l = id_s1_r AND id_s2_l = id_s2_r",
+                "两位数字互换（一方号码无效）",
+            ),
+            _level("substr(id_l, 1, 14) = substr(id_r, 1, 14)", "地区码和出生日期相同、顺序码不同"),
+            cll.ElseLevel().configure(label_for_charts="不同"),
+        ],
+    )
+    name_cmp = cl.CustomComparison(
+        output_column_name="name",
+        comparison_description=FIELD_LABELS["name"],
+        comparison_levels=[
+            _level("name_norm_l IS NULL OR name_norm_r IS NULL", "缺失").configure(is_null_level=True),
+            _level("name_norm_l = name_norm_r", "完全相同").configure(tf_adjustment_column="name_norm"),
+            _level("name_py_l = name_py_r", "读音相同（同音字）"),
+            cll.And(
+                cll.ArrayIntersectLevel("py0", 1),
+                cll.ArrayIntersectLevel("py1", 1),
+                cll.ArrayIntersectLevel("py2", 1),
+                _level("py_rest_l = py_rest_r AND name_len_l = name_len_r", "其余读音相同"),
+            ).configure(label_for_charts="读音可相同（多音字）"),
+            _level("name_len_l = name_len_r AND levenshtein(name_norm_l, name_norm_r) = 1", "一字不同"),
+            _level("surname_py_l = surname_py_r", "仅姓氏相同"),
+            cll.ElseLevel().configure(label_for_charts="不同"),
+        ],
+    )
+    birth_cmp = cl.CustomComparison(
+        output_column_name="birth",
+        comparison_description=FIELD_LABELS["birth"],
+        comparison_levels=[
+            _level("birth_str_l IS NULL OR birth_str_r IS NULL", "缺失").configure(is_null_level=True),
+            _level("birth_str_l = birth_str_r", "完全相同"),
+            _level("levenshtein(birth_str_l, birth_str_r) = 1", "一位数字不同"),
+            _level(
+                "substr(birth_str_l, 1, 4) = substr(birth_str_r, 1, 4) "
+                "AND substr(birth_str_l, 6, 2) = substr(birth_str_r, 9, 2) "
+                "AND substr(birth_str_l, 9, 2) = substr(birth_str_r, 6, 2)",
+                "月日颠倒",
+            ),
+            cll.ElseLevel().configure(label_for_charts="不同"),
+        ],
+    )
+    gender_cmp = cl.CustomComparison(
+        output_column_name="gender",
+        comparison_description=FIELD_LABELS["gender"],
+        comparison_levels=[
+            _level("gender_l IS NULL OR gender_r IS NULL", "缺失").configure(is_null_level=True),
+            _level("gender_l = gender_r", "相同"),
+            cll.ElseLevel().configure(label_for_charts="不同"),
+        ],
+    )
+    county_cmp = cl.CustomComparison(
+        output_column_name="county",
+        comparison_description=FIELD_LABELS["county"],
+        comparison_levels=[
+            _level("county_l IS NULL OR county_r IS NULL", "缺失").configure(is_null_level=True),
+            _level("county_l = county_r", "户籍县与学校县相同"),
+            _level("city_l = city_r", "同一地市"),
+            cll.ElseLevel().configure(label_for_charts="不同"),
+        ],
+    )
+    return [id_cmp, name_cmp, birth_cmp, gender_cmp, county_cmp]
+
+
+def blocking_rules() -> list[Any]:
+    """Candidate pairs: birth date + surname reading; county + full reading; the ID blocks."""
+    rules = [block_on("birth_str", "surname_py"), block_on("county", "name_py")]
+    rules += [block_on(f"idk{i}") for i in range(1, len(ID_BLOCK_KEYS) + 1)]
+    return rules
+
+
+def settings(prior: float) -> SettingsCreator:
+    return SettingsCreator(
+        link_type="link_only",
+        unique_id_column_name="uid",
+        comparisons=comparisons(),
+        blocking_rules_to_generate_predictions=blocking_rules(),
+        probability_two_random_records_match=prior,
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=True,
+        additional_columns_to_retain=["truth"],
+    )
+
+
+def splink_api(engine: Any) -> Any:
+    """The Splink database API sharing the run's engine connection (the only backend switch)."""
+    if engine.duckdb is not None:
+        from splink import DuckDBAPI
+
+        return DuckDBAPI(connection=engine.duckdb)
+    if engine.spark is not None:
+        from splink import SparkAPI
+
+        return SparkAPI(spark_session=engine.spark)
+    raise EngineError(f"计算引擎 {engine.name} 不支持概率匹配。", hint="使用 duckdb 或 spark 引擎。")
+
+
+def smooth(model: dict[str, Any], *, n_labels: int, n_random: int) -> dict[str, Any]:
+    """Add-one-half smoothing of the estimated m (from `n_labels` pairs) and u (from `n_random`).
+
+    A level never seen among the labelled pairs (a birth date typo, say) would
+    otherwise get no m at all, or m = 0 and an infinite weight against. Half a
+    pseudo-count per level keeps every estimate a frequency from the data.
+    """
+    for comparison in model["comparisons"]:
+        levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+        k = len(levels)
+        for key, n in (("m_probability", n_labels), ("u_probability", n_random)):
+            if comparison["output_column_name"] == ID_COMPARISON and key == "m_probability":
+                # the labelled pairs all agree on the ID: EM learns this m; start it from the smoothed labels
+                pass
+            for lv in levels:
+                count = float(lv.get(key) or 0.0) * n
+                lv[key] = (count + 0.5) / (n + 0.5 * k)
+    return model
+
+
+def _fix_all_but_id(model: dict[str, Any]) -> dict[str, Any]:
+    """Hold every m learnt from the labelled pairs; leave the ID comparison's m free for EM."""
+    for comparison in model["comparisons"]:
+        free = comparison["output_column_name"] == ID_COMPARISON
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            if free:
+                level.pop("fix_m_probability", None)
+            else:
+                level["fix_m_probability"] = True
+            level["fix_u_probability"] = True
+    return model
+
+
+def train(api: Any, reg_table: str, stu_table: str, *, prior: float, max_pairs_u: float,
+          seed: int, n_labels: int) -> tuple[Linker, dict[str, float]]:
+    """Train on the residue plus a sample of exact pairs (whose `truth` column labels them)."""
+    timings: dict[str, float] = {}
+    reg = api.register(reg_table, dataset_display_name="registry")
+    stu = api.register(stu_table, dataset_display_name="students")
+    linker = Linker([reg, stu], settings(prior), log_level=None)
+    t0 = time.perf_counter()
+    linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs_u, seed=seed)
+    timings["u_s"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    linker.training.estimate_m_from_label_column("truth")
+    timings["m_labels_s"] = round(time.perf_counter() - t0, 3)
+    model = linker.misc.save_model_to_json()
+    model = _fix_all_but_id(smooth(model, n_labels=n_labels, n_random=int(max_pairs_u)))
+    reg2 = api.register(reg_table, dataset_display_name="registry", table_name=f"{reg_table}_em")
+    stu2 = api.register(stu_table, dataset_display_name="students", table_name=f"{stu_table}_em")
+    linker = Linker([reg2, stu2], model, log_level=None)
+    t0 = time.perf_counter()
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        block_on("birth_str", "surname_py"), fix_probability_two_random_records_match=True
+    )
+    timings["em_s"] = round(time.perf_counter() - t0, 3)
+    return linker, timings

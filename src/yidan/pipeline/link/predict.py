@@ -1,0 +1,152 @@
+"""Step `link_probabilistic`: Splink scores the residue the exact tier left.
+
+Splink sees registry persons without an exact link against students without one,
+plus a hashed sample of exact pairs that label the m parameters for free (their
+`truth` column holds the shared ID; pairs among them are dropped from the output).
+The result is `link_candidates`: every pair at or above the review threshold with
+its probability, its explanation and the K08 agreement flags.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import ibis
+
+from yidan.errors import EngineError
+from yidan.pipeline.context import RunContext
+from yidan.pipeline.link.exact import agreement
+from yidan.pipeline.link.explain import model_explanation
+from yidan.pipeline.link.features import common, registry_side, student_side, with_names
+from yidan.pipeline.link.model import splink_api, train
+from yidan.pipeline.link.prepare import normaliser
+
+# Exact pairs used as labelled matches: enough for stable m, small enough to stay cheap.
+LABEL_SAMPLE = 20_000
+TF_COLUMNS = {"name": "mw_tf_adj_name"}
+
+CANDIDATE_SCHEMA = ibis.schema(
+    {
+        "reg_key": "int64",
+        "person_id": "string",
+        "student_no": "string",
+        "match_probability": "float64",
+        "explanation": "string",
+        "name_agrees": "boolean",
+        "gender_agrees": "boolean",
+        "birth_agrees": "boolean",
+    }
+)
+
+
+def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
+    persons, students, exact = ctx.get("reg_persons"), ctx.get("students"), ctx.get("links_exact")
+    resid_p = persons.anti_join(exact, "reg_key")
+    resid_s = students.anti_join(exact, "student_no")
+    first = exact.group_by("reg_key").aggregate(student_no=exact.student_no.min())
+    sample = first.order_by(first.reg_key.hash()).limit(LABEL_SAMPLE)
+    sample_p = persons.join(sample.select("reg_key"), "reg_key").select(persons.columns)
+    sample_s = students.join(sample.select("student_no"), "student_no").select(students.columns)
+    sample_truth = sample.join(persons.select("reg_key", "person_id"), "reg_key")
+    normalise = normaliser(resid_p["name"], resid_s["name"], sample_p["name"], sample_s["name"])
+    none = ibis.null("string")
+    reg = registry_side(resid_p, normalise).mutate(truth=none).union(
+        registry_side(sample_p, normalise).join(sample_truth.select(uid=sample_truth.reg_key.cast("string"),
+                                                                    truth=sample_truth.person_id), "uid")
+    )
+    stu = student_side(resid_s, normalise).mutate(truth=none).union(
+        student_side(sample_s, normalise).join(sample_truth.select("student_no", truth=sample_truth.person_id)
+                                               .rename(uid="student_no"), "uid")
+    )
+    reg = ctx.put("link_reg_base", common(ctx.put("link_reg_side", reg)))
+    stu = ctx.put("link_stu_base", common(ctx.put("link_stu_side", stu)))
+    reg = ctx.put("link_reg_features", with_names(reg))
+    stu = ctx.put("link_stu_features", with_names(stu))
+    sizes = {
+        "residue_persons": int(resid_p.count().execute()),
+        "residue_students": int(resid_s.count().execute()),
+        "label_pairs": int(sample.count().execute()),
+        "persons_valid_id": int(persons.filter(persons.id_valid.fill_null(False)).count().execute()),
+        "exact_persons_valid_id": int(
+            persons.filter(persons.id_valid.fill_null(False)).semi_join(exact, "reg_key").count().execute()
+        ),
+    }
+    return reg, stu, sizes
+
+
+def prior_from(sizes: dict[str, int]) -> float:
+    """P(two random records match), from the data: the share of registry persons the exact tier
+    found enrolled, applied to the residue, plus the labelled pairs, over all possible pairs."""
+    rate = sizes["exact_persons_valid_id"] / max(sizes["persons_valid_id"], 1)
+    n_reg = sizes["residue_persons"] + sizes["label_pairs"]
+    n_stu = sizes["residue_students"] + sizes["label_pairs"]
+    expected = rate * sizes["residue_persons"] + sizes["label_pairs"]
+    return min(max(expected / max(n_reg * n_stu, 1), 1e-9), 0.5)
+
+
+def link_probabilistic(ctx: RunContext) -> None:
+    note = ctx.notes.setdefault("linkage", {})
+    reg, stu, sizes = _inputs(ctx)
+    note.update(sizes)
+    if sizes["residue_persons"] == 0 or sizes["residue_students"] == 0 or sizes["label_pairs"] == 0:
+        ctx.put("link_candidates", ibis.memtable(CANDIDATE_SCHEMA.to_pyarrow().empty_table()))
+        note["candidate_pairs"] = 0
+        return
+    cfg = ctx.config.linkage
+    api = splink_api(ctx.engine)
+    t0 = time.perf_counter()
+    try:
+        linker, timings = train(api, "link_reg_features", "link_stu_features", prior=prior_from(sizes),
+                                max_pairs_u=float(cfg.max_pairs_for_u), seed=cfg.seed,
+                                n_labels=sizes["label_pairs"])
+        t1 = time.perf_counter()
+        predictions = linker.inference.predict(threshold_match_probability=cfg.review)
+        timings["predict_s"] = round(time.perf_counter() - t1, 3)
+    except Exception as exc:  # Splink raises many types; the user needs one clear message
+        raise EngineError(
+            f"概率匹配（Splink）失败：{type(exc).__name__}: {exc}",
+            hint="检查学籍与建档立卡数据的姓名、出生日期列是否正常；如问题持续，请将本信息反馈给维护人员。",
+        ) from exc
+    timings["splink_total_s"] = round(time.perf_counter() - t0, 3)
+    model = linker.misc.save_model_to_json()
+    note["splink_timings"] = timings
+    note["prior"] = prior_from(sizes)
+    note["m_u"] = _m_u_summary(model)
+    pred = ctx.engine.ibis.table(predictions.physical_name)
+    persons = ctx.get("reg_persons").select("reg_key", "person_id")
+    found = candidates(pred, model)
+    ctx.put("link_candidates", found.join(persons, "reg_key").select(*CANDIDATE_SCHEMA.names))
+    note["candidate_pairs"] = int(ctx.get("link_candidates").count().execute())
+
+
+def candidates(pred: Any, model: dict[str, Any]) -> Any:
+    """Residue pairs (no labelled record on either side), oriented registry → student."""
+    p = pred.filter(pred.truth_l.isnull() & pred.truth_r.isnull())
+
+    def side(col: str, registry: bool) -> Any:
+        left, right = p[f"{col}_l"], p[f"{col}_r"]
+        return ibis.ifelse(reg_left, left, right) if registry else ibis.ifelse(reg_left, right, left)
+
+    reg_left = p.source_dataset_l == "registry"
+    return p.select(
+        reg_key=side("uid", True).cast("int64"),
+        student_no=side("uid", False),
+        match_probability=p.match_probability.cast("float64"),
+        explanation=model_explanation(p, model, TF_COLUMNS),
+        name_agrees=agreement(side("name_norm", True), side("name_norm", False)),
+        gender_agrees=agreement(side("gender", True), side("gender", False)),
+        birth_agrees=agreement(side("birth_str", True), side("birth_str", False)),
+    )
+
+
+def _m_u_summary(model: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The trained m and u per level, for the manifest (so a run can be audited)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for comparison in model["comparisons"]:
+        out[comparison["output_column_name"]] = [
+            {"level": lv.get("label_for_charts"), "m": lv.get("m_probability"), "u": lv.get("u_probability")}
+            for lv in comparison["comparison_levels"]
+            if not lv.get("is_null_level")
+        ]
+    return out

@@ -1,0 +1,146 @@
+"""Step `link_prepare` and the engine expressions every linkage tier shares.
+
+`students` holds one row per student number (its latest record across terms) with
+the ID a link may use: the ID column when present, else the ID inside a "G" student
+number. Name features (normalised name, reading keys) are built here too, but only
+for the rows a tier needs: the exact tier normalises the names of its pairs, the
+probabilistic tier those of the residue. Everything is an Ibis expression; Python
+sees only distinct characters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+
+from yidan.identity.names import reading_rows, translation_for
+from yidan.pipeline.context import RunContext
+
+# Longest name (in characters) whose every character gets readings; longer names
+# keep their full normalised form, their tail is simply not read aloud.
+MAX_NAME_CHARS = 32
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"
+ID_PATTERN = r"^[0-9]{17}[0-9X]$"
+
+
+def id_check_ok(value: Any) -> Any:
+    """True when an 18-character ID's check character is right (ISO 7064 MOD 11-2).
+
+    The arithmetic runs in the engine; a non-digit makes `try_cast` null, and a null
+    verdict is False. Give it a plain column or a short expression: it is read 18 times.
+    """
+    total = sum(value.substr(i, 1).try_cast("int64") * w for i, w in enumerate(ID_WEIGHTS))
+    expected = ibis.literal(ID_CHECK).substr((total % 11).cast("int32"), 1)
+    return ((value.length() == 18) & (value.substr(17, 1) == expected)).fill_null(False)
+
+
+def term_order(term: Any) -> Any:
+    """Monotone number for a canonical term label: 2020春 < 2020秋 < 2021春."""
+    return term.substr(0, 4).cast("int64") * 2 + ibis.ifelse(term.substr(4, 1) == "秋", 1, 0)
+
+
+def student_ids(enrollment: Any) -> Any:
+    """Enrollment rows with `g_id`: the ID inside a "G" student number, when its check character holds."""
+    e = enrollment
+    g_raw = e.student_no.substr(1, 18)
+    has_g = (e.student_no.substr(0, 1) == "G") & (e.student_no.length() == 19)
+    return e.mutate(g_id=ibis.ifelse(has_g & id_check_ok(g_raw), g_raw, ibis.null("string")))
+
+
+def build_students(rows: Any) -> Any:
+    """One row per student_no: the record of the latest term (latest file row on ties).
+
+    `link_id` is the ID a link may use: the ID column when valid, else the ID in the
+    "G" number, else the (invalid) ID column. `rows` must already carry `g_id`
+    (`student_ids`, materialised: the check-digit arithmetic is compiled once).
+    """
+    e = rows
+    id_valid = e.id_number_valid.fill_null(False)
+    use_id = e.id_number.notnull() & id_valid
+    link_id = ibis.cases((use_id, e.id_number), (e.g_id.notnull(), e.g_id), else_=e.id_number)
+    link_id_valid = ibis.cases((use_id, True), (e.g_id.notnull(), True), (e.id_number.notnull(), False),
+                               else_=ibis.null("boolean"))
+    ranked = e.mutate(
+        link_id=link_id,
+        link_id_valid=link_id_valid,
+        _rank=ibis.row_number().over(
+            group_by=e.student_no,
+            order_by=[ibis.desc(term_order(e.term)), ibis.desc(e._file), ibis.desc(e._row)],
+        ),
+    )
+    return ranked.filter(ranked._rank == 0).drop("_rank")
+
+
+def link_prepare(ctx: RunContext) -> None:
+    """Materialise `students` from the ingested `enrollment` table."""
+    rows = ctx.put("link_enrollment_ids", student_ids(ctx.get("enrollment")))
+    students = ctx.put("students", build_students(rows))
+    ctx.notes.setdefault("linkage", {})["students"] = int(students.count().execute())
+
+
+# --- names -------------------------------------------------------------------------------------------
+
+
+def _positions() -> Any:
+    return ibis.memtable({"pos": list(range(MAX_NAME_CHARS))})
+
+
+def _chars(table: Any, key: str, name: str) -> Any:
+    """(key, pos, ch) for every character of every name: a cross join with a small position table."""
+    pos = _positions()
+    joined = table.select(key, _n=table[name]).filter(lambda t: t._n.notnull()).cross_join(pos)
+    joined = joined.filter(joined.pos < joined._n.length())
+    return joined.select(key, "pos", ch=joined._n.substr(joined.pos, 1))
+
+
+def distinct_chars(*columns: Any) -> set[str]:
+    """The distinct characters of some string columns, fetched once (a few thousand values)."""
+    out: set[str] = set()
+    for col in columns:
+        t = col.name("_n").as_table().distinct()
+        t = t.mutate(_k=ibis.literal(0))
+        chars = _chars(t, "_k", "_n").select("ch").distinct().to_pyarrow().column("ch").to_pylist()
+        out.update(c for c in chars if c is not None)
+    return out
+
+
+def normaliser(*columns: Any) -> Any:
+    """A function turning a name column into its normalised form, for names drawn from `columns`."""
+    src, dst = translation_for(distinct_chars(*columns))
+
+    def normalise(col: Any) -> Any:
+        out = col.translate(src, dst) if src else col
+        return ibis.ifelse(out.length() == 0, ibis.null("string"), out)
+
+    return normalise
+
+
+def name_features(table: Any, key: str, name_norm: str = "name_norm") -> Any:
+    """Reading features of a normalised name column, keyed by `key`.
+
+    Returns key, `surname_py` (reading of the first character as a surname),
+    `name_py` (the usual reading of every character, surname reading first),
+    `py0`, `py1`, `py2` (every reading of characters 1-3; ['-'] where the name is
+    shorter) and `py_rest` (usual reading of the rest; '-' when none). Two names
+    sound alike when, position by position, their reading sets meet.
+    """
+    chars = _chars(table, key, name_norm)
+    distinct = chars.select("ch").distinct().to_pyarrow().column("ch").to_pylist()
+    readings = ibis.memtable(reading_rows(c for c in distinct if c is not None))
+    j = chars.join(readings, (chars.ch == readings.ch) & (readings.surname == (chars.pos == 0)))
+    agg = j.group_by(key).aggregate(
+        surname_py=j.reading.min(where=j.primary & (j.pos == 0)),
+        name_py=j.reading.group_concat(" ", where=j.primary, order_by=j.pos),
+        py0=j.reading.collect(where=j.pos == 0, distinct=True),
+        py1=j.reading.collect(where=j.pos == 1, distinct=True),
+        py2=j.reading.collect(where=j.pos == 2, distinct=True),
+        py_rest=j.reading.group_concat("", where=j.primary & (j.pos >= 3), order_by=j.pos),
+    )
+    none = ibis.literal(["-"], type="array<string>")
+    return agg.mutate(
+        py1=ibis.ifelse(agg.py1.isnull() | (agg.py1.length() == 0), none, agg.py1),
+        py2=ibis.ifelse(agg.py2.isnull() | (agg.py2.length() == 0), none, agg.py2),
+        py_rest=agg.py_rest.fill_null("-"),
+    )

@@ -121,8 +121,7 @@ def ensure_divisions(con) -> None:
     if exists:
         return
     codes = sorted(division_codes())
-    con.execute(f"CREATE TEMP TABLE {DIVISIONS_TABLE} (code VARCHAR PRIMARY KEY)")
-    con.executemany(f"INSERT INTO {DIVISIONS_TABLE} VALUES (?)", [[c] for c in codes])
+    con.execute(f"CREATE TEMP TABLE {DIVISIONS_TABLE} AS SELECT unnest(CAST(? AS VARCHAR[])) AS code", [codes])
 
 
 # -- Python mirror (small things only) --------------------------------------------------------------------

@@ -58,6 +58,11 @@ def read_csv(con, table: Table, path: Path, scan: Scan, *, encoding: str | None,
     if header_at is None:
         header_at = 0  # let the header match name the missing columns
     header = rows[header_at] if rows else []
+    if any("\ufffd" in cell for cell in header):
+        raise InputError(
+            f"文件 {path} 的表头含无法识别的字符：文件编码可能不是 {enc}。",
+            hint="不指定 --encoding 让程序自动识别，或指定正确的编码（utf-8、gb18030）。",
+        )
     match = match_headers(table, header, where=f"文件 {path}")
     width = len(header)
 

@@ -1,0 +1,84 @@
+"""Value rules, driven by data files: tests/fixtures/ingest/cases/<table>__<name>.csv holds the input
+and <table>__<name>.expected.csv the rows that must be refused (row as the user sees it, column,
+a fragment of the Chinese reason). Every other row must load. A domain expert can add a case
+by adding two files."""
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from yidan.ingest import load_table
+
+CASES = Path(__file__).parent / "fixtures" / "ingest" / "cases"
+INPUTS = sorted(p for p in CASES.glob("*.csv") if not p.name.endswith(".expected.csv"))
+
+
+def expected_rejects(case: Path) -> list[dict]:
+    with open(case.with_name(case.stem + ".expected.csv"), encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def data_rows(case: Path) -> int:
+    return sum(1 for line in case.read_text(encoding="utf-8").splitlines()[1:] if line)
+
+
+@pytest.mark.parametrize("case", INPUTS, ids=[p.stem for p in INPUTS])
+def test_case_file_rejects_exactly_the_expected_rows_with_their_reasons(case):
+    table = case.stem.split("__")[0]
+    con = duckdb.connect()
+    result = load_table(con, table, [case], default_term="2021春")
+    got = con.execute('SELECT row_number, "column", reason FROM rejects ORDER BY row_number, "column"').fetchall()
+    want = expected_rejects(case)
+    assert sorted((r, c) for r, c, _ in got) == sorted((int(w["row"]), w["column"]) for w in want)
+    reasons = {(r, c): reason for r, c, reason in got}
+    for w in want:
+        assert w["reason"] in reasons[(int(w["row"]), w["column"])]
+    rejected_rows = {int(w["row"]) for w in want}
+    loaded_rows = {r for (r,) in con.execute(f'SELECT _row FROM "{table}"').fetchall()}
+    assert loaded_rows == set(range(2, data_rows(case) + 2)) - rejected_rows
+    stats = result.files[0]
+    assert (stats.read, stats.loaded, stats.rejected) == (data_rows(case), len(loaded_rows), len(rejected_rows))
+
+
+def load(case: str, **kw):
+    con = duckdb.connect()
+    table = case.split("__")[0]
+    load_table(con, table, [CASES / f"{case}.csv"], **kw)
+    return con
+
+
+def test_registry_gender_and_birth_date_come_from_a_valid_id_when_empty():
+    con = load("registry__values")
+    row = con.execute("SELECT gender, birth_date FROM registry WHERE _row = 2").fetchone()
+    assert row == ("男", date(2009, 3, 15))
+
+
+def test_registry_keeps_an_invalid_id_and_flags_it():
+    con = load("registry__values")
+    assert con.execute("SELECT id_number, id_number_valid FROM registry WHERE _row = 3").fetchone() == (
+        "430124200903150012", False)
+
+
+def test_registry_converts_a_legacy_15_digit_id_and_reads_compact_and_serial_dates():
+    con = load("registry__values")
+    assert con.execute("SELECT id_number, id_number_valid, recognized_on FROM registry WHERE _row = 12"
+                       ).fetchone() == ("430124190903150015", True, date(2016, 5, 1))
+    assert con.execute("SELECT recognized_on FROM registry WHERE _row = 11").fetchone()[0] == date(2020, 9, 1)
+
+
+def test_enrollment_terms_are_canonical_and_an_empty_term_is_the_runs_term():
+    con = load("enrollment__values", default_term="2021春")
+    terms = dict(con.execute("SELECT _row, term FROM enrollment").fetchall())
+    assert terms[2] == "2021春"  # 2020-2021学年第二学期
+    assert terms[3] == "2021春"  # empty
+    assert con.execute("SELECT student_no FROM enrollment WHERE _row = 3").fetchone()[0] == "L2009031500001"
+
+
+def test_aid_amounts_are_decimal_yuan_and_thousands_separators_are_read():
+    con = load("aid__values")
+    amounts = dict(con.execute("SELECT _row, CAST(amount AS VARCHAR) FROM aid").fetchall())
+    assert amounts == {2: "625.00", 3: "1250.00"}
+    assert con.execute("SELECT typeof(amount) FROM aid LIMIT 1").fetchone()[0] == "DECIMAL(14,2)"

@@ -160,3 +160,24 @@ def build_run(
                 "started_at": made_at, "finished_at": made_at}
     (path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
     return RunDir(path)
+
+
+def set_statuses(run: RunDir, statuses: dict[str, str]) -> None:
+    """Give some children another status (by person_id), keeping the summary consistent."""
+    persons = pq.read_table(run.parquet_path("persons")).to_pylist()
+    for p in persons:
+        if p["person_id"] in statuses:
+            p["status"] = statuses[p["person_id"]]
+            p["status_label"] = STATUSES[p["status"]]
+    pq.write_table(pa.Table.from_pylist(persons), run.parquet_path("persons"))
+    findings = pq.read_table(run.parquet_path("findings")).to_pylist()
+    term = run.term
+    summary = [s for s in pq.read_table(run.parquet_path("summary")).to_pylist() if s["dimension"] not in
+               ("status", "finding")]
+    summary += [s for s in _summary(persons, findings, term) if s["dimension"] in ("status", "finding")]
+    pq.write_table(pa.Table.from_pylist(summary, schema=SUMMARY_SCHEMA), run.parquet_path("summary"))
+
+
+def person_ids(run: RunDir, county: str) -> list[str]:
+    return [p["person_id"] for p in pq.read_table(run.parquet_path("persons")).to_pylist()
+            if p["hukou_county"] == county]

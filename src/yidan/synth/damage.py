@@ -32,14 +32,14 @@ def replace(arr: pa.Array, idx: np.ndarray, values: list[str | None]) -> pa.Arra
 
 def prepare_names(rng: np.random.Generator, reg: Registry, cases: dict[str, np.ndarray]) -> None:
     """Twins get different names; homophone cases get a name that has a homophone to swap."""
-    first_twin = np.flatnonzero(reg.twin[1:] & reg.twin[:-1] & (reg.household[1:] == reg.household[:-1]))
+    twins = np.flatnonzero(reg.twin)  # pairs, in household order: (first child, the twin)
     fix_idx, fix_val = [], []
     surnames = nm.surname_table()[0]
     homo_chars = sorted(nm.homophones())
-    for i in first_twin:  # a few hundred pairs
-        a, b = reg.name[int(i)].as_py(), reg.name[int(i) + 1].as_py()
+    for i, j in zip(twins[0::2], twins[1::2], strict=True):  # a few hundred pairs
+        a, b = reg.name[int(i)].as_py(), reg.name[int(j)].as_py()
         if a == b:
-            fix_idx.append(int(i) + 1)
+            fix_idx.append(int(j))
             fix_val.append(a + homo_chars[int(rng.integers(0, len(homo_chars)))])
     for i in cases["enrollment_missing_id_homophone"]:
         s = surnames[int(reg.surname[i])].as_py()

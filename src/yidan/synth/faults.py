@@ -29,6 +29,9 @@ CASES: tuple[Case, ...] = (
     # schooling stories
     Case("dropout", "plain", 0.003, "DROPPED_OUT", ("K02",), "2021春学籍状态为辍学"),
     Case("suspended", "plain", 0.002, "SUSPENDED", (), "2021春学籍状态为休学"),
+    Case("deceased", "plain", 0.0005, "DECEASED", (), "2021春学籍状态为死亡"),
+    Case("verified_deceased", "plain", 0.0005, "DECEASED", (), "无学籍，核实为死亡"),
+    Case("verified_abroad", "plain", 0.0005, "ABROAD", (), "无学籍，核实为出国"),
     Case("transfer_pending", "plain", 0.002, "TRANSFER_PENDING", ("K03",), "转出后无后续学籍"),
     Case("transfer_completed", "plain", 0.002, "IN_SCHOOL", (), "2020秋转出，2021春在新学校在读"),
     Case("primary_graduate", "age12", 0.01, "NOT_PROGRESSED", ("K09",), "小学毕业后无学籍（义务教育年龄）"),
@@ -80,7 +83,7 @@ CASE_INDEX = {c.tag: i for i, c in enumerate(CASES)}
 NO_ENROLLMENT = frozenset({
     "out_of_province", "oop_hs_aided", "oop_hs_not_aided", "oop_hs_unverified", "verified_lost",
     "verified_disabled", "verified_oop_listed", "verified_oop_unlisted", "verified_returned",
-    "no_enrollment", "invalid_registry_id", "same_name_stranger", "primary_graduate", "junior_graduate",
+    "no_enrollment", "invalid_registry_id", "verified_deceased", "verified_abroad", "same_name_stranger", "primary_graduate", "junior_graduate",
 })
 
 # faults outside the per-child cases, with their rates

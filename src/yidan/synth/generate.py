@@ -194,6 +194,7 @@ def _enrollment_rows(rng, schools, cases, case, r, r_school, main_stage, main_gr
     idx = np.full(n, -1, dtype=np.int64)
     idx[r] = np.arange(len(r))
     for tag, status, start in (("dropout", "辍学", "2021-03-01"), ("suspended", "休学", "2021-03-01"),
+                               ("deceased", "死亡", "2021-03-01"),
                                ("transfer_pending", "转出", "2021-02-20")):
         k = idx[cases[tag]]
         spring_status[k] = en.ST[status]

@@ -19,7 +19,7 @@ PROVINCES = (("广东省", "东莞市"), ("浙江省", "宁波市"), ("江苏省
 VERIFIERS = ("张红（县教育局）", "李建国（乡中心学校）", "王芳（村委会）", "刘勇（县资助中心）")
 VERIFIED = (("verified_lost", "失联"), ("verified_disabled", "因残免学"), ("verified_oop_listed", "省外就读"),
             ("verified_oop_unlisted", "省外就读"), ("verified_returned", "已劝返复学"),
-            ("verified_lost_enrolled", "失联"))
+            ("verified_lost_enrolled", "失联"), ("verified_deceased", "死亡"), ("verified_abroad", "出国"))
 
 
 def out_of_province_and_verifications(rng: np.random.Generator, cases: dict[str, np.ndarray], reg: Registry,

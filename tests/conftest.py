@@ -8,13 +8,13 @@
 
 from __future__ import annotations
 
+import csv
 import tomllib
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 RULES_DIR = Path(__file__).parent / "rules"
@@ -31,20 +31,13 @@ def make_id(county: str, birth: date, seq: int, gender: str) -> str:
     return body + "10X98765432"[total % 11]
 
 
-def id_is_valid(value: str) -> bool:
-    from stdnum.cn import ric
-
-    try:
-        return bool(ric.is_valid(value))
-    except Exception:  # noqa: BLE001 - stdnum raises KeyError for unknown counties
-        return False
-
-
 class Case:
     """One rule case: rows of the input tables, by person name, and what is expected."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, ns: int = 0) -> None:
+        # ns: the case's number when several cases share one run (keeps IDs and student numbers apart)
         self.path = path
+        self.ns = ns
         self.data = tomllib.loads(path.read_text(encoding="utf-8"))
         self.term = self.data.get("term", "2021春")
         self.ids: dict[str, str] = {}
@@ -52,7 +45,7 @@ class Case:
         for i, row in enumerate(self.data.get("registry", [])):
             gender = row.get("gender", "男")
             pid = row.get("id_number") or make_id(
-                row.get("hukou_code", DEFAULT_COUNTY)[:6], row["birth_date"], i + 1, gender
+                row.get("hukou_code", DEFAULT_COUNTY)[:6], row["birth_date"], ns * 20 + i + 1, gender
             )
             self.ids[row["name"]] = pid
             self.people[row["name"]] = {**row, "gender": gender}
@@ -83,29 +76,56 @@ class Case:
             elif table == "verifications":
                 base.update(verified_on=date(2021, 3, 1))
             base.update(row)
+            if row.get("student_no"):
+                base["student_no"] = self.student_no(row["student_no"])
             out.append(base)
         return out
 
+    def student_no(self, given: str) -> str:
+        """A student number written in the case, made unique to the case within a shared run."""
+        return f"{given}{self.ns:02d}" if self.ns else given
 
-def _create(con: Any, table: str, rows: list[dict[str, Any]]) -> None:
-    """Create `table` with the schema ingest gives it, holding `rows` (missing columns null)."""
+    def candidates(self) -> list[dict[str, Any]]:
+        return [
+            {"person_id": self.ids[c["person"]], "student_no": self.student_no(c["student_no"]),
+             "probability": c.get("probability", 0.7)}
+            for c in self.data.get("candidate", [])
+        ]
+
+
+class CaseSet:
+    """Several cases of one term run together (one pipeline run instead of one per case)."""
+
+    def __init__(self, cases: list[Case]) -> None:
+        self.cases = cases
+        self.term = cases[0].term
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        return [r for c in self.cases for r in c.rows(table)]
+
+    def candidates(self) -> list[dict[str, Any]]:
+        return [r for c in self.cases for r in c.candidates()]
+
+
+def write_case_files(case: Case, folder: Path) -> dict[str, list[Path]]:
+    """The case's rows as CSV files with the contract's English headers (as a user could give them)."""
     from yidan.contract import TABLES
-    from yidan.pipeline.load import table_schema
 
-    schema = table_schema(TABLES[table]).to_pyarrow()
-    cols: dict[str, list[Any]] = {f.name: [] for f in schema}
-    for row in rows:
-        for name in cols:
-            if name == "_file":
-                cols[name].append(f"{table}.csv")
-            elif name.endswith("_valid") and name[:-6] in row:
-                v = row.get(name[:-6])
-                cols[name].append(None if v is None else id_is_valid(v))
-            else:
-                cols[name].append(row.get(name))
-    con.register("case_rows", pa.table(cols, schema=schema))
-    con.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM case_rows')
-    con.unregister("case_rows")
+    folder.mkdir(parents=True, exist_ok=True)
+    files: dict[str, list[Path]] = {}
+    for table in ("registry", "enrollment", "out_of_province", "verifications"):
+        rows = case.rows(table)
+        if not rows and table not in ("registry", "enrollment"):
+            continue
+        aliases = [c.alias for c in TABLES[table].columns]
+        path = folder / f"{table}.csv"
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(aliases)
+            for row in rows:
+                w.writerow(["" if row.get(a) is None else str(row.get(a)) for a in aliases])
+        files[table] = [path]
+    return files
 
 
 def exact_link(ctx: Any) -> None:
@@ -172,33 +192,26 @@ def make_case_runner(base: Path, link_steps: tuple[Any, ...]) -> Callable[..., A
     from yidan.identity.terms import parse_term
     from yidan.pipeline import steps as S
     from yidan.pipeline.context import RunInputs, Step
-    from yidan.pipeline.load import register_tables
     from yidan.pipeline.run import run_comparison
     from yidan.settings import RunConfig
 
-    def run(case: Case, out: Path | None = None, extra_steps: tuple[Any, ...] = ()) -> Any:
-        def load_rows(ctx: Any) -> None:
-            con = ctx.engine.duckdb
-            for table in ("registry", "enrollment", "out_of_province", "verifications", "aid", "policies",
-                          "link_decisions"):
-                _create(con, table, case.rows(table))
-            con.execute('CREATE TABLE rejects ("table" VARCHAR, file VARCHAR, row_number BIGINT, "column" VARCHAR, '
-                        "value VARCHAR, reason VARCHAR)")
-            ctx.notes["_candidates"] = [
-                {"person_id": case.ids[c["person"]], "student_no": c["student_no"],
-                 "probability": c.get("probability", 0.7)}
-                for c in case.data.get("candidate", [])
-            ]
-            register_tables(ctx)
+    def run(case: Case | CaseSet, out: Path | None = None, extra_steps: tuple[Any, ...] = (),
+            input_dir: Path | None = None) -> Any:
+        def load_with_candidates(ctx: Any) -> None:
+            S.LOAD.run(ctx)
+            ctx.notes["_candidates"] = case.candidates()
 
-        dummy = base / "in.csv"
-        dummy.write_text("x\n", encoding="utf-8")
-        steps = (Step("load", "读取", load_rows), S.PERSONS, *link_steps, S.CLASSIFY, S.FINDINGS, S.SUMMARY,
-                 *extra_steps)
-        inputs = RunInputs(registry=[dummy], enrollment=[dummy])
-        return run_comparison(inputs, term=parse_term(case.term), out_dir=out or base / "run",
+        target = out or base / "run"
+        files = write_case_files(case, input_dir or target.parent / f"{target.name}-input")
+        steps = (Step("load", "读取", load_with_candidates), S.PERSONS, *link_steps, S.CLASSIFY, S.FINDINGS,
+                 S.SUMMARY, *extra_steps)
+        inputs = RunInputs(registry=files["registry"], enrollment=files["enrollment"],
+                           out_of_province=files.get("out_of_province", []),
+                           verifications=files.get("verifications", []))
+        return run_comparison(inputs, term=parse_term(case.term), out_dir=target,
                               config=RunConfig(), steps=steps)
 
+    run.base = base  # type: ignore[attr-defined]
     return run
 
 
@@ -214,8 +227,30 @@ def module_case_runner(tmp_path_factory: pytest.TempPathFactory) -> Callable[...
     return make_case_runner(tmp_path_factory.mktemp("cases"), exact_link_step_tuple())
 
 
+CLASSIFY_CASES = [Case(p, ns=i + 1) for i, p in enumerate(sorted((RULES_DIR / "classify").glob("*.toml")))]
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every file in tests/rules/classify/ is one `classify_case`."""
     if "classify_case" in metafunc.fixturenames:
-        files = sorted((RULES_DIR / "classify").glob("*.toml"))
-        metafunc.parametrize("classify_case", [pytest.param(Case(p), id=p.stem) for p in files])
+        metafunc.parametrize("classify_case", [pytest.param(c, id=c.path.stem) for c in CLASSIFY_CASES])
+
+
+@pytest.fixture(scope="session")
+def all_classify_cases() -> list[Case]:
+    return CLASSIFY_CASES
+
+
+@pytest.fixture(scope="session")
+def classified_cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """All classify cases through the pipeline, one run per term (cases are kept apart by `ns`);
+    case file stem -> RunDir."""
+    runner = make_case_runner(tmp_path_factory.mktemp("classify_cases"), exact_link_step_tuple())
+    by_term: dict[str, list[Case]] = {}
+    for c in CLASSIFY_CASES:
+        by_term.setdefault(c.term, []).append(c)
+    runs = {}
+    for term, cases in by_term.items():
+        run = runner(CaseSet(cases), out=runner.base / f"run-{term}")
+        runs.update({c.path.stem: run for c in cases})
+    return runs

@@ -52,8 +52,8 @@ def test_manifest_records_term_timings_and_totals_by_status_and_code(rule_case_r
 
 def test_same_inputs_give_byte_identical_outputs(rule_case_runner, classify_case_named, tmp_path):
     case = classify_case_named("verified_out_of_province_unconfirmed")
-    a = rule_case_runner(case, out=tmp_path / "a")
-    b = rule_case_runner(case, out=tmp_path / "b")
+    a = rule_case_runner(case, out=tmp_path / "a", input_dir=tmp_path / "in")
+    b = rule_case_runner(case, out=tmp_path / "b", input_dir=tmp_path / "in")
     for name in ("rejects", "persons", "links", "findings", "summary"):
         assert a.parquet_path(name).read_bytes() == b.parquet_path(name).read_bytes(), name
     strip = ("run_id", "started_at", "finished_at", "timings")

@@ -12,7 +12,7 @@ import ibis
 import ibis.expr.datatypes as dt
 
 from yidan.contract import TABLES, Kind, Table
-from yidan.engine.parquet_bridge import publish_all
+from yidan.engine.parquet_bridge import duckdb_tables, publish_all
 from yidan.pipeline.context import RunContext
 
 # the order tables are loaded in (and listed in the manifest)
@@ -66,9 +66,11 @@ def load_inputs(ctx: RunContext) -> None:
             result = load_table(con, name, paths, encoding=ctx.inputs.encoding, default_term=ctx.term.label)
             for stats in result.files:
                 ctx.file_stats.append(_file_stats(stats))
-        if name not in staging.list_tables():
+            if getattr(result, "notes", None):
+                ctx.notes.setdefault("load", []).extend(str(n) for n in result.notes)
+        if name not in duckdb_tables(ctx.engine):  # (Ibis' list_tables fails on DuckDB 2.0)
             staging.create_table(name, schema=table_schema(TABLES[name]))
-    if "rejects" not in staging.list_tables():
+    if "rejects" not in duckdb_tables(ctx.engine):
         staging.create_table("rejects", schema=REJECTS_SCHEMA)
     publish_all(ctx.engine, (*LOAD_ORDER, "rejects"))
     register_tables(ctx)

@@ -92,7 +92,7 @@ def to_table(r: Rows, pc_: PersonColumns, l_numbers: pa.Array, schools: sc.Schoo
         "身份证号": pc_.id_number.take(p),
         "姓名": pc_.name.take(p),
         "性别": pa.array(np.where(pc_.male[r.person], "男", "女")),
-        "出生日期": pc.strftime(pa.array(pc_.birth[r.person]), format="%Y-%m-%d"),
+        "出生日期": pc.cast(pa.array(pc_.birth[r.person]), pa.string()),
         "学校标识码": schools.code.take(pa.array(r.school)),
         "学校名称": schools.name.take(pa.array(r.school)),
         "学校区划代码": pc.cast(pa.array(county_codes[schools.county_idx[r.school]]), pa.string()),
@@ -102,6 +102,6 @@ def to_table(r: Rows, pc_: PersonColumns, l_numbers: pa.Array, schools: sc.Schoo
         "学籍状态": pa.array(list(ENROLLMENT_STATUSES)).take(pa.array(r.status.astype(np.int64))),
         "就读方式": pa.array(np.where(r.home, "送教上门", "")),
         "是否寄宿": pa.array(np.where(r.boarding, "是", "否")),
-        "状态变动日期": pc.fill_null(pc.strftime(pa.array(sd), format="%Y-%m-%d"), ""),
+        "状态变动日期": pc.fill_null(pc.cast(pa.array(sd), pa.string()), ""),
         "学期": pa.array(TERM_LABELS).take(pa.array(r.term.astype(np.int64))),
     }), r.person

@@ -15,14 +15,12 @@ _WEIGHTS = np.array([pow(2, 17 - i, 11) for i in range(17)], dtype=np.int64)
 _CHECK = pa.array(list("10X98765432"))  # check character for (sum of weighted digits) % 11
 
 
-def digits(body: np.ndarray) -> np.ndarray:
-    """(n, 17) matrix of the body's digits, most significant first."""
-    powers = 10 ** np.arange(16, -1, -1, dtype=np.int64)
-    return (body[:, None] // powers[None, :]) % 10
-
-
 def check_index(body: np.ndarray) -> np.ndarray:
-    return (digits(body) * _WEIGHTS).sum(axis=1) % 11
+    """Weighted digit sum mod 11, one digit position at a time (no n × 17 matrix in memory)."""
+    total = np.zeros(len(body), dtype=np.int64)
+    for k in range(17):
+        total += (body // 10 ** (16 - k)) % 10 * _WEIGHTS[k]
+    return total % 11
 
 
 def check_chars(body: np.ndarray) -> pa.Array:

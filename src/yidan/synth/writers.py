@@ -59,13 +59,18 @@ def write_xlsx(table: pa.Table, path: Path, title: str) -> None:
     wb.close()
 
 
+def iso_dates(dates: np.ndarray) -> pa.Array:
+    """2009-03-15 (null for NaT); Arrow's cast is far faster than strftime."""
+    return pc.cast(pa.array(dates), pa.string())
+
+
 def date_text(rng: np.random.Generator, dates: np.ndarray, other_forms: float) -> pa.Array:
     """ISO dates, with a share written 2009/3/15 or 20090315 (legal forms real exports use)."""
-    iso = pc.strftime(pa.array(dates), format="%Y-%m-%d")
+    iso = iso_dates(dates)
     if other_forms <= 0:
         return pc.fill_null(iso, "")
     u = rng.random(len(dates))
-    compact = pc.strftime(pa.array(dates), format="%Y%m%d")
+    compact = pc.replace_substring(iso, "-", "")
     y, mo, d = ymd(dates)
     slash = pc.binary_join_element_wise(pc.cast(pa.array(y), pa.string()), pc.cast(pa.array(mo), pa.string()),
                                         pc.cast(pa.array(d), pa.string()), "/")
@@ -119,7 +124,7 @@ def aid_table(rng: np.random.Generator, pays: dict[str, np.ndarray], true_id: pa
         "学期": pa.array([t.label for t in AUDIT_TERMS]).take(pa.array(pays["term"])),
         "金额": amount,
         "发放地区划代码": pc.cast(pa.array(pays["payer"]), pa.string()),
-        "发放日期": pc.strftime(pa.array(paid_on), format="%Y-%m-%d"),
+        "发放日期": iso_dates(paid_on),
     })
     return t.take(pa.array(np.lexsort((pays["person"], pays["payer"], pays["term"]))))
 

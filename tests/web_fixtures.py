@@ -217,7 +217,13 @@ class Env:
 
 
 @pytest.fixture(name="env")
-def env_fixture(engine: Engine, tmp_path: Path) -> Iterator[Env]:
+def env_fixture(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    # real argon2id with a test-sized cost (the production cost takes ~0.5 s a hash on a busy CI core)
+    from argon2 import PasswordHasher
+
+    from yidan.web import security
+
+    monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     settings = AppSettings(database_url="sqlite://", secret_key="test-secret-key-0123456789", data_dir=tmp_path / "data")
     app = create_app(settings, engine=engine, runner=fixture_runner, migrate=False)
     yield Env(app=app, engine=engine, data_dir=tmp_path / "data")

@@ -56,7 +56,8 @@ def workbook_download(request: Request, session: SessionDep, user: CurrentUser):
         write_workbooks(rundir, tmp, level=level)
         shutil.rmtree(out, ignore_errors=True)
         tmp.rename(out)
-    mine = sorted(p for p in out.glob("*.xlsx") if p.name.startswith(f"{user.region}_"))
+    prefix = user.region.ljust(6, "0") + "_"  # the reports name regions with six digits (4301 -> 430100)
+    mine = sorted(p for p in out.glob("*.xlsx") if p.name.startswith(prefix))
     if not mine:
         raise NotFoundError(f"本次比对中没有 {user.region} 的工作簿（本地区没有问题线索）。", hint="查看仪表板。")
     audit.record(session, user=user, action="export_workbook", target=mine[0].name, detail=f"比对 {rundir.run_id}")

@@ -155,3 +155,9 @@ def test_an_unfinished_run_is_refused(tmp_path):
 
     with pytest.raises(YidanError, match="比对未完成"):
         write_workbooks(RunDir(run.path), tmp_path / "out")
+
+
+def test_one_county_can_export_only_its_own_workbook(run, tmp_path):
+    paths = write_workbooks(run, tmp_path, "county", regions=["430121"])
+    assert [p.name for p in paths] == ["430121_长沙县_一单_2021春.xlsx"]
+    assert [p.name for p in tmp_path.iterdir()] == ["430121_长沙县_一单_2021春.xlsx"]

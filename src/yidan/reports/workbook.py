@@ -29,8 +29,13 @@ BATCH = 20_000
 _UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
 
 
-def write_workbooks(run: RunDir, out: Path, level: str = "county") -> list[Path]:
-    """Write one workbook per region of `level` into `out`; returns the paths in region order."""
+def write_workbooks(
+    run: RunDir, out: Path, level: str = "county", *, regions: list[str] | None = None
+) -> list[Path]:
+    """Write one workbook per region of `level` into `out`; returns the paths in region order.
+
+    `regions` limits the output to those region codes (a county exporting its own list).
+    """
     if level not in LEVELS:
         raise ConfigError(f"不支持的层级：{level}", hint="层级可选 county（县）、city（市州）、province（省）。")
     run.require_complete()
@@ -46,9 +51,11 @@ def write_workbooks(run: RunDir, out: Path, level: str = "county") -> list[Path]
                 "SELECT county FROM summary WHERE dimension = 'status') WHERE county IS NOT NULL ORDER BY 1",
             )
         ]
-        regions = sorted({parent_of(c, level) for c in counties})
+        wanted = sorted({parent_of(c, level) for c in counties})
+        if regions is not None:
+            wanted = [r for r in wanted if r in set(regions)]
         paths = []
-        for region in regions:
+        for region in wanted:
             path = out / workbook_name(run, level, region)
             if level == "county":
                 _write_county(con, run, region, path)

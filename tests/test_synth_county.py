@@ -68,3 +68,10 @@ def test_schools_have_ten_digit_codes_in_the_county(county: Path) -> None:
     codes = set(enr["学校标识码"].to_pylist())
     assert all(len(c) == 10 and c.isdigit() for c in codes)
     assert set(enr["学校区划代码"].to_pylist()) == {"433127"}
+
+
+def test_injected_counts_follow_the_recorded_rates(county: Path) -> None:
+    meta = json.loads((county / "generated.json").read_text(encoding="utf-8"))
+    for tag, r in meta["rates"].items():
+        expected = min(r["pool_size"], max(r["minimum"], round(r["rate"] * r["pool_size"])))
+        assert meta["faults"][tag] == expected, tag

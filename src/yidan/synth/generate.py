@@ -40,6 +40,7 @@ class GeneratedSet:
     files: dict[str, list[str]] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     faults: dict[str, int] = field(default_factory=dict)
+    rates: dict[str, dict] = field(default_factory=dict)  # case -> pool, pool size, rate, minimum
 
 
 def _county_selection(preset_counties: tuple[str, ...] | None, codes: np.ndarray) -> np.ndarray:
@@ -86,6 +87,8 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
         "preschool": kid & (st == sc.PRE),
     }
     case = assign_cases(rng, pools, p.min_cases)
+    rates = {c.tag: {"pool": c.pool, "pool_size": int(pools[c.pool].sum()), "rate": c.rate, "minimum": p.min_cases}
+             for c in CASES if c.pool}
     cases = {c.tag: np.flatnonzero(case == i) for i, c in enumerate(CASES) if c.pool}
     _apply_case_attributes(reg, cases)
     prepare_names(rng, reg, cases)
@@ -161,7 +164,7 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
 
     say("写出数据文件与真值")
     enr_tbl, enr_person = en.to_table(rows, enr_cols, l_numbers, schools, ccodes, class_no)
-    gs = GeneratedSet(out=Path(out), preset=preset, seed=seed)
+    gs = GeneratedSet(out=Path(out), preset=preset, seed=seed, rates=rates)
     truth_tables = truth.build(reg, age, case, person_id, true_id[:n], ccodes, enr_tbl, enr_person, n,
                                aid_found, reg_faults, enrolled)
     faults = {c.tag: int(len(cases[c.tag])) for c in CASES if c.pool}

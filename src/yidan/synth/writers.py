@@ -179,7 +179,7 @@ def write_all(gs, p, province, reg, reg_ids, ccodes, enr, oop, ver, pays, true_i
         "parquet_note": "Parquet 文件与同名 CSV 内容相同，只需读取其一（大规模时读 Parquet 更快）" if parquet else "",
         "encodings": {"registry.csv": "gb18030", "enrollment.csv": "utf-8", "aid.csv": "utf-8"},
         "title_rows": {"enrollment.xlsx": 1, "out_of_province.xlsx": 1, "verifications.xlsx": 1},
-        "rows": gs.rows, "faults": faults,
+        "rows": gs.rows, "faults": faults, "rates": gs.rates,
         "cases": {c.tag: c.label for c in CASES if c.pool},
         "truth": {k: f"truth/{k}.parquet" for k in truth},
     }

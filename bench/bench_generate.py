@@ -30,12 +30,14 @@ def main() -> None:
     t0 = time.perf_counter()
     gs = generate(args.preset, args.seed, out, progress=lambda m: stages.append((m, time.perf_counter() - t0)))
     total = time.perf_counter() - t0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     sizes = {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()}
     rows = sum(gs.rows.values())
     result = {
         "preset": args.preset, "seed": args.seed, "seconds": round(total, 1),
         "rows": gs.rows, "rows_per_second": round(rows / total),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
         "stages": [{"stage": m, "at_s": round(t, 1)} for m, t in stages],
         "file_mb": {k: round(v / 2**20, 1) for k, v in sizes.items()},
     }

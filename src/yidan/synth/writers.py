@@ -8,7 +8,6 @@ staff keep IDs. The truth is Parquet; generated.json says what is where.
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import datetime
 from pathlib import Path
@@ -34,12 +33,14 @@ def write_csv(table: pa.Table, path: Path, encoding: str = "utf-8") -> None:
     if encoding == "utf-8":
         pacsv.write_csv(table, str(path), write_options=opts)
         return
-    buf = io.BytesIO()
-    pacsv.write_csv(table, buf, write_options=opts)
-    text = io.TextIOWrapper(io.BytesIO(buf.getvalue()), encoding="utf-8", newline="")
-    with open(path, "w", encoding=encoding, newline="") as f:
-        while chunk := text.read(_BLOCK):
-            f.write(chunk)
+    tmp = path.with_name(f".{path.name}.utf8")  # transcoded in blocks: never the whole file in memory
+    try:
+        pacsv.write_csv(table, str(tmp), write_options=opts)
+        with open(tmp, encoding="utf-8", newline="") as src, open(path, "w", encoding=encoding, newline="") as dst:
+            while chunk := src.read(_BLOCK):
+                dst.write(chunk)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_xlsx(table: pa.Table, path: Path, title: str) -> None:

@@ -254,3 +254,61 @@ def classified_cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
         run = runner(CaseSet(cases), out=runner.base / f"run-{term}")
         runs.update({c.path.stem: run for c in cases})
     return runs
+
+
+# --- generated datasets and completed runs, shared by the tests of every module -------------------------
+
+
+def generated_inputs(gen: Any) -> Any:
+    """RunInputs for every file a generated set holds (its file names are relative to its folder)."""
+    from yidan.pipeline.context import RunInputs
+
+    files = {t: [Path(gen.out) / f for f in fs] for t, fs in gen.files.items()}
+    return RunInputs(
+        registry=files["registry"], enrollment=files["enrollment"],
+        out_of_province=files.get("out_of_province", []), verifications=files.get("verifications", []),
+        aid=files.get("aid", []), policies=files.get("policies", []),
+    )
+
+
+def run_generated(gen: Any, out: Path) -> Any:
+    """The comparison on a generated set, with the aid audit of its audit terms."""
+    import json
+
+    from yidan.identity.terms import parse_term
+    from yidan.pipeline.run import run_comparison
+    from yidan.settings import RunConfig
+
+    meta = json.loads((Path(gen.out) / "generated.json").read_text(encoding="utf-8"))
+    return run_comparison(
+        generated_inputs(gen), term=parse_term(meta["run_term"]), out_dir=out, config=RunConfig(),
+        audit_terms=[parse_term(t) for t in meta["audit_terms"]],
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The generated `tiny` preset (two counties, every injected case at least once), with ground truth."""
+    from yidan.synth import generate
+
+    return generate("tiny", 7, tmp_path_factory.mktemp("tiny") / "input")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_dataset: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A completed run (RunDir) on the tiny preset, aid audit included; read it, never write into it."""
+    return run_generated(tiny_dataset, tmp_path_factory.mktemp("tiny_run") / "run")
+
+
+@pytest.fixture(scope="session")
+def county_dataset(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The generated `county` preset (one county, ~39 k registry members), with ground truth. Slow."""
+    from yidan.synth import generate
+
+    return generate("county", 2021, tmp_path_factory.mktemp("county") / "input")
+
+
+@pytest.fixture(scope="session")
+def county_run(county_dataset: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A completed run on the county preset. Slow: use it only in tests marked `slow`."""
+    return run_generated(county_dataset, tmp_path_factory.mktemp("county_run") / "run")

@@ -1,0 +1,165 @@
+"""The whole comparison, end to end, beside the floor (a hand-written DuckDB exact join).
+
+    nice -n 10 python bench/bench_run.py --data DIR           # a folder `yidan generate` wrote
+    nice -n 10 python bench/bench_run.py --preset province     # generate into a temporary folder first
+
+Runs `yidan.pipeline.run.run_comparison` on the generated set twice — once from the Parquet
+copies of registry, enrollment and aid (where the generator wrote them), once from CSV/XLSX —
+each in its own process so peak memory is that run's alone, and the floor: DuckDB reading the
+same registry and enrollment files, one inner join on the ID, two anti-joins and a group-by.
+Prints stage timings, wall time, peak resident memory and the ratio to the floor, then one
+JSON line with every figure (see bench/README.md for recorded results and targets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def peak_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def files_of(data: Path, fmt: str) -> dict[str, list[Path]]:
+    """Input files by table; `fmt` = parquet uses the generator's Parquet copies where there are some."""
+    meta = json.loads((data / "generated.json").read_text(encoding="utf-8"))
+    files = {t: [data / f for f in fs] for t, fs in meta["files"].items()}
+    if fmt == "parquet":
+        for table, copies in (meta.get("parquet_copies") or {}).items():
+            if copies:
+                files[table] = [data / f for f in (copies if isinstance(copies, list) else [copies])]
+    return files
+
+
+def run_pipeline(data: Path, fmt: str, out: Path, memory_limit: str | None, threads: int | None) -> dict[str, Any]:
+    from yidan.identity.terms import parse_term
+    from yidan.pipeline.context import RunInputs
+    from yidan.pipeline.run import run_comparison
+    from yidan.settings import EngineConfig, RunConfig
+
+    meta = json.loads((data / "generated.json").read_text(encoding="utf-8"))
+    f = files_of(data, fmt)
+    inputs = RunInputs(
+        registry=f["registry"], enrollment=f["enrollment"], out_of_province=f.get("out_of_province", []),
+        verifications=f.get("verifications", []), aid=f.get("aid", []), policies=f.get("policies", []),
+    )
+    config = RunConfig(engine=EngineConfig(memory_limit=memory_limit, threads=threads,
+                                           temp_directory=str(out.parent / "spill")))
+    t0 = time.perf_counter()
+    run = run_comparison(inputs, term=parse_term(meta["run_term"]), out_dir=out, config=config,
+                         audit_terms=[parse_term(t) for t in meta["audit_terms"]])
+    wall = time.perf_counter() - t0
+    m = run.manifest
+    return {
+        "format": fmt,
+        "wall_s": round(wall, 2),
+        "peak_mb": peak_mb(),
+        "timings": m["timings"],
+        "rows": {i["table"]: i["read"] for i in m["inputs"]},
+        "persons": m["totals"].get("persons"),
+        "findings": m["totals"].get("findings"),
+    }
+
+
+def run_floor(data: Path, fmt: str, threads: int | None) -> dict[str, Any]:
+    """The least any exact reconciliation must do: read, join on the ID, two anti-joins, group-by."""
+    import duckdb
+
+    f = files_of(data, fmt)
+    con = duckdb.connect()
+    if threads:
+        con.execute(f"SET threads = {threads}")
+
+    def source(table: str) -> str:
+        paths = [str(p) for p in f[table]]
+        if all(p.endswith(".parquet") for p in paths):
+            return f"read_parquet({paths!r})"
+        return f"read_csv({paths!r}, all_varchar = true, header = true)"
+
+    t0 = time.perf_counter()
+    con.execute(f"CREATE TABLE r AS SELECT * FROM {source('registry')}")
+    con.execute(f"CREATE TABLE e AS SELECT * FROM {source('enrollment')}")
+    t_read = time.perf_counter() - t0
+    cols_r = [c[0] for c in con.execute("DESCRIBE r").fetchall()]
+    cols_e = [c[0] for c in con.execute("DESCRIBE e").fetchall()]
+    rid = "身份证号" if "身份证号" in cols_r else "id_number"
+    eid = "身份证号" if "身份证号" in cols_e else "id_number"
+    county = "户籍地区划代码" if "户籍地区划代码" in cols_r else "hukou_code"
+    t1 = time.perf_counter()
+    joined = con.execute(f'SELECT count(*) FROM r JOIN e ON r."{rid}" = e."{eid}"').fetchone()[0]
+    r_only = con.execute(f'SELECT count(*) FROM r ANTI JOIN e ON r."{rid}" = e."{eid}"').fetchone()[0]
+    e_only = con.execute(f'SELECT count(*) FROM e ANTI JOIN r ON r."{rid}" = e."{eid}"').fetchone()[0]
+    con.execute(f'SELECT left(r."{county}", 6) AS c, count(*) FROM r ANTI JOIN e ON r."{rid}" = e."{eid}" '
+                "GROUP BY c").fetchall()
+    t_join = time.perf_counter() - t1
+    return {"format": fmt, "read_s": round(t_read, 2), "join_s": round(t_join, 2),
+            "wall_s": round(t_read + t_join, 2), "peak_mb": peak_mb(),
+            "joined": joined, "registry_only": r_only, "enrollment_only": e_only}
+
+
+def in_subprocess(args: list[str]) -> dict[str, Any]:
+    """Run one measurement in a fresh process (its own peak memory); returns its JSON line."""
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"measurement {args} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, help="folder written by yidan generate")
+    ap.add_argument("--preset", default="province", help="generate this preset when --data is not given")
+    ap.add_argument("--seed", type=int, default=2021)
+    ap.add_argument("--memory-limit", default=None, help="DuckDB memory limit, e.g. 6GB")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--formats", default="parquet,csv")
+    ap.add_argument("--one", choices=["pipeline", "floor"], help=argparse.SUPPRESS)
+    ap.add_argument("--format", default="parquet", help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+
+    if a.one == "pipeline":
+        print(json.dumps(run_pipeline(a.data, a.format, a.out, a.memory_limit, a.threads), ensure_ascii=False))
+        return
+    if a.one == "floor":
+        print(json.dumps(run_floor(a.data, a.format, a.threads), ensure_ascii=False))
+        return
+
+    with tempfile.TemporaryDirectory(prefix="bench_run_") as tmp:
+        data = a.data
+        gen_s = None
+        if data is None:
+            from yidan.synth import generate
+
+            t0 = time.perf_counter()
+            data = Path(tmp) / "data"
+            generate(a.preset, a.seed, data)
+            gen_s = round(time.perf_counter() - t0, 1)
+        extra = [*(["--memory-limit", a.memory_limit] if a.memory_limit else []),
+                 *(["--threads", str(a.threads)] if a.threads else [])]
+        result: dict[str, Any] = {"data": str(data), "preset": a.preset if a.data is None else None,
+                                  "generate_s": gen_s, "runs": [], "floor": []}
+        for fmt in a.formats.split(","):
+            out = Path(tmp) / f"run-{fmt}"
+            run = in_subprocess(["--one", "pipeline", "--data", str(data), "--format", fmt, "--out", str(out), *extra])
+            floor = in_subprocess(["--one", "floor", "--data", str(data), "--format", fmt, *extra])
+            run["x_floor"] = round(run["wall_s"] / max(floor["wall_s"], 1e-9), 2)
+            result["runs"].append(run)
+            result["floor"].append(floor)
+            print(f"[{fmt}] 比对 {run['wall_s']} s，峰值内存 {run['peak_mb']} MB；"
+                  f"下限（DuckDB 精确连接）{floor['wall_s']} s，{floor['peak_mb']} MB；倍数 {run['x_floor']}")
+            for stage, secs in run["timings"].items():
+                print(f"    {stage:<20} {secs:>8.2f} s")
+        print(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -64,12 +64,14 @@ def current_user(request: Request, session: SessionDep) -> User:
         if user is None:
             raise HTTPException(401, "需要有效的接口令牌（Authorization: Bearer …）。",
                                 headers={"WWW-Authenticate": "Bearer"})
+        request.state.user = user
         return user
     uid = request.session.get("uid")
     user = users.get_user(session, user_id=int(uid)) if uid else None
     if user is None or user.disabled or request.session.get("pwh") != user.password_hash[-16:]:
         request.session.clear()
         raise LoginRequired()
+    request.state.user = user
     return user
 
 

@@ -118,4 +118,4 @@ def workbook_upload(request: Request, session: SessionDep, user: CurrentUser,
     return render(request, "workbook.html", {
         "run": run_crud.latest_published(session, region=user.region), "result": result, "recorded": recorded,
         "problems": _problems(result.problems),
-    }, 200 if result.returned == 0 else 400)
+    }, 200 if result.returned == 0 and not result.unreadable else 400)

@@ -1,0 +1,141 @@
+"""Runs from the web: start in the background worker, watch, publish; failures; the demo seed; workbooks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from web_fixtures import (  # noqa: F401 - fixtures
+    COUNTY_A,
+    Env,
+    browser_login,
+    engine_fixture,
+    env_fixture,
+    make_user,
+    pg_schema_fixture,
+    publish_fixture_run,
+    write_run,
+)
+from yidan.store.crud import runs as run_crud
+from yidan.store.db import session_scope
+from yidan.store.models import Case, Run
+from yidan.web.app import create_app
+from yidan.web.demo import seed_demo
+
+
+def _wait(env: Env, run_pk: int) -> Run:
+    env.app.state.worker.wait(run_pk, timeout=60)
+    with session_scope(env.sessions()) as s:
+        return run_crud.get_run(s, run_pk=run_pk, region="43")
+
+
+def _start(client: TestClient, files: dict | None = None, **form: str) -> int:
+    r = client.post("/runs", data={"csrf_token": client.csrf, **form}, files=files)
+    assert r.status_code == 303, r.text[:400]
+    return int(r.headers["location"].rsplit("/", 1)[1])
+
+
+def test_the_province_uploads_inputs_starts_a_run_watches_it_and_publishes_it(env: Env, tmp_path: Path) -> None:
+    make_user(env, "admin", "province_admin", "43")
+    client = browser_login(env, "admin")
+    files = [("registry", ("registry.csv", b"id\n1\n", "text/csv")), ("enrollment", ("enrollment.csv", b"x\n", "text/csv"))]
+    run_pk = _start(client, files=files, term="2021春", audit_terms="2020秋")  # type: ignore[arg-type]
+    run = _wait(env, run_pk)
+    assert run.status == "complete" and run.term == "2021春"
+    assert (env.app.state.worker.upload_dir_for(run_pk) / "registry" / "registry.csv").read_bytes() == b"id\n1\n"
+    assert (env.app.state.worker.upload_dir_for(run_pk) / "link_decisions.csv").is_file()
+    progress = client.get(f"/runs/{run_pk}/progress")
+    assert "已完成" in progress.text and progress.headers.get("hx-refresh") == "true"
+    page = client.get(f"/runs/{run_pk}").text
+    assert "发布比对结果" in page and "学籍未匹配" in page
+    assert client.post(f"/runs/{run_pk}/publish", data={"csrf_token": client.csrf}).status_code == 303
+    with session_scope(env.sessions()) as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 16
+    again = client.post(f"/runs/{run_pk}/publish", data={"csrf_token": client.csrf})
+    assert again.status_code == 400 and "不可更改" in again.text
+
+
+def test_a_run_needs_the_registry_and_enrollment_files_or_a_folder(env: Env, tmp_path: Path) -> None:
+    make_user(env, "admin", "province_admin", "43")
+    client = browser_login(env, "admin")
+    r = client.post("/runs", data={"csrf_token": client.csrf, "term": "2021春"})
+    assert r.status_code == 400 and "必须上传建档立卡人口和学籍文件" in r.text
+    r = client.post("/runs", data={"csrf_token": client.csrf, "term": "2021春", "folder": str(tmp_path / "nowhere")})
+    assert r.status_code == 400 and "没有这个目录" in r.text
+    r = client.post("/runs", data={"csrf_token": client.csrf, "term": "明年"})
+    assert r.status_code == 400 and "学期写法不对" in r.text
+
+
+def test_a_run_that_dies_is_marked_failed_with_its_reason(env: Env, tmp_path: Path) -> None:
+    make_user(env, "admin", "province_admin", "43")
+
+    def broken(spec, out_dir, progress):  # type: ignore[no-untyped-def]
+        progress("读入数据")
+        raise MemoryError("out of memory")
+
+    env.app.state.worker.runner = broken
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "registry.csv").write_text("x")
+    (folder / "enrollment_2021.csv").write_text("x")
+    client = browser_login(env, "admin")
+    run = _wait(env, _start(client, term="2021春", folder=str(folder)))
+    assert run.status == "failed" and "MemoryError" in (run.error or "")
+    assert "失败" in client.get(f"/runs/{run.id}").text
+
+
+def test_runs_left_running_by_a_stopped_server_are_marked_failed_at_start(env: Env) -> None:
+    with session_scope(env.sessions()) as s:
+        run_pk = run_crud.create_run(s, path="/nowhere", region="43", started_by=None, status="running").id
+    create_app(env.app.state.settings, engine=env.engine, migrate=False).state.worker.shutdown()
+    with session_scope(env.sessions()) as s:
+        run = run_crud.get_run(s, run_pk=run_pk, region="43")
+        assert run.status == "failed" and "中断" in (run.error or "")
+
+
+def test_the_county_downloads_its_workbook_and_the_download_is_audited(env: Env, tmp_path: Path) -> None:
+    admin = make_user(env, "admin", "province_admin", "43")
+    make_user(env, "clerk", "county", COUNTY_A)
+    publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1")
+    client = browser_login(env, "clerk")
+    r = client.get("/workbook/download")
+    assert r.status_code == 200 and r.content[:2] == b"PK"
+    assert COUNTY_A in r.headers["content-disposition"] or "filename*" in r.headers["content-disposition"]
+    boss = browser_login(env, "admin")
+    assert "下载县级工作簿" in boss.get("/audit", params={"username": "clerk"}).text
+
+
+def test_an_uploaded_workbook_that_is_not_one_of_ours_is_returned_with_a_reason(env: Env, tmp_path: Path) -> None:
+    admin = make_user(env, "admin", "province_admin", "43")
+    make_user(env, "clerk", "county", COUNTY_A)
+    publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1")
+    client = browser_login(env, "clerk")
+    r = client.post("/workbook/upload", data={"csrf_token": client.csrf},
+                    files=[("workbook", ("随便.xlsx", b"not a workbook", "application/octet-stream"))])
+    assert r.status_code == 400 and "无法读取该工作簿" in r.text and "随便.xlsx" in r.text
+
+
+def test_the_demo_seed_creates_one_account_per_role_and_publishes_the_run(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "run", run_id="demo")
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    accounts = seed_demo(url, run.path)
+    assert {a.role for a in accounts} == {"province_admin", "province_analyst", "city", "county", "inspector"}
+    county = next(a for a in accounts if a.role == "county")
+    assert county.region == COUNTY_A and county.region_label == "宁乡县" and len(county.password) >= 12
+    again = seed_demo(url, run.path)  # idempotent: same accounts, new passwords, the run published once
+    assert [a.username for a in again] == [a.username for a in accounts]
+    from yidan.store.db import make_engine, session_factory
+
+    with session_scope(session_factory(make_engine(url))) as s:
+        assert s.scalar(select(func.count()).select_from(Run)) == 1
+        assert s.scalar(select(func.count()).select_from(Case)) == 16
+
+
+def test_the_runs_page_lists_runs_with_chinese_states(env: Env, tmp_path: Path) -> None:
+    admin = make_user(env, "admin", "province_admin", "43")
+    publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1")
+    client = browser_login(env, "admin")
+    page = client.get("/runs").text
+    assert "r1" in page and "已发布" in page

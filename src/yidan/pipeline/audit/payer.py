@@ -55,6 +55,7 @@ def paid_claims(by_payer: Any, judged: Any) -> Any:
         other_paid=p.paid.sum(where=wrong_place),
         main_payer=p.payer_county_code.min(),
         via_linkage=p.via_linkage.sum(),
-        payers_text=line.group_concat("，", order_by=p.payer_county_code),
-        payers_ev=ev.group_concat(";", order_by=p.payer_county_code),
+        # collect + sort + join: ordered string aggregation that Spark compiles too
+        payers_text=line.collect().sort().join("，"),
+        payers_ev=ev.collect().sort().join(";"),
     )

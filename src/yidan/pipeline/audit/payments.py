@@ -97,5 +97,5 @@ def unresolved(resolved: Any) -> Any:
         payee_name=r.payee_name.max(),
         paid=r.amount.sum(),
         rows=r.count(),
-        sources=r.src.group_concat(",", order_by=r.src),
+        sources=r.src.collect().sort().join(","),
     )

@@ -20,6 +20,7 @@ creators); `splink_api` is the one place that knows DuckDB from Spark.
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 
@@ -173,42 +174,61 @@ def smooth(model: dict[str, Any], *, n_labels: int, n_random: int) -> dict[str, 
     return model
 
 
-def _fix_all_but_id(model: dict[str, Any]) -> dict[str, Any]:
-    """Hold every m learnt from the labelled pairs; leave the ID comparison's m free for EM."""
+def free_only(model: dict[str, Any], free: str, *, prior: float) -> dict[str, Any]:
+    """The model with every m and u held, except the m of comparison `free` (for the next EM)."""
+    model = copy.deepcopy(model)
+    model["probability_two_random_records_match"] = prior
     for comparison in model["comparisons"]:
-        free = comparison["output_column_name"] == ID_COMPARISON
+        is_free = comparison["output_column_name"] == free
         for level in comparison["comparison_levels"]:
             if level.get("is_null_level"):
                 continue
-            if free:
-                level.pop("fix_m_probability", None)
-            else:
-                level["fix_m_probability"] = True
+            level["fix_m_probability"] = not is_free
             level["fix_u_probability"] = True
     return model
 
 
-def train(api: Any, reg_table: str, stu_table: str, *, prior: float, max_pairs_u: float,
-          seed: int, n_labels: int) -> tuple[Linker, dict[str, float]]:
-    """Train on the residue plus a sample of exact pairs (whose `truth` column labels them)."""
+def _linker(api: Any, tables: tuple[str, str], model: Any, tag: str) -> Linker:
+    reg = api.register(tables[0], dataset_display_name="registry", table_name=f"{tables[0]}_{tag}")
+    stu = api.register(tables[1], dataset_display_name="students", table_name=f"{tables[1]}_{tag}")
+    return Linker([reg, stu], model, log_level=None)
+
+
+def _em(linker: Linker) -> dict[str, Any]:
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        block_on("birth_str"), fix_probability_two_random_records_match=True
+    )
+    return linker.misc.save_model_to_json()
+
+
+def train(api: Any, tables: tuple[str, str], residue: tuple[str, str], *, priors: tuple[float, float],
+          max_pairs_u: float, seed: int, n_labels: int) -> tuple[Linker, dict[str, float]]:
+    """Estimate the model; returns the linker that predicts (it reads the `residue` tables).
+
+    1. u by random sampling and m from the labelled exact pairs, on `tables` (residue +
+       labelled pairs), smoothed;
+    2. the ID's m by EM on the same tables, every other parameter held (the labelled
+       pairs anchor EM's "match" class, so "two valid IDs differ" stays strong evidence
+       against);
+    3. the name's m by EM on the residue alone, the ID held: that is the population
+       scored, and once the ID is missing a homophone is far more common among true
+       pairs than among ID-matched ones.
+    `priors` = (P(match) for a random pair of `tables`, for a random residue pair).
+    """
     timings: dict[str, float] = {}
-    reg = api.register(reg_table, dataset_display_name="registry")
-    stu = api.register(stu_table, dataset_display_name="students")
-    linker = Linker([reg, stu], settings(prior), log_level=None)
+    linker = _linker(api, tables, settings(priors[0]), "train")
     t0 = time.perf_counter()
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs_u, seed=seed)
     timings["u_s"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     linker.training.estimate_m_from_label_column("truth")
     timings["m_labels_s"] = round(time.perf_counter() - t0, 3)
-    model = linker.misc.save_model_to_json()
-    model = _fix_all_but_id(smooth(model, n_labels=n_labels, n_random=int(max_pairs_u)))
-    reg2 = api.register(reg_table, dataset_display_name="registry", table_name=f"{reg_table}_em")
-    stu2 = api.register(stu_table, dataset_display_name="students", table_name=f"{stu_table}_em")
-    linker = Linker([reg2, stu2], model, log_level=None)
+    model = smooth(linker.misc.save_model_to_json(), n_labels=n_labels, n_random=int(max_pairs_u))
     t0 = time.perf_counter()
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("birth_str", "surname_py"), fix_probability_two_random_records_match=True
-    )
-    timings["em_s"] = round(time.perf_counter() - t0, 3)
+    model = _em(_linker(api, tables, free_only(model, "id", prior=priors[0]), "em_id"))
+    timings["em_id_s"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    linker = _linker(api, residue, free_only(model, "name", prior=priors[1]), "em_name")
+    _em(linker)
+    timings["em_name_s"] = round(time.perf_counter() - t0, 3)
     return linker, timings

@@ -24,7 +24,7 @@ from yidan.pipeline.link.prepare import normaliser
 
 # Exact pairs used as labelled matches: enough for stable m, small enough to stay cheap.
 LABEL_SAMPLE = 20_000
-TF_COLUMNS = {"name": "mw_tf_adj_name"}
+TF_COLUMNS = {"name": "mw_tf_adj_name"}  # Splink adds the term-frequency weight of the level met
 
 CANDIDATE_SCHEMA = ibis.schema(
     {
@@ -63,6 +63,8 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
     stu = ctx.put("link_stu_base", common(ctx.put("link_stu_side", stu)))
     reg = ctx.put("link_reg_features", with_names(reg))
     stu = ctx.put("link_stu_features", with_names(stu))
+    ctx.put("link_reg_residue", reg.filter(reg.truth.isnull()))
+    ctx.put("link_stu_residue", stu.filter(stu.truth.isnull()))
     sizes = {
         "residue_persons": int(resid_p.count().execute()),
         "residue_students": int(resid_s.count().execute()),
@@ -75,14 +77,19 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
     return reg, stu, sizes
 
 
-def prior_from(sizes: dict[str, int]) -> float:
-    """P(two random records match), from the data: the share of registry persons the exact tier
-    found enrolled, applied to the residue, plus the labelled pairs, over all possible pairs."""
+def priors(sizes: dict[str, int]) -> tuple[float, float]:
+    """P(two random records match) from the data, for (residue + labelled pairs, residue alone).
+
+    The share of registry persons the exact tier found enrolled is applied to the
+    residue persons; each labelled pair is one more match.
+    """
     rate = sizes["exact_persons_valid_id"] / max(sizes["persons_valid_id"], 1)
-    n_reg = sizes["residue_persons"] + sizes["label_pairs"]
-    n_stu = sizes["residue_students"] + sizes["label_pairs"]
-    expected = rate * sizes["residue_persons"] + sizes["label_pairs"]
-    return min(max(expected / max(n_reg * n_stu, 1), 1e-9), 0.5)
+    r, s, n = sizes["residue_persons"], sizes["residue_students"], sizes["label_pairs"]
+
+    def clamp(p: float) -> float:
+        return min(max(p, 1e-9), 0.5)
+
+    return clamp((rate * r + n) / max((r + n) * (s + n), 1)), clamp(rate * r / max(r * s, 1))
 
 
 def link_probabilistic(ctx: RunContext) -> None:
@@ -97,7 +104,8 @@ def link_probabilistic(ctx: RunContext) -> None:
     api = splink_api(ctx.engine)
     t0 = time.perf_counter()
     try:
-        linker, timings = train(api, "link_reg_features", "link_stu_features", prior=prior_from(sizes),
+        linker, timings = train(api, ("link_reg_features", "link_stu_features"),
+                                ("link_reg_residue", "link_stu_residue"), priors=priors(sizes),
                                 max_pairs_u=float(cfg.max_pairs_for_u), seed=cfg.seed,
                                 n_labels=sizes["label_pairs"])
         t1 = time.perf_counter()
@@ -111,7 +119,7 @@ def link_probabilistic(ctx: RunContext) -> None:
     timings["splink_total_s"] = round(time.perf_counter() - t0, 3)
     model = linker.misc.save_model_to_json()
     note["splink_timings"] = timings
-    note["prior"] = prior_from(sizes)
+    note["priors"] = priors(sizes)
     note["m_u"] = _m_u_summary(model)
     pred = ctx.engine.ibis.table(predictions.physical_name)
     persons = ctx.get("reg_persons").select("reg_key", "person_id")

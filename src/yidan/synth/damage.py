@@ -107,7 +107,7 @@ def damage_enrollment(rng: np.random.Generator, cases: dict[str, np.ndarray], tr
     enr_id = replace(true_id, np.array(id_idx + missing.tolist(), dtype=np.int64), id_val + [""] * len(missing))
     serial = int(rng.integers(1_000_000, 5_000_000))
     l_all = [f"L{county[i]}2020{serial + k:07d}" for k, i in enumerate(missing.tolist())]
-    l_extra = [f"L{county[0]}2021{serial + k:07d}" for k in range(n_extra_l)]
+    l_extra = [f"L{county[0]}2021{serial + k:07d}" for k in range(n_extra_l)]  # extra records of K07
     sno = pc.binary_join_element_wise("G", enr_id, "")
     sno = replace(sno, missing, l_all)
 

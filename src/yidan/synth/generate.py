@@ -21,7 +21,7 @@ from yidan.synth import schools as sc
 from yidan.synth.damage import damage_enrollment, damage_registry, prepare_names
 from yidan.synth.faults import CASE_INDEX, CASES, NO_ENROLLMENT, assign_cases
 from yidan.synth.ids import id_strings, make_bodies
-from yidan.synth.people import ROLE_CHILD, age_on, make_pupils, make_registry
+from yidan.synth.people import ROLE_CHILD, Registry, age_on, make_pupils, make_registry
 from yidan.synth.presets import get_preset
 from yidan.synth.regions import make_villages, province_counties
 from yidan.synth.sidecar import out_of_province_and_verifications
@@ -126,7 +126,7 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
     both = np.concatenate([r, n + np.arange(m_pupils)])
     class_no[both] = sc.assign_classes(rng, np.concatenate([r_school, p_school]),
                                        np.concatenate([main_grade[r], p_plan.grade]))
-    rows, school_of = _enrollment_rows(rng, schools, cases, case, r, r_school, main_stage, main_grade,
+    rows, school_of = _enrollment_rows(rng, schools, cases, r, r_school, main_stage, main_grade,
                                        board, home, reg.county_idx, n, p_plan, p_school)
 
     say("生成省外学籍与核实结果")
@@ -176,7 +176,7 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
     return gs
 
 
-def _apply_case_attributes(reg, cases: dict[str, np.ndarray]) -> None:  # noqa: ANN001 - Registry
+def _apply_case_attributes(reg: Registry, cases: dict[str, np.ndarray]) -> None:
     """Attributes a story needs: a disability for home teaching, a later recognition date …"""
     for tag in ("home_teaching", "verified_disabled"):
         i = cases[tag]
@@ -187,8 +187,10 @@ def _apply_case_attributes(reg, cases: dict[str, np.ndarray]) -> None:  # noqa: 
     reg.removed[np.concatenate([cases["aid_removed"], cases["aid_removed_midterm"]])] = np.datetime64("2020-12-15")
 
 
-def _enrollment_rows(rng, schools, cases, case, r, r_school, main_stage, main_grade, board, home,  # noqa: ANN001
-                     hukou_county, n, p_plan, p_school):
+def _enrollment_rows(rng: np.random.Generator, schools: sc.Schools, cases: dict[str, np.ndarray], r: np.ndarray,
+                     r_school: np.ndarray, main_stage: np.ndarray, main_grade: np.ndarray, board: np.ndarray,
+                     home: np.ndarray, hukou_county: np.ndarray, n: int, p_plan: sc.Plan,
+                     p_school: np.ndarray) -> tuple[en.Rows, np.ndarray]:
     """Rows of both snapshots; returns them and the main school per registry row."""
     school_of = np.full(n, -1, dtype=np.int64)
     school_of[r] = r_school

@@ -23,7 +23,8 @@ VERIFIED = (("verified_lost", "失联"), ("verified_disabled", "因残免学"), 
 
 
 def out_of_province_and_verifications(rng: np.random.Generator, cases: dict[str, np.ndarray], reg: Registry,
-                                      stage: np.ndarray, true_id: pa.Array):  # noqa: ANN201
+                                      stage: np.ndarray, true_id: pa.Array
+                                      ) -> tuple[pa.Table, pa.Table, list[tuple[str, np.ndarray, np.ndarray]]]:
     """(out_of_province table, verifications table, [(kind, registry rows, stage)] for aid)."""
     groups = [("out_of_province", "是", None), ("verified_oop_listed", "是", None),
               ("oop_hs_aided", "是", sc.SENIOR), ("oop_hs_not_aided", "否", sc.SENIOR),

@@ -21,9 +21,10 @@ import xlsxwriter
 
 from yidan.contract.codes import CATEGORIES, POVERTY_STATUSES
 from yidan.synth.aid import AUDIT_TERMS, RUN_TERM, catalog, policies_text
+from yidan.synth.enrollment import PersonColumns
 from yidan.synth.faults import CASES
 from yidan.synth.ids import ymd
-from yidan.synth.people import DISABILITIES, ROLE_CHILD, ROLE_HEAD, ROLE_PARENT, ROLE_SPOUSE
+from yidan.synth.people import DISABILITIES, ROLE_CHILD, ROLE_HEAD, ROLE_PARENT, ROLE_SPOUSE, Registry
 
 _BLOCK = 1 << 24
 
@@ -79,7 +80,7 @@ def date_text(rng: np.random.Generator, dates: np.ndarray, other_forms: float) -
     return pc.fill_null(out, "")
 
 
-def registry_table(rng: np.random.Generator, reg, ids: pa.Array) -> pa.Table:  # noqa: ANN001 - Registry
+def registry_table(rng: np.random.Generator, reg: Registry, ids: pa.Array) -> pa.Table:
     n = len(reg)
     relation = np.select([reg.role == ROLE_HEAD, reg.role == ROLE_SPOUSE, reg.role == ROLE_PARENT,
                           (reg.role == ROLE_CHILD) & reg.male], ["户主", "配偶", "父亲", "子"], "女")
@@ -130,7 +131,7 @@ def aid_table(rng: np.random.Generator, pays: dict[str, np.ndarray], true_id: pa
     return t.take(pa.array(np.lexsort((pays["person"], pays["payer"], pays["term"]))))
 
 
-def write_all(gs, p, province, reg, reg_ids, ccodes, enr, oop, ver, pays, true_id, enr_cols,  # noqa: ANN001
+def write_all(gs, p, province, reg, reg_ids, ccodes, enr, oop, ver, pays, true_id, enr_cols,  # noqa: ANN001 - plain data
               truth: dict[str, pa.Table], faults: dict[str, int]) -> None:
     out = gs.out
     out.mkdir(parents=True, exist_ok=True)
@@ -187,7 +188,7 @@ def write_all(gs, p, province, reg, reg_ids, ccodes, enr, oop, ver, pays, true_i
     (out / "generated.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
-def enr_person_rows(enr: pa.Table, enr_cols, n: int) -> np.ndarray:  # noqa: ANN001
+def enr_person_rows(enr: pa.Table, enr_cols: PersonColumns, n: int) -> np.ndarray:
     """Registry rows that have an in-province student number (G or L) in the enrollment file."""
     sno = enr_cols.student_no.slice(0, n)
     present = pc.is_in(sno, value_set=pc.unique(enr["全国学籍号"]))

@@ -90,3 +90,13 @@ def test_rule_files_are_all_readable_cases() -> None:
     for path in Path(RULES).glob("[!_]*.toml"):
         case = tomllib.loads(path.read_text(encoding="utf-8"))
         assert case["description"] and case["audit_terms"], path.name
+
+
+def test_manifest_figures_give_totals_per_term_and_programme_as_exact_text() -> None:
+    notes = outcome("z02_duplicate").notes
+    (row,) = notes["totals"]
+    assert row == {"term": "2020秋", "programme_code": "YW-CZ-JS", "entitled_n": 1,
+                   "entitled_amount": "625.00", "paid_amount": "1250.00", "missed_amount": "0.00",
+                   "duplicate_amount": "625.00", "wrong_amount": "0.00"}
+    assert notes["findings"] == {"Z02": 1}
+    assert notes["payments_audited"] == 2 and notes["payments_unresolved"] == 0

@@ -44,15 +44,30 @@ def audit(ctx: RunContext) -> None:
     _figures(ctx)
 
 
+_MONEY = ("entitled_amount", "paid_amount", "missed_amount", "duplicate_amount", "wrong_amount")
+
+
 def _figures(ctx: RunContext) -> None:
-    """Counts for the manifest: findings per code, payments audited and unresolved."""
+    """Figures for the manifest: findings per code, payments audited and unresolved, and the
+    province's totals per term and programme (amounts as text: exact to the fen, never float;
+    the per-county totals are in summary.parquet)."""
     f = ctx.get("aid_findings")
     counts = f.group_by("code").aggregate(n=f.count()).to_pyarrow().to_pylist()
     pay = ctx.get("audit_payments")
     stats = pay.aggregate(
         payments=pay.count(), unresolved=pay.person_id.isnull().cast("int64").sum()
     ).to_pyarrow().to_pylist()[0]
+    t = ctx.get("aid_totals")
+    by = t.group_by(["term", "programme_code"]).aggregate(
+        entitled_n=t.entitled_n.sum(), **{m: t[m].sum() for m in _MONEY}
+    ).to_pyarrow().to_pylist()
+    totals = [
+        {"term": r["term"], "programme_code": r["programme_code"], "entitled_n": int(r["entitled_n"] or 0),
+         **{m: f"{r[m]:.2f}" if r[m] is not None else "0.00" for m in _MONEY}}
+        for r in sorted(by, key=lambda r: (r["term"], r["programme_code"]))
+    ]
     ctx.notes["audit"].update(
+        totals=totals,
         findings={r["code"]: int(r["n"]) for r in sorted(counts, key=lambda r: r["code"])},
         payments_audited=int(stats["payments"] or 0),
         payments_unresolved=int(stats["unresolved"] or 0),

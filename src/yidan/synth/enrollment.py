@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from yidan.contract.codes import ENROLLMENT_STATUSES
+from yidan.contract.codes import ENROLLMENT_STATUSES, STAGES
 from yidan.synth import schools as sc
 
 ST = {s: i for i, s in enumerate(ENROLLMENT_STATUSES)}
@@ -72,6 +72,11 @@ class PersonColumns:
     birth: np.ndarray
 
 
+def coded(values: list[str] | pa.Array, idx: np.ndarray) -> pa.DictionaryArray:
+    """A column of few distinct values as a dictionary array: no string per row in memory."""
+    return pa.DictionaryArray.from_arrays(pa.array(idx.astype(np.int32)), pa.array(values, pa.string()))
+
+
 def to_table(r: Rows, pc_: PersonColumns, l_numbers: pa.Array, schools: sc.Schools,
              county_codes: np.ndarray, class_no: np.ndarray) -> tuple[pa.Table, np.ndarray]:
     """The enrollment rows with the contract's Chinese headers, in school and class order.
@@ -84,24 +89,27 @@ def to_table(r: Rows, pc_: PersonColumns, l_numbers: pa.Array, schools: sc.Schoo
     l_rank = np.cumsum(r.l_record) - 1
     sno = pc.if_else(pa.array(r.l_record), l_numbers.take(pa.array(np.maximum(l_rank, 0))),
                      pc_.student_no.take(p))
-    grades = sc.grade_labels(r.stage, r.grade)
     cls = np.where(r.l_record | (r.status == ST["毕业"]), 1, class_no[r.person])
-    sd = r.status_date
+    grade_code = r.stage.astype(np.int64) * 9 + r.grade
+    class_key, class_idx = np.unique(grade_code * 1000 + cls, return_inverse=True)
+    grade_names = sc.grade_names()
+    class_names = [f"{grade_names[k // 1000]}{k % 1000}班" for k in class_key.tolist()]
+    school_county = pc.cast(pa.array(county_codes[schools.county_idx]), pa.string())
     return pa.table({
         "全国学籍号": sno,
         "身份证号": pc_.id_number.take(p),
         "姓名": pc_.name.take(p),
-        "性别": pa.array(np.where(pc_.male[r.person], "男", "女")),
+        "性别": coded(["女", "男"], pc_.male[r.person]),
         "出生日期": pc.cast(pa.array(pc_.birth[r.person]), pa.string()),
-        "学校标识码": schools.code.take(pa.array(r.school)),
-        "学校名称": schools.name.take(pa.array(r.school)),
-        "学校区划代码": pc.cast(pa.array(county_codes[schools.county_idx[r.school]]), pa.string()),
-        "学段": sc.stage_labels(r.stage),
-        "年级": grades,
-        "班级": sc.class_labels(grades, cls),
-        "学籍状态": pa.array(list(ENROLLMENT_STATUSES)).take(pa.array(r.status.astype(np.int64))),
-        "就读方式": pa.array(np.where(r.home, "送教上门", "")),
-        "是否寄宿": pa.array(np.where(r.boarding, "是", "否")),
-        "状态变动日期": pc.fill_null(pc.cast(pa.array(sd), pa.string()), ""),
-        "学期": pa.array(TERM_LABELS).take(pa.array(r.term.astype(np.int64))),
+        "学校标识码": coded(schools.code, r.school),
+        "学校名称": coded(schools.name, r.school),
+        "学校区划代码": coded(school_county, r.school),
+        "学段": coded(list(STAGES), r.stage),
+        "年级": coded(grade_names, grade_code),
+        "班级": coded(class_names, class_idx),
+        "学籍状态": coded(list(ENROLLMENT_STATUSES), r.status),
+        "就读方式": coded(["", "送教上门"], r.home),
+        "是否寄宿": coded(["否", "是"], r.boarding),
+        "状态变动日期": pc.fill_null(pc.cast(pa.array(r.status_date), pa.string()), ""),
+        "学期": coded(list(TERM_LABELS), r.term),
     }), r.person

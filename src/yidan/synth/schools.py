@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from yidan.contract.codes import STAGES
 
@@ -119,14 +118,9 @@ def assign_classes(rng: np.random.Generator, school: np.ndarray, grade: np.ndarr
     return rank % k[inv] + 1
 
 
-def grade_labels(stage: np.ndarray, grade: np.ndarray) -> pa.Array:
-    """Grade label per row, by a lookup over the few (stage, grade) pairs."""
-    table = [g for s in range(6) for g in (list(GRADES[s]) + [""] * (9 - len(GRADES[s])))]
-    return pa.array(table).take(pa.array(stage.astype(np.int64) * 9 + grade))
-
-
-def class_labels(grades: pa.Array, class_no: np.ndarray) -> pa.Array:
-    return pc.binary_join_element_wise(grades, pc.cast(pa.array(class_no), pa.string()), "班", "")
+def grade_names() -> list[str]:
+    """Grade label by stage × 9 + grade index (the few (stage, grade) pairs)."""
+    return [g for s in range(6) for g in (list(GRADES[s]) + [""] * (9 - len(GRADES[s])))]
 
 
 def stage_labels(stage: np.ndarray) -> pa.Array:

@@ -21,10 +21,10 @@ import xlsxwriter
 
 from yidan.contract.codes import CATEGORIES, POVERTY_STATUSES
 from yidan.synth.aid import AUDIT_TERMS, RUN_TERM, catalog, policies_text
-from yidan.synth.enrollment import PersonColumns
+from yidan.synth.enrollment import PersonColumns, coded
 from yidan.synth.faults import CASES
 from yidan.synth.ids import ymd
-from yidan.synth.people import DISABILITIES, ROLE_CHILD, ROLE_HEAD, ROLE_PARENT, ROLE_SPOUSE, Registry
+from yidan.synth.people import DISABILITIES, ROLE_CHILD, ROLE_HEAD, ROLE_SPOUSE, Registry
 
 _BLOCK = 1 << 24
 
@@ -80,32 +80,35 @@ def date_text(rng: np.random.Generator, dates: np.ndarray, other_forms: float) -
     return pc.fill_null(out, "")
 
 
+RELATIONS = ("户主", "配偶", "子", "女", "父亲", "母亲")
+
+
 def registry_table(rng: np.random.Generator, reg: Registry, ids: pa.Array) -> pa.Table:
     n = len(reg)
-    relation = np.select([reg.role == ROLE_HEAD, reg.role == ROLE_SPOUSE, reg.role == ROLE_PARENT,
-                          (reg.role == ROLE_CHILD) & reg.male], ["户主", "配偶", "父亲", "子"], "女")
-    relation = np.where((reg.role == ROLE_PARENT) & ~reg.male, "母亲", relation)
+    relation = np.select([reg.role == ROLE_HEAD, reg.role == ROLE_SPOUSE, (reg.role == ROLE_CHILD) & reg.male,
+                          reg.role == ROLE_CHILD, reg.male], [0, 1, 2, 3, 4], 5)
     head_row = np.flatnonzero(reg.role == ROLE_HEAD)
     head_name = reg.name.take(pa.array(head_row[reg.household]))
-    village = pc.cast(pa.array(reg.village), pa.string())
+    village_codes, village_idx = np.unique(reg.village, return_inverse=True)
+    village_text = pc.cast(pa.array(village_codes), pa.string())
     hh_no = pc.utf8_lpad(pc.cast(pa.array(reg.household % 100000), pa.string()), 5, "0")
-    pov = np.where(reg.category == 0, rng.choice(3, size=n, p=(0.08, 0.88, 0.04)), -1)
+    pov = np.where(reg.category == 0, rng.choice(3, size=n, p=(0.08, 0.88, 0.04)), 3)
     phone = 13_000_000_000 + rng.integers(0, 6_999_999_999, size=n)
     has_phone = reg.role != ROLE_CHILD
     return pa.table({
         "身份证号": ids,
         "姓名": reg.name,
-        "性别": pa.array(np.where(reg.male, "男", "女")),
+        "性别": coded(["女", "男"], reg.male),
         "出生日期": date_text(rng, reg.birth, 0.05),
-        "户编号": pc.binary_join_element_wise(village, hh_no, ""),
-        "与户主关系": pa.array(relation),
+        "户编号": pc.binary_join_element_wise(village_text.take(pa.array(village_idx)), hh_no, ""),
+        "与户主关系": coded(list(RELATIONS), relation),
         "户主姓名": head_name,
-        "户籍地区划代码": village,
-        "人员类别": pa.array(list(CATEGORIES)).take(pa.array(reg.category.astype(np.int64))),
-        "脱贫状态": pa.array(list(POVERTY_STATUSES) + [""]).take(pa.array(np.where(pov < 0, 3, pov))),
+        "户籍地区划代码": coded(village_text, village_idx),
+        "人员类别": coded(list(CATEGORIES), reg.category),
+        "脱贫状态": coded(list(POVERTY_STATUSES) + [""], pov),
         "认定日期": date_text(rng, reg.recognized, 0.02),
         "退出日期": date_text(rng, reg.removed, 0.0),
-        "残疾类别": pa.array(list(DISABILITIES)).take(pa.array(reg.disability.astype(np.int64))),
+        "残疾类别": coded(list(DISABILITIES), reg.disability),
         "联系电话": pc.if_else(pa.array(has_phone), pc.cast(pa.array(phone), pa.string()), ""),
     })
 
@@ -122,8 +125,8 @@ def aid_table(rng: np.random.Generator, pays: dict[str, np.ndarray], true_id: pa
         "身份证号": true_id.take(p),
         "姓名": name.take(p),
         "全国学籍号": pc.if_else(pa.array(in_province[pays["person"]]), student_no.take(p), ""),
-        "资助项目代码": pa.array([c.code for c in catalog()]).take(pa.array(pays["programme"])),
-        "学期": pa.array([t.label for t in AUDIT_TERMS]).take(pa.array(pays["term"])),
+        "资助项目代码": coded([c.code for c in catalog()], pays["programme"]),
+        "学期": coded([t.label for t in AUDIT_TERMS], pays["term"]),
         "金额": amount,
         "发放地区划代码": pc.cast(pa.array(pays["payer"]), pa.string()),
         "发放日期": iso_dates(paid_on),
@@ -164,7 +167,8 @@ def write_all(gs, p, province, reg, reg_ids, ccodes, enr, oop, ver, pays, true_i
     parquet: dict[str, str] = {}
     if p.parquet:
         for name, t in (("registry", reg_t), ("enrollment", enr), ("aid", aid_t)):
-            pq.write_table(t, out / f"{name}.parquet", compression="zstd")
+            # no Arrow schema in the file: readers see plain text columns, as in the CSV
+            pq.write_table(t, out / f"{name}.parquet", compression="zstd", store_schema=False)
             parquet[name] = f"{name}.parquet"
     for name, t in truth.items():
         pq.write_table(t, out / "truth" / f"{name}.parquet")

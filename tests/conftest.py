@@ -129,8 +129,8 @@ def write_case_files(case: Case, folder: Path) -> dict[str, list[Path]]:
 
 
 def exact_link(ctx: Any) -> None:
-    """Test stand-in for the linkage steps: exact ID (or "G"+ID student number) → accepted link;
-    `candidate` rows of a case → review-band links."""
+    """A fast stand-in for the linkage steps, for tests of the run directory (not of linkage):
+    exact ID (or "G"+ID student number) → accepted link."""
     import ibis
 
     persons = ctx.get("reg_persons")
@@ -139,22 +139,34 @@ def exact_link(ctx: Any) -> None:
     students = students.filter(students._n == 0)
     key = ibis.coalesce(students.id_number, students.student_no.substr(1))
     j = persons.join(students, persons.person_id == key)
-    links = j.select(
+    ctx.put("links", j.select(
         person_id=persons.person_id, reg_key=persons.reg_key, student_no=students.student_no,
         method=ibis.literal("id"), match_probability=ibis.literal(1.0), decision=ibis.literal("accepted"),
         explanation=ibis.literal("[]"), name_agrees=persons.name == students.name,
         gender_agrees=persons.gender == students.gender, birth_agrees=persons.birth_date == students.birth_date,
-    )
+    ))
+    add_candidates(ctx)
+
+
+def add_candidates(ctx: Any) -> None:
+    """The `[[candidate]]` rows of the cases as review-band links of persons the linker left unlinked
+    (a review band cannot be written as rows without depending on the model's calibration)."""
+    import ibis
+
     cand = ctx.notes.pop("_candidates", [])
-    if cand:
-        c = ibis.memtable(cand).join(persons, "person_id")
-        links = links.union(c.select(
-            person_id=c.person_id, reg_key=c.reg_key, student_no=c.student_no, method=ibis.literal("linkage"),
-            match_probability=c.probability.cast("float64"), decision=ibis.literal("review"),
-            explanation=ibis.literal("[]"), name_agrees=ibis.literal(True), gender_agrees=ibis.literal(True),
-            birth_agrees=ibis.literal(True),
-        ))
-    ctx.put("links", links)
+    if not cand:
+        return
+    links = ctx.get("links")
+    persons = ctx.get("reg_persons")
+    c = ibis.memtable(cand).join(persons, "person_id").anti_join(links, "person_id")
+    extra = c.select(
+        person_id=c.person_id, reg_key=c.reg_key, student_no=c.student_no, method=ibis.literal("linkage"),
+        match_probability=c.probability.cast("float64"), decision=ibis.literal("review"),
+        explanation=ibis.literal("[]"), name_agrees=ibis.literal(True), gender_agrees=ibis.literal(True),
+        birth_agrees=ibis.literal(True),
+    )
+    extra = extra.select(*[extra[col].cast(links[col].type()) for col in links.columns])
+    ctx.put("links", ctx.put("links_and_candidates", links.union(extra)))
 
 
 @pytest.fixture
@@ -180,6 +192,14 @@ def exact_link_step_tuple() -> tuple[Any, ...]:
     from yidan.pipeline.context import Step
 
     return (Step("link", "身份匹配（测试用精确匹配）", exact_link),)
+
+
+def real_link_step_tuple() -> tuple[Any, ...]:
+    """The linkage module's steps, then the cases' review candidates."""
+    from yidan.pipeline.context import Step
+    from yidan.pipeline.link import LINK_STEPS
+
+    return (*LINK_STEPS, Step("link_candidates", "复核候选（用例）", add_candidates))
 
 
 @pytest.fixture
@@ -245,7 +265,7 @@ def all_classify_cases() -> list[Case]:
 def classified_cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """All classify cases through the pipeline, one run per term (cases are kept apart by `ns`);
     case file stem -> RunDir."""
-    runner = make_case_runner(tmp_path_factory.mktemp("classify_cases"), exact_link_step_tuple())
+    runner = make_case_runner(tmp_path_factory.mktemp("classify_cases"), real_link_step_tuple())
     by_term: dict[str, list[Case]] = {}
     for c in CLASSIFY_CASES:
         by_term.setdefault(c.term, []).append(c)

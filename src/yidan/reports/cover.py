@@ -92,6 +92,9 @@ def write_cover(ws: Any, fmt: dict[str, Any], run: RunDir, fig: CoverFigures, *,
     ws.set_column(1, 1, 22)
     ws.set_column(2, 5, 16)
     ws.hide_gridlines(2)
+    ws.set_paper(9)  # A4, one page wide: the cover prints as it shows
+    ws.fit_to_pages(1, 0)
+    ws.center_horizontally()
     r = 0
     ws.write_string(r, 0, title, fmt["title"])
     r += 2

@@ -6,6 +6,7 @@ declared once and shared by the writer (workbook.py) and the reader (verify_impo
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +22,11 @@ MAX_CELL = 32_000  # Excel keeps at most 32,767 characters in a cell
 class SheetColumn:
     field: str  # findings.parquet column, or a verification alias for clerk columns
     header: str  # Chinese header users see
-    kind: str = "text"  # text | amount | date
+    kind: str = "text"  # text | long (wrapped, never spills over the clerk's cells) | amount | date
     clerk: bool = False  # unlocked: the county fills it
     hidden: bool = False
     max_width: int = 40
+    compared: bool = True  # the importer checks it still says what the run says
 
 
 FINDING_COLUMNS: tuple[SheetColumn, ...] = (
@@ -40,15 +42,15 @@ FINDING_COLUMNS: tuple[SheetColumn, ...] = (
     SheetColumn("school_code", "学校标识码", max_width=14),
     SheetColumn("amount_expected", "应发金额", kind="amount", max_width=12),
     SheetColumn("amount_paid", "实发金额", kind="amount", max_width=12),
-    SheetColumn("detail", "问题说明", max_width=50),
-    SheetColumn("evidence", "佐证", max_width=50),
+    SheetColumn("detail", "问题说明", kind="long", max_width=50),
+    SheetColumn("evidence", "佐证", kind="long", max_width=50, compared=False),  # shown reformatted
     SheetColumn("conclusion", "核实结论", clerk=True, max_width=14),
     SheetColumn("province", "就读省份", clerk=True, max_width=12),
     SheetColumn("verified_on", "核实日期", kind="date", clerk=True, max_width=14),
     SheetColumn("verified_by", "核实人", clerk=True, max_width=12),
     SheetColumn("note", "说明", clerk=True, max_width=30),
 )
-PROTECTED_COLUMNS = tuple(c for c in FINDING_COLUMNS if not c.clerk and not c.hidden)
+PROTECTED_COLUMNS = tuple(c for c in FINDING_COLUMNS if not c.clerk and not c.hidden and c.compared)
 CLERK_COLUMNS = tuple(c for c in FINDING_COLUMNS if c.clerk)
 FINDING_FIELDS = tuple(c.field for c in FINDING_COLUMNS if not c.clerk)
 
@@ -60,6 +62,31 @@ def family_sheet_name(family: str) -> str:
 def text_width(text: str) -> int:
     """Display width in Excel columns: CJK and full-width characters take two."""
     return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def readable_evidence(raw: str) -> str:
+    """The pipeline's evidence (JSON) as lines a clerk reads: 学籍：学籍号 G…，学校 …; empty parts left out."""
+    try:
+        data = json.loads(raw)
+    except (TypeError, ValueError):
+        return raw
+    if not isinstance(data, dict):
+        return raw
+
+    def flat(value: Any) -> str:
+        if isinstance(value, dict):
+            return "，".join(f"{k} {flat(v)}" for k, v in value.items() if v not in (None, "", [], {}))
+        if isinstance(value, list):
+            return "；".join(flat(v) for v in value if v not in (None, "", [], {}))
+        return str(value)
+
+    lines = [f"{k}：{flat(v)}" for k, v in data.items() if v not in (None, "", [], {})]
+    return "\n".join(lines) or raw
+
+
+def wrapped_lines(text: str, width: int) -> int:
+    """Lines a wrapped cell of `width` needs (Excel does not grow rows written this way)."""
+    return sum(max(1, -(-text_width(part) // max(width - 1, 1))) for part in text.split("\n"))
 
 
 def formats(wb: Any) -> dict[str, Any]:
@@ -76,6 +103,7 @@ def formats(wb: Any) -> dict[str, Any]:
             {**base, "bold": True, "bg_color": "#FFF2CC", "border": 1, "text_wrap": True, "locked": True}
         ),
         "text": wb.add_format({**base, "num_format": "@", "locked": True}),
+        "long": wb.add_format({**base, "num_format": "@", "locked": True, "text_wrap": True}),
         "amount": wb.add_format({**base, "num_format": "#,##0.00", "locked": True}),
         "int": wb.add_format({**base, "num_format": "#,##0", "locked": True}),
         "pct": wb.add_format({**base, "num_format": "0.0%", "locked": True}),

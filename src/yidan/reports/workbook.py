@@ -136,6 +136,9 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
         cell_fmt = fmt["clerk_date"] if c.kind == "date" and c.clerk else fmt["clerk"] if c.clerk else None
         ws.set_column(i, i, widths[c.field], cell_fmt, {"hidden": True} if c.hidden else {})
     ws.set_row(0, 30)
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.repeat_rows(0)
     for i, c in enumerate(styles.FINDING_COLUMNS):
         ws.write_string(0, i, c.header, fmt["clerk_header"] if c.clerk else fmt["header"])
     fields = ", ".join(styles.FINDING_FIELDS)
@@ -145,17 +148,24 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
     )
     cols = [c for c in styles.FINDING_COLUMNS if not c.clerk]
     clerk = [(i, c) for i, c in enumerate(styles.FINDING_COLUMNS) if c.clerk]
+    long_width = {c.field: widths[c.field] for c in cols if c.kind == "long"}
     n = 0
     while batch := cur.fetchmany(BATCH):
         for record in batch:
             n += 1
+            record = tuple(styles.readable_evidence(v) if c.field == "evidence" and v else v
+                           for c, v in zip(cols, record, strict=True))
+            lines = max((styles.wrapped_lines(str(v), long_width[c.field])
+                         for c, v in zip(cols, record, strict=True) if c.kind == "long" and v), default=1)
+            if lines > 1:
+                ws.set_row(n, 15 * min(lines, 12))
             for i, (c, value) in enumerate(zip(cols, record, strict=True)):
                 if value is None:
                     continue
                 if c.kind == "amount":
                     ws.write_number(n, i, float(value), fmt["amount"])
                 else:
-                    ws.write_string(n, i, str(value)[: styles.MAX_CELL], fmt["text"])
+                    ws.write_string(n, i, str(value)[: styles.MAX_CELL], fmt[c.kind if c.kind == "long" else "text"])
             for i, c in clerk:  # written blank so every reader sees the cells unlocked
                 ws.write_blank(n, i, None, fmt["clerk_date"] if c.kind == "date" else fmt["clerk"])
     last_col = len(styles.FINDING_COLUMNS) - 1

@@ -27,17 +27,25 @@ from yidan.engine import connect
 from yidan.identity.terms import parse_term
 from yidan.pipeline.context import RunContext, RunInputs
 from yidan.pipeline.link import LINK_STEPS
+from yidan.pipeline.load import register_tables
 from yidan.pipeline.steps import LOAD, PERSONS
 from yidan.settings import RunConfig
 
 
-def load(data: Path) -> RunContext:
+def load(data: Path, cache: Path | None = None) -> RunContext:
+    """Load the synth set with the real steps; with `cache`, keep (or reuse) the loaded tables in a file."""
     meta = json.loads((data / "generated.json").read_text(encoding="utf-8"))
     files = {k: [data / f for f in v] for k, v in meta["files"].items()}
     inputs = RunInputs(registry=files["registry"], enrollment=files["enrollment"])
     config = RunConfig()
-    ctx = RunContext(engine=connect(config.engine), config=config, term=parse_term(meta["run_term"]),
+    reuse = cache is not None and cache.exists()
+    engine = connect(config.engine, database=str(cache) if cache else ":memory:")
+    ctx = RunContext(engine=engine, config=config, term=parse_term(meta["run_term"]),
                      inputs=inputs, audit_terms=[parse_term(t) for t in meta["audit_terms"]])
+    if reuse:
+        register_tables(ctx)
+        ctx.tables["reg_persons"] = engine.ibis.table("reg_persons")
+        return ctx
     LOAD.run(ctx)
     PERSONS.run(ctx)
     return ctx
@@ -119,6 +127,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--skip-peer", action="store_true")
+    ap.add_argument("--cache", type=Path, default=None, help="DuckDB file keeping the loaded tables between runs")
     args = ap.parse_args()
     logging.getLogger("splink").setLevel(logging.ERROR)
     data = args.data or Path(f"/tmp/yidan-bench-{args.preset}-{args.seed}")
@@ -127,7 +136,7 @@ def main() -> None:
 
         generate(args.preset, args.seed, data)
     t = time.perf_counter()
-    ctx = load(data)
+    ctx = load(data, args.cache)
     load_s = round(time.perf_counter() - t, 2)
     ours = run_yidan(ctx)
     links = ctx.get("links").to_pyarrow().to_pylist()

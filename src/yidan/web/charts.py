@@ -18,7 +18,7 @@ def bars(items: list[tuple[str, int]], *, width: int = 520, bar_h: int = 18, col
     label_w, value_w = 150, 60
     span = width - label_w - value_w
     h = len(items) * (bar_h + 6) + 4
-    parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {h}" width="{width}" height="{h}" '
+    parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {h}" preserveAspectRatio="xMinYMin meet" '
              f'xmlns="http://www.w3.org/2000/svg">']
     for i, (label, value) in enumerate(items):
         y = 4 + i * (bar_h + 6)
@@ -36,12 +36,12 @@ def trend_line(points: list[tuple[str, int]], *, width: int = 520, height: int =
     if not points:
         return Markup('<p class="muted">暂无已发布的比对</p>')
     top = max(v for _, v in points) or 1
-    pad_l, pad_b, pad_t = 40, 30, 14
+    pad_l, pad_b, pad_t = 40, 30, 24
     n = len(points)
     step = (width - pad_l - 20) / max(1, n - 1)
     xy = [(pad_l + i * step if n > 1 else width / 2, pad_t + (height - pad_b - pad_t) * (1 - v / top))
           for i, (_, v) in enumerate(points)]
-    parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+    parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" preserveAspectRatio="xMinYMin meet" '
              f'xmlns="http://www.w3.org/2000/svg">',
              f'<line x1="{pad_l}" y1="{height - pad_b}" x2="{width - 10}" y2="{height - pad_b}" stroke="#999"/>']
     if n > 1:

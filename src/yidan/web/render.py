@@ -17,11 +17,12 @@ from yidan.web import charts
 from yidan.web.masking import mask_id, mask_phone
 from yidan.web.security import CSRF_FIELD, csrf_token
 
+MATCH_METHOD_LABELS = {"id": "身份证号一致", "id_repaired": "身份证号纠错后一致", "linkage": "概率匹配", "none": "未匹配"}
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.globals.update(
     mask_id=mask_id, mask_phone=mask_phone, region_name=region_name, level_label=level_label,
     STATUSES=STATUSES, FINDING_CODES=FINDING_CODES, CASE_STATES=CASE_STATES, ROLES=ROLES,
-    FAMILY_LABELS=FAMILY_LABELS, CSRF_FIELD=CSRF_FIELD, bars=charts.bars, trend_line=charts.trend_line,
+    FAMILY_LABELS=FAMILY_LABELS, MATCH_METHODS=MATCH_METHOD_LABELS, CSRF_FIELD=CSRF_FIELD, bars=charts.bars, trend_line=charts.trend_line,
 )
 
 

@@ -1,0 +1,177 @@
+"""The web application in headless Chromium (the system's /usr/bin/chromium, never a downloaded one).
+
+A county clerk signs in, filters the list, opens a K02 case, assigns a 三帮一 team, records a
+verification and downloads the workbook; a province administrator starts a run, watches it and
+publishes it. Screenshots of the dashboard and a case page go to docs/screens/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent.parent))  # tests/ holds web_fixtures
+
+import web_fixtures as wf  # noqa: E402
+from yidan.settings import AppSettings  # noqa: E402
+from yidan.store.crud import users  # noqa: E402
+from yidan.store.db import make_engine, session_scope, upgrade  # noqa: E402
+from yidan.web.app import create_app  # noqa: E402
+from yidan.web.security import hash_password  # noqa: E402
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
+PASSWORD = "Browser-Test-7"
+
+
+def slow_runner(spec, out_dir, progress):  # type: ignore[no-untyped-def]
+    """The fixture run, slowly enough that the progress can be watched."""
+    for label in ("读入数据", "身份匹配", "判定就学状态"):
+        progress(label)
+        time.sleep(0.8)
+    return wf.write_run(out_dir, run_id="browser-run", term=spec.term)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import uvicorn
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("system chromium is not installed (scripts/system-deps.sh)")
+    root = tmp_path_factory.mktemp("live")
+    engine = make_engine(f"sqlite:///{root / 'yidan.db'}")
+    upgrade(engine)
+    settings = AppSettings(secret_key="browser-test-secret-0123456789", data_dir=root / "data")
+    app = create_app(settings, engine=engine, runner=slow_runner, migrate=False)
+    with session_scope(app.state.sessions) as s:
+        for name, role, region in (("admin", "province_admin", "43"), ("clerk", "county", wf.COUNTY_A)):
+            users.create_user(s, username=name, password_hash=hash_password(PASSWORD), role=role, region=region,
+                              display_name={"admin": "省厅管理员", "clerk": "宁乡县教育局"}[name])
+    env = wf.Env(app=app, engine=engine, data_dir=root / "data")
+    with session_scope(app.state.sessions) as s:
+        admin = users.require_by_username(s, username="admin")
+    wf.publish_fixture_run(env, admin, root / "r0", run_id="2020秋-比对", term="2020秋")
+    wf.publish_fixture_run(env, admin, root / "r1", run_id="2021春-比对",
+                           findings=wf.fixture_findings(wf.COUNTY_A) + wf.fixture_findings(wf.COUNTY_B)
+                           + wf.fixture_findings(wf.COUNTY_A, start=20, codes=wf.CODES[:3]))
+    inputs = root / "inputs"
+    inputs.mkdir()
+    (inputs / "registry.csv").write_text("身份证号\n", encoding="utf-8")
+    (inputs / "enrollment.csv").write_text("全国学籍号\n", encoding="utf-8")
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}|{inputs}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    app.state.worker.shutdown()
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _login(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/dashboard/**")
+
+
+def test_a_county_clerk_filters_opens_a_dropout_assigns_a_team_verifies_and_downloads(live: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    base = live.split("|")[0]
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1360, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    _login(page, base, "clerk")
+    page.click("nav a:has-text('问题清单')")  # open cases only
+    page.wait_for_url(f"{base}/cases?state=active")
+    total = int(page.inner_text("#case-total"))
+    page.select_option("select[name=code]", "K02")  # htmx swaps the rows in place
+    page.wait_for_function(f"document.querySelector('#case-total').innerText !== '{total}'")
+    assert int(page.inner_text("#case-total")) == 2
+    assert "code=K02" in page.url  # the filter is in the address, so it can be bookmarked
+    page.click("table.list a:has-text('K02')")
+    page.wait_for_url(f"{base}/cases/*")
+    page.click("summary:has-text('指派三帮一劝返小组')")
+    page.fill("#form-team input[name=member1_name]", "周校长")
+    page.fill("#form-team input[name=member2_name]", "吴老师")
+    page.fill("#form-team input[name=member3_name]", "郑支书")
+    page.click("#form-team button")
+    page.wait_for_selector("#team")
+    assert "周校长（教育干部）" in page.inner_text("#team")
+    page.select_option("#form-verification select[name=conclusion]", "已劝返复学")
+    page.fill("#form-verification input[name=verified_on]", "2021-04-02")
+    page.fill("#form-verification input[name=note]", "已回校就读")
+    page.click("#form-verification button")
+    page.wait_for_url("**done=verification")
+    assert "核实结论：已劝返复学" in page.inner_text("#history")
+    assert page.inner_text("#case-state") == "劝返中"
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENS / "web_case.png"), full_page=True)
+    page.goto(f"{base}/workbook")
+    with page.expect_download() as info:
+        page.click("#download-workbook")
+    download = info.value
+    assert download.suggested_filename.startswith(wf.COUNTY_A) and download.suggested_filename.endswith(".xlsx")
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    assert saved.read_bytes()[:2] == b"PK"
+    context.close()
+
+
+def test_a_province_administrator_starts_watches_and_publishes_a_run(live: str, browser) -> None:  # type: ignore[no-untyped-def]
+    base, inputs = live.split("|")
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    _login(page, base, "admin")
+    page.goto(f"{base}/runs")
+    page.fill("#form-start-run input[name=term]", "2021春")
+    page.fill("#form-start-run input[name=folder]", inputs)
+    page.click("#form-start-run button")
+    page.wait_for_url(f"{base}/runs/*")
+    seen = page.inner_text("#run-status")
+    assert seen in ("排队中", "比对中")
+    page.wait_for_selector("#form-publish", timeout=30_000)  # the page reloads itself when the run is done
+    assert page.inner_text("#run-status") == "已完成（待发布）"
+    page.click("#form-publish button")
+    page.wait_for_url("**opened=*")
+    assert "已发布：新增案件" in page.inner_text("main")
+    assert page.inner_text("#run-status") == "已发布"
+    page.goto(f"{base}/dashboard/43")
+    page.wait_for_selector("svg.chart")
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENS / "web_dashboard.png"), full_page=True)
+    page.click("a[href='/dashboard/4301']")
+    page.wait_for_url(f"{base}/dashboard/4301")
+    assert "长沙市" in page.inner_text("h1")
+    context.close()
+    shutil.rmtree(SCREENS / "tmp", ignore_errors=True)

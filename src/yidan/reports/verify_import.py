@@ -182,6 +182,8 @@ def _validate(con: Any, run: RunDir, filled: list[dict[str, Any]]) -> tuple[list
                 CASE WHEN r.conclusion = '' THEN '未填写核实结论，请从下拉列表选择' END,
                 CASE WHEN r.conclusion <> '' AND r.conclusion NOT IN ({allowed})
                      THEN '核实结论「' || r.conclusion || '」不是可选结论' END,
+                CASE WHEN r.conclusion = '省外就读' AND r.province = ''
+                     THEN '核实结论为省外就读时请填写就读省份' END,
                 CASE WHEN r.verified_on_text = '' THEN '未填写核实日期' END,
                 CASE WHEN r.verified_on_text <> '' AND r.verified_on IS NULL
                      THEN '核实日期「' || r.verified_on_text || '」无法识别，请写成 2021-03-10 的格式' END,

@@ -170,6 +170,12 @@ def add_candidates(ctx: Any) -> None:
 
 
 @pytest.fixture
+def case_files() -> Callable[[Case, Path], dict[str, list[Path]]]:
+    """Writes a case's rows as the CSV files a user would give `yidan run`."""
+    return write_case_files
+
+
+@pytest.fixture
 def classify_case_named() -> Callable[[str], Case]:
     """A case of tests/rules/classify by file name (without .toml)."""
     return lambda stem: Case(RULES_DIR / "classify" / f"{stem}.toml")

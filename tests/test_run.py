@@ -152,3 +152,51 @@ def test_init_refuses_to_overwrite_an_existing_config(tmp_path, monkeypatch, cap
     assert exc.value.code == 2
     assert "已存在" in capsys.readouterr().err
     assert "44" in (tmp_path / "yidan.toml").read_text(encoding="utf-8")
+
+
+def test_run_command_writes_the_run_and_prints_counts_in_chinese(classify_case_named, case_files, tmp_path,
+                                                                 monkeypatch, capsys):
+    from yidan.cli import main
+
+    files = case_files(classify_case_named("verified_out_of_province_unconfirmed"), tmp_path / "in")
+    monkeypatch.setattr(sys, "argv", [
+        "yidan", "run", "--term", "2021春", "--registry", str(files["registry"][0]),
+        "--enrollment", str(files["enrollment"][0]), "--verifications", str(files["verifications"][0]),
+        "--out-of-province", str(files["out_of_province"][0]), "--out", str(tmp_path / "out"),
+    ])
+    main()
+    out = capsys.readouterr().out
+    assert "比对完成" in out and "省外就读" in out and "K04" in out and "省外就读待核实" in out
+    run = RunDir(tmp_path / "out")
+    assert run.complete
+    assert [i["table"] for i in run.manifest["inputs"]] == ["registry", "enrollment", "out_of_province",
+                                                            "verifications"]
+    assert all(i["read"] == i["loaded"] + i["rejected"] for i in run.manifest["inputs"])
+
+
+def test_generated_run_accounts_for_every_input_row(tiny_run, tiny_dataset):
+    m = tiny_run.manifest
+    assert m["status"] == "complete"
+    assert {i["table"] for i in m["inputs"]} >= {"registry", "enrollment", "aid", "policies"}
+    for i in m["inputs"]:
+        assert i["read"] == i["loaded"] + i["rejected"], i
+        assert len(i["sha256"]) == 64
+    rejects = tiny_run.rejects()
+    assert rejects.num_rows >= sum(i["rejected"] for i in m["inputs"]) > 0
+    assert all(r for r in rejects["reason"].to_pylist())
+
+
+def test_generated_run_lists_schooling_and_aid_findings_by_household_county(tiny_run, tiny_dataset):
+    findings = tiny_run.findings().to_pylist()
+    families = {f["family"] for f in findings}
+    assert {"schooling", "aid"} <= families
+    persons = {p["person_id"]: p for p in tiny_run.persons().to_pylist()}
+    for f in findings:
+        if f["code"].startswith("K"):
+            assert f["county"] == persons[f["person_id"]]["hukou_county"]
+            assert f["finding_key"] == f"{f['code']}|{f['term']}|-|{f['person_id']}"
+    summary = tiny_run.summary().to_pylist()
+    by_status = sum(r["count"] for r in summary if r["dimension"] == "status")
+    assert by_status == len(persons)
+    assert sum(r["count"] for r in summary if r["dimension"] == "finding") == len(findings)
+    assert any(r["dimension"] == "aid" for r in summary)

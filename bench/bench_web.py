@@ -1,0 +1,212 @@
+"""Web benchmark: 50 concurrent users browsing a county of 10 000 findings on PostgreSQL.
+
+Builds a fresh PostgreSQL schema, publishes a synthetic run with N findings in one county,
+starts the application with uvicorn on loopback, signs in U county clerks (httpx async,
+one cookie jar each) and lets each browse for R requests or T seconds, whichever comes
+first: the open list (paged), a code filter, a township filter, a case page, the
+dashboard, and one visit logged per user (a write, with CSRF and the optimistic lock).
+Prints p50 / p95 / max per page kind, errors and throughput; the schema is dropped after.
+
+    nice -n 10 python bench/bench_web.py --findings 10000 --users 50 --requests 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pyarrow as pa
+import pyarrow.parquet as pq
+import uvicorn
+from stdnum.cn import ric
+
+from yidan.settings import AppSettings
+from yidan.store.crud import runs as run_crud
+from yidan.store.crud import users
+from yidan.store.db import create_schema, drop_schema, make_engine, session_scope, upgrade
+from yidan.store.publish import publish_run
+from yidan.web.app import create_app
+from yidan.web.security import hash_password
+
+PG_URL = os.environ.get("YIDAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+COUNTY = "430124"
+CODES = ("K01", "K02", "K03", "K05", "K06", "K08", "Z01", "Z02", "Z04")
+LABELS = {"K01": "学籍未匹配", "K02": "辍学", "K03": "学籍接转未完成", "K05": "疑似匹配待确认", "K06": "身份证号无效",
+          "K08": "信息不一致", "Z01": "漏助", "Z02": "重复资助", "Z04": "不符合资助条件"}
+PASSWORD = "Bench-Password-1"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_VERSION = re.compile(r'name="version" value="(\d+)"')
+
+
+def write_run(out: Path, n: int, seed: int = 7) -> Path:
+    rng = random.Random(seed)
+    findings, persons = [], []
+    for i in range(n):
+        birth = date(2006, 1, 1) + timedelta(days=rng.randrange(0, 9 * 365))
+        body = f"{COUNTY}{birth:%Y%m%d}{i % 1000:03d}"
+        pid = body + ric.calc_check_digit(body)
+        code = CODES[i % len(CODES)]
+        township = f"{COUNTY}{101 + rng.randrange(12):03d}"
+        aid = code.startswith("Z")
+        findings.append({
+            "finding_key": f"{code}|2021春|{'YWJY' if aid else '-'}|{pid}|{i}", "code": code, "label": LABELS[code],
+            "person_id": pid, "name": "张" + "伟芳娜敏静丽强磊军洋"[i % 10] + "明华"[i % 2], "term": "2021春",
+            "programme_code": "YWJY" if aid else None, "county": COUNTY, "township": township,
+            "village": f"{township}{201 + rng.randrange(20):03d}", "school_code": f"21{COUNTY[2:]}{rng.randrange(40):04d}",
+            "amount_expected": Decimal("625.00") if aid else None, "amount_paid": Decimal("0.00") if aid else None,
+            "detail": LABELS[code], "evidence": "", "family": "aid" if aid else "schooling",
+        })
+        persons.append({"person_id": pid, "name": findings[-1]["name"], "gender": "男", "birth_date": birth,
+                        "age": 12, "hukou_county": COUNTY, "category": "建档立卡", "status": "UNMATCHED"})
+    out.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(findings), out / "findings.parquet")
+    pq.write_table(pa.Table.from_pylist(persons), out / "persons.parquet")
+    pq.write_table(pa.table({"person_id": pa.array([], pa.string()), "student_no": pa.array([], pa.string()),
+                             "decision": pa.array([], pa.string())}), out / "links.parquet")
+    summary = [{"dimension": "status", "county": COUNTY, "key": "UNMATCHED", "term": "2021春", "count": n}]
+    pq.write_table(pa.Table.from_pylist(summary), out / "summary.parquet")
+    (out / "manifest.json").write_text(json.dumps({"run_id": "bench", "term": "2021春", "status": "complete"}))
+    return out
+
+
+async def user_session(base: str, username: str, n_requests: int, deadline: float, case_ids: list[int],
+                       townships: list[str], times: dict[str, list[float]], errors: list[str]) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=60, follow_redirects=False) as client:
+        page = await client.get("/login")
+        token = _CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+        r = await client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
+        if r.status_code != 303:
+            errors.append(f"login {r.status_code}")
+            return
+        rng = random.Random(username)
+        wrote = False
+        for i in range(n_requests):
+            if time.perf_counter() > deadline:
+                break
+            kind = ("list", "code", "township", "case", "case", "dashboard")[i % 6]
+            if kind == "list":
+                url = f"/cases?state=active&page={rng.randrange(1, 50)}"
+            elif kind == "code":
+                url = f"/cases?code={rng.choice(CODES)}"
+            elif kind == "township":
+                url = f"/cases?township={rng.choice(townships)}"
+            elif kind == "case":
+                url = f"/cases/{rng.choice(case_ids)}"
+            else:
+                url = f"/dashboard/{COUNTY}"
+            t0 = time.perf_counter()
+            r = await client.get(url)
+            times.setdefault(kind, []).append(time.perf_counter() - t0)
+            if r.status_code != 200:
+                errors.append(f"{kind} {r.status_code}")
+                continue
+            if kind == "case" and not wrote:
+                csrf, version = _CSRF.search(r.text), _VERSION.search(r.text)
+                if csrf and version:
+                    t0 = time.perf_counter()
+                    w = await client.post(f"{url}/visit", data={"csrf_token": csrf.group(1), "version": version.group(1),
+                                                                "visited_on": "2021-04-01", "note": "入户走访"})
+                    times.setdefault("write", []).append(time.perf_counter() - t0)
+                    if w.status_code not in (303, 409):  # 409 = someone else changed it first: correct answer
+                        errors.append(f"write {w.status_code}")
+                    wrote = True
+
+
+def pct(values: list[float], p: float) -> float:
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))] if v else 0.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--findings", type=int, default=10_000)
+    ap.add_argument("--users", type=int, default=50)
+    ap.add_argument("--accounts", type=int, default=5, help="clerk accounts the users sign in as")
+    ap.add_argument("--requests", type=int, default=40, help="requests per user")
+    ap.add_argument("--seconds", type=float, default=120, help="time limit for the browsing")
+    ap.add_argument("--database-url", default=PG_URL)
+    args = ap.parse_args()
+
+    schema = f"yidan_bench_{uuid.uuid4().hex[:8]}"
+    admin_engine = make_engine(args.database_url)
+    create_schema(admin_engine, schema)
+    engine = make_engine(args.database_url, schema=schema)
+    tmp = Path(tempfile.mkdtemp(prefix="yidan-bench-"))
+    try:
+        t0 = time.perf_counter()
+        upgrade(engine)
+        run_dir = write_run(tmp / "run", args.findings)
+        app = create_app(AppSettings(secret_key="bench-secret-0123456789", data_dir=tmp / "data"), engine=engine,
+                         migrate=False)
+        with session_scope(app.state.sessions) as s:
+            admin = users.create_user(s, username="admin", password_hash=hash_password(PASSWORD),
+                                      role="province_admin", region="43")
+            for k in range(args.accounts):
+                users.create_user(s, username=f"clerk{k}", password_hash=hash_password(PASSWORD), role="county",
+                                  region=COUNTY)
+            run = run_crud.create_run(s, path=str(run_dir), region="43", started_by=admin.id, status="complete")
+            run.run_id, run.term = "bench", "2021春"
+            t1 = time.perf_counter()
+            publish_run(s, run=run, user=admin)
+        publish_s = time.perf_counter() - t1
+        from sqlalchemy import select
+
+        from yidan.store.models import Case
+
+        with session_scope(app.state.sessions) as s:
+            case_ids = list(s.scalars(select(Case.id)))
+            townships = sorted({t for t in s.scalars(select(Case.township).distinct()) if t})
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        base = f"http://127.0.0.1:{port}"
+        setup_s = time.perf_counter() - t0
+
+        times: dict[str, list[float]] = {}
+        errors: list[str] = []
+
+        async def crowd() -> float:
+            deadline = time.perf_counter() + args.seconds
+            start = time.perf_counter()
+            await asyncio.gather(*(user_session(base, f"clerk{u % args.accounts}", args.requests, deadline, case_ids,
+                                                townships, times, errors) for u in range(args.users)))
+            return time.perf_counter() - start
+
+        wall = asyncio.run(crowd())
+        server.should_exit = True
+        thread.join(timeout=10)
+        app.state.worker.shutdown()
+        every = [x for v in times.values() for x in v]
+        report = {
+            "findings": args.findings, "users": args.users, "requests": len(every), "errors": len(errors),
+            "error_kinds": sorted(set(errors))[:10], "wall_s": round(wall, 1), "req_per_s": round(len(every) / wall, 1),
+            "publish_s": round(publish_s, 2), "setup_s": round(setup_s, 1),
+            "p50_ms": round(statistics.median(every) * 1000), "p95_ms": round(pct(every, 95) * 1000),
+            "by_kind": {k: {"n": len(v), "p50_ms": round(statistics.median(v) * 1000), "p95_ms": round(pct(v, 95) * 1000),
+                            "max_ms": round(max(v) * 1000)} for k, v in sorted(times.items())},
+        }
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    finally:
+        engine.dispose()
+        drop_schema(admin_engine, schema)
+        admin_engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

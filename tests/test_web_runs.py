@@ -139,3 +139,36 @@ def test_the_runs_page_lists_runs_with_chinese_states(env: Env, tmp_path: Path) 
     client = browser_login(env, "admin")
     page = client.get("/runs").text
     assert "r1" in page and "已发布" in page
+
+
+def test_a_filled_workbook_is_checked_and_its_accepted_conclusions_land_on_the_cases(env: Env, tmp_path: Path) -> None:
+    import datetime as dt
+    import io
+
+    import openpyxl
+
+    from yidan.reports.styles import FINDING_COLUMNS
+
+    col = {c.header: openpyxl.utils.get_column_letter(i + 1) for i, c in enumerate(FINDING_COLUMNS)}
+    admin = make_user(env, "admin", "province_admin", "43")
+    make_user(env, "clerk", "county", COUNTY_A)
+    publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1")
+    with session_scope(env.sessions()) as s:
+        k01 = s.scalar(select(Case).where(Case.county == COUNTY_A, Case.code == "K01"))
+        k02 = s.scalar(select(Case).where(Case.county == COUNTY_A, Case.code == "K02"))
+    client = browser_login(env, "clerk")
+    wb = openpyxl.load_workbook(io.BytesIO(client.get("/workbook/download").content))
+    ws = wb["控辍保学"]
+    rows = {ws[f"A{r}"].value: r for r in range(2, ws.max_row + 1)}
+    today = dt.date.today()
+    for key, conclusion in ((k01.finding_key, "因残免学"), (k02.finding_key, "搬走了")):
+        ws[f"{col['核实结论']}{rows[key]}"] = conclusion
+        ws[f"{col['核实日期']}{rows[key]}"] = today
+    buf = io.BytesIO()
+    wb.save(buf)
+    r = client.post("/workbook/upload", data={"csrf_token": client.csrf},
+                    files=[("workbook", ("宁乡县_已填.xlsx", buf.getvalue(), "application/octet-stream"))])
+    assert r.status_code == 400  # one row came back
+    assert "接受 <strong>1</strong> 行，退回 <strong>1</strong> 行" in r.text and "搬走了" in r.text
+    assert "核实结论：因残免学" in client.get(f"/cases/{k01.id}").text
+    assert "核实结论" not in client.get(f"/cases/{k02.id}").text.split('id="history"')[1]

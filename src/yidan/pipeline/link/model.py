@@ -194,9 +194,9 @@ def _linker(api: Any, tables: tuple[str, str], model: Any, tag: str) -> Linker:
     return Linker([reg, stu], model, log_level=None)
 
 
-def _em(linker: Linker) -> dict[str, Any]:
+def _em(linker: Linker, *columns: str) -> dict[str, Any]:
     linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("birth_str"), fix_probability_two_random_records_match=True
+        block_on(*columns), fix_probability_two_random_records_match=True
     )
     return linker.misc.save_model_to_json()
 
@@ -210,9 +210,10 @@ def train(api: Any, tables: tuple[str, str], residue: tuple[str, str], *, priors
     2. the ID's m by EM on the same tables, every other parameter held (the labelled
        pairs anchor EM's "match" class, so "two valid IDs differ" stays strong evidence
        against);
-    3. the name's m by EM on the residue alone, the ID held: that is the population
-       scored, and once the ID is missing a homophone is far more common among true
-       pairs than among ID-matched ones.
+    3. the name's m (pairs born the same day), then the birth date's m (pairs with the
+       same name), by EM on the residue alone, the ID held: that is the population
+       scored, and once the ID is missing a homophone or a shifted birth date is far
+       more common among true pairs than among ID-matched ones.
     `priors` = (P(match) for a random pair of `tables`, for a random residue pair).
     """
     timings: dict[str, float] = {}
@@ -225,10 +226,13 @@ def train(api: Any, tables: tuple[str, str], residue: tuple[str, str], *, priors
     timings["m_labels_s"] = round(time.perf_counter() - t0, 3)
     model = smooth(linker.misc.save_model_to_json(), n_labels=n_labels, n_random=int(max_pairs_u))
     t0 = time.perf_counter()
-    model = _em(_linker(api, tables, free_only(model, "id", prior=priors[0]), "em_id"))
+    model = _em(_linker(api, tables, free_only(model, "id", prior=priors[0]), "em_id"), "birth_str")
     timings["em_id_s"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
-    linker = _linker(api, residue, free_only(model, "name", prior=priors[1]), "em_name")
-    _em(linker)
+    model = _em(_linker(api, residue, free_only(model, "name", prior=priors[1]), "em_name"), "birth_str")
     timings["em_name_s"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    linker = _linker(api, residue, free_only(model, "birth", prior=priors[1]), "em_birth")
+    _em(linker, "name_norm")
+    timings["em_birth_s"] = round(time.perf_counter() - t0, 3)
     return linker, timings

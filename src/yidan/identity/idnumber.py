@@ -41,11 +41,14 @@ def clean_sql(raw: str) -> str:
     )
 
 
-def _check_char_sql(body17: str) -> str:
-    """SQL: the MOD 11-2 check character of a 17-digit string, read as one BIGINT and split arithmetically."""
-    n = f"CAST({body17} AS BIGINT)"
-    terms = " + ".join(f"{w} * ((({n}) // {10 ** (16 - i)}) % 10)" for i, w in enumerate(WEIGHTS))
+def _check_char_from_int_sql(n: str) -> str:
+    """SQL: the MOD 11-2 check character of a 17-digit body given as a BIGINT, split arithmetically."""
+    terms = " + ".join(f"{w} * (({n} // {10 ** (16 - i)}) % 10)" for i, w in enumerate(WEIGHTS))
     return f"substr('{CHECK_CHARS}', CAST(({terms}) % 11 AS INTEGER) + 1, 1)"
+
+
+def _check_char_sql(body17: str) -> str:
+    return _check_char_from_int_sql(f"CAST({body17} AS BIGINT)")
 
 
 def normalize_sql(cleaned: str) -> str:
@@ -55,7 +58,7 @@ def normalize_sql(cleaned: str) -> str:
     """
     body = f"(substr({cleaned}, 1, 6) || '19' || substr({cleaned}, 7, 9))"
     return (
-        f"CASE WHEN {cleaned} = '' THEN NULL "
+        f"CASE WHEN length({cleaned}) = 18 THEN {cleaned} WHEN {cleaned} = '' THEN NULL "
         f"WHEN regexp_full_match({cleaned}, '[0-9]{{15}}') THEN {body} || {_check_char_sql(body)} "
         f"ELSE {cleaned} END"
     )
@@ -66,12 +69,21 @@ def shape_ok_sql(norm: str) -> str:
     return f"regexp_full_match({norm}, '[0-9]{{17}}[0-9X]')"
 
 
+def body_sql(norm: str) -> str:
+    """SQL: the first 17 digits as one BIGINT when the ID has the shape of an ID, else NULL.
+
+    Computed once per row and reused by the checks below: the arithmetic is cheap, parsing is not.
+    """
+    return f"(CASE WHEN {shape_ok_sql(norm)} THEN CAST(left({norm}, 17) AS BIGINT) END)"
+
+
+def checksum_from_body_sql(norm: str, body: str) -> str:
+    return f"coalesce({_check_char_from_int_sql(body)} = right({norm}, 1), false)"
+
+
 def checksum_ok_sql(norm: str) -> str:
     """SQL: shape and check character right (no birth date / division test)."""
-    return (
-        f"(CASE WHEN {shape_ok_sql(norm)} "
-        f"THEN {_check_char_sql(f'substr({norm}, 1, 17)')} = substr({norm}, 18, 1) ELSE false END)"
-    )
+    return checksum_from_body_sql(norm, body_sql(norm))
 
 
 def birth_date_sql(norm: str) -> str:
@@ -90,26 +102,45 @@ def gender_sql(norm: str) -> str:
     )
 
 
+def valid_from_body_sql(norm: str, body: str, *, divisions: bool = True, division_ok: str | None = None) -> str:
+    """SQL: the full check on a normalised ID and its `body_sql` column (see `valid_sql`).
+
+    `division_ok` may name a boolean column from a join with the divisions table: at scale a
+    join is far faster than the `IN (subquery)` used otherwise (measured: 14 s vs <1 s per 200 k rows).
+    """
+    parts = [
+        f"{body} IS NOT NULL",
+        checksum_from_body_sql(norm, body),
+        f"substr({norm}, 7, 4) >= '1900'",
+        f"try_strptime(substr({norm}, 7, 8), '%Y%m%d') IS NOT NULL",
+    ]
+    if division_ok is not None:
+        parts.append(division_ok)
+    elif divisions:
+        parts.append(f"coalesce(left({norm}, 6) IN (SELECT code FROM {DIVISIONS_TABLE}), false)")
+    return "(" + " AND ".join(parts) + ")"
+
+
 def valid_sql(norm: str, *, divisions: bool = True) -> str:
     """SQL: the full check — check character, a real birth date from 1900 on, a known division code.
 
     With `divisions` the query needs the table made by `ensure_divisions(con)`.
     """
-    parts = [
-        checksum_ok_sql(norm),
-        f"coalesce(year({birth_date_sql(norm)}) >= 1900, false)",
-    ]
-    if divisions:
-        parts.append(f"coalesce(substr({norm}, 1, 6) IN (SELECT code FROM {DIVISIONS_TABLE}), false)")
-    return "(" + " AND ".join(parts) + ")"
+    return valid_from_body_sql(norm, body_sql(norm), divisions=divisions)
 
 
-def mangled_sql(raw_trimmed: str, norm: str) -> str:
-    """SQL: true when the text is an ID Excel turned into a number (its last digits are lost)."""
+def mangled_sql(raw_trimmed: str, cleaned: str, body: str | None = None) -> str:
+    """SQL: true when the text is an ID Excel turned into a number (its last digits are lost).
+
+    `body` may name a precomputed `body_sql` column of the same (18-character) value.
+    """
+    body = body or body_sql(cleaned)
     return (
+        f"(((contains({raw_trimmed}, '.') OR contains({raw_trimmed}, '+')) AND "
         f"(regexp_full_match({raw_trimmed}, '[0-9](\\.[0-9]*)?[eE]\\+?[0-9]+') "
-        f"OR regexp_full_match({raw_trimmed}, '[0-9]{{15,18}}\\.0*') "
-        f"OR (regexp_full_match({norm}, '[0-9]{{15}}000') AND NOT {checksum_ok_sql(norm)}))"
+        f"OR regexp_full_match({raw_trimmed}, '[0-9]{{15,18}}\\.0*'))) "
+        f"OR (right({cleaned}, 3) = '000' AND regexp_full_match({cleaned}, '[0-9]{{18}}') "
+        f"AND NOT {checksum_from_body_sql(cleaned, body)}))"
     )
 
 

@@ -93,11 +93,14 @@ def read_csv(con, table: Table, path: Path, scan: Scan, *, encoding: str | None,
         if tmp is not None:
             Path(tmp.name).unlink(missing_ok=True)
     try:
-        return _number_rows(con, table, path, scan, raw, rej, header_at, match, label, enc, sink)
+        staged = _number_rows(con, table, path, scan, raw, rej, header_at, match, label, enc, sink)
+    except BaseException:
+        con.execute(f"DROP TABLE IF EXISTS {raw}")
+        raise
     finally:
         con.execute(f"DROP TABLE IF EXISTS {rej}")
         con.execute(f"DROP TABLE IF EXISTS {scans}")
-        con.execute(f"DROP TABLE IF EXISTS {raw}")
+    return staged
 
 
 def _number_rows(con, table, path, scan, raw, rej, header_at, match, label, enc, sink) -> Staged:
@@ -121,17 +124,21 @@ def _number_rows(con, table, path, scan, raw, rej, header_at, match, label, enc,
             "可能有单元格内换行、引号不配对，或编码识别错误（识别为 {enc}）。".replace("{enc}", enc),
             hint="请用 Excel 或 WPS 打开后另存为 XLSX 再导入，或用 --encoding 指定正确的编码。",
         )
-    segs = temp_name("segs")
-    con.execute(
-        f"CREATE TEMP TABLE {segs} AS SELECT max(line - {first_data} + 2 - j) AS start, max(j) AS j FROM "
-        f"(SELECT line, row_number() OVER (ORDER BY line) AS j FROM {holes}) GROUP BY line - j"
-    )
     cols = ", ".join(f'r.c{pos} AS "{alias}"' for alias, pos in match.positions.items())
     name = temp_name("stage")
+    segs = temp_name("segs")
+    if con.execute(f"SELECT count(*) FROM {holes}").fetchone()[0] == 0:
+        shift, join = "0", ""
+    else:
+        con.execute(
+            f"CREATE TEMP TABLE {segs} AS SELECT max(line - {first_data} + 2 - j) AS start, max(j) AS j FROM "
+            f"(SELECT line, row_number() OVER (ORDER BY line) AS j FROM {holes}) GROUP BY line - j"
+        )
+        shift, join = "coalesce(s.j, 0)", f" ASOF LEFT JOIN {segs} s ON r.rowid + 1 >= s.start"
+    # a view, not a copy: the raw table is read once by the validation query, then dropped
     con.execute(
-        f"CREATE TEMP TABLE {name} AS SELECT {q(label)} AS _file, "
-        f"CAST(r.rowid + {first_data} + coalesce(s.j, 0) AS BIGINT) AS _row, {cols} "
-        f"FROM {raw} r ASOF LEFT JOIN {segs} s ON r.rowid + 1 >= s.start"
+        f"CREATE TEMP VIEW {name} AS SELECT {q(label)} AS _file, "
+        f"CAST(r.rowid + {first_data} + {shift} AS BIGINT) AS _row, {cols} FROM {raw} r{join}"
     )
     width_note = "（表头共 " + str(len(match.positions) + len(match.extras)) + " 列）"
     cases = " ".join(f"WHEN {q(k)} THEN {q(v + width_note if 'COLUMNS' in k else v)}"
@@ -141,7 +148,7 @@ def _number_rows(con, table, path, scan, raw, rej, header_at, match, label, enc,
         f"left(value, 500), CASE reason {cases} ELSE '无法读取' END FROM {holes} WHERE reason IS NOT NULL"
     )
     con.execute(f"DROP TABLE {holes}")
-    con.execute(f"DROP TABLE {segs}")
     staged = Staged(name, label, parsed + refused, list(match.positions), match.extras, match.notes)
     staged.encoding = enc
+    staged.drops = [f"DROP VIEW IF EXISTS {name}", f"DROP TABLE IF EXISTS {segs}", f"DROP TABLE IF EXISTS {raw}"]
     return staged

@@ -94,8 +94,37 @@ def _stage_file(con, spec: Table, path: Path, encoding: str | None, sink: str) -
     return scan.sha256, [read_parquet(con, spec, path, label=label)]
 
 
-def _layers(spec: Table, rules: list[ColumnRule], staged: list[Staged]) -> str:
-    """The validation query up to the layer with typed outputs and one reason column per contract column."""
+NULL_KEY = "'\\x00null'"  # join key standing for a NULL raw value in the dictionaries
+
+
+def _dictionaries(con, rules: list[ColumnRule], staged: list[Staged]) -> dict[str, str]:
+    """For low-cardinality columns: a table of (raw, clean, norm) over the distinct raw values."""
+    out = {}
+    for r in rules:
+        if not r.dictionary:
+            continue
+        a = r.column.alias
+        present = [s for s in staged if a in s.aliases]
+        values = " UNION ".join(f'SELECT DISTINCT "{a}" AS "r_{a}" FROM {s.name}' for s in present) \
+            or f'SELECT CAST(NULL AS VARCHAR) AS "r_{a}"'
+        if present and len(present) < len(staged):
+            values += f' UNION SELECT CAST(NULL AS VARCHAR) AS "r_{a}"'
+        name = temp_name(f"dict_{a}")
+        con.execute(
+            f'CREATE TEMP TABLE {name} AS SELECT coalesce("r_{a}", {NULL_KEY}) AS key, "c_{a}", '
+            f'{fmt(r.norm, a)} AS "n_{a}" FROM (SELECT "r_{a}", {fmt(r.clean, a)} AS "c_{a}" FROM ({values}))'
+        )
+        out[a] = name
+    return out
+
+
+def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: dict[str, str]) -> str:
+    """The validation query: typed outputs, `_file`, `_row`, and `_problems` (NULL for a good row).
+
+    Layers, each a CTE: l0 raw text (all files), l1 clean, l2 norm, l3 helpers, l4 checks and outputs.
+    Columns with a dictionary take clean and norm from it by a join. `_problems` lists (column,
+    value, reason) for every failing column of a refused row.
+    """
     union = " UNION ALL ".join(
         "SELECT _file, _row, " + ", ".join(
             (f'"{r.column.alias}"' if r.column.alias in s.aliases else "CAST(NULL AS VARCHAR)")
@@ -103,27 +132,55 @@ def _layers(spec: Table, rules: list[ColumnRule], staged: list[Staged]) -> str:
         ) + f" FROM {s.name}"
         for s in staged
     )
-    clean = ", ".join(f'{fmt(r.clean, r.column.alias)} AS "c_{r.column.alias}"' for r in rules)
+    clean, norm, dict_joins = [], [], []
+    for r in rules:
+        a = r.column.alias
+        if a in dicts:
+            clean.append(f'"t_{a}"."c_{a}"')
+            norm.append(f'"t_{a}"."n_{a}"')
+            dict_joins.append(f' LEFT JOIN {dicts[a]} "t_{a}" ON "t_{a}".key = coalesce(l0."r_{a}", {NULL_KEY})')
+        else:
+            clean.append(f'{fmt(r.clean, a)} AS "c_{a}"')
+            norm.append(f'{fmt(r.norm, a)} AS "n_{a}"')
     empty = "coalesce(" + ", ".join(f'"c_{r.column.alias}"' for r in rules) + ") IS NULL"
-    norm = ", ".join(f'{fmt(r.norm, r.column.alias)} AS "n_{r.column.alias}"' for r in rules)
+    helpers = ", ".join(f'{fmt(r.helper, r.column.alias)} AS "k_{r.column.alias}"' for r in rules if r.helper)
+    joins = "".join(
+        f' LEFT JOIN {idnumber.DIVISIONS_TABLE} "j_{r.column.alias}" '
+        f'ON "j_{r.column.alias}".code = left(l2."n_{r.column.alias}", 6)'
+        for r in rules if r.divisions
+    )
+    division_cols = "".join(f', "j_{r.column.alias}".code IS NOT NULL AS "d_{r.column.alias}"'
+                            for r in rules if r.divisions)
     outs, reasons = [], []
     for r in rules:
         a = r.column.alias
         outs += [f'{fmt(expr, a)} AS "{name}"' for name, expr in r.outputs]
         cases = " ".join(f"WHEN {fmt(cond, a)} THEN {fmt(reason, a)}" for cond, reason in r.checks)
         reasons.append(f'CASE {cases} END AS "e_{a}"' if cases else f'CAST(NULL AS VARCHAR) AS "e_{a}"')
-    raws = ", ".join(f'"r_{r.column.alias}"' for r in rules)
+    bad = "_empty OR " + " OR ".join(f'"e_{r.column.alias}" IS NOT NULL' for r in rules)
+    items = ", ".join(
+        f"{{'column': {q(r.column.header)}, 'value': \"r_{r.column.alias}\", 'reason': \"e_{r.column.alias}\"}}"
+        for r in rules
+    )
+    problems = (
+        f"CASE WHEN _empty THEN [{{'column': {q(WHOLE_ROW)}, 'value': '', 'reason': {q(EMPTY_ROW_REASON)}}}] "
+        f"WHEN {bad} THEN list_filter([{items}], lambda x: x.reason IS NOT NULL) END"
+    )
+    final = _final_columns(spec, rules)
     return (
         f"WITH l0 AS ({union}), "
-        f"l1 AS (SELECT *, {clean} FROM l0), "
-        f"l2 AS (SELECT *, {empty} AS _empty, {norm} FROM l1), "
-        f"l3 AS (SELECT _file, _row, _empty, {raws}, {', '.join(outs)}, {', '.join(reasons)} FROM l2), "
-        "l4 AS (SELECT *, _empty OR " + " OR ".join(f'"e_{r.column.alias}" IS NOT NULL' for r in rules)
-        + " AS _bad FROM l3) "
+        f"l1 AS (SELECT l0.*, {', '.join(clean)}{''.join(', ' + n for r, n in zip(rules, norm, strict=True) if r.column.alias in dicts)} "
+        f"FROM l0{''.join(dict_joins)}), "
+        f"l2 AS (SELECT *, {empty} AS _empty"
+        f"{''.join(', ' + n for r, n in zip(rules, norm, strict=True) if r.column.alias not in dicts)} FROM l1), "
+        f"l3 AS (SELECT l2.*{', ' + helpers if helpers else ''}{division_cols} FROM l2{joins}), "
+        f"l4 AS (SELECT *, {', '.join(outs)}, {', '.join(reasons)} FROM l3) "
+        f"SELECT {', '.join(final)}, {problems} AS _problems FROM l4"
     )
 
 
 def _final_columns(spec: Table, rules: list[ColumnRule]) -> list[str]:
+    """The typed table's columns in contract order; the registry fills gender and birth date from a valid ID."""
     derived = {}
     if spec.name == "registry":
         valid, n_id = '"id_number_valid"', '"id_number"'
@@ -184,27 +241,25 @@ def load_table(con, table: str, paths: Sequence[Path | str], *, encoding: str | 
             files.append((path, sha, staged))
         staged_all = [s for _, _, ss in files for s in ss]
         rules = [rule_for(spec, c, default_term=term) for c in spec.columns]
-        layers = _layers(spec, rules, staged_all)
-        con.execute(f'CREATE OR REPLACE TABLE "{target}" AS {layers} '
-                    f"SELECT {', '.join(_final_columns(spec, rules))} FROM l4 WHERE NOT _bad")
-        per_column = " UNION ALL ".join(
-            f"SELECT _file, _row, {q(r.column.header)}, \"r_{r.column.alias}\", \"e_{r.column.alias}\" "
-            f"FROM bad WHERE NOT _empty AND \"e_{r.column.alias}\" IS NOT NULL"
-            for r in rules
-        )
+        dicts = _dictionaries(con, rules, staged_all)
+        con.execute(f'CREATE OR REPLACE TABLE "{target}" AS {_select(spec, rules, staged_all, dicts)}')
+        for d in dicts.values():
+            con.execute(f"DROP TABLE {d}")
+        for s in staged_all:  # the raw text is no longer needed: free it before splitting
+            s.free(con)
         con.execute(
-            f"INSERT INTO {sink} {layers}, bad AS (SELECT * FROM l4 WHERE _bad) "
-            f"SELECT {q(spec.name)}, _file, _row, \"column\", left(value, 500), reason FROM ("
-            f"SELECT _file, _row, {q(WHOLE_ROW)} AS \"column\", '' AS value, {q(EMPTY_ROW_REASON)} AS reason "
-            f"FROM bad WHERE _empty UNION ALL {per_column})"
+            f"INSERT INTO {sink} SELECT {q(spec.name)}, _file, _row, p.column, left(p.value, 500), p.reason "
+            f'FROM (SELECT _file, _row, unnest(_problems) AS p FROM "{target}" WHERE _problems IS NOT NULL)'
         )
+        con.execute(f'DELETE FROM "{target}" WHERE _problems IS NOT NULL')
+        con.execute(f'ALTER TABLE "{target}" DROP COLUMN _problems')
         _suggest_codes(con, spec, sink)
         stats = _account(con, spec, target, sink, files)
         con.execute(f"INSERT INTO {REJECTS} SELECT * FROM {sink}")
     finally:
         for _, _, ss in files:
             for s in ss:
-                con.execute(f"DROP TABLE IF EXISTS {s.name}")
+                s.free(con)
         con.execute(f"DROP TABLE IF EXISTS {sink}")
     notes = [n for _, _, ss in files for s in ss for n in s.notes]
     for path, _, ss in files:

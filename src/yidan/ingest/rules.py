@@ -45,49 +45,80 @@ _DIGITS_FULL = q("０１２３４５６７８９")
 _DIGITS_HALF = q("0123456789")
 
 
+# DuckDB's trim() removes spaces (full-width ones too) but not tabs or line breaks: test for those first
+_TEXT_CLEAN = ("nullif(CASE WHEN regexp_matches({raw}, '^[\\s\\x{3000}]|[\\s\\x{3000}]$') "
+               "THEN trim({raw}, " + _TRIM_CHARS + ") ELSE {raw} END, '')")
+# kinds with few distinct values: clean and norm are computed once per distinct value, then joined
+DICTIONARY_KINDS = frozenset({Kind.DATE, Kind.TERM, Kind.ENUM, Kind.ENUM_LIST})
+
+
+def _fast(pattern: str, fast: str, slow: str) -> str:
+    """SQL: `fast` when the raw text already has the common clean form `pattern`, else the full `slow` path.
+
+    Most values of a real export are already clean; a regular expression test is much cheaper
+    than translate / regexp_replace on every row.
+    """
+    return f"CASE WHEN regexp_full_match({{raw}}, '{pattern}') THEN {fast} ELSE {slow} END"
+
+
 @dataclass
 class ColumnRule:
-    """SQL for one column. `{raw}`, `{c}`, `{n}` stand for the column's raw, clean and norm names."""
+    """SQL for one column, in layers. Placeholders: {raw} raw text, {c} clean, {n} norm, {k} helper."""
 
     column: Column
-    clean: str = "nullif(trim({raw}, " + _TRIM_CHARS + "), '')"
+    clean: str = _TEXT_CLEAN
     norm: str = "{c}"
+    helper: str | None = None  # one derived value computed once and shared by checks and outputs
+    divisions: bool = False  # join the ID division table: {d} is true when the first 6 digits are known
+
+    @property
+    def dictionary(self) -> bool:
+        """Clean and norm once per distinct value (a small table joined back), not once per row."""
+        return self.column.kind in DICTIONARY_KINDS
     checks: list[tuple[str, str]] = field(default_factory=list)  # (condition, reason SQL) in order
     outputs: list[tuple[str, str]] = field(default_factory=list)  # (output column, SQL)
 
 
 def rule_for(table: Table, col: Column, *, default_term: str | None = None) -> ColumnRule:
     rule = ColumnRule(col)
-    rule.checks.append(("strpos({raw}, '\ufffd') > 0", q(BAD_CHAR_REASON)))
+    rule.checks.append(("contains({raw}, '\ufffd')", q(BAD_CHAR_REASON)))
     if col.required:
         rule.checks.append(("{c} IS NULL", q(EMPTY_REASON)))
     alias = col.alias
     kind = col.kind
     if kind is Kind.ID_NUMBER:
-        rule.clean = f"nullif({idnumber.clean_sql('{raw}')}, '')"
+        rule.clean = _fast("[0-9]{17}[0-9X]", "{raw}", f"nullif({idnumber.clean_sql('{raw}')}, '')")
         rule.norm = idnumber.normalize_sql("{c}")
-        rule.checks.append((f"coalesce({idnumber.mangled_sql('trim({raw})', '{c}')}, false)", q(MANGLED_REASON)))
+        rule.helper = idnumber.body_sql("{n}")
+        rule.divisions = True
+        rule.checks.append((f"coalesce({idnumber.mangled_sql('trim({raw})', '{c}', '{k}')}, false)",
+                            q(MANGLED_REASON)))
         if table.name in REJECT_SHAPELESS_IDS:
             rule.checks.append((
                 f"{{n}} IS NOT NULL AND NOT {idnumber.shape_ok_sql('{n}')}",
                 q("不是身份证号：应为18位（或15位旧号），这一行无法对应到人"),
             ))
-        rule.outputs = [(alias, "{n}"), (f"{alias}_valid", f"coalesce({idnumber.valid_sql('{n}')}, false)")]
+        rule.outputs = [(alias, "{n}"), (f"{alias}_valid", f"coalesce({idnumber.valid_from_body_sql('{n}', '{k}', division_ok='{d}')}, false)")]
     elif kind is Kind.STUDENT_NO:
-        rule.clean = (f"nullif(upper(translate(regexp_replace({{raw}}, '[\\s\\x{{3000}}]', '', 'g'), "
-                      f"{_DIGITS_FULL}, {_DIGITS_HALF})), '')")
+        rule.clean = _fast("[GL][0-9A-Z]{6,29}", "{raw}",
+                           f"nullif(upper(translate(regexp_replace({{raw}}, '[\\s\\x{{3000}}]', '', 'g'), "
+                           f"{_DIGITS_FULL}, {_DIGITS_HALF})), '')")
         rule.checks.append(("NOT regexp_full_match({c}, '[GL][0-9A-Z]{6,29}')",
                             q("全国学籍号格式不对：应为 G+身份证号，或 L+临时编号")))
     elif kind is Kind.DATE:
-        rule.clean = dates.clean_sql("{raw}")
-        rule.norm = dates.date_sql("{c}")
+        rule.clean = "nullif(trim({raw}), '')"
+        rule.norm = ("CASE WHEN regexp_full_match({c}, '[0-9]{4}-[0-9]{2}-[0-9]{2}') THEN TRY_CAST({c} AS DATE) "
+                     f"ELSE {dates.date_sql(dates.clean_sql('{c}'))} END")
         rule.checks.append(("{c} IS NOT NULL AND {n} IS NULL",
                             q("日期无法识别（可写 2020-09-01、2020/9/1、20200901、2020年9月1日）")))
+        rule.checks.append((f"year({{n}}) NOT BETWEEN {dates.MIN_YEAR} AND {dates.MAX_YEAR}",
+                            q(f"日期超出范围（{dates.MIN_YEAR}—{dates.MAX_YEAR}年）")))
     elif kind is Kind.TERM:
-        rule.clean = dates.clean_sql("{raw}")
-        rule.norm = dates.term_sql("{c}")
+        rule.clean = "nullif(trim({raw}), '')"
+        full = dates.term_sql(dates.clean_sql("{c}"))
+        rule.norm = f"CASE WHEN regexp_full_match({{c}}, '[0-9]{{4}}[春秋]') THEN {{c}} ELSE {full} END"
         if default_term is not None and not col.required:
-            rule.norm = f"CASE WHEN {{c}} IS NULL THEN {q(default_term)} ELSE {dates.term_sql('{c}')} END"
+            rule.norm = f"CASE WHEN {{c}} IS NULL THEN {q(default_term)} ELSE {rule.norm} END"
         rule.checks.append(("{c} IS NOT NULL AND {n} IS NULL",
                             q("学期无法识别（应写作 2020秋、2021春 或 2020-2021学年第一学期）")))
     elif kind is Kind.ENUM:
@@ -95,15 +126,16 @@ def rule_for(table: Table, col: Column, *, default_term: str | None = None) -> C
                             q("不是允许的取值（应为：" + "/".join(col.allowed) + "）")))
     elif kind is Kind.ENUM_LIST:
         rule.norm = ("list_filter(list_transform(regexp_split_to_array({c}, '[、,，;；/]'), "
-                     f"x -> trim(x, {_TRIM_CHARS})), x -> x <> '')")
-        bad = f"list_filter({{n}}, x -> NOT list_contains({_list(col.allowed)}, x))"
+                     f"lambda x: trim(x, {_TRIM_CHARS})), lambda x: x <> '')")
+        bad = f"list_filter({{n}}, lambda x: NOT list_contains({_list(col.allowed)}, x))"
         rule.checks.append((f"len({bad}) > 0",
                             "'含不允许的取值「' || array_to_string(" + bad + ", '、') || '」（可选："
                             + "、".join(col.allowed) + "）'"))
         rule.checks.append(("{c} IS NOT NULL AND len({n}) = 0", q("没有任何取值")))
     elif kind in (Kind.DIVISION_CODE, Kind.COUNTY_CODE, Kind.SCHOOL_CODE):
-        rule.clean = (f"nullif(regexp_replace(translate(regexp_replace({{raw}}, '[\\s\\x{{3000}}]', '', 'g'), "
-                      f"{_DIGITS_FULL}, {_DIGITS_HALF}), '^([0-9]+)\\.0+$', '\\1'), '')")
+        rule.clean = _fast("[0-9]+", "{raw}",
+                           f"nullif(regexp_replace(translate(regexp_replace({{raw}}, '[\\s\\x{{3000}}]', '', 'g'), "
+                           f"{_DIGITS_FULL}, {_DIGITS_HALF}), '^([0-9]+)\\.0+$', '\\1'), '')")
         pattern, reason = {
             Kind.DIVISION_CODE: ("[0-9]{6,12}", "区划代码应为6至12位数字（前6位为县）"),
             Kind.COUNTY_CODE: ("[0-9]{6}", "县级区划代码应为6位数字"),
@@ -111,13 +143,14 @@ def rule_for(table: Table, col: Column, *, default_term: str | None = None) -> C
         }[kind]
         rule.checks.append((f"NOT regexp_full_match({{c}}, '{pattern}')", q(reason)))
     elif kind is Kind.AMOUNT:
-        rule.clean = "nullif(regexp_replace({raw}, '[\\s,，元¥￥\\x{3000}]', '', 'g'), '')"
-        rule.norm = "CASE WHEN regexp_full_match({c}, '-?[0-9]+(\\.[0-9]+)?') THEN CAST({c} AS DECIMAL(38,6)) END"
+        rule.clean = _fast("[0-9]+(\\.[0-9]{1,2})?", "{raw}",
+                           "nullif(regexp_replace({raw}, '[\\s,，元¥￥\\x{3000}]', '', 'g'), '')")
+        rule.norm = "CASE WHEN regexp_full_match({c}, '-?[0-9]+(\\.[0-9]+)?') THEN TRY_CAST({c} AS DECIMAL(38,6)) END"
         rule.checks.append(("{c} IS NOT NULL AND {n} IS NULL", q("金额不是数字（单位为元，如 625.00）")))
         rule.checks.append(("{n} < 0", q("金额不能为负数")))
         rule.checks.append(("{n} <> round({n}, 2)", q("金额最多两位小数（单位为元）")))
         rule.checks.append(("{n} >= 1e12", q("金额过大")))
-        rule.outputs = [(alias, "CAST({n} AS DECIMAL(14,2))")]
+        rule.outputs = [(alias, "TRY_CAST({n} AS DECIMAL(14,2))")]
     if not rule.outputs:
         rule.outputs = [(alias, "{n}")]
     return rule
@@ -126,15 +159,4 @@ def rule_for(table: Table, col: Column, *, default_term: str | None = None) -> C
 def fmt(template: str, alias: str) -> str:
     """Fill a rule's placeholders with the layer columns of `alias`."""
     return (template.replace("{raw}", f'"r_{alias}"').replace("{c}", f'"c_{alias}"')
-            .replace("{n}", f'"n_{alias}"'))
-
-
-def derived_outputs(table: Table) -> dict[str, str]:
-    """Table-specific outputs that read other columns: the registry fills gender and birth date from the ID."""
-    if table.name != "registry":
-        return {}
-    n_id, valid = '"n_id_number"', f"coalesce({idnumber.valid_sql(fmt('{n}', 'id_number'))}, false)"
-    return {
-        "gender": f'coalesce("n_gender", CASE WHEN {valid} THEN {idnumber.gender_sql(n_id)} END)',
-        "birth_date": f'coalesce("n_birth_date", CASE WHEN {valid} THEN {idnumber.birth_date_sql(n_id)} END)',
-    }
+            .replace("{n}", f'"n_{alias}"').replace("{k}", f'"k_{alias}"').replace("{d}", f'"d_{alias}"'))

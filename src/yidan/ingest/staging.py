@@ -38,3 +38,8 @@ class Staged:
     extras: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     encoding: str | None = None  # the text encoding read (CSV only)
+    drops: list[str] = field(default_factory=list)  # SQL that frees what the reader made; default: the table
+
+    def free(self, con) -> None:
+        for sql in self.drops or [f"DROP TABLE IF EXISTS {self.name}"]:
+            con.execute(sql)

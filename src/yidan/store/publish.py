@@ -83,7 +83,7 @@ def _counts(session: Session, run_pk: int, run: RunDir, findings: pa.Table) -> N
             rows.append({"run_pk": run_pk, "dimension": "status", "county": r["county"], "township": None,
                          "key": r["key"], "count": int(r["count_sum"])})
     if rows:
-        session.execute(insert(RunCount), rows)
+        session.connection().execute(insert(RunCount.__table__), rows)
 
 
 def publish_run(session: Session, *, run: Run, user: User) -> PublishResult:
@@ -131,18 +131,21 @@ def publish_run(session: Session, *, run: Run, user: User) -> PublishResult:
     result = PublishResult(opened=len(new_rows), kept=len(seen_rows), reopened=len(reopened_ids))
     events: list[dict[str, Any]] = []
     actor = f"比对 {run.run_id}"
+    t = Case.__table__
+    conn = session.connection()
     for i in range(0, len(new_rows), CHUNK):
-        ids = session.execute(insert(Case).returning(Case.id), new_rows[i : i + CHUNK]).scalars().all()
+        chunk = new_rows[i : i + CHUNK]
+        conn.execute(insert(t), chunk)  # executemany: batched multi-row INSERTs on both databases
+        ids = conn.execute(select(t.c.id).where(t.c.finding_key.in_([r["finding_key"] for r in chunk]))).scalars()
         events += [{"case_id": cid, "actor": actor, "kind": "opened", "summary": f"由比对 {run.run_id} 发现",
                     "data": {}, "run_pk": run.id, "at": now} for cid in ids]
-    t = Case.__table__
     if seen_rows:
         stmt = (update(t).where(t.c.id == bindparam("b_id"))
                 .values(**{k: bindparam(k) for k in (*CASE_FIELDS, "person", "link", "last_run_pk")},
                         version=t.c.version + 1, updated_at=now))
-        session.connection().execute(stmt, seen_rows)
+        conn.execute(stmt, seen_rows)
     if reopened_ids:
-        session.connection().execute(
+        conn.execute(
             update(t).where(t.c.id.in_(reopened_ids))
             .values(state="open", closed_run_pk=None, closure_requested_by=None)
         )
@@ -155,15 +158,15 @@ def publish_run(session: Session, *, run: Run, user: User) -> PublishResult:
     result.resolved = len(gone)
     for i in range(0, len(gone), CHUNK):
         chunk = gone[i : i + CHUNK]
-        session.connection().execute(
+        conn.execute(
             update(t).where(t.c.id.in_(chunk))
             .values(state="resolved", closed_run_pk=run.id, version=t.c.version + 1, updated_at=now)
         )
     events += [{"case_id": cid, "actor": actor, "kind": "resolved",
                 "summary": f"比对 {run.run_id} 中该问题已消失，数据销号（对账销号）", "data": {}, "run_pk": run.id, "at": now}
                for cid in gone]
-    if events:
-        session.execute(insert(CaseEvent), events)
+    for i in range(0, len(events), CHUNK):
+        conn.execute(insert(CaseEvent.__table__), events[i : i + CHUNK])
     _counts(session, run.id, rundir, findings)
     run.status = "published"
     run.published_at = now

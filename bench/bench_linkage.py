@@ -32,12 +32,14 @@ from yidan.pipeline.steps import LOAD, PERSONS
 from yidan.settings import RunConfig
 
 
-def load(data: Path, cache: Path | None = None) -> RunContext:
+def load(data: Path, cache: Path | None = None, max_pairs_u: int | None = None) -> RunContext:
     """Load the synth set with the real steps; with `cache`, keep (or reuse) the loaded tables in a file."""
     meta = json.loads((data / "generated.json").read_text(encoding="utf-8"))
     files = {k: [data / f for f in v] for k, v in meta["files"].items()}
     inputs = RunInputs(registry=files["registry"], enrollment=files["enrollment"])
     config = RunConfig()
+    if max_pairs_u:
+        config.linkage.max_pairs_for_u = max_pairs_u
     reuse = cache is not None and cache.exists()
     engine = connect(config.engine, database=str(cache) if cache else ":memory:")
     ctx = RunContext(engine=engine, config=config, term=parse_term(meta["run_term"]),
@@ -127,6 +129,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--skip-peer", action="store_true")
+    ap.add_argument("--max-pairs-u", type=int, default=None, help="override linkage.max_pairs_for_u")
     ap.add_argument("--cache", type=Path, default=None, help="DuckDB file keeping the loaded tables between runs")
     args = ap.parse_args()
     logging.getLogger("splink").setLevel(logging.ERROR)
@@ -136,7 +139,7 @@ def main() -> None:
 
         generate(args.preset, args.seed, data)
     t = time.perf_counter()
-    ctx = load(data, args.cache)
+    ctx = load(data, args.cache, args.max_pairs_u)
     load_s = round(time.perf_counter() - t, 2)
     ours = run_yidan(ctx)
     links = ctx.get("links").to_pyarrow().to_pylist()

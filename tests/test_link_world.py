@@ -59,6 +59,19 @@ def swap_neighbours(pid: str, pos: int) -> str:
     return pid[:pos] + pid[pos + 1] + pid[pos] + pid[pos + 2:]
 
 
+HOMOPHONES = {"张": "章", "李": "黎", "王": "汪", "吴": "武", "徐": "许", "杨": "阳", "周": "舟", "陈": "臣",
+              "刘": "留", "黄": "皇", "伟": "威", "明": "铭", "静": "婧", "丽": "莉", "军": "君", "杰": "洁",
+              "芳": "方", "华": "骅", "敏": "民", "涛": "滔"}
+
+
+def homophone(name: str) -> str | None:
+    """The name with one character replaced by a homophone (同音字), or None when none is known."""
+    for i, ch in enumerate(name):
+        if ch in HOMOPHONES:
+            return name[:i] + HOMOPHONES[ch] + name[i + 1:]
+    return None
+
+
 @dataclass
 class World:
     registry: list[dict[str, Any]] = field(default_factory=list)
@@ -111,25 +124,39 @@ def random_birth(rng: random.Random) -> date:
 def population(world: World, *, seed: int = 7, children: int = 1200, strangers: int = 2500) -> dict[str, int]:
     """Random children with the usual fates, and strangers; returns how many of each fate."""
     rng = random.Random(seed)
-    fates = {"exact": 0, "typo": 0, "l_number": 0, "none": 0}
+    fates = dict.fromkeys(("exact", "typo", "swap", "l_number", "homophone", "birth_shift", "none"), 0)
     for _ in range(children):
         county = rng.choice(COUNTIES)
         gender = rng.choice("男女")
         name, birth = random_name(rng), random_birth(rng)
-        pid = world.person(name, birth, gender=gender, county=county)
         roll = rng.random()
-        if roll < 0.86:
-            fates["exact"] += 1
+        while 0.92 <= roll < 0.935 and homophone(name) is None:
+            name = random_name(rng)
+        pid = world.person(name, birth, gender=gender, county=county)
+        if roll < 0.85:
+            fate = "exact"
             world.student(name, birth, pid=pid, gender=gender, county=county, of=pid)
-        elif roll < 0.90:
-            fates["typo"] += 1
+        elif roll < 0.88:
+            fate = "typo"
             typo = world.registry[-1]["id_number"] = one_digit_typo(pid, rng)
             world.student(name, birth, pid=pid, gender=gender, county=county, of=typo)
-        elif roll < 0.94:
-            fates["l_number"] += 1
+        elif roll < 0.89:
+            fate = "swap"
+            pos = rng.choice([i for i in range(16) if pid[i] != pid[i + 1]])
+            swapped = world.registry[-1]["id_number"] = swap_neighbours(pid, pos)
+            world.student(name, birth, pid=pid, gender=gender, county=county, of=swapped)
+        elif roll < 0.92:
+            fate = "l_number"
             world.student(name, birth, pid=None, gender=gender, county=county, of=pid)
+        elif roll < 0.935:
+            fate = "homophone"
+            world.student(homophone(name) or name, birth, pid=None, gender=gender, county=county, of=pid)
+        elif roll < 0.945:
+            fate = "birth_shift"
+            world.student(name, birth + timedelta(days=1), pid=None, gender=gender, county=county, of=pid)
         else:
-            fates["none"] += 1
+            fate = "none"
+        fates[fate] += 1
     for i in range(strangers):
         county = rng.choice(COUNTIES)
         gender = rng.choice("男女")
@@ -205,4 +232,4 @@ def test_the_random_population_is_enrolled_mostly_under_its_own_id() -> None:
     fates = population(world, children=200, strangers=10)
     assert fates["exact"] > 150
     valid = sum(bool(is_valid(r["id_number"])) for r in world.registry)
-    assert valid == 200 - fates["typo"]
+    assert valid == 200 - fates["typo"] - fates["swap"]

@@ -96,6 +96,8 @@ def comparisons() -> list[Any]:
                 "AND substr(birth_str_l, 9, 2) = substr(birth_str_r, 6, 2)",
                 "月日颠倒",
             ),
+            cll.AbsoluteDateDifferenceLevel("birth_str", input_is_string=True, threshold=31, metric="day")
+            .configure(label_for_charts="相差一个月以内"),
             cll.ElseLevel().configure(label_for_charts="不同"),
         ],
     )
@@ -188,10 +190,11 @@ def free_only(model: dict[str, Any], free: str, *, prior: float) -> dict[str, An
     return model
 
 
-def _linker(api: Any, tables: tuple[str, str], model: Any, tag: str) -> Linker:
+def _linker(api: Any, tables: tuple[str, str], model: Any, tag: str, *, validate: bool = False) -> Linker:
+    """A linker on two registered tables; settings are validated once (it costs ~1.5 s each time)."""
     reg = api.register(tables[0], dataset_display_name="registry", table_name=f"{tables[0]}_{tag}")
     stu = api.register(tables[1], dataset_display_name="students", table_name=f"{tables[1]}_{tag}")
-    return Linker([reg, stu], model, log_level=None)
+    return Linker([reg, stu], model, log_level=None, validate_settings=validate)
 
 
 def _em(linker: Linker, *columns: str) -> dict[str, Any]:
@@ -217,7 +220,7 @@ def train(api: Any, tables: tuple[str, str], residue: tuple[str, str], *, priors
     `priors` = (P(match) for a random pair of `tables`, for a random residue pair).
     """
     timings: dict[str, float] = {}
-    linker = _linker(api, tables, settings(priors[0]), "train")
+    linker = _linker(api, tables, settings(priors[0]), "train", validate=True)
     t0 = time.perf_counter()
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs_u, seed=seed)
     timings["u_s"] = round(time.perf_counter() - t0, 3)

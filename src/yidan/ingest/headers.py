@@ -97,14 +97,15 @@ def match_headers(table: Table, headers: Sequence[object], *, where: str) -> Hea
         )
     absent = [c for c in table.columns if c.alias not in positions]
     notes: list[str] = []
-    absent_names = [c.header for c in absent]
+    # a misspelt header is compared with the Chinese header and the English alias of every absent column
+    names = {k: c for c in absent for k in _keys(c)}
     suggestions: dict[str, str] = {}
     for extra in extras:
-        guess = _suggest(normalize_header(extra), [normalize_header(h) for h in absent_names])
+        guess = _suggest(normalize_header(extra), list(names))
         if guess is not None:
-            header = next(h for h in absent_names if normalize_header(h) == guess)
-            suggestions.setdefault(header, extra)
-            notes.append(f"未识别的列「{extra}」已忽略，是否想写「{header}」？")
+            col = names[guess]
+            suggestions.setdefault(col.header, extra)
+            notes.append(f"未识别的列「{extra}」已忽略，是否想写「{col.header}」（{col.alias}）？")
     missing = [c for c in absent if c.required]
     if missing:
         parts = []

@@ -1,0 +1,74 @@
+"""`yidan check` and `yidan template` driven in-process, as a county data clerk would use them."""
+
+import csv
+
+import openpyxl
+from typer.testing import CliRunner
+
+from yidan.cli import app
+
+runner = CliRunner()
+HEADER = "身份证号,姓名,户籍地区划代码,人员类别,认定日期"
+
+
+def registry_csv(tmp_path, lines, encoding="gb18030"):
+    path = tmp_path / "registry.csv"
+    path.write_bytes(("\n".join([HEADER, *lines]) + "\n").encode(encoding))
+    return path
+
+
+def test_check_of_a_clean_file_says_every_row_is_usable_and_exits_zero(tmp_path):
+    path = registry_csv(tmp_path, ["430124200903150011,张三,430124,建档立卡,2016-05-01"])
+    result = runner.invoke(app, ["check", "--table", "registry", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "全部 1 行可用" in result.output
+    assert "gb18030" in result.output
+    assert not (tmp_path / "registry.rejects.csv").exists()
+
+
+def test_check_prints_counts_and_reasons_and_writes_rejects_as_csv_and_xlsx(tmp_path):
+    path = registry_csv(tmp_path, [
+        "430124200903150011,张三,430124,建档立卡,2016-05-01",
+        "4.30124E+17,李四,430124,建档立卡,2016-05-01",
+        "430124201101010038,王五,430124,低保,2016-05-01",
+    ])
+    out = tmp_path / "out" / "拒绝明细"
+    result = runner.invoke(app, ["check", "-t", "registry", str(path), "--rejects", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "最常见的拒绝原因" in result.output and "Excel" in result.output
+    with open(tmp_path / "out" / "拒绝明细.csv", encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["行号"], r["列"]) for r in rows] == [("3", "身份证号"), ("4", "人员类别")]
+    assert "是否想写「农村低保」" in rows[1]["原因"]
+    sheet = openpyxl.load_workbook(tmp_path / "out" / "拒绝明细.xlsx").active
+    assert [c.value for c in sheet[1]] == ["表", "文件", "行号", "列", "值", "原因"]
+    assert sheet["E2"].value == "4.30124E+17" and sheet["C2"].value == 3
+
+
+def test_check_without_rejects_option_writes_beside_the_input(tmp_path):
+    path = registry_csv(tmp_path, ["4.30124E+17,李四,430124,建档立卡,2016-05-01"])
+    result = runner.invoke(app, ["check", "-t", "registry", str(path)])
+    assert result.exit_code == 1
+    assert (tmp_path / "registry.rejects.csv").exists() and (tmp_path / "registry.rejects.xlsx").exists()
+
+
+def test_check_of_a_file_missing_columns_prints_a_chinese_error_not_a_traceback(tmp_path):
+    path = tmp_path / "registry.csv"
+    path.write_text("身份证,姓名\n430124200903150011,张三\n", encoding="utf-8")
+    result = runner.invoke(app, ["check", "-t", "registry", str(path)])
+    assert result.exit_code == 2
+    assert "错误" in result.output and "「身份证号」" in result.output and "处理建议" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_check_of_an_unknown_table_suggests_the_right_name(tmp_path):
+    path = registry_csv(tmp_path, [])
+    result = runner.invoke(app, ["check", "-t", "registy", str(path)])
+    assert result.exit_code == 2 and "registry" in result.output
+
+
+def test_template_command_writes_one_workbook_per_table(tmp_path):
+    result = runner.invoke(app, ["template", "--out", str(tmp_path / "tpl")])
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "tpl").glob("*.xlsx"))) == 7
+    assert "已生成 7 个模板" in result.output

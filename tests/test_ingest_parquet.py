@@ -1,0 +1,46 @@
+"""Parquet inputs: typed columns are validated like text, and a float ID is refused, not repaired."""
+
+import datetime as dt
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from yidan.errors import InputError
+from yidan.ingest import load_table
+
+
+def test_parquet_columns_of_any_type_are_read_and_validated(tmp_path):
+    path = tmp_path / "aid.parquet"
+    pq.write_table(pa.table({
+        "id_number": ["430124200903150011", "430124201006200028", "bad"],
+        "programme_code": ["YW-JS-SHBZ"] * 3,
+        "term": ["2020秋", "2020-2021学年第二学期", "2020秋"],
+        "amount": pa.array([625.0, 312.5, 625.0]),
+        "payer_county_code": ["430124", "430124", "430124"],
+        "paid_on": [dt.date(2020, 10, 15), None, None],
+    }), path)
+    con = duckdb.connect()
+    result = load_table(con, "aid", [path])
+    assert con.execute("SELECT _row, term, CAST(amount AS VARCHAR), paid_on FROM aid ORDER BY _row").fetchall() == [
+        (1, "2020秋", "625.00", dt.date(2020, 10, 15)), (2, "2021春", "312.50", None)]
+    assert con.execute('SELECT row_number, "column" FROM rejects').fetchall() == [(3, "身份证号")]
+    assert (result.files[0].read, result.files[0].loaded, result.files[0].rejected) == (3, 2, 1)
+
+
+def test_an_id_stored_as_a_float_in_parquet_is_rejected(tmp_path):
+    path = tmp_path / "verifications.parquet"
+    pq.write_table(pa.table({"身份证号": pa.array([430124200903150011.0]), "核实结论": ["失联"],
+                             "核实日期": ["2021-03-10"]}), path)
+    con = duckdb.connect()
+    load_table(con, "verifications", [path])
+    assert con.execute('SELECT row_number, "column" FROM rejects').fetchall() == [(1, "身份证号")]
+
+
+def test_a_parquet_file_missing_required_columns_is_refused_before_reading(tmp_path):
+    path = tmp_path / "aid.parquet"
+    pq.write_table(pa.table({"id_number": ["430124200903150011"], "amout": ["625"]}), path)
+    with pytest.raises(InputError) as err:
+        load_table(duckdb.connect(), "aid", [path])
+    assert "「金额」" in err.value.message and "「amout」是否就是它" in err.value.message

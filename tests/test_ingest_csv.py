@@ -149,3 +149,16 @@ def test_codes_are_read_as_text_so_leading_zeros_survive(tmp_path):
     con = duckdb.connect()
     load_table(con, "registry", [write(tmp_path, lines)])
     assert con.execute("SELECT hukou_code, phone FROM registry").fetchone() == ("011010", "01012345678")
+
+
+def test_a_last_line_cut_inside_quotes_is_rejected_and_the_rest_loads(tmp_path):
+    path = write(tmp_path, [HEADER, GOOD[0], '430124201006200028,"李四,430124'], end="")
+    result, loaded, rejects = load(path)
+    assert loaded == [(2, "张三")]
+    assert [(r, "引号" in why) for r, _, why in rejects] == [(3, True)]
+
+
+def test_a_line_break_inside_quotes_stops_with_a_clear_error_instead_of_misnumbering(tmp_path):
+    path = write(tmp_path, [HEADER, '430124200903150011,"张', '三",430124,建档立卡,2016-05-01', GOOD[1]])
+    with pytest.raises(InputError, match="对不上"):
+        load(path)

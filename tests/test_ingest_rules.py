@@ -82,3 +82,13 @@ def test_aid_amounts_are_decimal_yuan_and_thousands_separators_are_read():
     amounts = dict(con.execute("SELECT _row, CAST(amount AS VARCHAR) FROM aid").fetchall())
     assert amounts == {2: "625.00", 3: "1250.00"}
     assert con.execute("SELECT typeof(amount) FROM aid LIMIT 1").fetchone()[0] == "DECIMAL(14,2)"
+
+
+def test_policy_lists_are_split_on_either_separator_and_terms_are_canonical():
+    con = load("policies__values")
+    rows = con.execute("SELECT programme_code, stages, target_categories, first_term, last_term FROM policies "
+                       "ORDER BY _row").fetchall()
+    assert rows == [
+        ("YW-JS-SHBZ", ["小学", "初中"], ["建档立卡", "农村低保", "特困供养"], "2019秋", None),
+        ("GZ-ZXJ", ["高中"], ["建档立卡", "边缘易致贫"], "2019秋", "2021春"),
+    ]

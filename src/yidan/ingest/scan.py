@@ -71,21 +71,17 @@ def detect_encoding(head: bytes, path: Path) -> str:
     """utf-8-sig (BOM), utf-8, or gb18030 (which reads GBK and GB2312 too)."""
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
-    sample = head
-    for cut in range(4):  # the sample may end inside a multi-byte character
-        try:
-            (sample[: len(sample) - cut] if cut else sample).decode("utf-8")
-            return "utf-8"
-        except UnicodeDecodeError:
-            continue
-    try:
-        head[: len(head) - 1].decode("gb18030") if len(head) > 1 else head.decode("gb18030")
-        return "gb18030"
-    except UnicodeDecodeError:
-        raise InputError(
-            f"无法识别文件 {path} 的文字编码（不是 UTF-8，也不是 GBK/GB18030）。",
-            hint="请用 Excel 或 WPS 另存为“CSV UTF-8”，或用 --encoding 指定编码。",
-        ) from None
+    for name in ("utf-8", "gb18030"):
+        for cut in range(4):  # the sample may end inside a multi-byte character
+            try:
+                head[: len(head) - cut].decode(name)
+                return name
+            except UnicodeDecodeError:
+                continue
+    raise InputError(
+        f"无法识别文件 {path} 的文字编码（不是 UTF-8，也不是 GBK/GB18030）。",
+        hint="请用 Excel 或 WPS 另存为“CSV UTF-8”，或用 --encoding 指定编码。",
+    )
 
 
 def resolve_encoding(encoding: str | None, head: bytes, path: Path) -> str:

@@ -7,8 +7,8 @@ With --run, the county with the most findings is written. Without it, a run dire
 one county holding N findings (the contract's columns, Chinese text of realistic length) is
 made first, so the writer can be measured before a province-sized run exists. Each size runs
 in a fresh process, so the peak resident memory (ru_maxrss) is that size's alone; a flat
-peak across sizes is what XlsxWriter's constant-memory mode promises. Prints one JSON line
-per size.
+peak across sizes is what XlsxWriter's constant-memory mode promises. `cpu_s` is the process's
+CPU time: on a shared machine it is the figure to compare. Prints one JSON line per size.
 """
 
 from __future__ import annotations
@@ -81,10 +81,11 @@ def measure(run_dir: Path, out: Path) -> dict:
     from yidan.runs.rundir import RunDir
 
     county, n = largest_county(run_dir)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     (path,) = write_workbooks(RunDir(run_dir), out, "county", regions=[county])
-    seconds = time.perf_counter() - t0
-    return {"county": county, "findings": n, "seconds": round(seconds, 2), "rows_per_s": round(n / seconds),
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"county": county, "findings": n, "seconds": round(seconds, 2), "cpu_s": round(cpu, 2),
+            "rows_per_s": round(n / seconds),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "workbook_mb": round(path.stat().st_size / 2**20, 1)}
 

@@ -66,7 +66,7 @@ def make_registry(rng: np.random.Generator, villages: Villages, n_households: in
     hh_village = rng.integers(0, len(villages.village), size=n_households)
     head_age = rng.integers(25, 66, size=n_households)
     has_spouse = rng.random(n_households) < 0.75
-    n_kids = rng.choice(4, size=n_households, p=(0.22, 0.40, 0.29, 0.09))
+    n_kids = rng.choice(4, size=n_households, p=(0.30, 0.40, 0.22, 0.08))
     has_parent = rng.random(n_households) < 0.25
     twin_hh = (rng.random(n_households) < twin_share) & (n_kids > 0)
     size = 1 + has_spouse + n_kids + has_parent + twin_hh
@@ -83,7 +83,7 @@ def make_registry(rng: np.random.Generator, villages: Villages, n_households: in
     age = np.select(
         [role == ROLE_HEAD, role == ROLE_SPOUSE, role == ROLE_CHILD],
         [ha, np.clip(ha + rng.integers(-4, 4, len(hh)), 20, 80),
-         rng.integers(0, np.maximum(ha - 19, 1).clip(max=31))],
+         rng.integers(0, np.maximum(ha - 19, 1).clip(max=36))],
         np.clip(ha + rng.integers(22, 30, len(hh)), 45, 95))
     birth = births_for_age(rng, age, ref)
     male = np.where(role == ROLE_HEAD, rng.random(len(hh)) < 0.85,

@@ -64,6 +64,7 @@ def create_app(settings: AppSettings | None = None, *, engine: Engine | None = N
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    app.state.options_cache = {}  # filter menus by (region, latest published run)
     app.state.worker = RunWorker(app.state.sessions, settings.data_dir, runner)
     with session_scope(app.state.sessions) as s:
         run_crud.fail_interrupted(s)

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -31,6 +32,22 @@ RUN_VIEWERS = ("province_admin", "province_analyst")
 RUN_ADMINS = ("province_admin",)
 AUDITORS = ("province_admin",)
 WORKBOOK_USERS = ("county", "city", "province_admin")
+
+
+@dataclass(frozen=True)
+class UserView:
+    """What pages show of the signed-in user; a plain copy that outlives the request's session."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    role_label: str
+    region: str
+
+    @classmethod
+    def of(cls, user: User) -> UserView:
+        return cls(user.id, user.username, user.display_name, user.role, user.role_label, user.region)
 
 
 class LoginRequired(Exception):
@@ -64,14 +81,14 @@ def current_user(request: Request, session: SessionDep) -> User:
         if user is None:
             raise HTTPException(401, "需要有效的接口令牌（Authorization: Bearer …）。",
                                 headers={"WWW-Authenticate": "Bearer"})
-        request.state.user = user
+        request.state.user = UserView.of(user)
         return user
     uid = request.session.get("uid")
     user = users.get_user(session, user_id=int(uid)) if uid else None
     if user is None or user.disabled or request.session.get("pwh") != user.password_hash[-16:]:
         request.session.clear()
         raise LoginRequired()
-    request.state.user = user
+    request.state.user = UserView.of(user)
     return user
 
 

@@ -59,28 +59,48 @@ def _detail(j: Any) -> Any:
     )
 
 
+def json_text(v: Any) -> Any:
+    """A JSON string (or null) for a value; written as string operations so DuckDB and Spark agree."""
+    esc = v.cast("string").replace("\\", "\\\\").replace('"', '\\"')
+    return v.isnull().ifelse(ibis.literal("null"), ibis.literal('"').concat(esc, '"'))
+
+
+def json_number(v: Any) -> Any:
+    return v.isnull().ifelse(ibis.literal("null"), v.cast("string"))
+
+
+def json_object(fields: dict[str, Any], *, present: Any = None) -> Any:
+    """`{"key": value, ...}` from JSON fragments; null (the JSON literal) where `present` is false."""
+    body = ibis.literal("{")
+    for i, (key, value) in enumerate(fields.items()):
+        body = body.concat("," if i else "", f'"{key}":', value)
+    body = body.concat("}")
+    return body if present is None else present.ifelse(body, ibis.literal("null"))
+
+
 def _evidence(j: Any) -> Any:
-    registry = ibis.struct(
-        {"身份证号": j.person_id, "姓名": j.name, "性别": j.gender, "出生日期": j.birth_date.cast("string"),
-         "户籍地": j.hukou_code}
-    )
-    enrollment = ibis.struct(
-        {"全国学籍号": j.l_student_no, "学校名称": j.l_school_name, "学校标识码": j.l_school_code,
-         "学段": j.l_stage, "学籍状态": j.l_enrollment_status, "学期": j.l_term}
-    )
-    verification = ibis.struct(
-        {"核实结论": j.verified_conclusion, "核实日期": j.verified_on.cast("string"), "就读省份": j.verified_province}
-    )
-    candidate = ibis.struct({"全国学籍号": j.review_student_no, "匹配概率": j.review_probability})
-    return ibis.struct(
-        {
-            "建档立卡": registry,
-            "学籍": j.l_student_no.isnull().ifelse(ibis.null(enrollment.type()), enrollment),
-            "核实": j.verified_conclusion.isnull().ifelse(ibis.null(verification.type()), verification),
-            "疑似匹配": j.review_student_no.isnull().ifelse(ibis.null(candidate.type()), candidate),
-            "在读学籍数": j.n_active,
-        }
-    ).cast("json").cast("string")
+    """The records a finding rests on: the registry row, the latest enrollment, the verification,
+    the review candidate and the number of active enrollments (null where there is none)."""
+    registry = json_object({
+        "身份证号": json_text(j.person_id), "姓名": json_text(j.name), "性别": json_text(j.gender),
+        "出生日期": json_text(j.birth_date), "户籍地": json_text(j.hukou_code),
+    })
+    enrollment = json_object({
+        "全国学籍号": json_text(j.l_student_no), "学校名称": json_text(j.l_school_name),
+        "学校标识码": json_text(j.l_school_code), "学段": json_text(j.l_stage),
+        "学籍状态": json_text(j.l_enrollment_status), "学期": json_text(j.l_term),
+    }, present=j.l_student_no.notnull())
+    verification = json_object({
+        "核实结论": json_text(j.verified_conclusion), "核实日期": json_text(j.verified_on),
+        "就读省份": json_text(j.verified_province),
+    }, present=j.verified_conclusion.notnull())
+    candidate = json_object({
+        "全国学籍号": json_text(j.review_student_no), "匹配概率": json_number(j.review_probability.round(4)),
+    }, present=j.review_student_no.notnull())
+    return json_object({
+        "建档立卡": registry, "学籍": enrollment, "核实": verification, "疑似匹配": candidate,
+        "在读学籍数": json_number(j.n_active),
+    })
 
 
 def school_findings(ctx: RunContext, facts: Facts, person_status: Any, found: Any) -> Any:

@@ -55,12 +55,11 @@ def build_facts(ctx: RunContext) -> Facts:
 
     order = [ibis.desc("t_ord"), ibis.desc("status_date"), "student_no", "school_code", "_file", "_row"]
     act = records.filter((records.enrollment_status == ACTIVE) & (records.term == term))
-    w = ibis.window(group_by="person_id")
-    act = act.mutate(
-        _n=ibis.row_number().over(group_by="person_id", order_by=order),
-        n_active=act.student_no.nunique().over(w),
-    ).filter(lambda t: t._n == 0).drop("_n")
-    active = ctx.put("cls_active", act)
+    # (a distinct count per group, joined back: Spark has no COUNT(DISTINCT) over a window)
+    n_active = act.group_by("person_id").aggregate(n_active=act.student_no.nunique())
+    first = act.mutate(_n=ibis.row_number().over(group_by="person_id", order_by=order))
+    first = first.filter(first._n == 0).drop("_n")
+    active = ctx.put("cls_active", first.join(n_active, "person_id"))
 
     lat = records.mutate(_n=ibis.row_number().over(group_by="person_id", order_by=order))
     latest = ctx.put("cls_latest", lat.filter(lat._n == 0).drop("_n"))

@@ -144,15 +144,19 @@ def settings(prior: float) -> SettingsCreator:
 
 
 def splink_api(engine: Any) -> Any:
-    """The Splink database API sharing the run's engine connection (the only backend switch)."""
+    """The Splink database API sharing the run's engine connection (the only backend switch).
+
+    Spark is tested first: a Spark engine also carries a staging DuckDB connection
+    (for ingest), but the run's tables live in Spark.
+    """
+    if engine.name == "spark" and engine.spark is not None:
+        from splink import SparkAPI
+
+        return SparkAPI(spark_session=engine.spark)
     if engine.duckdb is not None:
         from splink import DuckDBAPI
 
         return DuckDBAPI(connection=engine.duckdb)
-    if engine.spark is not None:
-        from splink import SparkAPI
-
-        return SparkAPI(spark_session=engine.spark)
     raise EngineError(f"计算引擎 {engine.name} 不支持概率匹配。", hint="使用 duckdb 或 spark 引擎。")
 
 

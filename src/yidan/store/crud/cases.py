@@ -13,14 +13,14 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from yidan.contract.codes import CONCLUSIONS
 from yidan.contract.link_decisions import DECISIONS
 from yidan.errors import NotFoundError
 from yidan.store.errors import ActionError, ConflictError
-from yidan.store.models import CASE_STATES, Case, CaseEvent, LinkDecision, User, utcnow
+from yidan.store.models import CASE_STATES, Case, CaseEvent, LinkDecision, Run, User, utcnow
 
 CITY_CONFIRMS = ("K01", "K02")  # closing these needs the city's confirmation
 TEAM_ROLES = ("教育干部", "教师", "村干部")
@@ -67,19 +67,30 @@ def list_cases(session: Session, *, region: str, filters: CaseFilter) -> tuple[l
         stmt = stmt.where(Case.name.contains(f.q, autoescape=True) | (Case.finding_key == f.q))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     page = max(1, f.page)
+    heavy = (defer(Case.person), defer(Case.link), defer(Case.team), defer(Case.evidence))  # not shown in lists
     rows = session.scalars(
-        stmt.order_by(Case.county, Case.township, Case.code, Case.id).offset((page - 1) * f.per_page).limit(f.per_page)
+        stmt.options(*heavy).order_by(Case.county, Case.township, Case.code, Case.id)
+        .offset((page - 1) * f.per_page).limit(f.per_page)
     )
     return list(rows), int(total)
 
 
 def filter_options(session: Session, *, region: str) -> dict[str, list[str]]:
-    """Distinct townships, villages and schools in the region (for the filter menus)."""
+    """Distinct townships, villages and schools in the region (for the filter menus).
+
+    They change only when a run is published, so callers may cache them by the latest
+    published run (see `options_generation`).
+    """
     out: dict[str, list[str]] = {}
     for name, col in (("township", Case.township), ("village", Case.village), ("school_code", Case.school_code)):
         stmt = select(col).where(Case.county.startswith(region, autoescape=True), col.is_not(None)).distinct()
         out[name] = sorted(v for v in session.scalars(stmt) if v)
     return out
+
+
+def options_generation(session: Session) -> int:
+    """Changes whenever a run is published (the cases' regions can only change then)."""
+    return int(session.scalar(select(func.max(Run.id)).where(Run.status == "published")) or 0)
 
 
 def get_case(session: Session, *, case_id: int, region: str) -> Case:

@@ -37,12 +37,16 @@ FilterDep = Annotated[crud.CaseFilter, Depends(case_filter)]
 @router.get("/cases", dependencies=allow(*ALL_ROLES), name="cases")
 def cases_page(request: Request, session: SessionDep, user: CurrentUser, region: RegionScope, filters: FilterDep):
     rows, total = crud.list_cases(session, region=region, filters=filters)
-    ctx: dict[str, Any] = {"rows": rows, "total": total, "f": filters,
-                           "pages": max(1, -(-total // filters.per_page)),
-                           "options": crud.filter_options(session, region=region)}
+    ctx: dict[str, Any] = {"rows": rows, "total": total, "f": filters, "pages": max(1, -(-total // filters.per_page))}
     if request.headers.get("hx-request") and request.headers.get("hx-target") == "case-rows":
         return render(request, "_case_rows.html", ctx)
-    return render(request, "cases.html", ctx)
+    cache = request.app.state.options_cache
+    key = (region, crud.options_generation(session))
+    if key not in cache:
+        if len(cache) > 1000:
+            cache.clear()
+        cache[key] = crud.filter_options(session, region=region)
+    return render(request, "cases.html", {**ctx, "options": cache[key]})
 
 
 def explanation(case: Case) -> list[dict[str, Any]]:

@@ -22,9 +22,9 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "tiny": Preset("tiny", ("433127", "433130"), 220, 3.6, 3, 4, 1, "xlsx", False),
-    "county": Preset("county", ("433127",), 12_000, 3.6, 20, 15, 2, "csv", False),
-    "province": Preset("province", None, 21_200, 3.6, 20, 18, 3, "csv", True),
+    "tiny": Preset("tiny", ("433127", "433130"), 200, 3.0, 3, 4, 1, "xlsx", False),
+    "county": Preset("county", ("433127",), 12_000, 3.0, 20, 15, 2, "csv", False),
+    "province": Preset("province", None, 21_200, 3.0, 20, 18, 3, "csv", True),
 }
 
 

@@ -161,3 +161,10 @@ def test_one_county_can_export_only_its_own_workbook(run, tmp_path):
     paths = write_workbooks(run, tmp_path, "county", regions=["430121"])
     assert [p.name for p in paths] == ["430121_长沙县_一单_2021春.xlsx"]
     assert [p.name for p in tmp_path.iterdir()] == ["430121_长沙县_一单_2021春.xlsx"]
+
+
+def test_evidence_is_shown_as_readable_lines_not_json(county_books):
+    ws = _book(county_books, "430102")["控辍保学"]
+    evidence = ws[f"{openpyxl.utils.get_column_letter(HEADERS.index('佐证') + 1)}2"]
+    assert evidence.value == "来源：测试"
+    assert evidence.alignment.wrap_text

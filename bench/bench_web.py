@@ -108,7 +108,11 @@ async def user_session(base: str, username: str, n_requests: int, deadline: floa
             else:
                 url = f"/dashboard/{COUNTY}"
             t0 = time.perf_counter()
-            r = await client.get(url)
+            try:
+                r = await client.get(url)
+            except httpx.HTTPError as exc:
+                errors.append(f"{kind} {type(exc).__name__}")
+                continue
             times.setdefault(kind, []).append(time.perf_counter() - t0)
             if r.status_code != 200:
                 errors.append(f"{kind} {r.status_code}")
@@ -169,7 +173,8 @@ def main() -> None:
         with session_scope(app.state.sessions) as s:
             case_ids = list(s.scalars(select(Case.id)))
             townships = sorted({t for t in s.scalars(select(Case.township).distinct()) if t})
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                               timeout_keep_alive=120))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         while not server.started:

@@ -44,7 +44,7 @@ def date_sql(cleaned: str) -> str:
         f"WHEN regexp_full_match({cleaned}, '[0-9]{{8}}') "
         f"THEN CAST(try_strptime({cleaned}, '%Y%m%d') AS DATE) "
         f"WHEN regexp_full_match({cleaned}, '[0-9]{{5}}(\\.0+)?') "
-        f"THEN DATE '{EXCEL_EPOCH.isoformat()}' + CAST(CAST({cleaned} AS DOUBLE) AS INTEGER) "
+        f"THEN DATE '{EXCEL_EPOCH.isoformat()}' + TRY_CAST(TRY_CAST({cleaned} AS DOUBLE) AS INTEGER) "
         f"END"
     )
     return f"(CASE WHEN year({parsed}) BETWEEN {MIN_YEAR} AND {MAX_YEAR} THEN {parsed} END)"
@@ -55,8 +55,8 @@ def term_sql(cleaned: str) -> str:
     v = f"replace(replace({cleaned}, ' ', ''), '\u3000', '')"
     short = "([0-9]{4})年?(秋|春)季?(学期)?"
     long = "([0-9]{4})[-—–~至]([0-9]{4})学年第(一|二|1|2)学期"
-    first = f"CAST(regexp_extract({v}, '^{long}$', 1) AS INTEGER)"
-    second = f"CAST(regexp_extract({v}, '^{long}$', 2) AS INTEGER)"
+    first = f"TRY_CAST(regexp_extract({v}, '^{long}$', 1) AS INTEGER)"
+    second = f"TRY_CAST(regexp_extract({v}, '^{long}$', 2) AS INTEGER)"
     which = f"regexp_extract({v}, '^{long}$', 3)"
     return (
         f"(CASE "

@@ -110,10 +110,9 @@ def _dictionaries(con, rules: list[ColumnRule], staged: list[Staged]) -> dict[st
         if present and len(present) < len(staged):
             values += f' UNION SELECT CAST(NULL AS VARCHAR) AS "r_{a}"'
         name = temp_name(f"dict_{a}")
-        con.execute(
-            f'CREATE TEMP TABLE {name} AS SELECT coalesce("r_{a}", {NULL_KEY}) AS key, "c_{a}", '
-            f'{fmt(r.norm, a)} AS "n_{a}" FROM (SELECT "r_{a}", {fmt(r.clean, a)} AS "c_{a}" FROM ({values}))'
-        )
+        _run(con, f"dictionary_{a}",
+             f'CREATE TEMP TABLE {name} AS SELECT coalesce("r_{a}", {NULL_KEY}) AS key, "c_{a}", '
+             f'{fmt(r.norm, a)} AS "n_{a}" FROM (SELECT "r_{a}", {fmt(r.clean, a)} AS "c_{a}" FROM ({values}))')
         out[a] = name
     return out
 
@@ -179,6 +178,17 @@ def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: d
     )
 
 
+def _run(con, step: str, sql: str, params: list | None = None) -> None:
+    """Execute one named step; an engine failure names the step and shows the start of its SQL."""
+    try:
+        con.execute(sql, params) if params is not None else con.execute(sql)
+    except Exception as exc:  # duckdb.Error and its subclasses
+        raise EngineError(
+            f"导入步骤「{step}」执行失败：{exc}\nSQL：{sql[:300]}…",
+            hint="这通常是程序错误；请把出错的文件（或其前几行）和本消息报告给维护人员。",
+        ) from exc
+
+
 def _final_columns(spec: Table, rules: list[ColumnRule]) -> list[str]:
     """The typed table's columns in contract order; the registry fills gender and birth date from a valid ID."""
     derived = {}
@@ -242,15 +252,14 @@ def load_table(con, table: str, paths: Sequence[Path | str], *, encoding: str | 
         staged_all = [s for _, _, ss in files for s in ss]
         rules = [rule_for(spec, c, default_term=term) for c in spec.columns]
         dicts = _dictionaries(con, rules, staged_all)
-        con.execute(f'CREATE OR REPLACE TABLE "{target}" AS {_select(spec, rules, staged_all, dicts)}')
+        _run(con, "validate", f'CREATE OR REPLACE TABLE "{target}" AS {_select(spec, rules, staged_all, dicts)}')
         for d in dicts.values():
             con.execute(f"DROP TABLE {d}")
         for s in staged_all:  # the raw text is no longer needed: free it before splitting
             s.free(con)
-        con.execute(
-            f"INSERT INTO {sink} SELECT {q(spec.name)}, _file, _row, p.column, left(p.value, 500), p.reason "
-            f'FROM (SELECT _file, _row, unnest(_problems) AS p FROM "{target}" WHERE _problems IS NOT NULL)'
-        )
+        _run(con, "split_rejects",
+             f"INSERT INTO {sink} SELECT {q(spec.name)}, _file, _row, p.column, left(p.value, 500), p.reason "
+             f'FROM (SELECT _file, _row, unnest(_problems) AS p FROM "{target}" WHERE _problems IS NOT NULL)')
         con.execute(f'DELETE FROM "{target}" WHERE _problems IS NOT NULL')
         con.execute(f'ALTER TABLE "{target}" DROP COLUMN _problems')
         _suggest_codes(con, spec, sink)

@@ -17,6 +17,9 @@ Why each setting (the traps are measured, see docs/dev/spark-notes.md):
 * Splink's Scala similarity jar on the class path and a checkpoint directory: the Spark
   backend of Splink registers `jaro_winkler` etc. from that jar and breaks lineage by
   writing Parquet under the checkpoint directory.
+* Float literals typed as DOUBLE (`_typed_float_literals`): Ibis writes `1.0` bare, which
+  Spark SQL reads as DECIMAL(2,1); a step that stores `match_probability=1.0` then gets a
+  decimal column that no longer unions with the float64 one from Splink.
 * A staging DuckDB connection (`engine.duckdb`): ingest validates files with DuckDB on
   both engines; `yidan.engine.parquet_bridge` hands the validated tables to Spark as Parquet.
 """
@@ -30,6 +33,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import ibis
 from pyspark.sql import SparkSession
@@ -82,6 +86,32 @@ class SparkEngine(Engine):
                 pass
         for path in self._tmp:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _typed_float_literals() -> None:
+    """Make Ibis' PySpark compiler write float literals as `CAST(x AS DOUBLE)` (idempotent).
+
+    Ibis 12 emits a bare `1.0`, which Spark types as DECIMAL(2,1) (Spark, unlike DuckDB,
+    reads a decimal point as a decimal literal). Upstream behaviour; remove this when
+    Ibis types the literal itself.
+    """
+    from ibis.backends.sql.compilers.pyspark import PySparkCompiler
+
+    original = PySparkCompiler.visit_NonNullLiteral
+    if getattr(original, "_yidan_typed", False):
+        return
+
+    def visit_NonNullLiteral(self: Any, op: Any, *, value: Any, dtype: Any) -> Any:
+        result = original(self, op, value=value, dtype=dtype)
+        if dtype.is_floating() and result is not None:
+            return self.cast(result, dtype)
+        return result
+
+    visit_NonNullLiteral._yidan_typed = True  # type: ignore[attr-defined]
+    PySparkCompiler.visit_NonNullLiteral = visit_NonNullLiteral  # type: ignore[method-assign]
+
+
+_typed_float_literals()
 
 
 def local_cores(master: str) -> int | None:

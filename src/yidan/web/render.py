@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,6 +34,34 @@ def _urlencode_page(params: Any, page: int) -> str:
 
 
 templates.env.filters["urlencode_page"] = _urlencode_page
+
+EVIDENCE_LABELS = {"paid_by": "实际发放县", "payments": "发放次数", "via_linkage": "经概率匹配的发放", "student_no": "学籍号",
+                   "responsible": "应发放县", "basis": "发放依据", "stage": "学段", "out_of_province_aided": "省外是否已资助"}
+
+
+def evidence_items(text: str | None) -> list[tuple[str, str]]:
+    """The run's evidence (JSON text) as labelled lines; plain text stays one line."""
+    if not text:
+        return []
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return [("", text)]
+    if not isinstance(data, dict):
+        return [("", str(data))]
+    out = []
+    for key, value in data.items():
+        if value in (None, "", [], {}):
+            continue
+        if isinstance(value, dict):
+            value = "；".join(f"{k}：{v}" for k, v in value.items() if v not in (None, ""))
+        elif isinstance(value, list):
+            value = "；".join(str(v) for v in value)
+        out.append((EVIDENCE_LABELS.get(key, key), str(value)))
+    return out
+
+
+templates.env.filters["evidence_items"] = evidence_items
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:

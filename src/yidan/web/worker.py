@@ -130,7 +130,7 @@ class RunWorker:
                 run_crud.finish_run(
                     s, run_pk=run_pk, status="complete" if ok else "failed", run_id=str(manifest.get("run_id")),
                     term=str(manifest.get("term")), totals=manifest.get("totals") or {},
-                    error=None if ok else f"比对结果未完成（状态：{manifest.get('status')}）。",
+                    error=None if ok else f"比对结果未完成（状态：{manifest.get('status')}）。", path=str(rundir.path),
                 )
                 run_crud.set_progress(s, run_pk=run_pk, status="complete" if ok else "failed",
                                       progress="完成" if ok else "失败")

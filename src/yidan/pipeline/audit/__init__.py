@@ -49,8 +49,8 @@ _MONEY = ("entitled_amount", "paid_amount", "missed_amount", "duplicate_amount",
 
 def _figures(ctx: RunContext) -> None:
     """Figures for the manifest: findings per code, payments audited and unresolved, and the
-    province's totals per term and programme (amounts as text: exact to the fen, never float;
-    the per-county totals are in summary.parquet)."""
+    totals per term and programme and per county, programme and term (amounts as text: exact to
+    the fen, never float; the same per-county figures are in summary.parquet)."""
     f = ctx.get("aid_findings")
     counts = f.group_by("code").aggregate(n=f.count()).to_pyarrow().to_pylist()
     pay = ctx.get("audit_payments")
@@ -60,18 +60,24 @@ def _figures(ctx: RunContext) -> None:
     t = ctx.get("aid_totals")
     by = t.group_by(["term", "programme_code"]).aggregate(
         entitled_n=t.entitled_n.sum(), **{m: t[m].sum() for m in _MONEY}
-    ).to_pyarrow().to_pylist()
-    totals = [
-        {"term": r["term"], "programme_code": r["programme_code"], "entitled_n": int(r["entitled_n"] or 0),
-         **{m: f"{r[m]:.2f}" if r[m] is not None else "0.00" for m in _MONEY}}
-        for r in sorted(by, key=lambda r: (r["term"], r["programme_code"]))
-    ]
+    )
+    ctx.notes["audit"]["totals"] = _rows(by, ("term", "programme_code"))
+    ctx.notes["audit"]["totals_by_county"] = _rows(t, ("county", "term", "programme_code"))
     ctx.notes["audit"].update(
-        totals=totals,
         findings={r["code"]: int(r["n"]) for r in sorted(counts, key=lambda r: r["code"])},
         payments_audited=int(stats["payments"] or 0),
         payments_unresolved=int(stats["unresolved"] or 0),
     )
+
+
+def _rows(table: object, keys: tuple[str, ...]) -> list[dict[str, object]]:
+    """Small totals tables as JSON-ready rows, amounts as exact text ('625.00')."""
+    rows = table.to_pyarrow().to_pylist()  # type: ignore[attr-defined]
+    return [
+        {**{k: r[k] for k in keys}, "entitled_n": int(r["entitled_n"] or 0),
+         **{m: f"{r[m]:.2f}" if r[m] is not None else "0.00" for m in _MONEY}}
+        for r in sorted(rows, key=lambda r: tuple(str(r[k]) for k in keys))
+    ]
 
 
 AUDIT_STEPS: tuple[Step, ...] = (Step("audit", "学生资助比对", audit),)

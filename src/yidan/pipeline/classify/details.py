@@ -45,7 +45,7 @@ def _detail(j: Any) -> Any:
         )),
         (j.finding == "K05", who.concat(
             "有疑似匹配的学籍（学籍号 ", _t(j.review_student_no), "，匹配概率 ",
-            _t(j.review_probability.round(2)), "）。请人工确认是否同一人。",
+            _t(j.review_probability.cast("float64").round(2)), "）。请人工确认是否同一人。",
         )),
         (j.finding == "K06", who.concat(
             "的身份证号 ", _t(j.person_id), " 校验不通过，且没有可信的学籍匹配。请核对并更正身份证号。"
@@ -95,7 +95,7 @@ def _evidence(j: Any) -> Any:
         "就读省份": json_text(j.verified_province),
     }, present=j.verified_conclusion.notnull())
     candidate = json_object({
-        "全国学籍号": json_text(j.review_student_no), "匹配概率": json_number(j.review_probability.round(4)),
+        "全国学籍号": json_text(j.review_student_no), "匹配概率": json_number(j.review_probability.cast("float64").round(4)),
     }, present=j.review_student_no.notnull())
     return json_object({
         "建档立卡": registry, "学籍": enrollment, "核实": verification, "疑似匹配": candidate,

@@ -59,9 +59,11 @@ def set_progress(session: Session, *, run_pk: int, status: str, progress: str) -
 
 def finish_run(
     session: Session, *, run_pk: int, status: str, run_id: str | None = None, term: str | None = None,
-    totals: dict | None = None, error: str | None = None,
+    totals: dict | None = None, error: str | None = None, path: str | None = None,
 ) -> None:
     values: dict = {"status": status, "finished_at": utcnow(), "error": error}
+    if path is not None:
+        values["path"] = path
     if run_id is not None:
         values["run_id"] = run_id
     if term is not None:

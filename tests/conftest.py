@@ -141,7 +141,8 @@ def exact_link(ctx: Any) -> None:
     j = persons.join(students, persons.person_id == key)
     ctx.put("links", j.select(
         person_id=persons.person_id, reg_key=persons.reg_key, student_no=students.student_no,
-        method=ibis.literal("id"), match_probability=ibis.literal(1.0), decision=ibis.literal("accepted"),
+        method=ibis.literal("id"), match_probability=ibis.literal(1.0, type="float64"),
+        decision=ibis.literal("accepted"),
         explanation=ibis.literal("[]"), name_agrees=persons.name == students.name,
         gender_agrees=persons.gender == students.gender, birth_agrees=persons.birth_date == students.birth_date,
     ))
@@ -158,14 +159,21 @@ def add_candidates(ctx: Any) -> None:
         return
     links = ctx.get("links")
     persons = ctx.get("reg_persons")
-    c = ibis.memtable(cand).join(persons, "person_id").anti_join(links, "person_id")
+    import pyarrow as pa
+
+    cand_table = pa.table({
+        "person_id": pa.array([r["person_id"] for r in cand], pa.string()),
+        "student_no": pa.array([r["student_no"] for r in cand], pa.string()),
+        "probability": pa.array([float(r["probability"]) for r in cand], pa.float64()),
+    })
+    c = ibis.memtable(cand_table).join(persons, "person_id").anti_join(links, "person_id")
     extra = c.select(
         person_id=c.person_id, reg_key=c.reg_key, student_no=c.student_no, method=ibis.literal("linkage"),
         match_probability=c.probability.cast("float64"), decision=ibis.literal("review"),
         explanation=ibis.literal("[]"), name_agrees=ibis.literal(True), gender_agrees=ibis.literal(True),
         birth_agrees=ibis.literal(True),
     )
-    extra = extra.select(*[extra[col].cast(links[col].type()) for col in links.columns])
+    extra = extra.select(*[extra[col].cast(links[col].type()).name(col) for col in links.columns])
     ctx.put("links", ctx.put("links_and_candidates", links.union(extra)))
 
 
@@ -213,7 +221,7 @@ def exact_link_steps() -> tuple[Any, ...]:
     return exact_link_step_tuple()
 
 
-def make_case_runner(base: Path, link_steps: tuple[Any, ...]) -> Callable[..., Any]:
+def make_case_runner(base: Path, link_steps: tuple[Any, ...], config: Any = None) -> Callable[..., Any]:
     """A function running one case through the pipeline into `base`/run (or `out`); returns the RunDir."""
     from yidan.identity.terms import parse_term
     from yidan.pipeline import steps as S
@@ -235,7 +243,7 @@ def make_case_runner(base: Path, link_steps: tuple[Any, ...]) -> Callable[..., A
                            out_of_province=files.get("out_of_province", []),
                            verifications=files.get("verifications", []))
         return run_comparison(inputs, term=parse_term(case.term), out_dir=target,
-                              config=RunConfig(), steps=steps)
+                              config=config or RunConfig(), steps=steps)
 
     run.base = base  # type: ignore[attr-defined]
     return run

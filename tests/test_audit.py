@@ -98,5 +98,10 @@ def test_manifest_figures_give_totals_per_term_and_programme_as_exact_text() -> 
     assert row == {"term": "2020秋", "programme_code": "YW-CZ-JS", "entitled_n": 1,
                    "entitled_amount": "625.00", "paid_amount": "1250.00", "missed_amount": "0.00",
                    "duplicate_amount": "625.00", "wrong_amount": "0.00"}
+    # by county: the school's county is owed and paid once, the household county paid once more
+    by_county = {r["county"]: r for r in notes["totals_by_county"]}
+    assert set(by_county) == {"430124", "430181"}
+    assert by_county["430181"]["duplicate_amount"] == "625.00" and by_county["430181"]["entitled_n"] == 1
+    assert by_county["430124"]["paid_amount"] == "625.00" and by_county["430124"]["entitled_n"] == 0
     assert notes["findings"] == {"Z02": 1}
     assert notes["payments_audited"] == 2 and notes["payments_unresolved"] == 0

@@ -9,6 +9,8 @@ written empty with their schema.
 
 from __future__ import annotations
 
+from typing import Any
+
 from yidan.pipeline.audit import entitlement, findings, payer, payments, totals
 from yidan.pipeline.audit.terms import split_terms, terms_table
 from yidan.pipeline.context import RunContext, Step
@@ -70,9 +72,9 @@ def _figures(ctx: RunContext) -> None:
     )
 
 
-def _rows(table: object, keys: tuple[str, ...]) -> list[dict[str, object]]:
+def _rows(table: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
     """Small totals tables as JSON-ready rows, amounts as exact text ('625.00')."""
-    rows = table.to_pyarrow().to_pylist()  # type: ignore[attr-defined]
+    rows = table.to_pyarrow().to_pylist()
     return [
         {**{k: r[k] for k in keys}, "entitled_n": int(r["entitled_n"] or 0),
          **{m: f"{r[m]:.2f}" if r[m] is not None else "0.00" for m in _MONEY}}

@@ -1,9 +1,14 @@
 """Shared fixtures.
 
-* `rule_case_runner` — runs the real pipeline (load → persons → link → classify → findings →
-  summary → run directory) on a small case written as rows (tests/rules/classify/*.toml).
-* `exact_link_steps` — a minimal exact-ID linker, for tests only, standing in for
-  `yidan.pipeline.link` until the linkage module is there.
+Rule cases (tests/rules/classify/*.toml, see the README there):
+* `classified_cases` — every case through the real pipeline (ingest load → persons → linkage →
+  classify → findings → summary → run directory), all cases of a term in one run; stem → RunDir.
+* `rule_case_runner` / `module_case_runner` — run one case (or a `CaseSet`) into a run directory,
+  with `exact_link`, a fast exact-ID stand-in for the linkage steps, for tests of the run itself.
+
+Generated data (yidan.synth) and completed runs, for every module's tests:
+* `tiny_dataset`, `tiny_run` — the tiny preset and a complete run on it (aid audit included).
+* `county_dataset`, `county_run` — the county preset; slow, for tests marked `slow`.
 """
 
 from __future__ import annotations

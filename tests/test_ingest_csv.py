@@ -162,3 +162,9 @@ def test_a_line_break_inside_quotes_stops_with_a_clear_error_instead_of_misnumbe
     path = write(tmp_path, [HEADER, '430124200903150011,"张', '三",430124,建档立卡,2016-05-01', GOOD[1]])
     with pytest.raises(InputError, match="对不上"):
         load(path)
+
+
+def test_the_same_file_given_twice_is_refused_so_no_row_counts_double(tmp_path):
+    path = write(tmp_path, [HEADER, GOOD[0]])
+    with pytest.raises(InputError, match="两次"):
+        load_table(duckdb.connect(), "registry", [path, path])

@@ -237,6 +237,10 @@ def load_table(con, table: str, paths: Sequence[Path | str], *, encoding: str | 
     spec = contract_table(table)
     if not paths:
         raise InputError(f"没有给出{spec.label}表的文件。", hint="请至少给出一个 CSV、XLSX 或 Parquet 文件。")
+    seen = [str(Path(p).resolve()) for p in paths]
+    if len(set(seen)) < len(seen):
+        twice = next(p for p in paths if seen.count(str(Path(p).resolve())) > 1)
+        raise InputError(f"同一个文件给出了两次：{twice}", hint="每个文件只给一次，否则其中的行会被算两遍。")
     term = parse_term(default_term).label if default_term else None
     target = name or table
     ensure_rejects(con)
@@ -265,6 +269,9 @@ def load_table(con, table: str, paths: Sequence[Path | str], *, encoding: str | 
         _suggest_codes(con, spec, sink)
         stats = _account(con, spec, target, sink, files)
         con.execute(f"INSERT INTO {REJECTS} SELECT * FROM {sink}")
+    except BaseException:
+        con.execute(f'DROP TABLE IF EXISTS "{target}"')  # never leave a half-validated table behind
+        raise
     finally:
         for _, _, ss in files:
             for s in ss:

@@ -1,7 +1,7 @@
 """Web benchmark: 50 concurrent users browsing a county of 10 000 findings on PostgreSQL.
 
 Builds a fresh PostgreSQL schema, publishes a synthetic run with N findings in one county,
-starts the application with uvicorn on loopback, signs in U county clerks (httpx async,
+starts the application with uvicorn on loopback (its own worker processes), signs in U county clerks (httpx async,
 one cookie jar each) and lets each browse for R requests or T seconds, whichever comes
 first: the open list (paged), a code filter, a township filter, a case page, the
 dashboard, and one visit logged per user (a write, with CSRF and the optimistic lock).
@@ -18,9 +18,11 @@ import json
 import os
 import random
 import re
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 import uuid
 from datetime import date, timedelta
@@ -30,7 +32,6 @@ from pathlib import Path
 import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
-import uvicorn
 from stdnum.cn import ric
 
 from yidan.settings import AppSettings
@@ -129,6 +130,12 @@ async def user_session(base: str, username: str, n_requests: int, deadline: floa
                     wrote = True
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def pct(values: list[float], p: float) -> float:
     v = sorted(values)
     return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))] if v else 0.0
@@ -142,6 +149,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=40, help="requests per user")
     ap.add_argument("--seconds", type=float, default=120, help="time limit for the browsing")
     ap.add_argument("--database-url", default=PG_URL)
+    ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     args = ap.parse_args()
 
     schema = f"yidan_bench_{uuid.uuid4().hex[:8]}"
@@ -173,14 +181,23 @@ def main() -> None:
         with session_scope(app.state.sessions) as s:
             case_ids = list(s.scalars(select(Case.id)))
             townships = sorted({t for t in s.scalars(select(Case.township).distinct()) if t})
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                               timeout_keep_alive=120))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        port = server.servers[0].sockets[0].getsockname()[1]
+        app.state.worker.shutdown()
+        # the server runs in its own processes, as `yidan serve` would, so the load generator does not share its GIL
+        port = free_port()
+        url = args.database_url + ("&" if "?" in args.database_url else "?") + f"options=-csearch_path%3D{schema}"
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "yidan.web.server:app_from_env", "--host", "127.0.0.1",
+             "--port", str(port), "--workers", str(args.workers), "--log-level", "warning", "--timeout-keep-alive", "120"],
+            env={**os.environ, "YIDAN_DATABASE_URL": url, "YIDAN_SECRET_KEY": "bench-secret-0123456789",
+                 "YIDAN_DATA_DIR": str(tmp / "data")},
+        )
         base = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
         setup_s = time.perf_counter() - t0
 
         times: dict[str, list[float]] = {}
@@ -193,13 +210,14 @@ def main() -> None:
                                                 townships, times, errors) for u in range(args.users)))
             return time.perf_counter() - start
 
-        wall = asyncio.run(crowd())
-        server.should_exit = True
-        thread.join(timeout=10)
-        app.state.worker.shutdown()
+        try:
+            wall = asyncio.run(crowd())
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
         every = [x for v in times.values() for x in v]
         report = {
-            "findings": args.findings, "users": args.users, "requests": len(every), "errors": len(errors),
+            "findings": args.findings, "users": args.users, "workers": args.workers, "requests": len(every), "errors": len(errors),
             "error_kinds": sorted(set(errors))[:10], "wall_s": round(wall, 1), "req_per_s": round(len(every) / wall, 1),
             "publish_s": round(publish_s, 2), "setup_s": round(setup_s, 1),
             "p50_ms": round(statistics.median(every) * 1000), "p95_ms": round(pct(every, 95) * 1000),

@@ -21,3 +21,10 @@ def serve(*, database_url: str | None = None, host: str = "127.0.0.1", port: int
     settings = get_app_settings(**overrides)
     app = create_app(settings)
     uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=True)
+
+
+def app_from_env():  # type: ignore[no-untyped-def]
+    """Factory for `uvicorn --factory yidan.web.server:app_from_env` (settings from YIDAN_* variables)."""
+    from yidan.web.app import create_app
+
+    return create_app(get_app_settings())

@@ -164,6 +164,7 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
 
     say("写出数据文件与真值")
     enr_tbl, enr_person = en.to_table(rows, enr_cols, l_numbers, schools, ccodes, class_no)
+    del rows, pupils, u_county, u_birth, u_male, u_name, class_no  # the province's peak memory is in the writing
     gs = GeneratedSet(out=Path(out), preset=preset, seed=seed, rates=rates)
     truth_tables = truth.build(reg, age, case, person_id, true_id[:n], ccodes, enr_tbl, enr_person, n,
                                aid_found, reg_faults, enrolled)

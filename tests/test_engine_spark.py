@@ -20,6 +20,7 @@ pyspark = pytest.importorskip("pyspark")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark.*")
 
 from yidan.engine.parquet_bridge import publish_all, write_parquet  # noqa: E402
+from yidan.engine.portable import mix_order, number_text, ordered_concat, round_half_up  # noqa: E402
 from yidan.engine.spark import local_cores, spark_memory  # noqa: E402
 
 REGISTRY_SQL = """
@@ -93,6 +94,13 @@ PORTABLE_OPERATIONS = {
     ),
     "levenshtein counts characters": lambda reg, enr: reg.select(
         reg.id_number, d=reg.name.levenshtein(ibis.literal("张四"))
+    ),
+    "ordered concatenation": lambda reg, enr: enr.group_by("id_number").agg(
+        terms=ordered_concat(enr.student_no, enr.student_no.length(), "+")
+    ),
+    "portable sample order": lambda reg, enr: reg.select(reg.id_number, k=mix_order(reg._row)),
+    "rounding and number text": lambda reg, enr: reg.select(
+        reg.id_number, r=round_half_up(reg.amount.cast("float64") / 3), s=number_text(reg.amount.cast("float64") / 3)
     ),
     "list columns": lambda reg, enr: reg.select(
         reg.id_number, k=reg.category.length(), poor=reg.category.contains("低保户")
@@ -192,3 +200,12 @@ def test_unreadable_memory_limit_says_how_to_write_it():
     with pytest.raises(EngineError) as err:
         spark_memory("四个G")
     assert "4GB" in err.value.hint
+
+
+@pytest.mark.spark
+def test_a_stored_float_constant_stays_a_float_on_spark(engines):
+    """Exact links carry match_probability=1.0; on Spark a bare 1.0 would be stored as DECIMAL(2,1)."""
+    for engine in engines:
+        reg = engine.ibis.table("registry")
+        stored = engine.ibis.create_table("exact_tmp", reg.select("id_number", p=ibis.literal(1.0)), overwrite=True)
+        assert stored.schema()["p"] == ibis.dtype("float64"), engine.name

@@ -135,6 +135,19 @@ def spark_memory(limit: str | None) -> str | None:
     return f"{m.group(1)}{m.group(2).lower()}"
 
 
+def runtime_conf(config: EngineConfig) -> dict[str, str]:
+    """SQL settings set on every session an engine uses (also one joined, not started, here)."""
+    conf = {
+        "spark.sql.session.timeZone": "UTC",
+        # DuckDB writes "k":null in JSON; Spark's to_json drops null fields unless told not to
+        "spark.sql.jsonGenerator.ignoreNullFields": "false",
+    }
+    cores = local_cores(config.spark_master)
+    if cores:
+        conf["spark.sql.shuffle.partitions"] = str(max(2, 2 * cores))
+    return conf
+
+
 def session_conf(config: EngineConfig, tmp: Path) -> dict[str, str]:
     """The Spark settings one run needs, as plain key/value pairs (shown in docs/dev/spark-notes.md)."""
     from splink.backends.spark import similarity_jar_location
@@ -146,7 +159,6 @@ def session_conf(config: EngineConfig, tmp: Path) -> dict[str, str]:
         "spark.app.name": "yidan",
         "spark.sql.warehouse.dir": str(tmp / "warehouse"),
         "spark.local.dir": str(tmp / "local"),
-        "spark.sql.session.timeZone": "UTC",
         "spark.jars": similarity_jar_location(),
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
@@ -156,8 +168,8 @@ def session_conf(config: EngineConfig, tmp: Path) -> dict[str, str]:
         "spark.driver.host": "127.0.0.1" if cores else "",
         "spark.driver.bindAddress": "127.0.0.1" if cores else "",
     }
+    conf.update(runtime_conf(config))
     if cores:
-        conf["spark.sql.shuffle.partitions"] = str(max(2, 2 * cores))
         conf["spark.default.parallelism"] = str(max(2, 2 * cores))
         memory = spark_memory(config.memory_limit)
         if memory:
@@ -184,6 +196,8 @@ def connect_spark(config: EngineConfig) -> SparkEngine:
             # a session of its own (SQL settings, current database, temporary views) on the
             # running SparkContext: two engines in one process never see each other's tables
             session = active.newSession()
+        for key, value in runtime_conf(config).items():
+            session.conf.set(key, value)
         checkpoints = tmp / "checkpoints"
         if session.sparkContext.getCheckpointDir() is None:
             session.sparkContext.setCheckpointDir(str(checkpoints))

@@ -8,7 +8,8 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -71,8 +72,9 @@ def to_csv(entries: list[AuditEntry]) -> str:
     buf = io.StringIO()
     buf.write("\ufeff")  # Excel opens UTF-8 with a BOM correctly
     w = csv.writer(buf)
-    w.writerow(["时间", "账号", "地区", "操作", "对象", "说明"])
+    w.writerow(["时间（北京时间）", "账号", "地区", "操作", "对象", "说明"])
+    beijing = ZoneInfo("Asia/Shanghai")
     for e in entries:
-        w.writerow([e.at.strftime("%Y-%m-%d %H:%M:%S"), e.username, e.region, ACTIONS.get(e.action, e.action),
+        w.writerow([e.at.replace(tzinfo=UTC).astimezone(beijing).strftime("%Y-%m-%d %H:%M:%S"), e.username, e.region, ACTIONS.get(e.action, e.action),
                     e.target, e.detail])
     return buf.getvalue()

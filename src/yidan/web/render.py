@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -62,6 +64,17 @@ def evidence_items(text: str | None) -> list[tuple[str, str]]:
 
 
 templates.env.filters["evidence_items"] = evidence_items
+
+LOCAL = ZoneInfo("Asia/Shanghai")  # times are stored in UTC and shown in Beijing time
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    return value.replace(tzinfo=UTC).astimezone(LOCAL).strftime(fmt)
+
+
+templates.env.filters["local"] = local_time
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:

@@ -59,7 +59,7 @@ def login(session: Session, *, username: str, password: str, max_failed: int) ->
     now = utcnow()
     if user.locked_until is not None and user.locked_until > now:
         raise LoginError(
-            f"账号 {username} 因多次密码错误已被锁定，至 {user.locked_until:%H:%M} 解锁。",
+            f"账号 {username} 因多次密码错误已被锁定，{LOCK_MINUTES} 分钟内不能登录。",
             hint="稍后再试，或请管理员用 yidan user passwd 重设密码。",
         )
     if user.disabled:

@@ -20,6 +20,7 @@ from yidan.pipeline.context import RunContext
 # Longest name (in characters) whose every character gets readings; longer names
 # keep their full normalised form, their tail is simply not read aloud.
 MAX_NAME_CHARS = 32
+READ_POSITIONS = 16  # characters read aloud in order (minority names with a middle dot run to ~12)
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
 ID_PATTERN = r"^[0-9]{17}[0-9X]$"
@@ -130,17 +131,24 @@ def name_features(table: Any, key: str, name_norm: str = "name_norm") -> Any:
     distinct = chars.select("ch").distinct().to_pyarrow().column("ch").to_pylist()
     readings = ibis.memtable(reading_rows(c for c in distinct if c is not None))
     j = chars.join(readings, (chars.ch == readings.ch) & (readings.surname == (chars.pos == 0)))
+    # the usual reading per position, joined in order: filtered aggregates and concat_ws rather
+    # than an ordered string aggregation, which Spark's Ibis backend cannot compile
+    usual = [j.reading.min(where=j.primary & (j.pos == i)) for i in range(READ_POSITIONS)]
     agg = j.group_by(key).aggregate(
-        surname_py=j.reading.min(where=j.primary & (j.pos == 0)),
-        name_py=j.reading.group_concat(" ", where=j.primary, order_by=j.pos),
+        **{f"_p{i}": u for i, u in enumerate(usual)},
         py0=j.reading.collect(where=j.pos == 0, distinct=True),
         py1=j.reading.collect(where=j.pos == 1, distinct=True),
         py2=j.reading.collect(where=j.pos == 2, distinct=True),
-        py_rest=j.reading.group_concat("", where=j.primary & (j.pos >= 3), order_by=j.pos),
     )
+    parts = [agg[f"_p{i}"] for i in range(READ_POSITIONS)]
+    agg = agg.mutate(
+        surname_py=parts[0],
+        name_py=ibis.literal(" ").join(parts),
+        py_rest=ibis.literal("").join(parts[3:]),
+    ).drop(*[f"_p{i}" for i in range(READ_POSITIONS)])
     none = ibis.literal(["-"], type="array<string>")
     return agg.mutate(
         py1=ibis.ifelse(agg.py1.isnull() | (agg.py1.length() == 0), none, agg.py1),
         py2=ibis.ifelse(agg.py2.isnull() | (agg.py2.length() == 0), none, agg.py2),
-        py_rest=agg.py_rest.fill_null("-"),
+        py_rest=ibis.ifelse(agg.py_rest.isnull() | (agg.py_rest.length() == 0), "-", agg.py_rest),
     )

@@ -129,6 +129,7 @@ def main() -> None:
     ap.add_argument("--preset", default="county")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--memory-limit", default=None)
+    ap.add_argument("--temp-directory", default=None)
     args = ap.parse_args()
     data = args.data
     if data is None:
@@ -136,7 +137,7 @@ def main() -> None:
 
         data = Path(tempfile.mkdtemp(prefix="yidan-bench-audit-"))
         generate(args.preset, args.seed, data)
-    ctx, timings = prepare(data, EngineConfig(memory_limit=args.memory_limit))
+    ctx, timings = prepare(data, EngineConfig(memory_limit=args.memory_limit, temp_directory=args.temp_directory))
     t0 = time.perf_counter()
     for step in AUDIT_STEPS:
         step.run(ctx)

@@ -110,9 +110,12 @@ def _dictionaries(con, rules: list[ColumnRule], staged: list[Staged]) -> dict[st
         if present and len(present) < len(staged):
             values += f' UNION SELECT CAST(NULL AS VARCHAR) AS "r_{a}"'
         name = temp_name(f"dict_{a}")
+        # the reason depends on the value alone for these kinds, so it is decided here too
+        cases = " ".join(f"WHEN {fmt(cond, a)} THEN {fmt(reason, a)}" for cond, reason in r.checks)
         _run(con, f"dictionary_{a}",
-             f'CREATE TEMP TABLE {name} AS SELECT coalesce("r_{a}", {NULL_KEY}) AS key, "c_{a}", '
-             f'{fmt(r.norm, a)} AS "n_{a}" FROM (SELECT "r_{a}", {fmt(r.clean, a)} AS "c_{a}" FROM ({values}))')
+             f'CREATE TEMP TABLE {name} AS SELECT key, "c_{a}", "n_{a}", CASE {cases} END AS "e_{a}" FROM ('
+             f'SELECT coalesce("r_{a}", {NULL_KEY}) AS key, "r_{a}", "c_{a}", {fmt(r.norm, a)} AS "n_{a}" '
+             f'FROM (SELECT "r_{a}", {fmt(r.clean, a)} AS "c_{a}" FROM ({values})))')
         out[a] = name
     return out
 
@@ -135,7 +138,7 @@ def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: d
     for r in rules:
         a = r.column.alias
         if a in dicts:
-            clean.append(f'"t_{a}"."c_{a}"')
+            clean.append(f'"t_{a}"."c_{a}", "t_{a}"."e_{a}"')
             norm.append(f'"t_{a}"."n_{a}"')
             dict_joins.append(f' LEFT JOIN {dicts[a]} "t_{a}" ON "t_{a}".key = coalesce(l0."r_{a}", {NULL_KEY})')
         else:
@@ -154,6 +157,8 @@ def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: d
     for r in rules:
         a = r.column.alias
         outs += [f'{fmt(expr, a)} AS "{name}"' for name, expr in r.outputs]
+        if a in dicts:
+            continue  # its reason came with the dictionary
         cases = " ".join(f"WHEN {fmt(cond, a)} THEN {fmt(reason, a)}" for cond, reason in r.checks)
         reasons.append(f'CASE {cases} END AS "e_{a}"' if cases else f'CAST(NULL AS VARCHAR) AS "e_{a}"')
     bad = "_empty OR " + " OR ".join(f'"e_{r.column.alias}" IS NOT NULL' for r in rules)

@@ -3,7 +3,8 @@
 Each test fails when one figure falls below the floor the project promises (issue 3):
 accepted-link precision ≥ 99.9 %, recall of true links (accepted + review) ≥ 99.5 %,
 review ≤ 2 % of the non-exact residue, status accuracy ≥ 99.5 % of compulsory-age
-children, and precision and recall ≥ 99 % for every schooling finding code.
+children, and precision and recall ≥ 99 % for every schooling finding code (K05 excepted: the
+truth has no doubtful matches, so its share is held by the review test).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-K_CODES = [f"K0{i}" for i in range(1, 10)]
+# K05 (doubtful match for a person to confirm) has no ground truth: a perfect linker leaves none.
+# Its share is bounded by the review test instead.
+K_CODES = [f"K0{i}" for i in range(1, 10) if i != 5]
 
 
 def _truth(gen, name):
@@ -63,11 +66,11 @@ def test_review_is_at_most_two_percent_of_the_non_exact_residue(q):
 
 
 def test_status_is_right_for_at_least_995_per_mille_of_compulsory_age_children(q):
-    truth = q["t_persons"]
-    compulsory = [p for p in q["persons"] if truth.get(p["person_id"], {}).get("compulsory_age")]
-    assert len(compulsory) == sum(1 for t in truth.values() if t["compulsory_age"])
-    wrong = [(p["person_id"], p["status"], truth[p["person_id"]]["status"]) for p in compulsory
-             if p["status"] != truth[p["person_id"]]["status"]]
+    got = {p["person_id"]: p["status"] for p in q["persons"]}
+    compulsory = [t for t in q["t_persons"].values() if t["compulsory_age"]]
+    # a child missing from persons.parquet (a rejected registry row) counts as wrong
+    wrong = [(t["person_id"], got.get(t["person_id"]), t["status"]) for t in compulsory
+             if got.get(t["person_id"]) != t["status"]]
     assert 1 - len(wrong) / len(compulsory) >= 0.995, wrong[:10]
 
 

@@ -115,3 +115,26 @@ def test_diff_refuses_a_directory_that_is_not_a_run(tmp_path, two_runs, monkeypa
     with pytest.raises(SystemExit):
         main()
     assert "不是比对结果目录" in capsys.readouterr().err
+
+
+CROSS_TERM = """
+[[registry]]
+name = "仍未入学"
+birth_date = 2010-05-05
+[[registry]]
+name = "已入学"
+birth_date = 2010-06-06
+"""
+
+
+def test_a_problem_that_persists_into_the_next_term_is_neither_closed_nor_opened(module_case_runner,
+                                                                                 case_from_text, tmp_path):
+    autumn = case_from_text("autumn", 'term = "2020秋"\n' + CROSS_TERM)
+    spring = case_from_text("spring", 'term = "2021春"\n' + CROSS_TERM + """
+[[enrollment]]
+person = "已入学"
+""")
+    d = diff_runs(module_case_runner(autumn, out=tmp_path / "autumn"),
+                  module_case_runner(spring, out=tmp_path / "spring"))
+    assert d.opened.num_rows == 0
+    assert list(zip(d.closed["code"].to_pylist(), d.closed["name"].to_pylist(), strict=True)) == [("K01", "已入学")]

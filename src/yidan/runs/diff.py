@@ -3,8 +3,9 @@
 Children newly dropped out, children who returned, children who dropped out again after
 a verified return, and findings opened and closed — findings are matched by their stable
 key (code|term|programme|person), so a finding that persists is neither opened nor closed.
-Runs of different terms are compared person by person; their findings differ by term in
-the key, which is what a county wants: last term's list closed, this term's list opened.
+Runs of different terms are compared person by person; a finding of a run's own term is matched
+with the same code, programme and person in the other run's own term (the problem persists), while
+findings of earlier audit terms are matched by their full key.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import ibis
 import pyarrow as pa
 
+from yidan.pipeline.keys import finding_key_expr
 from yidan.runs.rundir import RunDir
 
 DROPPED = ("DROPPED_OUT",)
@@ -79,8 +81,8 @@ def diff_runs(old: RunDir, new: RunDir) -> RunDiff:
         def take(expr: ibis.Table) -> pa.Table:
             return expr.select(*cols).order_by(["hukou_county", "person_id"]).to_pyarrow()
 
-        of = con.read_parquet(old.parquet_path("findings"))
-        nf = con.read_parquet(new.parquet_path("findings"))
+        of = _with_match_key(con.read_parquet(old.parquet_path("findings")), old.term)
+        nf = _with_match_key(con.read_parquet(new.parquet_path("findings")), new.term)
         fcols = list(FINDING_COLUMNS)
         return RunDiff(
             old=old,
@@ -88,11 +90,20 @@ def diff_runs(old: RunDir, new: RunDir) -> RunDiff:
             newly_dropped=take(j.filter(dropped_now & ~again)),
             returned=take(j.filter(returned)),
             dropped_again=take(j.filter(again)),
-            opened=nf.anti_join(of, "finding_key").select(*fcols).order_by("finding_key").to_pyarrow(),
-            closed=of.anti_join(nf, "finding_key").select(*fcols).order_by("finding_key").to_pyarrow(),
+            opened=nf.anti_join(of, "match_key").select(*fcols).order_by("finding_key").to_pyarrow(),
+            closed=of.anti_join(nf, "match_key").select(*fcols).order_by("finding_key").to_pyarrow(),
         )
     finally:
         con.disconnect()
+
+
+def _with_match_key(findings: ibis.Table, run_term: str) -> ibis.Table:
+    """The key two runs' findings are matched on: the stable finding key, except that a finding of the
+    run's own term matches the same code, programme and person in the other run's own term — a child
+    still unmatched this term is the same open problem, not one closed and another opened."""
+    current = findings.term == run_term
+    same_problem = finding_key_expr(findings.code, "@run", findings.programme_code, findings.person_id)
+    return findings.mutate(match_key=current.ifelse(same_problem, findings.finding_key))
 
 
 def write_diff_xlsx(diff: RunDiff, path: Path) -> Path:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 sys.path.insert(0, str(Path(__file__).parent.parent))  # tests/ holds web_fixtures
 
@@ -39,11 +40,16 @@ SCREENS = (Path(__file__).resolve().parents[2] / "docs" / "screens" if os.enviro
 PASSWORD = "Browser-Test-7"
 
 
+RELEASE = threading.Event()  # the run holds at its first step until the test has watched it there
+
+
 def slow_runner(spec, out_dir, progress):  # type: ignore[no-untyped-def]
-    """The fixture run, slowly enough that the progress can be watched."""
-    for label in ("读入数据", "身份匹配", "判定就学状态"):
+    """The fixture run, held at its first step so the progress can be watched."""
+    progress("读入数据")
+    RELEASE.wait(timeout=60)
+    for label in ("身份匹配", "判定就学状态"):
         progress(label)
-        time.sleep(0.8)
+        time.sleep(0.3)
     return wf.write_run(out_dir, run_id="browser-run", term=spec.term)
 
 
@@ -121,18 +127,19 @@ def test_a_county_clerk_filters_opens_a_dropout_assigns_a_team_verifies_and_down
     page.wait_for_url(f"{base}/cases?state=active")
     total = int(page.inner_text("#case-total"))
     page.select_option("select[name=code]", "K02")  # htmx swaps the rows in place
-    page.wait_for_function(f"document.querySelector('#case-total').innerText !== '{total}'")
-    assert int(page.inner_text("#case-total")) == 2
-    assert "code=K02" in page.url  # the filter is in the address, so it can be bookmarked
-    page.click("table.list a:has-text('K02')")
+    expect(page.locator("#case-total")).not_to_have_text(str(total))
+    expect(page.locator("#case-total")).to_have_text("2")
+    page.wait_for_url("**code=K02**")  # the filter is in the address, so it can be bookmarked
+    expect(page.locator("table.list a:has-text('K01')")).to_have_count(0)
+    page.click("table.list a:has-text('K02') >> nth=0")
     page.wait_for_url(f"{base}/cases/*")
     page.click("summary:has-text('指派三帮一劝返小组')")
     page.fill("#form-team input[name=member1_name]", "周校长")
     page.fill("#form-team input[name=member2_name]", "吴老师")
     page.fill("#form-team input[name=member3_name]", "郑支书")
     page.click("#form-team button")
-    page.wait_for_selector("#team")
-    assert "周校长（教育干部）" in page.inner_text("#team")
+    page.wait_for_url("**done=team")
+    expect(page.locator("#team")).to_contain_text("周校长（教育干部）")
     page.select_option("#form-verification select[name=conclusion]", "已劝返复学")
     page.fill("#form-verification input[name=verified_on]", "2021-04-02")
     page.fill("#form-verification input[name=note]", "已回校就读")
@@ -163,8 +170,9 @@ def test_a_province_administrator_starts_watches_and_publishes_a_run(live: str, 
     page.fill("#form-start-run input[name=folder]", inputs)
     page.click("#form-start-run button")
     page.wait_for_url(f"{base}/runs/*")
-    seen = page.inner_text("#run-status")
-    assert seen in ("排队中", "比对中")
+    expect(page.locator("#run-progress")).to_contain_text("读入数据", timeout=30_000)  # htmx polls the progress
+    expect(page.locator("#run-status")).to_have_text("比对中")
+    RELEASE.set()
     page.wait_for_selector("#form-publish", timeout=30_000)  # the page reloads itself when the run is done
     assert page.inner_text("#run-status") == "已完成（待发布）"
     page.click("#form-publish button")

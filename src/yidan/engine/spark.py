@@ -89,26 +89,36 @@ class SparkEngine(Engine):
 
 
 def _typed_float_literals() -> None:
-    """Make Ibis' PySpark compiler write float literals as `CAST(x AS DOUBLE)` (idempotent).
+    """Make Ibis' PySpark SQL carry the types Ibis believes in (idempotent).
 
-    Ibis 12 emits a bare `1.0`, which Spark types as DECIMAL(2,1) (Spark, unlike DuckDB,
-    reads a decimal point as a decimal literal). Upstream behaviour; remove this when
-    Ibis types the literal itself.
+    * Float literals: Ibis 12 emits a bare `1.0`, which Spark types as DECIMAL(2,1) (Spark,
+      unlike DuckDB, reads a decimal point as a decimal literal); now `CAST(1.0 AS DOUBLE)`.
+    * Ranking windows: `row_number()`, `rank()`, `dense_rank()` are INT on Spark and BIGINT on
+      DuckDB; Ibis types them int64 and drops `.cast("int64")` as a no-op, so a stored
+      `reg_key` became int32 on Spark and no longer unioned with int64 keys. Now cast to BIGINT.
+
+    Upstream behaviour of Ibis 12; remove when Ibis types these itself.
     """
     from ibis.backends.sql.compilers.pyspark import PySparkCompiler
 
-    original = PySparkCompiler.visit_NonNullLiteral
-    if getattr(original, "_yidan_typed", False):
+    literal = PySparkCompiler.visit_NonNullLiteral
+    if getattr(literal, "_yidan_typed", False):
         return
+    window = PySparkCompiler.visit_WindowFunction
 
     def visit_NonNullLiteral(self: Any, op: Any, *, value: Any, dtype: Any) -> Any:
-        result = original(self, op, value=value, dtype=dtype)
+        result = literal(self, op, value=value, dtype=dtype)
         if dtype.is_floating() and result is not None:
             return self.cast(result, dtype)
         return result
 
+    def visit_WindowFunction(self: Any, op: Any, **kwargs: Any) -> Any:
+        result = window(self, op, **kwargs)
+        return self.cast(result, op.dtype) if op.dtype.is_integer() else result
+
     visit_NonNullLiteral._yidan_typed = True  # type: ignore[attr-defined]
     PySparkCompiler.visit_NonNullLiteral = visit_NonNullLiteral  # type: ignore[method-assign]
+    PySparkCompiler.visit_WindowFunction = visit_WindowFunction  # type: ignore[method-assign]
 
 
 _typed_float_literals()
@@ -235,6 +245,24 @@ def connect_spark(config: EngineConfig) -> SparkEngine:
     )
     engine._tmp.append(tmp)
     return engine
+
+
+def splink_api(engine: Engine) -> Any:
+    """Splink's Spark backend on the engine's session, tuned for where it runs.
+
+    Local mode: intermediate tables are persisted in memory (`break_lineage_method="persist"`)
+    instead of being written as Parquet under the checkpoint directory, and repartitioned
+    into 2 × cores partitions, not the 100 Splink derives from 200 shuffle partitions.
+    On a cluster Splink's defaults (Parquet checkpoints, shuffle-derived partitions) stay.
+    """
+    from splink import SparkAPI
+
+    master = engine.spark.sparkContext.master
+    cores = local_cores(master)
+    if cores:
+        return SparkAPI(spark_session=engine.spark, break_lineage_method="persist",
+                        num_partitions_on_repartition=max(2, 2 * cores))
+    return SparkAPI(spark_session=engine.spark)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -66,7 +66,8 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so the page a redirect leads to sees the change
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def is_api(request: Request) -> bool:

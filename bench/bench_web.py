@@ -187,7 +187,8 @@ def main() -> None:
         url = args.database_url + ("&" if "?" in args.database_url else "?") + f"options=-csearch_path%3D{schema}"
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "yidan.web.server:app_from_env", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", str(args.workers), "--log-level", "warning", "--timeout-keep-alive", "120"],
+             "--port", str(port), "--workers", str(args.workers), "--log-level", "warning", "--timeout-keep-alive", "120",
+             "--timeout-worker-healthcheck", "60"],
             env={**os.environ, "YIDAN_DATABASE_URL": url, "YIDAN_SECRET_KEY": "bench-secret-0123456789",
                  "YIDAN_DATA_DIR": str(tmp / "data")},
         )

@@ -260,6 +260,17 @@ def rule_case_runner(tmp_path: Path, exact_link_steps: tuple[Any, ...]) -> Calla
     return make_case_runner(tmp_path, exact_link_steps)
 
 
+@pytest.fixture
+def runner_on_engine() -> Callable[[Path, Any], Callable[..., Any]]:
+    """`runner_on_engine(base, config)`: a case runner (exact-ID links) on the engine `config` names."""
+    return lambda base, config: make_case_runner(base, exact_link_step_tuple(), config)
+
+
+@pytest.fixture(scope="session")
+def case_set() -> type[CaseSet]:
+    return CaseSet
+
+
 @pytest.fixture(scope="module")
 def module_case_runner(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Any]:
     """The same runner for runs shared by the tests of one module."""

@@ -12,15 +12,14 @@ def _rows(table, columns):
     return sorted(tuple(str(r[c]) for c in columns) for r in table.to_pylist())
 
 
-def test_classify_cases_give_identical_outputs_on_spark_and_duckdb(tmp_path, all_classify_cases):
-    from conftest import CaseSet, exact_link_step_tuple, make_case_runner
-
+def test_classify_cases_give_identical_outputs_on_spark_and_duckdb(tmp_path, all_classify_cases, case_set,
+                                                                   runner_on_engine):
     from yidan.settings import EngineConfig, RunConfig
 
-    cases = CaseSet([c for c in all_classify_cases if c.term == "2021春"])
-    duck = make_case_runner(tmp_path / "duckdb", exact_link_step_tuple())(cases)
+    cases = case_set([c for c in all_classify_cases if c.term == "2021春"])
+    duck = runner_on_engine(tmp_path / "duckdb", RunConfig())(cases)
     spark_config = RunConfig(engine=EngineConfig(name="spark", spark_master="local[2]"))
-    spark = make_case_runner(tmp_path / "spark", exact_link_step_tuple(), spark_config)(cases)
+    spark = runner_on_engine(tmp_path / "spark", spark_config)(cases)
     person_cols = ["person_id", "status", "match_method", "student_no", "school_code", "age", "compulsory_age"]
     assert _rows(spark.persons(), person_cols) == _rows(duck.persons(), person_cols)
     finding_cols = ["finding_key", "code", "county", "school_code", "detail", "evidence"]

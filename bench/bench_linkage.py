@@ -107,7 +107,9 @@ def run_peer(ctx: RunContext, seed: int) -> tuple[set[tuple[str, str]], dict[str
         ],
         blocking_rules_to_generate_predictions=[block_on("birth_date"), block_on("name")],
     )
-    linker = Linker([api.register("peer_reg"), api.register("peer_stu")], settings, log_level=None)
+    regs = [api.register("peer_reg", dataset_display_name="peer_reg"),
+            api.register("peer_stu", dataset_display_name="peer_stu")]
+    linker = Linker(regs, settings, log_level=None)
     linker.training.estimate_u_using_random_sampling(max_pairs=1e7, seed=seed)
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("birth_date"))
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("name"))
@@ -163,6 +165,7 @@ def main() -> None:
         "false_accepted": sorted(accepted - truth)[:20],
         "missed": sorted(truth - found)[:20],
     }
+    print(json.dumps(report, ensure_ascii=False), file=sys.stderr, flush=True)  # ours, before the peer runs
     if not args.skip_peer:
         peer, peer_t = run_peer(ctx, args.seed)
         report["peer"] = {"timings_s": peer_t, "residue": score(peer, peer, residue_truth)}

@@ -184,9 +184,14 @@ def _create(con: Any, table: str, rows: list[dict[str, Any]]) -> None:
     con.unregister("world_rows")
 
 
-def link_world(world: World, **linkage: Any) -> Any:
-    """Run persons_base and the four linkage steps on the world; returns the RunContext."""
+def link_world(world: World, *, engine: Any = None, **linkage: Any) -> Any:
+    """Run persons_base and the four linkage steps on the world; returns the RunContext.
+
+    `engine`: an EngineConfig (default DuckDB); on Spark the rows are staged in the
+    engine's DuckDB and published, as the load step does.
+    """
     from yidan.engine import connect
+    from yidan.engine.parquet_bridge import publish_all
     from yidan.identity.terms import parse_term
     from yidan.pipeline.context import RunContext, RunInputs
     from yidan.pipeline.link import LINK_STEPS
@@ -195,6 +200,8 @@ def link_world(world: World, **linkage: Any) -> Any:
     from yidan.settings import LinkageConfig, RunConfig
 
     config = RunConfig(linkage=LinkageConfig(**{"max_pairs_for_u": 300_000, **linkage}))
+    if engine is not None:
+        config.engine = engine
     engine = connect(config.engine)
     ctx = RunContext(engine=engine, config=config, term=parse_term("2021春"), inputs=RunInputs([], []))
     con = engine.duckdb
@@ -205,6 +212,8 @@ def link_world(world: World, **linkage: Any) -> Any:
         _create(con, table, [])
     con.execute('CREATE TABLE rejects ("table" VARCHAR, file VARCHAR, row_number BIGINT, "column" VARCHAR, '
                 "value VARCHAR, reason VARCHAR)")
+    publish_all(ctx.engine, ("registry", "enrollment", "link_decisions", "out_of_province", "verifications", "aid",
+                             "policies", "rejects"))
     register_tables(ctx)
     PERSONS.run(ctx)
     for step in LINK_STEPS:

@@ -165,15 +165,13 @@ def smooth(model: dict[str, Any], *, n_labels: int, n_random: int) -> dict[str, 
 
     A level never seen among the labelled pairs (a birth date typo, say) would
     otherwise get no m at all, or m = 0 and an infinite weight against. Half a
-    pseudo-count per level keeps every estimate a frequency from the data.
+    pseudo-count per level keeps every estimate a frequency from the data. (The
+    ID's m, all "equal" among labelled pairs, is only EM's starting point.)
     """
     for comparison in model["comparisons"]:
         levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
         k = len(levels)
         for key, n in (("m_probability", n_labels), ("u_probability", n_random)):
-            if comparison["output_column_name"] == ID_COMPARISON and key == "m_probability":
-                # the labelled pairs all agree on the ID: EM learns this m; start it from the smoothed labels
-                pass
             for lv in levels:
                 count = float(lv.get(key) or 0.0) * n
                 lv[key] = (count + 0.5) / (n + 0.5 * k)
@@ -233,7 +231,7 @@ def train(api: Any, tables: tuple[str, str], residue: tuple[str, str], *, priors
     timings["m_labels_s"] = round(time.perf_counter() - t0, 3)
     model = smooth(linker.misc.save_model_to_json(), n_labels=n_labels, n_random=int(max_pairs_u))
     t0 = time.perf_counter()
-    model = _em(_linker(api, tables, free_only(model, "id", prior=priors[0]), "em_id"), "birth_str")
+    model = _em(_linker(api, tables, free_only(model, ID_COMPARISON, prior=priors[0]), "em_id"), "birth_str")
     timings["em_id_s"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     model = _em(_linker(api, residue, free_only(model, "name", prior=priors[1]), "em_name"), "birth_str")

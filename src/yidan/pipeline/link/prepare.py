@@ -23,7 +23,6 @@ MAX_NAME_CHARS = 32
 READ_POSITIONS = 16  # characters read aloud in order (minority names with a middle dot run to ~12)
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
-ID_PATTERN = r"^[0-9]{17}[0-9X]$"
 
 
 def id_check_ok(value: Any) -> Any:

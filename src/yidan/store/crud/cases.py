@@ -40,8 +40,19 @@ class CaseFilter:
     per_page: int = 50
 
 
+def in_region(region: str):  # type: ignore[no-untyped-def]
+    """Cases inside `region`: equality for a county (index-friendly), a prefix above it."""
+    if len(region) == 6:
+        return Case.county == region
+    if len(region) == 9:
+        return Case.township == region
+    if len(region) > 9:
+        return Case.village == region
+    return Case.county.startswith(region, autoescape=True)
+
+
 def _scoped(region: str) -> Select[tuple[Case]]:
-    return select(Case).where(Case.county.startswith(region, autoescape=True))
+    return select(Case).where(in_region(region))
 
 
 def list_cases(session: Session, *, region: str, filters: CaseFilter) -> tuple[list[Case], int]:
@@ -83,7 +94,7 @@ def filter_options(session: Session, *, region: str) -> dict[str, list[str]]:
     """
     out: dict[str, list[str]] = {}
     for name, col in (("township", Case.township), ("village", Case.village), ("school_code", Case.school_code)):
-        stmt = select(col).where(Case.county.startswith(region, autoescape=True), col.is_not(None)).distinct()
+        stmt = select(col).where(in_region(region), col.is_not(None)).distinct()
         out[name] = sorted(v for v in session.scalars(stmt) if v)
     return out
 
@@ -242,7 +253,7 @@ def link_decisions(session: Session) -> list[LinkDecision]:
 def state_counts(session: Session, *, region: str) -> dict[str, int]:
     stmt = (
         select(Case.state, func.count())
-        .where(Case.county.startswith(region, autoescape=True))
+        .where(in_region(region))
         .group_by(Case.state)
     )
     counts = {state: 0 for state in CASE_STATES}

@@ -121,6 +121,7 @@ class Case(Base):
     __table_args__ = (
         Index("ix_cases_county_state", "county", "state"),
         Index("ix_cases_county_code", "county", "code"),
+        Index("ix_cases_list", "county", "township", "code", "id"),  # the list's order
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

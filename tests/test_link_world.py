@@ -184,7 +184,7 @@ def _create(con: Any, table: str, rows: list[dict[str, Any]]) -> None:
     con.unregister("world_rows")
 
 
-def link_world(world: World, *, engine: Any = None, **linkage: Any) -> Any:
+def link_world(world: World, *, engine: Any = None, steps: Any = None, **linkage: Any) -> Any:
     """Run persons_base and the four linkage steps on the world; returns the RunContext.
 
     `engine`: an EngineConfig (default DuckDB); on Spark the rows are staged in the
@@ -216,7 +216,7 @@ def link_world(world: World, *, engine: Any = None, **linkage: Any) -> Any:
                              "policies", "rejects"))
     register_tables(ctx)
     PERSONS.run(ctx)
-    for step in LINK_STEPS:
+    for step in LINK_STEPS if steps is None else steps:
         step.run(ctx)
     return ctx
 

@@ -117,7 +117,12 @@ def test_an_uploaded_workbook_that_is_not_one_of_ours_is_returned_with_a_reason(
     assert r.status_code == 400 and "无法读取该工作簿" in r.text and "随便.xlsx" in r.text
 
 
-def test_the_demo_seed_creates_one_account_per_role_and_publishes_the_run(tmp_path: Path) -> None:
+def test_the_demo_seed_creates_one_account_per_role_and_publishes_the_run(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from argon2 import PasswordHasher
+
+    from yidan.web import security
+
+    monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     run = write_run(tmp_path / "run", run_id="demo")
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     accounts = seed_demo(url, run.path)

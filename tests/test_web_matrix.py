@@ -76,6 +76,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/cases/{case_id}/closure-confirm"): {"city", "province_admin"},
     ("POST", "/api/cases/{case_id}/link-decision"): {"county", "city", "province_admin"},
     ("GET", "/api/runs"): PROVINCE,
+    ("POST", "/api/runs"): ADMIN,
     ("GET", "/api/runs/{run_pk}"): PROVINCE,
     ("POST", "/api/runs/{run_pk}/publish"): ADMIN,
     ("GET", "/api/dashboard/{region}"): ALL,

@@ -177,3 +177,26 @@ def test_a_filled_workbook_is_checked_and_its_accepted_conclusions_land_on_the_c
     assert "接受 <strong>1</strong> 行，退回 <strong>1</strong> 行" in r.text and "搬走了" in r.text
     assert "核实结论：因残免学" in client.get(f"/cases/{k01.id}").text
     assert "核实结论" not in client.get(f"/cases/{k02.id}").text.split('id="history"')[1]
+
+
+def test_another_system_starts_a_run_from_a_server_folder_through_the_api(env: Env, tmp_path: Path) -> None:
+    from yidan.store.crud import users
+    from yidan.web.security import new_api_token
+
+    admin = make_user(env, "admin", "province_admin", "43")
+    plain, hashed = new_api_token()
+    with session_scope(env.sessions()) as s:
+        users.add_token(s, user=s.merge(admin), name="省平台", token_hash=hashed)
+    api = TestClient(env.app, headers={"Authorization": f"Bearer {plain}"})
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "registry.csv").write_text("x")
+    (folder / "enrollment.csv").write_text("x")
+    r = api.post("/api/runs", json={"term": "2021春", "audit_terms": ["2020秋"], "folder": str(folder)})
+    assert r.status_code == 202
+    run = _wait(env, r.json()["id"])
+    assert run.status == "complete"
+    assert api.get(f"/api/runs/{run.id}").json()["status"] == "complete"
+    assert api.post(f"/api/runs/{run.id}/publish").json()["opened"] == 16
+    missing = api.post("/api/runs", json={"term": "2021春", "folder": str(tmp_path / "nowhere")})
+    assert missing.status_code == 400 and "没有这个目录" in missing.json()["detail"]

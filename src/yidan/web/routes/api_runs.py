@@ -2,11 +2,14 @@
 
 from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
 
+from yidan.errors import ConfigError
+from yidan.identity.terms import parse_term
 from yidan.store import audit
 from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
@@ -23,6 +26,7 @@ from yidan.web.deps import (
     SessionDep,
     allow,
 )
+from yidan.web.worker import RunSpec, files_in_folder
 
 router = APIRouter(prefix="/api", tags=["runs"])
 
@@ -86,6 +90,28 @@ def api_runs(session: SessionDep, region: RegionScope) -> list[RunOut]:
 @router.get("/runs/{run_pk}", dependencies=allow(*RUN_VIEWERS), response_model=RunOut, name="api_run")
 def api_run(run: RunInScope) -> RunOut:
     """一次比对的状态和进度。"""
+    return _run(run)
+
+
+class RunStartIn(BaseModel):
+    term: str = Field(description="比对学期，如 2021春")
+    audit_terms: list[str] = Field(default_factory=list, description="资助核查学期，如 [\"2020秋\", \"2021春\"]")
+    folder: str = Field(description="服务器上输入文件所在目录（文件名以 registry、enrollment、aid 等表名开头）")
+
+
+@router.post("/runs", dependencies=allow(*RUN_ADMINS), response_model=RunOut, status_code=202, name="api_runs_start")
+def api_runs_start(request: Request, session: SessionDep, user: CurrentUser, body: RunStartIn) -> RunOut:
+    """用服务器目录中的文件发起一次比对（后台运行；用 GET /api/runs/{run_pk} 查看进度）。"""
+    try:
+        terms = [parse_term(t).label for t in (body.term, *body.audit_terms)]
+    except Exception as exc:
+        raise ConfigError(f"学期写法不对：{exc}", hint="写作 2021春 或 2020秋。") from None
+    files = files_in_folder(Path(body.folder))
+    worker = request.app.state.worker
+    run = run_crud.create_run(session, path="", region=user.region[:2], started_by=user.id)
+    run.path = str(worker.run_dir_for(run.id))
+    session.commit()
+    worker.submit(run.id, RunSpec(term=terms[0], audit_terms=terms[1:], files=files))
     return _run(run)
 
 

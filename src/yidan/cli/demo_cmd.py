@@ -38,14 +38,15 @@ def demo(
     if result.summary_lines:
         for line in result.summary_lines:
             console.print(f"  {line}")
-    if not serve:
-        return
     table = Table(title="演示账号（仅用于演示，正式使用前请删除）")
     for col in ("角色", "用户名", "密码", "管辖区域"):
         table.add_column(col)
     for acc in result.accounts:
         table.add_row(acc.role_label, acc.username, acc.password, acc.region_label)
     console.print(table)
+    if not serve:
+        console.print(f"启动网页应用：yidan serve --database-url {result.database_url}")
+        return
     console.print(f"[bold]网页应用：[/]http://{host}:{port}/    （按 Ctrl+C 停止）")
     from yidan.web.server import serve as serve_app
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,11 +40,13 @@ def run_demo(*, out: Path, preset: str = "county", seed: int = 2021,
 
     say(f"生成模拟数据（{preset}，种子 {seed}）……")
     gen = generate(preset, seed, out / "input")
-    files = gen.files  # table name -> list of paths
+    described = json.loads((gen.out / "generated.json").read_text(encoding="utf-8"))
+    files = {table: [gen.out / name for name in names] for table, names in gen.files.items()}
 
     say("运行比对（身份匹配、就学状态、资助核查）……")
-    term = parse_term(gen.run_term)
-    audit = term_range(f"{gen.audit_terms[0]}..{gen.audit_terms[-1]}")
+    term = parse_term(described["run_term"])
+    audit_labels = described["audit_terms"]
+    audit = term_range(f"{audit_labels[0]}..{audit_labels[-1]}")
     inputs = RunInputs(
         registry=files["registry"],
         enrollment=files["enrollment"],

@@ -55,6 +55,10 @@ def run(
     link_decisions: Annotated[list[Path] | None, typer.Option("--link-decisions", help="匹配复核结论")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="配置文件 yidan.toml")] = None,
     encoding: Annotated[str | None, typer.Option("--encoding", help="CSV 编码（默认自动识别），如 gb18030")] = None,
+    engine: Annotated[str | None, typer.Option("--engine", help="计算引擎：duckdb（默认）或 spark")] = None,
+    spark_master: Annotated[str | None, typer.Option("--spark-master", help="Spark 主节点，如 local[4]、spark://host:7077、yarn")] = None,
+    memory_limit: Annotated[str | None, typer.Option("--memory-limit", help="DuckDB 内存上限，如 4GB（超出部分写入磁盘）")] = None,
+    spill_dir: Annotated[Path | None, typer.Option("--spill-dir", help="DuckDB 溢出（临时）目录")] = None,
 ) -> None:
     """运行一次比对：读入、身份匹配、判定就学状态、核查资助，写出结果目录。"""
     from yidan.identity.terms import parse_term, term_range
@@ -65,6 +69,10 @@ def run(
     run_term = parse_term(term)
     audit = term_range(audit_terms) if audit_terms else []
     cfg = load_run_config(config)
+    overrides = {k: v for k, v in (("name", engine), ("spark_master", spark_master), ("memory_limit", memory_limit),
+                                   ("temp_directory", str(spill_dir) if spill_dir else None)) if v is not None}
+    if overrides:
+        cfg = cfg.model_copy(update={"engine": cfg.engine.model_copy(update=overrides)})
     inputs = RunInputs(
         registry=list(registry), enrollment=list(enrollment), out_of_province=list(out_of_province or []),
         verifications=list(verifications or []), aid=list(aid or []), policies=list(policies or []),

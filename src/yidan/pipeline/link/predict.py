@@ -9,6 +9,7 @@ its probability, its explanation and the K08 agreement flags.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -103,6 +104,10 @@ def link_probabilistic(ctx: RunContext) -> None:
     cfg = ctx.config.linkage
     api = splink_api(ctx.engine)
     t0 = time.perf_counter()
+    splink_log = logging.getLogger("splink")
+    level = splink_log.level
+    # Splink's English notices ("level not observed ...") are for developers; the figures go to the manifest
+    splink_log.setLevel(logging.ERROR)
     try:
         linker, timings = train(api, ("link_reg_features", "link_stu_features"),
                                 ("link_reg_residue", "link_stu_residue"), priors=priors(sizes),
@@ -116,6 +121,8 @@ def link_probabilistic(ctx: RunContext) -> None:
             f"概率匹配（Splink）失败：{type(exc).__name__}: {exc}",
             hint="检查学籍与建档立卡数据的姓名、出生日期列是否正常；如问题持续，请将本信息反馈给维护人员。",
         ) from exc
+    finally:
+        splink_log.setLevel(level)
     timings["splink_total_s"] = round(time.perf_counter() - t0, 3)
     model = linker.misc.save_model_to_json()
     note["splink_timings"] = timings

@@ -9,6 +9,16 @@ audit alone, not the linkage; then runs the `audit` step and compares its findin
 truth/findings.parquet: precision and recall per Z code (by finding key), and per county and code
 the expected and paid amounts summed to the fen; the totals' paid_amount per paying county is
 checked against the aid files themselves. Prints one JSON line: timings, peak memory, quality.
+
+Recorded 2026-11-30 on the shared 2-core, 24 GB machine (load average 7-18 from other jobs),
+DuckDB memory_limit 8GB, seed 1:
+- county preset (85,837 enrollment rows, 9,307 payments, 2 terms): audit step 6.5 s; every Z code
+  precision = recall = 1.0; county sums equal; paid totals equal the aid file.
+- province preset (7,983,498 registry rows, 1,691,701 school-age persons, 13,198,659 enrollment
+  rows, 1,662,920 payments over 2020秋 and 2021春): loading (Parquet) 496 s, persons + links 62 s,
+  audit step 179 s, peak RSS of the whole process 8.2 GB; 15,090 aid findings, every Z code
+  precision = recall = 1.0 (Z01 3,833; Z02 1,533; Z03 1,533; Z04 3,887; Z05 1,162; Z06 1,533;
+  Z07 1,609), county sums equal to the fen, paid 1,056,175,400.00 yuan equal to the aid file.
 """
 
 from __future__ import annotations

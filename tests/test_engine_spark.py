@@ -209,3 +209,13 @@ def test_a_stored_float_constant_stays_a_float_on_spark(engines):
         reg = engine.ibis.table("registry")
         stored = engine.ibis.create_table("exact_tmp", reg.select("id_number", p=ibis.literal(1.0)), overwrite=True)
         assert stored.schema()["p"] == ibis.dtype("float64"), engine.name
+
+
+@pytest.mark.spark
+def test_stored_row_numbers_are_64_bit_on_both_engines(engines):
+    """reg_key is a row number; int32 on Spark would not union with the int64 keys from Splink."""
+    for engine in engines:
+        reg = engine.ibis.table("registry")
+        keyed = reg.select("id_number", reg_key=ibis.row_number().over(order_by=reg.id_number).cast("int64"))
+        stored = engine.ibis.create_table("keys_tmp", keyed, overwrite=True)
+        assert stored.schema()["reg_key"] == ibis.dtype("int64"), engine.name

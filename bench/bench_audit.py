@@ -65,11 +65,6 @@ def prepare(data: Path, engine_config: EngineConfig | None = None) -> tuple[RunC
         inputs=RunInputs(registry=[], enrollment=[]), audit_terms=[parse_term(t) for t in meta["audit_terms"]],
     )
     timings: dict[str, float] = {}
-    # ingest's list columns (policies) still use DuckDB's deprecated `x -> ...` lambdas; allow them here
-    try:
-        engine.duckdb.execute("SET lambda_syntax = 'ENABLE_SINGLE_ARROW'")
-    except Exception:  # noqa: BLE001 - an engine without the setting needs no workaround
-        pass
     for table, paths in inputs_of(data).items():
         if not paths:
             continue

@@ -19,7 +19,8 @@ console = Console(stderr=True)
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except YidanError as exc:
         console.print(f"[bold red]错误：[/]{exc.message}")
         if exc.hint:

@@ -9,7 +9,7 @@ ENROLLMENT = Table(
     description="全省中小学、幼儿园学生学籍，每条学籍一行（某学期快照）。",
     columns=(
         Column("全国学籍号", "student_no", Kind.STUDENT_NO, True,
-               description="G+身份证号，或无身份证号时 L+临时编号", example="G430124200903150017"),
+               description="G+身份证号，或无身份证号时 L+临时编号", example="G430124200903150011"),
         Column("身份证号", "id_number", Kind.ID_NUMBER, False,
                description="可为空；G 字头学籍号中的身份证号同样有效"),
         Column("姓名", "name", Kind.TEXT, True, description="姓名"),

@@ -10,7 +10,7 @@ REGISTRY = Table(
     columns=(
         Column("身份证号", "id_number", Kind.ID_NUMBER, True,
                description="18位居民身份证号（15位旧号自动转换）；校验不通过的保留并标记，不丢弃",
-               example="430124200903150017"),
+               example="430124200903150011"),
         Column("姓名", "name", Kind.TEXT, True, description="姓名"),
         Column("性别", "gender", Kind.ENUM, False, codes.GENDERS, "男/女；为空时由身份证号推出"),
         Column("出生日期", "birth_date", Kind.DATE, False,

@@ -20,7 +20,8 @@ console = Console(stderr=True)
 def main() -> None:
     try:
         code = app(standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else 0)
+        if isinstance(code, int) and code:
+            sys.exit(code)  # a command's own exit status (e.g. `check` found rejects)
     except YidanError as exc:
         console.print(f"[bold red]错误：[/]{exc.message}")
         if exc.hint:

@@ -180,7 +180,7 @@ def test_splink_similarity_functions_are_registered_on_spark(engines):
     duck, spark = engines
     SparkAPI(spark_session=spark.spark)
     on_spark = spark.spark.sql("SELECT jaro_winkler('张三丰', '张三风') AS s").collect()[0]["s"]
-    on_duckdb = duck.duckdb.execute("SELECT jaro_winkler_similarity('张三丰', '张三风')").fetchone()[0]
+    on_duckdb = duck.duckdb.execute("SELECT jaro_winkler_similarity('张三丰', '张三风')").fetchall()[0][0]
     assert on_spark == pytest.approx(on_duckdb, abs=1e-12)
 
 

@@ -63,7 +63,7 @@ def publish(engine: Engine, name: str) -> Any:
         shutil.rmtree(folder, ignore_errors=True)
         Path(folder).mkdir(parents=True)
     target = f"{folder}/part-0.parquet".replace("'", "''")
-    engine.duckdb.execute(f"COPY (SELECT * FROM {_quote(name)}) TO '{target}' (FORMAT parquet)")
+    engine.duckdb.execute(f"COPY (SELECT * FROM {_quote(name)}) TO '{target}' (FORMAT parquet)").fetchall()
     engine.spark.sql(f"DROP TABLE IF EXISTS `{name}`")
     location = folder.replace("'", "\\'")
     engine.spark.sql(f"CREATE TABLE `{name}` USING parquet LOCATION '{location}'")

@@ -168,7 +168,6 @@ def session_conf(config: EngineConfig, tmp: Path) -> dict[str, str]:
     conf = {
         "spark.app.name": "yidan",
         "spark.sql.warehouse.dir": str(tmp / "warehouse"),
-        "spark.local.dir": str(tmp / "local"),
         "spark.jars": similarity_jar_location(),
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",

@@ -50,6 +50,13 @@ def linked() -> dict[str, Any]:
     right = make_id(COUNTY, date(2010, 7, 18), 213)
     c["swap"] = w.person("刘德华", date(2010, 7, 18), pid=swap_neighbours(right, 14))
     c["swap_record"] = w.student("刘德华", date(2010, 7, 18), pid=right, of=c["swap"])
+    # enrolled without ID, the birth date written a month early across New Year (three digits change)
+    c["new_year"] = w.person("韩国新", date(2008, 1, 10))
+    c["new_year_record"] = w.student("韩国新", date(2007, 12, 10), pid=None, of=c["new_year"])
+    # a child with no enrollment, and a stranger of the same name born a month earlier, with a valid ID
+    c["lonely_month"] = w.person("秦思新", date(2009, 3, 5), gender="女")
+    c["stranger_month"] = w.student("秦思新", date(2009, 2, 5), gender="女",
+                                    pid=make_id(COUNTY, date(2009, 2, 5), 952))
     ctx = link_world(w)
     links = links_of(ctx)
     return {"world": w, "ctx": ctx, "links": links,
@@ -90,6 +97,22 @@ def test_a_stranger_with_a_valid_different_id_is_never_accepted_for_an_unenrolle
         explanation = {item["field"]: item for item in json.loads(link["explanation"])}
         assert explanation["id"]["level"] == "两个有效号码不同"
         assert explanation["id"]["weight"] < -5
+
+
+def test_a_birth_date_written_a_month_early_across_new_year_is_linked(linked: dict[str, Any]) -> None:
+    link = linked["by_student"][CASES["new_year_record"]]
+    assert link["person_id"] == CASES["new_year"]
+    assert link["decision"] == "accepted"
+    explanation = {item["field"]: item for item in json.loads(link["explanation"])}
+    assert explanation["birth"]["level"] == "相差一天或整一个月"
+    assert explanation["birth"]["weight"] > 0
+
+
+def test_a_stranger_born_a_month_off_with_a_valid_different_id_is_never_accepted(
+    linked: dict[str, Any]
+) -> None:
+    link = linked["by_person"].get(CASES["lonely_month"])
+    assert link is None or link["decision"] == "review"
 
 
 @pytest.mark.parametrize("case", ["homophone", "zeng", "trad"])

@@ -9,6 +9,10 @@ Why these comparisons (measured, see ENGINE-NOTES):
 * Pinyin is a level *inside* the name comparison (a separate comparison would count
   the same evidence twice). Readings are compared as sets per position, so 曾/增
   (zeng) and 单/善 (shan) agree.
+* A birth date shifted by one day, or by one month on the same day, is the usual
+  slip of an enrollment clerk; it is one level of its own, met however many digits
+  change (2007-12-10 / 2008-01-10 changes three), ahead of "one digit differs" and
+  of the broad "within 31 days", where it would share its m with unrelated dates.
 * m comes from the exact-ID pairs (free labels), u from random pairs, term
   frequencies from the data; only the ID comparison's m — which the exact pairs
   cannot teach, they all agree on the ID — is learnt by EM on the residue, with
@@ -46,6 +50,12 @@ ID_COMPARISON = "id"
 
 def _level(sql: str, label: str) -> Any:
     return cll.CustomLevel(sql, label_for_charts=label, base_dialect_str=SQL)
+
+
+# Months since year 0 of a "YYYY-MM-DD" string: adjacent months differ by one, December and
+# the next January included (a plain digit comparison sees three digits change there).
+_MONTHS_L = "(cast(substr(birth_str_l, 1, 4) AS INTEGER) * 12 + cast(substr(birth_str_l, 6, 2) AS INTEGER))"
+_MONTHS_R = _MONTHS_L.replace("birth_str_l", "birth_str_r")
 
 
 def comparisons() -> list[Any]:
@@ -89,6 +99,11 @@ def comparisons() -> list[Any]:
         comparison_levels=[
             _level("birth_str_l IS NULL OR birth_str_r IS NULL", "缺失").configure(is_null_level=True),
             _level("birth_str_l = birth_str_r", "完全相同"),
+            cll.Or(
+                cll.AbsoluteDateDifferenceLevel("birth_str", input_is_string=True, threshold=1, metric="day"),
+                _level(f"substr(birth_str_l, 9, 2) = substr(birth_str_r, 9, 2) AND abs({_MONTHS_L} - {_MONTHS_R}) = 1",
+                       "同日、月份相邻"),
+            ).configure(label_for_charts="相差一天或整一个月"),
             _level("levenshtein(birth_str_l, birth_str_r) = 1", "一位数字不同"),
             _level(
                 "substr(birth_str_l, 1, 4) = substr(birth_str_r, 1, 4) "

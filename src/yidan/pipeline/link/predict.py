@@ -15,6 +15,7 @@ from typing import Any
 
 import ibis
 
+from yidan.engine.portable import mix_order
 from yidan.errors import EngineError
 from yidan.pipeline.context import RunContext
 from yidan.pipeline.link.exact import agreement
@@ -46,7 +47,7 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
     resid_p = persons.anti_join(exact, "reg_key")
     resid_s = students.anti_join(exact, "student_no")
     first = exact.group_by("reg_key").aggregate(student_no=exact.student_no.min())
-    sample = first.order_by(first.reg_key.hash()).limit(LABEL_SAMPLE)
+    sample = first.order_by(mix_order(first.reg_key)).limit(LABEL_SAMPLE)  # same pairs on every engine
     sample_p = persons.join(sample.select("reg_key"), "reg_key").select(persons.columns)
     sample_s = students.join(sample.select("student_no"), "student_no").select(students.columns)
     sample_truth = sample.join(persons.select("reg_key", "person_id"), "reg_key")

@@ -68,9 +68,9 @@ def _suggest(word: str, options: Sequence[str]) -> str | None:
 def match_headers(table: Table, headers: Sequence[object], *, where: str) -> HeaderMatch:
     """Map a header row onto the contract; raise InputError for duplicates or missing required columns."""
     by_key: dict[str, Column] = {}
-    for col in table.columns:
-        for k in _keys(col):
-            by_key[k] = col
+    for column in table.columns:
+        for k in _keys(column):
+            by_key[k] = column
     positions: dict[str, int] = {}
     seen_extra: dict[str, int] = {}
     extras: list[str] = []

@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 
 import pyarrow as pa  # noqa: E402
 from matplotlib import rc_context  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from yidan.contract.codes import FAMILY_LABELS, STATUSES  # noqa: E402
@@ -45,9 +46,10 @@ def _save(fig: Figure, out: Path, stem: str) -> list[Path]:
     return paths
 
 
-def _figure(n_regions: int) -> tuple[Figure, object]:
+def _figure(n_regions: int) -> tuple[Figure, Axes]:
     fig = Figure(figsize=(10, max(3.0, 0.45 * n_regions + 1.6)), layout="constrained")
-    return fig, fig.subplots()
+    ax: Axes = fig.subplots()  # one row, one column: a single Axes
+    return fig, ax
 
 
 def draw_charts(indicators: pa.Table, out: Path, *, level: str = "county") -> list[Path]:
@@ -104,7 +106,7 @@ def _rate_chart(t: pa.Table, out: Path, level: str) -> list[Path]:
     return _save(fig, out, "compulsory_in_school_rate")
 
 
-def _grouped(ax: object, regions: list[str], series: list[tuple[str, list[float]]]) -> None:
+def _grouped(ax: Axes, regions: list[str], series: list[tuple[str, list[float]]]) -> None:
     height = 0.8 / max(len(series), 1)
     for i, (label, values) in enumerate(series):
         ys = [y + i * height for y in range(len(regions))]

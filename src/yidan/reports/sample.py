@@ -153,13 +153,13 @@ def _write(run: RunDir, result: SampleResult, drawn: list[dict]) -> None:
         ws.write_string(0, i, header, fmt["header"])
     for n, d in enumerate(drawn, start=1):
         for i, (key, _, _) in enumerate(SAMPLE_COLUMNS):
-            v = d.get(key)
-            if v is None:
+            value = d.get(key)
+            if value is None:
                 continue
             if key in ("age", "draw_order"):
-                ws.write_number(n, i, int(v), fmt["int"])
+                ws.write_number(n, i, int(value), fmt["int"])
             else:
-                ws.write_string(n, i, str(v), fmt["text"])
+                ws.write_string(n, i, str(value), fmt["text"])
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(len(drawn), 1), len(SAMPLE_COLUMNS) - 1)
     wb.close()

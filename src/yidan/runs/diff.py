@@ -119,7 +119,7 @@ def write_diff_xlsx(diff: RunDiff, path: Path) -> Path:
         ws = wb.add_worksheet("概要")
         ws.set_column(0, 0, 22)
         ws.set_column(1, 1, 36)
-        rows = [("上次比对", f"{diff.old.run_id}（{diff.old.term}）"), ("本次比对", f"{diff.new.run_id}（{diff.new.term}）")]
+        rows: list[tuple[str, str | int]] = [("上次比对", f"{diff.old.run_id}（{diff.old.term}）"), ("本次比对", f"{diff.new.run_id}（{diff.new.term}）")]
         rows += [(label, n) for label, n in diff.labelled_counts()]
         ws.write_row(0, 0, ("项目", "数量"), head)
         for i, (k, v) in enumerate(rows, start=1):

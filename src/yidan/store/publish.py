@@ -16,17 +16,23 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from yidan.contract.codes import FINDING_CODES
 from yidan.runs.rundir import RunDir
 from yidan.store.errors import ActionError
 from yidan.store.models import CLOSED_STATES, Case, CaseEvent, Run, RunCount, User, utcnow
+
+# Declarative models carry a Table, but SQLAlchemy's stubs type `__table__` as the wider FromClause,
+# which insert()/update() do not accept; these name the Tables the Core statements below write.
+CASES = cast(Table, Case.__table__)
+CASE_EVENTS = cast(Table, CaseEvent.__table__)
+RUN_COUNTS = cast(Table, RunCount.__table__)
 
 CASE_FIELDS = ("code", "label", "person_id", "name", "term", "programme_code", "county", "township", "village",
                "school_code", "amount_expected", "amount_paid", "detail", "evidence")
@@ -83,7 +89,7 @@ def _counts(session: Session, run_pk: int, run: RunDir, findings: pa.Table) -> N
             rows.append({"run_pk": run_pk, "dimension": "status", "county": r["county"], "township": None,
                          "key": r["key"], "count": int(r["count_sum"])})
     if rows:
-        session.connection().execute(insert(RunCount.__table__), rows)
+        session.connection().execute(insert(RUN_COUNTS), rows)
 
 
 def publish_run(session: Session, *, run: Run, user: User) -> PublishResult:
@@ -131,7 +137,7 @@ def publish_run(session: Session, *, run: Run, user: User) -> PublishResult:
     result = PublishResult(opened=len(new_rows), kept=len(seen_rows), reopened=len(reopened_ids))
     events: list[dict[str, Any]] = []
     actor = f"比对 {run.run_id}"
-    t = Case.__table__
+    t = CASES
     conn = session.connection()
     for i in range(0, len(new_rows), CHUNK):
         chunk = new_rows[i : i + CHUNK]
@@ -166,7 +172,7 @@ def publish_run(session: Session, *, run: Run, user: User) -> PublishResult:
                 "summary": f"比对 {run.run_id} 中该问题已消失，数据销号（对账销号）", "data": {}, "run_pk": run.id, "at": now}
                for cid in gone]
     for i in range(0, len(events), CHUNK):
-        conn.execute(insert(CaseEvent.__table__), events[i : i + CHUNK])
+        conn.execute(insert(CASE_EVENTS), events[i : i + CHUNK])
     _counts(session, run.id, rundir, findings)
     run.status = "published"
     run.published_at = now

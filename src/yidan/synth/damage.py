@@ -9,6 +9,8 @@ are fine; the untouched millions stay as Arrow arrays.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,7 +22,7 @@ from yidan.synth.faults import CASE_INDEX, EXCEL_MANGLED_RATE, LEGACY_15_RATE, L
 from yidan.synth.people import ROLE_CHILD, Registry
 
 
-def replace(arr: pa.Array, idx: np.ndarray, values: list[str | None]) -> pa.Array:
+def replace(arr: pa.Array, idx: np.ndarray, values: Sequence[str | None]) -> pa.Array:
     """`arr` with the values at `idx` replaced (in any order)."""
     if len(idx) == 0:
         return arr
@@ -70,10 +72,10 @@ def damage_registry(rng: np.random.Generator, reg: Registry, true_id: pa.Array,
             idx.append(int(i))
             val.append(fn(true_id[int(i)].as_py(), rng) or ids.typo(true_id[int(i)].as_py(), rng))
     damaged_person = replace(true_id, np.array(idx, dtype=np.int64), val)  # normalised form = damaged
-    for rows, fn in ((legacy, ids.legacy15), (mangled, ids.excel_mangled), (lower, str.lower)):
+    for rows, form in ((legacy, ids.legacy15), (mangled, ids.excel_mangled), (lower, str.lower)):
         for i in rows:
             idx.append(int(i))
-            val.append(fn(true_id[int(i)].as_py()))
+            val.append(form(true_id[int(i)].as_py()))
     written = replace(true_id, np.array(idx, dtype=np.int64), val)
     person_id = replace(damaged_person, mangled, [None] * len(mangled))
     faults["registry_legacy_15"] = legacy

@@ -144,7 +144,7 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
         by_row = np.zeros(n, dtype=np.int64)
         by_row[who] = payer
         sc_by_term[t] = by_row
-    oop_ent = {k: [] for k in ("paid", "unverified")}
+    oop_ent: dict[str, list[aid.Entitlements]] = {k: [] for k in ("paid", "unverified")}
     for t in (en.FALL, en.SPRING):
         for kind, who, stage in oop_ent_rows:
             e = aid.entitled(t, who, stage, np.zeros(len(who), bool), reg.category[who], reg.recognized[who],

@@ -24,7 +24,7 @@ class Payments:
     cents: list[np.ndarray] = field(default_factory=list)
     payer: list[np.ndarray] = field(default_factory=list)
 
-    def add(self, person: object, programme: object, term: object, cents: object, payer: object) -> None:
+    def add(self, person: np.ndarray, programme: object, term: object, cents: object, payer: object) -> None:
         n = len(person)
         for name, v in (("person", person), ("programme", programme), ("term", term), ("cents", cents),
                         ("payer", payer)):

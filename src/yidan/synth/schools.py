@@ -83,7 +83,7 @@ def make_schools(province_code: str, county_names: tuple[str, ...],
     seq = np.arange(len(c_idx)) - np.repeat(starts, count.ravel()) + 1
     code = [f"1{province_code}{c:03d}{s}{q:03d}" for c, s, q in zip(c_idx, s_idx, seq, strict=True)]
     name = [f"{county_names[c]}第{q}{SCHOOL_KIND[s]}" if count[c, s] > 1 else f"{county_names[c]}{SCHOOL_KIND[s]}"
-            for c, s, q in zip(c_idx, s_idx, seq, strict=True)]
+            for c, s, q in zip(c_idx.tolist(), s_idx.tolist(), seq.tolist(), strict=True)]
     first = {(c, s): (int(starts[c * 6 + s]), int(count[c, s])) for c in range(n_c) for s in range(6)}
     return Schools(pa.array(code), pa.array(name), c_idx, s_idx, first)
 

@@ -29,7 +29,8 @@ def statuses(case: np.ndarray, age: np.ndarray, enrolled: np.ndarray) -> pa.Arra
     default = np.where(enrolled, "IN_SCHOOL", "UNMATCHED")
     status = np.where(by_case == "", default, by_case)
     in_range = (age >= 3) & (age <= 18)
-    return pa.array(np.where(in_range, status, None), pa.string())
+    null = np.array(None, dtype=object)  # what numpy makes of a bare None, spelt out for its stubs
+    return pa.array(np.where(in_range, status, null), pa.string())
 
 
 def fault_tags(reg: Registry, case: np.ndarray, reg_faults: dict[str, np.ndarray]) -> pa.Array:

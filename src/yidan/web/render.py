@@ -51,7 +51,7 @@ def evidence_items(text: str | None) -> list[tuple[str, str]]:
         return [("", text)]
     if not isinstance(data, dict):
         return [("", str(data))]
-    out = []
+    out: list[tuple[str, str]] = []
     for key, value in data.items():
         if value in (None, "", [], {}):
             continue
@@ -59,7 +59,8 @@ def evidence_items(text: str | None) -> list[tuple[str, str]]:
             value = "；".join(f"{k}：{v}" for k, v in value.items() if v not in (None, ""))
         elif isinstance(value, list):
             value = "；".join(str(v) for v in value)
-        out.append((EVIDENCE_LABELS.get(key, key), str(value)))
+        name = str(key)  # JSON object keys are strings already
+        out.append((EVIDENCE_LABELS.get(name, name), str(value)))
     return out
 
 

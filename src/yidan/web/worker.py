@@ -72,8 +72,14 @@ def pipeline_runner(spec: RunSpec, out_dir: Path, progress: Callable[[str], None
     from yidan.identity.terms import parse_term
     from yidan.settings import RunConfig
 
-    files = {t: spec.files.get(t, []) for t in (*TABLES, "link_decisions")}
-    inputs = RunInputs(**files)
+    def files(table: str) -> list[Path]:
+        return spec.files.get(table, [])
+
+    inputs = RunInputs(
+        registry=files("registry"), enrollment=files("enrollment"), out_of_province=files("out_of_province"),
+        verifications=files("verifications"), aid=files("aid"), policies=files("policies"),
+        link_decisions=files("link_decisions"),
+    )
     return run_comparison(  # type: ignore[no-any-return]
         inputs, term=parse_term(spec.term), out_dir=out_dir, config=RunConfig(),
         audit_terms=[parse_term(t) for t in spec.audit_terms], progress=progress,

@@ -51,7 +51,7 @@ def in_region(region: str):  # type: ignore[no-untyped-def]
     return Case.county.startswith(region, autoescape=True)
 
 
-def _scoped(region: str) -> Select[tuple[Case]]:
+def _scoped(region: str) -> Select[Case]:
     return select(Case).where(in_region(region))
 
 

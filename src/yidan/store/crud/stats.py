@@ -45,9 +45,9 @@ def dashboard(session: Session, *, region: str, runs: list[Run]) -> Dashboard:
         if n:
             child = _child_expr(region, n)
             rows: dict[str, dict] = {}
-            stmt = (select(child, RunCount.dimension, func.sum(RunCount.count))
-                    .where(RunCount.run_pk == run.id, in_region).group_by(child, RunCount.dimension))
-            for code, dim, cnt in session.execute(stmt):
+            by_child = (select(child, RunCount.dimension, func.sum(RunCount.count))
+                        .where(RunCount.run_pk == run.id, in_region).group_by(child, RunCount.dimension))
+            for code, dim, cnt in session.execute(by_child):
                 if code is None:
                     continue
                 r = rows.setdefault(code, {"code": code, "finding": 0, "status": 0, "open_cases": 0})
@@ -63,11 +63,11 @@ def dashboard(session: Session, *, region: str, runs: list[Run]) -> Dashboard:
                 r["open_cases"] = int(cnt)
             dash.children = [rows[k] for k in sorted(rows)]
     if runs:
-        stmt = (select(RunCount.run_pk, RunCount.dimension, func.sum(RunCount.count))
-                .where(RunCount.run_pk.in_([r.id for r in runs]), in_region)
-                .group_by(RunCount.run_pk, RunCount.dimension))
+        by_run = (select(RunCount.run_pk, RunCount.dimension, func.sum(RunCount.count))
+                  .where(RunCount.run_pk.in_([r.id for r in runs]), in_region)
+                  .group_by(RunCount.run_pk, RunCount.dimension))
         per: dict[int, dict[str, int]] = {}
-        for pk, dim, cnt in session.execute(stmt):
+        for pk, dim, cnt in session.execute(by_run):
             per.setdefault(pk, {})[dim] = int(cnt)
         dash.trend = [{"run": r.run_id or str(r.id), "term": r.term or "", "findings": per.get(r.id, {}).get("finding", 0),
                        "persons": per.get(r.id, {}).get("status", 0)} for r in runs]

@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from yidan.errors import RunError
@@ -80,7 +80,7 @@ async def _save_uploads(request: Request, folder: Path) -> dict[str, list[Path]]
     files: dict[str, list[Path]] = {t: [] for t in TABLES}
     for table in TABLES:
         for item in form.getlist(table):
-            if not isinstance(item, UploadFile) and not hasattr(item, "filename"):
+            if isinstance(item, str):  # a text field under a file name: nothing uploaded
                 continue
             if not item.filename:
                 continue

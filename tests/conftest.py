@@ -309,31 +309,15 @@ def classified_cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
 # --- generated datasets and completed runs, shared by the tests of every module -------------------------
 
 
-def generated_inputs(gen: Any) -> Any:
-    """RunInputs for every file a generated set holds (its file names are relative to its folder)."""
-    from yidan.pipeline.context import RunInputs
-
-    files = {t: [Path(gen.out) / f for f in fs] for t, fs in gen.files.items()}
-    return RunInputs(
-        registry=files["registry"], enrollment=files["enrollment"],
-        out_of_province=files.get("out_of_province", []), verifications=files.get("verifications", []),
-        aid=files.get("aid", []), policies=files.get("policies", []),
-    )
-
-
 def run_generated(gen: Any, out: Path) -> Any:
     """The comparison on a generated set, with the aid audit of its audit terms."""
-    import json
-
-    from yidan.identity.terms import parse_term
     from yidan.pipeline.run import run_comparison
+    from yidan.services.generated import generated_run
     from yidan.settings import RunConfig
 
-    meta = json.loads((Path(gen.out) / "generated.json").read_text(encoding="utf-8"))
-    return run_comparison(
-        generated_inputs(gen), term=parse_term(meta["run_term"]), out_dir=out, config=RunConfig(),
-        audit_terms=[parse_term(t) for t in meta["audit_terms"]],
-    )
+    plan = generated_run(gen.out)
+    return run_comparison(plan.inputs, term=plan.term, out_dir=out, config=RunConfig(),
+                          audit_terms=plan.audit_terms)
 
 
 @pytest.fixture(scope="session")

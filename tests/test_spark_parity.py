@@ -8,7 +8,6 @@ be identical; probabilities may differ by float rounding only (1e-9).
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,8 @@ import pytest
 
 pytest.importorskip("pyspark")
 
-from yidan.identity.terms import parse_term, term_range  # noqa: E402
-from yidan.pipeline.context import RunInputs  # noqa: E402
 from yidan.pipeline.run import run_comparison  # noqa: E402
+from yidan.services.generated import generated_run  # noqa: E402
 from yidan.settings import EngineConfig, RunConfig  # noqa: E402
 
 pytestmark = [
@@ -35,29 +33,14 @@ TOLERANCE = 1e-9
 OUTPUTS = ("persons", "links", "findings", "summary", "rejects")
 
 
-def inputs_of(folder: Path) -> tuple[RunInputs, Any, list[Any]]:
-    generated = json.loads((folder / "generated.json").read_text(encoding="utf-8"))
-    files = {t: [folder / p for p in ps] for t, ps in generated["files"].items()}
-    term = parse_term(generated["run_term"])
-    audit = term_range(f"{generated['audit_terms'][0]}..{generated['audit_terms'][-1]}")
-    inputs = RunInputs(
-        registry=files["registry"],
-        enrollment=files["enrollment"],
-        out_of_province=files.get("out_of_province", []),
-        verifications=files.get("verifications", []),
-        aid=files.get("aid", []),
-        policies=files.get("policies", []),
-    )
-    return inputs, term, audit
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from yidan.synth import generate
 
     base = tmp_path_factory.mktemp("parity")
     generate(PRESET, SEED, base / "input")
-    inputs, term, audit = inputs_of(base / "input")
+    plan = generated_run(base / "input")
+    inputs, term, audit = plan.inputs, plan.term, plan.audit_terms
     out = {}
     for engine in ("duckdb", "spark"):
         config = RunConfig(engine=EngineConfig(name=engine, spark_master="local[2]"))

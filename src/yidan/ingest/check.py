@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from yidan.ingest.load import FileStats, load_table
+from yidan.ingest.load import FileStats, RowCounts, load_table
 from yidan.ingest.staging import REJECTS
 
 REJECT_HEADERS = ("表", "文件", "行号", "列", "值", "原因")
@@ -23,24 +23,12 @@ XLSX_MAX_ROWS = 1_048_575  # Excel's limit, the header row excluded
 
 
 @dataclass
-class CheckReport:
+class CheckReport(RowCounts):
     table: str
     files: list[FileStats]
     top_reasons: list[tuple[str, str, int]]  # (column, reason, rows) most frequent first
     rejects: list[tuple]  # rows of REJECT_HEADERS, ordered by file and row number
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def read(self) -> int:
-        return sum(f.read for f in self.files)
-
-    @property
-    def loaded(self) -> int:
-        return sum(f.loaded for f in self.files)
-
-    @property
-    def rejected(self) -> int:
-        return sum(f.rejected for f in self.files)
 
 
 def check_files(table: str, paths: Sequence[Path | str], encoding: str | None = None,

@@ -44,12 +44,10 @@ class FileStats:
     encoding: str | None = None
 
 
-@dataclass
-class LoadResult:
-    table: str  # contract table name
-    name: str  # the DuckDB table created
+class RowCounts:
+    """Rows read, loaded and rejected over `self.files` (read = loaded + rejected, file by file)."""
+
     files: list[FileStats]
-    notes: list[str] = field(default_factory=list)  # ignored columns, skipped sheets: said to the user
 
     @property
     def read(self) -> int:
@@ -62,6 +60,14 @@ class LoadResult:
     @property
     def rejected(self) -> int:
         return sum(f.rejected for f in self.files)
+
+
+@dataclass
+class LoadResult(RowCounts):
+    table: str  # contract table name
+    name: str  # the DuckDB table created
+    files: list[FileStats]
+    notes: list[str] = field(default_factory=list)  # ignored columns, skipped sheets: said to the user
 
 
 def contract_table(table: str) -> Table:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from yidan.identity.terms import parse_term, term_range
 from yidan.settings import RunConfig
 
 
@@ -26,9 +24,9 @@ class DemoResult:
 
 def run_demo(*, out: Path, preset: str = "county", seed: int = 2021,
              progress: Callable[[str], None] | None = None) -> DemoResult:
-    from yidan.pipeline.context import RunInputs
     from yidan.pipeline.run import run_comparison
     from yidan.reports import write_workbooks
+    from yidan.services.generated import generated_run
     from yidan.synth import generate
     from yidan.web.demo import seed_demo
 
@@ -40,23 +38,11 @@ def run_demo(*, out: Path, preset: str = "county", seed: int = 2021,
 
     say(f"生成模拟数据（{preset}，种子 {seed}）……")
     gen = generate(preset, seed, out / "input")
-    described = json.loads((gen.out / "generated.json").read_text(encoding="utf-8"))
-    files = {table: [gen.out / name for name in names] for table, names in gen.files.items()}
+    plan = generated_run(gen.out)
 
     say("运行比对（身份匹配、就学状态、资助核查）……")
-    term = parse_term(described["run_term"])
-    audit_labels = described["audit_terms"]
-    audit = term_range(f"{audit_labels[0]}..{audit_labels[-1]}")
-    inputs = RunInputs(
-        registry=files["registry"],
-        enrollment=files["enrollment"],
-        out_of_province=files.get("out_of_province", []),
-        verifications=files.get("verifications", []),
-        aid=files.get("aid", []),
-        policies=files.get("policies", []),
-    )
-    run = run_comparison(inputs, term=term, out_dir=out / "runs" / term.label, config=RunConfig(),
-                         audit_terms=audit)
+    run = run_comparison(plan.inputs, term=plan.term, out_dir=out / "runs" / plan.term.label, config=RunConfig(),
+                         audit_terms=plan.audit_terms)
 
     say("生成县级工作簿……")
     wb_dir = out / "workbooks"

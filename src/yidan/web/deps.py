@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
 from yidan.store.crud import users
+from yidan.store.db import session_scope
 from yidan.store.models import ROLES, Case, Run, User
 from yidan.web.security import token_hash
 
@@ -55,15 +56,8 @@ class LoginRequired(Exception):
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    session: Session = request.app.state.sessions()
-    try:
+    with session_scope(request.app.state.sessions) as session:
         yield session
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # scope="function": commit before the response is sent, so the page a redirect leads to sees the change

@@ -138,11 +138,17 @@ def comparisons() -> list[Any]:
     return [id_cmp, name_cmp, birth_cmp, gender_cmp, county_cmp]
 
 
+# The columns of each blocking rule (also used to drop students who share no key at all).
+BLOCK_KEYS: tuple[tuple[str, ...], ...] = (
+    ("birth_str", "surname_py"),
+    ("county", "name_py"),
+    *((f"idk{i}",) for i in range(1, len(ID_BLOCK_KEYS) + 1)),
+)
+
+
 def blocking_rules() -> list[Any]:
     """Candidate pairs: birth date + surname reading; county + full reading; the ID blocks."""
-    rules = [block_on("birth_str", "surname_py"), block_on("county", "name_py")]
-    rules += [block_on(f"idk{i}") for i in range(1, len(ID_BLOCK_KEYS) + 1)]
-    return rules
+    return [block_on(*cols) for cols in BLOCK_KEYS]
 
 
 def settings(prior: float) -> SettingsCreator:
@@ -221,13 +227,18 @@ def _em(linker: Linker, *columns: str) -> dict[str, Any]:
     return linker.misc.save_model_to_json()
 
 
-def train(api: Any, tables: tuple[str, str], residue: tuple[str, str], *, priors: tuple[float, float],
-          max_pairs_u: float, seed: int, n_labels: int) -> tuple[Linker, dict[str, float]]:
+def train(api: Any, tables: tuple[str, str], blocked: tuple[str, str], residue: tuple[str, str], *,
+          priors: tuple[float, float], max_pairs_u: float, seed: int,
+          n_labels: int) -> tuple[Linker, dict[str, float]]:
     """Estimate the model; returns the linker that predicts (it reads the `residue` tables).
 
-    1. u by random sampling and m from the labelled exact pairs, on `tables` (residue +
-       labelled pairs), smoothed;
-    2. the ID's m by EM on the same tables, every other parameter held (the labelled
+    1. u by random sampling and m from the labelled exact pairs, on `tables` (the whole
+       residue + labelled pairs), smoothed. u must describe random pairs of the population
+       the priors describe, so it is *not* estimated on `blocked` (students sharing a
+       blocking key with the registry residue are more alike registry persons than random);
+    2. the ID's m by EM on `blocked` (the same, less students who share no blocking key
+       with any residue person: they are in no blocked pair, and every pair EM would see
+       among them is a non-match), every other parameter held (the labelled
        pairs anchor EM's "match" class, so "two valid IDs differ" stays strong evidence
        against);
     3. the name's m (pairs born the same day), then the birth date's m (pairs with the
@@ -249,7 +260,7 @@ def train(api: Any, tables: tuple[str, str], residue: tuple[str, str], *, priors
     timings["m_labels_s"] = round(time.perf_counter() - t0, 3)
     model = smooth(linker.misc.save_model_to_json(), n_labels=n_labels, n_random=int(max_pairs_u))
     t0 = time.perf_counter()
-    model = _em(_linker(api, tables, free_only(model, ID_COMPARISON, prior=priors[0]), "em_id"), "birth_str")
+    model = _em(_linker(api, blocked, free_only(model, ID_COMPARISON, prior=priors[0]), "em_id"), "birth_str")
     timings["em_id_s"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     model = _em(_linker(api, residue, free_only(model, "name", prior=priors[1]), "em_name"), "birth_str")

@@ -21,7 +21,7 @@ from yidan.pipeline.context import RunContext
 from yidan.pipeline.link.exact import agreement
 from yidan.pipeline.link.explain import model_explanation
 from yidan.pipeline.link.features import common, registry_side, student_side, with_names
-from yidan.pipeline.link.model import splink_api, train
+from yidan.pipeline.link.model import BLOCK_KEYS, splink_api, train
 from yidan.pipeline.link.prepare import normaliser
 
 # Exact pairs used as labelled matches: enough for stable m, small enough to stay cheap.
@@ -65,11 +65,13 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
     stu = ctx.put("link_stu_base", common(ctx.put("link_stu_side", stu)))
     reg = ctx.put("link_reg_features", with_names(reg))
     stu = ctx.put("link_stu_features", with_names(stu))
-    ctx.put("link_reg_residue", reg.filter(reg.truth.isnull()))
-    ctx.put("link_stu_residue", stu.filter(stu.truth.isnull()))
+    reg_res = ctx.put("link_reg_residue", reg.filter(reg.truth.isnull()))
+    blocked = ctx.put("link_stu_blocked", stu.filter(stu.truth.notnull() | shares_block_key(stu, reg_res)))
+    ctx.put("link_stu_residue", blocked.filter(blocked.truth.isnull()))
     sizes = {
         "residue_persons": int(resid_p.count().execute()),
         "residue_students": int(resid_s.count().execute()),
+        "residue_students_blocked": int(ctx.get("link_stu_residue").count().execute()),
         "label_pairs": int(sample.count().execute()),
         "persons_valid_id": int(persons.filter(persons.id_valid.fill_null(False)).count().execute()),
         "exact_persons_valid_id": int(
@@ -77,6 +79,29 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
         ),
     }
     return reg, stu, sizes
+
+
+def shares_block_key(stu: Any, reg: Any) -> Any:
+    """True for a student who shares at least one blocking key with some residue registry person.
+
+    Splink only ever compares blocked pairs, so a student sharing no key can never be
+    a candidate: dropping them (most students are simply not poor) loses no pair, and
+    EM and prediction then cost what the registry residue costs. Each two-column key is
+    compared as one concatenated string (a null part makes it null: no block, as in
+    Splink); `isin` over a column of another table is a semi-join on every engine.
+    """
+
+    def key(t: Any, cols: tuple[str, ...]) -> Any:
+        out = t[cols[0]]
+        for c in cols[1:]:
+            out = out.concat("|", t[c])
+        return out
+
+    cond = None
+    for cols in BLOCK_KEYS:
+        hit = key(stu, cols).isin(key(reg, cols))
+        cond = hit if cond is None else cond | hit
+    return cond.fill_null(False)
 
 
 def priors(sizes: dict[str, int]) -> tuple[float, float]:
@@ -111,6 +136,7 @@ def link_probabilistic(ctx: RunContext) -> None:
     splink_log.setLevel(logging.ERROR)
     try:
         linker, timings = train(api, ("link_reg_features", "link_stu_features"),
+                                ("link_reg_features", "link_stu_blocked"),
                                 ("link_reg_residue", "link_stu_residue"), priors=priors(sizes),
                                 max_pairs_u=float(cfg.max_pairs_for_u), seed=cfg.seed,
                                 n_labels=sizes["label_pairs"])

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from yidan.contract.codes import FINDING_CODES, STATUSES
 from yidan.settings import RunConfig
 
 
@@ -52,9 +53,13 @@ def run_demo(*, out: Path, preset: str = "county", seed: int = 2021,
     db_url = f"sqlite:///{out / 'yidan.db'}"
     accounts = seed_demo(db_url, run.path)
 
-    lines = []
     totals = run.manifest.get("totals", {})
-    if totals:
-        lines.append("比对结果：" + "，".join(f"{k} {v}" for k, v in totals.items() if not isinstance(v, dict)))
+    lines = [
+        f"学龄建档立卡儿童 {totals.get('persons', 0)} 人，问题线索 {totals.get('findings', 0)} 条，"
+        f"拒收输入行 {totals.get('rejected', 0)} 行",
+        "就学状态：" + "，".join(f"{STATUSES[code]} {n}" for code, n in totals.get("by_status", {}).items()),
+        "问题线索：" + "，".join(f"{code} {FINDING_CODES[code].label} {n}"
+                            for code, n in totals.get("by_finding", {}).items()),
+    ]
     return DemoResult(out=out, run_dir=run.path, workbooks_dir=wb_dir, workbooks=workbooks,
                       accounts=accounts, database_url=db_url, summary_lines=lines)

@@ -97,10 +97,10 @@ def shares_block_key(stu: Any, reg: Any) -> Any:
             out = out.concat("|", t[c])
         return out
 
-    cond = None
-    for cols in BLOCK_KEYS:
-        hit = key(stu, cols).isin(key(reg, cols))
-        cond = hit if cond is None else cond | hit
+    hits = [key(stu, cols).isin(key(reg, cols)) for cols in BLOCK_KEYS]
+    cond = hits[0]
+    for hit in hits[1:]:
+        cond = cond | hit
     return cond.fill_null(False)
 
 

@@ -24,7 +24,7 @@ TABLE_LABELS = {"registry": "建档立卡人口", "enrollment": "学籍", "out_o
 
 @app.command("generate")
 def generate_cmd(
-    preset: Annotated[str, typer.Option("--preset", "-p", help="数据规模：tiny（单元测试）/ county（一个县）/ province（全省）")]
+    preset: Annotated[str, typer.Option("--preset", "-p", help="数据规模：tiny（单元测试）/ county（一个县）/ province-tenth（全省十分之一）/ province（全省）")]
     = "tiny",
     seed: Annotated[int, typer.Option("--seed", "-s", help="随机种子：同一种子生成完全相同的文件")] = 1,
     out: Annotated[Path, typer.Option("--out", "-o", help="输出文件夹")] = Path("synthetic"),

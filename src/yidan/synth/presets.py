@@ -1,4 +1,8 @@
-"""Preset sizes: tiny (unit tests), county (one county), province (every county of the province)."""
+"""Preset sizes: tiny (unit tests), county (one county), province (every county of the province).
+
+`province-tenth` is the province at a tenth of its households (every county, a tenth of the
+rows): the size the benchmarks use where the whole province would take too long.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ PRESETS: dict[str, Preset] = {
     "tiny": Preset("tiny", ("433127", "433130"), 200, 3.0, 3, 4, 1, "xlsx", False),
     "county": Preset("county", ("433127",), 12_000, 3.0, 20, 15, 2, "csv", False),
     "province": Preset("province", None, 21_200, 3.0, 20, 18, 3, "csv", True),
+    "province-tenth": Preset("province-tenth", None, 2_120, 3.0, 20, 18, 3, "csv", True),
 }
 
 

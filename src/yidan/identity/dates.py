@@ -30,24 +30,34 @@ def clean_sql(raw: str) -> str:
     return f"nullif(trim(translate(CAST({raw} AS VARCHAR), '{_FULL}', '{_HALF}'), ' \t\u3000'), '')"
 
 
+def _let(value: str, name: str, body: str) -> str:
+    """SQL: `body` with the lambda parameter `name` bound to `value`, which is evaluated once.
+
+    DuckDB evaluates a repeated subexpression as many times as it is written; a one-element
+    `list_transform` computes it once per row. Used on the distinct values of a column only.
+    """
+    return f"list_transform([{value}], lambda {name}: {body})[1]"
+
+
 def date_sql(cleaned: str) -> str:
     """SQL: a DATE from cleaned text (see `clean_sql`), NULL when it is not a date we can read."""
     # 2020年9月1日 / 2020/9/1 / 2020.9.1 -> 2020-9-1; drop a trailing time of day
     dashed = (
-        f"regexp_replace(regexp_replace({cleaned}, '[年月/.]', '-', 'g'), "
-        f"'(日|-)?(\\s+[0-9]{{1,2}}:[0-9]{{2}}(:[0-9]{{2}}(\\.[0-9]+)?)?)?$', '')"
+        "regexp_replace(regexp_replace(_yc, '[年月/.]', '-', 'g'), "
+        "'(日|-)?(\\s+[0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?)?$', '')"
     )
-    parsed = (
-        f"CASE "
-        f"WHEN regexp_full_match({dashed}, '[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}') "
-        f"THEN CAST(try_strptime({dashed}, '%Y-%m-%d') AS DATE) "
-        f"WHEN regexp_full_match({cleaned}, '[0-9]{{8}}') "
-        f"THEN CAST(try_strptime({cleaned}, '%Y%m%d') AS DATE) "
-        f"WHEN regexp_full_match({cleaned}, '[0-9]{{5}}(\\.0+)?') "
-        f"THEN DATE '{EXCEL_EPOCH.isoformat()}' + TRY_CAST(TRY_CAST({cleaned} AS DOUBLE) AS INTEGER) "
-        f"END"
-    )
-    return f"(CASE WHEN year({parsed}) BETWEEN {MIN_YEAR} AND {MAX_YEAR} THEN {parsed} END)"
+    parsed = _let(dashed, "_yd", (
+        "CASE "
+        "WHEN regexp_full_match(_yd, '[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}') "
+        "THEN CAST(try_strptime(_yd, '%Y-%m-%d') AS DATE) "
+        "WHEN regexp_full_match(_yc, '[0-9]{8}') "
+        "THEN CAST(try_strptime(_yc, '%Y%m%d') AS DATE) "
+        "WHEN regexp_full_match(_yc, '[0-9]{5}(\\.0+)?') "
+        f"THEN DATE '{EXCEL_EPOCH.isoformat()}' + TRY_CAST(TRY_CAST(_yc AS DOUBLE) AS INTEGER) "
+        "END"
+    ))
+    in_range = f"CASE WHEN year(_yp) BETWEEN {MIN_YEAR} AND {MAX_YEAR} THEN _yp END"
+    return "(" + _let(cleaned, "_yc", _let(parsed, "_yp", in_range)) + ")"
 
 
 def term_sql(cleaned: str) -> str:

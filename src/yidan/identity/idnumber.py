@@ -103,22 +103,24 @@ def gender_sql(norm: str) -> str:
 
 
 def valid_from_body_sql(norm: str, body: str, *, divisions: bool = True, division_ok: str | None = None) -> str:
-    """SQL: the full check on a normalised ID and its `body_sql` column (see `valid_sql`).
+    """SQL: the full check on a normalised ID and its `body_sql` column (see `valid_sql`); never NULL.
 
     `division_ok` may name a boolean column from a join with the divisions table: at scale a
     join is far faster than the `IN (subquery)` used otherwise (measured: 14 s vs <1 s per 200 k rows).
+    A CASE, not a bare AND: DuckDB evaluates the conditions of a CASE lazily (the checksum only for
+    rows that passed the cheaper tests), a boolean value in full.
     """
-    parts = [
-        f"{body} IS NOT NULL",
-        checksum_from_body_sql(norm, body),
-        f"substr({norm}, 7, 4) >= '1900'",
-        f"try_strptime(substr({norm}, 7, 8), '%Y%m%d') IS NOT NULL",
-    ]
+    parts = [f"{body} IS NOT NULL"]
     if division_ok is not None:
         parts.append(division_ok)
     elif divisions:
         parts.append(f"coalesce(left({norm}, 6) IN (SELECT code FROM {DIVISIONS_TABLE}), false)")
-    return "(" + " AND ".join(parts) + ")"
+    parts += [
+        f"substr({norm}, 7, 4) >= '1900'",
+        f"try_strptime(substr({norm}, 7, 8), '%Y%m%d') IS NOT NULL",
+        checksum_from_body_sql(norm, body),
+    ]
+    return "(CASE WHEN " + " AND ".join(parts) + " THEN true ELSE false END)"
 
 
 def valid_sql(norm: str, *, divisions: bool = True) -> str:
@@ -129,16 +131,20 @@ def valid_sql(norm: str, *, divisions: bool = True) -> str:
     return valid_from_body_sql(norm, body_sql(norm), divisions=divisions)
 
 
-def mangled_sql(raw_trimmed: str, cleaned: str, body: str | None = None) -> str:
+def mangled_sql(raw: str, cleaned: str, body: str | None = None) -> str:
     """SQL: true when the text is an ID Excel turned into a number (its last digits are lost).
 
-    `body` may name a precomputed `body_sql` column of the same (18-character) value.
+    `raw` is the text as read (it is trimmed here, where it matters); `body` may name a
+    precomputed `body_sql` column of the same (18-character) value. Meant as a CASE condition,
+    where the cheap tests (a '.' or '+' in the text, a cleaned value ending in 000) keep the
+    regular expressions and the checksum off almost every row; it may be NULL for a NULL value.
     """
     body = body or body_sql(cleaned)
+    trimmed = f"trim({raw})"
     return (
-        f"(((contains({raw_trimmed}, '.') OR contains({raw_trimmed}, '+')) AND "
-        f"(regexp_full_match({raw_trimmed}, '[0-9](\\.[0-9]*)?[eE]\\+?[0-9]+') "
-        f"OR regexp_full_match({raw_trimmed}, '[0-9]{{15,18}}\\.0*'))) "
+        f"(((contains({raw}, '.') OR contains({raw}, '+')) AND "
+        f"(regexp_full_match({trimmed}, '[0-9](\\.[0-9]*)?[eE]\\+?[0-9]+') "
+        f"OR regexp_full_match({trimmed}, '[0-9]{{15,18}}\\.0*'))) "
         f"OR (right({cleaned}, 3) = '000' AND regexp_full_match({cleaned}, '[0-9]{{18}}') "
         f"AND NOT {checksum_from_body_sql(cleaned, body)}))"
     )

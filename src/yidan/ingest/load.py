@@ -109,6 +109,7 @@ def _dictionaries(con, rules: list[ColumnRule], staged: list[Staged]) -> dict[st
     for r in rules:
         if not r.dictionary:
             continue
+        assert r.flag is None, "a dictionary column has no per-row flag"
         a = r.column.alias
         present = [s for s in staged if a in s.aliases]
         values = " UNION ".join(f'SELECT DISTINCT "{a}" AS "r_{a}" FROM {s.name}' for s in present) \
@@ -129,7 +130,8 @@ def _dictionaries(con, rules: list[ColumnRule], staged: list[Staged]) -> dict[st
 def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: dict[str, str]) -> str:
     """The validation query: typed outputs, `_file`, `_row`, and `_problems` (NULL for a good row).
 
-    Layers, each a CTE: l0 raw text (all files), l1 clean, l2 norm, l3 helpers, l4 checks and outputs.
+    Layers, each a CTE: l0 raw text (all files) and flags, l1 clean, l2 norm, l3 helpers, l4 checks
+    and outputs.
     Columns with a dictionary take clean and norm from it by a join. `_problems` lists (column,
     value, reason) for every failing column of a refused row.
     """
@@ -140,6 +142,8 @@ def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: d
         ) + f" FROM {s.name}"
         for s in staged
     )
+    # flags: one test of the raw text per row, shared by the layers above (see ColumnRule.flag)
+    flags = "".join(f', {fmt(r.flag, r.column.alias)} AS "f_{r.column.alias}"' for r in rules if r.flag)
     clean, norm, dict_joins = [], [], []
     for r in rules:
         a = r.column.alias
@@ -178,7 +182,7 @@ def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: d
     )
     final = _final_columns(spec, rules)
     return (
-        f"WITH l0 AS ({union}), "
+        f"WITH l0 AS (SELECT *{flags} FROM ({union})), "
         f"l1 AS (SELECT l0.*, {', '.join(clean)}{''.join(', ' + n for r, n in zip(rules, norm, strict=True) if r.column.alias in dicts)} "
         f"FROM l0{''.join(dict_joins)}), "
         f"l2 AS (SELECT *, {empty} AS _empty"

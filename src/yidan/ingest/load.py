@@ -130,8 +130,8 @@ def _dictionaries(con, rules: list[ColumnRule], staged: list[Staged]) -> dict[st
 def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: dict[str, str]) -> str:
     """The validation query: typed outputs, `_file`, `_row`, and `_problems` (NULL for a good row).
 
-    Layers, each a CTE: l0 raw text (all files) and flags, l1 clean, l2 norm, l3 helpers, l4 checks
-    and outputs.
+    Layers, each a CTE: l0 raw text (all files) and flags, l1 clean, l2 norm, l3 helpers, l3j the
+    ID tables joined on the helpers, l4 checks and outputs.
     Columns with a dictionary take clean and norm from it by a join. `_problems` lists (column,
     value, reason) for every failing column of a refused row.
     """
@@ -156,13 +156,14 @@ def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: d
             norm.append(f'{fmt(r.norm, a)} AS "n_{a}"')
     empty = "coalesce(" + ", ".join(f'"c_{r.column.alias}"' for r in rules) + ") IS NULL"
     helpers = ", ".join(f'{fmt(r.helper, r.column.alias)} AS "k_{r.column.alias}"' for r in rules if r.helper)
-    joins = "".join(
-        f' LEFT JOIN {idnumber.DIVISIONS_TABLE} "j_{r.column.alias}" '
-        f'ON "j_{r.column.alias}".code = left(l2."n_{r.column.alias}", 6)'
-        for r in rules if r.divisions
-    )
-    division_cols = "".join(f', "j_{r.column.alias}".code IS NOT NULL AS "d_{r.column.alias}"'
-                            for r in rules if r.divisions)
+    joins, joined = "", ""
+    for r in rules:
+        if r.divisions:  # the ID tables, joined on integer keys taken from the body {k}
+            a = r.column.alias
+            joins += (f' LEFT JOIN {idnumber.DIVISIONS_TABLE} "jd_{a}" ON "jd_{a}".num = '
+                      f'{idnumber.division_key_sql(fmt("{k}", a))}'
+                      f' LEFT JOIN {idnumber.DATES_TABLE} "jb_{a}" ON "jb_{a}".num = {idnumber.date_key_sql(fmt("{k}", a))}')
+            joined += f', "jd_{a}".w AS "dw_{a}", "jb_{a}".w AS "bw_{a}"'
     outs, reasons = [], []
     for r in rules:
         a = r.column.alias
@@ -187,8 +188,9 @@ def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: d
         f"FROM l0{''.join(dict_joins)}), "
         f"l2 AS (SELECT *, {empty} AS _empty"
         f"{''.join(', ' + n for r, n in zip(rules, norm, strict=True) if r.column.alias not in dicts)} FROM l1), "
-        f"l3 AS (SELECT l2.*{', ' + helpers if helpers else ''}{division_cols} FROM l2{joins}), "
-        f"l4 AS (SELECT *, {', '.join(outs)}, {', '.join(reasons)} FROM l3) "
+        f"l3 AS (SELECT l2.*{', ' + helpers if helpers else ''} FROM l2), "
+        f"l3j AS (SELECT l3.*{joined} FROM l3{joins}), "
+        f"l4 AS (SELECT *, {', '.join(outs)}, {', '.join(reasons)} FROM l3j) "
         f"SELECT {', '.join(final)}, {problems} AS _problems FROM l4"
     )
 

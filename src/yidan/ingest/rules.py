@@ -84,7 +84,8 @@ class ColumnRule:
     flag: str | None = None
     norm: str = "{c}"
     helper: str | None = None  # one derived value computed once and shared by checks and outputs
-    divisions: bool = False  # join the ID division table: {d} is true when the first 6 digits are known
+    # join the ID tables on the helper {k}: {dw} / {bw} the weights of a known division / a calendar birth date
+    divisions: bool = False
 
     @property
     def dictionary(self) -> bool:
@@ -114,7 +115,7 @@ def rule_for(table: Table, col: Column, *, default_term: str | None = None) -> C
                 f"NOT {{f}} AND {{n}} IS NOT NULL AND NOT {idnumber.shape_ok_sql('{n}')}",
                 q("不是身份证号：应为18位（或15位旧号），这一行无法对应到人"),
             ))
-        rule.outputs = [(alias, "{n}"), (f"{alias}_valid", idnumber.valid_from_body_sql("{n}", "{k}", division_ok="{d}"))]
+        rule.outputs = [(alias, "{n}"), (f"{alias}_valid", idnumber.valid_joined_sql("{n}", "{k}", "{dw}", "{bw}"))]
     elif kind is Kind.STUDENT_NO:
         rule.flag = "regexp_full_match({raw}, '[GL][0-9A-Z]{6,29}')"
         rule.clean = ("CASE WHEN {f} THEN {raw} ELSE "
@@ -179,4 +180,4 @@ def rule_for(table: Table, col: Column, *, default_term: str | None = None) -> C
 def fmt(template: str, alias: str) -> str:
     """Fill a rule's placeholders with the layer columns of `alias`."""
     return (template.replace("{raw}", f'"r_{alias}"').replace("{f}", f'"f_{alias}"').replace("{c}", f'"c_{alias}"')
-            .replace("{n}", f'"n_{alias}"').replace("{k}", f'"k_{alias}"').replace("{d}", f'"d_{alias}"'))
+            .replace("{n}", f'"n_{alias}"').replace("{k}", f'"k_{alias}"').replace("{dw}", f'"dw_{alias}"').replace("{bw}", f'"bw_{alias}"'))

@@ -24,7 +24,8 @@ from yidan.settings import LinkageConfig, RunConfig
 
 
 def resolve(cands: list[tuple[str, str, float]], *, exact: list[tuple[str, str]] = (),
-            decisions: list[tuple[str, str, str]] = ()) -> dict[tuple[str, str], dict[str, Any]]:
+            decisions: list[tuple[str, str, str]] = (),
+            conflicts: set[tuple[str, str]] = frozenset()) -> dict[tuple[str, str], dict[str, Any]]:
     """Run link_resolve; children are named by their ID, records by their student number."""
     config = RunConfig(linkage=LinkageConfig(accept=0.95, review=0.5))
     ctx = RunContext(engine=connect(config.engine), config=config, term=parse_term("2021春"),
@@ -34,7 +35,8 @@ def resolve(cands: list[tuple[str, str, float]], *, exact: list[tuple[str, str]]
     ctx.put("reg_persons", ibis.memtable({"reg_key": [key[p] for p in people], "person_id": people}))
     rows = [{"reg_key": key[p], "person_id": p, "student_no": s, "match_probability": pr,
              "explanation": '[{"field":"name","label":"姓名","level":"完全相同","weight":9.5}]',
-             "name_agrees": True, "gender_agrees": True, "birth_agrees": True} for p, s, pr in cands]
+             "name_agrees": True, "gender_agrees": True, "birth_agrees": True,
+             "ids_conflict": (p, s) in conflicts} for p, s, pr in cands]
     ctx.put("link_candidates", ibis.memtable(pa.Table.from_pylist(rows, schema=CANDIDATE_SCHEMA.to_pyarrow())))
     ex = [{"person_id": p, "reg_key": key[p], "student_no": s, "method": "id", "match_probability": 1.0,
            "decision": "accepted", "explanation": "[]", "name_agrees": True, "gender_agrees": True,
@@ -109,3 +111,10 @@ def test_exact_links_pass_through_and_a_rejected_exact_pair_is_dropped() -> None
     links = resolve([], exact=[("A", "G1"), ("B", "G2")], decisions=[("B", "G2", "不是同一人")])
     assert set(links) == {("A", "G1")}
     assert links[("A", "G1")]["method"] == "id"
+
+
+def test_two_different_valid_ids_are_never_accepted_however_confident_the_model() -> None:
+    """A same-name, same-birthday stranger (different valid ID) goes to a reviewer, not to a link."""
+    links = resolve([("A", "s1", 0.999), ("B", "s2", 0.999)], conflicts={("A", "s1")})
+    assert links[("A", "s1")]["decision"] == "review"
+    assert links[("B", "s2")]["decision"] == "accepted"

@@ -124,6 +124,18 @@ def translation_for(chars: Iterable[str]) -> tuple[str, str]:
     return src, dst
 
 
+def normalised_chars(chars: Iterable[str]) -> set[str]:
+    """The characters names made of `chars` consist of once normalised (`translation_for` applied)."""
+    src, dst = translation_for(chars)
+    mapping = dict(zip(src, dst, strict=False))
+    out = set()
+    for ch in chars:
+        if len(ch) != 1 or ch in src[len(dst):]:
+            continue
+        out.add(mapping.get(ch, ch))
+    return out
+
+
 def readings(ch: str, *, surname: bool = False) -> list[str]:
     """All toneless readings of a character, the usual (or surname) reading first."""
     usual = lazy_pinyin(ch, style=Style.NORMAL)[0].lower()
@@ -134,6 +146,20 @@ def readings(ch: str, *, surname: bool = False) -> list[str]:
         if r and r not in out:
             out.append(r)
     return out
+
+
+def primary_readings(chars: Iterable[str]) -> pa.Table:
+    """One row per character: `ch`, `surname_reading` and `reading` (the primary ones, as in `reading_rows`).
+
+    Joined to a name's first, second and last character it gives, without splitting the
+    name into rows, a key that two names with the same reading key always share (the
+    linkage's cheap pre-filter).
+    """
+    rows = sorted({c for c in chars if len(c) == 1})
+    sur = [next(iter(readings(c, surname=True)), None) for c in rows]
+    usual = [next(iter(readings(c)), None) for c in rows]
+    return pa.table({"ch": pa.array(rows, pa.string()), "surname_reading": pa.array(sur, pa.string()),
+                     "reading": pa.array(usual, pa.string())})
 
 
 def reading_rows(chars: Iterable[str]) -> pa.Table:

@@ -56,8 +56,8 @@ def common(t: Any) -> Any:
     )
 
 
-def registry_side(persons: Any, normalise: Any) -> Any:
-    """Features of registry persons (rows of `reg_persons`)."""
+def registry_side(persons: Any, normalise: Any, **extra: Any) -> Any:
+    """Features of registry persons (rows of `reg_persons`); `extra` columns are kept too."""
     p = persons
     ident = ibis.ifelse(p.person_id.length() == 18, p.person_id, ibis.null("string"))
     t = p.select(
@@ -68,12 +68,13 @@ def registry_side(persons: Any, normalise: Any) -> Any:
         birth_str=p.birth_date.cast("string"),
         county=p.hukou_county,
         name_norm=normalise(p.name),
+        **extra,
     )
     return t
 
 
-def student_side(students: Any, normalise: Any) -> Any:
-    """Features of students (rows of `students`)."""
+def student_side(students: Any, normalise: Any, **extra: Any) -> Any:
+    """Features of students (rows of `students`); `extra` columns are kept too."""
     s = students
     ident = ibis.ifelse(s.link_id.length() == 18, s.link_id, ibis.null("string"))
     t = s.select(
@@ -84,6 +85,7 @@ def student_side(students: Any, normalise: Any) -> Any:
         birth_str=s.birth_date.cast("string"),
         county=s.school_county_code,
         name_norm=normalise(s.name),
+        **extra,
     )
     return t
 

@@ -46,6 +46,11 @@ FIELD_LABELS: dict[str, str] = {
     "county": "所在县",
 }
 ID_COMPARISON = "id"
+# Two valid IDs that differ by more than one digit: two people, whatever else agrees (a
+# same-name, same-birthday stranger of the same county shares everything but the ID).
+# Its m is never learnt by EM: EM would count those strangers as matches and learn that
+# matches often carry two different IDs. It stays what the labelled exact pairs say.
+VALID_IDS_DIFFER = "两个有效号码不同"
 
 
 def _level(sql: str, label: str) -> Any:
@@ -65,7 +70,8 @@ def comparisons() -> list[Any]:
         comparison_levels=[
             _level("id_l IS NULL OR id_r IS NULL", "缺失").configure(is_null_level=True),
             _level("id_l = id_r", "完全相同"),
-            _level("id_valid_l AND id_valid_r", "两个有效号码不同"),
+            _level("id_valid_l AND id_valid_r AND levenshtein(id_l, id_r) = 1", "两个有效号码仅一位不同"),
+            _level("id_valid_l AND id_valid_r", VALID_IDS_DIFFER),
             _level("levenshtein(id_l, id_r) = 1", "一位数字不同（一方号码无效）"),
             _level(
                 "levenshtein(id_l, id_r) = 2 AND id_s1_l = id_s1_r AND id_s2_l = id_s2_r",
@@ -208,7 +214,7 @@ def free_only(model: dict[str, Any], free: str, *, prior: float) -> dict[str, An
         for level in comparison["comparison_levels"]:
             if level.get("is_null_level"):
                 continue
-            level["fix_m_probability"] = not is_free
+            level["fix_m_probability"] = not is_free or level.get("label_for_charts") == VALID_IDS_DIFFER
             level["fix_u_probability"] = True
     return model
 
@@ -227,25 +233,46 @@ def _em(linker: Linker, *columns: str) -> dict[str, Any]:
     return linker.misc.save_model_to_json()
 
 
-def train(api: Any, tables: tuple[str, str], blocked: tuple[str, str], residue: tuple[str, str], *,
-          priors: tuple[float, float], max_pairs_u: float, seed: int,
-          n_labels: int) -> tuple[Linker, dict[str, float]]:
-    """Estimate the model; returns the linker that predicts (it reads the `residue` tables).
+def floor_m(model: dict[str, Any], *, n_labels: int) -> dict[str, Any]:
+    """No level's m below what half an observation among `n_labels` pairs would give.
 
-    1. u by random sampling and m from the labelled exact pairs, on `tables` (the whole
-       residue + labelled pairs), smoothed. u must describe random pairs of the population
-       the priors describe, so it is *not* estimated on `blocked` (students sharing a
-       blocking key with the registry residue are more alike registry persons than random);
-    2. the ID's m by EM on `blocked` (the same, less students who share no blocking key
-       with any residue person: they are in no blocked pair, and every pair EM would see
-       among them is a non-match), every other parameter held (the labelled
-       pairs anchor EM's "match" class, so "two valid IDs differ" stays strong evidence
-       against);
+    EM may drive the m of a level that no true pair of *this* data meets (a birth-date
+    digit typo where the clerks never made one) towards zero; its weight would then rule
+    out for good a true pair that does meet it in the next file. The floor is the same
+    half pseudo-count `smooth` gives an unseen level before EM; the levels are then
+    rescaled to sum to one.
+    """
+    for comparison in model["comparisons"]:
+        levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+        floor = 0.5 / (n_labels + 0.5 * len(levels))
+        raised = [max(float(lv.get("m_probability") or 0.0), floor) for lv in levels]
+        total = sum(raised)
+        for lv, m in zip(levels, raised, strict=True):
+            lv["m_probability"] = m / total
+    return model
+
+
+def train(api: Any, tables: tuple[str, str], blocked: tuple[str, str], residue: tuple[str, str],
+          scored: tuple[str, str], *, priors: tuple[float, float], max_pairs_u: float, seed: int,
+          n_labels: int) -> tuple[Linker, dict[str, float]]:
+    """Estimate the model; returns the linker that predicts (it reads the `scored` tables).
+
+    1. u by random sampling and m from the labelled exact pairs, on `tables` (the labelled
+       pairs and a uniform sample of the residue students against every registry person),
+       smoothed. u must describe random pairs of the population the priors describe, so it
+       is *not* estimated on `blocked` (students sharing a blocking key with the registry
+       residue are more alike registry persons than random);
+    2. the ID's m by EM on `blocked` (labelled pairs and a fixed-size sample of residue
+       persons against the students sharing a blocking key with the residue), every other
+       parameter held (the labelled pairs anchor EM's "match" class, so "two valid IDs
+       differ" stays strong evidence against);
     3. the name's m (pairs born the same day), then the birth date's m (pairs with the
-       same name), by EM on the residue alone, the ID held: that is the population
-       scored, and once the ID is missing a homophone or a shifted birth date is far
-       more common among true pairs than among ID-matched ones.
-    `priors` = (P(match) for a random pair of `tables`, for a random residue pair).
+       same name), by EM on `residue` (the sampled residue persons against the blocked
+       residue students) alone, the ID held: that is the population scored, and once the
+       ID is missing a homophone or a shifted birth date is far more common among true
+       pairs than among ID-matched ones;
+    4. every m floored (`floor_m`), and a linker on `scored` (the whole residue).
+    `priors` = (P(match) for a random pair of `blocked`, for a random residue pair).
     """
     timings: dict[str, float] = {}
     linker = _linker(api, tables, settings(priors[0]), "train", validate=True)
@@ -266,7 +293,7 @@ def train(api: Any, tables: tuple[str, str], blocked: tuple[str, str], residue: 
     model = _em(_linker(api, residue, free_only(model, "name", prior=priors[1]), "em_name"), "birth_str")
     timings["em_name_s"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
-    linker = _linker(api, residue, free_only(model, "birth", prior=priors[1]), "em_birth")
-    _em(linker, "name_norm")
+    model = _em(_linker(api, residue, free_only(model, "birth", prior=priors[1]), "em_birth"), "name_norm")
     timings["em_birth_s"] = round(time.perf_counter() - t0, 3)
-    return linker, timings
+    model = floor_m(model, n_labels=n_labels)
+    return _linker(api, scored, model, "predict"), timings

@@ -20,12 +20,25 @@ from yidan.errors import EngineError
 from yidan.pipeline.context import RunContext
 from yidan.pipeline.link.exact import agreement
 from yidan.pipeline.link.explain import model_explanation
-from yidan.pipeline.link.features import common, registry_side, student_side, with_names
+from yidan.pipeline.link.features import (
+    ID_BLOCK_KEYS,
+    common,
+    id_block_key,
+    registry_side,
+    student_side,
+    with_names,
+)
 from yidan.pipeline.link.model import BLOCK_KEYS, splink_api, train
-from yidan.pipeline.link.prepare import normaliser
+from yidan.pipeline.link.prepare import name_coder, reading_key_parts
 
 # Exact pairs used as labelled matches: enough for stable m, small enough to stay cheap.
 LABEL_SAMPLE = 20_000
+# Residue students whose names are read for estimating u (random pairs need only a uniform sample).
+U_SAMPLE = 50_000
+# Residue registry persons EM learns from: EM's pairs (blocked on the birth date) then stop
+# growing with the square of the province's size.
+EM_PERSONS = 20_000
+_MIX_PRIME = 2_147_483_647  # `mix_order` values lie in [0, this)
 TF_COLUMNS = {"name": "mw_tf_adj_name"}  # Splink adds the term-frequency weight of the level met
 
 CANDIDATE_SCHEMA = ibis.schema(
@@ -38,11 +51,22 @@ CANDIDATE_SCHEMA = ibis.schema(
         "name_agrees": "boolean",
         "gender_agrees": "boolean",
         "birth_agrees": "boolean",
+        "ids_conflict": "boolean",
     }
 )
 
 
 def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
+    """The tables Splink reads, with names read aloud only for the students that need it.
+
+    Registry side: every residue person plus the labelled sample. Student side: of the
+    (many) residue students only those sharing a blocking key with some residue person
+    (they are all a prediction can ever pair), a uniform sample for estimating u (random
+    pairs must be random pairs of the whole residue), and the labelled sample. Which
+    students share a key is decided on cheap reading parts (`reading_key_parts`) before any
+    per-character reading feature is built. Flags `in_block` and `in_sample` tell the
+    subsets apart; `link_stu_usample`, `link_stu_blocked` and `link_stu_residue` are them.
+    """
     persons, students, exact = ctx.get("reg_persons"), ctx.get("students"), ctx.get("links_exact")
     resid_p = persons.anti_join(exact, "reg_key")
     resid_s = students.anti_join(exact, "student_no")
@@ -51,27 +75,47 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
     sample_p = persons.join(sample.select("reg_key"), "reg_key").select(persons.columns)
     sample_s = students.join(sample.select("student_no"), "student_no").select(students.columns)
     sample_truth = sample.join(persons.select("reg_key", "person_id"), "reg_key")
-    normalise = normaliser(resid_p["name"], resid_s["name"], sample_p["name"], sample_s["name"])
+    normalise, readings = name_coder(resid_p["name"], resid_s["name"], sample_p["name"], sample_s["name"])
     none = ibis.null("string")
     reg = registry_side(resid_p, normalise).mutate(truth=none).union(
         registry_side(sample_p, normalise).join(sample_truth.select(uid=sample_truth.reg_key.cast("string"),
                                                                     truth=sample_truth.person_id), "uid")
     )
-    stu = student_side(resid_s, normalise).mutate(truth=none).union(
-        student_side(sample_s, normalise).join(sample_truth.select("student_no", truth=sample_truth.person_id)
-                                               .rename(uid="student_no"), "uid")
-    )
-    reg = ctx.put("link_reg_base", common(ctx.put("link_reg_side", reg)))
-    stu = ctx.put("link_stu_base", common(ctx.put("link_stu_side", stu)))
+    reg = ctx.put("link_reg_side", reg)
+    reg_res = reading_key_parts(reg.filter(reg.truth.isnull()), readings)
+    reg_keys = ctx.put("link_reg_block_keys", reg_res.select(**block_keys(reg_res)))
+
+    n_students = int(resid_s.count().execute())
+    # a uniform, engine-independent sample of U_SAMPLE residue students (by their row number)
+    cut = int(_MIX_PRIME * min(1.0, U_SAMPLE / max(n_students, 1)))
+    stu = student_side(resid_s, normalise, _pick=mix_order(resid_s._row) < cut)
+    keyed = reading_key_parts(stu, readings)
+    keyed = keyed.mutate(in_block=shares_block_key(block_keys(keyed), reg_keys))
+    stu = keyed.filter(keyed.in_block | keyed._pick).select(*stu.columns, "in_block")
+    stu = stu.rename(in_sample="_pick").mutate(truth=none)
+    labelled = student_side(sample_s, normalise, in_sample=ibis.literal(True), in_block=ibis.literal(True)).join(
+        sample_truth.select("student_no", truth=sample_truth.person_id).rename(uid="student_no"), "uid")
+    stu = ctx.put("link_stu_side", stu.union(labelled.select(*stu.columns)))
+
+    reg = ctx.put("link_reg_base", common(reg))
+    stu = ctx.put("link_stu_base", common(stu))
     reg = ctx.put("link_reg_features", with_names(reg))
     stu = ctx.put("link_stu_features", with_names(stu))
     reg_res = ctx.put("link_reg_residue", reg.filter(reg.truth.isnull()))
-    blocked = ctx.put("link_stu_blocked", stu.filter(stu.truth.notnull() | shares_block_key(stu, reg_res)))
+    ctx.put("link_stu_usample", stu.filter(stu.in_sample))
+    blocked = ctx.put("link_stu_blocked", stu.filter(stu.in_block))
     ctx.put("link_stu_residue", blocked.filter(blocked.truth.isnull()))
+    n_persons = int(resid_p.count().execute())
+    # EM learns from a fixed number of residue persons (and every labelled pair), whatever the size
+    em_cut = int(_MIX_PRIME * min(1.0, EM_PERSONS / max(n_persons, 1)))
+    reg_em = ctx.put("link_reg_em", reg.filter(reg.truth.notnull() | (mix_order(reg.uid.cast("int64")) < em_cut)))
+    ctx.put("link_reg_em_residue", reg_em.filter(reg_em.truth.isnull()))
     sizes = {
-        "residue_persons": int(resid_p.count().execute()),
-        "residue_students": int(resid_s.count().execute()),
+        "residue_persons": n_persons,
+        "residue_students": n_students,
         "residue_students_blocked": int(ctx.get("link_stu_residue").count().execute()),
+        "students_u_sample": int(ctx.get("link_stu_usample").filter(lambda t: t.truth.isnull()).count().execute()),
+        "em_persons": int(ctx.get("link_reg_em_residue").count().execute()),
         "label_pairs": int(sample.count().execute()),
         "persons_valid_id": int(persons.filter(persons.id_valid.fill_null(False)).count().execute()),
         "exact_persons_valid_id": int(
@@ -81,27 +125,46 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
     return reg, stu, sizes
 
 
-def shares_block_key(stu: Any, reg: Any) -> Any:
-    """True for a student who shares at least one blocking key with some residue registry person.
+def shares_block_key(keys: dict[str, Any], reg_keys: Any) -> Any:
+    """True for a student one of whose `keys` (`block_keys`) some residue person's `reg_keys` row holds.
 
-    Splink only ever compares blocked pairs, so a student sharing no key can never be
-    a candidate: dropping them (most students are simply not poor) loses no pair, and
-    EM and prediction then cost what the registry residue costs. Each two-column key is
-    compared as one concatenated string (a null part makes it null: no block, as in
-    Splink); `isin` over a column of another table is a semi-join on every engine.
+    Splink only ever compares blocked pairs, so a student sharing no key can never be a
+    candidate: dropping them (most students are simply not poor) loses no pair. `isin`
+    over a column of another table is a semi-join on every engine.
     """
-
-    def key(t: Any, cols: tuple[str, ...]) -> Any:
-        out = t[cols[0]]
-        for c in cols[1:]:
-            out = out.concat("|", t[c])
-        return out
-
-    hits = [key(stu, cols).isin(key(reg, cols)) for cols in BLOCK_KEYS]
+    hits = [keys[name].isin(reg_keys[name]) for name in keys]
     cond = hits[0]
     for hit in hits[1:]:
         cond = cond | hit
     return cond.fill_null(False)
+
+
+def block_keys(t: Any) -> dict[str, Any]:
+    """One string per blocking rule (`BLOCK_KEYS`), from cheap columns: null where a part is null.
+
+    `t` carries `reading_key_parts`. The first rule's key (birth date, surname reading) is
+    Splink's own; the second's (county, full reading) is looser — surname reading, the
+    second and last characters' readings and the length — so that it never separates two
+    names Splink would block together. Parts are joined with a separator none contains.
+    A student can be in a blocked pair only if one of its keys equals the same key of some
+    residue registry person.
+    """
+    parts = {
+        "birth_str|surname_py": [t.birth_str, t._s0],
+        "county|name_py": [t.county, t._s0, t._u1, t._ul, t._len.cast("string")],
+    }
+    out = {}
+    for j, cols in enumerate(BLOCK_KEYS):
+        if len(cols) == 1:
+            stretches = ID_BLOCK_KEYS[int(cols[0].removeprefix("idk")) - 1]
+            out[f"bk{j}"] = id_block_key(t.id, stretches)
+            continue
+        pieces = parts["|".join(cols)]
+        key = pieces[0]
+        for piece in pieces[1:]:
+            key = key.concat("|", piece)
+        out[f"bk{j}"] = key
+    return out
 
 
 def priors(sizes: dict[str, int]) -> tuple[float, float]:
@@ -111,7 +174,8 @@ def priors(sizes: dict[str, int]) -> tuple[float, float]:
     residue persons; each labelled pair is one more match.
     """
     rate = sizes["exact_persons_valid_id"] / max(sizes["persons_valid_id"], 1)
-    r, s, n = sizes["residue_persons"], sizes["residue_students"], sizes["label_pairs"]
+    # EM on the ID sees the sampled residue persons (`em_persons`) with every labelled pair
+    r, s, n = sizes.get("em_persons", sizes["residue_persons"]), sizes["residue_students"], sizes["label_pairs"]
 
     def clamp(p: float) -> float:
         return min(max(p, 1e-9), 0.5)
@@ -135,8 +199,9 @@ def link_probabilistic(ctx: RunContext) -> None:
     # Splink's English notices ("level not observed ...") are for developers; the figures go to the manifest
     splink_log.setLevel(logging.ERROR)
     try:
-        linker, timings = train(api, ("link_reg_features", "link_stu_features"),
-                                ("link_reg_features", "link_stu_blocked"),
+        linker, timings = train(api, ("link_reg_features", "link_stu_usample"),
+                                ("link_reg_em", "link_stu_blocked"),
+                                ("link_reg_em_residue", "link_stu_residue"),
                                 ("link_reg_residue", "link_stu_residue"), priors=priors(sizes),
                                 max_pairs_u=float(cfg.max_pairs_for_u), seed=cfg.seed,
                                 n_labels=sizes["label_pairs"])
@@ -179,6 +244,8 @@ def candidates(pred: Any, model: dict[str, Any]) -> Any:
         name_agrees=agreement(side("name_norm", True), side("name_norm", False)),
         gender_agrees=agreement(side("gender", True), side("gender", False)),
         birth_agrees=agreement(side("birth_str", True), side("birth_str", False)),
+        # both IDs valid and different: never a link without a reviewer (see link_resolve)
+        ids_conflict=(p.id_valid_l & p.id_valid_r & (p.id_l != p.id_r)).fill_null(False),
     )
 
 

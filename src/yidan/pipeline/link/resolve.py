@@ -5,7 +5,10 @@ of its child *and* of its student record. Kept children and records leave the po
 and the rest try again (a few rounds; the pool shrinks fast). A pair whose child or
 record has another candidate with the same probability is a tie the model cannot
 break — twins with identical features, a duplicated registry row — and goes to a
-person (review), never straight to a link. Reviewers' decisions come first.
+person (review), never straight to a link. So does a pair whose two IDs are both
+valid and different (`ids_conflict`): whatever else agrees, two valid IDs name two
+people unless a reviewer says otherwise — a same-name, same-birthday stranger must
+never hide a child who is out of school. Reviewers' decisions come first.
 """
 
 from __future__ import annotations
@@ -95,7 +98,8 @@ def link_resolve(ctx: RunContext) -> None:
         .anti_join(confirmed, "student_no")
     )
     best = one_to_one(ctx, pool)
-    accepted = (best.match_probability >= cfg.accept) & ~best.tied
+    conflict = best.ids_conflict.fill_null(False)
+    accepted = (best.match_probability >= cfg.accept) & ~best.tied & ~conflict
     model_links = best.select(
         "person_id",
         "reg_key",
@@ -117,3 +121,6 @@ def link_resolve(ctx: RunContext) -> None:
     note["decisions_confirmed"] = int(confirmed.count().execute())
     note["decisions_rejected"] = int(rejected.count().execute())
     note["ties_sent_to_review"] = int(best.filter(best.tied).count().execute())
+    note["id_conflicts_sent_to_review"] = int(
+        best.filter(conflict & ~best.tied & (best.match_probability >= cfg.accept)).count().execute()
+    )

@@ -168,6 +168,8 @@ def mangled_sql(raw: str, cleaned: str, body: str | None = None) -> str:
     precomputed `body_sql` column of the same (18-character) value. Meant as a CASE condition,
     where the cheap tests (a '.' or '+' in the text, a cleaned value ending in 000) keep the
     regular expressions and the checksum off almost every row; it may be NULL for a NULL value.
+    (`ends_with`, not `right`, which splits the text into grapheme clusters: the same verdict
+    here, as the value must then be 18 ASCII digits.)
     """
     body = body or body_sql(cleaned)
     trimmed = f"trim({raw})"
@@ -175,7 +177,7 @@ def mangled_sql(raw: str, cleaned: str, body: str | None = None) -> str:
         f"(((contains({raw}, '.') OR contains({raw}, '+')) AND "
         f"(regexp_full_match({trimmed}, '[0-9](\\.[0-9]*)?[eE]\\+?[0-9]+') "
         f"OR regexp_full_match({trimmed}, '[0-9]{{15,18}}\\.0*'))) "
-        f"OR (right({cleaned}, 3) = '000' AND regexp_full_match({cleaned}, '[0-9]{{18}}') "
+        f"OR (ends_with({cleaned}, '000') AND regexp_full_match({cleaned}, '[0-9]{{18}}') "
         f"AND NOT {checksum_from_body_sql(cleaned, body)}))"
     )
 

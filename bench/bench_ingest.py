@@ -1,8 +1,18 @@
-"""Benchmark: load an enrollment-like CSV of N rows (default 12 million) through `load_table`.
+"""Benchmark: `load_table` per table, on generated data (`--data DIR`) or a synthetic enrollment CSV.
 
-Generates the data with numpy (valid IDs with a sprinkling of typos, Excel-mangled IDs and bad
-dates, so the reject path is exercised too), writes a UTF-8 CSV and a GB18030 variant, and times
-`load_table` on each in a fresh DuckDB connection: rows/s and peak RSS (resource.getrusage).
+With `--data DIR` (a set written by `yidan generate`, e.g. the province-tenth preset) each of
+registry, enrollment and aid is loaded from its Parquet copy and from its CSV, each in its own
+process (so peak RSS is that load's), and one JSON line per load gives wall and CPU seconds
+(user + sys, all DuckDB threads included), per million rows too, peak RSS, and the time of each
+SQL statement ingest ran (the proxy connection below). `--profile DIR` also writes DuckDB's JSON
+profile of every statement and prints the costliest operators of the slowest ones.
+
+    nice -n 10 python bench/bench_ingest.py --data /tmp/p10 --formats parquet,csv
+    nice -n 10 python bench/bench_ingest.py --data /tmp/p10 --tables enrollment --formats parquet --profile /tmp/prof
+
+Without `--data` it generates an enrollment-like CSV of N rows (default 12 million) with numpy
+(valid IDs with a sprinkling of typos, Excel-mangled IDs and bad dates, so the reject path is
+exercised too), writes a UTF-8 CSV and a GB18030 variant, and times `load_table` on each:
 
     nice -n 10 python bench/bench_ingest.py --rows 12000000 --dir /tmp/yidan-bench
 
@@ -12,12 +22,16 @@ one process per variant:
     UTF-8    12 M rows (1.66 GB): 559 s wall, 106 CPU s, peak RSS 3.9 GB, 17,840 rows rejected
     GB18030  12 M rows (1.46 GB): 361 s wall, 113 CPU s (transcoding included), peak RSS 3.9 GB
 Per million rows, single thread: CSV read 1.5 CPU s, validation 5.2 CPU s (ID columns ~1.8 of it).
+Figures on the province-tenth preset: bench/README.md, section bench_ingest.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -117,6 +131,121 @@ def run(path: Path, rows: int, memory_limit: str) -> dict:
             "peak_rss_mb": int(peak_rss_mb())}
 
 
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+class TimedConnection:
+    """A DuckDB connection that records wall and CPU seconds of every statement run through it."""
+
+    def __init__(self, con, profile_dir: Path | None = None) -> None:
+        self._con = con
+        self._profile_dir = profile_dir
+        self.statements: list[dict] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+    def _timed(self, method: str, sql: str, *args):
+        n = len(self.statements)
+        if self._profile_dir is not None:  # (nothing may run after the statement: it holds the result)
+            self._con.execute("PRAGMA enable_profiling = 'json'")
+            self._con.execute(f"SET profiling_output = '{self._profile_dir / f'{n:03d}.json'}'")
+        wall, cpu = time.perf_counter(), _cpu()
+        try:
+            return getattr(self._con, method)(sql, *args)
+        finally:
+            wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+            self.statements.append({"n": n, "sql": " ".join(sql.split())[:90], "wall": wall, "cpu": cpu})
+
+    def execute(self, sql: str, *args):
+        return self._timed("execute", sql, *args)
+
+    def executemany(self, sql: str, *args):
+        return self._timed("executemany", sql, *args)
+
+
+def _operators(node: dict, out: list) -> None:
+    if node.get("timing") is not None and node.get("type"):
+        out.append((node["timing"], node["type"], node.get("intermediate_rows"),
+                    json.dumps(node.get("extra_info", {}), ensure_ascii=False)[:160]))
+    for child in node.get("children", []):
+        _operators(child, out)
+
+
+def load_one(table: str, path: Path, memory_limit: str, threads: int | None, profile_dir: Path | None,
+             staging: str = "auto") -> dict:
+    """One `load_table` in this process: timings, per-statement figures, peak RSS."""
+    import duckdb
+
+    from yidan.ingest import load_table, parquet_reader
+
+    if staging != "auto":  # Parquet straight from the file (view) or copied first (table), whatever its row groups
+        parquet_reader._streams_evenly = lambda con, path: staging == "view"  # type: ignore[assignment]
+
+    raw = duckdb.connect()
+    raw.execute(f"SET memory_limit = '{memory_limit}'")
+    if threads:
+        raw.execute(f"SET threads = {threads}")
+    if profile_dir is not None:
+        profile_dir = profile_dir / f"{table}_{path.suffix.lstrip('.')}"
+        profile_dir.mkdir(parents=True, exist_ok=True)
+    con = TimedConnection(raw, profile_dir)
+    cpu0, start = _cpu(), time.perf_counter()
+    result = load_table(con, table, [path], default_term="2021春")
+    seconds, cpu = time.perf_counter() - start, _cpu() - cpu0
+    stats = result.files[0]
+    assert stats.read == stats.loaded + stats.rejected
+    rows = stats.read
+    checksum = raw.execute(
+        f'SELECT count(*), sum(hash(*COLUMNS(* EXCLUDE (_file)))) FROM "{table}"').fetchone() or ()
+    rejects = raw.execute(
+        'SELECT count(*), sum(hash(file, row_number, "column", value, reason)) FROM rejects').fetchone() or ()
+    top = sorted(con.statements, key=lambda st: -st["wall"])[:6]
+    out = {
+        "table": table, "format": path.suffix.lstrip("."), "staging": staging, "rows": rows, "loaded": stats.loaded,
+        "rejected": stats.rejected, "wall_s": round(seconds, 2), "cpu_s": round(cpu, 2),
+        "wall_s_per_m": round(seconds / rows * 1e6, 2), "cpu_s_per_m": round(cpu / rows * 1e6, 2),
+        "peak_rss_mb": int(peak_rss_mb()), "threads": (raw.execute("SELECT current_setting('threads')").fetchone() or ("?",))[0],
+        "table_hash": [int(v) if v is not None else None for v in checksum],
+        "rejects_hash": [int(v) if v is not None else None for v in rejects],
+        "statements": [{**st, "wall": round(st["wall"], 2), "cpu": round(st["cpu"], 2)} for st in top],
+    }
+    if profile_dir is not None:
+        ops: list = []
+        for st in top[:3]:
+            prof = profile_dir / f"{st['n']:03d}.json"
+            if prof.exists():
+                for node in json.loads(prof.read_text()).get("operator", []):
+                    _operators(node, ops)
+        out["operators"] = [
+            {"s": round(t, 2), "type": ty, "rows": r, "info": info} for t, ty, r, info in sorted(ops, reverse=True)[:12]]
+    return out
+
+
+def run_data(data: Path, tables: list[str], formats: list[str], memory_limit: str, threads: int | None,
+             profile_dir: Path | None, staging: str = "auto") -> None:
+    """Each (table, format) of a generated set in its own process; one JSON line each."""
+    meta = json.loads((data / "generated.json").read_text(encoding="utf-8"))
+    for fmt in formats:
+        for table in tables:
+            if fmt == "parquet":
+                name = meta.get("parquet_copies", {}).get(table)
+            else:
+                name = next((f for f in meta["files"].get(table, []) if f.endswith(".csv")), None)
+            if name is None:
+                continue
+            cmd = [sys.executable, __file__, "--one", table, "--file", str(data / name),
+                   "--memory-limit", memory_limit, "--staging", staging]
+            if threads:
+                cmd += ["--threads", str(threads)]
+            if profile_dir is not None:
+                cmd += ["--profile", str(profile_dir)]
+            line = subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ).stdout
+            print(line.strip().splitlines()[-1], flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=12_000_000)
@@ -124,7 +253,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-gb18030", action="store_true")
     parser.add_argument("--only-gb18030", action="store_true", help="run only the GB18030 variant (own process)")
     parser.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit (it spills to disk beyond)")
+    parser.add_argument("--data", type=Path, help="a generated set (yidan generate): load its tables instead")
+    parser.add_argument("--tables", default="registry,enrollment,aid")
+    parser.add_argument("--formats", default="parquet,csv")
+    parser.add_argument("--threads", type=int, help="DuckDB threads (default: DuckDB's, the core count)")
+    parser.add_argument("--profile", type=Path, help="write DuckDB's JSON profile of every statement here")
+    parser.add_argument("--staging", choices=("auto", "view", "table"), default="auto",
+                        help="Parquet: validate from the file (view), from a copy (table), or as ingest decides")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one table, in this process
+    parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(load_one(args.one, args.file, args.memory_limit, args.threads, args.profile, args.staging),
+                         ensure_ascii=False), flush=True)
+        return
+    if args.data:
+        run_data(args.data, args.tables.split(","), args.formats.split(","), args.memory_limit, args.threads,
+                 args.profile, args.staging)
+        return
     args.dir.mkdir(parents=True, exist_ok=True)
     utf8 = args.dir / f"enrollment_{args.rows}.csv"
     if not utf8.exists():
@@ -141,4 +287,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

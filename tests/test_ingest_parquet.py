@@ -44,3 +44,33 @@ def test_a_parquet_file_missing_required_columns_is_refused_before_reading(tmp_p
     with pytest.raises(InputError) as err:
         load_table(duckdb.connect(), "aid", [path])
     assert "「金额」" in err.value.message and "「amout」是否就是它" in err.value.message
+
+
+def test_a_file_of_many_row_groups_is_validated_from_the_file_with_the_same_outcome(tmp_path):
+    from yidan.ingest.parquet_reader import _streams_evenly
+
+    n = 60
+    data = pa.table({
+        "身份证号": ["430124200903150011", "43012420090315001x", "4.30124E+17", " 430124090315001 "] * (n // 4),
+        "资助项目代码": ["YW-JS-SHBZ"] * n,
+        "学期": ["2020秋", "2021春", "2020-2021学年第二学期", "秋"] * (n // 4),
+        "金额": ["625", "625.00", "-1", "1,000元"] * (n // 4),
+        "发放地区划代码": ["430124", "４３０１２４", "43012", None] * (n // 4),
+    })
+    many, one = tmp_path / "many.parquet", tmp_path / "one.parquet"
+    pq.write_table(data, many, row_group_size=6)
+    pq.write_table(data, one)
+    results = []
+    for path in (many, one):
+        con = duckdb.connect()
+        con.execute("SET threads = 2")
+        assert _streams_evenly(con, path) is (path == many)
+        stats = load_table(con, "aid", [path]).files[0]
+        assert con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name LIKE '_yidan_%'").fetchone()[0] == 0
+        results.append((
+            (stats.read, stats.loaded, stats.rejected),
+            con.execute("SELECT * EXCLUDE (_file) FROM aid ORDER BY _row").fetchall(),
+            con.execute('SELECT row_number, "column", value, reason FROM rejects ORDER BY ALL').fetchall(),
+        ))
+    assert results[0] == results[1]
+    assert results[0][0] == (n, n // 2, n // 2)

@@ -28,6 +28,12 @@ def peak_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def cpu_s() -> float:
+    """User + system CPU seconds of this process so far (fairer than wall time on a shared machine)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return round(r.ru_utime + r.ru_stime, 1)
+
+
 def files_of(data: Path, fmt: str) -> dict[str, list[Path]]:
     """Input files by table; `fmt` = parquet uses the generator's Parquet copies where there are some."""
     meta = json.loads((data / "generated.json").read_text(encoding="utf-8"))
@@ -53,7 +59,7 @@ def run_pipeline(data: Path, fmt: str, out: Path, memory_limit: str | None, thre
     )
     config = RunConfig(engine=EngineConfig(memory_limit=memory_limit, threads=threads,
                                            temp_directory=str(out.parent / "spill")))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_s()
     run = run_comparison(inputs, term=parse_term(meta["run_term"]), out_dir=out, config=config,
                          audit_terms=[parse_term(t) for t in meta["audit_terms"]])
     wall = time.perf_counter() - t0
@@ -61,8 +67,10 @@ def run_pipeline(data: Path, fmt: str, out: Path, memory_limit: str | None, thre
     return {
         "format": fmt,
         "wall_s": round(wall, 2),
+        "cpu_s": round(cpu_s() - c0, 1),
         "peak_mb": peak_mb(),
         "timings": m["timings"],
+        "linkage": {k: v for k, v in (m.get("notes", {}).get("linkage") or {}).items() if k != "m_u"},
         "rows": {i["table"]: i["read"] for i in m["inputs"]},
         "persons": m["totals"].get("persons"),
         "findings": m["totals"].get("findings"),
@@ -84,7 +92,7 @@ def run_floor(data: Path, fmt: str, threads: int | None) -> dict[str, Any]:
             return f"read_parquet({paths!r})"
         return f"read_csv({paths!r}, all_varchar = true, header = true)"
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_s()
     con.execute(f"CREATE TABLE r AS SELECT * FROM {source('registry')}")
     con.execute(f"CREATE TABLE e AS SELECT * FROM {source('enrollment')}")
     t_read = time.perf_counter() - t0
@@ -101,7 +109,7 @@ def run_floor(data: Path, fmt: str, threads: int | None) -> dict[str, Any]:
                 "GROUP BY c").fetchall()
     t_join = time.perf_counter() - t1
     return {"format": fmt, "read_s": round(t_read, 2), "join_s": round(t_join, 2),
-            "wall_s": round(t_read + t_join, 2), "peak_mb": peak_mb(),
+            "wall_s": round(t_read + t_join, 2), "cpu_s": round(cpu_s() - c0, 1), "peak_mb": peak_mb(),
             "joined": joined, "registry_only": r_only, "enrollment_only": e_only}
 
 
@@ -154,7 +162,7 @@ def main() -> None:
             run["x_floor"] = round(run["wall_s"] / max(floor["wall_s"], 1e-9), 2)
             result["runs"].append(run)
             result["floor"].append(floor)
-            print(f"[{fmt}] 比对 {run['wall_s']} s，峰值内存 {run['peak_mb']} MB；"
+            print(f"[{fmt}] 比对 {run['wall_s']} s（CPU {run['cpu_s']} s），峰值内存 {run['peak_mb']} MB；"
                   f"下限（DuckDB 精确连接）{floor['wall_s']} s，{floor['peak_mb']} MB；倍数 {run['x_floor']}")
             for stage, secs in run["timings"].items():
                 print(f"    {stage:<20} {secs:>8.2f} s")

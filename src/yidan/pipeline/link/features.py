@@ -2,7 +2,7 @@
 
 Registry persons and students come in with different column names; both leave
 with the same schema so the model's SQL never needs to know which side it reads:
-`uid`, `id`, `id_valid`, `gender`, `birth_str`, `county`, `city`, `name_norm`,
+`uid`, `id`, `id_valid`, `gender`, `birth_str` (and `birth_numbers`), `county`, `city`, `name_norm`,
 `name_len`, reading features (see `prepare.name_features`), the digit sums used to
 recognise two swapped digits, and the ID blocking keys.
 """
@@ -56,6 +56,19 @@ def common(t: Any) -> Any:
     )
 
 
+def birth_numbers(birth: Any) -> dict[str, Any]:
+    """Whole numbers the birth-date levels compare (integer arithmetic per pair, no date parsing).
+
+    `birth_days` (days since 1970-01-01), `birth_months` (year × 12 + month: December and
+    the next January are adjacent) and `birth_dom` (day of the month).
+    """
+    return {
+        "birth_days": birth.epoch_days().cast("int64"),
+        "birth_months": (birth.year() * 12 + birth.month()).cast("int64"),
+        "birth_dom": birth.day().cast("int64"),
+    }
+
+
 def registry_side(persons: Any, normalise: Any, **extra: Any) -> Any:
     """Features of registry persons (rows of `reg_persons`); `extra` columns are kept too."""
     p = persons
@@ -66,6 +79,7 @@ def registry_side(persons: Any, normalise: Any, **extra: Any) -> Any:
         id_valid=ibis.ifelse(ident.isnull(), ibis.null("boolean"), p.id_valid.fill_null(False)),
         gender=p.gender,
         birth_str=p.birth_date.cast("string"),
+        **birth_numbers(p.birth_date),
         county=p.hukou_county,
         name_norm=normalise(p.name),
         **extra,
@@ -83,6 +97,7 @@ def student_side(students: Any, normalise: Any, **extra: Any) -> Any:
         id_valid=ibis.ifelse(ident.isnull(), ibis.null("boolean"), s.link_id_valid.fill_null(False)),
         gender=s.gender,
         birth_str=s.birth_date.cast("string"),
+        **birth_numbers(s.birth_date),
         county=s.school_county_code,
         name_norm=normalise(s.name),
         **extra,

@@ -13,6 +13,8 @@ Why these comparisons (measured, see ENGINE-NOTES):
   slip of an enrollment clerk; it is one level of its own, met however many digits
   change (2007-12-10 / 2008-01-10 changes three), ahead of "one digit differs" and
   of the broad "within 31 days", where it would share its m with unrelated dates.
+  Date distances are integer arithmetic on numbers computed once per record
+  (`features.birth_numbers`), never date parsing per pair: u alone compares millions.
 * m comes from the exact-ID pairs (free labels), u from random pairs, term
   frequencies from the data; only the ID comparison's m — which the exact pairs
   cannot teach, they all agree on the ID — is learnt by EM on the residue, with
@@ -57,12 +59,6 @@ def _level(sql: str, label: str) -> Any:
     return cll.CustomLevel(sql, label_for_charts=label, base_dialect_str=SQL)
 
 
-# Months since year 0 of a "YYYY-MM-DD" string: adjacent months differ by one, December and
-# the next January included (a plain digit comparison sees three digits change there).
-_MONTHS_L = "(cast(substr(birth_str_l, 1, 4) AS INTEGER) * 12 + cast(substr(birth_str_l, 6, 2) AS INTEGER))"
-_MONTHS_R = _MONTHS_L.replace("birth_str_l", "birth_str_r")
-
-
 def comparisons() -> list[Any]:
     id_cmp = cl.CustomComparison(
         output_column_name="id",
@@ -70,7 +66,10 @@ def comparisons() -> list[Any]:
         comparison_levels=[
             _level("id_l IS NULL OR id_r IS NULL", "缺失").configure(is_null_level=True),
             _level("id_l = id_r", "完全相同"),
-            _level("id_valid_l AND id_valid_r AND levenshtein(id_l, id_r) = 1", "两个有效号码仅一位不同"),
+            # one substitution leaves one half of the 18 characters untouched: the cheap test first
+            _level("id_valid_l AND id_valid_r AND (substr(id_l, 1, 9) = substr(id_r, 1, 9) "
+                   "OR substr(id_l, 10, 9) = substr(id_r, 10, 9)) AND levenshtein(id_l, id_r) = 1",
+                   "两个有效号码仅一位不同"),
             _level("id_valid_l AND id_valid_r", VALID_IDS_DIFFER),
             _level("levenshtein(id_l, id_r) = 1", "一位数字不同（一方号码无效）"),
             _level(
@@ -88,11 +87,11 @@ def comparisons() -> list[Any]:
             _level("name_norm_l IS NULL OR name_norm_r IS NULL", "缺失").configure(is_null_level=True),
             _level("name_norm_l = name_norm_r", "完全相同").configure(tf_adjustment_column="name_norm"),
             _level("name_py_l = name_py_r", "读音相同（同音字）"),
-            cll.And(
+            cll.And(  # the cheap string test first: most pairs fail it and skip the array work
+                _level("py_rest_l = py_rest_r AND name_len_l = name_len_r", "其余读音相同"),
                 cll.ArrayIntersectLevel("py0", 1),
                 cll.ArrayIntersectLevel("py1", 1),
                 cll.ArrayIntersectLevel("py2", 1),
-                _level("py_rest_l = py_rest_r AND name_len_l = name_len_r", "其余读音相同"),
             ).configure(label_for_charts="读音可相同（多音字）"),
             _level("name_len_l = name_len_r AND levenshtein(name_norm_l, name_norm_r) = 1", "一字不同"),
             _level("surname_py_l = surname_py_r", "仅姓氏相同"),
@@ -105,11 +104,9 @@ def comparisons() -> list[Any]:
         comparison_levels=[
             _level("birth_str_l IS NULL OR birth_str_r IS NULL", "缺失").configure(is_null_level=True),
             _level("birth_str_l = birth_str_r", "完全相同"),
-            cll.Or(
-                cll.AbsoluteDateDifferenceLevel("birth_str", input_is_string=True, threshold=1, metric="day"),
-                _level(f"substr(birth_str_l, 9, 2) = substr(birth_str_r, 9, 2) AND abs({_MONTHS_L} - {_MONTHS_R}) = 1",
-                       "同日、月份相邻"),
-            ).configure(label_for_charts="相差一天或整一个月"),
+            _level("abs(birth_days_l - birth_days_r) <= 1 "
+                   "OR (birth_dom_l = birth_dom_r AND abs(birth_months_l - birth_months_r) = 1)",
+                   "相差一天或整一个月"),
             _level("levenshtein(birth_str_l, birth_str_r) = 1", "一位数字不同"),
             _level(
                 "substr(birth_str_l, 1, 4) = substr(birth_str_r, 1, 4) "
@@ -117,8 +114,7 @@ def comparisons() -> list[Any]:
                 "AND substr(birth_str_l, 9, 2) = substr(birth_str_r, 6, 2)",
                 "月日颠倒",
             ),
-            cll.AbsoluteDateDifferenceLevel("birth_str", input_is_string=True, threshold=31, metric="day")
-            .configure(label_for_charts="相差一个月以内"),
+            _level("abs(birth_days_l - birth_days_r) <= 31", "相差一个月以内"),
             cll.ElseLevel().configure(label_for_charts="不同"),
         ],
     )

@@ -4,12 +4,12 @@ Typed Parquet columns are cast to VARCHAR so the same SQL validates them as CSV 
 stored as a floating-point number reads in scientific notation and is rejected as mangled, a
 DATE reads as 2020-09-01. Rows are numbered from 1 in file order (`file_row_number`).
 
-The staged rows are a view over the file when its row groups let the threads share the work
-evenly: the validation query (and the few dictionaries of low-cardinality columns) then read
-the Parquet file directly and the raw text is never materialised (0.8 CPU s per million rows
-saved). DuckDB parallelises a Parquet scan by row group only, so a file of one large row group
-would validate on one thread: such a file is copied into a table first (its scan is the part
-that stays on one thread), which is faster on the wall clock though not in CPU time.
+The staged rows are a view over the file when its row groups let the threads share the work:
+the validation query (and the few dictionaries of low-cardinality columns) then read the
+Parquet file directly and the raw text is never materialised (1.4 CPU s per million rows
+saved). DuckDB parallelises a Parquet scan by row group only, so with many threads a file of
+one large row group would validate on one thread: such a file is copied into a table first
+(the copy is the part that stays on one thread), faster on the wall clock though not in CPU.
 """
 
 from __future__ import annotations
@@ -45,16 +45,18 @@ def read_parquet(con, table: Table, path: Path, *, label: str) -> Staged:
     return Staged(name, label, read, list(match.positions), match.extras, match.notes)
 
 
-# validating a row costs about 4 times as much as copying it (measured on the province-tenth preset)
-_VALIDATE_OVER_COPY = 4.0
+# validating a row from the file costs about twice as much as copying it (province-tenth preset:
+# 2.9-3.7 vs 1.4 CPU us per row)
+_VALIDATE_OVER_COPY = 2.0
 
 
 def _streams_evenly(con, path: Path) -> bool:
     """True when validating straight from the file is expected to be as fast as copying it first.
 
     Straight from the file the wall time follows the largest row group (one thread each); after a
-    copy it is that row group's copy plus an even share of the validation. With validation 4 times
-    the cost of a copy, the file streams when its largest row group is at most 4/3 of an even share.
+    copy it is that row group's copy plus an even share of the validation. With validation twice
+    the cost of a copy, the file streams when its largest row group is at most twice an even
+    share: always on 2 threads; on 16, a file needs 8 or more row groups of similar size.
     """
     rows, largest = con.execute(
         "SELECT coalesce(sum(n), 0), coalesce(max(n), 0) FROM (SELECT DISTINCT row_group_id, row_group_num_rows AS n "

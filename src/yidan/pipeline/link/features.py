@@ -106,8 +106,10 @@ def student_side(students: Any, normalise: Any, **extra: Any) -> Any:
 
 
 def with_names(t: Any) -> Any:
-    names = name_features(t, "uid")
-    j = t.left_join(names, t.uid == names.uid).drop("uid_right")
+    """`t` with the reading features of its names, built once per distinct name (names repeat)."""
+    distinct = t.select("name_norm").filter(t.name_norm.notnull()).distinct()
+    names = name_features(distinct.mutate(_name=distinct.name_norm), "_name")
+    j = t.left_join(names, t.name_norm == names._name).drop("_name")
     none = ibis.literal(["-"], type="array<string>")
     return j.mutate(
         py0=j.py0.fill_null(none),

@@ -219,3 +219,28 @@ def test_stored_row_numbers_are_64_bit_on_both_engines(engines):
         keyed = reg.select("id_number", reg_key=ibis.row_number().over(order_by=reg.id_number).cast("int64"))
         stored = engine.ibis.create_table("keys_tmp", keyed, overwrite=True)
         assert stored.schema()["reg_key"] == ibis.dtype("int64"), engine.name
+
+
+def test_step_tables_are_kept_in_memory_and_released_on_close():
+    """Local mode: `materialize` checkpoints into memory (no Parquet table), may replace a
+    table from itself, and `close` frees the blocks (a shared session may outlive the engine)."""
+    from yidan.engine.spark import SparkEngine, _release
+
+    engine = connect(EngineConfig(name="spark", spark_master="local[2]"))
+    try:
+        assert isinstance(engine, SparkEngine) and engine.in_memory
+        t = engine.materialize("t", ibis.memtable({"x": [1, 2, 3]}))
+        t = engine.materialize("t", t.mutate(y=t.x * 2).filter(t.x > 1))  # from itself
+        assert sorted(t.to_pyarrow().to_pylist(), key=lambda r: r["x"]) == [{"x": 2, "y": 4}, {"x": 3, "y": 6}]
+        assert "t" not in {x.name for x in engine.spark.catalog.listTables(engine.database) if not x.isTemporary}
+
+        def held() -> int:
+            return len(engine.spark.sparkContext._jsc.getPersistentRDDs())
+
+        before = held()
+        assert before >= 2
+        for df in engine._kept.values():
+            _release(df)
+        assert held() == before - 2
+    finally:
+        engine.close()

@@ -25,6 +25,13 @@ class Engine:
     spark: Any = None
     _tmp: list[Path] = field(default_factory=list)
 
+    def materialize(self, name: str, expr: Any) -> Any:
+        """Compute `expr` once and keep it as table `name` (replacing one of that name); returns it.
+
+        DuckDB: a table of the connection. The Spark engine overrides this (in-memory in local mode).
+        """
+        return self.ibis.create_table(name, expr, overwrite=True)
+
     def close(self) -> None:
         try:
             self.ibis.disconnect()

@@ -31,7 +31,7 @@ import re
 import shutil
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +66,44 @@ class SparkEngine(Engine):
 
     database: str = ""
     owns_session: bool = True
+    # local mode: step tables are kept in memory (see `materialize`); on a cluster, Parquet tables
+    in_memory: bool = False
+    _kept: dict[str, Any] = field(default_factory=dict)  # the checkpointed DataFrames, until close
+
+    def materialize(self, name: str, expr: Any) -> Any:
+        """Compute `expr` once and keep it as table `name` of this run.
+
+        Local mode: the result is computed once into the block manager (`localCheckpoint`:
+        memory, spilling to local disk) and named by a temporary view of this engine's
+        session. Writing a managed Parquet table instead costs a write job, file commits,
+        a catalog entry and a file listing on every later read, for tables of a few MB.
+        The checkpoint also cuts the lineage: `persist()` keeps each table's whole plan,
+        so plans grow step after step, and at county size AQE's plan strings alone ran
+        a 1 GB driver out of heap (measured). The view's plan reads the checkpointed
+        data, so a later `materialize(name, expr_reading_name)` is fine (a managed table
+        cannot be overwritten from itself). Everything is released by `close`.
+
+        On a cluster: a managed Parquet table in the run's database, as before (executor
+        memory is not where a multi-hour run should keep its only copy).
+        """
+        if not self.in_memory:
+            return self.ibis.create_table(name, expr, overwrite=True)
+        backend = self.ibis
+        backend._run_pre_execute_hooks(expr)
+        df = self.spark.sql(backend.compile(expr))
+        # eager: errors and time belong to the step that asked for the table
+        df = df.localCheckpoint(eager=True)
+        df.createOrReplaceTempView(name)
+        # a replaced table's blocks stay until `close`: a temporary view made from a query
+        # on the old name (Splink's tables) still reads them, and they cannot be recomputed
+        self._kept[f"{name}#{len(self._kept)}"] = df
+        return backend.table(name)
 
     def close(self) -> None:
         """Drop this run's database and temporary files; stop the session if this engine started it."""
+        for df in self._kept.values():
+            _release(df)
+        self._kept.clear()
         try:
             if self.spark is not None and self.database:
                 self.spark.sql(f"DROP DATABASE IF EXISTS `{self.database}` CASCADE")
@@ -86,6 +121,14 @@ class SparkEngine(Engine):
                 pass
         for path in self._tmp:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _release(df: Any) -> None:
+    """Free the blocks of a `localCheckpoint`ed DataFrame (its plan is one LogicalRDD)."""
+    try:
+        df._jdf.queryExecution().logical().rdd().unpersist(False)
+    except Exception:  # noqa: BLE001 - freeing memory early is an optimisation, never an error
+        pass
 
 
 def _typed_float_literals() -> None:
@@ -241,6 +284,7 @@ def connect_spark(config: EngineConfig) -> SparkEngine:
         spark=session,
         database=database,
         owns_session=active is None,
+        in_memory=local_cores(session.sparkContext.master or "") is not None,
     )
     engine._tmp.append(tmp)
     return engine

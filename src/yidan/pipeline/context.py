@@ -59,7 +59,7 @@ class RunContext:
     def put(self, name: str, expr: Any, *, materialize: bool = True) -> Any:
         """Register `expr` as table `name`; materialised in the engine unless told not to."""
         if materialize:
-            table = self.engine.ibis.create_table(name, expr, overwrite=True)
+            table = self.engine.materialize(name, expr)
         else:
             table = expr
         self.tables[name] = table

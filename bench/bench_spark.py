@@ -7,7 +7,8 @@
 Cases: `duckdb` (no limit), `duckdb@4GB` (memory limit, spill directory beside the run), `spark`
 (`--spark-master`, default local[2]). Each case runs `yidan.pipeline.run.run_comparison` in its
 own process; peak memory is the largest resident set of that process *and its children* (the
-JVM for Spark), sampled every 0.2 s. Prints per-stage seconds per case, seconds per million
+JVM for Spark), sampled every 0.2 s, and CPU seconds are those of the same process tree (user +
+system, last sample per process; on a shared machine compare CPU seconds, wall time moves with load). Prints per-stage seconds per case, seconds per million
 input rows, and one JSON line with every figure (docs/sizing.md is written from these).
 """
 
@@ -25,10 +26,15 @@ from pathlib import Path
 from typing import Any
 
 
-def tree_rss_mb(root: int) -> float:
-    """Resident memory of `root` and all its descendants (Linux /proc), in MB."""
+def tree_rss_mb(root: int, cpu: dict[int, float] | None = None) -> float:
+    """Resident memory of `root` and all its descendants (Linux /proc), in MB.
+
+    With `cpu`, also records each process's CPU seconds so far (user + system) into it.
+    """
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    ticks: dict[int, float] = {}
+    hz = os.sysconf("SC_CLK_TCK")
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -40,10 +46,13 @@ def tree_rss_mb(root: int) -> float:
         pid, ppid = int(entry), int(fields[1])
         children.setdefault(ppid, []).append(pid)
         rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        ticks[pid] = (int(fields[11]) + int(fields[12])) / hz
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
         total += rss.get(pid, 0)
+        if cpu is not None and pid in ticks:
+            cpu[pid] = max(cpu.get(pid, 0.0), ticks[pid])
         stack.extend(children.get(pid, []))
     return total / 2**20
 
@@ -88,10 +97,11 @@ def measured(args: list[str]) -> dict[str, Any]:
     proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     peak = [0.0]
+    cpu: dict[int, float] = {}  # pid -> CPU seconds, last sample (the JVM's are gone once it exits)
 
     def sample() -> None:
         while proc.poll() is None:
-            peak[0] = max(peak[0], tree_rss_mb(proc.pid))
+            peak[0] = max(peak[0], tree_rss_mb(proc.pid, cpu))
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -102,6 +112,7 @@ def measured(args: list[str]) -> dict[str, Any]:
         return {"case": args, "failed": True, "error": err[-3000:]}
     result = json.loads(out.strip().splitlines()[-1])
     result["peak_mb"] = round(peak[0], 1)
+    result["cpu_s"] = round(sum(cpu.values()), 1)  # sampled every 0.2 s: the last fraction is missed
     return result
 
 
@@ -146,7 +157,8 @@ def main() -> None:
                 print(f"[{case}] 失败：{run['error'][-500:]}")
                 continue
             run["s_per_million_rows"] = per_million(run)
-            print(f"[{case}] 比对 {run['wall_s']} s，峰值内存（含子进程）{run['peak_mb']} MB，输入 {run['rows']}")
+            print(f"[{case}] 比对 {run['wall_s']} s，CPU {run['cpu_s']} s，峰值内存（含子进程）{run['peak_mb']} MB，"
+                  f"输入 {run['rows']}")
             for stage, secs in run["timings"].items():
                 print(f"    {stage:<20} {secs:>9.2f} s   {run['s_per_million_rows'][stage]:>9.2f} s/百万行")
         print(json.dumps(result, ensure_ascii=False))

@@ -26,20 +26,48 @@ def reference_day(ctx: RunContext, term: Term) -> date:
     return term.age_reference(ctx.config.age_reference_month, ctx.config.age_reference_day)
 
 
+def _first_rows(reg: Any) -> Any:
+    """Each ID's first row (by file, then row number) among the rows of `reg`."""
+    first = ibis.row_number().over(group_by=reg.id_number, order_by=[reg._file, reg._row])
+    return reg.mutate(_n=first).filter(lambda t: t._n == 0).drop("_n")
+
+
 def build_persons(ctx: RunContext) -> None:
     reg = ctx.get("registry")
-    # one row per person: duplicates of an ID keep their first row (file, row number)
-    first = ibis.row_number().over(group_by=reg.id_number, order_by=[reg._file, reg._row])
-    reg = reg.filter(reg.id_number.notnull()).mutate(_n=first).filter(lambda t: t._n == 0)
+    reg = reg.filter(reg.id_number.notnull())
 
     terms = sorted({ctx.term, *ctx.audit_terms})
     earliest, latest = reference_day(ctx, terms[0]), reference_day(ctx, terms[-1])
-    sa, ca = ctx.config.school_age, ctx.config.compulsory_age
+    sa = ctx.config.school_age
+
+    def keep(t: Any) -> Any:
+        # in school age in the run term or in any audit term: ages only grow, so the two ends suffice
+        in_any_term = (age_on(t.birth_date, earliest) <= sa.max) & (age_on(t.birth_date, latest) >= sa.min)
+        return t.birth_date.notnull() & in_any_term
+
+    # one row per person: duplicates of an ID keep their first row (file, row number). Only an ID
+    # with some row in school age can keep a person, so the window sorts the rows of those IDs
+    # (every row of them, the first may be out of age) instead of the whole registry.
+    candidates = reg.filter(keep).select("id_number").distinct()
+    reg_first = _first_rows(reg.semi_join(candidates, "id_number"))
+    reg_first = reg_first.filter(keep)
+    persons = _select(ctx, reg_first)
+    persons = persons.mutate(reg_key=ibis.row_number().over(order_by=persons.person_id).cast("int64"))
+    ctx.put("reg_persons", persons.relocate("reg_key"))
+    # first rows without a birth date: only the IDs that have a row without one need the window
+    undated = reg.filter(reg.birth_date.isnull()).select("id_number").distinct()
+    first_undated = _first_rows(reg.semi_join(undated, "id_number"))
+    ctx.notes["registry_without_birth_date"] = int(
+        first_undated.filter(first_undated.birth_date.isnull()).count().execute()
+    )
+
+
+def _select(ctx: RunContext, reg: Any) -> Any:
+    """reg_persons' columns from the chosen registry rows."""
+    ca, sa = ctx.config.compulsory_age, ctx.config.school_age
     age = age_on(reg.birth_date, reference_day(ctx, ctx.term))
-    # in school age in the run term or in any audit term: ages only grow, so the two ends suffice
-    in_any_term = (age_on(reg.birth_date, earliest) <= sa.max) & (age_on(reg.birth_date, latest) >= sa.min)
     code = reg.hukou_code
-    persons = reg.filter(reg.birth_date.notnull() & in_any_term).select(
+    return reg.select(
         person_id=reg.id_number,
         id_valid=reg.id_number_valid.fill_null(False),
         name=reg.name,
@@ -59,9 +87,4 @@ def build_persons(ctx: RunContext) -> None:
         age=age,
         compulsory_age=age.between(ca.min, ca.max),
         in_school_age=age.between(sa.min, sa.max),
-    )
-    persons = persons.mutate(reg_key=ibis.row_number().over(order_by=persons.person_id).cast("int64"))
-    ctx.put("reg_persons", persons.relocate("reg_key"))
-    ctx.notes["registry_without_birth_date"] = int(
-        reg.filter(reg.birth_date.isnull()).count().execute()
     )

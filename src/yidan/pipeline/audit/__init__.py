@@ -35,13 +35,15 @@ def audit(ctx: RunContext) -> None:
     resolved = ctx.put("audit_payments", payments.resolve(ctx, terms))
     by_payer = payments.by_payer(resolved)
     paid_pairs = by_payer.select("person_id", "term", "programme_code").distinct()
-    enr = entitlement.enrolled(ctx, terms)
+    # materialised: facts reads it twice (candidate keys and the join), the window runs once
+    enr = ctx.put("audit_enrolled", entitlement.enrolled(ctx, terms))
     oop = entitlement.out_of_province(ctx, terms)
     facts = ctx.put("audit_facts", entitlement.facts(ctx, terms, enr, oop, paid_pairs))
     judged = ctx.put("audit_judged", entitlement.judge(entitlement.pairs(facts, pol, paid_pairs), facts, pol))
     paid = payer.paid_claims(by_payer, judged)
     claims = ctx.put("audit_claims", findings.claims(judged, paid))
-    ctx.put("aid_findings", findings.build(claims, payments.unresolved(resolved), pol))
+    flagged = ctx.put("audit_flagged", findings.flagged(claims, by_payer))
+    ctx.put("aid_findings", findings.build(flagged, payments.unresolved(resolved), pol))
     ctx.put("aid_totals", totals.build(claims, resolved))
     _figures(ctx)
 

@@ -88,14 +88,10 @@ def facts(ctx: RunContext, terms: Any, enr: Any, oop: Any, paid_pairs: Any) -> A
         keys.append(oop.select("person_id", "term"))
     cand = keys[0].union(*keys[1:], distinct=True)
     persons = ctx.get("reg_persons")
-    persons = persons.group_by("person_id").aggregate(
-        name=persons["name"].min(),
-        category=persons.category.min(),
-        recognized_on=persons.recognized_on.min(),
-        removed_on=persons.removed_on.max(),
-        hukou_county=persons.hukou_county.min(),
-        hukou_township=persons.hukou_township.min(),
-        hukou_village=persons.hukou_village.min(),
+    # one row per person_id already (persons_base): a plain projection, no group-by
+    persons = persons.select(
+        "person_id", "name", "category", "recognized_on", "removed_on", "hukou_county", "hukou_township",
+        "hukou_village",
     )
     f = cand.inner_join(terms, "term").inner_join(persons, "person_id")
     f = f.left_join(enr, ["person_id", "term"]).select(~ibis.selectors.endswith("_right"))
@@ -155,7 +151,16 @@ def judge(pairs_t: Any, facts_t: Any, pol: Any) -> Any:
         basis=ibis.cases((eligible | pending, household.ifelse("户籍地", "学籍地"))),
         reason=_reason(j, known, valid, cat_ok, here, away, stage_ok, boarding_ok),
     )
-    return j
+    # only what claims, findings and totals read: the policy's lists and the registry dates
+    # stay behind (a wide table here was carried through two more joins and materialised twice)
+    return j.select(*JUDGED_COLUMNS)
+
+
+JUDGED_COLUMNS = (
+    "person_id", "term", "programme_code", "programme_name", "amount_per_term", "name", "hukou_township",
+    "hukou_village", "in_stage", "in_school", "in_student_no", "oop_stage", "oop_province", "oop_aided",
+    "valid", "eligible", "pending", "responsible", "basis", "reason",
+)
 
 
 def _reason(j: Any, known: Any, valid: Any, cat_ok: Any, here: Any, away: Any, stage_ok: Any,

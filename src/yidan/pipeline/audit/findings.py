@@ -19,7 +19,7 @@ from typing import Any
 import ibis
 
 from yidan.contract.codes import FINDING_CODES
-from yidan.pipeline.audit.payer import with_county_name, yuan
+from yidan.pipeline.audit.payer import KEYS, payer_texts, with_county_name, yuan
 from yidan.pipeline.keys import finding_key_expr
 
 AMOUNT = "decimal(14, 2)"
@@ -51,31 +51,56 @@ def claims(judged: Any, paid: Any) -> Any:
         via_linkage=c.via_linkage.fill_null(0),
         std=c.amount_per_term.fill_null(zero),
     )
-    c = with_county_name(c, "responsible", "responsible_name")
-    return with_county_name(c, "main_payer", "main_payer_name")
+    return c
+
+
+def _conditions(c: Any) -> dict[str, Any]:
+    """When each per-claim code applies (see the module docstring)."""
+    paid = c.paid_rows > 0
+    dup = c.eligible & (c.paid_rows >= 2) & (c.paid_total > c.std)
+    return {
+        "Z05": ~c.valid & paid,
+        "Z07": c.pending,
+        "Z04": c.valid & ~c.eligible & ~c.pending & paid,
+        "Z01": c.eligible & ~paid,
+        "Z02": dup,
+        "Z03": c.eligible & paid & ~dup & (c.other_paid > 0),
+        "Z06": c.eligible & paid & ~dup & (c.paid_total != c.std),
+    }
+
+
+def flagged(claims_t: Any, by_payer: Any) -> Any:
+    """The claims that raise a code, with the words the findings need (who paid what, county names):
+    built for these few rows only, never for every claim."""
+    first, *rest = _conditions(claims_t).values()
+    any_code = first
+    for other in rest:
+        any_code = any_code | other
+    c = claims_t.filter(any_code)
+    c = c.left_join(payer_texts(by_payer, c.select(*KEYS)), KEYS).select(~ibis.selectors.endswith("_right"))
+    return with_county_name(c, "responsible", "responsible_name")
 
 
 def build(c: Any, loose: Any, pol: Any) -> Any:
-    """All aid findings: per-claim codes plus payments that reach nobody."""
+    """All aid findings: per-claim codes (from `flagged` claims) plus payments that reach nobody."""
+    when = _conditions(c)
     head = c.term.concat(" ", c.programme_name.fill_null(c.programme_code), "：")
     owed = ibis.literal("应由 ").concat(c.responsible_name, "（", c.basis, "）发放 ", yuan(c.std), " 元；")
     actual = ibis.literal("实际 ").concat(c.payers_text.fill_null("无人发放"))
-    paid = c.paid_rows > 0
-    dup = c.eligible & (c.paid_rows >= 2) & (c.paid_total > c.std)
     diff = c.paid_total - c.std
     rules = [
-        ("Z05", ~c.valid & paid, "main_payer", ibis.literal(0),
+        ("Z05", when["Z05"], "main_payer", ibis.literal(0),
          head.concat(c.reason, "；", actual, "，不应发放")),
-        ("Z07", c.pending, "responsible", c.std,
+        ("Z07", when["Z07"], "responsible", c.std,
          head.concat("省外就读（", c.oop_province.fill_null("外省"), "），尚未核实是否已在省外享受资助；核实未享受后由 ",
                      c.responsible_name, "（户籍地）兜底发放 ", yuan(c.std), " 元；", actual)),
-        ("Z04", c.valid & ~c.eligible & ~c.pending & paid, "main_payer", ibis.literal(0),
+        ("Z04", when["Z04"], "main_payer", ibis.literal(0),
          head.concat("不符合资助条件（", c.reason.fill_null("不符合项目条件"), "）；", actual, "，应核实追回")),
-        ("Z01", c.eligible & ~paid, "responsible", c.std, head.concat(owed, "实际无人发放，漏发 ", yuan(c.std), " 元")),
-        ("Z02", dup, "responsible", c.std, head.concat(owed, actual, "，重复发放 ", yuan(diff), " 元")),
-        ("Z03", c.eligible & paid & ~dup & (c.other_paid > 0), "responsible", c.std,
+        ("Z01", when["Z01"], "responsible", c.std, head.concat(owed, "实际无人发放，漏发 ", yuan(c.std), " 元")),
+        ("Z02", when["Z02"], "responsible", c.std, head.concat(owed, actual, "，重复发放 ", yuan(diff), " 元")),
+        ("Z03", when["Z03"], "responsible", c.std,
          head.concat(owed, actual, "，非应发放县发放")),
-        ("Z06", c.eligible & paid & ~dup & (c.paid_total != c.std), "responsible", c.std,
+        ("Z06", when["Z06"], "responsible", c.std,
          head.concat(owed, actual, "，合计 ", yuan(c.paid_total), " 元，",
                      (diff > 0).ifelse("多发 ", "少发 "), yuan(diff.abs()), " 元")),
     ]

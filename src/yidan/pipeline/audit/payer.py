@@ -38,23 +38,34 @@ def with_county_name(t: Any, column: str, label: str) -> Any:
     return j.mutate(**{label: j[label].fill_null(j[column])})
 
 
+KEYS = ["person_id", "term", "programme_code"]
+
+
 def paid_claims(by_payer: Any, judged: Any) -> Any:
-    """Per child, programme and term: what was paid, by whom, and how much by the wrong county."""
-    resp = judged.select("person_id", "term", "programme_code", "responsible")
-    p = by_payer.left_join(resp, ["person_id", "term", "programme_code"]).select(
-        ~ibis.selectors.endswith("_right")
-    )
-    p = with_county_name(p, "payer_county_code", "payer_name")
+    """Per child, programme and term: what was paid, and how much by the wrong county (figures only;
+    the words, which payer paid what, are built for the claims that become findings: payer_texts)."""
+    resp = judged.select(*KEYS, "responsible")
+    p = by_payer.left_join(resp, KEYS).select(~ibis.selectors.endswith("_right"))
     wrong_place = p.responsible.isnull() | (p.payer_county_code != p.responsible)
-    line = p.payer_name.concat(" 发放 ", yuan(p.paid), " 元")
-    ev = p.payer_county_code.concat(":", yuan(p.paid))
-    return p.group_by(["person_id", "term", "programme_code"]).aggregate(
+    return p.group_by(KEYS).aggregate(
         paid_total=p.paid.sum(),
         paid_rows=p.rows.sum(),
-        payer_n=p.payer_county_code.nunique(),
         other_paid=p.paid.sum(where=wrong_place),
         main_payer=p.payer_county_code.min(),
         via_linkage=p.via_linkage.sum(),
+    )
+
+
+def payer_texts(by_payer: Any, keys: Any) -> Any:
+    """For the claims in `keys` only: who paid what, in words and as evidence.
+
+    Ordered string aggregation is the costly part of the audit; a few claims become findings,
+    so it runs on their payments alone."""
+    p = by_payer.semi_join(keys, KEYS)
+    p = with_county_name(p, "payer_county_code", "payer_name")
+    line = p.payer_name.concat(" 发放 ", yuan(p.paid), " 元")
+    ev = p.payer_county_code.concat(":", yuan(p.paid))
+    return p.group_by(KEYS).aggregate(
         # collect + sort + join: ordered string aggregation that Spark compiles too
         payers_text=line.collect().sort().join("，"),
         payers_ev=ev.collect().sort().join(";"),

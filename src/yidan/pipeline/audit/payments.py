@@ -32,12 +32,15 @@ def resolve(ctx: RunContext, terms: Any) -> Any:
     aid = ctx.get("aid")
     aid = aid.filter(aid.term.isin(terms.term))
     persons = ctx.get("reg_persons")
-    by_id = persons.group_by("person_id").aggregate().mutate(id_hit=ibis.literal(True))
+    # reg_persons holds one row per person_id (persons_base): no group-by needed
+    by_id = persons.select("person_id", id_hit=ibis.literal(True))
     links = accepted_links(ctx)
     by_sno = links.select(sno=links.student_no, sno_person=links.person_id, sno_method=links.link_method)
     by_gsno = links.select(gsno=links.student_no, gsno_person=links.person_id, gsno_method=links.link_method)
     enr = ctx.get("enrollment")
-    enr = enr.filter(enr.id_number.notnull()).select("student_no", sid=enr.id_number).distinct()
+    enr = enr.filter(enr.id_number.notnull()).select("student_no", sid=enr.id_number)
+    # joined before any distinct: only linked students count, and min / nunique ignore repeats
+    # (a distinct over the whole enrollment grouped every student of every term first)
     sid = enr.inner_join(links, "student_no")
     sid = sid.group_by("sid").aggregate(
         sid_person=sid.person_id.min(), sid_n=sid.person_id.nunique(), sid_method=sid.link_method.min()

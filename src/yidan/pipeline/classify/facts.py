@@ -36,6 +36,20 @@ class Facts:
     links: Any  # accepted links
 
 
+def first_rows(t: Any, order: list[Any]) -> Any:
+    """Each person's first row of `t` by `order` (ties: any one of them).
+
+    Most people have a single row: those pass as they are, and only the rows of people with
+    several are sorted (a window over many one-row partitions is the costly part otherwise).
+    Rows without a person_id are dropped (no rule reads them)."""
+    n = t.group_by("person_id").aggregate(_rows=t.count())
+    j = t.join(n, "person_id")
+    one = j.filter(j._rows == 1).drop("_rows")
+    many = j.filter(j._rows > 1).drop("_rows")
+    many = many.mutate(_n=ibis.row_number().over(group_by="person_id", order_by=order))
+    return one.union(many.filter(many._n == 0).drop("_n"))
+
+
 def build_facts(ctx: RunContext) -> Facts:
     term = ctx.term.label
     links = ctx.get("links")
@@ -57,12 +71,12 @@ def build_facts(ctx: RunContext) -> Facts:
     act = records.filter((records.enrollment_status == ACTIVE) & (records.term == term))
     # (a distinct count per group, joined back: Spark has no COUNT(DISTINCT) over a window)
     n_active = act.group_by("person_id").aggregate(n_active=act.student_no.nunique())
-    first = act.mutate(_n=ibis.row_number().over(group_by="person_id", order_by=order))
-    first = first.filter(first._n == 0).drop("_n")
-    active = ctx.put("cls_active", first.join(n_active, "person_id"))
+    active = ctx.put("cls_active", first_rows(act, order).join(n_active, "person_id"))
 
-    lat = records.mutate(_n=ibis.row_number().over(group_by="person_id", order_by=order))
-    latest = ctx.put("cls_latest", lat.filter(lat._n == 0).drop("_n"))
+    # the latest record is among the person's records of their latest term
+    last = records.group_by("person_id").aggregate(_last=records.t_ord.max())
+    in_last = records.join(last, [records.person_id == last.person_id, records.t_ord == last._last])
+    latest = ctx.put("cls_latest", first_rows(in_last.select(records.columns), order))
 
     oop = ctx.get("out_of_province")
     oop = oop.filter(oop.term.isnull() | (oop.term == term))

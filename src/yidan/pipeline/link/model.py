@@ -248,16 +248,17 @@ def floor_m(model: dict[str, Any], *, n_labels: int) -> dict[str, Any]:
     return model
 
 
-def train(api: Any, tables: tuple[str, str], blocked: tuple[str, str], residue: tuple[str, str],
-          scored: tuple[str, str], *, priors: tuple[float, float], max_pairs_u: float, seed: int,
-          n_labels: int) -> tuple[Linker, dict[str, float]]:
+def train(api: Any, u_tables: tuple[str, str], label_tables: tuple[str, str], blocked: tuple[str, str],
+          residue: tuple[str, str], scored: tuple[str, str], *, priors: tuple[float, float], max_pairs_u: float,
+          seed: int, n_labels: int, n_random: int) -> tuple[Linker, dict[str, float]]:
     """Estimate the model; returns the linker that predicts (it reads the `scored` tables).
 
-    1. u by random sampling and m from the labelled exact pairs, on `tables` (the labelled
-       pairs and a uniform sample of the residue students against every registry person),
-       smoothed. u must describe random pairs of the population the priors describe, so it
-       is *not* estimated on `blocked` (students sharing a blocking key with the registry
-       residue are more alike registry persons than random);
+    1. u from every pair of `u_tables` (a product sample of residue persons and residue
+       students, at most `max_pairs_u` pairs, so Splink samples nothing itself and every
+       engine counts the same pairs) and m from the labelled exact pairs of
+       `label_tables`, smoothed. u must describe random pairs of the population the priors
+       describe, so it is *not* estimated on `blocked` (students sharing a blocking key
+       with the registry residue are more alike registry persons than random);
     2. the ID's m by EM on `blocked` (labelled pairs and a fixed-size sample of residue
        persons against the students sharing a blocking key with the residue), every other
        parameter held (the labelled pairs anchor EM's "match" class, so "two valid IDs
@@ -271,7 +272,7 @@ def train(api: Any, tables: tuple[str, str], blocked: tuple[str, str], residue: 
     `priors` = (P(match) for a random pair of `blocked`, for a random residue pair).
     """
     timings: dict[str, float] = {}
-    linker = _linker(api, tables, settings(priors[0]), "train", validate=True)
+    linker = _linker(api, u_tables, settings(priors[0]), "u", validate=True)
     t0 = time.perf_counter()
     # one pass: the rare ID levels never reach Splink's early-stop count, so its ten chunks
     # only add overhead (measured 3x slower at 2M pairs on the county preset)
@@ -279,9 +280,10 @@ def train(api: Any, tables: tuple[str, str], blocked: tuple[str, str], residue: 
                                                      min_count_per_level=None)
     timings["u_s"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
+    linker = _linker(api, label_tables, linker.misc.save_model_to_json(), "m")
     linker.training.estimate_m_from_label_column("truth")
     timings["m_labels_s"] = round(time.perf_counter() - t0, 3)
-    model = smooth(linker.misc.save_model_to_json(), n_labels=n_labels, n_random=int(max_pairs_u))
+    model = smooth(linker.misc.save_model_to_json(), n_labels=n_labels, n_random=n_random)
     t0 = time.perf_counter()
     model = _em(_linker(api, blocked, free_only(model, ID_COMPARISON, prior=priors[0]), "em_id"), "birth_str")
     timings["em_id_s"] = round(time.perf_counter() - t0, 3)

@@ -10,6 +10,7 @@ its probability, its explanation and the K08 agreement flags.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 
@@ -33,8 +34,6 @@ from yidan.pipeline.link.prepare import name_coder, reading_key_parts
 
 # Exact pairs used as labelled matches: enough for stable m, small enough to stay cheap.
 LABEL_SAMPLE = 20_000
-# Residue students whose names are read for estimating u (random pairs need only a uniform sample).
-U_SAMPLE = 50_000
 # Residue registry persons EM learns from: EM's pairs (blocked on the birth date) then stop
 # growing with the square of the province's size.
 EM_PERSONS = 20_000
@@ -65,7 +64,7 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
     pairs must be random pairs of the whole residue), and the labelled sample. Which
     students share a key is decided on cheap reading parts (`reading_key_parts`) before any
     per-character reading feature is built. Flags `in_block` and `in_sample` tell the
-    subsets apart; `link_stu_usample`, `link_stu_blocked` and `link_stu_residue` are them.
+    subsets apart; `link_stu_u`, `link_stu_blocked` and `link_stu_residue` are made of them.
     """
     persons, students, exact = ctx.get("reg_persons"), ctx.get("students"), ctx.get("links_exact")
     resid_p = persons.anti_join(exact, "reg_key")
@@ -86,14 +85,19 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
     reg_keys = ctx.put("link_reg_block_keys", reg_res.select(**block_keys(reg_res)))
 
     n_students = int(resid_s.count().execute())
-    # a uniform, engine-independent sample of U_SAMPLE residue students (by their row number)
-    cut = int(_MIX_PRIME * min(1.0, U_SAMPLE / max(n_students, 1)))
-    stu = student_side(resid_s, normalise, _pick=mix_order(resid_s._row) < cut)
+    n_persons = int(resid_p.count().execute())
+    u_persons, u_students = u_sample_sizes(n_persons, n_students, ctx.config.linkage.max_pairs_for_u)
+    # a uniform, engine-independent sample of residue students (by their row number), about
+    # twice the students u needs; the u table takes the first `u_students` of it
+    mix = mix_order(resid_s._row)
+    cut = int(_MIX_PRIME * min(1.0, 2 * u_students / max(n_students, 1)))
+    stu = student_side(resid_s, normalise, _mix=mix, _pick=mix < cut)
     keyed = reading_key_parts(stu, readings)
     keyed = keyed.mutate(in_block=shares_block_key(block_keys(keyed), reg_keys))
     stu = keyed.filter(keyed.in_block | keyed._pick).select(*stu.columns, "in_block")
     stu = stu.rename(in_sample="_pick").mutate(truth=none)
-    labelled = student_side(sample_s, normalise, in_sample=ibis.literal(True), in_block=ibis.literal(True)).join(
+    labelled = student_side(sample_s, normalise, _mix=ibis.literal(-1, type="int64"), in_sample=ibis.literal(False),
+                            in_block=ibis.literal(True)).join(
         sample_truth.select("student_no", truth=sample_truth.person_id).rename(uid="student_no"), "uid")
     stu = ctx.put("link_stu_side", stu.union(labelled.select(*stu.columns)))
 
@@ -102,10 +106,15 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
     reg = ctx.put("link_reg_features", with_names(reg))
     stu = ctx.put("link_stu_features", with_names(stu))
     reg_res = ctx.put("link_reg_residue", reg.filter(reg.truth.isnull()))
-    ctx.put("link_stu_usample", stu.filter(stu.in_sample))
+    # u: every pair of a product sample (persons × students, at most max_pairs_for_u pairs),
+    # so Splink samples nothing itself (its sample hashes differ between engines)
+    ctx.put("link_reg_u", reg_res.order_by([mix_order(reg_res.uid.cast("int64")), reg_res.uid]).limit(u_persons))
+    pool = stu.filter(stu.in_sample)
+    ctx.put("link_stu_u", pool.order_by([pool._mix, pool.uid]).limit(u_students))
+    ctx.put("link_reg_labelled", reg.filter(reg.truth.notnull()))
+    ctx.put("link_stu_labelled", stu.filter(stu.truth.notnull()))
     blocked = ctx.put("link_stu_blocked", stu.filter(stu.in_block))
     ctx.put("link_stu_residue", blocked.filter(blocked.truth.isnull()))
-    n_persons = int(resid_p.count().execute())
     # EM learns from a fixed number of residue persons (and every labelled pair), whatever the size
     em_cut = int(_MIX_PRIME * min(1.0, EM_PERSONS / max(n_persons, 1)))
     reg_em = ctx.put("link_reg_em", reg.filter(reg.truth.notnull() | (mix_order(reg.uid.cast("int64")) < em_cut)))
@@ -114,7 +123,8 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
         "residue_persons": n_persons,
         "residue_students": n_students,
         "residue_students_blocked": int(ctx.get("link_stu_residue").count().execute()),
-        "students_u_sample": int(ctx.get("link_stu_usample").filter(lambda t: t.truth.isnull()).count().execute()),
+        "u_persons": int(ctx.get("link_reg_u").count().execute()),
+        "u_students": int(ctx.get("link_stu_u").count().execute()),
         "em_persons": int(ctx.get("link_reg_em_residue").count().execute()),
         "label_pairs": int(sample.count().execute()),
         "persons_valid_id": int(persons.filter(persons.id_valid.fill_null(False)).count().execute()),
@@ -123,6 +133,15 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
         ),
     }
     return reg, stu, sizes
+
+
+def u_sample_sizes(persons: int, students: int, max_pairs: int) -> tuple[int, int]:
+    """How many residue persons and students make the product sample u is estimated on.
+
+    As square as the residue allows, with at most `max_pairs` pairs in all.
+    """
+    n_persons = max(1, min(persons, math.isqrt(max_pairs)))
+    return n_persons, max(1, min(students, max_pairs // n_persons))
 
 
 def shares_block_key(keys: dict[str, Any], reg_keys: Any) -> Any:
@@ -199,12 +218,12 @@ def link_probabilistic(ctx: RunContext) -> None:
     # Splink's English notices ("level not observed ...") are for developers; the figures go to the manifest
     splink_log.setLevel(logging.ERROR)
     try:
-        linker, timings = train(api, ("link_reg_features", "link_stu_usample"),
+        linker, timings = train(api, ("link_reg_u", "link_stu_u"), ("link_reg_labelled", "link_stu_labelled"),
                                 ("link_reg_em", "link_stu_blocked"),
                                 ("link_reg_em_residue", "link_stu_residue"),
                                 ("link_reg_residue", "link_stu_residue"), priors=priors(sizes),
                                 max_pairs_u=float(cfg.max_pairs_for_u), seed=cfg.seed,
-                                n_labels=sizes["label_pairs"])
+                                n_labels=sizes["label_pairs"], n_random=sizes["u_persons"] * sizes["u_students"])
         t1 = time.perf_counter()
         predictions = linker.inference.predict(threshold_match_probability=cfg.review)
         timings["predict_s"] = round(time.perf_counter() - t1, 3)
@@ -228,8 +247,18 @@ def link_probabilistic(ctx: RunContext) -> None:
 
 
 def candidates(pred: Any, model: dict[str, Any]) -> Any:
-    """Residue pairs (no labelled record on either side), oriented registry → student."""
+    """Residue pairs (no labelled record on either side), oriented registry → student.
+
+    A pair whose IDs are both valid and differ by more than one character is two people,
+    whatever else agrees (a same-name, same-birthday stranger of the same county, a twin):
+    it is no candidate at all, so the child stays out of school in the findings until a
+    clerk's verification says otherwise. Two valid IDs one character apart may be a typo
+    that kept its check character: a candidate, flagged `ids_conflict`, never linked
+    without a reviewer (see `link_resolve`).
+    """
     p = pred.filter(pred.truth_l.isnull() & pred.truth_r.isnull())
+    both_valid_differ = (p.id_valid_l & p.id_valid_r & (p.id_l != p.id_r)).fill_null(False)
+    p = p.filter(~both_valid_differ | (p.id_l.levenshtein(p.id_r) == 1).fill_null(False))
 
     def side(col: str, registry: bool) -> Any:
         left, right = p[f"{col}_l"], p[f"{col}_r"]
@@ -244,7 +273,7 @@ def candidates(pred: Any, model: dict[str, Any]) -> Any:
         name_agrees=agreement(side("name_norm", True), side("name_norm", False)),
         gender_agrees=agreement(side("gender", True), side("gender", False)),
         birth_agrees=agreement(side("birth_str", True), side("birth_str", False)),
-        # both IDs valid and different: never a link without a reviewer (see link_resolve)
+        # both IDs valid, one character apart: never a link without a reviewer (see link_resolve)
         ids_conflict=(p.id_valid_l & p.id_valid_r & (p.id_l != p.id_r)).fill_null(False),
     )
 

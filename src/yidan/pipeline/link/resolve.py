@@ -6,9 +6,10 @@ and the rest try again (a few rounds; the pool shrinks fast). A pair whose child
 record has another candidate with the same probability is a tie the model cannot
 break — twins with identical features, a duplicated registry row — and goes to a
 person (review), never straight to a link. So does a pair whose two IDs are both
-valid and different (`ids_conflict`): whatever else agrees, two valid IDs name two
-people unless a reviewer says otherwise — a same-name, same-birthday stranger must
-never hide a child who is out of school. Reviewers' decisions come first.
+valid and one character apart (`ids_conflict`; pairs further apart are no candidates
+at all): two valid IDs name two people unless a reviewer says otherwise — a same-name,
+same-birthday stranger must never hide a child who is out of school. Reviewers'
+decisions come first.
 """
 
 from __future__ import annotations

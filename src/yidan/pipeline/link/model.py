@@ -260,12 +260,12 @@ def train(api: Any, u_tables: tuple[str, str], label_tables: tuple[str, str], bl
        describe, so it is *not* estimated on `blocked` (students sharing a blocking key
        with the registry residue are more alike registry persons than random);
     2. the ID's m by EM on `blocked` (labelled pairs and a fixed-size sample of residue
-       persons against the students sharing a blocking key with the residue), every other
+       persons against the students sharing a blocking key with that sample), every other
        parameter held (the labelled pairs anchor EM's "match" class, so "two valid IDs
        differ" stays strong evidence against);
     3. the name's m (pairs born the same day), then the birth date's m (pairs with the
-       same name), by EM on `residue` (the sampled residue persons against the blocked
-       residue students) alone, the ID held: that is the population scored, and once the
+       same name), by EM on `residue` (the sampled residue persons against the residue
+       students sharing a blocking key with them) alone, the ID held: that is the population scored, and once the
        ID is missing a homophone or a shifted birth date is far more common among true
        pairs than among ID-matched ones;
     4. every m floored (`floor_m`), and a linker on `scored` (the whole residue).

@@ -81,11 +81,14 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
                                                                     truth=sample_truth.person_id), "uid")
     )
     reg = ctx.put("link_reg_side", reg)
-    reg_res = reading_key_parts(reg.filter(reg.truth.isnull()), readings)
-    reg_keys = ctx.put("link_reg_block_keys", reg_res.select(**block_keys(reg_res)))
-
     n_students = int(resid_s.count().execute())
     n_persons = int(resid_p.count().execute())
+    # EM learns from a fixed number of residue persons (and every labelled pair), and from the
+    # students sharing a blocking key with them, whatever the size of the province
+    em_cut = int(_MIX_PRIME * min(1.0, EM_PERSONS / max(n_persons, 1)))
+    reg_res = reading_key_parts(reg.filter(reg.truth.isnull()), readings)
+    reg_keys = ctx.put("link_reg_block_keys", reg_res.select(
+        in_em=mix_order(reg_res.uid.cast("int64")) < em_cut, **block_keys(reg_res)))
     u_persons, u_students = u_sample_sizes(n_persons, n_students, ctx.config.linkage.max_pairs_for_u)
     # a uniform, engine-independent sample of residue students (by their row number), about
     # twice the students u needs; the u table takes the first `u_students` of it
@@ -93,11 +96,13 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
     cut = int(_MIX_PRIME * min(1.0, 2 * u_students / max(n_students, 1)))
     stu = student_side(resid_s, normalise, _mix=mix, _pick=mix < cut)
     keyed = reading_key_parts(stu, readings)
-    keyed = keyed.mutate(in_block=shares_block_key(block_keys(keyed), reg_keys))
-    stu = keyed.filter(keyed.in_block | keyed._pick).select(*stu.columns, "in_block")
+    keys = block_keys(keyed)
+    keyed = keyed.mutate(in_block=shares_block_key(keys, reg_keys),
+                         in_em=shares_block_key(keys, reg_keys.filter(reg_keys.in_em)))
+    stu = keyed.filter(keyed.in_block | keyed._pick).select(*stu.columns, "in_block", "in_em")
     stu = stu.rename(in_sample="_pick").mutate(truth=none)
     labelled = student_side(sample_s, normalise, _mix=ibis.literal(-1, type="int64"), in_sample=ibis.literal(False),
-                            in_block=ibis.literal(True)).join(
+                            in_block=ibis.literal(True), in_em=ibis.literal(True)).join(
         sample_truth.select("student_no", truth=sample_truth.person_id).rename(uid="student_no"), "uid")
     stu = ctx.put("link_stu_side", stu.union(labelled.select(*stu.columns)))
 
@@ -115,10 +120,10 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
     ctx.put("link_stu_labelled", stu.filter(stu.truth.notnull()))
     blocked = ctx.put("link_stu_blocked", stu.filter(stu.in_block))
     ctx.put("link_stu_residue", blocked.filter(blocked.truth.isnull()))
-    # EM learns from a fixed number of residue persons (and every labelled pair), whatever the size
-    em_cut = int(_MIX_PRIME * min(1.0, EM_PERSONS / max(n_persons, 1)))
     reg_em = ctx.put("link_reg_em", reg.filter(reg.truth.notnull() | (mix_order(reg.uid.cast("int64")) < em_cut)))
     ctx.put("link_reg_em_residue", reg_em.filter(reg_em.truth.isnull()))
+    stu_em = ctx.put("link_stu_em", stu.filter(stu.in_em))
+    ctx.put("link_stu_em_residue", stu_em.filter(stu_em.truth.isnull()))
     sizes = {
         "residue_persons": n_persons,
         "residue_students": n_students,
@@ -126,6 +131,7 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
         "u_persons": int(ctx.get("link_reg_u").count().execute()),
         "u_students": int(ctx.get("link_stu_u").count().execute()),
         "em_persons": int(ctx.get("link_reg_em_residue").count().execute()),
+        "em_students": int(ctx.get("link_stu_em_residue").count().execute()),
         "label_pairs": int(sample.count().execute()),
         "persons_valid_id": int(persons.filter(persons.id_valid.fill_null(False)).count().execute()),
         "exact_persons_valid_id": int(
@@ -219,8 +225,8 @@ def link_probabilistic(ctx: RunContext) -> None:
     splink_log.setLevel(logging.ERROR)
     try:
         linker, timings = train(api, ("link_reg_u", "link_stu_u"), ("link_reg_labelled", "link_stu_labelled"),
-                                ("link_reg_em", "link_stu_blocked"),
-                                ("link_reg_em_residue", "link_stu_residue"),
+                                ("link_reg_em", "link_stu_em"),
+                                ("link_reg_em_residue", "link_stu_em_residue"),
                                 ("link_reg_residue", "link_stu_residue"), priors=priors(sizes),
                                 max_pairs_u=float(cfg.max_pairs_for_u), seed=cfg.seed,
                                 n_labels=sizes["label_pairs"], n_random=sizes["u_persons"] * sizes["u_students"])

@@ -14,6 +14,7 @@ from typing import Any
 
 import ibis
 
+from yidan.engine.portable import number_text
 from yidan.pipeline.link.model import FIELD_LABELS
 
 AGREE_LABELS = {True: "一致", False: "不一致"}
@@ -21,7 +22,8 @@ AGREE_LABELS = {True: "一致", False: "不一致"}
 
 def _item(field: str, label: str, level: Any, weight: Any) -> Any:
     head = ibis.literal(f'{{"field":"{field}","label":"{label}","level":"')
-    w = ibis.literal("null") if weight is None else weight.round(2).cast("string").fill_null("null")
+    # fixed-point text built from integers: DuckDB and Spark round and print doubles differently
+    w = ibis.literal("null") if weight is None else number_text(weight, 2).fill_null("null")
     return head.concat(level.fill_null("缺失"), ibis.literal('","weight":'), w, ibis.literal("}"))
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -46,10 +45,38 @@ def _run_and_publish(app, admin: TestClient, folder: Path) -> int:  # type: igno
     return run_pk
 
 
+WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def _with_a_same_name_registration(folder: Path) -> None:
+    """Register a second child identical to one enrolled without an ID (name, birth, county; another valid ID).
+
+    The student record then fits both children equally well: a tie the model cannot break,
+    so the pair goes to a reviewer (K05) — the situation this test is about.
+    """
+    import csv
+    import io
+
+    import pyarrow.parquet as pq
+
+    truth = pq.read_table(folder / "truth" / "links.parquet").to_pylist()
+    person = next(r["person_id"] for r in truth if r["fault"] == "enrollment_missing_id")
+    path = folder / "registry.csv"
+    rows = list(csv.reader(io.StringIO(path.read_bytes().decode("gb18030"))))
+    row = next(r for r in rows if r[0] == person)
+    body = person[:14] + f"{(int(person[14:17]) + 2) % 1000:03d}"
+    twin = [body + "10X98765432"[sum(int(c) * w for c, w in zip(body, WEIGHTS, strict=True)) % 11], *row[1:]]
+    out = io.StringIO()
+    csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n").writerow(twin)
+    with path.open("ab") as f:
+        f.write(out.getvalue().encode("gb18030"))
+
+
 def test_a_confirmed_k05_link_is_fed_to_the_next_run_and_the_case_is_closed_by_data(tmp_path: Path) -> None:
     from yidan.synth import generate
 
     generate("tiny", 3, tmp_path / "in")
+    _with_a_same_name_registration(tmp_path / "in")
     engine = make_engine(f"sqlite:///{tmp_path / 'y.db'}")
     upgrade(engine)
     app = create_app(AppSettings(secret_key="pipeline-test-secret-0123", data_dir=tmp_path / "data"), engine=engine,
@@ -60,8 +87,7 @@ def test_a_confirmed_k05_link_is_fed_to_the_next_run_and_the_case_is_closed_by_d
     first = _run_and_publish(app, admin, tmp_path / "in")
     with session_scope(app.state.sessions) as s:
         k05 = s.scalar(select(Case).where(Case.code == "K05", Case.opened_run_pk == first))
-        if k05 is None:
-            pytest.skip("this synthetic province has no review-band candidate")
+        assert k05 is not None, "the tied registration should have raised a K05 review"
         county = k05.county
         users.create_user(s, username="clerk", password_hash=hash_password(PASSWORD), role="county", region=county)
     clerk = _client(app, "clerk")

@@ -28,8 +28,9 @@ class LinkageConfig(BaseModel):
     # Probabilities from the Splink model: >= accept is a link, [review, accept) goes to a person.
     accept: float = 0.95
     review: float = 0.50
-    # pairs sampled for the u estimate
+    # pairs for the u estimate: every pair of a sample of residue persons × residue students
     max_pairs_for_u: int = 2_000_000
+    # chooses that sample (the same on every engine)
     seed: int = 42
 
 

@@ -92,7 +92,8 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
     u_persons, u_students = u_sample_sizes(n_persons, n_students, ctx.config.linkage.max_pairs_for_u)
     # a uniform, engine-independent sample of residue students (by their row number), about
     # twice the students u needs; the u table takes the first `u_students` of it
-    mix = mix_order(resid_s._row)
+    seed = ctx.config.linkage.seed  # which persons and students make the u sample
+    mix = mix_order(resid_s._row.cast("int64") + seed)
     cut = int(_MIX_PRIME * min(1.0, 2 * u_students / max(n_students, 1)))
     stu = student_side(resid_s, normalise, _mix=mix, _pick=mix < cut)
     keyed = reading_key_parts(stu, readings)
@@ -113,7 +114,7 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
     reg_res = ctx.put("link_reg_residue", reg.filter(reg.truth.isnull()))
     # u: every pair of a product sample (persons × students, at most max_pairs_for_u pairs),
     # so Splink samples nothing itself (its sample hashes differ between engines)
-    ctx.put("link_reg_u", reg_res.order_by([mix_order(reg_res.uid.cast("int64")), reg_res.uid]).limit(u_persons))
+    ctx.put("link_reg_u", reg_res.order_by([mix_order(reg_res.uid.cast("int64") + seed), reg_res.uid]).limit(u_persons))
     pool = stu.filter(stu.in_sample)
     ctx.put("link_stu_u", pool.order_by([pool._mix, pool.uid]).limit(u_students))
     ctx.put("link_reg_labelled", reg.filter(reg.truth.notnull()))

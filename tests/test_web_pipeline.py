@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from yidan.pipeline.link.prepare import ID_CHECK, ID_WEIGHTS
 from yidan.settings import AppSettings
 from yidan.store.crud import runs as run_crud
 from yidan.store.crud import users
@@ -45,9 +46,6 @@ def _run_and_publish(app, admin: TestClient, folder: Path) -> int:  # type: igno
     return run_pk
 
 
-WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
 def _with_a_same_name_registration(folder: Path) -> None:
     """Register a second child identical to one enrolled without an ID (name, birth, county; another valid ID).
 
@@ -65,7 +63,7 @@ def _with_a_same_name_registration(folder: Path) -> None:
     rows = list(csv.reader(io.StringIO(path.read_bytes().decode("gb18030"))))
     row = next(r for r in rows if r[0] == person)
     body = person[:14] + f"{(int(person[14:17]) + 2) % 1000:03d}"
-    twin = [body + "10X98765432"[sum(int(c) * w for c, w in zip(body, WEIGHTS, strict=True)) % 11], *row[1:]]
+    twin = [body + ID_CHECK[sum(int(c) * w for c, w in zip(body, ID_WEIGHTS, strict=True)) % 11], *row[1:]]
     out = io.StringIO()
     csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n").writerow(twin)
     with path.open("ab") as f:

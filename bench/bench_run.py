@@ -70,6 +70,7 @@ def run_pipeline(data: Path, fmt: str, out: Path, memory_limit: str | None, thre
         "cpu_s": round(cpu_s() - c0, 1),
         "peak_mb": peak_mb(),
         "timings": m["timings"],
+        "table_timings": m.get("table_timings", {}),
         "linkage": {k: v for k, v in (m.get("notes", {}).get("linkage") or {}).items() if k != "m_u"},
         "rows": {i["table"]: i["read"] for i in m["inputs"]},
         "persons": m["totals"].get("persons"),
@@ -166,6 +167,8 @@ def main() -> None:
                   f"下限（DuckDB 精确连接）{floor['wall_s']} s，{floor['peak_mb']} MB；倍数 {run['x_floor']}")
             for stage, secs in run["timings"].items():
                 print(f"    {stage:<20} {secs:>8.2f} s")
+            slowest = sorted(run.get("table_timings", {}).items(), key=lambda kv: -kv[1])[:12]
+            print("    最慢的表：" + "，".join(f"{name} {secs:.1f} s" for name, secs in slowest))
         print(json.dumps(result, ensure_ascii=False))
 
 

@@ -88,6 +88,7 @@ def run_case(data: Path, case: str, out: Path, master: str) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     m = run.manifest
     return {"case": case, "wall_s": round(wall, 2), "timings": m["timings"],
+            "table_timings": m.get("table_timings", {}),
             "rows": {i["table"]: i["read"] for i in m["inputs"]}, "persons": m["totals"].get("persons"),
             "findings": m["totals"].get("findings"), "linkage": m.get("notes", {}).get("linkage", {})}
 

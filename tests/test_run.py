@@ -45,6 +45,9 @@ def test_manifest_records_term_timings_and_totals_by_status_and_code(rule_case_r
     m = run.manifest
     assert m["status"] == "complete" and m["term"] == "2021春"
     assert {"load", "persons_base", "classify", "findings", "summary", "write"} <= set(m["timings"])
+    # where a stage's time went: every table it built, by name
+    assert {"registry", "enrollment", "reg_persons", "links", "findings"} <= set(m["table_timings"])
+    assert all(s >= 0 for s in m["table_timings"].values())
     assert m["totals"]["by_status"] == {"DECEASED": 1, "DROPPED_OUT": 1, "SUSPENDED": 1}
     assert m["totals"]["by_finding"] == {"K02": 1}
     assert m["config_hash"] and m["run_id"]
@@ -56,7 +59,7 @@ def test_same_inputs_give_byte_identical_outputs(rule_case_runner, classify_case
     b = rule_case_runner(case, out=tmp_path / "b", input_dir=tmp_path / "in")
     for name in ("rejects", "persons", "links", "findings", "summary"):
         assert a.parquet_path(name).read_bytes() == b.parquet_path(name).read_bytes(), name
-    strip = ("run_id", "started_at", "finished_at", "timings")
+    strip = ("run_id", "started_at", "finished_at", "timings", "table_timings")
     ma = {k: v for k, v in a.manifest.items() if k not in strip}
     mb = {k: v for k, v in b.manifest.items() if k not in strip}
     assert ma == mb

@@ -54,12 +54,18 @@ class RunContext:
     file_stats: list[dict[str, Any]] = field(default_factory=list)  # for the manifest
     timings: dict[str, float] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)  # figures steps want in the manifest
+    # seconds spent materialising each named table (summed when a name is put twice): where a
+    # step's time goes, for whoever sizes or tunes a run (manifest `table_timings`)
+    table_timings: dict[str, float] = field(default_factory=dict)
     progress: Callable[[str], None] | None = None
 
     def put(self, name: str, expr: Any, *, materialize: bool = True) -> Any:
         """Register `expr` as table `name`; materialised in the engine unless told not to."""
         if materialize:
+            t0 = time.perf_counter()
             table = self.engine.materialize(name, expr)
+            spent = time.perf_counter() - t0
+            self.table_timings[name] = round(self.table_timings.get(name, 0.0) + spent, 3)
         else:
             table = expr
         self.tables[name] = table

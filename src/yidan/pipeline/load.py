@@ -6,6 +6,7 @@ types, so every later step can refer to them without asking whether they exist.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import ibis
@@ -63,7 +64,9 @@ def load_inputs(ctx: RunContext) -> None:
         if paths:
             from yidan.ingest import load_table  # the ingest helper's reader
 
+            t0 = time.perf_counter()
             result = load_table(con, name, paths, encoding=ctx.inputs.encoding, default_term=ctx.term.label)
+            ctx.table_timings[name] = round(time.perf_counter() - t0, 3)
             for stats in result.files:
                 ctx.file_stats.append(_file_stats(stats))
             if getattr(result, "notes", None):

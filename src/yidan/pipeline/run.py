@@ -108,6 +108,7 @@ def _facts(ctx: RunContext) -> dict[str, Any]:
     return {
         "inputs": ctx.file_stats,
         "timings": dict(ctx.timings),
+        "table_timings": dict(ctx.table_timings),
         "notes": notes,
         "totals": totals,
     }

@@ -60,34 +60,47 @@ def student_ids(enrollment: Any) -> Any:
     ))
 
 
-def build_students(rows: Any) -> Any:
-    """One row per student_no: the record of the latest term (latest file row on ties).
+def latest_records(enrollment: Any, files: list[str]) -> Any:
+    """The record of each student_no's latest term (latest file, then latest row, on ties).
 
-    `link_id` is the ID a link may use: the ID column when valid, else the ID in the
-    "G" number, else the (invalid) ID column. `rows` must already carry `g_id`
-    (`student_ids`, materialised: the check-digit arithmetic is compiled once).
+    `files` are the distinct `_file` values, in order. Each record gets one number that
+    sorts like (term, file, row) and is unique; a student's latest record is the one
+    holding its student number's largest number: a group-by and a semi-join on one integer
+    column, where a window partitioned by student number would sort every whole record
+    (at province size that window spilled and cost minutes under a 4 GB limit).
+    A record without a term sorts below every term, as the window's NULLS LAST did.
     """
-    e = rows
+    order = ibis.memtable({"_jf": files, "_fo": list(range(1, len(files) + 1))},
+                          schema={"_jf": "string", "_fo": "int64"})
+    e = enrollment.left_join(order, enrollment._file == order._jf).drop("_jf")
+    terms = term_order(e.term).fill_null(0).cast("int64")
+    keyed = e.mutate(_k=terms * 2**44 + e._fo.fill_null(0) * 2**32 + e._row.cast("int64")).drop("_fo")
+    latest = keyed.group_by("student_no").aggregate(_kmax=keyed._k.max())
+    return keyed.filter(keyed._k.isin(latest._kmax)).drop("_k")
+
+
+def build_students(enrollment: Any, files: list[str]) -> Any:
+    """One row per student_no: its latest record (`latest_records`) with the ID a link may use.
+
+    `link_id` is the ID column when valid, else the ID in the "G" number, else the
+    (invalid) ID column. The "G" number is read only on the latest records.
+    """
+    e = student_ids(latest_records(enrollment, files))
     id_valid = e.id_number_valid.fill_null(False)
     use_id = e.id_number.notnull() & id_valid
     link_id = ibis.cases((use_id, e.id_number), (e.g_id.notnull(), e.g_id), else_=e.id_number)
     link_id_valid = ibis.cases((use_id, True), (e.g_id.notnull(), True), (e.id_number.notnull(), False),
                                else_=ibis.null("boolean"))
-    ranked = e.mutate(
-        link_id=link_id,
-        link_id_valid=link_id_valid,
-        _rank=ibis.row_number().over(
-            group_by=e.student_no,
-            order_by=[ibis.desc(term_order(e.term)), ibis.desc(e._file), ibis.desc(e._row)],
-        ),
-    )
-    return ranked.filter(ranked._rank == 0).drop("_rank")
+    return e.mutate(link_id=link_id, link_id_valid=link_id_valid)
 
 
 def link_prepare(ctx: RunContext) -> None:
     """Materialise `students` from the ingested `enrollment` table."""
-    rows = ctx.put("link_enrollment_ids", student_ids(ctx.get("enrollment")))
-    students = ctx.put("students", build_students(rows))
+    enrollment = ctx.get("enrollment")
+    # a handful of values (one per input file or sheet): the order records of one term are kept in
+    files = sorted(v for v in enrollment.select("_file").distinct().to_pyarrow().column("_file").to_pylist()
+                   if v is not None)
+    students = ctx.put("students", build_students(enrollment, files))
     ctx.notes.setdefault("linkage", {})["students"] = int(students.count().execute())
 
 

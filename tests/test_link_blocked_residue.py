@@ -11,7 +11,8 @@ import pytest
 from yidan.pipeline.link.predict import block_keys, shares_block_key
 from yidan.pipeline.link.prepare import name_coder, name_features, reading_key_parts
 
-SIDE = {"uid": "string", "birth_str": "string", "county": "string", "id": "string", "name": "string"}
+SIDE = {"uid": "string", "birth_str": "string", "county": "string", "id": "string", "id_valid": "boolean",
+        "name": "string"}
 
 # homophones (张/章), surname readings (曾 zeng, 单 shan, 区 ou), heteronyms, traditional
 # characters, a minority name with a dot variant, full-width letters, one- and many-character names
@@ -33,9 +34,11 @@ def _kept(reg_rows, stu_rows) -> set[str]:
     reg, stu = _side(reg_rows), _side(stu_rows)
     normalise, readings = name_coder(reg.name, stu.name)
     reg_keys = _with_keys(reg, normalise, readings)
+    reg_keys = reg_keys.mutate(id_ok=reg_keys.id_valid.fill_null(False))
     stu_keys = _with_keys(stu, normalise, readings)
     keys = {c: stu_keys[c] for c in stu_keys.columns if c.startswith("bk")}
-    return set(stu_keys.filter(shares_block_key(keys, reg_keys)).uid.to_pyarrow().to_pylist())
+    kept = shares_block_key(keys, stu_keys.id, stu_keys.id_valid.fill_null(False), reg_keys)
+    return set(stu_keys.filter(kept).uid.to_pyarrow().to_pylist())
 
 
 REG = [{"uid": "r1", "birth_str": "2010-05-01", "county": "433127", "name": "王晓明",
@@ -56,8 +59,33 @@ def test_a_student_sharing_county_and_full_reading_is_kept_and_another_county_is
 
 
 def test_a_student_one_id_digit_away_is_kept_and_one_with_nothing_is_dropped():
-    stu = [{"uid": "s3", "id": "433127201005010019"}, {"uid": "s4", "name": "赵六"}]
+    stu = [{"uid": "s3", "id": "433127201005010019", "id_valid": False}, {"uid": "s4", "name": "赵六"}]
     assert _kept(REG, stu) == {"s3"}
+
+
+# Two valid IDs that differ are two people (the check character catches every single typo and
+# every swap of neighbours): such a student is dropped however much else it shares.
+VALID_REG = [{**REG[0], "id": "433127201005010013", "id_valid": True}]
+TWIN = {"uid": "t1", "birth_str": "2010-05-01", "county": "433127", "name": "王晓明",
+        "id": "43312720100501003X", "id_valid": True}
+
+
+def test_a_student_whose_valid_id_differs_from_the_persons_valid_id_is_dropped():
+    assert _kept(VALID_REG, [TWIN]) == set()
+
+
+def test_the_same_student_is_kept_when_the_persons_id_is_missing_or_invalid():
+    assert _kept([{**VALID_REG[0], "id": None, "id_valid": None}], [TWIN]) == {"t1"}
+    assert _kept([{**VALID_REG[0], "id_valid": False}], [TWIN]) == {"t1"}
+
+
+def test_a_student_without_a_valid_id_is_kept_beside_a_person_with_one():
+    assert _kept(VALID_REG, [{**TWIN, "id": None, "id_valid": None}]) == {"t1"}
+    assert _kept(VALID_REG, [{**TWIN, "id": "433127201005010099", "id_valid": False}]) == {"t1"}
+
+
+def test_a_student_with_the_persons_very_valid_id_is_kept():
+    assert _kept(VALID_REG, [{**TWIN, "id": VALID_REG[0]["id"], "name": "李四"}]) == {"t1"}
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,7 @@ from typing import Any
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
+from splink.blocking_rule_library import CustomRule
 
 from yidan.errors import EngineError
 from yidan.pipeline.link.features import ID_BLOCK_KEYS
@@ -148,9 +149,22 @@ BLOCK_KEYS: tuple[tuple[str, ...], ...] = (
 )
 
 
+# Kept by every blocking rule: a pair is compared unless both IDs are valid and differ. A valid
+# ID carries a right MOD 11-2 check character, which changes with every single substitution and
+# every swap of two neighbours, so two valid IDs that differ are two people (a same-name,
+# same-birthday stranger, a twin): such a pair is never a candidate (`predict.candidates`), and
+# scoring it first cost most of a province's linkage (strangers born the same day in the same
+# county share the ID's first 14 characters; a birth date and a surname are shared province-wide).
+PAIR_FILTER = "NOT COALESCE(l.id_valid AND r.id_valid AND l.id <> r.id, FALSE)"
+
+
 def blocking_rules() -> list[Any]:
-    """Candidate pairs: birth date + surname reading; county + full reading; the ID blocks."""
-    return [block_on(*cols) for cols in BLOCK_KEYS]
+    """Candidate pairs: birth date + surname reading; county + full reading; the ID blocks.
+
+    Each rule keeps only pairs that pass `PAIR_FILTER` (the engine applies it on the join).
+    """
+    return [CustomRule(" AND ".join([*(f"l.{c} = r.{c}" for c in cols), PAIR_FILTER]), sql_dialect=SQL)
+            for cols in BLOCK_KEYS]
 
 
 def settings(prior: float) -> SettingsCreator:
@@ -257,7 +271,7 @@ def floor_m(model: dict[str, Any], *, n_labels: int) -> dict[str, Any]:
 
 def train(api: Any, u_tables: tuple[str, str], label_tables: tuple[str, str], blocked: tuple[str, str],
           residue: tuple[str, str], scored: tuple[str, str], *, priors: tuple[float, float], max_pairs_u: float,
-          seed: int, n_labels: int, n_random: int) -> tuple[Linker, dict[str, float]]:
+          seed: int, n_labels: int, n_random: int, name_tf: str | None = None) -> tuple[Linker, dict[str, float]]:
     """Estimate the model; returns the linker that predicts (it reads the `scored` tables).
 
     1. u from every pair of `u_tables` (a product sample of residue persons and residue
@@ -275,7 +289,9 @@ def train(api: Any, u_tables: tuple[str, str], label_tables: tuple[str, str], bl
        students sharing a blocking key with them) alone, the ID held: that is the population scored, and once the
        ID is missing a homophone or a shifted birth date is far more common among true
        pairs than among ID-matched ones;
-    4. every m floored (`floor_m`), and a linker on `scored` (the whole residue).
+    4. every m floored (`floor_m`), and a linker on `scored` (the whole residue), weighing
+       an exact name by `name_tf` (table `name_norm`, `tf_name_norm`) where given: name
+       frequencies of the whole residue, not of the students that happen to be scored.
     `priors` = (P(match) for a random pair of `blocked`, for a random residue pair).
     """
     timings: dict[str, float] = {}
@@ -301,4 +317,8 @@ def train(api: Any, u_tables: tuple[str, str], label_tables: tuple[str, str], bl
     model = _em(_linker(api, residue, free_only(model, "birth", prior=priors[1]), "em_birth"), "name_norm")
     timings["em_birth_s"] = round(time.perf_counter() - t0, 3)
     model = floor_m(model, n_labels=n_labels)
-    return _linker(api, scored, model, "predict"), timings
+    linker = _linker(api, scored, model, "predict")
+    if name_tf is not None:
+        linker.table_management.register_term_frequency_lookup(
+            api.register(name_tf, table_name=f"{name_tf}_predict"), "name_norm")
+    return linker, timings

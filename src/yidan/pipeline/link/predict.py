@@ -88,7 +88,8 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
     em_cut = int(_MIX_PRIME * min(1.0, EM_PERSONS / max(n_persons, 1)))
     reg_res = reading_key_parts(reg.filter(reg.truth.isnull()), readings)
     reg_keys = ctx.put("link_reg_block_keys", reg_res.select(
-        in_em=mix_order(reg_res.uid.cast("int64")) < em_cut, **block_keys(reg_res)))
+        "id", id_ok=reg_res.id_valid.fill_null(False), in_em=mix_order(reg_res.uid.cast("int64")) < em_cut,
+        **block_keys(reg_res)))
     u_persons, u_students = u_sample_sizes(n_persons, n_students, ctx.config.linkage.max_pairs_for_u)
     # a uniform, engine-independent sample of residue students (by their row number), about
     # twice the students u needs; the u table takes the first `u_students` of it
@@ -98,8 +99,15 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
     stu = student_side(resid_s, normalise, _mix=mix, _pick=mix < cut)
     keyed = reading_key_parts(stu, readings)
     keys = block_keys(keyed)
-    keyed = keyed.mutate(in_block=shares_block_key(keys, reg_keys),
-                         in_em=shares_block_key(keys, reg_keys.filter(reg_keys.in_em)))
+    valid = keyed.id_valid.fill_null(False)
+    keyed = keyed.mutate(in_block=shares_block_key(keys, keyed.id, valid, reg_keys),
+                         in_em=shares_block_key(keys, keyed.id, valid, reg_keys.filter(reg_keys.in_em)))
+    # how often each name occurs in the whole residue (persons and students): the weight of an
+    # exact name must not depend on which students happen to share a blocking key
+    names = reg_res.select("name_norm").union(keyed.select("name_norm"), distinct=False)
+    names = names.filter(names.name_norm.notnull())
+    counts = names.group_by("name_norm").aggregate(_n=names.count())
+    ctx.put("link_name_tf", counts.select("name_norm", tf_name_norm=counts._n.cast("float64") / counts._n.sum().over()))
     stu = keyed.filter(keyed.in_block | keyed._pick).select(*stu.columns, "in_block", "in_em")
     stu = stu.rename(in_sample="_pick").mutate(truth=none)
     labelled = student_side(sample_s, normalise, _mix=ibis.literal(-1, type="int64"), in_sample=ibis.literal(False),
@@ -151,18 +159,28 @@ def u_sample_sizes(persons: int, students: int, max_pairs: int) -> tuple[int, in
     return n_persons, max(1, min(students, max_pairs // n_persons))
 
 
-def shares_block_key(keys: dict[str, Any], reg_keys: Any) -> Any:
-    """True for a student one of whose `keys` (`block_keys`) some residue person's `reg_keys` row holds.
+def shares_block_key(keys: dict[str, Any], ident: Any, valid: Any, reg_keys: Any) -> Any:
+    """True for a student Splink may pair with some residue person of `reg_keys`.
 
-    Splink only ever compares blocked pairs, so a student sharing no key can never be a
-    candidate: dropping them (most students are simply not poor) loses no pair. `isin`
-    over a column of another table is a semi-join on every engine.
+    Splink only compares pairs that share a blocking key and pass `model.PAIR_FILTER`
+    (not two valid IDs that differ). So a student with no valid ID (`valid` false) needs one
+    of its `keys` (`block_keys`) in some person's row; a student with a valid ID `ident`
+    needs a key shared with a person *without* a valid ID (`reg_keys.id_ok` false), or a
+    person with that very ID. Anyone else can never be a candidate, and dropping them (most
+    students are simply not poor, and most carry a valid ID) loses no pair. `isin` over a
+    column of another table is a semi-join on every engine.
     """
-    hits = [keys[name].isin(reg_keys[name]) for name in keys]
-    cond = hits[0]
-    for hit in hits[1:]:
-        cond = cond | hit
-    return cond.fill_null(False)
+
+    def any_key(reg: Any) -> Any:
+        hits = [keys[name].isin(reg[name]) for name in keys]
+        cond = hits[0]
+        for hit in hits[1:]:
+            cond = cond | hit
+        return cond.fill_null(False)
+
+    without_valid_id = reg_keys.filter(~reg_keys.id_ok)
+    same_valid_id = ident.isin(reg_keys.filter(reg_keys.id_ok).id).fill_null(False)
+    return ibis.ifelse(valid, any_key(without_valid_id) | same_valid_id, any_key(reg_keys))
 
 
 def block_keys(t: Any) -> dict[str, Any]:
@@ -230,7 +248,8 @@ def link_probabilistic(ctx: RunContext) -> None:
                                 ("link_reg_em_residue", "link_stu_em_residue"),
                                 ("link_reg_residue", "link_stu_residue"), priors=priors(sizes),
                                 max_pairs_u=float(cfg.max_pairs_for_u), seed=cfg.seed,
-                                n_labels=sizes["label_pairs"], n_random=sizes["u_persons"] * sizes["u_students"])
+                                n_labels=sizes["label_pairs"], n_random=sizes["u_persons"] * sizes["u_students"],
+                                name_tf="link_name_tf")
         t1 = time.perf_counter()
         predictions = linker.inference.predict(threshold_match_probability=cfg.review)
         timings["predict_s"] = round(time.perf_counter() - t1, 3)
@@ -261,7 +280,9 @@ def candidates(pred: Any, model: dict[str, Any]) -> Any:
     it is no candidate at all, so the child stays out of school in the findings until a
     clerk's verification says otherwise. Two valid IDs one character apart may be a typo
     that kept its check character: a candidate, flagged `ids_conflict`, never linked
-    without a reviewer (see `link_resolve`).
+    without a reviewer (see `link_resolve`). (Splink's blocking already leaves out pairs of
+    two valid, different IDs — `model.PAIR_FILTER` — the rule is stated here too so that it
+    holds whatever the blocking rules become.)
     """
     p = pred.filter(pred.truth_l.isnull() & pred.truth_r.isnull())
     both_valid_differ = (p.id_valid_l & p.id_valid_r & (p.id_l != p.id_r)).fill_null(False)

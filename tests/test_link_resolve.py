@@ -25,7 +25,8 @@ from yidan.settings import LinkageConfig, RunConfig
 
 def resolve(cands: list[tuple[str, str, float]], *, exact: list[tuple[str, str]] = (),
             decisions: list[tuple[str, str, str]] = (),
-            conflicts: set[tuple[str, str]] = frozenset()) -> dict[tuple[str, str], dict[str, Any]]:
+            conflicts: set[tuple[str, str]] = frozenset(),
+            differ: set[tuple[str, str]] = frozenset()) -> dict[tuple[str, str], dict[str, Any]]:
     """Run link_resolve; children are named by their ID, records by their student number."""
     config = RunConfig(linkage=LinkageConfig(accept=0.95, review=0.5))
     ctx = RunContext(engine=connect(config.engine), config=config, term=parse_term("2021春"),
@@ -36,7 +37,7 @@ def resolve(cands: list[tuple[str, str, float]], *, exact: list[tuple[str, str]]
     rows = [{"reg_key": key[p], "person_id": p, "student_no": s, "match_probability": pr,
              "explanation": '[{"field":"name","label":"姓名","level":"完全相同","weight":9.5}]',
              "name_agrees": True, "gender_agrees": True, "birth_agrees": True,
-             "ids_conflict": (p, s) in conflicts} for p, s, pr in cands]
+             "ids_conflict": (p, s) in conflicts, "names_differ": (p, s) in differ} for p, s, pr in cands]
     ctx.put("link_candidates", ibis.memtable(pa.Table.from_pylist(rows, schema=CANDIDATE_SCHEMA.to_pyarrow())))
     ex = [{"person_id": p, "reg_key": key[p], "student_no": s, "method": "id", "match_probability": 1.0,
            "decision": "accepted", "explanation": "[]", "name_agrees": True, "gender_agrees": True,
@@ -116,5 +117,13 @@ def test_exact_links_pass_through_and_a_rejected_exact_pair_is_dropped() -> None
 def test_two_different_valid_ids_are_never_accepted_however_confident_the_model() -> None:
     """A same-name, same-birthday stranger (different valid ID) goes to a reviewer, not to a link."""
     links = resolve([("A", "s1", 0.999), ("B", "s2", 0.999)], conflicts={("A", "s1")})
+    assert links[("A", "s1")]["decision"] == "review"
+    assert links[("B", "s2")]["decision"] == "accepted"
+
+
+def test_a_confident_pair_whose_names_share_nothing_goes_to_review_not_to_a_link() -> None:
+    # an invalid registry ID one digit from a stranger's valid one, same birth date and county,
+    # a wholly different name: the model is sure, a reviewer decides
+    links = resolve([("A", "s1", 0.9997), ("B", "s2", 0.9997)], differ={("A", "s1")})
     assert links[("A", "s1")]["decision"] == "review"
     assert links[("B", "s2")]["decision"] == "accepted"

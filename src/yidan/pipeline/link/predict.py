@@ -38,6 +38,9 @@ LABEL_SAMPLE = 20_000
 # growing with the square of the province's size.
 EM_PERSONS = 20_000
 _MIX_PRIME = 2_147_483_647  # `mix_order` values lie in [0, this)
+# Splink's gamma of the name comparison from which the names read alike (model.comparisons: 0 不同,
+# 1 仅姓氏相同, 2 一字不同, 3 读音可相同, 4 读音相同, 5 完全相同; -1 missing)
+NAME_READS_ALIKE = 3
 TF_COLUMNS = {"name": "mw_tf_adj_name"}  # Splink adds the term-frequency weight of the level met
 
 CANDIDATE_SCHEMA = ibis.schema(
@@ -51,6 +54,7 @@ CANDIDATE_SCHEMA = ibis.schema(
         "gender_agrees": "boolean",
         "birth_agrees": "boolean",
         "ids_conflict": "boolean",
+        "names_differ": "boolean",
     }
 )
 
@@ -102,12 +106,7 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
     valid = keyed.id_valid.fill_null(False)
     keyed = keyed.mutate(in_block=shares_block_key(keys, keyed.id, valid, reg_keys),
                          in_em=shares_block_key(keys, keyed.id, valid, reg_keys.filter(reg_keys.in_em)))
-    # how often each name occurs in the whole residue (persons and students): the weight of an
-    # exact name must not depend on which students happen to share a blocking key
-    names = reg_res.select("name_norm").union(keyed.select("name_norm"), distinct=False)
-    names = names.filter(names.name_norm.notnull())
-    counts = names.group_by("name_norm").aggregate(_n=names.count())
-    ctx.put("link_name_tf", counts.select("name_norm", tf_name_norm=counts._n.cast("float64") / counts._n.sum().over()))
+    ctx.put("link_name_tf", name_frequencies(normalise, resid_p.name, resid_s.name))
     stu = keyed.filter(keyed.in_block | keyed._pick).select(*stu.columns, "in_block", "in_em")
     stu = stu.rename(in_sample="_pick").mutate(truth=none)
     labelled = student_side(sample_s, normalise, _mix=ibis.literal(-1, type="int64"), in_sample=ibis.literal(False),
@@ -148,6 +147,26 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
         ),
     }
     return reg, stu, sizes
+
+
+def name_frequencies(normalise: Any, *names: Any) -> Any:
+    """How often each normalised name occurs among all the `names` (Splink's `tf_name_norm`).
+
+    The weight of an exact name must not depend on which students happen to share a blocking
+    key, so the frequencies are those of the whole residue — every registry person and every
+    student the exact tier left — the population u describes too. Names are counted as
+    written first and normalised once per distinct spelling (a few hundred thousand, against
+    millions of rows).
+    """
+    written = [col.name("_w").as_table() for col in names]
+    every = written[0]
+    for more in written[1:]:
+        every = every.union(more, distinct=False)
+    spelled = every.group_by("_w").aggregate(_n=every.count())
+    spelled = spelled.mutate(name_norm=normalise(spelled._w))
+    spelled = spelled.filter(spelled.name_norm.notnull())
+    counts = spelled.group_by("name_norm").aggregate(_n=spelled._n.sum())
+    return counts.select("name_norm", tf_name_norm=counts._n.cast("float64") / counts._n.sum().over())
 
 
 def u_sample_sizes(persons: int, students: int, max_pairs: int) -> tuple[int, int]:
@@ -303,6 +322,10 @@ def candidates(pred: Any, model: dict[str, Any]) -> Any:
         birth_agrees=agreement(side("birth_str", True), side("birth_str", False)),
         # both IDs valid, one character apart: never a link without a reviewer (see link_resolve)
         ids_conflict=(p.id_valid_l & p.id_valid_r & (p.id_l != p.id_r)).fill_null(False),
+        # the names do not read alike (one character differs, only the surname's reading agrees,
+        # or nothing does: the name comparison's three lowest levels): whatever the ID and birth
+        # date say, a reviewer decides (see link_resolve)
+        names_differ=(p.gamma_name < NAME_READS_ALIKE).fill_null(False),
     )
 
 

@@ -8,8 +8,14 @@ break — twins with identical features, a duplicated registry row — and goes 
 person (review), never straight to a link. So does a pair whose two IDs are both
 valid and one character apart (`ids_conflict`; pairs further apart are no candidates
 at all): two valid IDs name two people unless a reviewer says otherwise — a same-name,
-same-birthday stranger must never hide a child who is out of school. Reviewers'
-decisions come first.
+same-birthday stranger must never hide a child who is out of school. So does a pair
+whose names do not read alike (`names_differ`: one character differs, only the surname
+agrees, or nothing does). An invalid ID one digit away from a stranger's valid one shares
+its county and birth date too, so the model counts the same evidence three times and
+outweighs a different name; in a province's dense counties such a stranger exists for
+about one invalid registry ID in ten (measured on the province preset: 18 of 12 017
+accepted residue links were such strangers, each hiding a child out of school).
+Reviewers' decisions come first.
 """
 
 from __future__ import annotations
@@ -100,7 +106,8 @@ def link_resolve(ctx: RunContext) -> None:
     )
     best = one_to_one(ctx, pool)
     conflict = best.ids_conflict.fill_null(False)
-    accepted = (best.match_probability >= cfg.accept) & ~best.tied & ~conflict
+    differ = best.names_differ.fill_null(False)
+    accepted = (best.match_probability >= cfg.accept) & ~best.tied & ~conflict & ~differ
     model_links = best.select(
         "person_id",
         "reg_key",
@@ -124,4 +131,7 @@ def link_resolve(ctx: RunContext) -> None:
     note["ties_sent_to_review"] = int(best.filter(best.tied).count().execute())
     note["id_conflicts_sent_to_review"] = int(
         best.filter(conflict & ~best.tied & (best.match_probability >= cfg.accept)).count().execute()
+    )
+    note["differing_names_sent_to_review"] = int(
+        best.filter(differ & ~conflict & ~best.tied & (best.match_probability >= cfg.accept)).count().execute()
     )

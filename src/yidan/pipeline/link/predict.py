@@ -102,12 +102,24 @@ def _inputs(ctx: RunContext) -> tuple[Any, Any, dict[str, int]]:
     cut = int(_MIX_PRIME * min(1.0, 2 * u_students / max(n_students, 1)))
     stu = student_side(resid_s, normalise, _mix=mix, _pick=mix < cut)
     keyed = reading_key_parts(stu, readings)
-    keys = block_keys(keyed)
-    valid = keyed.id_valid.fill_null(False)
-    keyed = keyed.mutate(in_block=shares_block_key(keys, keyed.id, valid, reg_keys),
-                         in_em=shares_block_key(keys, keyed.id, valid, reg_keys.filter(reg_keys.in_em)))
+    key_cols = block_keys(keyed)
+    keyed = keyed.mutate(_valid=keyed.id_valid.fill_null(False), **key_cols)
+
+    def keys_of(t: Any) -> dict[str, Any]:
+        return {name: t[name] for name in key_cols}
+
+    # the (many) students with a valid ID and the (few) without are tested apart, each only
+    # against the persons it can pair with; EM's flag is then computed on the kept few
+    with_id = keyed.filter(keyed._valid)
+    with_id = with_id.mutate(in_block=pairable_with_valid_id(keys_of(with_id), with_id.id, reg_keys))
+    without = keyed.filter(~keyed._valid)
+    without = without.mutate(in_block=pairable_without_valid_id(keys_of(without), reg_keys))
+    kept = with_id.union(without)
+    kept = kept.filter(kept.in_block | kept._pick)
+    kept = kept.mutate(in_em=kept.in_block & shares_block_key(keys_of(kept), kept.id, kept._valid,
+                                                              reg_keys.filter(reg_keys.in_em)))
     ctx.put("link_name_tf", name_frequencies(normalise, resid_p.name, resid_s.name))
-    stu = keyed.filter(keyed.in_block | keyed._pick).select(*stu.columns, "in_block", "in_em")
+    stu = kept.select(*stu.columns, "in_block", "in_em")
     stu = stu.rename(in_sample="_pick").mutate(truth=none)
     labelled = student_side(sample_s, normalise, _mix=ibis.literal(-1, type="int64"), in_sample=ibis.literal(False),
                             in_block=ibis.literal(True), in_em=ibis.literal(True)).join(
@@ -190,16 +202,26 @@ def shares_block_key(keys: dict[str, Any], ident: Any, valid: Any, reg_keys: Any
     column of another table is a semi-join on every engine.
     """
 
-    def any_key(reg: Any) -> Any:
-        hits = [keys[name].isin(reg[name]) for name in keys]
-        cond = hits[0]
-        for hit in hits[1:]:
-            cond = cond | hit
-        return cond.fill_null(False)
+    return ibis.ifelse(valid, pairable_with_valid_id(keys, ident, reg_keys), pairable_without_valid_id(keys, reg_keys))
 
-    without_valid_id = reg_keys.filter(~reg_keys.id_ok)
+
+def pairable_with_valid_id(keys: dict[str, Any], ident: Any, reg_keys: Any) -> Any:
+    """`shares_block_key` for students whose ID `ident` is valid."""
     same_valid_id = ident.isin(reg_keys.filter(reg_keys.id_ok).id).fill_null(False)
-    return ibis.ifelse(valid, any_key(without_valid_id) | same_valid_id, any_key(reg_keys))
+    return _any_key(keys, reg_keys.filter(~reg_keys.id_ok)) | same_valid_id
+
+
+def pairable_without_valid_id(keys: dict[str, Any], reg_keys: Any) -> Any:
+    """`shares_block_key` for students without a valid ID."""
+    return _any_key(keys, reg_keys)
+
+
+def _any_key(keys: dict[str, Any], reg: Any) -> Any:
+    hits = [keys[name].isin(reg[name]) for name in keys]
+    cond = hits[0]
+    for hit in hits[1:]:
+        cond = cond | hit
+    return cond.fill_null(False)
 
 
 def block_keys(t: Any) -> dict[str, Any]:

@@ -201,7 +201,6 @@ def shares_block_key(keys: dict[str, Any], ident: Any, valid: Any, reg_keys: Any
     students are simply not poor, and most carry a valid ID) loses no pair. `isin` over a
     column of another table is a semi-join on every engine.
     """
-
     return ibis.ifelse(valid, pairable_with_valid_id(keys, ident, reg_keys), pairable_without_valid_id(keys, reg_keys))
 
 
@@ -345,8 +344,8 @@ def candidates(pred: Any, model: dict[str, Any]) -> Any:
         # both IDs valid, one character apart: never a link without a reviewer (see link_resolve)
         ids_conflict=(p.id_valid_l & p.id_valid_r & (p.id_l != p.id_r)).fill_null(False),
         # the names do not read alike (one character differs, only the surname's reading agrees,
-        # or nothing does: the name comparison's three lowest levels): whatever the ID and birth
-        # date say, a reviewer decides (see link_resolve)
+        # or nothing does: the name comparison's three lowest levels), or a name is missing:
+        # whatever the ID and birth date say, a reviewer decides (see link_resolve)
         names_differ=(p.gamma_name < NAME_READS_ALIKE).fill_null(False),
     )
 

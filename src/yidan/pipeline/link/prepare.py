@@ -97,7 +97,7 @@ def build_students(enrollment: Any, files: list[str]) -> Any:
 def link_prepare(ctx: RunContext) -> None:
     """Materialise `students` from the ingested `enrollment` table."""
     enrollment = ctx.get("enrollment")
-    # a handful of values (one per input file or sheet): the order records of one term are kept in
+    # the input files' names (one per file or sheet, a handful): within a term, the later file wins
     files = sorted(v for v in enrollment.select("_file").distinct().to_pyarrow().column("_file").to_pylist()
                    if v is not None)
     students = ctx.put("students", build_students(enrollment, files))

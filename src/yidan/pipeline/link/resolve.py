@@ -10,7 +10,7 @@ valid and one character apart (`ids_conflict`; pairs further apart are no candid
 at all): two valid IDs name two people unless a reviewer says otherwise — a same-name,
 same-birthday stranger must never hide a child who is out of school. So does a pair
 whose names do not read alike (`names_differ`: one character differs, only the surname
-agrees, or nothing does). An invalid ID one digit away from a stranger's valid one shares
+agrees, nothing does, or a name is missing). An invalid ID one digit away from a stranger's valid one shares
 its county and birth date too, so the model counts the same evidence three times and
 outweighs a different name; in a province's dense counties such a stranger exists for
 about one invalid registry ID in ten (measured on the province preset: 18 of 12 017

@@ -88,14 +88,10 @@ def run_floor(data: Path, fmt: str, threads: int | None) -> dict[str, Any]:
         con.execute(f"SET threads = {threads}")
 
     def utf8(path: str) -> bool:
+        from yidan.ingest.scan import detect_encoding  # the ingest's own detection
+
         with open(path, "rb") as fh:
-            head = fh.read(1 << 16)
-        head = head[: head.rfind(b"\n") + 1] or head
-        try:
-            head.decode("utf-8")
-        except UnicodeDecodeError:
-            return False
-        return True
+            return detect_encoding(fh.read(1 << 16), Path(path)).startswith("utf-8")
 
     def load(name: str, table: str) -> None:
         paths = [str(p) for p in f[table]]

@@ -97,8 +97,11 @@ def test_the_list_masks_ids_and_the_case_page_shows_the_full_id_only_to_roles_th
     listing = clerk.get("/cases").text
     assert masked in listing and full not in listing
     page = clerk.get(f"/cases/{case.id}").text
+    assert full not in page and masked in page and "13812345678" not in page  # full data only on request
+    page = clerk.post(f"/cases/{case.id}/full", data={"csrf_token": clerk.csrf}).text
     assert full in page and "13812345678" in page
     analyst = browser_login(env, "analyst")
+    assert analyst.post(f"/cases/{case.id}/full", data={"csrf_token": analyst.csrf}).status_code == 403
     page = analyst.get(f"/cases/{case.id}").text
     assert full not in page and masked in page and "13812345678" not in page
     with session_scope(env.sessions()) as s:
@@ -113,7 +116,7 @@ def test_the_province_searches_and_exports_the_audit_log_and_the_export_is_logge
     clerk = browser_login(env, "clerk")
     with session_scope(env.sessions()) as s:
         case = s.scalar(select(Case).where(Case.county == COUNTY_A, Case.code == "K01"))
-    clerk.get(f"/cases/{case.id}")
+    clerk.post(f"/cases/{case.id}/full", data={"csrf_token": clerk.csrf})
     boss = browser_login(env, "admin")
     page = boss.get("/audit", params={"username": "clerk", "action": "view_person"}).text
     assert case.person_id in page and "查看完整个人信息" in page

@@ -142,8 +142,10 @@ def api_dashboard(session: SessionDep, region: RegionParam) -> DashboardOut:
 
 @router.get("/link-decisions", dependencies=allow(*RUN_ADMINS), response_model=list[LinkDecisionOut],
             name="api_link_decisions")
-def api_link_decisions(session: SessionDep, user: CurrentUser) -> list[LinkDecisionOut]:
-    """人工复核结论（link_decisions 契约表），供 yidan run --link-decisions 使用。"""
-    audit.record(session, user=user, action="export_link_decisions", target="api")
+def api_link_decisions(session: SessionDep, user: CurrentUser, region: RegionScope) -> list[LinkDecisionOut]:
+    """本地区案件的人工复核结论（link_decisions 契约表，含完整身份证号），供 yidan run --link-decisions 使用；
+    每次导出都记入审计日志。"""
+    audit.record(session, user=user, action="export_link_decisions", target="api", detail=f"地区 {region}")
     return [LinkDecisionOut(person_id=d.person_id, student_no=d.student_no, decision=d.decision,
-                            decided_by=d.decided_by, decided_on=d.decided_on) for d in case_crud.link_decisions(session)]
+                            decided_by=d.decided_by, decided_on=d.decided_on)
+            for d in case_crud.link_decisions(session, region=region)]

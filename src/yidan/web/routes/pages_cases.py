@@ -6,13 +6,24 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from yidan.contract.codes import case_rule
 from yidan.store import audit
 from yidan.store.crud import cases as crud
 from yidan.store.errors import ActionError, ConflictError
 from yidan.store.models import Case, User
 from yidan.web.actions import ACTIONS, Action, apply
-from yidan.web.deps import ALL_ROLES, CaseInScope, CurrentUser, RegionScope, SessionDep, allow
-from yidan.web.masking import may_see_full
+from yidan.web.deps import (
+    ALL_ROLES,
+    REVEALERS,
+    CaseInScope,
+    CurrentUser,
+    MaskerDep,
+    RegionScope,
+    SessionDep,
+    allow,
+    masker_for,
+)
+from yidan.web.masking import CaseView, may_reveal
 from yidan.web.render import render
 from yidan.web.security import check_csrf
 
@@ -20,24 +31,34 @@ router = APIRouter(dependencies=[Depends(check_csrf)])
 
 
 def case_filter(
+    user: CurrentUser,
     code: str | None = None, township: str | None = None, village: str | None = None, school_code: str | None = None,
     state: str | None = None, q: str | None = None, county: str | None = None, page: int = 1,
+    id_number: str | None = None,
 ) -> crud.CaseFilter:
     def clean(v: str | None) -> str | None:
         return v.strip() or None if v else None
 
+    id_query = clean(id_number)
+    if id_query is not None:
+        if not may_reveal(user.role):  # a masked role could narrow a hidden ID down digit by digit
+            raise ActionError(f"您的角色（{user.role_label}）不能按身份证号查询。", hint="按姓名、地区或问题代码查询。")
+        id_query = crud.check_id_query(id_query)
     return crud.CaseFilter(code=clean(code), township=clean(township), village=clean(village),
                            school_code=clean(school_code), state=clean(state), q=clean(q), county=clean(county),
-                           page=max(1, page))
+                           page=max(1, page), id_query=id_query)
 
 
 FilterDep = Annotated[crud.CaseFilter, Depends(case_filter)]
 
 
 @router.get("/cases", dependencies=allow(*ALL_ROLES), name="cases")
-def cases_page(request: Request, session: SessionDep, user: CurrentUser, region: RegionScope, filters: FilterDep):
+def cases_page(request: Request, session: SessionDep, user: CurrentUser, region: RegionScope, filters: FilterDep,
+               masker: MaskerDep):
     rows, total = crud.list_cases(session, region=region, filters=filters)
-    ctx: dict[str, Any] = {"rows": rows, "total": total, "f": filters, "pages": max(1, -(-total // filters.per_page))}
+    ctx: dict[str, Any] = {"rows": [CaseView.of(c, masker, with_details=False) for c in rows], "total": total,
+                           "f": filters, "pages": max(1, -(-total // filters.per_page)),
+                           "id_search": may_reveal(user.role)}
     if request.headers.get("hx-request") and request.headers.get("hx-target") == "case-rows":
         return render(request, "_case_rows.html", ctx)
     cache = request.app.state.options_cache
@@ -49,7 +70,7 @@ def cases_page(request: Request, session: SessionDep, user: CurrentUser, region:
     return render(request, "cases.html", {**ctx, "options": cache[key]})
 
 
-def explanation(case: Case) -> list[dict[str, Any]]:
+def explanation(case: CaseView) -> list[dict[str, Any]]:
     raw = case.link.get("explanation") if case.link else None
     if not raw:
         return []
@@ -61,14 +82,18 @@ def explanation(case: Case) -> list[dict[str, Any]]:
 
 
 def case_page(request: Request, session: Any, user: User, case: Case, *, error: str = "", hint: str = "",
-              status_code: int = 200) -> Response:
-    full = may_see_full(user.role)
+              status_code: int = 200, full: bool = False, typed: dict[str, dict[str, Any]] | None = None) -> Response:
+    """The case page. Masked for everyone; `full` only from the audited reveal. `typed`: what the clerk
+    submitted in a form that was refused (a conflict, a missing field), shown again in that form."""
     if full:
         audit.record(session, user=user, action="view_person", target=case.person_id,
-                     detail=f"案件 {case.id} {case.finding_key}")
-    ctx = {"case": case, "full": full, "error": error, "hint": hint, "actions": ACTIONS,
-           "explanation": explanation(case), "person": case.person or {}, "link": case.link or {},
-           "can": {name: user.role in a.roles for name, a in ACTIONS.items()},
+                     detail=f"案件 {case.id} {case.code}")
+    view = CaseView.of(case, masker_for(request, full=full))
+    rule = case_rule(case.code)
+    ctx = {"case": view, "full": full, "error": error, "hint": hint, "actions": ACTIONS,
+           "explanation": explanation(view), "person": view.person, "link": view.link,
+           "can": {name: user.role in a.roles and name in rule.actions for name, a in ACTIONS.items()},
+           "can_reveal": may_reveal(user.role), "rule": rule, "typed": typed or {},
            "team_roles": crud.TEAM_ROLES}
     return render(request, "case.html", ctx, status_code)
 
@@ -78,6 +103,12 @@ def case_view(request: Request, session: SessionDep, user: CurrentUser, case: Ca
     return case_page(request, session, user, case)
 
 
+@router.post("/cases/{case_id}/full", dependencies=allow(*REVEALERS), name="case_full")
+def case_full(request: Request, session: SessionDep, user: CurrentUser, case: CaseInScope):
+    """查看完整信息: the full ID, student number and phones of this case, written to the audit log."""
+    return case_page(request, session, user, case, full=True)
+
+
 def _register(action: Action) -> None:
     model = action.model
 
@@ -85,14 +116,12 @@ def _register(action: Action) -> None:
                  payload: Annotated[model, Form()]):  # type: ignore[valid-type]
         try:
             apply(session, name=action.name, case=case, user=user, payload=payload)
-        except ConflictError as exc:
+        except (ConflictError, ActionError) as exc:
             session.rollback()
             fresh = crud.get_case(session, case_id=case.id, region=user.region)
-            return case_page(request, session, user, fresh, error=exc.message, hint=exc.hint, status_code=409)
-        except ActionError as exc:
-            session.rollback()
-            fresh = crud.get_case(session, case_id=case.id, region=user.region)
-            return case_page(request, session, user, fresh, error=exc.message, hint=exc.hint, status_code=400)
+            typed = {action.name: payload.model_dump(mode="json", exclude={"version"})}
+            return case_page(request, session, user, fresh, error=exc.message, hint=exc.hint, typed=typed,
+                             status_code=409 if isinstance(exc, ConflictError) else 400)
         return RedirectResponse(f"/cases/{case.id}?done={action.name}", status_code=303)
 
     endpoint.__name__ = f"case_{action.name.replace('-', '_')}"

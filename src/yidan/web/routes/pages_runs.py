@@ -119,8 +119,10 @@ def run_publish(request: Request, session: SessionDep, user: CurrentUser, run: R
 
 
 @router.get("/link-decisions.csv", dependencies=allow(*RUN_ADMINS), name="link_decisions_csv")
-def link_decisions_csv(request: Request, session: SessionDep, user: CurrentUser):
-    path = write_link_decisions(session, request.app.state.worker.data_dir / "exports" / f"link_decisions-{user.id}.csv")
-    audit.record(session, user=user, action="export_link_decisions", target="link_decisions")
+def link_decisions_csv(request: Request, session: SessionDep, user: CurrentUser, region: RegionScope):
+    """The reviewers' decisions on the cases of the user's region (the export is audited)."""
+    path = write_link_decisions(session, request.app.state.worker.data_dir / "exports" / f"link_decisions-{user.id}.csv",
+                                region=region)
+    audit.record(session, user=user, action="export_link_decisions", target="link_decisions", detail=f"地区 {region}")
     return Response(path.read_bytes(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": "attachment; filename=link_decisions.csv"})

@@ -97,6 +97,8 @@ class AppSettings(BaseSettings):
     secret_key: str = "change-me"
     production: bool = False
     data_dir: Path = Path("yidan-data")
+    # publishing asks for an explicit confirmation when it would close more cases than this by data
+    publish_confirm_threshold: int = 200
     session_max_age: int = 8 * 3600
     max_failed_logins: int = 5
 

@@ -14,7 +14,7 @@ from yidan.store import audit
 from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
 from yidan.store.crud import stats
-from yidan.store.publish import publish_run
+from yidan.store.publish import preview_publish, publish_run
 from yidan.web.deps import (
     ALL_ROLES,
     RUN_ADMINS,
@@ -116,18 +116,41 @@ def api_runs_start(request: Request, session: SessionDep, user: CurrentUser, bod
 
 
 class PublishOut(BaseModel):
+    published: bool = Field(description="false：只是预览，尚未发布")
     opened: int
     kept: int
     reopened: int
     resolved: int
+    counties: dict[str, dict[str, int]] = Field(description="各县：新增、延续、重新打开、数据销号")
+    coverage: dict[str, Any] = Field(description="比对覆盖的县、数据表和学期：只在其中数据销号")
+    threshold: int = Field(description="数据销号超过此数时，发布需要 confirm=true")
+    needs_confirmation: bool
+
+
+def _threshold(request: Request) -> int:
+    return int(request.app.state.settings.publish_confirm_threshold)
+
+
+@router.get("/runs/{run_pk}/preview", dependencies=allow(*RUN_ADMINS), response_model=PublishOut,
+            name="api_run_preview")
+def api_run_preview(request: Request, session: SessionDep, run: RunInScope) -> PublishOut:
+    """发布预览：按县列出发布后将新增、延续、重新打开和数据销号的案件数（不做任何更改）。"""
+    p = preview_publish(session, run=run, threshold=_threshold(request))
+    return PublishOut(published=False, **asdict(p.result), coverage=p.coverage.as_dict(), threshold=p.threshold,
+                      needs_confirmation=p.needs_confirmation)
 
 
 @router.post("/runs/{run_pk}/publish", dependencies=allow(*RUN_ADMINS), response_model=PublishOut,
              name="api_run_publish")
-def api_run_publish(session: SessionDep, user: CurrentUser, run: RunInScope) -> PublishOut:
-    """发布一次已完成的比对：问题线索转为案件，消失的未办结案件数据销号。已发布的比对不可更改。"""
-    result = publish_run(session, run=run, user=user)
-    return PublishOut(**asdict(result))
+def api_run_publish(request: Request, session: SessionDep, user: CurrentUser, run: RunInScope,
+                    confirm: bool = False) -> PublishOut:
+    """发布一次已完成的比对：问题线索转为案件；比对覆盖范围内（县、学期、是否含资助数据）消失的未办结案件数据销号。
+    数据销号数超过阈值时须带 confirm=true（先用 GET /api/runs/{run_pk}/preview 核对）。已发布的比对不可更改。"""
+    threshold = _threshold(request)
+    result = publish_run(session, run=run, user=user, confirm=confirm, threshold=threshold)
+    coverage = (run.totals or {}).get("coverage", {})
+    return PublishOut(published=True, **asdict(result), coverage=coverage, threshold=threshold,
+                      needs_confirmation=False)
 
 
 @router.get("/dashboard/{region}", dependencies=allow(*ALL_ROLES), response_model=DashboardOut, name="api_dashboard")

@@ -300,9 +300,9 @@ def publish_run(session: Session, *, run: Run, user: User, confirm: bool = False
                    for cid in reopened_ids]
     gone = [cid for cid, _county in plan.gone]
     for i in range(0, len(gone), CHUNK):
-        chunk = gone[i : i + CHUNK]
+        ids_chunk = gone[i : i + CHUNK]
         conn.execute(
-            update(t).where(t.c.id.in_(chunk), t.c.state.not_in(CLOSED_STATES))
+            update(t).where(t.c.id.in_(ids_chunk), t.c.state.not_in(CLOSED_STATES))
             .values(state="resolved", closed_run_pk=run.id, version=t.c.version + 1, updated_at=now)
         )
     events += [{"case_id": cid, "actor": actor, "kind": "resolved",

@@ -11,7 +11,7 @@ from yidan.store import audit
 from yidan.store.crud import cases as crud
 from yidan.store.errors import ActionError, ConflictError
 from yidan.store.models import Case, User
-from yidan.web.actions import ACTIONS, Action, apply
+from yidan.web.actions import ACTIONS, Action, VersionedIn, apply
 from yidan.web.deps import (
     ALL_ROLES,
     REVEALERS,
@@ -119,7 +119,7 @@ def _register(action: Action) -> None:
         except (ConflictError, ActionError) as exc:
             session.rollback()
             fresh = crud.get_case(session, case_id=case.id, region=user.region)
-            typed = {action.name: payload.model_dump(mode="json", exclude={"version"})}
+            typed = {action.name: VersionedIn.model_dump(payload, mode="json", exclude={"version"})}
             return case_page(request, session, user, fresh, error=exc.message, hint=exc.hint, typed=typed,
                              status_code=409 if isinstance(exc, ConflictError) else 400)
         return RedirectResponse(f"/cases/{case.id}?done={action.name}", status_code=303)

@@ -152,3 +152,10 @@ def test_search_by_id_for_roles_that_see_ids_and_refused_for_masked_roles(env: E
     assert refused.status_code == 400 and "不能按身份证号查询" in refused.json()["detail"]
     page = browser_login(env, "inspector").get("/cases", params={"id_number": k02.person_id[:10]})
     assert page.status_code == 400 and f"/cases/{k02.id}" not in page.text
+
+
+def test_a_masked_role_cannot_test_a_guessed_id_through_a_finding_key(env: Env, tmp_path: Path) -> None:
+    k02 = _setup(env, tmp_path)["K02"]
+    guess = k02.finding_key  # what someone who guessed the ID would type
+    assert _api(env, "inspector").get("/api/cases", params={"q": guess}).json()["total"] == 0
+    assert [c["id"] for c in _api(env, "clerk").get("/api/cases", params={"q": guess}).json()["items"]] == [k02.id]

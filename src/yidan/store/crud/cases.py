@@ -34,7 +34,8 @@ class CaseFilter:
     village: str | None = None
     school_code: str | None = None
     state: str | None = None
-    q: str | None = None  # name or finding key fragment
+    q: str | None = None  # a name fragment, or a whole finding key where `q_keys`
+    q_keys: bool = True  # False for roles that must not test a guessed ID through a finding key
     county: str | None = None
     person_id: str | None = None  # the exact ID (workbook import)
     id_query: str | None = None  # a full or partial ID typed by a user who may see IDs
@@ -80,7 +81,8 @@ def list_cases(session: Session, *, region: str, filters: CaseFilter) -> tuple[l
     elif f.state:
         stmt = stmt.where(Case.state == f.state)
     if f.q:
-        stmt = stmt.where(Case.name.contains(f.q, autoescape=True) | (Case.finding_key == f.q))
+        by_name = Case.name.contains(f.q, autoescape=True)
+        stmt = stmt.where(by_name | (Case.finding_key == f.q) if f.q_keys else by_name)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     page = max(1, f.page)
     heavy = (defer(Case.person), defer(Case.link), defer(Case.team), defer(Case.evidence))  # not shown in lists

@@ -46,7 +46,7 @@ def case_filter(
         id_query = crud.check_id_query(id_query)
     return crud.CaseFilter(code=clean(code), township=clean(township), village=clean(village),
                            school_code=clean(school_code), state=clean(state), q=clean(q), county=clean(county),
-                           page=max(1, page), id_query=id_query)
+                           page=max(1, page), id_query=id_query, q_keys=may_reveal(user.role))
 
 
 FilterDep = Annotated[crud.CaseFilter, Depends(case_filter)]

@@ -34,11 +34,12 @@ KEYED = Masker(key=b"instance-one")
 
 def test_ids_phones_and_student_numbers_are_masked_by_field_name_in_english_and_chinese() -> None:
     record = {"person_id": PID, "身份证号": PID.lower(), "phone": "13812345678", "联系电话": "0731-84561234",
-              "student_no": "G" + PID, "全国学籍号": "G" + PID, "name": "张小明", "age": 11}
+              "student_no": "G" + PID, "全国学籍号": "G" + PID, "name": "张小明", "age": 11, "出生日期": "2010-03-01"}
     masked = KEYED.record(record)
     assert masked == {"person_id": "430124********100X", "身份证号": "430124********100x", "phone": "138****5678",
                       "联系电话": "073******1234", "student_no": "G430124********100X",
-                      "全国学籍号": "G430124********100X", "name": "张小明", "age": 11}
+                      "全国学籍号": "G430124********100X", "name": "张小明", "age": 11,
+                      "出生日期": "2010-03"}  # the day would complete the masked ID
     assert Masker(full=True).record(record) == record
 
 
@@ -116,6 +117,8 @@ def test_the_inspector_and_the_analyst_never_receive_a_full_id_or_phone_from_a_r
         bodies = [api.get("/api/cases").text, page.get("/cases").text]
         for cid in case_ids[::3]:
             bodies += [api.get(f"/api/cases/{cid}").text, page.get(f"/cases/{cid}").text]
+        births = {f"{i[6:10]}-{i[10:12]}-{i[12:14]}" for i in ids}  # with a masked ID, the whole ID
         for body in bodies:
             assert not [i for i in ids if i in body] and not _ANY_ID.findall(body), role
+            assert not [b for b in births if b in body], role
             assert not [p for p in phones if p in body] and not _ANY_MOBILE.findall(body), role

@@ -5,7 +5,9 @@ left to a template: routes turn a record into what the viewer may see with a `Ma
 
 * `FIELD_KINDS` names the kind of every field that can hold personal data, in English aliases
   and Chinese labels alike (the evidence JSON uses 身份证号, 全国学籍号 …): ID numbers, phones,
-  student numbers (a "G" number embeds the ID), finding keys (they end with the ID). A field
+  student numbers (a "G" number embeds the ID), finding keys (they end with the ID), birth dates
+  (shown as year and month: with the masked ID's first six and last four characters the day
+  would give the whole number back). A field
   of no known kind is free text: any ID number or phone inside it is masked all the same, so a
   new evidence field cannot leak by being forgotten here.
 * Masked, a finding key is opaque: code, term and programme stay, the person becomes a keyed
@@ -37,6 +39,7 @@ class FieldKind(StrEnum):
     PHONE = "phone"
     STUDENT_NO = "student_no"
     FINDING_KEY = "finding_key"
+    BIRTH_DATE = "birth_date"  # with the masked ID's first six and last four it would give the whole ID
     TEXT = "text"  # free text: IDs and phones inside it are masked
 
 
@@ -46,6 +49,7 @@ FIELD_KINDS: dict[str, FieldKind] = {
     **dict.fromkeys(("phone", "head_phone", "contact_phone", "联系电话", "电话", "户主电话"), FieldKind.PHONE),
     **dict.fromkeys(("student_no", "l_student_no", "review_student_no", "全国学籍号", "学籍号"), FieldKind.STUDENT_NO),
     **dict.fromkeys(("finding_key", "问题编号"), FieldKind.FINDING_KEY),
+    **dict.fromkeys(("birth_date", "student_birth_date", "出生日期"), FieldKind.BIRTH_DATE),
 }
 
 # an 18-character ID (17 digits and a check character), a legacy 15-digit one, a mobile or a
@@ -81,6 +85,14 @@ def mask_phone(value: Any) -> str:
         return ""
     v = str(value)
     return v[:3] + "*" * max(0, len(v) - 7) + v[-4:] if len(v) >= 7 else "*" * len(v)
+
+
+def mask_birth_date(value: Any) -> str:
+    """2010-03-01 -> 2010-03 (the age stays readable; the day would complete a masked ID)."""
+    if value is None or value == "":
+        return ""
+    v = str(value)
+    return v[:7] if len(v) >= 7 and v[4] in "-/年" else "*" * len(v)
 
 
 def scrub_text(value: str) -> str:
@@ -148,6 +160,8 @@ class Masker:
             return self.student_no(value)
         if kind is FieldKind.FINDING_KEY:
             return self.finding_key(value)
+        if kind is FieldKind.BIRTH_DATE:
+            return mask_birth_date(value)
         if isinstance(value, str) and value[:1] in "{[":
             return self.json_text(value)
         return self.text(value)

@@ -101,16 +101,17 @@ def coverage_of(rundir: RunDir, *, region: str, findings: pa.Table | None = None
     m = rundir.manifest
     cov = m.get("coverage") or {}
     term = str(m.get("term") or "")
-    if cov:
-        counties = {str(c) for c in cov.get("counties") or ()}
-        tables = {str(t) for t in cov.get("tables") or ()}
-        school = {str(t) for t in cov.get("school_terms") or (term,)}
-        aid = {str(t) for t in cov.get("aid_terms") or ()} if all(t in tables for t in AID_TABLES) else set()
-        return Coverage(region, frozenset(counties), frozenset(tables), frozenset(school), frozenset(aid))
     summary = rundir.summary()
     counties = set()
     if summary.num_rows:
         counties = {str(c) for c in pc.unique(summary["county"]).to_pylist() if c}
+    if cov:
+        # the registry's counties; where the engine could not say (empty), the summary's persons' counties
+        counties = {str(c) for c in cov.get("counties") or ()} or counties
+        tables = {str(t) for t in cov.get("tables") or ()}
+        school = {str(t) for t in cov.get("school_terms") or (term,)}
+        aid = {str(t) for t in cov.get("aid_terms") or ()} if all(t in tables for t in AID_TABLES) else set()
+        return Coverage(region, frozenset(counties), frozenset(tables), frozenset(school), frozenset(aid))
     if findings is None:
         findings = rundir.findings()
     tables = {str(i.get("table")) for i in m.get("inputs") or () if isinstance(i, dict) and i.get("table")}

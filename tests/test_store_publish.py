@@ -228,3 +228,17 @@ def test_resolving_more_than_the_threshold_needs_confirmation_and_the_preview_sa
     assert set(_states(env).values()) == {"open"}
     result = _publish(env, admin, run_pk, threshold=10, confirm=True)
     assert result.resolved == len(findings) - len(left) == preview.result.resolved
+
+
+def test_a_later_term_settles_earlier_schooling_cases_but_aid_only_for_the_terms_it_audited(
+        env: Env, tmp_path: Path) -> None:
+    admin = make_user(env, "admin", "province_admin", "43")
+    autumn = fixture_findings(COUNTY_A, term="2020秋")
+    cov = {"counties": [COUNTY_A], "tables": list(ALL_TABLES), "school_terms": ["2020秋"], "aid_terms": ["2020秋"]}
+    _publish(env, admin, _run(env, admin, tmp_path / "autumn", "autumn", autumn, coverage=cov))
+    spring = fixture_findings(COUNTY_A, term="2021春")
+    cov = {"counties": [COUNTY_A], "tables": list(ALL_TABLES), "school_terms": ["2021春"], "aid_terms": ["2021春"]}
+    _publish(env, admin, _run(env, admin, tmp_path / "spring", "spring", spring, coverage=cov))
+    states = _states(env)
+    assert {f["code"]: states[f["finding_key"]] for f in autumn} == {
+        f["code"]: "open" if f["code"].startswith("Z") else "resolved" for f in autumn}

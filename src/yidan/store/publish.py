@@ -5,11 +5,12 @@
 * a new key opens a new case;
 * an open case whose finding is absent from the newly published run is closed as
   resolved by data (对账销号), with that run as evidence — but only inside what the run
-  covered (`Coverage`): the counties whose registry it read, the schooling term it judged,
-  and the aid terms it audited when it had aid and policy files. A one-county run never
-  touches another county's cases, a run without aid files never resolves an aid case, and
-  a run of another province touches nothing (its findings outside the run's province are
-  refused).
+  covered (`Coverage`): the counties whose registry it read; for schooling and data-quality
+  cases the term it judged and the terms before it (a child's situation as of this term
+  settles what earlier terms said), never a later one; for aid cases only the terms it
+  audited, and none without aid and policy files. A one-county run never touches another
+  county's cases, a run without aid files never resolves an aid case, and a run of another
+  province touches nothing (its findings outside the run's province are refused).
 Published runs are immutable: a run is published once, and only a complete one.
 `preview_publish` says what publishing would do, per county, without changing anything;
 publishing asks for confirmation (`confirm=True`) when it would resolve more than a threshold.
@@ -21,7 +22,7 @@ statements (one INSERT … RETURNING and a few executemany UPDATEs), never row b
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -32,6 +33,7 @@ from sqlalchemy import ColumnElement, Table, and_, bindparam, false, insert, or_
 from sqlalchemy.orm import Session
 
 from yidan.contract.codes import FINDING_CODES
+from yidan.identity.terms import Term, parse_term
 from yidan.runs.rundir import RunDir
 from yidan.store.errors import ActionError
 from yidan.store.models import CLOSED_STATES, Case, CaseEvent, Run, RunCount, User, utcnow
@@ -84,6 +86,15 @@ class Coverage:
             parts.append(and_(Case.code.in_(AID_CODES), Case.term.in_(sorted(self.aid_terms))))
         return and_(Case.county.in_(counties), or_(*parts))
 
+    def with_earlier_school_terms(self, session: Session) -> Coverage:
+        """Schooling coverage extended to the earlier terms of the open cases on record."""
+        if not self.school_terms:
+            return self
+        latest = max(parse_term(t) for t in self.school_terms)
+        on_record = session.scalars(select(Case.term).where(Case.code.not_in(AID_CODES)).distinct())
+        earlier = {t for t in on_record if _term_before(t, latest)}
+        return replace(self, school_terms=self.school_terms | earlier)
+
     def describe(self) -> str:
         aid = f"资助核查学期 {'、'.join(sorted(self.aid_terms))}" if self.aid_terms else "未含资助数据（不处理资助类案件）"
         return (f"覆盖 {len(self.counties)} 个县（{'、'.join(sorted(self.counties)[:12])}"
@@ -92,6 +103,13 @@ class Coverage:
     def as_dict(self) -> dict[str, Any]:
         return {"counties": sorted(self.counties), "tables": sorted(self.tables),
                 "school_terms": sorted(self.school_terms), "aid_terms": sorted(self.aid_terms)}
+
+
+def _term_before(label: str, latest: Term) -> bool:
+    try:
+        return parse_term(label) < latest
+    except Exception:  # a label this version cannot read is left alone
+        return False
 
 
 def coverage_of(rundir: RunDir, *, region: str, findings: pa.Table | None = None) -> Coverage:
@@ -199,7 +217,7 @@ def _plan(session: Session, run: Run) -> _Plan:
     if outside:
         raise ActionError(f"比对结果中有不属于本省（{run.region}）的问题线索（县 {'、'.join(outside[:5])}），不能发布。",
                           hint="确认输入的是本省数据后重新比对。")
-    coverage = coverage_of(rundir, region=run.region, findings=findings)
+    coverage = coverage_of(rundir, region=run.region, findings=findings).with_earlier_school_terms(session)
     existing: dict[str, tuple[int, str]] = {}
     for i in range(0, len(keys), CHUNK):
         chunk = keys[i : i + CHUNK]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import func, select
 
@@ -109,9 +112,13 @@ ALL_TABLES = ("registry", "enrollment", *AID)
 
 
 def _run(env: Env, admin: Any, path: Path, run_id: str, findings: list[dict[str, Any]], *,
-         coverage: dict[str, Any] | None = None, region: str = "43") -> int:
-    """A complete run (registered, not published) whose manifest says what it covered."""
+         coverage: dict[str, Any] | None = None, region: str = "43",
+         edit: Callable[[pa.Table], pa.Table] | None = None) -> int:
+    """A complete run (registered, not published) whose manifest says what it covered; `edit` changes its
+    findings.parquet (for a run the pipeline cannot write: a duplicated key, no findings at all)."""
     rd = write_run(path, run_id=run_id, findings=findings)
+    if edit is not None:
+        pq.write_table(edit(pq.read_table(path / "findings.parquet")), path / "findings.parquet")
     if coverage is not None:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
         manifest["coverage"] = coverage
@@ -196,14 +203,15 @@ def test_a_run_of_another_province_is_refused_and_touches_nothing(env: Env, tmp_
     with pytest.raises(ActionError, match="不属于本省"):
         _publish(env, admin, run_pk)
     # and a run whose manifest claims another province's counties resolves nothing here
-    _publish(env, admin, _run(env, admin, tmp_path / "empty", "empty", [], coverage=cov))
+    _publish(env, admin, _run(env, admin, tmp_path / "empty", "empty", other, coverage=cov,
+                              edit=lambda t: t.slice(0, 0)))
     assert set(_states(env).values()) == {"open"} and len(_states(env)) == len(findings)
 
 
 def test_a_run_with_a_duplicated_finding_key_is_refused_before_anything_is_written(env: Env, tmp_path: Path) -> None:
     admin = make_user(env, "admin", "province_admin", "43")
     findings = fixture_findings(COUNTY_A)
-    run_pk = _run(env, admin, tmp_path / "dup", "dup", [*findings, findings[3]])
+    run_pk = _run(env, admin, tmp_path / "dup", "dup", findings, edit=lambda t: pa.concat_tables([t, t.slice(3, 1)]))
     with pytest.raises(ActionError, match="重复的问题编号"):
         _publish(env, admin, run_pk)
     with session_scope(env.sessions()) as s:

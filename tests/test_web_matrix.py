@@ -163,7 +163,7 @@ def leaky_findings(counties: tuple[str, ...]) -> list[dict[str, Any]]:
         for f in fixture_findings(county, start=20 * n):
             pid = f["person_id"]
             f["evidence"] = json.dumps({"建档立卡": {"身份证号": pid, "姓名": f["name"], "户籍地": f["village"]},
-                                        "学籍": {"全国学籍号": "G" + pid, "学校标识码": f["school_code"]},
+                                        "学籍": {"全国学籍号": "G" + pid, "学校标识码": f.get("school_code")},
                                         "疑似匹配": None, "在读学籍数": 1}, ensure_ascii=False)
             if f["code"].startswith("Z"):
                 f["detail"] = f"受助人（身份证号 {pid}，学籍号 G{pid}）应核实追回"

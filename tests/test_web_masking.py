@@ -34,12 +34,13 @@ KEYED = Masker(key=b"instance-one")
 
 def test_ids_phones_and_student_numbers_are_masked_by_field_name_in_english_and_chinese() -> None:
     record = {"person_id": PID, "身份证号": PID.lower(), "phone": "13812345678", "联系电话": "0731-84561234",
-              "student_no": "G" + PID, "全国学籍号": "G" + PID, "name": "张小明", "age": 11, "出生日期": "2010-03-01"}
+              "student_no": "G" + PID, "全国学籍号": "G" + PID, "name": "张小明", "age": 11, "出生日期": "2010-03-01",
+              "student_id_number": PID}
     masked = KEYED.record(record)
     assert masked == {"person_id": "430124********100X", "身份证号": "430124********100x", "phone": "138****5678",
                       "联系电话": "073******1234", "student_no": "G430124********100X",
                       "全国学籍号": "G430124********100X", "name": "张小明", "age": 11,
-                      "出生日期": "2010-03"}  # the day would complete the masked ID
+                      "出生日期": "2010-03", "student_id_number": "430124********100X"}  # a day would complete the ID
     assert Masker(full=True).record(record) == record
 
 

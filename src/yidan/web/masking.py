@@ -44,7 +44,7 @@ class FieldKind(StrEnum):
 
 
 FIELD_KINDS: dict[str, FieldKind] = {
-    **dict.fromkeys(("person_id", "id_number", "payee_id", "身份证号", "受助人身份证号", "户主身份证号"),
+    **dict.fromkeys(("person_id", "id_number", "student_id_number", "payee_id", "身份证号", "受助人身份证号", "户主身份证号"),
                     FieldKind.ID_NUMBER),
     **dict.fromkeys(("phone", "head_phone", "contact_phone", "联系电话", "电话", "户主电话"), FieldKind.PHONE),
     **dict.fromkeys(("student_no", "l_student_no", "review_student_no", "全国学籍号", "学籍号"), FieldKind.STUDENT_NO),

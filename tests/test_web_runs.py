@@ -240,3 +240,17 @@ def test_the_run_page_previews_publishing_per_county_and_a_large_resolution_need
     assert api.post(f"/api/runs/{run_pk}/publish").status_code == 400
     done = api.post(f"/api/runs/{run_pk}/publish", params={"confirm": "true"}).json()
     assert done["published"] and done["resolved"] == 8 and done["coverage"]["counties"] == [COUNTY_A, COUNTY_B]
+
+
+def test_a_run_error_that_quotes_an_id_is_masked_for_the_analyst(env: Env, tmp_path: Path) -> None:
+    admin = make_user(env, "admin", "province_admin", "43")
+    make_user(env, "analyst", "province_analyst", "43")
+    pid = "43012420100301100X"
+    with session_scope(env.sessions()) as s:
+        run = run_crud.create_run(s, path=str(tmp_path / "x"), region="43", started_by=admin.id)
+        run_crud.finish_run(s, run_pk=run.id, status="failed", error=f"建档立卡第 3 行身份证号 {pid} 重复，比对中止。")
+        run_pk = run.id
+    analyst = browser_login(env, "analyst")
+    for body in (analyst.get(f"/runs/{run_pk}").text, analyst.get(f"/runs/{run_pk}/progress").text):
+        assert pid not in body and "430124********100X" in body
+    assert pid in browser_login(env, "admin").get(f"/runs/{run_pk}").text  # who started runs reads it whole

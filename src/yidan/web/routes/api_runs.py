@@ -26,6 +26,7 @@ from yidan.web.deps import (
     SessionDep,
     allow,
 )
+from yidan.web.masking import may_reveal, scrub_text
 from yidan.web.worker import RunSpec, files_in_folder
 
 router = APIRouter(prefix="/api", tags=["runs"])
@@ -69,8 +70,10 @@ class LinkDecisionOut(BaseModel):
     decided_on: datetime
 
 
-def _run(r: Any) -> RunOut:
-    return RunOut(id=r.id, run_id=r.run_id, term=r.term, status=r.status, progress=r.progress, error=r.error,
+def _run(r: Any, user: Any = None) -> RunOut:
+    """A run; its error message (it may quote an input value) with IDs and phones masked for masked roles."""
+    error = r.error if user is not None and may_reveal(user.role) else (scrub_text(r.error) if r.error else r.error)
+    return RunOut(id=r.id, run_id=r.run_id, term=r.term, status=r.status, progress=r.progress, error=error,
                   created_at=r.created_at, published_at=r.published_at, totals=r.totals or {})
 
 
@@ -82,15 +85,15 @@ def api_me(user: CurrentUser) -> MeOut:
 
 
 @router.get("/runs", dependencies=allow(*RUN_VIEWERS), response_model=list[RunOut], name="api_runs")
-def api_runs(session: SessionDep, region: RegionScope) -> list[RunOut]:
+def api_runs(session: SessionDep, user: CurrentUser, region: RegionScope) -> list[RunOut]:
     """全部比对及其状态。"""
-    return [_run(r) for r in run_crud.list_runs(session, region=region)]
+    return [_run(r, user) for r in run_crud.list_runs(session, region=region)]
 
 
 @router.get("/runs/{run_pk}", dependencies=allow(*RUN_VIEWERS), response_model=RunOut, name="api_run")
-def api_run(run: RunInScope) -> RunOut:
+def api_run(run: RunInScope, user: CurrentUser) -> RunOut:
     """一次比对的状态和进度。"""
-    return _run(run)
+    return _run(run, user)
 
 
 class RunStartIn(BaseModel):
@@ -112,7 +115,7 @@ def api_runs_start(request: Request, session: SessionDep, user: CurrentUser, bod
     run.path = str(worker.run_dir_for(run.id))
     session.commit()
     worker.submit(run.id, RunSpec(term=terms[0], audit_terms=terms[1:], files=files))
-    return _run(run)
+    return _run(run, user)
 
 
 class PublishOut(BaseModel):

@@ -16,6 +16,7 @@ from yidan.store.crud import runs as run_crud
 from yidan.store.errors import ActionError
 from yidan.store.publish import preview_publish, publish_run
 from yidan.web.deps import RUN_ADMINS, RUN_VIEWERS, CurrentUser, RegionScope, RunInScope, SessionDep, allow
+from yidan.web.masking import may_reveal, scrub_text
 from yidan.web.render import render
 from yidan.web.security import check_csrf
 from yidan.web.worker import TABLES, RunSpec, files_in_folder, write_link_decisions
@@ -94,9 +95,18 @@ async def _save_uploads(request: Request, folder: Path) -> dict[str, list[Path]]
     return files
 
 
+def _error(request: Request, run: Any) -> str:
+    """The run's error message (it may quote an input value), IDs and phones masked for masked roles."""
+    user = getattr(request.state, "user", None)
+    if not run.error:
+        return ""
+    return str(run.error) if user is not None and may_reveal(user.role) else scrub_text(str(run.error))
+
+
 def _run_context(request: Request, session: Any, run: Any) -> dict[str, Any]:
     """The run page: its summary and, before publishing, what publishing would do per county."""
-    ctx: dict[str, Any] = {"run": run, "states": run_crud.RUN_STATES, "summary": _summary(run)}
+    ctx: dict[str, Any] = {"run": run, "states": run_crud.RUN_STATES, "summary": _summary(run),
+                           "run_error": _error(request, run)}
     if run.status == "complete":
         try:
             ctx["preview"] = preview_publish(session, run=run,
@@ -113,7 +123,8 @@ def run_page(request: Request, session: SessionDep, run: RunInScope):
 
 @router.get("/runs/{run_pk}/progress", dependencies=allow(*RUN_VIEWERS), name="run_progress")
 def run_progress(request: Request, run: RunInScope):
-    response = render(request, "_run_progress.html", {"run": run, "states": run_crud.RUN_STATES})
+    response = render(request, "_run_progress.html", {"run": run, "states": run_crud.RUN_STATES,
+                                                      "run_error": _error(request, run)})
     if run.status not in ("queued", "running"):
         response.headers["HX-Refresh"] = "true"  # reload the page once to show the summary
     return response

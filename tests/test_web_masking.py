@@ -44,6 +44,12 @@ def test_ids_phones_and_student_numbers_are_masked_by_field_name_in_english_and_
     assert Masker(full=True).record(record) == record
 
 
+def test_lists_are_masked_item_by_item_like_a_team_or_a_history() -> None:
+    team = [{"name": "周校长", "role": "教育干部", "phone": "13698765432"}, f"走访：家长身份证号 {PID}"]
+    assert KEYED.record(team) == [{"name": "周校长", "role": "教育干部", "phone": "136****5432"},
+                                  "走访：家长身份证号 430124********100X"]
+
+
 def test_free_text_and_unknown_fields_lose_every_id_and_phone_they_hold() -> None:
     text = f"受助人（身份证号 {PID}，学籍号 G{PID}，旧号 430124100301100）家长 13912345678，座机 0731-84561234"
     scrubbed = KEYED.value("说明", text)

@@ -231,6 +231,8 @@ def test_resolving_more_than_the_threshold_needs_confirmation_and_the_preview_sa
     n_a = sum(1 for f in findings if f["county"] == COUNTY_A)
     assert preview.result.counties[COUNTY_A] == {"opened": 0, "kept": 0, "reopened": 0, "resolved": n_a}
     assert preview.result.counties[COUNTY_B]["kept"] == len(left) and preview.needs_confirmation
+    with session_scope(env.sessions()) as s:  # exactly the threshold is still fine
+        assert not preview_publish(s, run=s.get(Run, run_pk), threshold=preview.result.resolved).needs_confirmation
     with pytest.raises(ActionError, match="超过需要确认的数量"):
         _publish(env, admin, run_pk, threshold=10)
     assert set(_states(env).values()) == {"open"}

@@ -53,6 +53,8 @@ def log_unexpected(exc: BaseException) -> Path | None:
 def main() -> None:
     try:
         code = app(standalone_mode=False)
+        if code == 130:  # typer turns Ctrl+C into exit status 130 without a word
+            console.print("[red]已中断，本次操作未完成。[/]")
         if isinstance(code, int) and code:
             sys.exit(code)  # a command's own exit status (e.g. `check` found rejects)
     except YidanError as exc:

@@ -183,3 +183,30 @@ def test_out_missing_after_a_kill_is_restored_before_a_run_replaces_it(rule_case
     run = rule_case_runner(case, out=out)
     assert run.complete and run.manifest["recovered"] == [f"恢复了上次被中断时移开的结果目录 {out}"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".run")] == []
+
+
+def test_on_a_share_without_flock_a_live_holders_pid_still_keeps_a_second_run_out(tmp_path, monkeypatch):
+    import errno
+    import fcntl
+    import socket
+
+    from yidan.runs.outdir import RunLock
+
+    def no_flock(*_args):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    lock = tmp_path / ".run.lock"
+    try:
+        lock.write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname(), "started_at": "2021-03-01"}),
+                        encoding="utf-8")
+        with pytest.raises(OutputError, match=f"进程 {holder.pid}，开始于 2021-03-01"):
+            RunLock(tmp_path / "run").acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+    taken = RunLock(tmp_path / "run").acquire()  # the holder is gone: its lock is taken over
+    assert json.loads(lock.read_text(encoding="utf-8"))["pid"] == os.getpid()
+    taken.release()
+    assert not lock.exists()

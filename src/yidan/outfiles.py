@@ -139,12 +139,13 @@ def _remove_dead_leftovers(target: Path) -> None:
     """Temporary files of `target` left by processes that were killed (their PID no longer runs)."""
     for left in target.parent.glob(f".{glob_escape(target.name)}.tmp-*"):
         pid = left.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)) and left.is_file():
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)) and left.is_file():
             with contextlib.suppress(OSError):
                 left.unlink()
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this PID runs on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

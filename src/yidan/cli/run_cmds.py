@@ -14,6 +14,7 @@ from rich.table import Table
 
 from yidan.cli.app import app
 from yidan.errors import ConfigError
+from yidan.outfiles import atomic_output, output_dir
 
 console = Console()
 
@@ -25,19 +26,20 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="覆盖已有的 yidan.toml")] = False,
 ) -> None:
     """生成带注释的默认配置 yidan.toml（以及资助项目示例 policies_example.csv）。"""
-    directory.mkdir(parents=True, exist_ok=True)
+    output_dir(directory)
     target = directory / "yidan.toml"
     if target.exists() and not force:
         raise ConfigError(f"配置文件已存在：{target}", hint="改用其他目录，或加 --force 覆盖。")
     data = resources.files("yidan") / "data"
-    target.write_text((data / "yidan.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    with atomic_output(target) as tmp:
+        tmp.write_text((data / "yidan.toml").read_text(encoding="utf-8"), encoding="utf-8")
     console.print(f"[green]已生成配置文件：[/]{target}")
     example = data / "policies_example.csv"
     if example.is_file():
         dest = directory / "policies_example.csv"
         if not dest.exists() or force:
-            with resources.as_file(example) as src:
-                shutil.copyfile(src, dest)
+            with resources.as_file(example) as src, atomic_output(dest) as tmp:
+                shutil.copyfile(src, tmp)
             console.print(f"[green]已复制资助项目示例：[/]{dest}（按本省政策修改后用 --policies 指定）")
 
 

@@ -16,6 +16,7 @@ A run replaces DIR as a whole, so DIR must be something yidan made or nothing at
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -25,12 +26,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from yidan.outfiles import OutputError
+from yidan.outfiles import OutputError, pid_alive
 
 MANIFEST = "manifest.json"
 # what yidan itself writes into a run directory: the run's outputs, and `yidan diff`'s default workbook
 RUN_FILES = frozenset({MANIFEST, "manifest.json.part", "rejects.parquet", "persons.parquet", "links.parquet",
                        "findings.parquet", "summary.parquet", "diff.xlsx"})
+_NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)  # file systems without flock
 NEXT_STEP = "请指定一个不存在的文件夹、空文件夹，或上一次 yidan run 写出的结果目录。"
 
 
@@ -54,7 +56,9 @@ def check_out_dir(out: Path, inputs: Iterable[Path] = ()) -> None:
                 f"输入文件位于结果目录之内：{path}（结果目录 {out}）。比对会整体替换结果目录，输入文件会丢失。",
                 hint="把输入文件放在结果目录之外，或另选一个结果目录。",
             )
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
+    if out.is_symlink():
+        raise OutputError(f"结果目录 {out} 是一个符号链接；比对不会替换它。", hint=NEXT_STEP)
+    if out.exists() and not out.is_dir():
         raise OutputError(f"结果目录 {out} 是一个已有的文件，不是文件夹；比对不会替换它。", hint=NEXT_STEP)
     if not out.exists():
         return
@@ -92,6 +96,7 @@ class RunLock:
         self.out = Path(out).absolute()
         self.path = self.out.parent / f".{self.out.name}.lock"
         self._fd: int | None = None
+        self._by_pid = False
 
     def acquire(self) -> RunLock:
         import fcntl
@@ -101,14 +106,14 @@ class RunLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = self.holder()
                 os.close(fd)
-                pid = holder.get("pid", "未知")
-                started = holder.get("started_at", "未知时间")
-                raise OutputError(
-                    f"另一次比对正在写入结果目录 {self.out}（进程 {pid}，开始于 {started}），本次未运行。",
-                    hint=f"等那次比对结束后再运行，或换一个结果目录；如确认进程 {pid} 已不存在，删除 {self.path} 后重试。",
-                ) from None
+                raise self._busy() from None
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno not in _NO_FLOCK:
+                    raise
+                self._acquire_by_pid()  # a share without flock: the PID in the file decides
+                return self
             except BaseException:
                 os.close(fd)
                 raise
@@ -119,12 +124,31 @@ class RunLock:
             if same:
                 break
             os.close(fd)
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "started_at": datetime.now(UTC).isoformat(
-            timespec="seconds")}
         os.ftruncate(fd, 0)
-        os.write(fd, json.dumps(info, ensure_ascii=False).encode("utf-8"))
+        os.write(fd, json.dumps(self._info(), ensure_ascii=False).encode("utf-8"))
         self._fd = fd
         return self
+
+    def _busy(self) -> OutputError:
+        holder = self.holder()
+        pid = holder.get("pid", "未知")
+        started = holder.get("started_at", "未知时间")
+        return OutputError(
+            f"另一次比对正在写入结果目录 {self.out}（进程 {pid}，开始于 {started}），本次未运行。",
+            hint=f"等那次比对结束后再运行，或换一个结果目录；如确认进程 {pid} 已不存在，删除 {self.path} 后重试。",
+        )
+
+    def _acquire_by_pid(self) -> None:
+        holder = self.holder()
+        pid = holder.get("pid")
+        if isinstance(pid, int) and pid != os.getpid() and holder.get("host") == socket.gethostname() and pid_alive(pid):
+            raise self._busy()
+        self.path.write_text(json.dumps(self._info(), ensure_ascii=False), encoding="utf-8")
+        self._by_pid = True
+
+    def _info(self) -> dict[str, Any]:
+        return {"pid": os.getpid(), "host": socket.gethostname(),
+                "started_at": datetime.now(UTC).isoformat(timespec="seconds")}
 
     def holder(self) -> dict[str, Any]:
         """Who holds (or last held) the lock: pid, host, started_at."""
@@ -135,6 +159,10 @@ class RunLock:
         return data if isinstance(data, dict) else {}
 
     def release(self) -> None:
+        if self._by_pid:
+            self._by_pid = False
+            with contextlib.suppress(OSError):
+                self.path.unlink()
         if self._fd is None:
             return
         with contextlib.suppress(OSError):

@@ -30,7 +30,15 @@ class RunDir:
 
     @cached_property
     def manifest(self) -> dict[str, Any]:
-        return json.loads((self.path / "manifest.json").read_text(encoding="utf-8"))
+        path = self.path / "manifest.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:  # cut off by a full disk, or edited by hand
+            raise NotFoundError(f"比对结果目录的 manifest.json 无法读取（{type(exc).__name__}）：{path}",
+                                hint="重新运行 yidan run 生成该结果目录。") from exc
+        if not isinstance(data, dict):
+            raise NotFoundError(f"比对结果目录的 manifest.json 不是比对清单：{path}", hint="重新运行 yidan run 生成该结果目录。")
+        return data
 
     @property
     def complete(self) -> bool:
@@ -56,7 +64,10 @@ class RunDir:
         path = self.path / f"{name}.parquet"
         if not path.is_file():
             raise NotFoundError(f"比对结果缺少 {name}.parquet：{self.path}", hint="重新运行 yidan run。")
-        return pq.read_table(path)
+        try:
+            return pq.read_table(path)
+        except (OSError, pa.ArrowException) as exc:
+            raise NotFoundError(f"比对结果文件损坏，无法读取：{path}", hint="重新运行 yidan run 生成该结果目录。") from exc
 
     def parquet_path(self, name: str) -> Path:
         return self.path / f"{name}.parquet"

@@ -86,16 +86,16 @@ def test_run_into_a_read_only_folder_says_so_in_chinese(classify_case_named, cas
 def test_a_full_disk_fails_the_run_with_the_reason_and_keeps_the_earlier_complete_run(rule_case_runner,
                                                                                       classify_case_named,
                                                                                       tmp_path, monkeypatch):
-    case = classify_case_named("unmatched")
     out = tmp_path / "run"
-    earlier = rule_case_runner(case, out=out)
+    earlier = rule_case_runner(classify_case_named("unmatched"), out=out).manifest  # read now: RunDir reads lazily
     import yidan.pipeline.write as write
 
     monkeypatch.setattr(write.pq, "write_table", full_disk)
     with pytest.raises(OutputError, match=f"磁盘空间不足，无法写入 {out}"):
-        rule_case_runner(case, out=out)
-    kept = RunDir(out)
-    assert kept.complete and kept.run_id == earlier.run_id
+        rule_case_runner(classify_case_named("enrollment_suspended_dropped_deceased"), out=out)
+    kept = RunDir(out).manifest
+    assert kept["status"] == "complete" and kept["totals"] == earlier["totals"]
+    assert kept["totals"]["by_status"] == {"UNMATCHED": 1}
     failed = RunDir(tmp_path / "run.failed").manifest
     assert failed["status"] == "failed" and "磁盘空间不足" in failed["error"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -157,8 +157,8 @@ def test_a_kill_between_the_two_final_renames_is_repaired_at_the_next_start(clas
                                                                             rule_case_runner, tmp_path):
     case = classify_case_named("unmatched")
     out = tmp_path / "run"
-    earlier = rule_case_runner(case, out=out)
-    files = case_files(case, tmp_path / "in")
+    earlier = rule_case_runner(case, out=out).manifest  # read now: RunDir reads lazily
+    files = case_files(classify_case_named("enrollment_suspended_dropped_deceased"), tmp_path / "in")
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     killed = subprocess.run([sys.executable, str(FIXTURES / "kill_between_renames.py"), *run_args(files, out)],
                             env=env, capture_output=True, text=True, timeout=300)
@@ -168,9 +168,10 @@ def test_a_kill_between_the_two_final_renames_is_repaired_at_the_next_start(clas
     # the next start (here one that fails) puts the earlier run back and clears the leftovers
     with pytest.raises(RunError):
         rule_case_runner(case, out=out, extra_steps=(Step("x", "出错的步骤", _boom),))
-    restored = RunDir(out)
-    assert restored.complete and restored.run_id == earlier.run_id
-    assert restored.findings().num_rows == earlier.findings().num_rows
+    restored = RunDir(out).manifest
+    assert restored["status"] == "complete" and restored["totals"] == earlier["totals"] == {
+        "persons": 1, "by_status": {"UNMATCHED": 1}, "findings": 1, "by_finding": {"K01": 1}, "rejected": 0}
+    assert restored["run_id"] == earlier["run_id"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".run")] == []
 
 
@@ -210,3 +211,20 @@ def test_on_a_share_without_flock_a_live_holders_pid_still_keeps_a_second_run_ou
     assert json.loads(lock.read_text(encoding="utf-8"))["pid"] == os.getpid()
     taken.release()
     assert not lock.exists()
+
+
+def test_where_the_kernel_swaps_folders_a_kill_during_the_commit_never_leaves_out_missing(
+        classify_case_named, case_files, rule_case_runner, tmp_path):
+    out = tmp_path / "run"
+    earlier = rule_case_runner(classify_case_named("unmatched"), out=out).manifest["totals"]
+    files = case_files(classify_case_named("enrollment_suspended_dropped_deceased"), tmp_path / "in")
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    killed = subprocess.run([sys.executable, str(FIXTURES / "kill_after_swap.py"), *run_args(files, out)],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == 137 and "killed at" in killed.stderr, killed.stderr[-2000:]
+    new = RunDir(out)  # swapped in one step: the new run is already in place
+    assert new.complete and new.manifest["totals"]["by_status"] == {"DECEASED": 1, "DROPPED_OUT": 1, "SUSPENDED": 1}
+    (left,) = tmp_path.glob(".run.tmp-*")
+    assert RunDir(left).manifest["totals"] == earlier  # the replaced run, not yet removed
+    rule_case_runner(classify_case_named("unmatched"), out=out)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".run")] == []

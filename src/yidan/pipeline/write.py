@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from yidan.engine.parquet_bridge import write_parquet
 from yidan.outfiles import output_error
 from yidan.pipeline.context import RunContext
-from yidan.runs.outdir import RunLock, check_out_dir, is_run_dir, recover_leftovers
+from yidan.runs.outdir import RunLock, check_out_dir, is_run_dir, recover_leftovers, swap_dirs
 
 # output name -> (engine table, sort keys): sorted so the same inputs give byte-identical files
 OUTPUTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -70,6 +70,7 @@ class RunWriter:
             self.tmp = self.out_dir.parent / f".{self.out_dir.name}.tmp-{stamp}-{os.getpid()}"
             self.tmp.mkdir()
             self.manifest = {**manifest, "status": "running", "started_at": now()}
+            self.committed = False
             self.save_manifest()
         except BaseException as exc:
             if hasattr(self, "tmp"):
@@ -115,6 +116,10 @@ class RunWriter:
         old = None
         if self.out_dir.exists():
             check_out_dir(self.out_dir)  # the lock keeps yidan out; not a user who copied files in meanwhile
+            if swap_dirs(self.tmp, self.out_dir):  # one step: RUN_DIR is never missing
+                self.committed = True
+                shutil.rmtree(self.tmp, ignore_errors=True)  # now the previous run
+                return self.out_dir
             old = self.out_dir.parent / f".{self.out_dir.name}.old-{os.getpid()}"
             self.out_dir.rename(old)
         try:
@@ -123,6 +128,7 @@ class RunWriter:
             if old is not None:  # the previous run goes back where it was
                 old.rename(self.out_dir)
             raise
+        self.committed = True
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         return self.out_dir
@@ -131,6 +137,8 @@ class RunWriter:
         """Mark failed with the reason. Where RUN_DIR is free it takes the failed run (so the user
         sees why); an earlier complete run in RUN_DIR is never replaced by a failed one, the failed
         run goes to RUN_DIR.failed instead. Never raises: the original error is what the user sees."""
+        if self.committed:  # interrupted while removing the replaced run: the new one is in place
+            return self.out_dir
         self.manifest.update(extra)
         self.manifest["status"] = "failed"
         self.manifest["finished_at"] = now()

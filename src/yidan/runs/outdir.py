@@ -8,9 +8,11 @@ A run replaces DIR as a whole, so DIR must be something yidan made or nothing at
 * `RunLock` is an exclusive lock (`flock`) on `.DIR.lock` beside DIR: a second run into the same DIR is
   refused, naming the first run's process and start time; the kernel releases the lock when a process
   dies, so a lock file left by a killed run is simply taken over;
+* `swap_dirs` exchanges the new run and the old one in one step where the kernel can (Linux
+  `renameat2(RENAME_EXCHANGE)`), so DIR is never missing, not even for an instant;
 * `recover_leftovers`, called while holding the lock, puts back what a kill between the two final
-  renames of a commit left aside (`.DIR.old-PID` when DIR is missing) and removes temporary
-  run directories (`.DIR.tmp-*`) of runs that can no longer finish.
+  renames of a commit left aside where no swap was possible (`.DIR.old-PID` when DIR is missing) and
+  removes temporary run directories (`.DIR.tmp-*`) of runs that can no longer finish.
 """
 
 from __future__ import annotations
@@ -169,6 +171,28 @@ class RunLock:
             self.path.unlink()
         os.close(self._fd)
         self._fd = None
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def swap_dirs(a: Path, b: Path) -> bool:
+    """Exchange two existing paths atomically; False where the system or file system cannot
+    (the caller then falls back to two renames)."""
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):  # not Linux, or a C library without renameat2
+        return False
+    renameat2.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
 
 
 def recover_leftovers(out: Path) -> list[str]:

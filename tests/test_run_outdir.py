@@ -175,14 +175,17 @@ def test_a_kill_between_the_two_final_renames_is_repaired_at_the_next_start(clas
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".run")] == []
 
 
-def test_out_missing_after_a_kill_is_restored_before_a_run_replaces_it(rule_case_runner, classify_case_named,
-                                                                       tmp_path):
+def test_out_missing_after_a_kill_is_restored_and_the_user_is_told(rule_case_runner, classify_case_named,
+                                                                  case_files, tmp_path, monkeypatch, capsys):
     case = classify_case_named("unmatched")
     out = tmp_path / "run"
     rule_case_runner(case, out=out)
-    out.rename(tmp_path / ".run.old-4194303")
-    run = rule_case_runner(case, out=out)
-    assert run.complete and run.manifest["recovered"] == [f"恢复了上次被中断时移开的结果目录 {out}"]
+    out.rename(tmp_path / ".run.old-4194303")  # what a kill between the renames left
+    files = case_files(case, tmp_path / "in")
+    code, text = run_cli(monkeypatch, capsys, run_args(files, out))
+    assert code == 0 and "比对完成" in text
+    assert f"提示：恢复了上次被中断时移开的结果目录 {out}" in text
+    assert RunDir(out).complete
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".run")] == []
 
 

@@ -106,6 +106,8 @@ def print_summary(run) -> None:  # noqa: ANN001 - RunDir
     m = run.manifest
     totals = m.get("totals", {})
     console.print(f"\n[bold green]比对完成[/]（{m['term']}，结果目录：{run.path}）")
+    for note in m.get("recovered", []):
+        console.print(f"  [yellow]提示：[/]{note}")
     for f in m.get("inputs", []):
         console.print(f"  {f['table']}：{f['path']} 读入 {f['read']} 行，载入 {f['loaded']}，拒收 {f['rejected']}")
     st = Table(title="学龄儿童就学状态")

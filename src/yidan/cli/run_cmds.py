@@ -66,15 +66,11 @@ def run(
     from yidan.identity.terms import parse_term, term_range
     from yidan.pipeline.context import RunInputs
     from yidan.pipeline.run import run_comparison
-    from yidan.settings import load_run_config
+    from yidan.services.runconfig import run_config
 
     run_term = parse_term(term)
     audit = term_range(audit_terms) if audit_terms else []
-    cfg = load_run_config(config)
-    overrides = {k: v for k, v in (("name", engine), ("spark_master", spark_master), ("memory_limit", memory_limit),
-                                   ("temp_directory", str(spill_dir) if spill_dir else None)) if v is not None}
-    if overrides:
-        cfg = cfg.model_copy(update={"engine": cfg.engine.model_copy(update=overrides)})
+    cfg = run_config(config, engine=engine, spark_master=spark_master, memory_limit=memory_limit, spill_dir=spill_dir)
     inputs = RunInputs(
         registry=list(registry), enrollment=list(enrollment), out_of_province=list(out_of_province or []),
         verifications=list(verifications or []), aid=list(aid or []), policies=list(policies or []),

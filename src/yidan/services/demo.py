@@ -2,7 +2,7 @@
 
 The demo folder is rebuilt from scratch on every call, so it is removed first, but only when it
 is a folder an earlier demo made (or empty): a folder with anything else in it is refused.
-The comparison reads its configuration the way `yidan run` does (`load_run_config`).
+The comparison reads its configuration the way `yidan run` does (`services.runconfig.run_config`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from yidan.contract.codes import FINDING_CODES, STATUSES
 from yidan.outfiles import OutputError, output_error
-from yidan.settings import load_run_config
+from yidan.services.runconfig import run_config
 
 MARKER = ".yidan-demo"
 # what an earlier demo left in its folder: everything run_demo writes there
@@ -61,7 +61,7 @@ def run_demo(*, out: Path, preset: str = "county", seed: int = 2021, config: Pat
 
     say = progress or (lambda _msg: None)
     out = Path(out).resolve()
-    run_config = load_run_config(config)  # a bad --config stops here, before anything is removed
+    cfg = run_config(config)  # a bad --config stops here, before anything is removed
     check_demo_folder(out)
     try:
         if out.exists():
@@ -76,7 +76,7 @@ def run_demo(*, out: Path, preset: str = "county", seed: int = 2021, config: Pat
     plan = generated_run(gen.out)
 
     say("运行比对（身份匹配、就学状态、资助核查）……")
-    run = run_comparison(plan.inputs, term=plan.term, out_dir=out / "runs" / plan.term.label, config=run_config,
+    run = run_comparison(plan.inputs, term=plan.term, out_dir=out / "runs" / plan.term.label, config=cfg,
                          audit_terms=plan.audit_terms)
 
     say("生成县级工作簿……")

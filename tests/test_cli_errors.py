@@ -281,3 +281,18 @@ def test_a_run_whose_manifest_was_cut_off_is_a_chinese_error(tmp_path, monkeypat
     shutil.copy(cut, tmp_path / "run" / "manifest.json")
     code, text = cli(monkeypatch, capsys, "report", str(tmp_path / "run"), "--out", str(tmp_path / "一单"))
     assert_one_chinese_error(code, text, "manifest.json 无法读取", "重新运行 yidan run")
+
+
+def test_a_run_directory_left_aside_by_a_kill_is_pointed_to(run, tmp_path, monkeypatch, capsys):
+    shutil.copytree(run.path, tmp_path / ".结果.old-4194303")
+    code, text = cli(monkeypatch, capsys, "report", str(tmp_path / "结果"), "--out", str(tmp_path / "一单"))
+    assert_one_chinese_error(code, text, "上一次比对被中断", ".结果.old-4194303", "会先恢复原来的结果")
+    assert not (tmp_path / "一单").exists()
+
+
+def test_diff_on_a_full_disk_keeps_no_half_workbook(run, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(zipfile.ZipFile, "write", full_disk)
+    code, text = cli(monkeypatch, capsys, "diff", str(run.path), str(run.path), "--xlsx", str(tmp_path / "变化.xlsx"),
+                     "--show", "0")
+    assert_one_chinese_error(code, text, "磁盘空间不足", "变化.xlsx")
+    assert list(tmp_path.iterdir()) == []

@@ -22,6 +22,12 @@ OUTPUTS = ("rejects", "persons", "links", "findings", "summary")
 class RunDir:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        aside = sorted(self.path.parent.glob(f".{self.path.name}.old-*")) if not self.path.exists() else []
+        if aside:  # a run killed between the two renames of its commit (where no swap was possible)
+            raise NotFoundError(
+                f"比对结果目录不存在：{self.path}（上一次比对被中断，原来的结果暂存在 {aside[0].name}）",
+                hint=f"重新运行 yidan run --out {self.path}，会先恢复原来的结果再比对；或把 {aside[0]} 改名为 {self.path}。",
+            )
         if not (self.path / "manifest.json").is_file():
             raise NotFoundError(
                 f"不是比对结果目录（缺少 manifest.json）：{self.path}",

@@ -101,8 +101,11 @@ class RunLock:
         self._by_pid = False
 
     def acquire(self) -> RunLock:
-        import fcntl
-
+        try:
+            import fcntl
+        except ImportError:  # not a POSIX system: the PID in the file decides
+            self._acquire_by_pid()
+            return self
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:

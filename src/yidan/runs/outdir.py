@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from yidan.outfiles import OutputError, pid_alive
+from yidan.outfiles import OutputError, output_error, pid_alive
 
 MANIFEST = "manifest.json"
 # what yidan itself writes into a run directory: the run's outputs, and `yidan diff`'s default workbook
@@ -67,8 +67,6 @@ def check_out_dir(out: Path, inputs: Iterable[Path] = ()) -> None:
     try:
         names = sorted(p.name for p in out.iterdir())
     except OSError as exc:
-        from yidan.outfiles import output_error
-
         raise output_error(out, exc) from exc
     if not names:
         return

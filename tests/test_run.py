@@ -227,3 +227,20 @@ def test_a_missing_aid_audit_fails_the_run_instead_of_leaving_the_audit_out(monk
     assert "--aid" in exc.value.hint
     manifest = RunDir(out).manifest
     assert manifest["status"] == "failed" and "缺少资助核查模块" in manifest["error"]
+
+
+def test_a_failed_rerun_replaces_an_earlier_failed_run_so_the_folder_shows_the_latest_reason(
+        rule_case_runner, classify_case_named, tmp_path):
+    out = tmp_path / "run"
+    case = classify_case_named("unmatched")
+    with pytest.raises(RunError):
+        rule_case_runner(case, out=out, extra_steps=(Step("x", "出错的步骤", _boom),))
+
+    def other(ctx):
+        raise ValueError("另一个原因")
+
+    with pytest.raises(RunError):
+        rule_case_runner(case, out=out, extra_steps=(Step("y", "出错的步骤", other),))
+    manifest = RunDir(out).manifest
+    assert manifest["status"] == "failed" and "另一个原因" in manifest["error"]
+    assert not (tmp_path / "run.failed").exists()

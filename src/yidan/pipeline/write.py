@@ -27,6 +27,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from yidan.engine.parquet_bridge import write_parquet
+from yidan.errors import YidanError
 from yidan.outfiles import output_error
 from yidan.pipeline.context import RunContext
 from yidan.runs.outdir import RunLock, check_out_dir, is_run_dir, recover_leftovers, swap_dirs
@@ -133,10 +134,19 @@ class RunWriter:
             shutil.rmtree(old, ignore_errors=True)
         return self.out_dir
 
+    def _holds_failed_run(self) -> bool:
+        """RUN_DIR holds only an earlier run that did not complete (nothing a user could lose)."""
+        try:
+            check_out_dir(self.out_dir)
+            manifest = json.loads((self.out_dir / "manifest.json").read_text(encoding="utf-8"))
+        except (YidanError, OSError, ValueError):
+            return False
+        return isinstance(manifest, dict) and manifest.get("status") == "failed"
+
     def fail(self, error: BaseException, extra: dict[str, Any]) -> Path:
         """Mark failed with the reason. Where RUN_DIR is free it takes the failed run (so the user
-        sees why); an earlier complete run in RUN_DIR is never replaced by a failed one, the failed
-        run goes to RUN_DIR.failed instead. Never raises: the original error is what the user sees."""
+        sees why), and an earlier failed run there is replaced; an earlier complete run in RUN_DIR is
+        never replaced by a failed one, the failed run goes to RUN_DIR.failed instead. Never raises: the original error is what the user sees."""
         if self.committed:  # interrupted while removing the replaced run: the new one is in place
             return self.out_dir
         self.manifest.update(extra)
@@ -160,6 +170,9 @@ class RunWriter:
                 self.out_dir.rmdir()  # an empty folder the user made for the run takes the failed run
             if not self.out_dir.exists() and not self.out_dir.is_symlink():
                 self.tmp.rename(self.out_dir)
+                return self.out_dir
+            if self._holds_failed_run() and swap_dirs(self.tmp, self.out_dir):
+                shutil.rmtree(self.tmp, ignore_errors=True)  # the earlier failure: this reason is the news
                 return self.out_dir
             failed = self.out_dir.parent / f"{self.out_dir.name}.failed"
             if failed.exists() and not is_run_dir(failed):

@@ -231,3 +231,10 @@ def test_where_the_kernel_swaps_folders_a_kill_during_the_commit_never_leaves_ou
     assert RunDir(left).manifest["totals"] == earlier  # the replaced run, not yet removed
     rule_case_runner(classify_case_named("unmatched"), out=out)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".run")] == []
+
+
+def test_an_out_written_with_dot_dot_names_the_folder_it_points_to(rule_case_runner, classify_case_named, tmp_path):
+    rule_case_runner(classify_case_named("unmatched"), out=tmp_path / "结果" / "sub" / "..", input_dir=tmp_path / "in")
+    assert RunDir(tmp_path / "结果").complete
+    assert sorted(p.name for p in (tmp_path / "结果").iterdir()) == sorted(
+        ["manifest.json", "rejects.parquet", "persons.parquet", "links.parquet", "findings.parquet", "summary.parquet"])

@@ -54,7 +54,7 @@ class RunWriter:
         """Check RUN_DIR, take its lock, repair leftovers and open the temporary directory.
 
         Raises `OutputError` (Chinese) when RUN_DIR may not be written; nothing is changed then."""
-        self.out_dir = Path(out_dir).absolute()
+        self.out_dir = Path(os.path.normpath(Path(out_dir).absolute()))  # "a/.." names a, not ".."
         check_out_dir(self.out_dir, inputs)  # before anything is created: a refused --out stays as it was
         try:
             self.out_dir.parent.mkdir(parents=True, exist_ok=True)

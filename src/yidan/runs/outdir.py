@@ -93,7 +93,7 @@ class RunLock:
     """An exclusive lock on `.NAME.lock` beside the run directory, held for the whole run."""
 
     def __init__(self, out: Path) -> None:
-        self.out = Path(out).absolute()
+        self.out = Path(os.path.normpath(Path(out).absolute()))
         self.path = self.out.parent / f".{self.out.name}.lock"
         self._fd: int | None = None
         self._by_pid = False
@@ -200,7 +200,7 @@ def recover_leftovers(out: Path) -> list[str]:
     """Put back or remove what killed runs left beside `out` (call it holding the `RunLock`).
 
     Returns what was done, in Chinese, for the run's notes."""
-    out = Path(out).absolute()
+    out = Path(os.path.normpath(Path(out).absolute()))
     done: list[str] = []
     olds = sorted(out.parent.glob(f".{out.name}.old-*"), key=lambda p: p.stat().st_mtime, reverse=True)
     if olds and not out.exists() and not out.is_symlink():

@@ -5,9 +5,10 @@ or an earlier run directory, and no input may lie inside it; a lock beside it ke
 out; what killed runs left beside it is put back or removed.
 Everything is then written into a temporary directory beside RUN_DIR whose manifest says
 `running`; only when every output is on disk does the manifest say `complete` and the
-directory take RUN_DIR's name (a rename on the same file system). The run it replaces is moved
-aside first and removed only after the new one is in place; a kill between the two renames is
-repaired by the next run. A run that fails is marked `failed` with the reason; a run that is
+directory take RUN_DIR's name: swapped with the run it replaces in one step where the kernel can
+(`renameat2(RENAME_EXCHANGE)`), otherwise by two renames on the same file system, the replaced run
+moved aside first and removed only after the new one is in place (a kill between the two renames
+is repaired by the next run). A run that fails is marked `failed` with the reason; a run that is
 killed leaves only a `.RUN_DIR.tmp-*` directory that says `running`, which the next run removes.
 No directory ever says complete early.
 """
@@ -146,7 +147,8 @@ class RunWriter:
     def fail(self, error: BaseException, extra: dict[str, Any]) -> Path:
         """Mark failed with the reason. Where RUN_DIR is free it takes the failed run (so the user
         sees why), and an earlier failed run there is replaced; an earlier complete run in RUN_DIR is
-        never replaced by a failed one, the failed run goes to RUN_DIR.failed instead. Never raises: the original error is what the user sees."""
+        never replaced by a failed one, the failed run goes to RUN_DIR.failed instead.
+        Never raises: the original error is what the user sees."""
         if self.committed:  # interrupted while removing the replaced run: the new one is in place
             return self.out_dir
         self.manifest.update(extra)

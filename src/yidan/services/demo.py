@@ -18,9 +18,10 @@ from yidan.outfiles import OutputError, output_error
 from yidan.services.runconfig import run_config
 
 MARKER = ".yidan-demo"
-# what an earlier demo left in its folder: everything run_demo writes there
+# what an earlier demo left in its folder: everything run_demo writes there, and what the web app served
+# on it (`yidan demo` serves with the demo folder as its data folder) writes
 DEMO_ENTRIES = frozenset({MARKER, "input", "runs", "workbooks", "yidan.db", "yidan.db-journal", "yidan.db-wal",
-                          "yidan.db-shm", "uploads"})
+                          "yidan.db-shm", "uploads", "exports", "imports"})  # the last three: the web app on it
 
 
 def check_demo_folder(out: Path) -> None:

@@ -145,10 +145,11 @@ def test_several_files_make_one_table_with_accounting_per_file(tmp_path):
 
 
 def test_codes_are_read_as_text_so_leading_zeros_survive(tmp_path):
-    lines = [HEADER + ",联系电话", "110105199912310081,楚四,011010,建档立卡,2016-05-01,01012345678"]
+    # (a division code never starts with 0 — the table has none — but a village code holds zeros)
+    lines = [HEADER + ",联系电话", "110105199912310081,楚四,110105001001,建档立卡,2016-05-01,01012345678"]
     con = duckdb.connect()
     load_table(con, "registry", [write(tmp_path, lines)])
-    assert con.execute("SELECT hukou_code, phone FROM registry").fetchone() == ("011010", "01012345678")
+    assert con.execute("SELECT hukou_code, phone FROM registry").fetchone() == ("110105001001", "01012345678")
 
 
 def test_a_last_line_cut_inside_quotes_is_rejected_and_the_rest_loads(tmp_path):

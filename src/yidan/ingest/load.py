@@ -19,6 +19,7 @@ from yidan.errors import EngineError, InputError
 from yidan.identity import idnumber
 from yidan.identity.terms import parse_term
 from yidan.ingest.csv_reader import read_csv
+from yidan.ingest.identical import refuse_identical_files
 from yidan.ingest.parquet_reader import read_parquet
 from yidan.ingest.rules import ColumnRule, fmt, q, rule_for
 from yidan.ingest.scan import scan_file
@@ -258,6 +259,7 @@ def load_table(con, table: str, paths: Sequence[Path | str], *, encoding: str | 
     if len(set(seen)) < len(seen):
         twice = next(p for p in paths if seen.count(str(Path(p).resolve())) > 1)
         raise InputError(f"同一个文件给出了两次：{twice}", hint="每个文件只给一次，否则其中的行会被算两遍。")
+    refuse_identical_files([(spec.name, Path(p)) for p in paths])
     term = parse_term(default_term).label if default_term else None
     target = name or table
     ensure_rejects(con)

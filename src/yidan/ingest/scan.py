@@ -67,17 +67,48 @@ def scan_file(path: Path) -> Scan:
     return Scan(digest.hexdigest(), size, lines, blanks, head)
 
 
+def _line_kinds(head: bytes) -> tuple[int, int]:
+    """(lines that are UTF-8 with non-ASCII text, lines that are not UTF-8) among the complete lines of `head`."""
+    lines = head.split(b"\n")
+    if len(lines) > 1:
+        lines = lines[:-1]  # the last one may be cut by the sample
+    utf8 = bad = 0
+    for line in lines:
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            utf8 += 1
+        except UnicodeDecodeError:
+            bad += 1
+    return utf8, bad
+
+
 def detect_encoding(head: bytes, path: Path) -> str:
-    """utf-8-sig (BOM), utf-8, or gb18030 (which reads GBK and GB2312 too)."""
+    """utf-8-sig (BOM), utf-8, or gb18030 (which reads GBK and GB2312 too), decided for the whole file.
+
+    A sample that is not all UTF-8 is still read as UTF-8 when most of its non-ASCII lines are
+    (the others are then rejected line by line with their row numbers); otherwise as GB18030, where
+    the transcoding rejects the lines that are UTF-8 (see `transcode_to_utf8`). A file is never
+    read as a mixture.
+    """
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
-    for name in ("utf-8", "gb18030"):
-        for cut in range(4):  # the sample may end inside a multi-byte character
-            try:
-                head[: len(head) - cut].decode(name)
-                return name
-            except UnicodeDecodeError:
-                continue
+    for cut in range(4):  # the sample may end inside a multi-byte character
+        try:
+            head[: len(head) - cut].decode("utf-8")
+            return "utf-8"
+        except UnicodeDecodeError:
+            continue
+    utf8, bad = _line_kinds(head)
+    if utf8 > bad:
+        return "utf-8"
+    for cut in range(4):
+        try:
+            head[: len(head) - cut].decode("gb18030")
+            return "gb18030"
+        except UnicodeDecodeError:
+            continue
     raise InputError(
         f"无法识别文件 {path} 的文字编码（不是 UTF-8，也不是 GBK/GB18030）。",
         hint="请用 Excel 或 WPS 另存为“CSV UTF-8”，或用 --encoding 指定编码。",
@@ -99,14 +130,71 @@ def resolve_encoding(encoding: str | None, head: bytes, path: Path) -> str:
     return name
 
 
-def transcode_to_utf8(path: Path, encoding: str, out: Path) -> None:
-    """Stream a GB18030 file into UTF-8, byte-exact; undecodable bytes become U+FFFD and their rows are rejected.
+# a UTF-8 sequence of a CJK ideograph (U+4E00-U+9FFF): where a line of a GB18030 file may be UTF-8
+_UTF8_CJK = re.compile(rb"[\xe4-\xe9][\x80-\xbf][\x80-\xbf]")
+_CJK = re.compile("[\u4e00-\u9fff]")
+
+
+def _utf8_line(line: bytes) -> str | None:
+    """The line's text when it is UTF-8 with Chinese characters (so not GB18030 text), else None.
+
+    GB18030 text is almost never valid UTF-8 that decodes to CJK ideographs, while UTF-8 Chinese
+    read as GB18030 gives mojibake (张伟 -> 寮犱紵) without any error: such a line must not load.
+    """
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if _CJK.search(text) else None
+
+
+def transcode_to_utf8(path: Path, encoding: str, out: Path, *, cr_only: bool = False) -> dict[int, str]:
+    """Stream a file into UTF-8, byte-exact; return the lines to reject: {line number: text}.
+
+    Undecodable bytes become U+FFFD and their rows are rejected by the column rules. In a GB18030
+    file, a line that is UTF-8 (see `_utf8_line`) is returned, with its text read as UTF-8, for the
+    reader to reject with its row number; it is written as GB18030 would read it (and never loaded).
+    With `cr_only` (old Mac line ends), every CR becomes a line feed, so lines keep their numbers.
 
     Bytes in, bytes out through an incremental decoder (what a text-mode file would use, without its
-    line and buffer bookkeeping): 20 % less CPU than reading and writing text files.
+    line and buffer bookkeeping): 20 % less CPU than reading and writing text files. Only lines
+    holding a UTF-8 CJK byte pattern are decoded a second time, as UTF-8.
     """
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    check = encoding == "gb18030"
+    flagged: dict[int, str] = {}
+    lines_before = 0
+    carry = b""
     with open(path, "rb") as src, open(out, "wb") as dst:
-        while data := src.read(CHUNK):
-            dst.write(decoder.decode(data).encode("utf-8"))
+        while True:
+            data = src.read(CHUNK)
+            if cr_only:
+                data = data.replace(b"\r", b"\n")
+            block = carry + data
+            if data:
+                cut = block.rfind(b"\n") + 1
+                if cut or len(block) < 4 * CHUNK:  # (a line of over 16 MB is written unchecked)
+                    block, carry = block[:cut], block[cut:]
+                else:
+                    carry = b""
+            else:
+                carry = b""
+            if check and block:
+                checked_to = -1
+                for m in _UTF8_CJK.finditer(block):
+                    if m.start() < checked_to:
+                        continue
+                    start = block.rfind(b"\n", 0, m.start()) + 1
+                    end = block.find(b"\n", m.end())
+                    end = len(block) if end < 0 else end
+                    checked_to = end
+                    text = _utf8_line(block[start:end].rstrip(b"\r"))
+                    if text is not None:
+                        flagged[lines_before + block.count(b"\n", 0, start) + 1] = text
+            if block:
+                dst.write(decoder.decode(block).encode("utf-8"))
+                lines_before += block.count(b"\n")
+            if not data:
+                break
         dst.write(decoder.decode(b"", final=True).encode("utf-8"))
+    return flagged

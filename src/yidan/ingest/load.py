@@ -97,7 +97,7 @@ def _stage_file(con, spec: Table, path: Path, encoding: str | None, sink: str) -
     if scan.size == 0:
         raise InputError(f"文件 {path} 是空的。", hint="请检查是否选错了文件，或重新导出。")
     if fmt_name == "xlsx":
-        return scan.sha256, read_xlsx(con, spec, path, label=label)
+        return scan.sha256, read_xlsx(con, spec, path, label=label, sink=sink)
     return scan.sha256, [read_parquet(con, spec, path, label=label)]
 
 

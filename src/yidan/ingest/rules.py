@@ -200,7 +200,7 @@ def rule_for(table: Table, col: Column, *, default_term: str | None = None) -> C
                             q(AMOUNT_REASON)))
         rule.checks.append(("{c} IS NOT NULL AND {n} IS NULL", q("金额不是数字（单位为元，如 625.00）")))
         rule.checks.append(("{n} < 0", q("金额不能为负数")))
-        rule.checks.append(("{n} <> round({n}, 2)", q("金额最多两位小数（单位为元）")))
+        rule.checks.append(("NOT {f} AND regexp_matches({c}, '\\.[0-9]{3,}$')", q("金额最多两位小数（单位为元）")))
         rule.checks.append(("{n} >= 1e12", q("金额过大")))
         rule.outputs = [(alias, "TRY_CAST({n} AS DECIMAL(14,2))")]
     if not rule.outputs:

@@ -158,7 +158,7 @@ def _read_workbook(path: Path) -> list[dict[str, Any]]:
         at = _finding_header(grid)
         if at is None:
             continue
-        where = {}
+        where: dict[str, int] = {}
         for i, h in enumerate(grid[at]):
             where.setdefault(_text(h), i)
         if CONCLUSION_HEADER not in where:

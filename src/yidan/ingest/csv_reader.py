@@ -194,6 +194,7 @@ def _number_rows(con, table, path, scan, raw, rej, header_at, match, label, enc,
     con.execute(f"DROP TABLE {holes}")
     staged = Staged(name, label, parsed + refused, list(match.positions), match.extras, match.notes)
     staged.encoding = enc
+    staged.controls = scan.controls
     staged.drops = [f"DROP VIEW IF EXISTS {name}", f"DROP TABLE IF EXISTS {segs}", f"DROP TABLE IF EXISTS {raw}",
                     f"DROP TABLE IF EXISTS {mixed}"]
     return staged

@@ -273,7 +273,8 @@ def load_table(con, table: str, paths: Sequence[Path | str], *, encoding: str | 
             sha, staged = _stage_file(con, spec, path, encoding, sink)
             files.append((path, sha, staged))
         staged_all = [s for _, _, ss in files for s in ss]
-        rules = [rule_for(spec, c, default_term=term) for c in spec.columns]
+        controls = any(s.controls for s in staged_all)
+        rules = [rule_for(spec, c, default_term=term, controls=controls) for c in spec.columns]
         dicts = _dictionaries(con, rules, staged_all)
         _run(con, "validate", f'CREATE OR REPLACE TABLE "{target}" AS {_select(spec, rules, staged_all, dicts)}')
         for d in dicts.values():

@@ -19,6 +19,8 @@ from yidan.errors import InputError
 CHUNK = 1 << 22
 HEAD = 1 << 20
 _BLANK_AFTER = re.compile(rb"\n(?=\r?\n)")
+_C0 = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])
+_UTF8_C1 = re.compile(rb"\xc2[\x80-\x9f]")
 
 # names users type for the encodings we read; GBK and GB2312 are subsets of GB18030
 ENCODINGS = {
@@ -34,10 +36,12 @@ class Scan:
     lines: int  # physical lines, a last line without newline included
     blank_lines: list[int] = field(default_factory=list)  # 1-based numbers of empty lines
     head: bytes = b""
+    controls: bool = False  # holds a control character (C0 but tab / LF / CR, DEL, or UTF-8 C1): rows to check
 
 
 def scan_file(path: Path) -> Scan:
     digest = hashlib.sha256()
+    controls = False
     newlines = 0
     blanks: list[int] = []
     head = b""
@@ -46,6 +50,9 @@ def scan_file(path: Path) -> Scan:
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
+            # deleting the control bytes is ~10x faster than searching for them with a regular expression
+            controls = controls or len(chunk.translate(None, _C0)) != len(chunk) or (
+                b"\xc2" in chunk and _UTF8_C1.search(chunk) is not None)
             if len(head) < HEAD:
                 head += chunk[: HEAD - len(head)]
             # a blank line straddling the chunk boundary
@@ -64,7 +71,7 @@ def scan_file(path: Path) -> Scan:
     lines = newlines + (1 if size and not prev_tail.endswith(b"\n") else 0)
     # the line after the last newline does not exist when the file ends with one
     blanks = [b for b in blanks if b <= lines]
-    return Scan(digest.hexdigest(), size, lines, blanks, head)
+    return Scan(digest.hexdigest(), size, lines, blanks, head, controls)
 
 
 def _line_kinds(head: bytes) -> tuple[int, int]:
@@ -130,8 +137,11 @@ def resolve_encoding(encoding: str | None, head: bytes, path: Path) -> str:
     return name
 
 
-# a UTF-8 sequence of a CJK ideograph (U+4E00-U+9FFF): where a line of a GB18030 file may be UTF-8
-_UTF8_CJK = re.compile(rb"[\xe4-\xe9][\x80-\xbf][\x80-\xbf]")
+# a UTF-8 sequence of a CJK ideograph (U+4E00-U+9FFF) is a lead byte E4-E9 and two continuation bytes
+# 80-BF: found as b"LCC" in the bytes mapped to their classes (translate + find run at memory speed,
+# a regular expression with character classes is ~4x slower)
+_CLASS_TABLE = bytes(ord("L") if 0xE4 <= b <= 0xE9 else ord("C") if 0x80 <= b <= 0xBF else ord(".")
+                     for b in range(256))
 _CJK = re.compile("[\u4e00-\u9fff]")
 
 
@@ -180,17 +190,16 @@ def transcode_to_utf8(path: Path, encoding: str, out: Path, *, cr_only: bool = F
             else:
                 carry = b""
             if check and block:
-                checked_to = -1
-                for m in _UTF8_CJK.finditer(block):
-                    if m.start() < checked_to:
-                        continue
-                    start = block.rfind(b"\n", 0, m.start()) + 1
-                    end = block.find(b"\n", m.end())
+                classes = block.translate(_CLASS_TABLE)
+                at = classes.find(b"LCC")
+                while at >= 0:
+                    start = block.rfind(b"\n", 0, at) + 1
+                    end = block.find(b"\n", at)
                     end = len(block) if end < 0 else end
-                    checked_to = end
                     text = _utf8_line(block[start:end].rstrip(b"\r"))
                     if text is not None:
                         flagged[lines_before + block.count(b"\n", 0, start) + 1] = text
+                    at = classes.find(b"LCC", end)
             if block:
                 dst.write(decoder.decode(block).encode("utf-8"))
                 lines_before += block.count(b"\n")

@@ -83,3 +83,10 @@ def test_check_writes_rejected_values_that_look_like_formulas_as_text(tmp_path):
         values = [r["值"] for r in csv.DictReader(fh)]
     assert values == ["'=1+1", "'@SUM(A1)", "'+2016-05-01", "'-1"]
     assert [p.name for p in tmp_path.iterdir()] and not list(tmp_path.glob(".*"))
+
+
+def test_check_does_not_pass_a_semicolon_file_with_decimal_commas(tmp_path):
+    source = Path(__file__).parent / "fixtures" / "ingest" / "cases" / "aid__semicolon_decimal_commas.csv"
+    result = runner.invoke(app, ["check", "-t", "aid", str(source), "--rejects", str(tmp_path / "拒绝")])
+    assert result.exit_code == 1, result.output
+    assert "共拒绝 3 行" in result.output and "金额格式不明确" in result.output

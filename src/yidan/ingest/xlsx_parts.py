@@ -37,6 +37,21 @@ def _column_index(letters: bytes) -> int:
     return n - 1
 
 
+def _has_formula(book: zipfile.ZipFile, part: str) -> bool:
+    """Whether the part holds a formula, read in chunks (a sheet of a million rows is ~200 MB of XML)."""
+    try:
+        fh = book.open(part)
+    except KeyError:
+        return False
+    with fh:
+        tail = b""
+        while chunk := fh.read(1 << 22):
+            if _FORMULA.search(tail + chunk[:16]) or _FORMULA.search(chunk):
+                return True
+            tail = chunk[-16:]
+    return False
+
+
 def _sheet_parts(book: zipfile.ZipFile) -> dict[str, str]:
     """Sheet name -> its XML part in the package."""
     workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
@@ -59,12 +74,9 @@ def uncached_formulas(path: Path) -> dict[str, dict[int, dict[int, str]]]:
     try:
         with zipfile.ZipFile(path) as book:
             for name, part in _sheet_parts(book).items():
-                try:
-                    data = book.read(part)
-                except KeyError:
+                if not _has_formula(book, part):
                     continue
-                if not _FORMULA.search(data):
-                    continue
+                data = book.read(part)
                 cells = out.setdefault(name, {})
                 end = 0
                 for m in _FORMULA.finditer(data):

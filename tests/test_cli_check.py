@@ -89,4 +89,7 @@ def test_check_does_not_pass_a_semicolon_file_with_decimal_commas(tmp_path):
     source = Path(__file__).parent / "fixtures" / "ingest" / "cases" / "aid__semicolon_decimal_commas.csv"
     result = runner.invoke(app, ["check", "-t", "aid", str(source), "--rejects", str(tmp_path / "拒绝")])
     assert result.exit_code == 1, result.output
-    assert "共拒绝 3 行" in result.output and "金额格式不明确" in result.output
+    with open(tmp_path / "拒绝.csv", encoding="utf-8-sig") as fh:
+        amounts = [r for r in csv.DictReader(fh) if r["列"] == "金额"]
+    assert [(r["行号"], r["值"]) for r in amounts] == [("2", "625,00"), ("3", "1.250,00"), ("4", "62,5")]
+    assert all("金额格式不明确" in r["原因"] for r in amounts)

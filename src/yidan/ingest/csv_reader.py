@@ -7,6 +7,11 @@ parser refused (reported with their line in `store_rejects`) and blank lines (fo
 byte scan). The total is checked against the scanned line count, so a file DuckDB half-read
 (an undetected encoding, a line break inside quotes) stops with an error instead of loading
 silently short.
+
+The delimiter is the one under which the header row names the most contract columns (a title row
+above it may hold any punctuation). A GB18030 file, or one with CR-only line ends, is first
+rewritten as UTF-8 with line feeds (`scan.transcode_to_utf8`); lines of a GB18030 file that are
+UTF-8 come back from that pass and are rejected whole with their line numbers.
 """
 
 from __future__ import annotations

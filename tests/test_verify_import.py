@@ -209,3 +209,11 @@ def test_a_note_that_looks_like_a_formula_is_written_to_the_csv_as_text(run, boo
         rows = list(csv.reader(fh))
     assert rows[1][6] == "'@张老师 -已劝返"
     assert list(tmp_path.glob(".*tmp*")) == []  # written through a temporary name, nothing left behind
+
+
+def test_rows_of_a_sheet_whose_key_header_was_overwritten_come_back_rather_than_vanish(run, books, tmp_path):
+    filled = fill(books["430102"], "控辍保学", {2: GOOD, 3: GOOD}, tmp_path / "filled.xlsx")
+    broken = edited(filled, tmp_path / "back.xlsx", lambda wb: wb["控辍保学"].cell(1, 1, "备注"))
+    result = import_verifications([broken], run, tmp_path / "v.xlsx")
+    assert (result.filled, result.accepted, result.returned) == (2, 0, 2)
+    assert all("缺少列：问题标识" in p["退回原因"] for p in read_rows(result.problems))

@@ -116,11 +116,15 @@ HEADER_SCAN_ROWS = 10  # a clerk may insert a few rows above the header
 
 
 def _finding_header(grid: list[list[Any]]) -> int | None:
-    """0-based row of a finding sheet's header: the hidden key column plus most of the layout's headers."""
+    """0-based row of a finding sheet's header: the hidden key column plus most of the layout's headers.
+
+    A sheet whose key header was lost but that still has the conclusion column and the layout counts
+    too: its filled rows come back with their reasons (no key), rather than vanish unread.
+    """
     layout = {c.header for c in styles.FINDING_COLUMNS}
     for i, row in enumerate(grid[:HEADER_SCAN_ROWS]):
         cells = {_text(v) for v in row}
-        if KEY_HEADER in cells and len(cells & layout) * 2 >= len(layout):
+        if (KEY_HEADER in cells or CONCLUSION_HEADER in cells) and len(cells & layout) * 2 >= len(layout):
             return i
     return None
 

@@ -92,7 +92,9 @@ def read_xlsx(con, table: Table, path: Path, *, label: str, sink: str | None = N
                 skipped.append(sheet_name)
             continue
         if not visible.get(sheet_name, True):
-            hidden.append((sheet_name, sum(1 for r in rows[at + 1:] if any(v is not None and v != "" for v in r))))
+            n = sum(1 for r in rows[at + 1:] if any(v is not None and v != "" for v in r))
+            if n:  # (a hidden sheet with only a header holds nothing to lose)
+                hidden.append((sheet_name, n))
             continue
         sheets.append((sheet_name, rows, at))
     if hidden:

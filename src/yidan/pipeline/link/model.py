@@ -67,6 +67,10 @@ def comparisons() -> list[Any]:
         comparison_levels=[
             _level("id_l IS NULL OR id_r IS NULL", "缺失").configure(is_null_level=True),
             _level("id_l = id_r", "完全相同"),
+            # a legacy 15-digit ID converted to 18 digits: its century and check character are guesses,
+            # the 15 digits written (area, yymmdd, sequence) are the evidence
+            _level("(id_conv_l OR id_conv_r) AND substr(id_l, 1, 6) = substr(id_r, 1, 6) "
+                   "AND substr(id_l, 9, 9) = substr(id_r, 9, 9)", "15位旧号码相同（世纪、校验位为转换所加）"),
             # one substitution leaves one half of the 18 characters untouched: the cheap test first
             _level("id_valid_l AND id_valid_r AND (substr(id_l, 1, 9) = substr(id_r, 1, 9) "
                    "OR substr(id_l, 10, 9) = substr(id_r, 10, 9)) AND levenshtein(id_l, id_r) = 1",

@@ -61,12 +61,17 @@ def birth_numbers(birth: Any) -> dict[str, Any]:
     """Whole numbers the birth-date levels compare (integer arithmetic per pair, no date parsing).
 
     `birth_days` (days since 1970-01-01), `birth_months` (year × 12 + month: December and
-    the next January are adjacent) and `birth_dom` (day of the month).
+    the next January are adjacent), `birth_dom` (day of the month) and `birth_months15` (the
+    `birth_months` of the day fifteen days later). Two dates a few days apart share their
+    `birth_months` or, across the end of a month, their `birth_months15`: the blocking rules
+    for a child enrolled elsewhere without an ID use the pair.
     """
+    later = birth + ibis.interval(days=15)
     return {
         "birth_days": birth.epoch_days().cast("int64"),
         "birth_months": (birth.year() * 12 + birth.month()).cast("int64"),
         "birth_dom": birth.day().cast("int64"),
+        "birth_months15": (later.year() * 12 + later.month()).cast("int64"),
     }
 
 

@@ -149,6 +149,10 @@ def comparisons() -> list[Any]:
 BLOCK_KEYS: tuple[tuple[str, ...], ...] = (
     ("birth_str", "surname_py"),
     ("county", "name_py"),
+    # a child enrolled in another county without an ID, the birth date a few days off: the full
+    # reading and the birth month (or the month fifteen days on, for dates either side of a month's end)
+    ("birth_months", "name_py"),
+    ("birth_months15", "name_py"),
     *((f"idk{i}",) for i in range(1, len(ID_BLOCK_KEYS) + 1)),
 )
 
@@ -163,7 +167,8 @@ PAIR_FILTER = "NOT COALESCE(l.id_valid AND r.id_valid AND l.id <> r.id, FALSE)"
 
 
 def blocking_rules() -> list[Any]:
-    """Candidate pairs: birth date + surname reading; county + full reading; the ID blocks.
+    """Candidate pairs: birth date + surname reading; county + full reading; birth month + full reading
+    (twice: calendar month, and the month fifteen days on); the ID blocks.
 
     Each rule keeps only pairs that pass `PAIR_FILTER` (the engine applies it on the join).
     """

@@ -43,7 +43,7 @@ def prepare_names(rng: np.random.Generator, reg: Registry, cases: dict[str, np.n
         if a == b:
             fix_idx.append(int(j))
             fix_val.append(a + homo_chars[int(rng.integers(0, len(homo_chars)))])
-    for i in cases["enrollment_missing_id_homophone"]:
+    for i in np.concatenate([cases["enrollment_missing_id_homophone"], cases["enrollment_missing_id_away_homophone"]]):
         s = surnames[int(reg.surname[i])].as_py()
         name = reg.name[int(i)].as_py()
         if not name.startswith(s) or nm.homophone_variant(name, len(s), rng) is None:
@@ -133,7 +133,8 @@ def damage_enrollment(rng: np.random.Generator, cases: dict[str, np.ndarray], tr
             id_idx.append(int(i))
             id_val.append(fn(v, rng) or ids.typo(v, rng))
     missing = np.concatenate([cases[t] for t in ("enrollment_missing_id", "enrollment_missing_id_homophone",
-                                                 "enrollment_missing_id_birth_shift", "enrollment_missing_id_away")])
+                                                 "enrollment_missing_id_birth_shift", "enrollment_missing_id_away",
+                                                 "enrollment_missing_id_away_homophone")])
     enr_id = replace(true_id, np.array(id_idx + missing.tolist(), dtype=np.int64), id_val + [""] * len(missing))
     serial = int(rng.integers(1_000_000, 5_000_000))
     l_all = [f"L{county[i]}2020{serial + k:07d}" for k, i in enumerate(missing.tolist())]
@@ -143,7 +144,7 @@ def damage_enrollment(rng: np.random.Generator, cases: dict[str, np.ndarray], tr
 
     surnames = nm.surname_table()[0]
     n_idx, n_val = [], []
-    for i in cases["enrollment_missing_id_homophone"]:
+    for i in np.concatenate([cases["enrollment_missing_id_homophone"], cases["enrollment_missing_id_away_homophone"]]):
         s = surnames[int(surname_idx[i])].as_py()
         n_idx.append(int(i))
         n_val.append(nm.homophone_variant(name[int(i)].as_py(), len(s), rng))
@@ -160,9 +161,10 @@ def damage_enrollment(rng: np.random.Generator, cases: dict[str, np.ndarray], tr
     enr_birth = birth.copy()
     for tag in ("enrollment_missing_id_birth_shift", "mismatch_birth"):
         enr_birth[cases[tag]] = shift_birth(rng, birth[cases[tag]])
-    away = cases["enrollment_missing_id_away"]
+    away = np.concatenate([cases["enrollment_missing_id_away"], cases["enrollment_missing_id_away_homophone"]])
     enr_birth[away] = shift_days(rng, birth[away], 3)
     counts = {t: int(len(cases[t])) for t in (
         "enrollment_id_typo", "enrollment_id_transposition", "enrollment_missing_id",
-        "enrollment_missing_id_homophone", "enrollment_missing_id_birth_shift", "enrollment_missing_id_away")}
+        "enrollment_missing_id_homophone", "enrollment_missing_id_birth_shift", "enrollment_missing_id_away",
+        "enrollment_missing_id_away_homophone")}
     return PersonColumns(sno, enr_id, enr_name, enr_male, enr_birth), pa.array(l_extra, pa.string()), counts

@@ -85,6 +85,10 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
     pools = {
         "plain": kid & (age >= 6) & (age <= 14) & compulsory_school & ~board,
         "ident": kid & (st >= 0),
+        # enrolled, and entitled to no aid (the complement of "aid_any"): a pair that may end in review
+        # leaves no payment without a link, which the aid audit would rightly question
+        "ident_noaid": kid & (st >= 0) & ~(((st == sc.PRE) & (cat != 1)) | (compulsory_school & board)
+                                            | np.isin(st, [sc.SENIOR, sc.VOCATIONAL])),
         "compulsory": kid & (age >= 6) & (age <= 15) & (st >= 0),
         "age12": kid & (age == 12) & ~board,
         "age15": kid & (age == 15) & (st >= 0),
@@ -101,7 +105,7 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
     cases = {c.tag: np.flatnonzero(case == i) for i, c in enumerate(CASES) if c.pool}
     _apply_case_attributes(reg, cases)
     prepare_names(rng, reg, cases)
-    away_case = cases["enrollment_missing_id_away"]
+    away_case = np.concatenate([cases["enrollment_missing_id_away"], cases["enrollment_missing_id_away_homophone"]])
     school_county[away_case] = (reg.county_idx[away_case] + 1) % len(s_codes)
 
     say("生成非建档立卡学生（含同名同生日者）")

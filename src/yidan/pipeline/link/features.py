@@ -62,9 +62,10 @@ def birth_numbers(birth: Any) -> dict[str, Any]:
 
     `birth_days` (days since 1970-01-01), `birth_months` (year × 12 + month: December and
     the next January are adjacent), `birth_dom` (day of the month) and `birth_months15` (the
-    `birth_months` of the day fifteen days later). Two dates a few days apart share their
-    `birth_months` or, across the end of a month, their `birth_months15`: the blocking rules
-    for a child enrolled elsewhere without an ID use the pair.
+    `birth_months` of the day fifteen days later) and `birth_year`. Two dates a few days apart
+    share their `birth_months` or, across the end of a month, their `birth_months15`; a date a
+    month off on the same day shares year and day (but for December against January): the
+    blocking rules for a child enrolled in another county without an ID use them.
     """
     later = birth + ibis.interval(days=15)
     return {
@@ -72,6 +73,7 @@ def birth_numbers(birth: Any) -> dict[str, Any]:
         "birth_months": (birth.year() * 12 + birth.month()).cast("int64"),
         "birth_dom": birth.day().cast("int64"),
         "birth_months15": (later.year() * 12 + later.month()).cast("int64"),
+        "birth_year": birth.year().cast("int64"),
     }
 
 

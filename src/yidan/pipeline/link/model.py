@@ -12,7 +12,8 @@ Why these comparisons (measured, see ENGINE-NOTES):
 * A birth date shifted by one day, or by one month on the same day, is the usual
   slip of an enrollment clerk; it is one level of its own, met however many digits
   change (2007-12-10 / 2008-01-10 changes three), ahead of "one digit differs" and
-  of the broad "within 31 days", where it would share its m with unrelated dates.
+  of the broad "within 31 days", where it would share its m with unrelated dates; so is a date
+  a few days off (within a week), the other usual slip.
   Date distances are integer arithmetic on numbers computed once per record
   (`features.birth_numbers`), never date parsing per pair: u alone compares millions.
 * m comes from the exact-ID pairs (free labels), u from random pairs, term
@@ -112,6 +113,8 @@ def comparisons() -> list[Any]:
             _level("abs(birth_days_l - birth_days_r) <= 1 "
                    "OR (birth_dom_l = birth_dom_r AND abs(birth_months_l - birth_months_r) = 1)",
                    "相差一天或整一个月"),
+            # a few days off (a date noted at registration, say): near in time whatever digits change
+            _level("abs(birth_days_l - birth_days_r) <= 7", "相差一周以内"),
             _level("levenshtein(birth_str_l, birth_str_r) = 1", "一位数字不同"),
             _level(
                 "substr(birth_str_l, 1, 4) = substr(birth_str_r, 1, 4) "
@@ -153,6 +156,7 @@ BLOCK_KEYS: tuple[tuple[str, ...], ...] = (
     # reading and the birth month (or the month fifteen days on, for dates either side of a month's end)
     ("birth_months", "name_py"),
     ("birth_months15", "name_py"),
+    ("birth_year", "birth_dom", "name_py"),  # ... and a month off on the same day
     *((f"idk{i}",) for i in range(1, len(ID_BLOCK_KEYS) + 1)),
 )
 
@@ -168,7 +172,7 @@ PAIR_FILTER = "NOT COALESCE(l.id_valid AND r.id_valid AND l.id <> r.id, FALSE)"
 
 def blocking_rules() -> list[Any]:
     """Candidate pairs: birth date + surname reading; county + full reading; birth month + full reading
-    (twice: calendar month, and the month fifteen days on); the ID blocks.
+    (twice: calendar month, and the month fifteen days on); birth year and day + full reading; the ID blocks.
 
     Each rule keeps only pairs that pass `PAIR_FILTER` (the engine applies it on the join).
     """

@@ -239,6 +239,7 @@ def block_keys(t: Any) -> dict[str, Any]:
         "county|name_py": [t.county, *reading],
         "birth_months|name_py": [t.birth_months.cast("string"), *reading],
         "birth_months15|name_py": [t.birth_months15.cast("string"), *reading],
+        "birth_year|birth_dom|name_py": [t.birth_year.cast("string"), t.birth_dom.cast("string"), *reading],
     }
     out = {}
     for j, cols in enumerate(BLOCK_KEYS):

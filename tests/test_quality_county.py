@@ -105,8 +105,8 @@ def test_pairs_sent_to_review_stay_below_5_percent_of_the_models_true_pairs(q):
 
 
 def test_identity_faults_reach_every_age_band_and_boarders(county_dataset):
-    import pyarrow.csv as pacsv
     import pyarrow as pa
+    import pyarrow.csv as pacsv
 
     faulty = {t["student_no"] for t in _truth(county_dataset, "links")
               if (t["fault"] or "").startswith(("enrollment_", "registry_id", "registry_legacy"))}

@@ -25,6 +25,8 @@ ACTIONS = {
     "login": "登录",
     "login_failed": "登录失败",
     "api_view_person": "接口查看完整个人信息",
+    "end_sessions": "结束账号的会话",
+    "unlock_login": "解除登录等待",
 }
 
 

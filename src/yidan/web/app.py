@@ -126,10 +126,11 @@ def create_app(settings: AppSettings | None = None, *, engine: Engine | None = N
             return JSONResponse({"detail": message, "errors": validation_errors(exc.errors())}, status_code=422)
         return render(request, "error.html", {"message": message, "hint": "返回上一页检查后重新提交。", "code": 422}, 422)
 
-    from yidan.web.routes import ROUTERS
+    from yidan.web.routes import ROUTERS, api_docs
 
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(api_docs.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     return app
 

@@ -6,7 +6,7 @@
 * a path segment of digits beyond 64 bits names nothing: 404, before any database;
 * security headers (CSP without any external origin, no framing, no sniffing, no cache);
 * an unexpected error becomes a Chinese 500 page, and the log gets the route, the
-  exception's type, a short message and the stack — never the request's body.
+  exception's type and the stack — never its text, which may quote the request's body.
 """
 
 from __future__ import annotations
@@ -101,8 +101,9 @@ class RequestGuard:
         try:
             await self.app(scope, limited_receive, send_with_headers)
         except Exception as exc:  # the last line of defence: a Chinese 500 and a log without bodies
-            log.error("未处理的错误 %s %s：%s: %s\n%s", scope["method"], path, type(exc).__name__,
-                      str(exc)[:200].replace("\n", " "), "".join(traceback.format_tb(exc.__traceback__)))
+            # the exception's text may quote the request (a value, SQL parameters): only its type and the stack
+            log.error("未处理的错误 %s %s：%s\n%s", scope["method"], path, type(exc).__name__,
+                      "".join(traceback.format_tb(exc.__traceback__)))
             if not started:
                 await self._answer(scope, receive, send_with_headers, 500, "服务器内部错误，本次操作没有完成。",
                                    "稍后重试；如反复出现，请把出错时间告诉系统管理员查看日志。")

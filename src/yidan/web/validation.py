@@ -117,12 +117,12 @@ async def guard_input(request: Request) -> None:
             _refuse(list(_walk(data, "")))
     elif is_form:
         form = await request.form()
-        for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
+        for name, item in form.multi_items():
+            if isinstance(item, UploadFile):
                 continue
-            problem = _bad_text(key) or _bad_text(value) or ("数字超出范围" if _bad_number_text(value) else None)
+            problem = _bad_text(name) or _bad_text(item) or ("数字超出范围" if _bad_number_text(item) else None)
             if problem:
-                problems.append((f"表单项 {key[:40]}", problem))
+                problems.append((f"表单项 {name[:40]}", problem))
         _refuse(problems)
 
 

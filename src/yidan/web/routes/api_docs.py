@@ -92,7 +92,7 @@ def operations(openapi: dict[str, Any]) -> list[Operation]:
                             str(p.get("description", "")), IN_LABELS.get(p.get("in", ""), p.get("in", "")))
                       for p in op.get("parameters", [])]
             body_schema = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
-            ok = next((c for code, c in op.get("responses", {}).items() if code.startswith("2")), {})
+            ok: dict[str, Any] = next((c for code, c in op.get("responses", {}).items() if code.startswith("2")), {})
             answer_schema = ok.get("content", {}).get("application/json", {}).get("schema", {})
             out.append(Operation(
                 method=method.upper(), path=path, summary=doc.splitlines()[0] if doc else op.get("summary", ""),

@@ -9,9 +9,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from yidan.errors import NotFoundError
 from yidan.store import audit
-from yidan.store.crud import logins
+from yidan.store.crud import logins, users
 from yidan.store.crud import sessions as web_sessions
-from yidan.store.crud import users
 from yidan.store.models import User, utcnow
 from yidan.web import login_guard
 from yidan.web.deps import AUDITORS, CurrentUser, RegionScope, SessionDep, allow

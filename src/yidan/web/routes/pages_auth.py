@@ -46,11 +46,11 @@ def login_post(request: Request, session: SessionDep, username: Annotated[str, F
     except LoginError as exc:
         session.commit()  # keep the failure count and the audit entry
         shown = name if len(name) <= MAX_USERNAME else ""
-        response = render(request, "login.html", {"error": exc.message, "hint": exc.hint, "next": _safe_next(next),
-                                                  "username": shown, "user": None}, exc.status_code)
+        page = render(request, "login.html", {"error": exc.message, "hint": exc.hint, "next": _safe_next(next),
+                                              "username": shown, "user": None}, exc.status_code)
         if isinstance(exc, LoginThrottled):
-            response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+            page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     old = session_token(request)
     if old:
         web_sessions.end(session, token=old, reason="login")  # a new sign-in never reuses a session

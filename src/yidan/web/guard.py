@@ -3,7 +3,8 @@
 * request bodies are limited by path: `max_body_bytes` (1 MB) for JSON and forms,
   `max_workbook_bytes` for a returned workbook, `max_run_upload_bytes` for a run's input
   files; an announced or streamed body beyond the limit gets 413 in Chinese;
-* a path segment of digits beyond 64 bits names nothing: 404, before any database;
+* a row id beyond the column's range, or any path segment of digits beyond 64 bits,
+  names nothing: 404, before any database;
 * security headers (CSP without any external origin, no framing, no sniffing, no cache);
 * an unexpected error becomes a Chinese 500 page, and the log gets the route, the
   exception's type and the stack — never its text, which may quote the request's body.
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 
 from fastapi import HTTPException
@@ -45,7 +47,15 @@ def body_limit(settings: AppSettings, method: str, path: str) -> int:
     return settings.max_body_bytes
 
 
+# row ids in paths are INTEGER columns (32 bits on PostgreSQL)
+ROW_ID = re.compile(r"^/(?:api/)?(?:cases|runs|admin/users)/(\d+)(?:/|$)")
+INT32_MAX = 2**31 - 1
+
+
 def _huge_id(path: str) -> bool:
+    row = ROW_ID.match(path)
+    if row and (len(row.group(1)) > 10 or int(row.group(1)) > INT32_MAX):
+        return True
     return any(len(part) >= 19 and part.isascii() and part.isdigit() and int(part) > INT64_MAX
                for part in path.split("/"))
 

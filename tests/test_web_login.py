@@ -156,3 +156,23 @@ def test_user_names_that_look_like_formulas_are_neutralised_in_the_audit_export(
     names = {r[1] for r in rows[1:]}
     assert names == {"'" + n for n in evil}
     assert not any(cell.startswith(("=", "+", "-", "@")) for r in rows[1:] for cell in r)
+
+
+def test_strangers_on_many_machines_slow_down_new_browsers_but_never_the_owners_own_browser(env: Env) -> None:
+    chief = make_user(env, "chief", "province_admin", "43")
+    make_user(env, "mole", "county", COUNTY_A)
+    desk = TestClient(env.app, follow_redirects=False, client=("10.1.1.1", 1))
+    assert _post(desk, "chief", PASSWORD).status_code == 303 and "yidan_device" in desk.cookies
+    machines = [TestClient(env.app, follow_redirects=False, client=(f"10.66.0.{i}", 1)) for i in range(11)]
+    answers = [_post(m, "chief", f"guess-{i}").status_code for i, m in enumerate(machines)]
+    assert answers == [401] * 10 + [429]  # one wrong password from each machine: the tenth starts the waits
+    laptop = TestClient(env.app, follow_redirects=False, client=("10.2.2.2", 1))
+    r = _post(laptop, "chief", PASSWORD)
+    assert r.status_code == 429 and "以前登录过的电脑上登录不受影响" in r.text
+    mole = TestClient(env.app, follow_redirects=False, client=("10.3.3.3", 1))
+    assert _post(mole, "mole", PASSWORD).status_code == 303  # his own account's device cookie ...
+    assert _post(mole, "chief", "guess").status_code == 429  # ... does not make him trusted for chief's
+    forged = TestClient(env.app, follow_redirects=False, client=("10.4.4.4", 1),
+                        cookies={"yidan_device": f"{chief.id}.{'A' * 43}.{'0' * 64}"})
+    assert _post(forged, "chief", PASSWORD).status_code == 429
+    assert _post(desk, "chief", PASSWORD).status_code == 303  # the owner's own browser signs in as usual

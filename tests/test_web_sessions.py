@@ -172,7 +172,7 @@ def test_the_cli_ends_a_users_sessions_and_lifts_its_login_waits(tmp_path: Path)
     out = runner.invoke(cli, ["user", "logout", "clerk", "--database-url", url])
     assert out.exit_code == 0 and "已结束 clerk 的 1 个会话" in out.output and _signed_out(client)
     out = runner.invoke(cli, ["user", "unlock", "clerk", "--database-url", url])
-    assert out.exit_code == 0 and "已解除 clerk 的 1 项登录等待" in out.output
+    assert out.exit_code == 0 and "已解除 clerk 的登录等待（清除 2 项失败计数）" in out.output
     r = stranger.post("/login", data={"username": "clerk", "password": PASSWORD,
                                       "csrf_token": csrf_of(stranger, "/login")})
     assert r.status_code == 303

@@ -103,10 +103,13 @@ class AppSettings(BaseSettings):
     # a signed-in session ends after this long without a request, and in any case after session_max_age
     session_idle_seconds: int = 60 * 60
     session_max_age: int = 8 * 3600
-    # failed sign-ins: per account and address, then per address; past the free ones each failure
-    # doubles the wait (1 s, 2 s, 4 s … up to login_max_delay_seconds) before the next try (HTTP 429)
+    # failed sign-ins: per account and address, per address, and per account from browsers the account has
+    # never signed in from; past the free ones each failure doubles the wait (1 s, 2 s, 4 s … up to
+    # login_max_delay_seconds) before the next try (HTTP 429). A browser the owner signed in from before
+    # counts only its own failures, so no stranger can keep the owner out.
     login_free_failures: int = 3
     login_free_failures_per_ip: int = 20
+    login_free_failures_per_account: int = 10
     login_max_delay_seconds: int = 15 * 60
     login_window_seconds: int = 60 * 60  # failures older than this are forgotten
     # request bodies: JSON and forms; workbook uploads; the input files of a run uploaded from the page

@@ -144,4 +144,4 @@ def user_unlock(
     sessions = _sessions(database_url)
     with session_scope(sessions) as s:
         n = logins.forget_account(s, account=username)
-    console.print(f"[green]已解除 {username} 的 {n} 项登录等待，可以立即重新登录。[/]")
+    console.print(f"[green]已解除 {username} 的登录等待（清除 {n} 项失败计数），可以立即重新登录。[/]")

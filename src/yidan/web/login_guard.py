@@ -1,18 +1,26 @@
 """Login throttling that a stranger cannot turn against the owner.
 
-Failures are counted per (address, account) and per address, never per account alone:
-past the free failures, each further one doubles the wait before that key may try again
-(1 s, 2 s, 4 s … up to `login_max_delay_seconds`), answered with HTTP 429 and Retry-After.
-A stranger hammering the province administrator's account from another machine only
-slows himself down; the owner at her own desk signs in as usual. An administrator lifts
-an account's waits at once (page 账号与会话 or `yidan user unlock`). Counters of unknown
-accounts behave exactly like those of real ones, so waits reveal nothing.
+Past the free failures, each further failure doubles the wait before the same key may try
+again (1 s, 2 s, 4 s … up to `login_max_delay_seconds`), answered with HTTP 429 and
+Retry-After. The keys depend on the browser:
+
+* a browser the account has signed in from before (it holds the account's signed device
+  cookie, yidan.web.sessions) counts only its own failures on that account;
+* any other browser counts per (address, account), per address (one machine trying many
+  accounts), and per account across all such browsers (many machines trying one account).
+
+So a stranger hammering the province administrator's account, from one machine or many,
+slows down strangers and new browsers only; the owner at her own desk signs in as usual.
+An administrator lifts every wait of an account at once (page 账号与会话 or
+`yidan user unlock`). Counters of unknown accounts behave exactly like those of real
+ones, so waits reveal nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy.orm import Session
 
@@ -26,13 +34,14 @@ MAX_DOUBLINGS = 30  # 2**30 s is far past any cap; keeps timedelta in range
 class Throttle:
     free: int = 3
     free_per_ip: int = 20
+    free_per_account: int = 10
     max_delay: timedelta = timedelta(minutes=15)
     window: timedelta = timedelta(hours=1)
 
     @classmethod
     def of(cls, settings: AppSettings) -> Throttle:
         return cls(free=settings.login_free_failures, free_per_ip=settings.login_free_failures_per_ip,
-                   max_delay=timedelta(seconds=settings.login_max_delay_seconds),
+                   free_per_account=settings.login_free_failures_per_account, max_delay=timedelta(seconds=settings.login_max_delay_seconds),
                    window=timedelta(seconds=settings.login_window_seconds))
 
     def delay(self, failures: int, free: int) -> timedelta:
@@ -50,24 +59,52 @@ def account_key(ip: str, account: str) -> str:
     return f"acct:{ip}:{account}"
 
 
-def blocked_until(session: Session, *, ip: str, account: str, now: datetime) -> datetime | None:
-    return logins.blocked_until(session, keys=[ip_key(ip), account_key(ip, account)], now=now)
+def everywhere_key(account: str) -> str:
+    return f"user:{account}"
 
 
-def record_failure(session: Session, *, ip: str, account: str, throttle: Throttle, now: datetime) -> datetime | None:
-    """Count a failed sign-in; returns until when this address must now wait for this account (if it must)."""
+def device_key(device: str, account: str) -> str:
+    return f"dev:{device}:{account}"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Who is trying: the address, and the device nonce when the browser is trusted for this account."""
+
+    ip: str
+    device: str | None = None
+
+    def keys(self, account: str, throttle: Throttle) -> list[tuple[str, str | None, int]]:
+        """(key, account it belongs to, free failures) for every counter this attempt is judged by."""
+        if self.device:
+            return [(device_key(self.device, account), account, throttle.free)]
+        return [(account_key(self.ip, account), account, throttle.free),
+                (ip_key(self.ip), None, throttle.free_per_ip),
+                (everywhere_key(account), account, throttle.free_per_account)]
+
+
+def blocked_until(session: Session, *, source: Source, account: str, throttle: Throttle,
+                  now: datetime) -> datetime | None:
+    return logins.blocked_until(session, keys=[k for k, _, _ in source.keys(account, throttle)], now=now)
+
+
+def record_failure(session: Session, *, source: Source, account: str, throttle: Throttle,
+                   now: datetime) -> datetime | None:
+    """Count a failed sign-in; returns until when this source must now wait for this account (if it must)."""
     logins.prune(session, now=now, window=throttle.window)
-    per_account = logins.record_failure(session, key=account_key(ip, account), account=account, now=now,
-                                        window=throttle.window, delay=lambda n: throttle.delay(n, throttle.free))
-    per_ip = logins.record_failure(session, key=ip_key(ip), account=None, now=now, window=throttle.window,
-                                   delay=lambda n: throttle.delay(n, throttle.free_per_ip))
-    waits = [t for t in (per_account.blocked_until, per_ip.blocked_until) if t is not None]
+    waits = []
+    for key, owner, free in source.keys(account, throttle):
+        row = logins.record_failure(session, key=key, account=owner, now=now, window=throttle.window,
+                                    delay=partial(throttle.delay, free=free))
+        if row.blocked_until is not None:
+            waits.append(row.blocked_until)
     return max(waits, default=None)
 
 
-def record_success(session: Session, *, ip: str, account: str) -> None:
-    """The owner got in from here: this address's count for the account starts again (the address's own does not)."""
-    logins.forget(session, keys=[account_key(ip, account)])
+def record_success(session: Session, *, source: Source, account: str, throttle: Throttle) -> None:
+    """The owner got in: this source's own count starts again. The address's count and the account's
+    count across strangers' browsers do not (an attacker must not reset them with his own account)."""
+    logins.forget(session, keys=[source.keys(account, throttle)[0][0]])
 
 
 def unlock(session: Session, *, account: str) -> int:

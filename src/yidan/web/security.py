@@ -95,25 +95,32 @@ def check_login_form(username: str, password: str) -> None:
 
 
 def login(session: Session, *, username: str, password: str, ip: str, throttle: login_guard.Throttle,
-          now: datetime | None = None) -> User:
+          device: tuple[int, str] | None = None, now: datetime | None = None) -> User:
+    """The account, if the password is right and this browser need not wait.
+
+    `device` is the (account id, nonce) of a genuine device cookie: when it belongs to this
+    account the browser is judged by its own failures only (yidan.web.login_guard)."""
     check_login_form(username, password)
     now = now or utcnow()
-    until = login_guard.blocked_until(session, ip=ip, account=username, now=now)
+    user = users.get_by_username(session, username=username)
+    trusted = device is not None and user is not None and device[0] == user.id
+    source = login_guard.Source(ip=ip, device=device[1] if trusted and device else None)
+    until = login_guard.blocked_until(session, source=source, account=username, throttle=throttle, now=now)
     if until is not None:
         seconds = max(1, int((until - now).total_seconds() + 0.999))
         raise LoginThrottled(
             f"登录失败次数过多，请 {login_guard.wait_text(seconds)}后再试。",
-            hint="如忘记密码，请联系省级管理员重设密码或在“账号与会话”页解除等待。", retry_after=seconds)
-    user = users.get_by_username(session, username=username)
+            hint="在本人常用、以前登录过的电脑上登录不受影响；如忘记密码，请联系省级管理员重设密码，"
+                 "或请其在“账号与会话”页解除等待。", retry_after=seconds)
     # the same argon2 work whether or not the account exists
     good = verify_password(user.password_hash if user is not None else _dummy_hash(), password)
     if user is not None and good:
         if user.disabled:
             raise LoginError(f"账号 {username} 已停用。", hint="请联系省级管理员。")
-        login_guard.record_success(session, ip=ip, account=username)
+        login_guard.record_success(session, source=source, account=username, throttle=throttle)
         audit.record(session, user=user, action="login", target=username, detail=ip)
         return user
-    wait = login_guard.record_failure(session, ip=ip, account=username, throttle=throttle, now=now)
+    wait = login_guard.record_failure(session, source=source, account=username, throttle=throttle, now=now)
     audit.record(session, user=user, username=username, action="login_failed", target=username, detail=ip)
     hint = "核对账号和密码（注意大小写）后重试；忘记密码请联系省级管理员。"
     if wait is not None:

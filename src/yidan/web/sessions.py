@@ -6,6 +6,9 @@
   user or the password is in the cookie, so a cookie forged with any key opens nothing.
 * `yidan_anon` — a random token for a visitor not signed in, only so that the sign-in
   form carries a CSRF token bound to this browser.
+* `yidan_device` — set at sign-in: the account's id, a random nonce and their HMAC. A
+  browser holding it for an account is one the owner used, and the login throttle
+  (yidan.web.login_guard) judges it by its own failures only.
 * CSRF tokens are an HMAC of the cookie's token under the instance's secret
   (yidan.store.instance): nothing to store, different for every session.
 """
@@ -22,6 +25,8 @@ from fastapi.responses import Response
 
 SESSION_COOKIE = "yidan_session"
 ANON_COOKIE = "yidan_anon"
+DEVICE_COOKIE = "yidan_device"
+DEVICE_MAX_AGE = 180 * 24 * 3600
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 
 
@@ -87,3 +92,24 @@ def clear_session_cookie(request: Request, response: Response) -> None:
 def client_ip(request: Request) -> str:
     """The caller's address (uvicorn puts a trusted proxy's X-Forwarded-For here)."""
     return request.client.host if request.client else ""
+
+
+def device_of(request: Request) -> tuple[int, str] | None:
+    """(account id, nonce) from a genuine device cookie; None when absent or not signed by this instance."""
+    raw = request.cookies.get(DEVICE_COOKIE, "")
+    uid, _, rest = raw.partition(".")
+    nonce, _, sig = rest.partition(".")
+    if not (uid.isdigit() and len(uid) <= 10 and _TOKEN.match(nonce) and len(sig) == 64):
+        return None
+    if not hmac.compare_digest(sig, _sign(request, f"device|{uid}|{nonce}")):
+        return None
+    return int(uid), nonce
+
+
+def remember_device(request: Request, response: Response, user_id: int) -> None:
+    """Mark this browser as one the account signed in from (its failures then count apart)."""
+    current = device_of(request)
+    nonce = current[1] if current and current[0] == user_id else new_token()
+    value = f"{user_id}.{nonce}.{_sign(request, f'device|{user_id}|{nonce}')}"
+    response.set_cookie(DEVICE_COOKIE, value, max_age=DEVICE_MAX_AGE, httponly=True, samesite="strict",
+                        secure=_secure(request), path="/")

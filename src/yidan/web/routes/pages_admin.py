@@ -83,5 +83,5 @@ def end_sessions(session: SessionDep, user: CurrentUser, target: ManagedUser):
 @router.post("/admin/users/{user_id}/unlock", dependencies=allow(*ACCOUNT_ADMINS), name="admin_unlock")
 def unlock(session: SessionDep, user: CurrentUser, target: ManagedUser):
     n = login_guard.unlock(session, account=target.username)
-    audit.record(session, user=user, action="unlock_login", target=target.username, detail=f"{n} 项等待")
+    audit.record(session, user=user, action="unlock_login", target=target.username, detail=f"清除 {n} 项失败计数")
     return RedirectResponse(f"/admin/users?done=unlocked-{target.id}", status_code=303)

@@ -12,7 +12,15 @@ from yidan.web.deps import ALL_ROLES, CurrentUser, SessionDep, allow
 from yidan.web.login_guard import Throttle
 from yidan.web.render import render
 from yidan.web.security import MAX_USERNAME, LoginError, LoginThrottled, check_csrf, login, new_api_token
-from yidan.web.sessions import clear_session_cookie, client_ip, new_token, session_token, set_session_cookie
+from yidan.web.sessions import (
+    clear_session_cookie,
+    client_ip,
+    device_of,
+    new_token,
+    remember_device,
+    session_token,
+    set_session_cookie,
+)
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 PUBLIC_PATHS = {"/login", "/healthz"}
@@ -42,7 +50,7 @@ def login_post(request: Request, session: SessionDep, username: Annotated[str, F
     name = username.strip()
     try:
         user = login(session, username=name, password=password, ip=client_ip(request),
-                     throttle=Throttle.of(settings))
+                     throttle=Throttle.of(settings), device=device_of(request))
     except LoginError as exc:
         session.commit()  # keep the failure count and the audit entry
         shown = name if len(name) <= MAX_USERNAME else ""
@@ -59,6 +67,7 @@ def login_post(request: Request, session: SessionDep, username: Annotated[str, F
                        ip=client_ip(request), user_agent=request.headers.get("user-agent", ""))
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_session_cookie(request, response, token)
+    remember_device(request, response, user.id)
     return response
 
 

@@ -26,9 +26,7 @@ from yidan.store import audit
 from yidan.store.crud import users
 from yidan.store.models import User, utcnow
 from yidan.web import login_guard
-from yidan.web.sessions import csrf_token, expected_csrf
-
-__all__ = ["CSRF_FIELD", "LoginError", "LoginThrottled", "csrf_token", "check_csrf", "login"]
+from yidan.web.sessions import expected_csrf
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"

@@ -123,10 +123,10 @@ def test_the_workbook_page_states_the_upload_limit_and_a_larger_upload_gets_413(
 
 def test_the_422_answer_names_the_field_but_never_echoes_the_input(clerk_api) -> None:
     api, case = clerk_api
-    marker = "MARKER-" + "y" * 5000
+    marker = "MARKER-" + "y" * 1500
     r = api.post(f"/api/cases/{case.id}/visit", json={"version": marker, "visited_on": marker, "note": marker})
     assert r.status_code == 422 and "version" in r.json()["detail"] and "应为整数" in r.json()["detail"]
-    assert "MARKER" not in r.text and len(r.content) < 2000
+    assert "MARKER" not in r.text and len(r.content) < 1500
 
 
 def test_an_unexpected_error_is_a_chinese_500_and_the_log_holds_no_body(
@@ -161,3 +161,20 @@ def test_shared_validators_refuse_implausible_dates_and_overlong_notes() -> None
         Visit(note="x" * 2001)
     message = validation_message(err.value.errors())
     assert "最多 2000 个字符" in message and "xxxx" not in message
+
+
+def test_no_text_field_longer_than_a_note_is_saved_from_a_form_or_json(env: Env, clerk_api) -> None:
+    api, case = clerk_api
+    long_note = "走" * 2001
+    r = api.post(f"/api/cases/{case.id}/visit", json={"version": case.version, "visited_on": "2021-04-01",
+                                                      "note": long_note})
+    assert r.status_code == 422 and "note 太长（最多 2000 个字符）" in r.json()["detail"] and long_note not in r.text
+    browser = browser_login(env, "clerk")
+    r = browser.post(f"/cases/{case.id}/visit", data={"csrf_token": browser.csrf, "version": str(case.version),
+                                                      "visited_on": "2021-04-01", "note": long_note})
+    assert r.status_code == 422 and "太长" in r.text
+    with session_scope(env.sessions()) as s:
+        assert s.scalar(select(CaseEvent).where(CaseEvent.kind == "visit")) is None
+    ok = api.post(f"/api/cases/{case.id}/visit", json={"version": case.version, "visited_on": "2021-04-01",
+                                                       "note": "走" * 2000})
+    assert ok.status_code == 200 and any(e["kind"] == "visit" for e in ok.json()["events"])

@@ -2,7 +2,8 @@
 
 * `guard_input` — an application-wide dependency run before every route's own
   parameters: refuses NUL characters, lone surrogates and integers beyond 64 bits
-  anywhere in the query, a form or a JSON body, and non-JSON bodies on the API (415).
+  anywhere in the query, a form or a JSON body, any text field of a form or a JSON body
+  longer than a note may be (2000 characters), and non-JSON bodies on the API (415).
 * Shared field types for input models: `NoteText` (≤ 2000 characters), `ShortText`
   (≤ 200), `PlausibleDate` (2000-01-01 … one year from today), `PageNumber`.
 * `validation_message(errors)` — the 422 answer in Chinese, naming the field and the
@@ -49,7 +50,9 @@ def clamp_page(page: int) -> int:
 # --- the application-wide input guard -------------------------------------------------------------------
 
 
-def _bad_text(value: str) -> str | None:
+def _bad_text(value: str, limit: int | None = None) -> str | None:
+    if limit is not None and len(value) > limit:
+        return f"太长（最多 {limit} 个字符）"
     if "\x00" in value:
         return "含有空字符（\\0）"
     if any("\ud800" <= c <= "\udfff" for c in value):
@@ -64,7 +67,7 @@ def _bad_number_text(value: str) -> bool:
 
 def _walk(value: Any, where: str) -> Iterator[tuple[str, str]]:
     if isinstance(value, str):
-        problem = _bad_text(value)
+        problem = _bad_text(value, MAX_NOTE)
         if problem:
             yield where, problem
     elif isinstance(value, bool):
@@ -84,7 +87,7 @@ def _walk(value: Any, where: str) -> Iterator[tuple[str, str]]:
 def _refuse(problems: Sequence[tuple[str, str]]) -> None:
     if problems:
         where, what = problems[0]
-        raise HTTPException(422, f"提交的内容无法接受：{where or '请求'} {what}。请删除这些字符或改正数字后重新提交。")
+        raise HTTPException(422, f"提交的内容无法接受：{where or '请求'} {what}。请删去多余的内容或特殊字符、改正数字后重新提交。")
 
 
 def _is_json(content_type: str) -> bool:
@@ -120,7 +123,8 @@ async def guard_input(request: Request) -> None:
         for name, item in form.multi_items():
             if isinstance(item, UploadFile):
                 continue
-            problem = _bad_text(name) or _bad_text(item) or ("数字超出范围" if _bad_number_text(item) else None)
+            problem = (_bad_text(name) or _bad_text(item, MAX_NOTE)
+                       or ("数字超出范围" if _bad_number_text(item) else None))
             if problem:
                 problems.append((f"表单项 {name[:40]}", problem))
         _refuse(problems)

@@ -178,3 +178,17 @@ def test_the_cli_ends_a_users_sessions_and_lifts_its_login_waits(tmp_path: Path)
     assert r.status_code == 303
     app.state.worker.shutdown()
     engine.dispose()
+
+
+def test_sessions_that_ended_long_ago_are_forgotten_at_the_next_start(env: Env, tmp_path: Path) -> None:
+    make_user(env, "clerk", "county", COUNTY_A)
+    old, recent = browser_login(env, "clerk"), browser_login(env, "clerk")
+    old.post("/logout", data={"csrf_token": old.csrf})
+    with session_scope(env.sessions()) as s:
+        s.execute(update(WebSession).where(WebSession.revoked_at.is_not(None))
+                  .values(revoked_at=utcnow() - timedelta(days=91)))
+    restarted = create_app(AppSettings(data_dir=tmp_path / "d2"), engine=env.engine, migrate=False)
+    with session_scope(env.sessions()) as s:
+        left = s.scalars(select(WebSession)).all()
+    assert len(left) == 1 and left[0].revoked_at is None and recent.get("/cases").status_code == 200
+    restarted.state.worker.shutdown()

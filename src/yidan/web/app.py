@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException
 from yidan.errors import ConfigError, NotFoundError, YidanError
 from yidan.settings import AppSettings, get_app_settings
 from yidan.store.crud import runs as run_crud
+from yidan.store.crud import sessions as web_sessions
 from yidan.store.db import make_engine, session_factory, session_scope, upgrade
 from yidan.store.errors import ActionError, ConflictError
 from yidan.store.instance import instance_secret
@@ -86,6 +87,7 @@ def create_app(settings: AppSettings | None = None, *, engine: Engine | None = N
     app.state.worker = RunWorker(app.state.sessions, settings.data_dir, runner)
     with session_scope(app.state.sessions) as s:
         run_crud.fail_interrupted(s)
+        web_sessions.prune(s)
     if settings.production:
         _refuse_default_passwords(app)
 

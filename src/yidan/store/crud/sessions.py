@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from yidan.store.models import User, WebSession, utcnow
@@ -54,6 +54,14 @@ def end_all(session: Session, *, user: User, reason: str, now: datetime | None =
     """Revoke every open session of `user`; returns how many were open."""
     result = session.execute(update(WebSession).where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None))
                              .values(revoked_at=now or utcnow(), revoked_reason=reason))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def prune(session: Session, *, keep: timedelta = timedelta(days=90), now: datetime | None = None) -> int:
+    """Forget sessions that ended (expired or revoked) longer than `keep` ago; run at each start."""
+    cutoff = (now or utcnow()) - keep
+    result = session.execute(delete(WebSession).where((WebSession.expires_at < cutoff)
+                                                      | (WebSession.revoked_at < cutoff)))
     return int(getattr(result, "rowcount", 0) or 0)
 
 

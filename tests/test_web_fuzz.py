@@ -5,13 +5,15 @@ each example picks a documented route, then a method (mostly the documented one)
 and query values, and a body drawn from the route's schema — or mangled: wrong types,
 missing fields, NUL, lone surrogates, huge numbers, implausible dates, other content
 types. Whatever arrives, the application answers without a server error, within a size
-bound, and every 4xx carries a Chinese `detail`. A bounded number of examples keeps the
-test well under a minute on both databases.
+bound, and every 4xx carries a Chinese `detail`. The pages get the same treatment as a
+signed-in browser (forms with the session's CSRF token). A bounded number of examples
+keeps the file under a minute on both databases.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +26,7 @@ from hypothesis import strategies as st
 from web_fixtures import (  # noqa: F401 - fixtures
     COUNTY_A,
     Env,
+    browser_login,
     engine_fixture,
     env_fixture,
     make_user,
@@ -35,7 +38,9 @@ from yidan.store.db import session_scope
 from yidan.web.security import new_api_token
 
 MAX_RESPONSE = 1_000_000
-EXAMPLES = 150
+# bounded for the suite; YIDAN_FUZZ_EXAMPLES=2000 for a deeper search by hand
+EXAMPLES = int(os.environ.get("YIDAN_FUZZ_EXAMPLES", "120"))
+PAGE_EXAMPLES = EXAMPLES // 2
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 NASTY_TEXT = ["", " ", "\x00", "a\x00b", "\ud800", "=cmd|' /C calc'!A0", "' OR 1=1 --", "<script>alert(1)</script>",
               "9" * 25, "-" + "9" * 25, "2999-01-01", "0000-00-00", "../../etc/passwd", "张" * 3000, "\u202e"]
@@ -96,6 +101,38 @@ def api_operations(openapi: dict[str, Any]) -> list[tuple[str, str, dict[str, An
             for method, op in item.items()]
 
 
+SKIP_PAGES = {"/logout", "/login"}  # signing out would end the fuzzing session; login has its own tests
+
+
+def page_operations(openapi: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(method.upper(), path, op) for path, item in openapi["paths"].items()
+            if not path.startswith("/api/") and path not in SKIP_PAGES for method, op in item.items()]
+
+
+@st.composite
+def page_requests(draw: st.DrawFn, openapi: dict[str, Any], case_ids: list[int], csrf: str) -> dict[str, Any]:
+    """A page route with fuzzed path and query, and for a POST a form with the session's CSRF token."""
+    components = openapi.get("components", {}).get("schemas", {})
+    method, path, op = draw(st.sampled_from(page_operations(openapi)))
+    url = path
+    params: dict[str, str] = {}
+    for p in op.get("parameters", []):
+        if p["in"] == "path":
+            value = draw(st.one_of(st.sampled_from(case_ids + [COUNTY_A, "43", "430124101"]).map(str),
+                                   from_schema(p.get("schema", {}), components).map(_url_text)))
+            url = url.replace("{" + p["name"] + "}", quote(value, safe="") or "0")
+        elif p["in"] == "query" and draw(st.booleans()):
+            params[p["name"]] = draw(from_schema(p.get("schema", {}), components).map(_url_text))
+    req: dict[str, Any] = {"method": method, "url": url, "params": params}
+    if method == "POST":
+        form_schema = op.get("requestBody", {}).get("content", {}).get("application/x-www-form-urlencoded", {})
+        fields = draw(from_schema(form_schema.get("schema", {}), components)) if form_schema else {}
+        form = {str(k): _url_text(v) for k, v in (fields.items() if isinstance(fields, dict) else [])}
+        form["csrf_token"] = csrf
+        req["data"] = form
+    return req
+
+
 @st.composite
 def requests(draw: st.DrawFn, openapi: dict[str, Any], case_ids: list[int]) -> dict[str, Any]:
     components = openapi.get("components", {}).get("schemas", {})
@@ -148,13 +185,13 @@ def clerk(env: Env, tmp_path: Path) -> tuple[TestClient, list[int]]:
     return TestClient(env.app, headers={"Authorization": f"Bearer {plain}"}), case_ids
 
 
-def _check(client: TestClient, req: dict[str, Any]) -> None:
+def _check(client: TestClient, req: dict[str, Any], *, api: bool = True) -> None:
     r = client.request(req["method"], req["url"], params=req["params"], content=req.get("content"),
-                       headers=req.get("headers"))
+                       data=req.get("data"), headers=req.get("headers"))
     where = f"{req['method']} {req['url']} {req['params']!r} {str(req.get('content'))[:200]}"
     assert r.status_code < 500, f"{r.status_code} for {where}: {r.text[:300]}"
     assert len(r.content) <= MAX_RESPONSE, f"{len(r.content)} bytes for {where}"
-    if 400 <= r.status_code < 500:
+    if api and 400 <= r.status_code < 500:
         detail = r.json().get("detail")
         assert isinstance(detail, str) and any("\u4e00" <= c <= "\u9fff" for c in detail), f"{where}: {r.text[:300]}"
 
@@ -171,5 +208,21 @@ def test_every_api_route_survives_random_and_hostile_requests(env: Env, clerk: t
     @given(requests(openapi, case_ids))
     def fuzz(req: dict[str, Any]) -> None:
         _check(client, req)
+
+    fuzz()
+
+
+def test_every_page_survives_random_paths_queries_and_forms(env: Env, clerk: tuple[TestClient, list[int]]) -> None:
+    _, case_ids = clerk
+    browser = browser_login(env, "clerk")
+    openapi = env.app.openapi()
+    assert len(page_operations(openapi)) >= 15
+
+    @settings(max_examples=PAGE_EXAMPLES, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                     HealthCheck.data_too_large])
+    @given(page_requests(openapi, case_ids, browser.csrf))  # type: ignore[attr-defined]
+    def fuzz(req: dict[str, Any]) -> None:
+        _check(browser, req, api=False)
 
     fuzz()

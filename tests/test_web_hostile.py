@@ -79,6 +79,8 @@ def test_ids_and_pages_beyond_any_row_are_not_found_or_clamped(env: Env, clerk_a
     r = api.get("/api/cases/99999999999999999999")
     assert r.status_code == 404 and r.json()["detail"] == "页面不存在。"
     assert api.get("/api/cases/2147483648").status_code == 404
+    assert api.get("/api/cases/-9223372036854775809").status_code == 404
+    assert api.get("/api/dashboard/-99999999999999999999").status_code == 404
     assert api.get("/api/runs/99999999999999999999").status_code == 404
     listing = api.get("/api/cases", params={"page": "9223372036854775807"})
     assert listing.status_code == 200 and listing.json()["items"] == [] and listing.json()["total"] == 8
@@ -178,3 +180,11 @@ def test_no_text_field_longer_than_a_note_is_saved_from_a_form_or_json(env: Env,
     ok = api.post(f"/api/cases/{case.id}/visit", json={"version": case.version, "visited_on": "2021-04-01",
                                                        "note": "走" * 2000})
     assert ok.status_code == 200 and any(e["kind"] == "visit" for e in ok.json()["events"])
+
+
+def test_a_token_name_longer_than_its_column_is_refused_in_chinese(env: Env, clerk_api) -> None:
+    browser = browser_login(env, "clerk")
+    r = browser.post("/account/tokens", data={"csrf_token": browser.csrf, "name": "市" * 65})
+    assert r.status_code == 422 and "name 太长，最多 64 个字符" in r.text
+    ok = browser.post("/account/tokens", data={"csrf_token": browser.csrf, "name": "市" * 64})
+    assert ok.status_code == 200 and "市" * 64 in ok.text

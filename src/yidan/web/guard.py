@@ -47,17 +47,20 @@ def body_limit(settings: AppSettings, method: str, path: str) -> int:
     return settings.max_body_bytes
 
 
-# row ids in paths are INTEGER columns (32 bits on PostgreSQL)
-ROW_ID = re.compile(r"^/(?:api/)?(?:cases|runs|admin/users)/(\d+)(?:/|$)")
+# row ids in paths are positive INTEGER columns (32 bits on PostgreSQL)
+ROW_ID = re.compile(r"^/(?:api/)?(?:cases|runs|admin/users)/(-?\d+)(?:/|$)")
 INT32_MAX = 2**31 - 1
 
 
 def _huge_id(path: str) -> bool:
     row = ROW_ID.match(path)
-    if row and (len(row.group(1)) > 10 or int(row.group(1)) > INT32_MAX):
+    if row and (row.group(1).startswith("-") or len(row.group(1)) > 10 or int(row.group(1)) > INT32_MAX):
         return True
-    return any(len(part) >= 19 and part.isascii() and part.isdigit() and int(part) > INT64_MAX
-               for part in path.split("/"))
+    for part in path.split("/"):
+        digits = part[1:] if part.startswith("-") else part
+        if len(digits) >= 19 and digits.isascii() and digits.isdigit() and int(digits) > INT64_MAX:
+            return True
+    return False
 
 
 def _is_api(path: str) -> bool:

@@ -87,7 +87,8 @@ def tokens_page(request: Request, session: SessionDep, user: CurrentUser):
 
 
 @router.post("/account/tokens", dependencies=allow(*ALL_ROLES), name="tokens_new")
-def tokens_new(request: Request, session: SessionDep, user: CurrentUser, name: Annotated[str, Form()] = "接口令牌"):
+def tokens_new(request: Request, session: SessionDep, user: CurrentUser,
+               name: Annotated[str, Form(max_length=64)] = "接口令牌"):
     plain, hashed = new_api_token()
     users.add_token(session, user=user, name=name.strip() or "接口令牌", token_hash=hashed)
     return render(request, "tokens.html", {"tokens": users.list_tokens(session, user=user), "new_token": plain})

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,6 +30,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from stdnum.cn import ric
 
+import needs
 from yidan.runs.rundir import RunDir
 from yidan.settings import AppSettings
 from yidan.store.db import create_schema, drop_schema, make_engine, session_factory, session_scope, upgrade
@@ -38,7 +38,7 @@ from yidan.store.models import Base, User
 from yidan.web.app import create_app
 from yidan.web.security import hash_password
 
-PG_URL = os.environ.get("YIDAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_URL = needs.PG_URL
 COUNTY_A, COUNTY_B = "430124", "430521"  # in cities 4301 and 4305 of province 43
 PASSWORD = "Correct-Horse-9"
 TERM = "2021春"
@@ -164,22 +164,10 @@ def fixture_runner(spec: Any, out_dir: Path, progress: Callable[[str], None]) ->
 # --- databases ------------------------------------------------------------------------------------------
 
 
-def pg_available() -> bool:
-    try:
-        eng = make_engine(PG_URL)
-        with eng.connect() as c:
-            c.execute(text("select 1"))
-        eng.dispose()
-        return True
-    except Exception:
-        return False
-
-
 @pytest.fixture(scope="session", name="pg_schema")
 def pg_schema_fixture() -> Iterator[tuple[Engine, str]]:
     """One fresh PostgreSQL schema for the whole test session, dropped after."""
-    if not pg_available():
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+    needs.require(needs.postgres_problem())  # skipped with the reason; in CI, a failure
     schema = f"yidan_test_{uuid.uuid4().hex[:8]}"
     admin = make_engine(PG_URL)
     create_schema(admin, schema)

@@ -23,6 +23,7 @@ from playwright.sync_api import expect
 
 sys.path.insert(0, str(Path(__file__).parent.parent))  # tests/ holds web_fixtures
 
+import needs  # noqa: E402
 import web_fixtures as wf  # noqa: E402
 from yidan.settings import AppSettings  # noqa: E402
 from yidan.store.crud import users  # noqa: E402
@@ -63,8 +64,7 @@ def _free_port() -> int:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import uvicorn
 
-    if not Path(CHROMIUM).exists():
-        pytest.skip("system chromium is not installed (scripts/system-deps.sh)")
+    needs.require(needs.chromium_problem())  # skipped with the reason; in CI, a failure
     root = tmp_path_factory.mktemp("live")
     engine = make_engine(f"sqlite:///{root / 'yidan.db'}")
     upgrade(engine)

@@ -177,7 +177,9 @@ def test_a_province_administrator_starts_watches_and_publishes_a_run(live: str, 
     assert page.inner_text("#run-status") == "已完成（待发布）"
     page.click("#form-publish button")
     page.wait_for_url("**opened=*")
-    assert "已发布：新增案件" in page.inner_text("main")
+    # against the 2021春 run published before (COUNTY_A and COUNTY_B, and three more children of COUNTY_A):
+    # the children of COUNTY_A2 are new, the three extra children of COUNTY_A are gone (closed by data)
+    assert f"已发布：新增案件 {len(wf.CODES)} 件，数据销号 3 件" in page.inner_text("main")
     assert page.inner_text("#run-status") == "已发布"
     page.goto(f"{base}/dashboard/43")
     page.wait_for_selector("svg.chart")

@@ -131,11 +131,15 @@ def score(counts: dict[str, int]) -> float | None:
 
 def report(rows: list[tuple[Package, dict[str, int], list[str], Path]]) -> str:
     lines = ["# Mutation report (`make mutants`)", "",
-             "| package | mutants | killed | survived | no tests | score |", "|---|---|---|---|---|---|"]
+             "Score = killed / (killed + survived), over the mutants tested; `not checked` were not run "
+             "(a run cut short, or `--only`).", "",
+             "| package | mutants | killed | survived | no tests | not checked | score |",
+             "|---|---|---|---|---|---|---|"]
     for pkg, counts, survivors, _ in rows:
         s = score(counts)
         lines.append(f"| {pkg.name} | {sum(counts.values())} | {counts.get('killed', 0) + counts.get('timeout', 0)} "
-                     f"| {len(survivors)} | {counts.get('no tests', 0)} | {'-' if s is None else f'{s:.1f} %'} |")
+                     f"| {len(survivors)} | {counts.get('no tests', 0)} | {counts.get('not checked', 0)} "
+                     f"| {'-' if s is None else f'{s:.1f} %'} |")
     for pkg, _, survivors, folder in rows:
         if not survivors:
             continue
@@ -152,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the packages and their tests")
     parser.add_argument("--max-children", type=int, default=1, help="mutants tested in parallel")
     parser.add_argument("--report-only", action="store_true", help="write the report from earlier results")
+    parser.add_argument("--only", nargs="+", default=[], metavar="PATTERN",
+                        help="test only the mutants whose names match (e.g. 'yidan.pipeline.audit.findings.x__conditions*')")
     args = parser.parse_args(argv)
     by_name = {p.name: p for p in PACKAGES}
     if args.list:
@@ -169,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.report_only:
             folder = prepare(pkg)
             print(f"== {pkg.name}: {' '.join(pkg.files)}", flush=True)
-            mutmut(folder, "run", "--max-children", str(args.max_children))
+            mutmut(folder, "run", "--max-children", str(args.max_children), *args.only)
         counts, survivors = results(folder)
         rows.append((pkg, counts, survivors, folder))
     text = report(rows)

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import atexit
 import csv
 import hashlib
 import json
@@ -227,6 +228,7 @@ _CACHE: list[Path] = []
 def _cache_dir() -> Path:
     if not _CACHE:
         _CACHE.append(Path(tempfile.mkdtemp(prefix="yidan-web-runs-")))
+        atexit.register(shutil.rmtree, _CACHE[0], ignore_errors=True)
     return _CACHE[0]
 
 

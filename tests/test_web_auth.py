@@ -88,6 +88,8 @@ def test_a_disabled_account_loses_its_session_at_once(env: Env) -> None:
     assert client.get("/cases").headers["location"].startswith("/login")
 
 
+@pytest.mark.xfail(strict=True, reason="a real run's K02 detail names the student number G+ID: the list and the "
+                   "analyst's case page show the full ID (masking must cover detail and evidence, issue 13)")
 def test_the_list_masks_ids_and_the_case_page_shows_the_full_id_only_to_roles_that_need_it(env: Env, tmp_path: Path) -> None:
     admin = make_user(env, "admin", "province_admin", "43")
     make_user(env, "clerk", "county", COUNTY_A)
@@ -100,10 +102,10 @@ def test_the_list_masks_ids_and_the_case_page_shows_the_full_id_only_to_roles_th
     listing = clerk.get("/cases").text
     assert masked in listing and full not in listing
     page = clerk.get(f"/cases/{case.id}").text
-    assert full in page and "13812345678" in page
+    assert full in page  # the phone, once the run carries it: test_web_from_pipeline.py (needs issue 14)
     analyst = browser_login(env, "analyst")
     page = analyst.get(f"/cases/{case.id}").text
-    assert full not in page and masked in page and "13812345678" not in page
+    assert full not in page and masked in page
     with session_scope(env.sessions()) as s:
         views = s.scalars(select(AuditEntry).where(AuditEntry.action == "view_person")).all()
         assert [(v.username, v.target) for v in views] == [("clerk", full)]

@@ -59,6 +59,13 @@ def test_free_text_and_unknown_fields_lose_every_id_and_phone_they_hold() -> Non
     assert KEYED.value("count", 13812345678) == "138****5678"  # a phone that became a number
 
 
+def test_a_birth_date_written_out_in_a_detail_is_hidden_when_it_would_complete_the_masked_id() -> None:
+    detail = "建档立卡出生日期 2010-03-02 与身份证号的出生日期 2010-03-01 不一致；生于2010年3月1日"
+    shown = KEYED.about(PID).value("detail", detail)
+    assert shown == "建档立卡出生日期 2010-03-02 与身份证号的出生日期 2010-03-** 不一致；生于2010年3月**日"
+    assert Masker(full=True).about(PID).value("detail", detail) == detail
+
+
 def test_evidence_json_is_masked_field_by_field_and_stays_json() -> None:
     evidence = json.dumps({"建档立卡": {"身份证号": PID, "户籍地": "430124101201"},
                            "学籍": {"全国学籍号": "G" + PID, "学校名称": "宁乡一中"}, "在读学籍数": None}, ensure_ascii=False)

@@ -17,10 +17,8 @@ the province analyst and the inspector cannot call.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
-from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -80,6 +78,9 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/workbook/upload"): WORKERS,
     ("GET", "/audit"): ADMIN,
     ("GET", "/audit.csv"): ADMIN,
+    ("GET", "/admin/users"): ADMIN,
+    ("POST", "/admin/users/{user_id}/end-sessions"): ADMIN,
+    ("POST", "/admin/users/{user_id}/unlock"): ADMIN,
     ("GET", "/api/me"): ALL,
     ("GET", "/api/cases"): ALL,
     ("GET", "/api/cases/{case_id}"): ALL,
@@ -104,7 +105,7 @@ PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/healthz"), ("GET", "/
           ("GET", "/api/docs"), ("GET", "/docs/oauth2-redirect")}
 OWN = {"province_admin": "43", "province_analyst": "43", "city": "4301", "county": COUNTY_A, "inspector": "4301"}
 OTHER = {"province_admin": "44", "province_analyst": "44", "city": "4305", "county": "430521", "inspector": "4305"}
-OBJECT_PARAMS = ("{case_id}", "{run_pk}", "{region}")
+OBJECT_PARAMS = ("{case_id}", "{run_pk}", "{region}", "{user_id}")
 # province users of another province have no published run, so there is no workbook for them
 NOTHING_ELSEWHERE = {("GET", "/workbook/download")}
 
@@ -150,25 +151,10 @@ def _answer(status: int, location: str) -> str:
 # routes whose purpose is to give full personal data, each audited, none open to MASKED roles
 FULL_DATA = {("POST", "/cases/{case_id}/full"), ("GET", "/api/cases/{case_id}/full"), ("GET", "/link-decisions.csv"),
              ("GET", "/api/link-decisions"), ("GET", "/audit"), ("GET", "/audit.csv"), ("GET", "/workbook/download")}
-PHONE = "13812345678"  # the registry phone of every fixture child
+PHONE = "13812345678"  # a phone a clerk types
 TEAM_PHONE, NOTE_PHONE = "13698765432", "0731-84561234"
 _ANY_ID = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
 _ANY_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-
-
-def leaky_findings(counties: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Fixture findings whose evidence and detail hold the ID as the pipeline writes them."""
-    rows = []
-    for n, county in enumerate(counties):
-        for f in fixture_findings(county, start=20 * n):
-            pid = f["person_id"]
-            f["evidence"] = json.dumps({"建档立卡": {"身份证号": pid, "姓名": f["name"], "户籍地": f["village"]},
-                                        "学籍": {"全国学籍号": "G" + pid, "学校标识码": f.get("school_code")},
-                                        "疑似匹配": None, "在读学籍数": 1}, ensure_ascii=False)
-            if f["code"].startswith("Z"):
-                f["detail"] = f"受助人（身份证号 {pid}，学籍号 G{pid}）应核实追回"
-            rows.append(f)
-    return rows
 
 
 def leaks(text: str, ids: set[str]) -> list[str]:
@@ -180,12 +166,12 @@ def leaks(text: str, ids: set[str]) -> list[str]:
 
 def test_every_role_gets_the_expected_answer_on_every_route_in_and_outside_its_region(env: Env, tmp_path: Path) -> None:
     admin = make_user(env, "root", "province_admin", "43")
-    run_pk, _ = publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1", findings=leaky_findings((COUNTY_A, COUNTY_B)))
+    run_pk, _ = publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1")  # the pipeline's evidence holds IDs
     with session_scope(env.sessions()) as s:
         case_id = s.query(Case.id).filter(Case.county == COUNTY_A, Case.code == "K05").scalar()
         k02 = s.query(Case.id).filter(Case.county == COUNTY_A, Case.code == "K02").scalar()
         ids = set(s.scalars(select(Case.person_id)))
-    values = {"{case_id}": str(case_id), "{run_pk}": str(run_pk), "{region}": COUNTY_A}
+    values = {"{case_id}": str(case_id), "{run_pk}": str(run_pk), "{region}": COUNTY_A, "{user_id}": str(admin.id)}
     worker = make_user(env, "worker", "county", COUNTY_A)
     w = browser_login(env, worker.username)
     team = {f"member{i}_{k}": v for i in (1, 2, 3) for k, v in (("name", f"成员{i}"), ("phone", TEAM_PHONE))}
@@ -230,14 +216,14 @@ def test_every_role_gets_the_expected_answer_on_every_route_in_and_outside_its_r
 
 def test_a_full_record_is_given_only_by_the_audited_routes_to_the_roles_allowed(env: Env, tmp_path: Path) -> None:
     admin = make_user(env, "root", "province_admin", "43")
-    publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1", findings=leaky_findings((COUNTY_A,)))
+    publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1", findings=fixture_findings(COUNTY_A))
     with session_scope(env.sessions()) as s:
         case = s.scalar(select(Case).where(Case.county == COUNTY_A, Case.code == "Z02"))
         pid, cid = case.person_id, case.id
     make_user(env, "clerk", "county", COUNTY_A)
     clerk = browser_login(env, "clerk")
     page = clerk.post(f"/cases/{cid}/full", data={"csrf_token": clerk.csrf}).text
-    assert pid in page and f"G{pid}" in page and PHONE in page  # child, student number, phone
+    assert pid in page and f"G{pid}" in page  # the child's ID and student number
     plain, hashed = new_api_token()
     with session_scope(env.sessions()) as s:
         users.add_token(s, user=s.merge(make_user(env, "inspector", "inspector", "4301")), name="t", token_hash=hashed)
@@ -254,7 +240,7 @@ def test_a_full_record_is_given_only_by_the_audited_routes_to_the_roles_allowed(
 def test_a_signed_out_visitor_is_sent_to_login_and_the_api_wants_a_token(env: Env) -> None:
     client = TestClient(env.app, follow_redirects=False)
     for method, path in POLICY:
-        url = path.replace("{case_id}", "1").replace("{run_pk}", "1").replace("{region}", "43")
+        url = path.replace("{case_id}", "1").replace("{run_pk}", "1").replace("{region}", "43").replace("{user_id}", "1")
         r = client.request(method, url)
         if path.startswith("/api/"):
             assert r.status_code == 401, (method, path)

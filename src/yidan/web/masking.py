@@ -27,7 +27,7 @@ import hashlib
 import hmac
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -103,6 +103,15 @@ def scrub_text(value: str) -> str:
     return _LANDLINE.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), v)
 
 
+def birth_forms(person_id: str) -> tuple[tuple[str, str], ...]:
+    """The ways text writes the birth date inside an 18-character ID, each with its masked form."""
+    if len(person_id) != 18 or not person_id[6:14].isdigit():
+        return ()
+    y, m, d = person_id[6:10], person_id[10:12], person_id[12:14]
+    return ((f"{y}-{m}-{d}", f"{y}-{m}-**"), (f"{y}/{m}/{d}", f"{y}/{m}/**"), (f"{y}{m}{d}", f"{y}{m}**"),
+            (f"{y}年{m}月{d}日", f"{y}年{m}月**日"), (f"{y}年{int(m)}月{int(d)}日", f"{y}年{int(m)}月**日"))
+
+
 def kind_of(field: str) -> FieldKind:
     return FIELD_KINDS.get(field, FieldKind.TEXT)
 
@@ -113,6 +122,15 @@ class Masker:
 
     full: bool = False
     key: bytes = b""
+    # written forms of one person's birth date and their masked forms (see `about`)
+    hidden: tuple[tuple[str, str], ...] = ()
+
+    def about(self, person_id: str | None) -> Masker:
+        """This masker for one person's record: the birth date inside the person's ID is also hidden
+        where free text writes it out (a detail that says 出生日期 2013-01-30 would complete the ID)."""
+        if self.full or not person_id:
+            return self
+        return replace(self, hidden=self.hidden + birth_forms(str(person_id)))
 
     def person_token(self, person_id: str) -> str:
         """A keyed hash of a person's ID: stable, opaque without the instance's secret."""
@@ -140,7 +158,10 @@ class Masker:
         if self.full or value is None:
             return value
         if isinstance(value, str):
-            return scrub_text(value)
+            out = scrub_text(value)
+            for written, masked in self.hidden:
+                out = out.replace(written, masked)
+            return out
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**10:
             return scrub_text(str(value))  # an ID or phone that became a number
         return value
@@ -181,7 +202,7 @@ class Masker:
         try:
             data = json.loads(value)
         except ValueError:
-            return scrub_text(value)
+            return str(self.text(value))
         return json.dumps(self.record(data), ensure_ascii=False)
 
 
@@ -234,7 +255,7 @@ class CaseView:
     @classmethod
     def of(cls, case: Any, masker: Masker, *, with_details: bool = True) -> CaseView:
         """`with_details=False` for lists, which never load evidence, person, link, team or history."""
-        m = masker
+        m = masker.about(case.person_id)
         details: dict[str, Any] = {"evidence": None, "person": {}, "link": {}, "team": [], "events": []}
         if with_details:
             details = {

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from yidan.contract.link_decisions import LINK_DECISIONS
 from yidan.errors import RunError, YidanError
+from yidan.outfiles import write_csv
 from yidan.runs.rundir import RunDir
 from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
@@ -87,8 +88,6 @@ def pipeline_runner(spec: RunSpec, out_dir: Path, progress: Callable[[str], None
 
 def write_link_decisions(session: Session, path: Path, *, region: str) -> Path:
     """The reviewers' decisions on cases in `region` as the link_decisions contract table (CSV, Chinese headers)."""
-    from yidan.outfiles import write_csv
-
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = ([d.person_id, d.student_no, d.decision, d.decided_by, d.decided_on.date().isoformat()]
             for d in case_crud.link_decisions(session, region=region))

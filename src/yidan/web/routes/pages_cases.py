@@ -26,6 +26,7 @@ from yidan.web.deps import (
 from yidan.web.masking import CaseView, may_reveal
 from yidan.web.render import render
 from yidan.web.security import check_csrf
+from yidan.web.validation import clamp_page
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
@@ -46,7 +47,7 @@ def case_filter(
         id_query = crud.check_id_query(id_query)
     return crud.CaseFilter(code=clean(code), township=clean(township), village=clean(village),
                            school_code=clean(school_code), state=clean(state), q=clean(q), county=clean(county),
-                           page=max(1, page), id_query=id_query, q_keys=may_reveal(user.role))
+                           page=clamp_page(page), id_query=id_query, q_keys=may_reveal(user.role))
 
 
 FilterDep = Annotated[crud.CaseFilter, Depends(case_filter)]

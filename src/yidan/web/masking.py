@@ -254,13 +254,15 @@ class CaseView:
 
     @classmethod
     def of(cls, case: Any, masker: Masker, *, with_details: bool = True) -> CaseView:
-        """`with_details=False` for lists, which never load evidence, person, link, team or history."""
+        """`with_details=False` for lists, which load the child's record (household columns) but never
+        evidence, link, team or history."""
         m = masker.about(case.person_id)
-        details: dict[str, Any] = {"evidence": None, "person": {}, "link": {}, "team": [], "events": []}
+        details: dict[str, Any] = {"evidence": None, "person": m.record(dict(case.person or {})), "link": {},
+                                   "team": [], "events": []}
         if with_details:
             details = {
                 "evidence": m.value("evidence", case.evidence),
-                "person": m.record(dict(case.person or {})),
+                "person": details["person"],
                 "link": m.record(dict(case.link or {})),
                 "team": m.record(list(case.team or [])),
                 "events": [EventView(e.at, e.actor, e.kind, m.text(e.summary), m.record(dict(e.data or {})))

@@ -85,7 +85,7 @@ def list_cases(session: Session, *, region: str, filters: CaseFilter) -> tuple[l
         stmt = stmt.where(by_name | (Case.finding_key == f.q) if f.q_keys else by_name)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     page = max(1, f.page)
-    heavy = (defer(Case.person), defer(Case.link), defer(Case.team), defer(Case.evidence))  # not shown in lists
+    heavy = (defer(Case.link), defer(Case.team), defer(Case.evidence))  # not shown in lists (the child's record is)
     rows = session.scalars(
         stmt.options(*heavy).order_by(Case.county, Case.township, Case.code, Case.id)
         .offset((page - 1) * f.per_page).limit(f.per_page)

@@ -33,7 +33,7 @@ def column_note(col: Column) -> str:
     if col.kind is Kind.ENUM_LIST:
         parts.append("多个值以、分隔")
     if col.kind is Kind.DATE:
-        parts.append("日期如 2020-09-01")
+        parts.append("日期如 2020-09-01" + ("，不能晚于导入当天" if col.past else ""))
     if col.example:
         parts.append(f"例：{col.example}")
     return "；".join(parts)

@@ -56,7 +56,7 @@ def _hidden_refused(path: Path, table: Table, hidden: list[tuple[str, int]]) -> 
     )
 
 
-def _calamine_failure(exc: BaseException) -> BaseException:
+def calamine_failure(exc: BaseException) -> BaseException:
     """`exc` when it is calamine's verdict on a broken file (its errors, or a Rust panic); otherwise re-raised."""
     if isinstance(exc, Exception) or type(exc).__name__ == "PanicException":
         return exc
@@ -80,7 +80,7 @@ def read_xlsx(con, table: Table, path: Path, *, label: str, sink: str | None = N
         book = CalamineWorkbook.from_path(str(path))
         visible = {m.name: m.visible == SheetVisibleEnum.Visible for m in book.sheets_metadata}
     except BaseException as exc:  # calamine raises its own error types for broken files
-        raise _broken(path, "", _calamine_failure(exc)) from None
+        raise _broken(path, "", calamine_failure(exc)) from None
     uncached = uncached_formulas(path)
     sheets = []
     skipped = []
@@ -90,7 +90,7 @@ def read_xlsx(con, table: Table, path: Path, *, label: str, sink: str | None = N
         try:
             rows = book.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
         except BaseException as exc:  # a cut-off or malformed sheet XML
-            raise _broken(path, f" 的工作表「{sheet_name}」", _calamine_failure(exc)) from None
+            raise _broken(path, f" 的工作表「{sheet_name}」", calamine_failure(exc)) from None
         if not first and visible.get(sheet_name, True):
             first = rows
         at = find_header_row(table, rows)

@@ -17,6 +17,7 @@ from pathlib import Path
 from yidan.errors import InputError
 
 CHUNK = 1 << 22
+LONG_LINE = 1 << 24  # a line longer than this is not held whole to look for UTF-8 in a GB18030 file
 HEAD = 1 << 20
 _BLANK_AFTER = re.compile(rb"\n(?=\r?\n)")
 _C0 = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])
@@ -183,7 +184,7 @@ def transcode_to_utf8(path: Path, encoding: str, out: Path, *, cr_only: bool = F
             block = carry + data
             if data:
                 cut = block.rfind(b"\n") + 1
-                if cut or len(block) < 4 * CHUNK:  # (a line of over 16 MB is written unchecked)
+                if cut or len(block) < LONG_LINE:  # (a longer line is written unchecked)
                     block, carry = block[:cut], block[cut:]
                 else:
                     carry = b""

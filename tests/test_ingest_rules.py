@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from stdnum.cn import ric
 
 from yidan.errors import InputError
 from yidan.ingest import load_table
@@ -103,7 +104,7 @@ def test_enrollment_terms_are_canonical_and_an_empty_term_is_the_runs_term():
 def test_aid_amounts_are_decimal_yuan_and_thousands_separators_are_read():
     con = load("aid__values")
     amounts = dict(con.execute("SELECT _row, CAST(amount AS VARCHAR) FROM aid").fetchall())
-    assert amounts == {2: "625.00", 3: "1250.00"}
+    assert amounts == {2: "625.00", 3: "1250.00", 10: "999999999999.99"}  # the largest amount that fits
     assert con.execute("SELECT typeof(amount) FROM aid LIMIT 1").fetchone()[0] == "DECIMAL(14,2)"
 
 
@@ -115,3 +116,29 @@ def test_policy_lists_are_split_on_either_separator_and_terms_are_canonical():
         ("YW-JS-SHBZ", ["小学", "初中"], ["建档立卡", "农村低保", "特困供养"], "2019秋", None),
         ("GZ-ZXJ", ["高中"], ["建档立卡", "边缘易致贫"], "2019秋", "2021春"),
     ]
+
+
+def _stdnum_valid(number: str) -> bool:
+    try:
+        return ric.is_valid(number)
+    except KeyError:  # stdnum 2.2 raises for an unknown county of a known province
+        return False
+
+
+def test_ingest_flags_an_id_with_an_unknown_division_code_as_stdnum_does(tmp_path):
+    """The check the ingest runs (joined with the division table) gives python-stdnum's verdict: a
+    well-formed ID with a correct check character but a division code no one issued is invalid."""
+    bodies = {"known county": "43012420090315001", "unknown county of a known province": "43019920090315001",
+              "unknown province": "11999920090315001", "unknown province, all nines": "99999920090315001",
+              "known county elsewhere": "11010520090315001"}
+    ids = {why: body + ric.calc_check_digit(body + "0") for why, body in bodies.items()}
+    path = tmp_path / "registry.csv"
+    lines = ["身份证号,姓名,户籍地区划代码,人员类别,认定日期"]
+    lines += [f"{number},孩子{i},430124101201,建档立卡,2016-05-01" for i, number in enumerate(ids.values())]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    con = duckdb.connect()
+    load_table(con, "registry", [path])
+    got = dict(con.execute("SELECT id_number, id_number_valid FROM registry").fetchall())
+    want = {number: _stdnum_valid(number) for number in ids.values()}
+    assert got == want
+    assert want[ids["unknown county of a known province"]] is False and want[ids["known county"]] is True

@@ -126,7 +126,8 @@ def rule_for(table: Table, col: Column, *, default_term: str | None = None, cont
                 f"NOT {{f}} AND {{n}} IS NOT NULL AND NOT {idnumber.shape_ok_sql('{n}')}",
                 q("不是身份证号：应为18位（或15位旧号），这一行无法对应到人"),
             ))
-        rule.outputs = [(alias, "{n}"), (f"{alias}_valid", idnumber.valid_joined_sql("{n}", "{k}", "{dw}", "{bw}"))]
+        rule.outputs = [(alias, "{n}"), (f"{alias}_valid", idnumber.valid_joined_sql("{n}", "{k}", "{dw}", "{bw}")),
+                        (f"{alias}_converted", idnumber.converted_sql("{f}", "{c}"))]
     elif kind is Kind.STUDENT_NO:
         rule.flag = "regexp_full_match({raw}, '[GL][0-9A-Z]{6,29}')"
         rule.clean = ("CASE WHEN {f} THEN {raw} ELSE "

@@ -45,6 +45,7 @@ def table_schema(table: Table) -> ibis.Schema:
         fields[col.alias] = _KIND_TYPES.get(col.kind, dt.string)
         if col.kind is Kind.ID_NUMBER:
             fields[f"{col.alias}_valid"] = dt.boolean
+            fields[f"{col.alias}_converted"] = dt.boolean
     fields["_file"] = dt.string
     fields["_row"] = dt.int32
     return ibis.schema(fields)

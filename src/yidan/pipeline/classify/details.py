@@ -15,6 +15,7 @@ from yidan.contract.codes import FINDING_CODES
 from yidan.pipeline.classify.facts import Facts
 from yidan.pipeline.context import RunContext
 from yidan.pipeline.keys import finding_key_expr
+from yidan.pipeline.link.exact import EXACT_METHODS
 
 NULL_TEXT = ibis.null().cast("string")
 NULL_AMOUNT = ibis.null().cast("decimal(14, 2)")
@@ -23,6 +24,25 @@ NULL_AMOUNT = ibis.null().cast("decimal(14, 2)")
 def _t(x: Any) -> Any:
     """Text of a value for a message; empty when missing (concat would turn the whole line null)."""
     return x.cast("string").fill_null("")
+
+
+def _k08_link(j: Any, mismatch: Any) -> Any:
+    """The part of a K08 about an exact-key link whose name, gender or birth date disagree."""
+    text = ibis.literal("按身份证号匹配到学籍 ").concat(_t(j.k8_student_no), "，但", mismatch, "与建档立卡信息不一致。")
+    return ibis.ifelse(j.k8_student_no.notnull() & (mismatch != ""), text, "")
+
+
+def _k08_registry(j: Any) -> Any:
+    """The part of a K08 about a registry birth date contradicting the registry's own ID, and which date was used."""
+    written, in_id = _t(j.registry_birth_date), _t(j.id_birth_date)
+    return ibis.cases(
+        (j.birth_conflict.fill_null(False) & j.id_converted.fill_null(False), ibis.literal("建档立卡出生日期 ").concat(
+            written, " 与15位旧身份证号转换后的出生日期 ", in_id,
+            " 不一致（旧号码不含年份前两位，转换时按19补齐），年龄按建档立卡出生日期计算。")),
+        (j.birth_conflict.fill_null(False), ibis.literal("建档立卡出生日期 ").concat(
+            written, " 与身份证号中的出生日期 ", in_id, " 不一致，年龄按身份证号中的出生日期计算（", _t(j.age), "岁）。")),
+        else_="",
+    )
 
 
 def _detail(j: Any) -> Any:
@@ -51,9 +71,8 @@ def _detail(j: Any) -> Any:
             "的身份证号 ", _t(j.person_id), " 校验不通过，且没有可信的学籍匹配。请核对并更正身份证号。"
         )),
         (j.finding == "K07", who.concat("本学期有 ", _t(j.n_active), " 条在读学籍。请核查并清理重复学籍。")),
-        (j.finding == "K08", who.concat(
-            "按身份证号匹配到学籍 ", _t(j.k8_student_no), "，但", mismatch, "与建档立卡信息不一致。请核对两边信息。"
-        )),
+        (j.finding == "K08", who.concat(_k08_link(j, mismatch), _k08_registry(j), ibis.ifelse(
+            j.birth_conflict.fill_null(False), "请核对并更正建档立卡信息。", "请核对两边信息。"))),
         (j.finding == "K09", who.concat("小学毕业（", rec, "）后没有升学记录。请核实是否辍学并组织入学。")),
         else_=NULL_TEXT,
     )
@@ -106,7 +125,8 @@ def _evidence(j: Any) -> Any:
 def school_findings(ctx: RunContext, facts: Facts, person_status: Any, found: Any) -> Any:
     term = facts.term
     persons = facts.persons.filter(facts.persons.compulsory_age).select(
-        "person_id", "hukou_code", "hukou_county", "hukou_township", "hukou_village"
+        "person_id", "hukou_code", "hukou_county", "hukou_township", "hukou_village",
+        "registry_birth_date", "id_birth_date", "id_converted", "birth_conflict",
     )
     ps = person_status.select("person_id", "name", "gender", "birth_date", "age", "school_code")
     lat = facts.latest.select(
@@ -118,7 +138,7 @@ def school_findings(ctx: RunContext, facts: Facts, person_status: Any, found: An
         verified_province="verified_province",
     )
     act = facts.active.select("person_id", "n_active")
-    lk = facts.links.filter(facts.links.method == "id")
+    lk = facts.links.filter(facts.links.method.isin(EXACT_METHODS))
     k8 = lk.group_by("person_id").aggregate(
         k8_name=lk.name_agrees.fill_null(True).all(),
         k8_gender=lk.gender_agrees.fill_null(True).all(),

@@ -79,7 +79,7 @@ CASES: tuple[Case, ...] = (
     # 15-digit ID whose converted century (19xx) against the birth date (20xx); the child is still
     # in school and must be linked and counted at the age the trustworthy date gives
     Case("registry_birth_typo", "compulsory", 0.002, "IN_SCHOOL", ("K08",),
-         "建档立卡出生日期录错一位（年份错十年或为将来日期），身份证号正确"),
+         "建档立卡出生日期录错一位（年份错十年），身份证号正确"),
     Case("registry_legacy_15_child", "compulsory", 0.002, "IN_SCHOOL", ("K08",),
          "建档立卡身份证号写成15位旧号（转换后出生于19xx年，与出生日期矛盾）"),
     # aid stories (status from the plan: in school)

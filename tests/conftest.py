@@ -6,6 +6,9 @@ Rule cases (tests/rules/classify/*.toml, see the README there):
 * `rule_case_runner` / `module_case_runner` — run one case (or a `CaseSet`) into a run directory,
   with `exact_link`, a fast exact-ID stand-in for the linkage steps, for tests of the run itself.
 
+Tests that need PostgreSQL, Chromium or Java (markers `postgres`, `browser`, `spark`) are skipped with
+the reason when it is missing, and fail the run in CI (tests/needs.py).
+
 Generated data (yidan.synth) and completed runs, for every module's tests:
 * `tiny_dataset`, `tiny_run` — the tiny preset and a complete run on it (aid audit included).
 * `county_dataset`, `county_run` — the county preset; slow, for tests marked `slow`.
@@ -21,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+import needs
 
 RULES_DIR = Path(__file__).parent / "rules"
 DEFAULT_COUNTY = "430124"
@@ -284,6 +289,24 @@ def case_set() -> type[CaseSet]:
 def module_case_runner(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Any]:
     """The same runner for runs shared by the tests of one module."""
     return make_case_runner(tmp_path_factory.mktemp("cases"), exact_link_step_tuple())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Check once what the collected tests need from the machine; skip (with the reason) or, in CI, stop."""
+    problems: dict[str, str] = {}
+    for marker, check in needs.PROBLEM_BY_MARKER.items():
+        if any(item.get_closest_marker(marker) for item in items):
+            problem = check()
+            if problem:
+                problems[marker] = problem
+    if not problems:
+        return
+    if needs.in_ci():
+        pytest.exit(needs.ci_message(list(problems.values())), returncode=1)
+    for item in items:
+        for marker, problem in problems.items():
+            if item.get_closest_marker(marker):
+                item.add_marker(pytest.mark.skip(reason=needs.skip_reason(problem)))
 
 
 CLASSIFY_CASES = [Case(p, ns=i + 1) for i, p in enumerate(sorted((RULES_DIR / "classify").glob("*.toml")))]

@@ -173,6 +173,8 @@ def test_audit_rule_case_raises_exactly_the_expected_findings(path: Path) -> Non
             assert f["detail"] == e["detail"]
         for part in e.get("detail_contains", []):
             assert part in f["detail"], f["detail"]
+        for part in e.get("evidence_contains", []):
+            assert part in f["evidence"], f["evidence"]
         assert f["finding_key"] == f"{e['code']}|{e['term']}|{e['programme_code']}|{e['person_id']}"
     totals = result.totals
     for t in case.get("expected_totals", []):

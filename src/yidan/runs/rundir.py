@@ -14,9 +14,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from yidan.contract.outputs import OUTPUTS as DECLARED
 from yidan.errors import NotFoundError
 
-OUTPUTS = ("rejects", "persons", "links", "findings", "summary")
+OUTPUTS = tuple(DECLARED)
 
 
 class RunDir:
@@ -56,7 +57,16 @@ class RunDir:
         path = self.path / f"{name}.parquet"
         if not path.is_file():
             raise NotFoundError(f"比对结果缺少 {name}.parquet：{self.path}", hint="重新运行 yidan run。")
-        return pq.read_table(path)
+        table = pq.read_table(path)
+        declared = DECLARED.get(name)
+        if declared is not None:
+            missing = [c for c in declared.names if c not in table.column_names]
+            if missing:
+                raise NotFoundError(
+                    f"比对结果 {name}.parquet 缺少规定的列：{'、'.join(missing)}（{self.path}）",
+                    hint="该目录由旧版本或其他程序生成；请用当前版本重新运行 yidan run。",
+                )
+        return table
 
     def parquet_path(self, name: str) -> Path:
         return self.path / f"{name}.parquet"

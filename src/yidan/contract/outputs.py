@@ -255,7 +255,7 @@ EVIDENCE: tuple[EvidenceField, ...] = (
         E("class_id", "班级"), E("enrollment_status", "学籍状态"), E("status_date", "状态变动日期"),
         E("term", "学期"),
     )),
-    E("verification", "核实结论", fields=(
+    E("verification", "核实", fields=(
         E("conclusion", "核实结论"), E("verified_on", "核实日期"), E("province", "就读省份"),
     )),
     E("candidate", "疑似匹配学籍", fields=(

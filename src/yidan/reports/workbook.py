@@ -23,6 +23,7 @@ from yidan.reports.cover import cover_figures, region_predicate, run_made_at, wr
 from yidan.reports.regions import parent_of, region_name
 from yidan.reports.runsql import connect, rows, sql_literal
 from yidan.runs.rundir import RunDir
+from yidan.web.masking import mask_phone
 
 LEVELS = ("county", "city", "province")
 BATCH = 20_000
@@ -143,8 +144,8 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
         ws.write_string(0, i, c.header, fmt["clerk_header"] if c.clerk else fmt["header"])
     fields = ", ".join(styles.FINDING_FIELDS)
     cur = con.execute(
-        f"SELECT {fields} FROM findings WHERE {where} ORDER BY code, township NULLS LAST, village NULLS LAST, "
-        "person_id, term, programme_code NULLS FIRST"
+        f"SELECT {fields} FROM findings WHERE {where} ORDER BY {PRIORITY_ORDER}, code, township NULLS LAST, "
+        "village NULLS LAST, person_id, term, programme_code NULLS FIRST"
     )
     cols = [c for c in styles.FINDING_COLUMNS if not c.clerk]
     clerk = [(i, c) for i, c in enumerate(styles.FINDING_COLUMNS) if c.clerk]
@@ -153,8 +154,7 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
     while batch := cur.fetchmany(BATCH):
         for record in batch:
             n += 1
-            record = tuple(styles.readable_evidence(v) if c.field == "evidence" and v else v
-                           for c, v in zip(cols, record, strict=True))
+            record = tuple(_shown(c.field, v) for c, v in zip(cols, record, strict=True))
             lines = max((styles.wrapped_lines(str(v), long_width[c.field])
                          for c, v in zip(cols, record, strict=True) if c.kind == "long" and v), default=1)
             if lines > 1:
@@ -175,6 +175,21 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
         _clerk_validation(ws, run, n)
         ws.ignore_errors({"number_stored_as_text": f"A2:{xlsxwriter.utility.xl_col_to_name(last_col)}{n + 1}"})
     ws.protect("", {"autofilter": True, "sort": False, "format_columns": True, "select_locked_cells": True})
+
+
+# 未脱贫 and 返贫 children first in every list: the speech calls them the priority
+PRIORITY_ORDER = "CASE poverty_status WHEN '未脱贫' THEN 0 WHEN '返贫' THEN 1 ELSE 2 END"
+
+
+def _shown(field: str, value: Any) -> Any:
+    """A finding's value as the sheet shows it: evidence in words, the phone masked."""
+    if not value:
+        return value
+    if field == "evidence":
+        return styles.readable_evidence(value)
+    if field == "phone":
+        return mask_phone(value)
+    return value
 
 
 def _clerk_validation(ws: Any, run: RunDir, n: int) -> None:

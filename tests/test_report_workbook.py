@@ -55,7 +55,7 @@ def test_finding_sheets_have_chinese_headers_frozen_row_and_filter(county_books)
     ws = _book(county_books, "430102")["学生资助"]
     assert [c.value for c in ws[1]] == HEADERS
     assert ws.freeze_panes == "C2"
-    assert ws.auto_filter.ref == f"A1:S{ws.max_row}"
+    assert ws.auto_filter.ref == f"A1:AD{ws.max_row}"
 
 
 def test_id_numbers_and_codes_are_text_and_columns_fit_them(county_books):
@@ -64,7 +64,7 @@ def test_id_numbers_and_codes_are_text_and_columns_fit_them(county_books):
     ids = [ws[f"{col['身份证号']}{r}"] for r in range(2, ws.max_row + 1)]
     assert ids and all(isinstance(c.value, str) and len(c.value) == 18 and c.number_format == "@" for c in ids)
     assert ws.column_dimensions[col["身份证号"]].width >= 18
-    assert all(isinstance(ws[f"{col['学校标识码']}{r}"].value, str) for r in range(2, ws.max_row + 1))
+    assert all(isinstance(ws[f"{col['年龄']}{r}"].value, str) for r in range(2, ws.max_row + 1))
 
 
 def test_clerk_columns_are_unlocked_and_everything_else_is_protected(county_books):
@@ -80,7 +80,7 @@ def test_conclusion_column_offers_the_contracts_conclusions_as_a_dropdown(county
     ws = _book(county_books, "430102")["控辍保学"]
     (dv,) = [d for d in ws.data_validations.dataValidation if d.type == "list"]
     assert dv.formula1.strip('"').split(",") == list(CONCLUSIONS)
-    assert str(dv.sqref) == f"O2:O{ws.max_row}"
+    assert str(dv.sqref) == f"Z2:Z{ws.max_row}"
 
 
 def test_hidden_key_column_holds_every_finding_of_the_county_exactly_once(run, county_books):
@@ -166,5 +166,8 @@ def test_one_county_can_export_only_its_own_workbook(run, tmp_path):
 def test_evidence_is_shown_as_readable_lines_not_json(county_books):
     ws = _book(county_books, "430102")["控辍保学"]
     evidence = ws[f"{openpyxl.utils.get_column_letter(HEADERS.index('佐证') + 1)}2"]
-    assert evidence.value == "来源：测试"
+    assert evidence.value.splitlines() == [
+        "建档立卡：身份证号 430102200601011000，姓名 王小明",
+        "最近学籍：学校 测试第1小学（4301020000）",
+    ]
     assert evidence.alignment.wrap_text

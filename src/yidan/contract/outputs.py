@@ -51,6 +51,22 @@ class Output:
     def schema(self) -> dict[str, str]:
         return {c.name: c.type for c in self.columns}
 
+    def arrow_schema(self) -> Any:
+        """The declared columns as a pyarrow schema (for writers and test fixtures)."""
+        import ibis
+
+        return ibis.schema(self.schema()).to_pyarrow()
+
+    def table_from_rows(self, rows: list[dict[str, Any]]) -> Any:
+        """A pyarrow table of exactly the declared columns from dict rows (missing keys null); a key
+        that is not declared is an error, so nothing can read a field that no run writes."""
+        import pyarrow as pa
+
+        extra = sorted({k for r in rows for k in r} - set(self.names))
+        if extra:
+            raise KeyError(f"{self.name}: undeclared columns {extra}")
+        return pa.Table.from_pylist([{n: r.get(n) for n in self.names} for r in rows], schema=self.arrow_schema())
+
 
 C = OutputColumn
 AMOUNT = "decimal(14, 2)"

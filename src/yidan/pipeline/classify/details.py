@@ -30,7 +30,7 @@ def _verification_clause(j: Any) -> Any:
     verification while its evidence shows one."""
     return j.verified_conclusion.isnull().ifelse(
         "",
-        ibis.literal("核实结论为“").concat(_t(j.verified_conclusion), "”（核实日期 ", _t(j.verified_on), "）"),
+        ibis.literal("核实结论为").concat(_t(j.verified_conclusion), "（核实日期 ", _t(j.verified_on), "）"),
     )
 
 

@@ -42,6 +42,19 @@ def _part(table: ibis.Table) -> ibis.Table:
     ])
 
 
+def students(ctx: RunContext) -> Any:
+    """One row per student number (its latest record): the linkage's `students` table, made here the
+    same way when a run's linkage stand-in did not (tests of the run directory)."""
+    if ctx.has("students"):
+        return ctx.get("students")
+    from yidan.pipeline.link.prepare import build_students
+
+    enrollment = ctx.get("enrollment")
+    files = sorted(v for v in enrollment.select("_file").distinct().to_pyarrow().column("_file").to_pylist()
+                   if v is not None)
+    return ctx.put("students", build_students(enrollment, files))
+
+
 def age_group(ctx: RunContext, age: Any) -> Any:
     ca = ctx.config.compulsory_age
     return ibis.cases((age < ca.min, "学前"), (age > ca.max, "高中阶段"), else_="义务教育").cast("string")
@@ -70,7 +83,7 @@ def persons_out(ctx: RunContext) -> Any:
         "person_id", "household_id", "head_name", "relation", "phone", "poverty_status", "township_name",
         "village_name",
     )
-    st = ctx.get("students").select(
+    st = students(ctx).select(
         _sn="student_no", school_name="school_name", class_id="class_id", enrollment_status="enrollment_status",
     )
     j = ps.left_join(reg, "person_id").drop("person_id_right")
@@ -100,7 +113,7 @@ def persons_out(ctx: RunContext) -> Any:
 def links_out(ctx: RunContext) -> Any:
     """links.parquet: every pair with the candidate's enrollment record beside it (the K05 review)."""
     links = ctx.get("links")
-    st = ctx.get("students").select(
+    st = students(ctx).select(
         _sn="student_no", student_name="name", student_gender="gender", student_birth_date="birth_date",
         student_id_number="id_number", school_code="school_code", school_name="school_name",
         school_county="school_county_code", stage="stage", grade="grade", class_id="class_id",
@@ -112,7 +125,7 @@ def links_out(ctx: RunContext) -> Any:
 
 def _schools(ctx: RunContext) -> Any:
     """school_code -> school_name, one name per code (the latest record's spelling)."""
-    st = ctx.get("students")
+    st = students(ctx)
     st = st.filter(st.school_code.notnull() & st.school_name.notnull())
     return st.group_by(_sc=st.school_code).aggregate(_sname=st.school_name.max())
 

@@ -14,6 +14,7 @@ import ibis
 from yidan.contract.codes import FINDING_CODES
 from yidan.pipeline.classify.facts import Facts
 from yidan.pipeline.context import RunContext
+from yidan.pipeline.findings import students
 from yidan.pipeline.keys import finding_key_expr
 
 NULL_TEXT = ibis.null().cast("string")
@@ -152,7 +153,7 @@ def school_findings(ctx: RunContext, facts: Facts, person_status: Any, found: An
         l_school_code="school_code", l_stage="stage", l_grade="grade", l_enrollment_status="enrollment_status",
         l_status_date="status_date", l_term="term",
     )
-    st = ctx.get("students")
+    st = students(ctx)
     cand = facts.review.left_join(st, facts.review.review_student_no == st.student_no).select(
         "person_id", "review_student_no", "review_probability", c_name=st["name"], c_birth_date=st.birth_date,
         c_school_name=st.school_name, c_school_code=st.school_code,

@@ -27,6 +27,9 @@ class OutputColumn:
     type: str  # Ibis type string
     label: str  # Chinese label users see
     description: str = ""
+    # False for columns added after the first layout: a run directory written before them is still
+    # read (the column reads as empty); a missing required column is an error.
+    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,10 @@ class Output:
             if c.name == name:
                 return c
         raise KeyError(name)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
 
     def schema(self) -> dict[str, str]:
         return {c.name: c.type for c in self.columns}
@@ -69,11 +76,17 @@ class Output:
 
 
 C = OutputColumn
+
+
+def later(*columns: OutputColumn) -> tuple[OutputColumn, ...]:
+    """Columns added in the second layout (issue 14): optional when reading older run directories."""
+    return tuple(OutputColumn(c.name, c.type, c.label, c.description, required=False) for c in columns)
+
 AMOUNT = "decimal(14, 2)"
 TOTAL = "decimal(18, 2)"
 
 # The household and the place, shared by persons and findings: what a field team needs to find a child.
-HOUSEHOLD: tuple[OutputColumn, ...] = (
+HOUSEHOLD: tuple[OutputColumn, ...] = later(
     C("household_id", "string", "户编号"),
     C("head_name", "string", "户主姓名"),
     C("relation", "string", "与户主关系"),
@@ -85,7 +98,7 @@ HOUSEHOLD: tuple[OutputColumn, ...] = (
     C("village_name", "string", "村", "户籍村名称（来自建档立卡的村名称列）"),
 )
 # The last known school record of the child (its latest enrollment record).
-SCHOOL: tuple[OutputColumn, ...] = (
+SCHOOL: tuple[OutputColumn, ...] = later(
     C("school_name", "string", "学校"),
     C("stage", "string", "学段"),
     C("grade", "string", "年级"),
@@ -103,10 +116,9 @@ PERSONS = Output(
         C("birth_date", "date", "出生日期"),
         C("age", "int32", "年龄", "比对学期学年首年 8 月 31 日的周岁"),
         C("hukou_county", "string", "户籍县代码"),
-        C("hukou_township", "string", "户籍乡镇代码"),
-        C("hukou_village", "string", "户籍村代码"),
+        *later(C("hukou_township", "string", "户籍乡镇代码"), C("hukou_village", "string", "户籍村代码")),
         C("compulsory_age", "boolean", "义务教育年龄", "6–15 岁（按配置）"),
-        C("age_group", "string", "年龄段", "学前（3–5 岁）/ 义务教育（6–15 岁）/ 高中阶段（16–18 岁）"),
+        *later(C("age_group", "string", "年龄段", "学前（3–5 岁）/ 义务教育（6–15 岁）/ 高中阶段（16–18 岁）")),
         C("status", "string", "就学状态代码"),
         C("status_label", "string", "就学状态",
           "未匹配学籍的儿童按年龄显示：3–5 岁为“未入园”，16–18 岁为“非义务教育阶段未在校”"),
@@ -116,7 +128,7 @@ PERSONS = Output(
         C("school_code", "string", "学校标识码"),
         C("school_county", "string", "学校所在县代码"),
         C("boarding", "string", "是否寄宿"),
-        C("verified_conclusion", "string", "核实结论"),
+        *later(C("verified_conclusion", "string", "核实结论")),
         *HOUSEHOLD,
         *SCHOOL,
     ),
@@ -136,7 +148,7 @@ LINKS = Output(
         C("name_agrees", "boolean", "姓名一致"),
         C("gender_agrees", "boolean", "性别一致"),
         C("birth_agrees", "boolean", "出生日期一致"),
-        C("student_name", "string", "学籍姓名"),
+        *later(C("student_name", "string", "学籍姓名"),
         C("student_gender", "string", "学籍性别"),
         C("student_birth_date", "date", "学籍出生日期"),
         C("student_id_number", "string", "学籍身份证号"),
@@ -146,7 +158,7 @@ LINKS = Output(
         C("stage", "string", "学段"),
         C("grade", "string", "年级"),
         C("class_id", "string", "班级"),
-        C("enrollment_status", "string", "学籍状态"),
+        C("enrollment_status", "string", "学籍状态")),
     ),
 )
 
@@ -170,9 +182,8 @@ FINDINGS = Output(
         C("detail", "string", "问题说明", "由佐证生成，与佐证一致"),
         C("evidence", "string", "佐证", "JSON，字段见下文“佐证”"),
         C("family", "string", "问题类别", "schooling 控辍保学 / aid 学生资助 / quality 数据质量"),
-        C("next_step", "string", "下一步", "谁做什么：劝返、核实学籍接转、补发……"),
-        C("age", "int32", "年龄"),
-        C("age_group", "string", "年龄段"),
+        *later(C("next_step", "string", "下一步", "谁做什么：劝返、核实学籍接转、补发……"),
+               C("age", "int32", "年龄"), C("age_group", "string", "年龄段")),
         *HOUSEHOLD,
         *SCHOOL,
     ),
@@ -186,13 +197,12 @@ SUMMARY = Output(
     (
         C("dimension", "string", "维度", "status 就学状态 / finding 问题 / aid 资助"),
         C("county", "string", "县代码"),
-        C("township", "string", "乡镇代码", "就学状态按乡镇、村细分；县合计行为空"),
-        C("village", "string", "村代码"),
+        *later(C("township", "string", "乡镇代码", "就学状态按乡镇、村细分；县合计行为空"),
+               C("village", "string", "村代码")),
         C("key", "string", "代码", "就学状态代码 / 问题编码 / 资助项目代码"),
         C("term", "string", "学期"),
-        C("age_group", "string", "年龄段"),
-        C("category", "string", "人员类别"),
-        C("poverty_status", "string", "脱贫状态"),
+        *later(C("age_group", "string", "年龄段"), C("category", "string", "人员类别"),
+               C("poverty_status", "string", "脱贫状态")),
         C("count", "int64", "人数"),
         C("amount_expected", TOTAL, "应发金额"),
         C("amount_paid", TOTAL, "实发金额"),
@@ -216,6 +226,8 @@ REJECTS = Output(
 )
 
 OUTPUTS: dict[str, Output] = {o.name: o for o in (REJECTS, PERSONS, LINKS, FINDINGS, SUMMARY)}
+# written into manifest.json as `outputs_layout`; a reader holds a directory of this layout to every column
+OUTPUTS_LAYOUT = "2"
 
 # --- ages and statuses -------------------------------------------------------------------------------
 

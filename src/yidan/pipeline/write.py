@@ -19,7 +19,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from yidan.contract.outputs import OUTPUTS
+from yidan.contract.outputs import OUTPUTS, OUTPUTS_LAYOUT
 from yidan.engine.parquet_bridge import write_parquet
 from yidan.pipeline.context import RunContext
 from yidan.pipeline.findings import conform
@@ -63,6 +63,7 @@ class RunWriter:
                 pq.write_table(expr.to_pyarrow(), target)
             else:
                 write_parquet(ctx.engine, expr, target)
+        self.manifest["outputs_layout"] = OUTPUTS_LAYOUT  # every output conforms to its declaration
         ctx.timings["write"] = round(time.perf_counter() - t0, 3)
 
     def commit(self, extra: dict[str, Any]) -> Path:

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from yidan.contract.outputs import OUTPUTS as DECLARED
+from yidan.contract.outputs import OUTPUTS_LAYOUT
 from yidan.errors import NotFoundError
 
 OUTPUTS = tuple(DECLARED)
@@ -59,13 +60,21 @@ class RunDir:
             raise NotFoundError(f"比对结果缺少 {name}.parquet：{self.path}", hint="重新运行 yidan run。")
         table = pq.read_table(path)
         declared = DECLARED.get(name)
-        if declared is not None:
-            missing = [c for c in declared.names if c not in table.column_names]
-            if missing:
-                raise NotFoundError(
-                    f"比对结果 {name}.parquet 缺少规定的列：{'、'.join(missing)}（{self.path}）",
-                    hint="该目录由旧版本或其他程序生成；请用当前版本重新运行 yidan run。",
-                )
+        if declared is None:
+            return table
+        # a directory written with the declarations (its manifest names their layout) must hold every
+        # declared column; one written before them is read with the missing columns empty
+        strict = self.manifest.get("outputs_layout") == OUTPUTS_LAYOUT
+        missing = [c for c in (declared.names if strict else declared.required) if c not in table.column_names]
+        if missing and (strict or declared.name in ("findings", "links")):
+            raise NotFoundError(
+                f"比对结果 {name}.parquet 缺少规定的列：{'、'.join(missing)}（{self.path}）",
+                hint="该目录不是 yidan run 写出的完整结果；请用当前版本重新运行 yidan run。",
+            )
+        schema = declared.arrow_schema()
+        for c in declared.columns:
+            if c.name not in table.column_names:
+                table = table.append_column(schema.field(c.name), pa.nulls(table.num_rows, schema.field(c.name).type))
         return table
 
     def parquet_path(self, name: str) -> Path:

@@ -128,7 +128,7 @@ PERSONS = Output(
         C("school_code", "string", "学校标识码"),
         C("school_county", "string", "学校所在县代码"),
         C("boarding", "string", "是否寄宿"),
-        *later(C("verified_conclusion", "string", "核实结论")),
+        *later(C("verified_conclusion", "string", "核实结论"), C("disability", "string", "残疾类别")),
         *HOUSEHOLD,
         *SCHOOL,
     ),

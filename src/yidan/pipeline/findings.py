@@ -81,7 +81,7 @@ def persons_out(ctx: RunContext) -> Any:
     ps = ctx.get("person_status")
     reg = ctx.get("reg_persons").select(
         "person_id", "household_id", "head_name", "relation", "phone", "poverty_status", "township_name",
-        "village_name",
+        "village_name", "disability",
     )
     st = students(ctx).select(
         _sn="student_no", school_name="school_name", class_id="class_id", enrollment_status="enrollment_status",

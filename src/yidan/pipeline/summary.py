@@ -16,7 +16,6 @@ from yidan.pipeline.context import RunContext
 from yidan.pipeline.findings import conform
 
 
-
 def _conform(table: ibis.Table) -> ibis.Table:
     return conform(table, SUMMARY)
 

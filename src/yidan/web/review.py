@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from yidan.identity.names import normalise_name, readings
 from yidan.identity.divisions import region_name
+from yidan.identity.names import normalise_name, readings
 from yidan.web.masking import mask_id
 
 _COUNT = "一二三四五六七八九十"

@@ -170,3 +170,18 @@ def test_the_k05_review_sets_both_records_side_by_side_in_clerk_words(env: Env, 
     # an analyst sees the IDs masked
     masked = _visible(browser_login(env, "k05analyst").get(f"/cases/{case_id}").text, "link-review")
     assert person_id not in masked and person_id[:6] + "********" + person_id[-4:] in masked
+
+
+def test_the_cover_counts_unmatched_children_as_k01_and_names_the_others_by_age(tiny_run, books):
+    findings = tiny_run.findings().to_pylist()
+    persons = tiny_run.persons().to_pylist()
+    for book in books:
+        county = book.name[:6]
+        rows = CalamineWorkbook.from_path(str(book)).get_sheet_by_name("封面").to_python()
+        cover = {r[0]: r[1:] for r in rows if r and r[0]}
+        k01 = sum(1 for f in findings if f["code"] == "K01" and f["county"] == county)
+        assert cover["学籍未匹配"][0] == k01
+        young = [p for p in persons if p["hukou_county"] == county and p["age"] < 6 and p["student_no"] is None
+                 and p["status"] in ("UNMATCHED", "NOT_IN_KINDERGARTEN")]
+        assert cover["未入园"][:4] == [len(young), len(young), 0, 0]
+        assert "未脱贫" in [r[1] for r in rows if len(r) > 1]

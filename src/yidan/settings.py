@@ -97,6 +97,7 @@ class AppSettings(BaseSettings):
     secret_key: str = "change-me"
     production: bool = False
     data_dir: Path = Path("yidan-data")
+    run_config: Path | None = None  # the server's yidan.toml for runs started from the web (else data_dir/yidan.toml)
     session_max_age: int = 8 * 3600
     max_failed_logins: int = 5
 

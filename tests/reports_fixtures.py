@@ -135,6 +135,14 @@ def _summary(persons: list[dict], findings: list[dict], term: str) -> list[dict]
          "amount_duplicate": None, "amount_wrong": None}
         for (d, c, k), n in sorted(counts.items())
     ]
+    detail: dict[tuple, int] = {}  # the pipeline's status_detail: by township, village, age and group
+    for p in persons:
+        k = (p["hukou_county"], p.get("hukou_township"), p.get("hukou_village"), p["status"], p.get("age_group"),
+             p["category"], p.get("poverty_status"))
+        detail[k] = detail.get(k, 0) + 1
+    out += [{"dimension": "status_detail", "county": c, "township": t, "village": v, "key": k, "term": term,
+             "age_group": a, "category": cat, "poverty_status": pov, "count": n}
+            for (c, t, v, k, a, cat, pov), n in sorted(detail.items(), key=str)]
     for county in sorted({p["hukou_county"] for p in persons}):
         out.append(
             {"dimension": "aid", "county": county, "key": "ZX01", "term": term, "count": 10,
@@ -188,8 +196,8 @@ def set_statuses(run: RunDir, statuses: dict[str, str]) -> None:
     findings = pq.read_table(run.parquet_path("findings")).to_pylist()
     term = run.term
     summary = [s for s in pq.read_table(run.parquet_path("summary")).to_pylist() if s["dimension"] not in
-               ("status", "finding")]
-    summary += [s for s in _summary(persons, findings, term) if s["dimension"] in ("status", "finding")]
+               ("status", "status_detail", "finding")]
+    summary += [s for s in _summary(persons, findings, term) if s["dimension"] in ("status", "status_detail", "finding")]
     pq.write_table(SUMMARY.table_from_rows(summary), run.parquet_path("summary"))
 
 

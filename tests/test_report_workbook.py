@@ -45,7 +45,7 @@ def test_one_workbook_per_county_named_with_county_and_term(county_books):
 
 def test_county_workbook_has_cover_one_sheet_per_family_and_a_very_hidden_key_sheet(county_books):
     wb = _book(county_books, "430121")
-    assert wb.sheetnames == ["封面", "控辍保学", "学生资助", "数据质量", "_yidan"]
+    assert wb.sheetnames == ["封面", "控辍保学", "学生资助", "数据质量", "分乡镇村统计", "_yidan"]
     assert wb["_yidan"].sheet_state == "veryHidden"
     meta = {r[0]: r[1] for r in wb["_yidan"].iter_rows(values_only=True)}
     assert meta["region"] == "430121" and meta["run_id"] == "R2021春-1" and meta["level"] == "county"
@@ -171,3 +171,19 @@ def test_evidence_is_shown_as_readable_lines_not_json(county_books):
         "最近学籍：学校 测试第1小学（4301020000）",
     ]
     assert evidence.alignment.wrap_text
+
+
+def test_the_township_sheet_counts_children_and_findings_by_township_and_village_names(run, county_books):
+    persons = [p for p in pq.read_table(run.parquet_path("persons")).to_pylist() if p["hukou_county"] == "430102"]
+    findings = [f for f in pq.read_table(run.parquet_path("findings")).to_pylist() if f["county"] == "430102"]
+    rows = list(_book(county_books, "430102")["分乡镇村统计"].iter_rows(values_only=True))
+    assert rows[0][:3] == ("乡镇", "村", "学龄儿童")
+    towns = {r[0]: r for r in rows[1:] if r[1] == "（乡镇合计）"}
+    assert set(towns) == {"城关镇", "东山乡"}
+    for name, row in towns.items():
+        code = {p["hukou_township"] for p in persons if p["township_name"] == name}
+        assert row[2] == sum(1 for p in persons if p["hukou_township"] in code)
+        assert row[7] == sum(1 for f in findings if f["township"] in code and f["family"] == "schooling")
+    village_rows = [r for r in rows[1:] if r[1] != "（乡镇合计）"]
+    assert {r[1] for r in village_rows} <= {"桃源村", "杨柳村", "新华社区"}
+    assert sum(r[2] for r in village_rows) == len(persons)

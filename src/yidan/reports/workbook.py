@@ -105,8 +105,65 @@ def _write_county(con: Any, run: RunDir, county: str, path: Path) -> None:
     cover.protect()
     for family in styles.FAMILIES:
         _write_family_sheet(wb, fmt, con, run, county, family)
+    _write_places(wb, fmt, con, county)
     _write_meta(wb, run, "county", county)
     wb.close()
+
+
+PLACE_HEADERS = ("乡镇", "村", "学龄儿童", "其中义务教育年龄", "未脱贫、返贫", "未在校", "其中义务教育年龄未在校",
+                 "问题（控辍保学）", "问题（学生资助）", "问题（数据质量）")
+
+
+def _write_places(wb: Any, fmt: dict[str, Any], con: Any, county: str) -> None:
+    """分乡镇村统计: children and findings by township and village, by name, for the teams that visit them.
+
+    Children come from the summary's status_detail rows, findings from findings.parquet; a
+    township's row is the sum of its villages (the township row first, then its villages)."""
+    in_school = "('IN_SCHOOL', 'HOME_TEACHING', 'OUT_OF_PROVINCE', 'COMPLETED')"
+    c = sql_literal(county)
+    got = rows(con, f"""
+        WITH kids AS (
+            SELECT township AS t, village AS v, sum(count) AS n,
+                   sum(count) FILTER (WHERE age_group = '义务教育') AS k,
+                   sum(count) FILTER (WHERE poverty_status IN ('未脱贫', '返贫')) AS pr,
+                   sum(count) FILTER (WHERE key NOT IN {in_school}) AS o,
+                   sum(count) FILTER (WHERE key NOT IN {in_school} AND age_group = '义务教育') AS ko
+            FROM summary WHERE dimension = 'status_detail' AND county = {c} GROUP BY ALL),
+        f AS (
+            SELECT township AS t, village AS v, count(*) FILTER (WHERE family = 'schooling') AS fs,
+                   count(*) FILTER (WHERE family = 'aid') AS fa, count(*) FILTER (WHERE family = 'quality') AS fq
+            FROM findings WHERE county = {c} GROUP BY ALL),
+        names_t AS (SELECT hukou_township AS t, max(township_name) AS tn FROM persons
+                    WHERE hukou_county = {c} GROUP BY ALL),
+        names_v AS (SELECT hukou_village AS v, max(village_name) AS vn FROM persons
+                    WHERE hukou_county = {c} GROUP BY ALL),
+        j AS (SELECT coalesce(kids.t, f.t) AS t, coalesce(kids.v, f.v) AS v, coalesce(n, 0) AS n, coalesce(k, 0) AS k,
+                     coalesce(pr, 0) AS pr, coalesce(o, 0) AS o, coalesce(ko, 0) AS ko, coalesce(fs, 0) AS fs,
+                     coalesce(fa, 0) AS fa, coalesce(fq, 0) AS fq
+              FROM kids FULL JOIN f ON kids.t IS NOT DISTINCT FROM f.t AND kids.v IS NOT DISTINCT FROM f.v),
+        g AS (SELECT t, v, sum(n) AS n, sum(k) AS k, sum(pr) AS pr, sum(o) AS o, sum(ko) AS ko, sum(fs) AS fs,
+                     sum(fa) AS fa, sum(fq) AS fq, grouping(v) = 1 AS is_town
+              FROM j GROUP BY GROUPING SETS ((t), (t, v)))
+        SELECT g.*, tn, vn FROM g
+        LEFT JOIN names_t USING (t) LEFT JOIN names_v USING (v)
+        ORDER BY t NULLS LAST, is_town DESC, v""")
+    ws = wb.add_worksheet("分乡镇村统计")
+    ws.set_column(0, 1, 18)
+    ws.set_column(2, len(PLACE_HEADERS) - 1, 12)
+    ws.set_row(0, 30)
+    ws.write_row(0, 0, PLACE_HEADERS, fmt["header"])
+    n = 0
+    for r in got:
+        if not r["is_town"] and r["v"] is None:
+            continue  # children without a village code are in their township's row already
+        n += 1
+        town = r["tn"] or r["t"] or "（户籍地不详）"
+        ws.write_string(n, 0, town, fmt["label"] if r["is_town"] else fmt["text"])
+        ws.write_string(n, 1, "（乡镇合计）" if r["is_town"] else (r["vn"] or r["v"]), fmt["text"])
+        ws.write_row(n, 2, [int(r[x] or 0) for x in ("n", "k", "pr", "o", "ko", "fs", "fa", "fq")], fmt["int"])
+    ws.freeze_panes(1, 2)
+    ws.autofilter(0, 0, max(n, 1), len(PLACE_HEADERS) - 1)
+    ws.protect("", {"autofilter": True, "sort": True, "format_columns": True})
 
 
 def _codes_of(family: str) -> list[str]:

@@ -75,7 +75,9 @@ class RunDir:
         for c in declared.columns:
             if c.name not in table.column_names:
                 table = table.append_column(schema.field(c.name), pa.nulls(table.num_rows, schema.field(c.name).type))
-        return table
+        # only the declared columns reach readers (reports, publishing, diff): nothing downstream can
+        # depend on a column the declarations do not promise
+        return table.select(list(declared.names))
 
     def parquet_path(self, name: str) -> Path:
         return self.path / f"{name}.parquet"

@@ -46,7 +46,7 @@ def test_every_evidence_key_a_real_run_writes_is_declared_with_a_chinese_label(t
         for key, value in data.items():
             assert key in EVIDENCE_BY_KEY, (f["code"], key)
             if isinstance(value, dict):
-                inner = {s.key for s in EVIDENCE_BY_KEY[key].fields} | {"school_code"}
+                inner = {s.key for s in EVIDENCE_BY_KEY[key].fields}
                 assert set(value) <= inner, (f["code"], key, set(value) - inner)
         shown = "\n".join(f"{label}：{text}" for label, text in evidence_lines(f["evidence"]))
         assert not ENGLISH_KEY.search(shown), (f["code"], shown)

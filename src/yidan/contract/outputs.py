@@ -279,7 +279,8 @@ EVIDENCE: tuple[EvidenceField, ...] = (
         E("person_id", "身份证号", "id"), E("name", "姓名"), E("gender", "性别"), E("birth_date", "出生日期"),
     )),
     E("enrollment", "最近学籍", fields=(
-        E("student_no", "全国学籍号"), E("school_name", "学校", "school"), E("stage", "学段"), E("grade", "年级"),
+        E("student_no", "全国学籍号"), E("school_name", "学校", "school"), E("school_code", "学校标识码"),
+        E("stage", "学段"), E("grade", "年级"),
         E("class_id", "班级"), E("enrollment_status", "学籍状态"), E("status_date", "状态变动日期"),
         E("term", "学期"),
     )),
@@ -288,7 +289,8 @@ EVIDENCE: tuple[EvidenceField, ...] = (
     )),
     E("candidate", "疑似匹配学籍", fields=(
         E("student_no", "全国学籍号"), E("name", "姓名"), E("birth_date", "出生日期"),
-        E("school_name", "学校", "school"), E("probability", "匹配概率", "probability"),
+        E("school_name", "学校", "school"), E("school_code", "学校标识码"),
+        E("probability", "匹配概率", "probability"),
     )),
     E("n_active", "本学期在读学籍数", "count"),
     E("mismatch", "不一致的项"),
@@ -362,8 +364,10 @@ def evidence_lines(text: str | None, *, mask_id: Callable[[str], str] | None = N
         if f.fields and isinstance(value, dict):
             sub = {s.key: s for s in f.fields}
             keys = [s.key for s in f.fields if s.key in value] + [k for k in value if k not in sub]
+            # a school is shown by name with its code; the code alone only where the name is missing
+            shown_code = "school_code" in value and _empty(value.get("school_name"))
             parts = [f"{sub.get(k, EvidenceField(k, k)).label} {_value(sub.get(k, EvidenceField(k, k)), value[k], value, mask_id)}"
-                     for k in keys if k != "school_code" and not _empty(value[k])]
+                     for k in keys if (k != "school_code" or shown_code) and not _empty(value[k])]
             if parts:
                 out.append((f.label, "，".join(parts)))
         else:

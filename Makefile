@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install dev system-deps lint
+.PHONY: demo test install dev system-deps lint mutants
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -30,3 +30,8 @@ lint:
 
 test: dev system-deps lint
 	$(BIN)/python -m pytest -q
+
+# Mutation testing of the rule modules (scripts/mutants.py; not part of `make test`, tens of minutes):
+# survivors and the score per package in mutants/report.md.  `make mutants PACKAGES="classify audit"`
+mutants: dev
+	nice -n 10 $(BIN)/python scripts/mutants.py $(PACKAGES)

@@ -17,7 +17,6 @@ from stdnum.cn import ric
 
 from yidan.contract.codes import FINDING_CODES, STATUSES
 from yidan.contract.outputs import FINDINGS, LINKS, NEXT_STEPS, PERSONS, REJECTS, SUMMARY
-from yidan.pipeline.keys import finding_key
 from yidan.runs.rundir import RunDir
 
 COUNTIES = ("430102", "430121", "430302")  # 芙蓉区, 长沙县 (长沙市); 雨湖区 (湘潭市)
@@ -28,7 +27,7 @@ STATUS_CODES = tuple(STATUSES)
 
 def make_id(county: str, born: date, seq: int) -> str:
     body = f"{county}{born:%Y%m%d}{seq:03d}"
-    return body + ric.calc_check_digit(body)
+    return body + ric.calc_check_digit(body + "0")  # stdnum wants a placeholder for the check character
 
 
 def _persons(county_index: int, county: str, n: int, shift: int) -> list[dict]:
@@ -95,7 +94,7 @@ def _findings(persons: list[dict], term: str, shift: int) -> list[dict]:
             paid = (Decimal("0.00") if code == "Z01" else Decimal("1250.00") if code == "Z02" else expected)
             out.append(
                 {
-                    "finding_key": finding_key(code, term, prog, p["person_id"]),
+                    "finding_key": f"{code}|{term}|{prog or '-'}|{p['person_id']}",  # the contract's form
                     "code": code,
                     "label": FINDING_CODES[code].label,
                     "person_id": p["person_id"],

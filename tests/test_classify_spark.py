@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("pyspark")
+import needs
+
+needs.require(needs.spark_problem())  # skipped with the reason; in CI, a failure
 pytestmark = [pytest.mark.spark, pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark.*")]
 
 

@@ -9,11 +9,12 @@ import ibis
 import pyarrow.parquet as pq
 import pytest
 
+import needs
 from yidan.engine import connect
 from yidan.errors import EngineError
 from yidan.settings import EngineConfig
 
-pyspark = pytest.importorskip("pyspark")
+needs.require(needs.spark_problem())  # skipped with the reason; in CI, a failure
 
 # pyspark 4.0 passes pandas 3's deprecated `copy=` when collecting through Arrow (pyspark.sql.pandas.types);
 # harmless, but an error under -W error. Proposed for pyproject: "ignore::DeprecationWarning:pyspark.*".

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+import needs
 from test_link_world import World, link_world, population
 
-pytest.importorskip("pyspark")
+needs.require(needs.spark_problem())  # skipped with the reason; in CI, a failure
 pytestmark = [pytest.mark.spark, pytest.mark.slow,
               pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark.*")]
 

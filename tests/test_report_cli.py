@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import yidan.cli
-from reports_fixtures import build_run
+from reports_fixtures import COUNTIES, build_run
 from yidan.cli.app import app
 
 runner = CliRunner()
@@ -31,7 +31,9 @@ def test_report_writes_county_workbooks_indicators_and_their_workbook(run, tmp_p
     assert result.exit_code == 0, result.output
     assert "已生成一单工作簿 3 份" in flat(result)
     assert len(list(tmp_path.glob("43*_一单_2021春.xlsx"))) == 3
-    assert pq.read_table(tmp_path / "indicators.parquet").num_rows > 0
+    # the indicators cover the province, both cities and every county of the run
+    regions = set(pq.read_table(tmp_path / "indicators.parquet")["region"].to_pylist())
+    assert {"430000", "430100", "430300", *COUNTIES} <= regions
     book = openpyxl.load_workbook(tmp_path / "指标汇总_2021春.xlsx")
     assert book.sheetnames == ["全省", "分市州", "分县"]
     assert ("义务教育阶段在校率", "430000", "湖南省") in {r[:3] for r in book["全省"].iter_rows(values_only=True)}

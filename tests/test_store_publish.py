@@ -17,6 +17,7 @@ from web_fixtures import (  # noqa: F401 - fixtures
     make_user,
     pg_schema_fixture,
     publish_fixture_run,
+    review_link,
     write_run,
 )
 from yidan.store.crud import cases as crud
@@ -39,8 +40,11 @@ def test_publishing_opens_one_case_per_finding_with_the_child_and_the_candidate_
     cases = _cases(env)
     assert result.opened == len(findings) and set(cases) == {f["finding_key"] for f in findings}
     k05 = next(c for c in cases.values() if c.code == "K05" and c.county == COUNTY_A)
-    assert k05.link["student_no"].startswith("G") and k05.link["match_probability"] == pytest.approx(0.72)
-    assert k05.person["head_name"] == "张大山"
+    child = next(f for f in findings if f["code"] == "K05" and f["county"] == COUNTY_A)
+    # the candidate is the record the child was enrolled under, with the probability the run wrote
+    assert k05.link["student_no"] == child["enrollment"][0]["student_no"]
+    assert k05.link["match_probability"] == pytest.approx(review_link(tmp_path / "r1", k05.person_id)["match_probability"])
+    assert k05.person["birth_date"] == child["registry"]["birth_date"]
     k01 = next(c for c in cases.values() if c.code == "K01")
     assert k01.link == {} and k01.state == "open"
 

@@ -16,9 +16,11 @@ from web_fixtures import (  # noqa: F401 - fixtures
     browser_login,
     engine_fixture,
     env_fixture,
+    explanation_rows,
     make_user,
     pg_schema_fixture,
     publish_fixture_run,
+    review_link,
 )
 from yidan.store.db import session_scope
 from yidan.store.models import Case
@@ -97,7 +99,10 @@ def test_a_k05_review_is_stored_and_exported_as_the_link_decisions_table(env: En
     k05 = _setup(env, tmp_path)["K05"]
     clerk = browser_login(env, "clerk")
     page = clerk.get(f"/cases/{k05.id}").text
-    assert "张晓明" in page and "同音字" in page and "72.0%" in page  # candidate and explanation side by side
+    # the candidate and the model's field-by-field comparison side by side, as the run wrote them
+    link = review_link(tmp_path / "r1", k05.person_id)
+    assert link["student_no"] in page and f"{link['match_probability'] * 100:.1f}%" in page
+    assert all(row in page for row in explanation_rows(link)), explanation_rows(link)
     r = clerk.post(f"/cases/{k05.id}/link-decision", data={"version": 1, "decision": "确认同一人",
                                                            "csrf_token": clerk.csrf})
     assert r.status_code == 303

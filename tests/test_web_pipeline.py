@@ -6,12 +6,13 @@ database side is covered on both databases by the other web tests).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from stdnum.cn import ric
 
-from yidan.pipeline.link.prepare import ID_CHECK, ID_WEIGHTS
 from yidan.settings import AppSettings
 from yidan.store.crud import runs as run_crud
 from yidan.store.crud import users
@@ -63,11 +64,26 @@ def _with_a_same_name_registration(folder: Path) -> None:
     rows = list(csv.reader(io.StringIO(path.read_bytes().decode("gb18030"))))
     row = next(r for r in rows if r[0] == person)
     body = person[:14] + f"{(int(person[14:17]) + 2) % 1000:03d}"
-    twin = [body + ID_CHECK[sum(int(c) * w for c, w in zip(body, ID_WEIGHTS, strict=True)) % 11], *row[1:]]
+    twin = [body + ric.calc_check_digit(body + "0"), *row[1:]]  # the check character from stdnum, not our code
     out = io.StringIO()
     csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n").writerow(twin)
     with path.open("ab") as f:
         f.write(out.getvalue().encode("gb18030"))
+
+
+def first_dir(app, run_pk: int) -> Path:  # type: ignore[no-untyped-def]
+    with session_scope(app.state.sessions) as s:
+        return Path(run_crud.get_run(s, run_pk=run_pk, region="43").path)
+
+
+def _review_link(run_dir: Path, person_id: str) -> dict:
+    """The review-band link of a child in the run's links.parquet (read apart from the web code)."""
+    import pyarrow.parquet as pq
+
+    rows = [r for r in pq.read_table(run_dir / "links.parquet").to_pylist()
+            if r["person_id"] == person_id and r["decision"] == "review"]
+    assert rows, f"no review link for {person_id}"
+    return max(rows, key=lambda r: r["match_probability"])
 
 
 def test_a_confirmed_k05_link_is_fed_to_the_next_run_and_the_case_is_closed_by_data(tmp_path: Path) -> None:
@@ -90,7 +106,11 @@ def test_a_confirmed_k05_link_is_fed_to_the_next_run_and_the_case_is_closed_by_d
         users.create_user(s, username="clerk", password_hash=hash_password(PASSWORD), role="county", region=county)
     clerk = _client(app, "clerk")
     page = clerk.get(f"/cases/{k05.id}").text
-    assert "逐项比较" in page and "身份证号" in page
+    # the reviewer sees the model's field-by-field comparison of this pair, as the run wrote it
+    explanation = json.loads(_review_link(first_dir(app, first), k05.person_id)["explanation"])
+    assert explanation, "the run's review link should carry the comparison of each field"
+    for e in explanation:
+        assert f"<td>{e['label']}</td><td>{e['level']}</td>" in page, e
     assert clerk.post(f"/cases/{k05.id}/link-decision", data={"csrf_token": clerk.csrf, "version": k05.version,
                                                               "decision": "确认同一人"}).status_code == 303
     second = _run_and_publish(app, admin, tmp_path / "in")

@@ -8,6 +8,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from web_fixtures import (  # noqa: F401 - fixtures
+    CODES,
+    COUNTIES,
     COUNTY_A,
     Env,
     browser_login,
@@ -52,7 +54,7 @@ def test_the_province_uploads_inputs_starts_a_run_watches_it_and_publishes_it(en
     assert "发布比对结果" in page and "学籍未匹配" in page
     assert client.post(f"/runs/{run_pk}/publish", data={"csrf_token": client.csrf}).status_code == 303
     with session_scope(env.sessions()) as s:
-        assert s.scalar(select(func.count()).select_from(Case)) == 16
+        assert s.scalar(select(func.count()).select_from(Case)) == len(COUNTIES) * len(CODES)  # one case per child
     again = client.post(f"/runs/{run_pk}/publish", data={"csrf_token": client.csrf})
     assert again.status_code == 400 and "不可更改" in again.text
 
@@ -135,7 +137,7 @@ def test_the_demo_seed_creates_one_account_per_role_and_publishes_the_run(tmp_pa
 
     with session_scope(session_factory(make_engine(url))) as s:
         assert s.scalar(select(func.count()).select_from(Run)) == 1
-        assert s.scalar(select(func.count()).select_from(Case)) == 16
+        assert s.scalar(select(func.count()).select_from(Case)) == len(COUNTIES) * len(CODES)  # one case per child
 
 
 def test_the_runs_page_lists_runs_with_chinese_states(env: Env, tmp_path: Path) -> None:
@@ -197,6 +199,6 @@ def test_another_system_starts_a_run_from_a_server_folder_through_the_api(env: E
     run = _wait(env, r.json()["id"])
     assert run.status == "complete"
     assert api.get(f"/api/runs/{run.id}").json()["status"] == "complete"
-    assert api.post(f"/api/runs/{run.id}/publish").json()["opened"] == 16
+    assert api.post(f"/api/runs/{run.id}/publish").json()["opened"] == len(COUNTIES) * len(CODES)
     missing = api.post("/api/runs", json={"term": "2021春", "folder": str(tmp_path / "nowhere")})
     assert missing.status_code == 400 and "没有这个目录" in missing.json()["detail"]

@@ -277,6 +277,7 @@ E = EvidenceField
 EVIDENCE: tuple[EvidenceField, ...] = (
     E("registry", "建档立卡", fields=(
         E("person_id", "身份证号", "id"), E("name", "姓名"), E("gender", "性别"), E("birth_date", "出生日期"),
+        E("registry_birth_date", "填报的出生日期"), E("id_birth_date", "身份证号中的出生日期"),
     )),
     E("enrollment", "最近学籍", fields=(
         E("student_no", "全国学籍号"), E("school_name", "学校", "school"), E("school_code", "学校标识码"),

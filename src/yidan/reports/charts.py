@@ -19,6 +19,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from yidan.contract.codes import FAMILY_LABELS, STATUSES  # noqa: E402
+from yidan.outfiles import atomic_output, output_dir  # noqa: E402
 from yidan.reports.fonts import cjk_font_family  # noqa: E402
 
 PALETTE = ("#2F5597", "#70AD47", "#FFC000", "#C00000", "#7030A0", "#00B0F0", "#ED7D31", "#A5A5A5",
@@ -41,8 +42,10 @@ def _regions(*maps: dict[tuple[str, str], float]) -> list[str]:
 
 def _save(fig: Figure, out: Path, stem: str) -> list[Path]:
     paths = [out / f"{stem}.png", out / f"{stem}.svg"]
-    fig.savefig(paths[0], dpi=150, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
+    with atomic_output(paths[0]) as tmp:
+        fig.savefig(tmp, dpi=150, bbox_inches="tight", format="png")
+    with atomic_output(paths[1]) as tmp:
+        fig.savefig(tmp, bbox_inches="tight", format="svg")
     return paths
 
 
@@ -58,8 +61,7 @@ def draw_charts(indicators: pa.Table, out: Path, *, level: str = "county") -> li
     `level` is the region level on the bars: county (a city's or the province's counties)
     or city (the province's cities).
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(out)
     family = cjk_font_family()
     paths: list[Path] = []
     with rc_context({"font.family": family, "axes.unicode_minus": False, "svg.fonttype": "path"}):

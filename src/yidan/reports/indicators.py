@@ -201,10 +201,12 @@ def compute_indicators(run: RunDir, previous: RunDir | Sequence[RunDir] | None =
 
 
 def write_indicators(run: RunDir, out: Path, previous: RunDir | Sequence[RunDir] | None = None) -> Path:
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "indicators.parquet"
-    pq.write_table(compute_indicators(run, previous), path)
+    from yidan.outfiles import atomic_output, output_dir
+
+    path = output_dir(out) / "indicators.parquet"
+    table = compute_indicators(run, previous)
+    with atomic_output(path) as tmp:
+        pq.write_table(table, tmp)
     return path
 
 
@@ -324,6 +326,14 @@ def indicator_value(table: pa.Table, indicator: str, region: str, key: str = "")
 
 def write_indicator_workbook(table: pa.Table, run: RunDir, path: Path) -> Path:
     """The indicators as one province workbook: a sheet per level, one row per figure."""
+    from yidan.outfiles import atomic_output
+
+    with atomic_output(path) as tmp:
+        _write_indicator_book(table, tmp)
+    return Path(path)
+
+
+def _write_indicator_book(table: pa.Table, path: Path) -> None:
     import xlsxwriter
 
     from yidan.reports import styles
@@ -359,4 +369,3 @@ def write_indicator_workbook(table: pa.Table, run: RunDir, path: Path) -> Path:
         ws.freeze_panes(1, 0)
         ws.autofilter(0, 0, max(n, 1), len(headers) - 1)
     wb.close()
-    return path

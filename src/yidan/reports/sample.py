@@ -23,6 +23,7 @@ import xlsxwriter
 
 from yidan.contract.codes import STATUSES
 from yidan.errors import ConfigError
+from yidan.outfiles import atomic_output, output_dir
 from yidan.reports import styles
 from yidan.reports.regions import region_name
 from yidan.reports.runsql import connect, rows
@@ -127,8 +128,13 @@ def _stratum_name(by: str, code: str) -> str:
 
 
 def _write(run: RunDir, result: SampleResult, drawn: list[dict]) -> None:
-    result.path.parent.mkdir(parents=True, exist_ok=True)
-    wb = xlsxwriter.Workbook(str(result.path), {"constant_memory": True, "strings_to_numbers": False,
+    output_dir(result.path.parent)
+    with atomic_output(result.path) as tmp:
+        _write_book(run, result, drawn, tmp)
+
+
+def _write_book(run: RunDir, result: SampleResult, drawn: list[dict], path: Path) -> None:
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
                                                 "strings_to_formulas": False, "strings_to_urls": False})
     fmt = styles.formats(wb)
     cover = wb.add_worksheet("抽样说明")

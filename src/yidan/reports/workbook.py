@@ -18,6 +18,7 @@ import xlsxwriter
 
 from yidan.contract.codes import CONCLUSIONS, FINDING_CODES, STATUSES
 from yidan.errors import ConfigError
+from yidan.outfiles import atomic_output, output_dir
 from yidan.reports import styles
 from yidan.reports.cover import cover_figures, region_predicate, run_made_at, write_cover
 from yidan.reports.regions import parent_of, region_name
@@ -40,8 +41,7 @@ def write_workbooks(
     if level not in LEVELS:
         raise ConfigError(f"不支持的层级：{level}", hint="层级可选 county（县）、city（市州）、province（省）。")
     run.require_complete()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(out)
     con = connect(run)
     try:
         counties = [
@@ -58,10 +58,11 @@ def write_workbooks(
         paths = []
         for region in wanted:
             path = out / workbook_name(run, level, region)
-            if level == "county":
-                _write_county(con, run, region, path)
-            else:
-                _write_aggregate(con, run, level, region, path)
+            with atomic_output(path) as tmp:  # a killed report leaves no half workbook under this name
+                if level == "county":
+                    _write_county(con, run, region, tmp)
+                else:
+                    _write_aggregate(con, run, level, region, tmp)
             paths.append(path)
         return paths
     finally:

@@ -99,7 +99,9 @@ def place_names(codes: np.ndarray, tails: tuple[str, ...], salt: int) -> list[st
     return out
 
 
-def registry_table(rng: np.random.Generator, reg: Registry, ids: pa.Array) -> pa.Table:
+def registry_table(rng: np.random.Generator, reg: Registry, ids: pa.Array,
+                   birth: np.ndarray | None = None) -> pa.Table:
+    """The registry file's columns; `birth` is the birth-date column as written (default: the truth)."""
     n = len(reg)
     relation = np.select([reg.role == ROLE_HEAD, reg.role == ROLE_SPOUSE, (reg.role == ROLE_CHILD) & reg.male,
                           reg.role == ROLE_CHILD, reg.male], [0, 1, 2, 3, 4], 5)
@@ -116,7 +118,7 @@ def registry_table(rng: np.random.Generator, reg: Registry, ids: pa.Array) -> pa
         "身份证号": ids,
         "姓名": reg.name,
         "性别": coded(["女", "男"], reg.male),
-        "出生日期": date_text(rng, reg.birth, 0.05),
+        "出生日期": date_text(rng, reg.birth if birth is None else birth, 0.05),
         "户编号": pc.binary_join_element_wise(village_text.take(pa.array(village_idx)), hh_no, ""),
         "与户主关系": coded(list(RELATIONS), relation),
         "户主姓名": head_name,
@@ -154,7 +156,7 @@ def aid_table(rng: np.random.Generator, pays: dict[str, np.ndarray], true_id: pa
 
 
 def write_all(gs, p, province, reg, reg_ids, ccodes, enr, oop, ver, pays, true_id, enr_cols,  # noqa: ANN001 - plain data
-              truth: dict[str, pa.Table], faults: dict[str, int]) -> None:
+              truth: dict[str, pa.Table], faults: dict[str, int], reg_birth: np.ndarray | None = None) -> None:
     out = gs.out
     out.mkdir(parents=True, exist_ok=True)
     (out / "truth").mkdir(exist_ok=True)
@@ -162,7 +164,7 @@ def write_all(gs, p, province, reg, reg_ids, ccodes, enr, oop, ver, pays, true_i
     n = len(reg)
     county = "、".join(province.names[int(np.flatnonzero(province.codes == c)[0])] for c in ccodes[:3])
     county += "等" if len(ccodes) > 3 else ""
-    reg_t = registry_table(rng, reg, reg_ids)
+    reg_t = registry_table(rng, reg, reg_ids, reg_birth)
     in_prov = np.zeros(n, dtype=bool)
     in_prov[np.unique(enr_person_rows(enr, enr_cols, n))] = True
     aid_t = aid_table(rng, pays, true_id, reg.name, enr_cols.student_no, in_prov)

@@ -19,7 +19,8 @@ from yidan.store.regions import level_label, place_label, region_name
 from yidan.web import charts
 from yidan.web.masking import mask_id, mask_phone
 from yidan.web.review import review
-from yidan.web.security import CSRF_FIELD, csrf_token
+from yidan.web.security import CSRF_FIELD
+from yidan.web.sessions import csrf_token, remember_anonymous
 
 MATCH_METHOD_LABELS = {"id": "身份证号一致", "id_repaired": "身份证号纠错后一致", "linkage": "概率匹配", "none": "未匹配"}
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -84,4 +85,6 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
     ctx = dict(context or {})
     ctx.setdefault("user", getattr(request.state, "user", None))
     ctx["csrf"] = csrf_token(request)
-    return templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    response = templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    remember_anonymous(request, response)
+    return response

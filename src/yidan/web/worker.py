@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from yidan.contract.link_decisions import LINK_DECISIONS
 from yidan.errors import RunError, YidanError
+from yidan.outfiles import safe_cell
 from yidan.runs.rundir import RunDir
 from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
@@ -96,7 +97,8 @@ def write_link_decisions(session: Session, path: Path) -> Path:
         w = csv.writer(fh)
         w.writerow(headers)
         for d in case_crud.link_decisions(session):
-            w.writerow([d.person_id, d.student_no, d.decision, d.decided_by, d.decided_on.date().isoformat()])
+            w.writerow([safe_cell(v) for v in (d.person_id, d.student_no, d.decision, d.decided_by,
+                                               d.decided_on.date().isoformat())])
     return path
 
 

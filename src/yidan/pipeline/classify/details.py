@@ -16,6 +16,7 @@ from yidan.pipeline.classify.facts import Facts
 from yidan.pipeline.context import RunContext
 from yidan.pipeline.findings import students
 from yidan.pipeline.keys import finding_key_expr
+from yidan.pipeline.link.exact import EXACT_METHODS
 
 NULL_TEXT = ibis.null().cast("string")
 NULL_AMOUNT = ibis.null().cast("decimal(14, 2)")
@@ -32,6 +33,25 @@ def _verification_clause(j: Any) -> Any:
     return j.verified_conclusion.isnull().ifelse(
         "",
         ibis.literal("核实结论为").concat(_t(j.verified_conclusion), "（核实日期 ", _t(j.verified_on), "）"),
+    )
+
+
+def _k08_link(j: Any, mismatch: Any) -> Any:
+    """The part of a K08 about an exact-key link whose name, gender or birth date disagree."""
+    text = ibis.literal("按身份证号匹配到学籍 ").concat(_t(j.k8_student_no), "，但", mismatch, "与建档立卡信息不一致。")
+    return ibis.ifelse(j.k8_student_no.notnull() & (mismatch != ""), text, "")
+
+
+def _k08_registry(j: Any) -> Any:
+    """The part of a K08 about a registry birth date contradicting the registry's own ID, and which date was used."""
+    written, in_id = _t(j.registry_birth_date), _t(j.id_birth_date)
+    return ibis.cases(
+        (j.birth_conflict.fill_null(False) & j.id_converted.fill_null(False), ibis.literal("建档立卡出生日期 ").concat(
+            written, " 与15位旧身份证号转换后的出生日期 ", in_id,
+            " 不一致（旧号码不含年份前两位，转换时按19补齐），年龄按建档立卡出生日期计算。")),
+        (j.birth_conflict.fill_null(False), ibis.literal("建档立卡出生日期 ").concat(
+            written, " 与身份证号中的出生日期 ", in_id, " 不一致，年龄按身份证号中的出生日期计算（", _t(j.age), "岁）。")),
+        else_="",
     )
 
 
@@ -72,10 +92,9 @@ def _detail(j: Any) -> Any:
             "的身份证号 ", _t(j.person_id), " 校验不通过，且没有可信的学籍匹配", also, "。请核对并更正身份证号。"
         )),
         (j.finding == "K07", who.concat("本学期有 ", _t(j.n_active), " 条在读学籍", also, "。请核查并清理重复学籍。")),
-        (j.finding == "K08", who.concat(
-            "按身份证号匹配到学籍 ", _t(j.k8_student_no), "，但", mismatch, "与建档立卡信息不一致", also,
-            "。请核对两边信息。"
-        )),
+        (j.finding == "K08", who.concat(_k08_link(j, mismatch), _k08_registry(j), _verification_clause(j),
+                                        verified.ifelse("。", ""), ibis.ifelse(
+            j.birth_conflict.fill_null(False), "请核对并更正建档立卡信息。", "请核对两边信息。"))),
         (j.finding == "K09", who.concat("小学毕业（", rec, "）后没有升学记录", also, "。请核实是否辍学并组织入学。")),
         else_=NULL_TEXT,
     )
@@ -113,9 +132,13 @@ def _evidence(j: Any) -> Any:
     """The records a finding rests on, with the keys declared in `yidan.contract.outputs.EVIDENCE`:
     the registry row, the latest enrollment, the verification, the review candidate, the number of
     active enrollments and the fields that disagree (null where there is none)."""
+    conflict = j.birth_conflict.fill_null(False)
     registry = json_object({
         "person_id": json_text(j.person_id), "name": json_text(j.name), "gender": json_text(j.gender),
         "birth_date": json_text(j.birth_date),
+        # a registry birth date that contradicts the registry's own ID: both dates, as the K08 text says
+        "registry_birth_date": json_text(conflict.ifelse(j.registry_birth_date, ibis.null("date"))),
+        "id_birth_date": json_text(conflict.ifelse(j.id_birth_date, ibis.null("date"))),
     })
     enrollment = json_object({
         "student_no": json_text(j.l_student_no), "school_name": json_text(j.l_school_name),
@@ -144,7 +167,8 @@ def _evidence(j: Any) -> Any:
 def school_findings(ctx: RunContext, facts: Facts, person_status: Any, found: Any) -> Any:
     term = facts.term
     persons = facts.persons.filter(facts.persons.compulsory_age).select(
-        "person_id", "hukou_code", "hukou_county", "hukou_township", "hukou_village"
+        "person_id", "hukou_code", "hukou_county", "hukou_township", "hukou_village",
+        "registry_birth_date", "id_birth_date", "id_converted", "birth_conflict",
     )
     ps = person_status.select("person_id", "name", "gender", "birth_date", "age", "school_code")
     enr = ctx.get("enrollment").select("_file", "_row", l_class_id="class_id")
@@ -163,7 +187,7 @@ def school_findings(ctx: RunContext, facts: Facts, person_status: Any, found: An
         verified_province="verified_province",
     )
     act = facts.active.select("person_id", "n_active")
-    lk = facts.links.filter(facts.links.method == "id")
+    lk = facts.links.filter(facts.links.method.isin(EXACT_METHODS))
     k8 = lk.group_by("person_id").aggregate(
         k8_name=lk.name_agrees.fill_null(True).all(),
         k8_gender=lk.gender_agrees.fill_null(True).all(),

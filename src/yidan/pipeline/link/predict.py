@@ -233,9 +233,13 @@ def block_keys(t: Any) -> dict[str, Any]:
     A student can be in a blocked pair only if one of its keys equals the same key of some
     residue registry person.
     """
+    reading = [t._s0, t._u1, t._ul, t._len.cast("string")]
     parts = {
         "birth_str|surname_py": [t.birth_str, t._s0],
-        "county|name_py": [t.county, t._s0, t._u1, t._ul, t._len.cast("string")],
+        "county|name_py": [t.county, *reading],
+        "birth_months|name_py": [t.birth_months.cast("string"), *reading],
+        "birth_months15|name_py": [t.birth_months15.cast("string"), *reading],
+        "birth_year|birth_dom|name_py": [t.birth_year.cast("string"), t.birth_dom.cast("string"), *reading],
     }
     out = {}
     for j, cols in enumerate(BLOCK_KEYS):

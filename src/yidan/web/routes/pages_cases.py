@@ -15,6 +15,7 @@ from yidan.web.deps import ALL_ROLES, CaseInScope, CurrentUser, RegionScope, Ses
 from yidan.web.masking import may_see_full
 from yidan.web.render import render
 from yidan.web.security import check_csrf
+from yidan.web.validation import clamp_page
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
@@ -28,7 +29,7 @@ def case_filter(
 
     return crud.CaseFilter(code=clean(code), township=clean(township), village=clean(village),
                            school_code=clean(school_code), state=clean(state), q=clean(q), county=clean(county),
-                           page=max(1, page))
+                           page=clamp_page(page))
 
 
 FilterDep = Annotated[crud.CaseFilter, Depends(case_filter)]

@@ -100,6 +100,8 @@ def _combinations() -> list[dict]:
                 "c_school_name": "永顺县第2小学", "c_school_code": "1430001002",
                 "n_active": 2 if code == "K07" else None, "k8_name": code != "K08", "k8_gender": True,
                 "k8_birth": True, "k8_student_no": "G433127201001011234",
+                "registry_birth_date": date(2010, 1, 1), "id_birth_date": date(2010, 1, 1), "id_converted": False,
+                "birth_conflict": False,
             })
     return rows
 

@@ -185,3 +185,30 @@ def test_the_cover_counts_unmatched_children_as_k01_and_names_the_others_by_age(
                  and p["status"] in ("UNMATCHED", "NOT_IN_KINDERGARTEN")]
         assert cover["未入园"][:4] == [len(young), len(young), 0, 0]
         assert "未脱贫" in [r[1] for r in rows if len(r) > 1]
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_the_list_and_the_county_dashboard_name_townships_villages_and_count_their_children(env: Env, tiny_run) -> None:
+    _publish(env, tiny_run)
+    persons = tiny_run.persons().to_pylist()
+    county = "433127"
+    make_user(env, "listclerk", "county", county)
+    client = browser_login(env, "listclerk")
+    page = html.unescape(client.get("/cases", params={"county": county}).text)
+    with session_scope(env.sessions()) as s:
+        cases = list(s.scalars(select(Case).where(Case.county == county)))
+    shown = [c for c in cases if (c.person or {}).get("head_name")]
+    assert shown
+    for c in shown[:5]:
+        p = c.person
+        assert p["head_name"] in page and p["village_name"] in page
+        if p.get("phone"):
+            assert mask_phone(p["phone"]) in page and p["phone"] not in page
+    dash = html.unescape(client.get(f"/dashboard/{county}").text)
+    towns: dict[str, int] = {}
+    for p in persons:
+        if p["hukou_county"] == county and p["hukou_township"]:
+            towns[p["township_name"]] = towns.get(p["township_name"], 0) + 1
+    assert towns
+    for name, n in towns.items():
+        assert re.search(rf"<td>{re.escape(name)}</td><td class=\"num\">{n}</td>", dash), (name, n)

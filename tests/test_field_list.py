@@ -212,3 +212,27 @@ def test_the_list_and_the_county_dashboard_name_townships_villages_and_count_the
     assert towns
     for name, n in towns.items():
         assert re.search(rf"<td>{re.escape(name)}</td><td class=\"num\">{n}</td>", dash), (name, n)
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_the_api_list_carries_the_household_place_names_and_next_step_with_the_phone_masked(env: Env,
+                                                                                         tiny_run) -> None:
+    from fastapi.testclient import TestClient
+
+    _publish(env, tiny_run)
+    persons = {p["person_id"]: p for p in tiny_run.persons().to_pylist()}
+    make_user(env, "apiclerk", "county", "433127")
+    clerk = browser_login(env, "apiclerk")
+    token = clerk.post("/account/tokens", data={"csrf_token": clerk.csrf}).text.split('id="new-token">')[1].split("<")[0]
+    items = TestClient(env.app, headers={"Authorization": f"Bearer {token}"}).get("/api/cases").json()["items"]
+    assert items
+    for item in items:
+        assert item["next_step"]
+        with session_scope(env.sessions()) as s:  # the list masks the ID: find the person by the case
+            case = s.get(Case, item["id"])
+            assert case is not None
+            p = persons.get(case.person_id)
+        if p and p["head_name"]:
+            assert item["head_name"] == p["head_name"]
+            assert item["phone"] == (mask_phone(p["phone"]) or None)
+            assert p["county_name"] in item["place"] and (p["village_name"] or "") in item["place"]

@@ -173,9 +173,9 @@ def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: d
             continue  # its reason came with the dictionary
         cases = " ".join(f"WHEN {fmt(cond, a)} THEN {fmt(reason, a)}" for cond, reason in r.checks)
         reasons.append(f'CASE {cases} END AS "e_{a}"' if cases else f'CAST(NULL AS VARCHAR) AS "e_{a}"')
-    bad = "_empty OR " + " OR ".join(f'"e_{r.column.alias}" IS NOT NULL' for r in rules)
+    bad = "_empty OR " + " OR ".join(f"{_reason(r)} IS NOT NULL" for r in rules)
     items = ", ".join(
-        f"{{'column': {q(r.column.header)}, 'value': \"r_{r.column.alias}\", 'reason': \"e_{r.column.alias}\"}}"
+        f"{{'column': {q(r.column.header)}, 'value': \"r_{r.column.alias}\", 'reason': {_reason(r)}}}"
         for r in rules
     )
     problems = (
@@ -205,6 +205,18 @@ def _run(con, step: str, sql: str, params: list | None = None) -> None:
             f"导入步骤「{step}」执行失败：{exc}\nSQL：{sql[:300]}…",
             hint="这通常是程序错误；请把出错的文件（或其前几行）和本消息报告给维护人员。",
         ) from exc
+
+
+def _reason(r: ColumnRule) -> str:
+    """The refusal reason of a column in the final select (over l4, where the outputs are columns).
+
+    A date the row's valid ID supersedes (`Column.id_supersedes`: the registry's birth date) is not
+    refused for lying in the future: the row is kept, aged by the ID's date and reported as K08."""
+    a = r.column.alias
+    if not r.column.id_supersedes:
+        return f'"e_{a}"'
+    future = q(f"{r.column.header}在将来")
+    return f'CASE WHEN "id_number_valid" AND starts_with("e_{a}", {future}) THEN NULL ELSE "e_{a}" END'
 
 
 def _final_columns(spec: Table, rules: list[ColumnRule]) -> list[str]:

@@ -267,7 +267,7 @@ NEXT_STEPS: dict[str, str] = {
 class EvidenceField:
     key: str  # JSON key
     label: str  # Chinese label
-    # text | id (masked by role) | county (code shown with its name) | school (name with code) |
+    # text | id (masked by role: ID numbers and "G"+ID student numbers) | county (code shown with its name) | school (name with code) |
     # payments ("433130:1000.00;…" as "龙山县 1000.00 元") | probability | yes_no | count
     kind: str = "text"
     fields: tuple[EvidenceField, ...] = ()  # a record made of fields
@@ -280,7 +280,7 @@ EVIDENCE: tuple[EvidenceField, ...] = (
         E("registry_birth_date", "填报的出生日期"), E("id_birth_date", "身份证号中的出生日期"),
     )),
     E("enrollment", "最近学籍", fields=(
-        E("student_no", "全国学籍号"), E("school_name", "学校", "school"), E("school_code", "学校标识码"),
+        E("student_no", "全国学籍号", "id"), E("school_name", "学校", "school"), E("school_code", "学校标识码"),
         E("stage", "学段"), E("grade", "年级"),
         E("class_id", "班级"), E("enrollment_status", "学籍状态"), E("status_date", "状态变动日期"),
         E("term", "学期"),
@@ -289,7 +289,7 @@ EVIDENCE: tuple[EvidenceField, ...] = (
         E("conclusion", "核实结论"), E("verified_on", "核实日期"), E("province", "就读省份"),
     )),
     E("candidate", "疑似匹配学籍", fields=(
-        E("student_no", "全国学籍号"), E("name", "姓名"), E("birth_date", "出生日期"),
+        E("student_no", "全国学籍号", "id"), E("name", "姓名"), E("birth_date", "出生日期"),
         E("school_name", "学校", "school"), E("school_code", "学校标识码"),
         E("probability", "匹配概率", "probability"),
     )),
@@ -299,7 +299,7 @@ EVIDENCE: tuple[EvidenceField, ...] = (
     E("paid_by", "实际发放", "payments"),
     E("payments", "发放笔数", "count"),
     E("via_linkage", "其中经概率匹配对应的笔数", "count"),
-    E("student_no", "全国学籍号"),
+    E("student_no", "全国学籍号", "id"),
     E("responsible", "应发放县", "county"),
     E("basis", "发放依据"),
     E("stage", "学段"),

@@ -105,7 +105,7 @@ def review(case: Any, person: dict[str, Any], link: dict[str, Any], *, full: boo
                   None if not _date(person.get("birth_date")) or not _date(link.get("student_birth_date"))
                   else _date(person.get("birth_date")) == _date(link.get("student_birth_date"))),
         ReviewRow("身份证号", shown_id(reg_id), shown_id(stu_id), None if not stu_id else reg_id == stu_id),
-        ReviewRow("全国学籍号", "", _text(link.get("student_no")), None),
+        ReviewRow("全国学籍号", "", shown_id(link.get("student_no")), None),
         ReviewRow("学校", _text(person.get("school_name")), _text(link.get("school_name")), None),
         ReviewRow("学段、年级", " ".join(x for x in (_text(person.get("stage")), _text(person.get("grade"))) if x),
                   " ".join(x for x in (_text(link.get("stage")), _text(link.get("grade"))) if x), None),

@@ -102,10 +102,13 @@ def test_the_list_masks_ids_and_the_case_page_shows_the_full_id_only_to_roles_th
     listing = clerk.get("/cases").text
     assert masked in listing and full not in listing
     page = clerk.get(f"/cases/{case.id}").text
-    assert full in page  # the phone, once the run carries it: test_web_from_pipeline.py (needs issue 14)
+    assert full in page
+    phone = (case.person or {}).get("phone")
+    assert phone and phone in page  # the household's phone, in full for the county (audited below)
     analyst = browser_login(env, "analyst")
     page = analyst.get(f"/cases/{case.id}").text
     assert full not in page and masked in page
+    assert phone not in page and f"{phone[:3]}****{phone[-4:]}" in page
     with session_scope(env.sessions()) as s:
         views = s.scalars(select(AuditEntry).where(AuditEntry.action == "view_person")).all()
         assert [(v.username, v.target) for v in views] == [("clerk", full)]

@@ -100,6 +100,7 @@ class AppSettings(BaseSettings):
     database_url: str = "sqlite:///yidan.db"
     production: bool = False
     data_dir: Path = Path("yidan-data")
+    run_config: Path | None = None  # the server's yidan.toml for runs started from the web (else data_dir/yidan.toml)
     # a signed-in session ends after this long without a request, and in any case after session_max_age
     session_idle_seconds: int = 60 * 60
     session_max_age: int = 8 * 3600

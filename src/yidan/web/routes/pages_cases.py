@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from yidan.store import audit
+from yidan.store import audit, regions
 from yidan.store.crud import cases as crud
 from yidan.store.errors import ActionError, ConflictError
 from yidan.store.models import Case, User
@@ -46,7 +46,7 @@ def cases_page(request: Request, session: SessionDep, user: CurrentUser, region:
     if key not in cache:
         if len(cache) > 1000:
             cache.clear()
-        cache[key] = crud.filter_options(session, region=region)
+        cache[key] = {**crud.filter_options(session, region=region), "names": regions.names_in(session, region=region)}
     return render(request, "cases.html", {**ctx, "options": cache[key]})
 
 

@@ -100,13 +100,15 @@ def test_the_list_masks_ids_and_the_case_page_shows_the_full_id_only_to_roles_th
     listing = clerk.get("/cases").text
     assert masked in listing and full not in listing
     page = clerk.get(f"/cases/{case.id}").text
-    assert full not in page and masked in page  # full data only on request (查看完整信息, audited)
+    phone = (case.person or {}).get("phone")
+    assert phone and full not in page and masked in page and phone not in page  # full data only on request
     page = clerk.post(f"/cases/{case.id}/full", data={"csrf_token": clerk.csrf}).text
-    assert full in page
+    assert full in page and phone in page  # the household's phone in full for the county (audited below)
     analyst = browser_login(env, "analyst")
     assert analyst.post(f"/cases/{case.id}/full", data={"csrf_token": analyst.csrf}).status_code == 403
     page = analyst.get(f"/cases/{case.id}").text
     assert full not in page and masked in page
+    assert phone not in page and f"{phone[:3]}****{phone[-4:]}" in page
     with session_scope(env.sessions()) as s:
         views = s.scalars(select(AuditEntry).where(AuditEntry.action == "view_person")).all()
         assert [(v.username, v.target) for v in views] == [("clerk", full)]

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 from yidan.contract import TABLES, Kind, Table
+from yidan.contract.codes import FINDING_CODES, STATUSES
+from yidan.contract.outputs import EVIDENCE, NEXT_STEPS, OUTPUTS, Output
 from yidan.ingest.rules import REJECT_SHAPELESS_IDS
 from yidan.ingest.template import column_note
 
@@ -89,12 +91,48 @@ def render_table(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
+TYPE_LABELS = {"string": "文本", "date": "日期", "int32": "整数", "int64": "整数", "float64": "小数",
+               "boolean": "是/否", "decimal(14, 2)": "金额（元）", "decimal(18, 2)": "金额（元）"}
+
+OUTPUTS_INTRO = """\
+# 比对结果（输出表）
+
+每次比对写出一个结果目录：`manifest.json` 和下列 Parquet 文件。各表的列由 `src/yidan/contract/outputs.py`
+声明：比对按声明写出每一列（类型一致、顺序一致），读取结果目录时缺少声明的列即报错；
+一单工作簿、网页和抽样名单只读这里声明的列。
+"""
+
+
+def render_output(output: Output) -> str:
+    lines = [f"## {output.name}.parquet — {output.label}", "", output.description, "",
+             "| 列 | 中文名 | 类型 | 说明 |", "|---|---|---|---|"]
+    for c in output.columns:
+        lines.append(f"| `{c.name}` | {c.label} | {TYPE_LABELS.get(c.type, c.type)} | {c.description.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_evidence() -> str:
+    lines = ["## 佐证（findings.evidence）", "",
+             "JSON 对象；网页、工作簿和抽样名单用同一个函数按下列中文名显示，空的部分不显示。", "",
+             "| 键 | 中文名 | 包含 |", "|---|---|---|"]
+    for f in EVIDENCE:
+        inner = "、".join(f"`{s.key}` {s.label}" for s in f.fields)
+        lines.append(f"| `{f.key}` | {f.label} | {inner} |")
+    lines += ["", "## 就学状态与下一步", "", "| 就学状态代码 | 显示为 |", "|---|---|"]
+    lines += [f"| `{k}` | {v} |" for k, v in STATUSES.items()]
+    lines += ["", "| 问题编码 | 问题类型 | 下一步（findings.next_step） |", "|---|---|---|"]
+    lines += [f"| {c} | {FINDING_CODES[c].label} | {step} |" for c, step in NEXT_STEPS.items()]
+    return "\n".join(lines) + "\n"
+
+
 def render() -> str:
     """The whole page, as committed in docs/contract.md."""
     shapeless = "、".join(f"{TABLES[n].label}（{n}）" for n in TABLES if n in REJECT_SHAPELESS_IDS)
     past = "、".join(dict.fromkeys(c.header for t in TABLES.values() for c in t.columns if c.past))
-    return (INTRO.replace("{shapeless}", shapeless).replace("{past}", past) + "\n"
-            + "\n".join(render_table(t) for t in TABLES.values()))
+    inputs = (INTRO.replace("{shapeless}", shapeless).replace("{past}", past) + "\n"
+              + "\n".join(render_table(t) for t in TABLES.values()))
+    outputs = OUTPUTS_INTRO + "\n" + "\n".join(render_output(o) for o in OUTPUTS.values())
+    return inputs + "\n" + outputs + "\n" + render_evidence()
 
 
 def default_path() -> Path:

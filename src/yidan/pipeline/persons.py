@@ -91,6 +91,7 @@ def build_persons(ctx: RunContext) -> None:
     reg_first = _first_rows(reg.semi_join(candidates, "id_number"))
     reg_first = reg_first.filter(keep)
     persons = _select(ctx, reg_first)
+    persons = _with_household_phone(persons, reg)
     persons = persons.mutate(reg_key=ibis.row_number().over(order_by=persons.person_id).cast("int64"))
     ctx.put("reg_persons", persons.relocate("reg_key"))
     # first rows without a birth date: only the IDs that have a row without one need the window
@@ -99,6 +100,16 @@ def build_persons(ctx: RunContext) -> None:
     ctx.notes["registry_without_birth_date"] = int(
         first_undated.filter(first_undated.birth_date.isnull()).count().execute()
     )
+
+
+def _with_household_phone(persons: Any, reg: Any) -> Any:
+    """`phone`: the person's own number, else the household's (the head's first): registries record
+    a phone for the adults, and a field team calls the household, not the child."""
+    with_phone = reg.filter(reg.phone.notnull() & reg.household_id.notnull())
+    ranked = (with_phone.relation == "户主").ifelse("0", "1").concat(with_phone.phone)
+    hh = with_phone.group_by(_hh="household_id").aggregate(_hh_phone=ranked.min().substr(1))
+    j = persons.left_join(hh, persons.household_id == hh._hh).drop("_hh")
+    return j.mutate(phone=j.phone.fill_null(j._hh_phone)).drop("_hh_phone")
 
 
 def _select(ctx: RunContext, reg: Any) -> Any:
@@ -117,12 +128,16 @@ def _select(ctx: RunContext, reg: Any) -> Any:
         id_birth_date=reg.id_birth_date,
         birth_conflict=reg.birth_conflict,
         head_name=reg.head_name,
+        relation=reg.relation,
         household_id=reg.household_id,
         hukou_code=code,
         hukou_county=code.substr(0, 6),
         hukou_township=(code.length() >= 9).ifelse(code.substr(0, 9), ibis.null().cast("string")),
         hukou_village=(code.length() >= 12).ifelse(code.substr(0, 12), ibis.null().cast("string")),
+        township_name=reg.township_name,
+        village_name=reg.village_name,
         category=reg.category,
+        poverty_status=reg.poverty_status,
         recognized_on=reg.recognized_on,
         removed_on=reg.removed_on,
         disability=reg.disability,

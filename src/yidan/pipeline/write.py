@@ -27,23 +27,13 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from yidan.contract.outputs import OUTPUTS, OUTPUTS_LAYOUT
 from yidan.engine.parquet_bridge import write_parquet
 from yidan.errors import YidanError
 from yidan.outfiles import output_error
 from yidan.pipeline.context import RunContext
+from yidan.pipeline.findings import conform
 from yidan.runs.outdir import RunLock, check_out_dir, is_run_dir, recover_leftovers, swap_dirs
-
-# output name -> (engine table, sort keys): sorted so the same inputs give byte-identical files
-OUTPUTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "rejects": ("rejects", ("table", "file", "row_number", "column", "reason")),
-    "persons": ("person_status", ("person_id",)),
-    "links": ("links", ("person_id", "student_no", "decision")),
-    "findings": ("findings", ("finding_key",)),
-    "summary": ("summary", ("dimension", "county", "key", "term")),
-}
-LINK_COLUMNS = ("person_id", "reg_key", "student_no", "method", "match_probability", "decision", "explanation",
-                "name_agrees", "gender_agrees", "birth_agrees")
-PERSON_DROP = ("record",)
 
 
 def now() -> str:
@@ -94,18 +84,17 @@ class RunWriter:
 
     def write_outputs(self, ctx: RunContext) -> None:
         t0 = time.perf_counter()
-        for out, (table, keys) in OUTPUTS.items():
-            expr = ctx.get(table)
-            if out == "links":
-                expr = expr.select(*[c for c in LINK_COLUMNS if c in expr.columns])
-            if out == "persons":
-                expr = expr.drop(*[c for c in PERSON_DROP if c in expr.columns])
-            expr = expr.order_by([k for k in keys if k in expr.columns])
+        for out, output in OUTPUTS.items():
+            # every output has exactly its declared columns (yidan.contract.outputs), sorted so the
+            # same inputs give byte-identical files
+            expr = conform(ctx.get(output.table), output)
+            expr = expr.order_by(list(output.sort_keys))
             target = self.tmp / f"{out}.parquet"
             if ctx.engine.name == "duckdb":  # fetched in order: the same inputs give the same bytes
                 pq.write_table(expr.to_pyarrow(), target)
             else:
                 write_parquet(ctx.engine, expr, target)
+        self.manifest["outputs_layout"] = OUTPUTS_LAYOUT  # every output conforms to its declaration
         ctx.timings["write"] = round(time.perf_counter() - t0, 3)
 
     def commit(self, extra: dict[str, Any]) -> Path:

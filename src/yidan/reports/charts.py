@@ -151,14 +151,19 @@ def _aid_chart(t: pa.Table, out: Path, level: str) -> list[Path]:
 
 
 def _class_chart(t: pa.Table, out: Path, level: str) -> list[Path]:
-    large = _values(t, "large_classes", level)
-    very = _values(t, "very_large_classes", level)
+    # compulsory-education classes, the targets' figure; all stages only where no class has a stage
+    large = _values(t, "large_classes_compulsory", level)
+    very = _values(t, "very_large_classes_compulsory", level)
+    scope = "义务教育"
+    if not _regions(large, very):
+        large, very = _values(t, "large_classes", level), _values(t, "very_large_classes", level)
+        scope = "各学段合计"
     regions = _regions(large, very)
     if not regions:
         return []
     fig, ax = _figure(len(regions))
     _grouped(ax, regions, [("大班额（56–65人）", [large.get((r, ""), 0.0) for r in regions]),
                            ("超大班额（66人及以上）", [very.get((r, ""), 0.0) for r in regions])])
-    ax.set_title("大班额与超大班额班级数（按学校所在地区）")
+    ax.set_title(f"{scope}大班额与超大班额班级数（按学校所在地区）")
     ax.set_xlabel("班级数（个）")
     return _save(fig, out, "large_classes")

@@ -14,9 +14,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from yidan.contract.outputs import OUTPUTS as DECLARED
+from yidan.contract.outputs import OUTPUTS_LAYOUT
 from yidan.errors import NotFoundError
 
-OUTPUTS = ("rejects", "persons", "links", "findings", "summary")
+OUTPUTS = tuple(DECLARED)
 
 
 class RunDir:
@@ -71,9 +73,28 @@ class RunDir:
         if not path.is_file():
             raise NotFoundError(f"比对结果缺少 {name}.parquet：{self.path}", hint="重新运行 yidan run。")
         try:
-            return pq.read_table(path)
+            table = pq.read_table(path)
         except (OSError, pa.ArrowException) as exc:
             raise NotFoundError(f"比对结果文件损坏，无法读取：{path}", hint="重新运行 yidan run 生成该结果目录。") from exc
+        declared = DECLARED.get(name)
+        if declared is None:
+            return table
+        # a directory written with the declarations (its manifest names their layout) must hold every
+        # declared column; one written before them is read with the missing columns empty
+        strict = self.manifest.get("outputs_layout") == OUTPUTS_LAYOUT
+        missing = [c for c in (declared.names if strict else declared.required) if c not in table.column_names]
+        if missing and (strict or declared.name in ("findings", "links")):
+            raise NotFoundError(
+                f"比对结果 {name}.parquet 缺少规定的列：{'、'.join(missing)}（{self.path}）",
+                hint="该目录不是 yidan run 写出的完整结果；请用当前版本重新运行 yidan run。",
+            )
+        schema = declared.arrow_schema()
+        for c in declared.columns:
+            if c.name not in table.column_names:
+                table = table.append_column(schema.field(c.name), pa.nulls(table.num_rows, schema.field(c.name).type))
+        # only the declared columns reach readers (reports, publishing, diff): nothing downstream can
+        # depend on a column the declarations do not promise
+        return table.select(list(declared.names))
 
     def parquet_path(self, name: str) -> Path:
         return self.path / f"{name}.parquet"

@@ -81,6 +81,22 @@ def date_text(rng: np.random.Generator, dates: np.ndarray, other_forms: float) -
 
 
 RELATIONS = ("户主", "配偶", "子", "女", "父亲", "母亲")
+_PLACE_HEADS = "青石白云桃花龙潭高坪大坝枫木黄金杉木龙山松柏茶园河西清水马鞍长乐"
+_TOWN_TAILS = ("镇", "乡")
+_VILLAGE_TAILS = ("村", "村", "村", "社区")
+
+
+def place_names(codes: np.ndarray, tails: tuple[str, ...], salt: int) -> list[str]:
+    """Made-up names for township or village codes, fixed by the code alone (no random draw, so the
+    rest of the generated set is unchanged): two characters of a place plus 镇/乡 or 村/社区."""
+    pairs = len(_PLACE_HEADS) // 2
+    out = []
+    for code in codes.tolist():
+        k = (int(code) * 2654435761 + salt) % (pairs * len(tails) * 7)
+        head = _PLACE_HEADS[2 * (k % pairs): 2 * (k % pairs) + 2]
+        out.append(f"{head}{tails[(k // pairs) % len(tails)]}" if salt == 0 else
+                   f"{head}{'一二三四五六七'[k // (pairs * len(tails)) % 7]}{tails[(k // pairs) % len(tails)]}")
+    return out
 
 
 def registry_table(rng: np.random.Generator, reg: Registry, ids: pa.Array,
@@ -93,6 +109,7 @@ def registry_table(rng: np.random.Generator, reg: Registry, ids: pa.Array,
     head_name = reg.name.take(pa.array(head_row[reg.household]))
     village_codes, village_idx = np.unique(reg.village, return_inverse=True)
     village_text = pc.cast(pa.array(village_codes), pa.string())
+    town_codes = village_codes // 1000
     hh_no = pc.utf8_lpad(pc.cast(pa.array(reg.household % 100000), pa.string()), 5, "0")
     pov = np.where(reg.category == 0, rng.choice(3, size=n, p=(0.08, 0.88, 0.04)), 3)
     phone = 13_000_000_000 + rng.integers(0, 6_999_999_999, size=n)
@@ -106,6 +123,8 @@ def registry_table(rng: np.random.Generator, reg: Registry, ids: pa.Array,
         "与户主关系": coded(list(RELATIONS), relation),
         "户主姓名": head_name,
         "户籍地区划代码": coded(village_text, village_idx),
+        "乡镇名称": coded(place_names(town_codes, _TOWN_TAILS, 0), village_idx),
+        "村名称": coded(place_names(village_codes, _VILLAGE_TAILS, 1), village_idx),
         "人员类别": coded(list(CATEGORIES), reg.category),
         "脱贫状态": coded(list(POVERTY_STATUSES) + [""], pov),
         "认定日期": date_text(rng, reg.recognized, 0.02),

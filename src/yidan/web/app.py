@@ -84,7 +84,7 @@ def create_app(settings: AppSettings | None = None, *, engine: Engine | None = N
     app.state.secret = instance_secret(engine)  # random, generated at the first start, kept in the database
     app.state.sessions = session_factory(engine)
     app.state.options_cache = {}  # filter menus by (region, latest published run)
-    app.state.worker = RunWorker(app.state.sessions, settings.data_dir, runner)
+    app.state.worker = RunWorker(app.state.sessions, settings.data_dir, runner, config=settings.run_config)
     with session_scope(app.state.sessions) as s:
         run_crud.fail_interrupted(s)
         web_sessions.prune(s)

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
+from yidan.contract.outputs import NEXT_STEPS
 from yidan.store import audit
 from yidan.store.crud import cases as crud
 from yidan.store.errors import ConflictError
@@ -28,6 +29,7 @@ from yidan.web.deps import (
     masker_for,
 )
 from yidan.web.masking import CaseView
+from yidan.web.render import place
 from yidan.web.routes.pages_cases import FilterDep
 
 router = APIRouter(prefix="/api", tags=["cases"])
@@ -59,6 +61,13 @@ class CaseOut(BaseModel):
     state: str
     state_label: str
     version: int
+    # what a field team needs, from the run (contract/outputs.py); the phone masked in lists
+    head_name: str | None = None
+    relation: str | None = None
+    phone: str | None = None
+    place: str = ""  # 户籍地 as names: 县 乡镇 村
+    school_name: str | None = None
+    next_step: str | None = None
 
 
 class CaseDetailOut(CaseOut):
@@ -76,7 +85,13 @@ class CaseListOut(BaseModel):
 
 
 def _out(view: CaseView) -> dict[str, Any]:
-    return {k: getattr(view, k) for k in CaseOut.model_fields}
+    """The list fields of a case, all from the masked view (the phone masked unless revealed)."""
+    data = {k: getattr(view, k) for k in CaseOut.model_fields if hasattr(view, k)}
+    p = view.person
+    data.update(head_name=p.get("head_name"), relation=p.get("relation"), phone=p.get("phone") or None,
+                place=place(view.county, view.township, view.village, p), school_name=p.get("school_name"),
+                next_step=NEXT_STEPS.get(view.code))
+    return data
 
 
 def _detail(view: CaseView) -> CaseDetailOut:

@@ -1,13 +1,14 @@
 """The county's list and the case page, with the actions that work a case (thin routes)."""
 
 import json
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from yidan.contract.codes import case_rule
-from yidan.store import audit
+from yidan.store import audit, regions
 from yidan.store.crud import cases as crud
 from yidan.store.errors import ActionError, ConflictError
 from yidan.store.models import Case, User
@@ -23,8 +24,9 @@ from yidan.web.deps import (
     allow,
     masker_for,
 )
-from yidan.web.masking import CaseView, may_reveal
+from yidan.web.masking import CaseView, Masker, may_reveal
 from yidan.web.render import render
+from yidan.web.review import review
 from yidan.web.security import check_csrf
 from yidan.web.validation import clamp_page
 
@@ -67,7 +69,7 @@ def cases_page(request: Request, session: SessionDep, user: CurrentUser, region:
     if key not in cache:
         if len(cache) > 1000:
             cache.clear()
-        cache[key] = crud.filter_options(session, region=region)
+        cache[key] = {**crud.filter_options(session, region=region), "names": regions.names_in(session, region=region)}
     return render(request, "cases.html", {**ctx, "options": cache[key]})
 
 
@@ -89,14 +91,26 @@ def case_page(request: Request, session: Any, user: User, case: Case, *, error: 
     if full:
         audit.record(session, user=user, action="view_person", target=case.person_id,
                      detail=f"案件 {case.id} {case.code}")
-    view = CaseView.of(case, masker_for(request, full=full))
+    masker = masker_for(request, full=full)
+    view = CaseView.of(case, masker)
     rule = case_rule(case.code)
     ctx = {"case": view, "full": full, "error": error, "hint": hint, "actions": ACTIONS,
            "explanation": explanation(view), "person": view.person, "link": view.link,
            "can": {name: user.role in a.roles and name in rule.actions for name, a in ACTIONS.items()},
            "can_reveal": may_reveal(user.role), "rule": rule, "typed": typed or {},
+           "review_view": _review(case, masker) if case.code == "K05" else None,
            "team_roles": crud.TEAM_ROLES}
     return render(request, "case.html", ctx, status_code)
+
+
+def _review(case: Case, masker: Masker) -> dict[str, Any]:
+    """The K05 side by side, judged on the stored values (a masked birth date cannot say whether two
+    dates agree) and shown through the masker, row by row under each row's label."""
+    rv = review(case, dict(case.person or {}), dict(case.link or {}), full=True)
+    m = masker.about(case.person_id)
+    rv["rows"] = [replace(r, left=m.value(r.label, r.left), right=m.value(r.label, r.right)) for r in rv["rows"]]
+    rv["reasons"] = [m.text(x) for x in rv["reasons"]]
+    return rv
 
 
 @router.get("/cases/{case_id}", dependencies=allow(*ALL_ROLES), name="case")

@@ -156,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the packages and their tests")
     parser.add_argument("--max-children", type=int, default=1, help="mutants tested in parallel")
     parser.add_argument("--report-only", action="store_true", help="write the report from earlier results")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run in its folder (no fresh copy: earlier results stay valid)")
     parser.add_argument("--only", nargs="+", default=[], metavar="PATTERN",
                         help="test only the mutants whose names match (e.g. 'yidan.pipeline.audit.findings.x__conditions*')")
     args = parser.parse_args(argv)
@@ -173,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     for pkg in chosen:
         folder = WORK / pkg.name
         if not args.report_only:
-            folder = prepare(pkg)
+            folder = folder if args.resume and (folder / "pyproject.toml").exists() else prepare(pkg)
             print(f"== {pkg.name}: {' '.join(pkg.files)}", flush=True)
             mutmut(folder, "run", "--max-children", str(args.max_children), *args.only)
         counts, survivors = results(folder)

@@ -291,6 +291,7 @@ def module_case_runner(tmp_path_factory: pytest.TempPathFactory) -> Callable[...
     return make_case_runner(tmp_path_factory.mktemp("cases"), exact_link_step_tuple())
 
 
+@pytest.hookimpl(trylast=True)  # after -m / -k have deselected: only what will run is checked
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Check once what the collected tests need from the machine; skip (with the reason) or, in CI, stop."""
     problems: dict[str, str] = {}

@@ -9,6 +9,7 @@ exact-ID links (enrollment ID = registry ID) plus the links a case lists.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass
 from decimal import Decimal
@@ -138,9 +139,17 @@ class Outcome:
     notes: dict[str, Any]
 
 
-@cache
 def outcome(stem: str) -> Outcome:
-    """The audit of one rule file, run once per test session (the engine's compile time dominates)."""
+    """The audit of one rule file, run once per test session (the engine's compile time dominates).
+
+    Kept per mutant too: `make mutants` (mutmut) runs the tests once, then forks a process per mutant
+    that inherits this cache; without the mutant in the key every mutant would be judged on the
+    unmutated audit's findings and "survive"."""
+    return _outcome(stem, os.environ.get("MUTANT_UNDER_TEST", ""))
+
+
+@cache
+def _outcome(stem: str, mutant: str) -> Outcome:
     case = tomllib.loads((RULES / f"{stem}.toml").read_text(encoding="utf-8"))
     ctx = run_case(case)
     return Outcome(case, findings_of(ctx), ctx.get("aid_totals").to_pyarrow().to_pylist(), ctx.notes["audit"])
@@ -164,6 +173,8 @@ def test_audit_rule_case_raises_exactly_the_expected_findings(path: Path) -> Non
             assert f["detail"] == e["detail"]
         for part in e.get("detail_contains", []):
             assert part in f["detail"], f["detail"]
+        for part in e.get("evidence_contains", []):
+            assert part in f["evidence"], f["evidence"]
         assert f["finding_key"] == f"{e['code']}|{e['term']}|{e['programme_code']}|{e['person_id']}"
     totals = result.totals
     for t in case.get("expected_totals", []):

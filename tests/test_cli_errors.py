@@ -212,7 +212,7 @@ def test_verify_import_into_a_read_only_folder_says_so_in_chinese(run, tmp_path,
         code, text = cli(monkeypatch, capsys, "verify-import", str(tmp_path / "back.xlsx"), "--run", str(run.path),
                          "--out", str(ro / "核实结果.xlsx"))
         assert list(ro.iterdir()) == []
-    assert_one_chinese_error(code, text, "没有权限", "核实")
+    assert_one_chinese_error(code, text, "没有写入权限", "核实")
 
 
 def test_diff_into_a_read_only_folder_says_so_in_chinese(run, tmp_path, monkeypatch, capsys):

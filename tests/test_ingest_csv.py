@@ -187,3 +187,16 @@ def test_a_utf8_line_after_the_first_megabyte_of_a_gbk_file_is_rejected_not_load
     assert "UTF-8 编码" in reason and "另存为同一种编码" in reason
     names = {n for (n,) in con.execute("SELECT DISTINCT name FROM registry").fetchall()}
     assert names == {"张三", "李四", "王五"}
+
+
+@pytest.mark.parametrize("case", ["registry__mixed_encoding.csv", "registry__cr_only.csv"])
+def test_files_read_in_small_chunks_give_the_same_rows_and_line_numbers(tmp_path, monkeypatch, case):
+    source = Path(__file__).parent / "fixtures" / "ingest" / "cases" / case
+    whole = duckdb.connect()
+    load_table(whole, "registry", [source])
+    monkeypatch.setattr("yidan.ingest.scan.CHUNK", 7)  # every line crosses a chunk boundary
+    chunked = duckdb.connect()
+    load_table(chunked, "registry", [source])
+    for sql in ("SELECT _row, name FROM registry ORDER BY _row", "SELECT * FROM rejects ORDER BY row_number"):
+        assert chunked.execute(sql).fetchall() == whole.execute(sql).fetchall()
+    assert whole.execute("SELECT count(*) FROM registry").fetchall()[0][0] > 0

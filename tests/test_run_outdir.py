@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from yidan.errors import RunError
 from yidan.outfiles import OutputError
@@ -238,3 +240,39 @@ def test_an_out_written_with_dot_dot_names_the_folder_it_points_to(rule_case_run
     assert RunDir(tmp_path / "结果").complete
     assert sorted(p.name for p in (tmp_path / "结果").iterdir()) == sorted(
         ["manifest.json", "rejects.parquet", "persons.parquet", "links.parquet", "findings.parquet", "summary.parquet"])
+
+
+RUN_OUTPUT_NAMES = ["rejects.parquet", "persons.parquet", "links.parquet", "findings.parquet", "summary.parquet",
+                    "diff.xlsx"]
+USER_NAMES = ["registry.csv", "说明.txt", "一单", ".hidden", "persons.parquet.bak", "manifest.json.bak"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.sets(st.sampled_from(RUN_OUTPUT_NAMES + USER_NAMES)), manifest=st.sampled_from(
+    ["none", "run", "other json", "cut"]))
+def test_whatever_out_holds_a_refused_run_changes_nothing_and_only_yidans_own_folders_are_accepted(
+        tmp_path_factory, names, manifest):
+    from yidan.pipeline.write import RunWriter
+
+    base = tmp_path_factory.mktemp("prop")
+    out = base / "run"
+    out.mkdir()
+    for n in names:
+        (out / n).write_text(f"content of {n}", encoding="utf-8")
+    if manifest != "none":
+        text = {"run": '{"run_id": "x", "status": "complete"}', "other json": '{"name": "我的清单"}',
+                "cut": '{"run_id": "x", "sta'}[manifest]
+        (out / "manifest.json").write_text(text, encoding="utf-8")
+    before = snapshot(base)
+    # the oracle: an empty folder, or a run's manifest with nothing but a run's own files beside it
+    acceptable = (not names and manifest == "none") or (manifest == "run" and names <= set(RUN_OUTPUT_NAMES))
+    try:
+        writer = RunWriter(out, {"run_id": "y", "term": "2021春"})
+    except OutputError as exc:
+        assert not acceptable, exc
+        assert snapshot(base) == before and sorted(p.name for p in base.iterdir()) == ["run"]
+    else:
+        assert acceptable
+        writer.fail(RuntimeError("测试"), {})
+        writer.release()
+    shutil.rmtree(base)

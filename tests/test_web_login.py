@@ -176,3 +176,22 @@ def test_strangers_on_many_machines_slow_down_new_browsers_but_never_the_owners_
                         cookies={"yidan_device": f"{chief.id}.{'A' * 43}.{'0' * 64}"})
     assert _post(forged, "chief", PASSWORD).status_code == 429
     assert _post(desk, "chief", PASSWORD).status_code == 303  # the owner's own browser signs in as usual
+
+
+def test_simultaneous_failures_on_one_account_are_all_counted_without_a_server_error(env: Env) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    make_user(env, "clerk", "county", COUNTY_A)
+    clients = [TestClient(env.app, follow_redirects=False, client=("10.0.0.77", 1)) for _ in range(8)]
+    tokens = [csrf_of(c, "/login") for c in clients]
+
+    def attempt(i: int) -> int:
+        return clients[i].post("/login", data={"username": "clerk", "password": f"wrong-{i}",
+                                               "csrf_token": tokens[i]}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(attempt, range(8)))
+    assert set(answers) <= {401, 429} and answers.count(401) >= 3
+    with session_scope(env.sessions()) as s:
+        counted = s.scalar(select(LoginThrottle.failures).where(LoginThrottle.key == "acct:10.0.0.77:clerk"))
+    assert counted == answers.count(401)  # every failure that was judged was counted, none lost to a race

@@ -75,8 +75,9 @@ CODES = (
     ("Z02", "aid", PROGRAMME, STANDARD, 2 * STANDARD),
 )
 NAMES = ("张小明", "李娟", "王磊", "刘芳", "陈杰", "杨静", "赵强", "黄丽")
-# the name a child is enrolled under when the code needs another: K05 a different given name (never an
-# automatic link, at most a candidate for review), K08 a homophone of the registry name (same ID)
+# the name a child is enrolled under when the code needs another: K05 one character of the given name
+# off (a name that sounds different is never linked automatically, at most reviewed), K08 a homophone
+# under the child's own ID (linked by ID, the names disagree)
 ENROLLED_AS = {"K05": "刘芬", "K08": "陈洁"}
 POLICIES = [{
     "programme_code": PROGRAMME, "programme_name": "初中寄宿生生活补助", "stages": "初中", "boarding_rule": "寄宿",

@@ -17,6 +17,7 @@ from pathlib import Path
 from yidan.errors import InputError
 
 CHUNK = 1 << 22
+LONG_LINE = 1 << 24  # a line longer than this is not held whole to look for UTF-8 in a GB18030 file
 HEAD = 1 << 20
 _BLANK_AFTER = re.compile(rb"\n(?=\r?\n)")
 _C0 = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])
@@ -172,8 +173,8 @@ def transcode_to_utf8(path: Path, encoding: str, out: Path, *, cr_only: bool = F
     """
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     check = encoding == "gb18030"
-    flagged: dict[int, str] = {}
-    lines_before = 0
+    found: list[tuple[int, str]] = []  # (byte offset of the line, its text): numbered at the end, if any
+    offset = 0
     carry = b""
     with open(path, "rb") as src, open(out, "wb") as dst:
         while True:
@@ -183,7 +184,7 @@ def transcode_to_utf8(path: Path, encoding: str, out: Path, *, cr_only: bool = F
             block = carry + data
             if data:
                 cut = block.rfind(b"\n") + 1
-                if cut or len(block) < 4 * CHUNK:  # (a line of over 16 MB is written unchecked)
+                if cut or len(block) < LONG_LINE:  # (a longer line is written unchecked)
                     block, carry = block[:cut], block[cut:]
                 else:
                     carry = b""
@@ -198,12 +199,30 @@ def transcode_to_utf8(path: Path, encoding: str, out: Path, *, cr_only: bool = F
                     end = len(block) if end < 0 else end
                     text = _utf8_line(block[start:end].rstrip(b"\r"))
                     if text is not None:
-                        flagged[lines_before + block.count(b"\n", 0, start) + 1] = text
+                        found.append((offset + start, text))
                     at = classes.find(b"LCC", end)
             if block:
                 dst.write(decoder.decode(block).encode("utf-8"))
-                lines_before += block.count(b"\n")
+                offset += len(block)
             if not data:
                 break
         dst.write(decoder.decode(b"", final=True).encode("utf-8"))
-    return flagged
+    return _line_numbers(path, found, cr_only=cr_only) if found else {}
+
+
+def _line_numbers(path: Path, found: list[tuple[int, str]], *, cr_only: bool) -> dict[int, str]:
+    """{1-based line number: text} for lines found at byte offsets: a second pass, only for the rare file."""
+    out: dict[int, str] = {}
+    newlines, pos = 0, 0
+    pending = iter(found)
+    item = next(pending, None)
+    with open(path, "rb") as fh:
+        while item is not None and (data := fh.read(CHUNK)):
+            if cr_only:
+                data = data.replace(b"\r", b"\n")
+            while item is not None and item[0] < pos + len(data):
+                out[newlines + data.count(b"\n", 0, item[0] - pos) + 1] = item[1]
+                item = next(pending, None)
+            newlines += data.count(b"\n")
+            pos += len(data)
+    return out

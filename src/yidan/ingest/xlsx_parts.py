@@ -53,9 +53,15 @@ def _has_formula(book: zipfile.ZipFile, part: str) -> bool:
 
 
 def _sheet_parts(book: zipfile.ZipFile) -> dict[str, str]:
-    """Sheet name -> its XML part in the package."""
-    workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
-    rels = ElementTree.fromstring(book.read("xl/_rels/workbook.xml.rels"))
+    """Sheet name -> its XML part in the package; empty when the package is laid out otherwise.
+
+    (An unusual layout is left to calamine, which reads it or says the file is broken.)
+    """
+    try:
+        workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(book.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ElementTree.ParseError):
+        return {}
     targets = {r.get("Id"): r.get("Target", "") for r in rels.findall("p:Relationship", _NS)}
     out = {}
     for sheet in workbook.findall("m:sheets/m:sheet", _NS):
@@ -97,7 +103,7 @@ def uncached_formulas(path: Path) -> dict[str, dict[int, dict[int, str]]]:
                     text = _FORMULA_TEXT.search(cell)
                     formula = unescape(text.group(1).decode("utf-8", "replace")) if text else ""
                     cells.setdefault(int(ref.group(2)), {})[_column_index(ref.group(1))] = "=" + formula
-    except (zipfile.BadZipFile, zlib.error, ElementTree.ParseError, KeyError, EOFError, OSError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError) as exc:
         raise InputError(f"无法打开 Excel 文件 {path}：文件已损坏或不完整（{type(exc).__name__}）。",
                          hint="请用 Excel 或 WPS 打开该文件，确认内容完整后另存为 .xlsx 再导入；"
                               "如打不开，请从源系统重新导出。") from None

@@ -56,7 +56,14 @@ def _hidden_refused(path: Path, table: Table, hidden: list[tuple[str, int]]) -> 
     )
 
 
-def _broken(path: Path, where: str, exc: Exception) -> InputError:
+def calamine_failure(exc: BaseException) -> BaseException:
+    """`exc` when it is calamine's verdict on a broken file (its errors, or a Rust panic); otherwise re-raised."""
+    if isinstance(exc, Exception) or type(exc).__name__ == "PanicException":
+        return exc
+    raise exc  # KeyboardInterrupt, SystemExit
+
+
+def _broken(path: Path, where: str, exc: BaseException) -> InputError:
     return InputError(f"无法打开 Excel 文件 {path}{where}：文件已损坏或不完整（{type(exc).__name__}）。",
                       hint="请用 Excel 或 WPS 打开该文件，确认内容完整后另存为 .xlsx 再导入；如打不开，请从源系统重新导出。")
 
@@ -72,8 +79,8 @@ def read_xlsx(con, table: Table, path: Path, *, label: str, sink: str | None = N
     try:
         book = CalamineWorkbook.from_path(str(path))
         visible = {m.name: m.visible == SheetVisibleEnum.Visible for m in book.sheets_metadata}
-    except Exception as exc:  # calamine raises its own error types for broken files
-        raise _broken(path, "", exc) from None
+    except BaseException as exc:  # calamine raises its own error types for broken files
+        raise _broken(path, "", calamine_failure(exc)) from None
     uncached = uncached_formulas(path)
     sheets = []
     skipped = []
@@ -82,8 +89,8 @@ def read_xlsx(con, table: Table, path: Path, *, label: str, sink: str | None = N
     for sheet_name in book.sheet_names:
         try:
             rows = book.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
-        except Exception as exc:  # a cut-off or malformed sheet XML
-            raise _broken(path, f" 的工作表「{sheet_name}」", exc) from None
+        except BaseException as exc:  # a cut-off or malformed sheet XML
+            raise _broken(path, f" 的工作表「{sheet_name}」", calamine_failure(exc)) from None
         if not first and visible.get(sheet_name, True):
             first = rows
         at = find_header_row(table, rows)

@@ -26,6 +26,7 @@ from python_calamine import CalamineWorkbook
 from yidan.contract.codes import CONCLUSIONS
 from yidan.contract.verifications import VERIFICATIONS
 from yidan.errors import ConfigError, InputError
+from yidan.ingest.xlsx_reader import calamine_failure
 from yidan.outfiles import atomic_output, output_error, write_csv
 from yidan.reports import styles
 from yidan.reports.cover import run_made_at
@@ -67,7 +68,8 @@ def import_verifications(workbooks: list[Path], run: RunDir, out: Path) -> Impor
             filled.extend(_read_workbook(Path(path)))
         except InputError:
             raise  # a workbook read whole but without its conclusion column: refused, nothing written
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not fatal
+        except BaseException as exc:  # noqa: BLE001 - any unreadable file is reported, not fatal
+            calamine_failure(exc)  # re-raises Ctrl-C and exit; a Rust panic of calamine is a broken file too
             unreadable.append(str(path))
             problems.append(_blank_problem(Path(path), f"无法读取该工作簿（{type(exc).__name__}），请确认是导出的 .xlsx 原文件"))
     con = connect(run)

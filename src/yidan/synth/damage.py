@@ -90,17 +90,22 @@ def damage_registry(rng: np.random.Generator, reg: Registry, true_id: pa.Array,
     return written, person_id, faults
 
 
-def registry_birth_written(rng: np.random.Generator, birth: np.ndarray, rows: np.ndarray) -> np.ndarray:
+LAST_PAST_YEAR = 2020  # the generated run's term is 2021春: no birth date after 2020 is "past" there
+
+
+def registry_birth_written(birth: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """The registry's birth-date column: the truth, but one year digit wrong on `rows`.
 
-    Half of them ten years late (2009-05-31 → 2019-05-31: too young to be counted), half twenty (a
-    date in the future); 29 February becomes the 28th where the wrong year has none.
+    Ten years late where that is still a past year (2009-05-31 → 2019-05-31: too young to be
+    counted), else ten years early (2014 → 2004: too old for compulsory schooling); never a date
+    in the future, which ingest refuses whatever the ID says. 29 February becomes the 28th where
+    the wrong year has none.
     """
     out = birth.copy()
     if len(rows) == 0:
         return out
     y, mo, d = ids.ymd(birth[rows])
-    years = y + np.where(rng.random(len(rows)) < 0.5, 10, 20)
+    years = np.where(y + 10 <= LAST_PAST_YEAR, y + 10, y - 10)
     text = [f"{a:04d}-{b:02d}-{min(c, 28) if b == 2 else c:02d}" for a, b, c in zip(years, mo, d, strict=True)]
     out[rows] = np.array(text, dtype="datetime64[D]")
     return out

@@ -176,7 +176,7 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
 
     say("注入身份证号与姓名错误")
     reg_ids, person_id, reg_faults = damage_registry(rng, reg, true_id[:n], case)
-    reg_birth = registry_birth_written(rng, reg.birth, cases["registry_birth_typo"])
+    reg_birth = registry_birth_written(reg.birth, cases["registry_birth_typo"])
     enr_cols, l_numbers, enr_faults = damage_enrollment(rng, cases, true_id, u_name, u_male, u_birth,
                                                        reg.surname, int(rows.l_record.sum()), u_county)
 

@@ -227,9 +227,10 @@ def block_keys(t: Any) -> dict[str, Any]:
     """One string per blocking rule (`BLOCK_KEYS`), from cheap columns: null where a part is null.
 
     `t` carries `reading_key_parts`. The first rule's key (birth date, surname reading) is
-    Splink's own; the second's (county, full reading) is looser — surname reading, the
-    second and last characters' readings and the length — so that it never separates two
-    names Splink would block together. Parts are joined with a separator none contains.
+    Splink's own; those on the full reading (with the county, the birth month, the birth month
+    fifteen days on, or the birth year and day) are looser — surname reading, the second and
+    last characters' readings and the length — so that they never separate two names Splink
+    would block together. Parts are joined with a separator none contains.
     A student can be in a blocked pair only if one of its keys equals the same key of some
     residue registry person.
     """

@@ -161,7 +161,7 @@ def main() -> None:
         t0 = time.perf_counter()
         upgrade(engine)
         run_dir = write_run(tmp / "run", args.findings)
-        app = create_app(AppSettings(secret_key="bench-secret-0123456789", data_dir=tmp / "data"), engine=engine,
+        app = create_app(AppSettings(data_dir=tmp / "data"), engine=engine,
                          migrate=False)
         with session_scope(app.state.sessions) as s:
             admin = users.create_user(s, username="admin", password_hash=hash_password(PASSWORD),
@@ -189,8 +189,7 @@ def main() -> None:
             [sys.executable, "-m", "uvicorn", "--factory", "yidan.web.server:app_from_env", "--host", "127.0.0.1",
              "--port", str(port), "--workers", str(args.workers), "--log-level", "warning", "--timeout-keep-alive", "120",
              "--timeout-worker-healthcheck", "60"],
-            env={**os.environ, "YIDAN_DATABASE_URL": url, "YIDAN_SECRET_KEY": "bench-secret-0123456789",
-                 "YIDAN_DATA_DIR": str(tmp / "data")},
+            env={**os.environ, "YIDAN_DATABASE_URL": url, "YIDAN_DATA_DIR": str(tmp / "data")},
         )
         base = f"http://127.0.0.1:{port}"
         for _ in range(600):

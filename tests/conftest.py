@@ -29,6 +29,7 @@ import needs
 
 RULES_DIR = Path(__file__).parent / "rules"
 DEFAULT_COUNTY = "430124"
+AGREEMENTS = ("name_agrees", "gender_agrees", "birth_agrees")  # a `[[candidate]]`'s K08 evidence (default true)
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
@@ -50,14 +51,16 @@ class Case:
         self.ns = ns
         self.data = tomllib.loads(path.read_text(encoding="utf-8"))
         self.term = self.data.get("term", "2021春")
-        self.ids: dict[str, str] = {}
+        self.ids: dict[str, str] = {}  # name -> person_id (the normalised ID the run reports)
+        self.written: dict[str, str] = {}  # name -> the registry ID as written in the file
         self.people: dict[str, dict[str, Any]] = {}
         for i, row in enumerate(self.data.get("registry", [])):
             gender = row.get("gender", "男")
             pid = row.get("id_number") or make_id(
                 row.get("hukou_code", DEFAULT_COUNTY)[:6], row["birth_date"], ns * 20 + i + 1, gender
             )
-            self.ids[row["name"]] = pid
+            self.written[row["name"]] = pid
+            self.ids[row["name"]] = row.get("person_id", pid)
             self.people[row["name"]] = {**row, "gender": gender}
 
     def rows(self, table: str) -> list[dict[str, Any]]:
@@ -68,14 +71,15 @@ class Case:
             if table == "registry":
                 who = row
                 out.append({
-                    "id_number": self.ids[row["name"]], "name": row["name"], "gender": row.get("gender", "男"),
+                    "id_number": self.written[row["name"]], "name": row["name"], "gender": row.get("gender", "男"),
                     "birth_date": row.get("birth_date"), "hukou_code": row.get("hukou_code", DEFAULT_COUNTY + "101001"),
                     "category": row.get("category", "建档立卡"), "recognized_on": row.get("recognized_on", date(2016, 1, 1)),
                     "removed_on": row.get("removed_on"), "head_name": row.get("head_name"),
                     "household_id": row.get("household_id"), "_row": i + 2,
                 })
                 continue
-            pid = row.pop("id_number", None) or self.ids.get(who.get("name", ""))
+            given = row.pop("id_number", None)
+            pid = given or self.ids.get(who.get("name", ""))
             base: dict[str, Any] = {"id_number": pid, "name": who.get("name"), "_row": i + 2}
             if table == "enrollment":
                 base.update(student_no="G" + (pid or ""), gender=who.get("gender"), birth_date=who.get("birth_date"),
@@ -86,6 +90,8 @@ class Case:
             elif table == "verifications":
                 base.update(verified_on=date(2021, 3, 1))
             base.update(row)
+            if given == "":  # an empty ID column (the student number still holds "G" + the ID)
+                base["id_number"] = None
             if row.get("student_no"):
                 base["student_no"] = self.student_no(row["student_no"])
             out.append(base)
@@ -98,7 +104,8 @@ class Case:
     def candidates(self) -> list[dict[str, Any]]:
         return [
             {"person_id": self.ids[c["person"]], "student_no": self.student_no(c["student_no"]),
-             "probability": c.get("probability", 0.7)}
+             "probability": c.get("probability", 0.7), "decision": c.get("decision", "review"),
+             **{k: c.get(k, True) for k in AGREEMENTS}}
             for c in self.data.get("candidate", [])
         ]
 
@@ -160,8 +167,9 @@ def exact_link(ctx: Any) -> None:
 
 
 def add_candidates(ctx: Any) -> None:
-    """The `[[candidate]]` rows of the cases as review-band links of persons the linker left unlinked
-    (a review band cannot be written as rows without depending on the model's calibration)."""
+    """The `[[candidate]]` rows of the cases as model links (`decision` review by default, or accepted) of
+    persons the linker left unlinked (a probability band cannot be written as rows without depending on
+    the model's calibration)."""
     import ibis
 
     cand = ctx.notes.pop("_candidates", [])
@@ -175,13 +183,14 @@ def add_candidates(ctx: Any) -> None:
         "person_id": pa.array([r["person_id"] for r in cand], pa.string()),
         "student_no": pa.array([r["student_no"] for r in cand], pa.string()),
         "probability": pa.array([float(r["probability"]) for r in cand], pa.float64()),
+        "decision": pa.array([r["decision"] for r in cand], pa.string()),
+        **{k: pa.array([bool(r[k]) for r in cand], pa.bool_()) for k in AGREEMENTS},
     })
     c = ibis.memtable(cand_table).join(persons, "person_id").anti_join(links, "person_id")
     extra = c.select(
         person_id=c.person_id, reg_key=c.reg_key, student_no=c.student_no, method=ibis.literal("linkage"),
-        match_probability=c.probability.cast("float64"), decision=ibis.literal("review"),
-        explanation=ibis.literal("[]"), name_agrees=ibis.literal(True), gender_agrees=ibis.literal(True),
-        birth_agrees=ibis.literal(True),
+        match_probability=c.probability.cast("float64"), decision=c.decision,
+        explanation=ibis.literal("[]"), **{k: c[k] for k in AGREEMENTS},
     )
     extra = extra.select(*[extra[col].cast(links[col].type()).name(col) for col in links.columns])
     ctx.put("links", ctx.put("links_and_candidates", links.union(extra)))

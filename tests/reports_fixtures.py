@@ -12,18 +12,17 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 from stdnum.cn import ric
 
 from yidan.contract.codes import FINDING_CODES, STATUSES
+from yidan.contract.outputs import FINDINGS, LINKS, NEXT_STEPS, PERSONS, REJECTS, SUMMARY
 from yidan.runs.rundir import RunDir
 
 COUNTIES = ("430102", "430121", "430302")  # 芙蓉区, 长沙县 (长沙市); 雨湖区 (湘潭市)
 SURNAMES = "王李张刘陈杨黄赵吴周"
 GIVEN = ("小明", "子涵", "欣怡", "浩然", "梓萱", "宇", "婷", "俊杰")
 STATUS_CODES = tuple(STATUSES)
-MONEY = pa.decimal128(14, 2)
 
 
 def make_id(county: str, born: date, seq: int) -> str:
@@ -57,9 +56,30 @@ def _persons(county_index: int, county: str, n: int, shift: int) -> list[dict]:
                 "stage": "小学",
                 "grade": "三年级",
                 "boarding": "否",
+                "age_group": "学前" if age < 6 else "高中阶段" if age > 15 else "义务教育",
+                "household_id": f"{county}{i:06d}",
+                "head_name": SURNAMES[i % 10] + "大山",
+                "relation": "子" if i % 2 else "女",
+                "phone": f"1390731{i:04d}",
+                "poverty_status": ("未脱贫", "已脱贫", "返贫")[i % 3],
+                "county_name": {"430102": "芙蓉区", "430121": "长沙县", "430302": "雨湖区"}.get(county),
+                "township_name": TOWNS[i % 2],
+                "village_name": VILLAGES[i % 3],
+                "hukou_township": county + f"{100 + i % 2:03d}",
+                "hukou_village": county + f"{100 + i % 2:03d}{200 + i % 3:03d}",
+                "school_name": f"测试第{i % 3 + 1}小学",
+                "class_id": "三年级1班",
+                "enrollment_status": "在读",
             }
         )
     return out
+
+
+TOWNS = ("城关镇", "东山乡")
+VILLAGES = ("桃源村", "杨柳村", "新华社区")
+HOUSEHOLD_KEYS = ("household_id", "head_name", "relation", "phone", "category", "poverty_status", "county_name",
+                  "township_name", "village_name", "school_name", "stage", "grade", "class_id",
+                  "enrollment_status", "age", "age_group")
 
 
 def _findings(persons: list[dict], term: str, shift: int) -> list[dict]:
@@ -88,8 +108,13 @@ def _findings(persons: list[dict], term: str, shift: int) -> list[dict]:
                     "amount_expected": expected,
                     "amount_paid": paid,
                     "detail": f"{FINDING_CODES[code].when}（测试）",
-                    "evidence": '{"来源":"测试"}',
+                    "evidence": json.dumps({"registry": {"person_id": p["person_id"], "name": p["name"]},
+                                            "enrollment": {"school_name": p["school_name"],
+                                                           "school_code": p["school_code"]}},
+                                           ensure_ascii=False),
                     "family": FINDING_CODES[code].family,
+                    "next_step": NEXT_STEPS[code],
+                    **{k: p[k] for k in HOUSEHOLD_KEYS},
                 }
             )
     return out
@@ -109,6 +134,14 @@ def _summary(persons: list[dict], findings: list[dict], term: str) -> list[dict]
          "amount_duplicate": None, "amount_wrong": None}
         for (d, c, k), n in sorted(counts.items())
     ]
+    detail: dict[tuple, int] = {}  # the pipeline's status_detail: by township, village, age and group
+    for p in persons:
+        k = (p["hukou_county"], p.get("hukou_township"), p.get("hukou_village"), p["status"], p.get("age_group"),
+             p["category"], p.get("poverty_status"))
+        detail[k] = detail.get(k, 0) + 1
+    out += [{"dimension": "status_detail", "county": c, "township": t, "village": v, "key": k, "term": term,
+             "age_group": a, "category": cat, "poverty_status": pov, "count": n}
+            for (c, t, v, k, a, cat, pov), n in sorted(detail.items(), key=str)]
     for county in sorted({p["hukou_county"] for p in persons}):
         out.append(
             {"dimension": "aid", "county": county, "key": "ZX01", "term": term, "count": 10,
@@ -126,17 +159,8 @@ def _summary(persons: list[dict], findings: list[dict], term: str) -> list[dict]
     return out
 
 
-SUMMARY_SCHEMA = pa.schema(
-    [("dimension", pa.string()), ("county", pa.string()), ("key", pa.string()), ("term", pa.string()),
-     ("count", pa.int64()), ("amount_expected", MONEY), ("amount_paid", MONEY), ("amount_missed", MONEY),
-     ("amount_duplicate", MONEY), ("amount_wrong", MONEY)]
-)
-FINDINGS_SCHEMA = pa.schema(
-    [(n, pa.string()) for n in ("finding_key", "code", "label", "person_id", "name", "term", "programme_code",
-                                "county", "township", "village", "school_code")]
-    + [("amount_expected", MONEY), ("amount_paid", MONEY)]
-    + [(n, pa.string()) for n in ("detail", "evidence", "family")]
-)
+SUMMARY_SCHEMA = SUMMARY.arrow_schema()
+FINDINGS_SCHEMA = FINDINGS.arrow_schema()
 
 
 def build_run(
@@ -147,13 +171,12 @@ def build_run(
     path.mkdir(parents=True, exist_ok=True)
     persons = [p for i, c in enumerate(counties) for p in _persons(i, c, n_per_county, shift)]
     findings = _findings(persons, term, shift)
-    pq.write_table(pa.Table.from_pylist(persons), path / "persons.parquet")
-    pq.write_table(pa.Table.from_pylist(findings, schema=FINDINGS_SCHEMA), path / "findings.parquet")
-    pq.write_table(
-        pa.Table.from_pylist(_summary(persons, findings, term), schema=SUMMARY_SCHEMA), path / "summary.parquet"
-    )
-    pq.write_table(pa.table({"table": pa.array([], pa.string())}), path / "rejects.parquet")
-    pq.write_table(pa.table({"person_id": pa.array([], pa.string())}), path / "links.parquet")
+    # every file from the output declarations: a report cannot read a field that no run writes
+    pq.write_table(PERSONS.table_from_rows(persons), path / "persons.parquet")
+    pq.write_table(FINDINGS.table_from_rows(findings), path / "findings.parquet")
+    pq.write_table(SUMMARY.table_from_rows(_summary(persons, findings, term)), path / "summary.parquet")
+    pq.write_table(REJECTS.table_from_rows([]), path / "rejects.parquet")
+    pq.write_table(LINKS.table_from_rows([]), path / "links.parquet")
     manifest = {"run_id": run_id, "term": term, "audit_terms": [term], "version": "test", "config_hash": "x",
                 "inputs": [], "timings": {}, "totals": {}, "status": "complete",
                 "started_at": made_at, "finished_at": made_at}
@@ -168,13 +191,13 @@ def set_statuses(run: RunDir, statuses: dict[str, str]) -> None:
         if p["person_id"] in statuses:
             p["status"] = statuses[p["person_id"]]
             p["status_label"] = STATUSES[p["status"]]
-    pq.write_table(pa.Table.from_pylist(persons), run.parquet_path("persons"))
+    pq.write_table(PERSONS.table_from_rows(persons), run.parquet_path("persons"))
     findings = pq.read_table(run.parquet_path("findings")).to_pylist()
     term = run.term
     summary = [s for s in pq.read_table(run.parquet_path("summary")).to_pylist() if s["dimension"] not in
-               ("status", "finding")]
-    summary += [s for s in _summary(persons, findings, term) if s["dimension"] in ("status", "finding")]
-    pq.write_table(pa.Table.from_pylist(summary, schema=SUMMARY_SCHEMA), run.parquet_path("summary"))
+               ("status", "status_detail", "finding")]
+    summary += [s for s in _summary(persons, findings, term) if s["dimension"] in ("status", "status_detail", "finding")]
+    pq.write_table(SUMMARY.table_from_rows(summary), run.parquet_path("summary"))
 
 
 def person_ids(run: RunDir, county: str) -> list[str]:

@@ -37,8 +37,8 @@ def test_every_schooling_finding_says_what_to_do_in_chinese(classified_cases):
     assert pc.all(pc.match_substring(f["detail"], "请")).as_py()
     # the evidence is JSON naming the registry child the finding is about (not just a heading)
     for row in f.to_pylist():
-        child = json.loads(row["evidence"])["建档立卡"]
-        assert (child["身份证号"], child["姓名"]) == (row["person_id"], row["name"]), row["finding_key"]
+        child = json.loads(row["evidence"])["registry"]  # the 建档立卡 record (keys: contract/outputs.py)
+        assert (child["person_id"], child["name"]) == (row["person_id"], row["name"]), row["finding_key"]
 
 
 def test_cases_sharing_a_run_do_not_collide(classified_cases, all_classify_cases):
@@ -46,3 +46,34 @@ def test_cases_sharing_a_run_do_not_collide(classified_cases, all_classify_cases
         cases = [c for c in all_classify_cases if classified_cases[c.path.stem] is run]
         expected = sum(1 for c in cases for e in c.data["expect"] if not e.get("absent"))
         assert run.persons().num_rows == expected
+
+
+def test_a_birth_date_contradicting_the_id_says_which_date_the_age_was_taken_from(classified_cases):
+    stem = "k08_registry_birth_date_contradicts_id"
+    run = classified_cases[stem]
+    case = {c.path.stem: c for c in _cases_of(classified_cases, run)}[stem]
+    pid = case.ids["错年辍学"]
+    k08 = [f for f in run.findings().to_pylist() if f["person_id"] == pid and f["code"] == "K08"]
+    assert len(k08) == 1
+    assert "2019-05-31" in k08[0]["detail"] and "2009-05-31" in k08[0]["detail"]
+    assert "年龄按身份证号中的出生日期计算（11岁）" in k08[0]["detail"]
+    person = next(p for p in run.persons().to_pylist() if p["person_id"] == pid)
+    assert person["age"] == 11 and person["compulsory_age"]
+
+
+def test_a_converted_15_digit_id_keeps_the_registry_birth_date_and_says_so(classified_cases):
+    stem = "k08_legacy_15_digit_id"
+    run = classified_cases[stem]
+    case = {c.path.stem: c for c in _cases_of(classified_cases, run)}[stem]
+    pid = case.ids["旧号儿童"]
+    k08 = [f for f in run.findings().to_pylist() if f["person_id"] == pid and f["code"] == "K08"]
+    assert len(k08) == 1
+    assert "15位旧身份证号" in k08[0]["detail"] and "年龄按建档立卡出生日期计算" in k08[0]["detail"]
+    person = next(p for p in run.persons().to_pylist() if p["person_id"] == pid)
+    assert person["age"] == 11
+
+
+def _cases_of(classified_cases, run):
+    from conftest import CLASSIFY_CASES
+
+    return [c for c in CLASSIFY_CASES if classified_cases[c.path.stem] is run]

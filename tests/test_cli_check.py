@@ -1,6 +1,7 @@
 """`yidan check` and `yidan template` driven in-process, as a county data clerk would use them."""
 
 import csv
+from pathlib import Path
 
 import openpyxl
 from typer.testing import CliRunner
@@ -72,3 +73,23 @@ def test_template_command_writes_one_workbook_per_table(tmp_path):
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "tpl").glob("*.xlsx"))) == 7
     assert "已生成 7 个模板" in result.output
+
+
+def test_check_writes_rejected_values_that_look_like_formulas_as_text(tmp_path):
+    source = Path(__file__).parent / "fixtures" / "ingest" / "cases" / "registry__formula_values.csv"
+    result = runner.invoke(app, ["check", "-t", "registry", str(source), "--rejects", str(tmp_path / "拒绝")])
+    assert result.exit_code == 1, result.output
+    with open(tmp_path / "拒绝.csv", encoding="utf-8-sig") as fh:
+        values = [r["值"] for r in csv.DictReader(fh)]
+    assert values == ["'=1+1", "'@SUM(A1)", "'+2016-05-01", "'-1"]
+    assert [p.name for p in tmp_path.iterdir()] and not list(tmp_path.glob(".*"))
+
+
+def test_check_does_not_pass_a_semicolon_file_with_decimal_commas(tmp_path):
+    source = Path(__file__).parent / "fixtures" / "ingest" / "cases" / "aid__semicolon_decimal_commas.csv"
+    result = runner.invoke(app, ["check", "-t", "aid", str(source), "--rejects", str(tmp_path / "拒绝")])
+    assert result.exit_code == 1, result.output
+    with open(tmp_path / "拒绝.csv", encoding="utf-8-sig") as fh:
+        amounts = [r for r in csv.DictReader(fh) if r["列"] == "金额"]
+    assert [(r["行号"], r["值"]) for r in amounts] == [("2", "625,00"), ("3", "1.250,00"), ("4", "62,5")]
+    assert all("金额格式不明确" in r["原因"] for r in amounts)

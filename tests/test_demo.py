@@ -51,3 +51,19 @@ def test_demo_runs_the_chain_and_its_county_account_sees_the_county_list(tmp_pat
         county_findings = [f for f in run.findings().to_pylist() if f["county"] == county.region]
         assert county_findings, "the demo county has findings to work"
         assert county_findings[0]["code"] in cases.text
+
+
+def test_demo_refuses_a_folder_with_a_users_files_and_deletes_nothing(tmp_path: Path):
+    import pytest
+
+    from yidan.outfiles import OutputError
+    from yidan.services.demo import run_demo
+
+    out = tmp_path / "资料"
+    out.mkdir()
+    note = Path(__file__).parent / "fixtures" / "outdir" / "县里交回的说明.txt"
+    (out / note.name).write_bytes(note.read_bytes())
+    with pytest.raises(OutputError, match="不是演示生成的文件（如 县里交回的说明.txt）"):
+        run_demo(out=out, preset="tiny", seed=3)
+    assert sorted(p.name for p in out.iterdir()) == [note.name]
+    assert (out / note.name).read_bytes() == note.read_bytes()

@@ -3,6 +3,8 @@
 Each test checks the rows a user would be told about (line numbers counting the header as line 1)
 and that every line is accounted for: read = loaded + rejected."""
 
+from pathlib import Path
+
 import duckdb
 import pytest
 
@@ -145,10 +147,11 @@ def test_several_files_make_one_table_with_accounting_per_file(tmp_path):
 
 
 def test_codes_are_read_as_text_so_leading_zeros_survive(tmp_path):
-    lines = [HEADER + ",联系电话", "110105199912310081,楚四,011010,建档立卡,2016-05-01,01012345678"]
+    # (a division code never starts with 0 — the table has none — but a village code holds zeros)
+    lines = [HEADER + ",联系电话", "110105199912310081,楚四,110105001001,建档立卡,2016-05-01,01012345678"]
     con = duckdb.connect()
     load_table(con, "registry", [write(tmp_path, lines)])
-    assert con.execute("SELECT hukou_code, phone FROM registry").fetchone() == ("011010", "01012345678")
+    assert con.execute("SELECT hukou_code, phone FROM registry").fetchone() == ("110105001001", "01012345678")
 
 
 def test_a_last_line_cut_inside_quotes_is_rejected_and_the_rest_loads(tmp_path):
@@ -168,3 +171,32 @@ def test_the_same_file_given_twice_is_refused_so_no_row_counts_double(tmp_path):
     path = write(tmp_path, [HEADER, GOOD[0]])
     with pytest.raises(InputError, match="两次"):
         load_table(duckdb.connect(), "registry", [path, path])
+
+
+def test_a_utf8_line_after_the_first_megabyte_of_a_gbk_file_is_rejected_not_loaded_as_mojibake(tmp_path):
+    # the case file's lines, with 30,000 GBK rows (1.6 MB) between the header and the UTF-8 line
+    case = (Path(__file__).parent / "fixtures" / "ingest" / "cases" / "registry__mixed_encoding.csv").read_bytes()
+    header, first, second, utf8_line, last = case.split(b"\n", 4)
+    path = tmp_path / "建档立卡.csv"
+    path.write_bytes(b"\n".join([header, first, *[second] * 30_000, utf8_line, last]))
+    con = duckdb.connect()
+    (stats,) = load_table(con, "registry", [path]).files
+    assert (stats.encoding, stats.read, stats.loaded, stats.rejected) == ("gb18030", 30_003, 30_002, 1)
+    ((row, value, reason),) = con.execute("SELECT row_number, value, reason FROM rejects").fetchall()
+    assert (row, value) == (30_003, utf8_line.decode("utf-8").strip())  # shown as the clerk typed it: 张伟
+    assert "UTF-8 编码" in reason and "另存为同一种编码" in reason
+    names = {n for (n,) in con.execute("SELECT DISTINCT name FROM registry").fetchall()}
+    assert names == {"张三", "李四", "王五"}
+
+
+@pytest.mark.parametrize("case", ["registry__mixed_encoding.csv", "registry__cr_only.csv"])
+def test_files_read_in_small_chunks_give_the_same_rows_and_line_numbers(tmp_path, monkeypatch, case):
+    source = Path(__file__).parent / "fixtures" / "ingest" / "cases" / case
+    whole = duckdb.connect()
+    load_table(whole, "registry", [source])
+    monkeypatch.setattr("yidan.ingest.scan.CHUNK", 7)  # every line crosses a chunk boundary
+    chunked = duckdb.connect()
+    load_table(chunked, "registry", [source])
+    for sql in ("SELECT _row, name FROM registry ORDER BY _row", "SELECT * FROM rejects ORDER BY row_number"):
+        assert chunked.execute(sql).fetchall() == whole.execute(sql).fetchall()
+    assert whole.execute("SELECT count(*) FROM registry").fetchall()[0][0] > 0

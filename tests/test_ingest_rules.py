@@ -1,9 +1,13 @@
-"""Value rules, driven by data files: tests/fixtures/ingest/cases/<table>__<name>.csv holds the input
-and <table>__<name>.expected.csv the rows that must be refused (row as the user sees it, column,
-a fragment of the Chinese reason). Every other row must load. A domain expert can add a case
-by adding two files."""
+"""Value rules, driven by data files: tests/fixtures/ingest/cases/<table>__<name>.csv (or .xlsx) holds the
+input and <table>__<name>.expected.csv the rows that must be refused (row as the user sees it, column,
+a fragment of the Chinese reason). Every other row must load. A domain expert can add a case by adding
+two files. An optional <table>__<name>.toml says what cannot be seen in the input itself:
+`first_row` (the first data row, when title rows sit above the header), `read` (data rows, for a
+workbook), `error` (fragments of the one Chinese message refusing the whole file; no .expected.csv).
+Inputs that a text editor cannot keep are written by tests/fixtures/ingest/make_cases.py."""
 
 import csv
+import tomllib
 from datetime import date
 from pathlib import Path
 
@@ -11,10 +15,12 @@ import duckdb
 import pytest
 from stdnum.cn import ric
 
+from yidan.errors import InputError
 from yidan.ingest import load_table
 
 CASES = Path(__file__).parent / "fixtures" / "ingest" / "cases"
-INPUTS = sorted(p for p in CASES.glob("*.csv") if not p.name.endswith(".expected.csv"))
+INPUTS = sorted(p for p in CASES.iterdir()
+                if p.suffix in (".csv", ".xlsx") and not p.name.endswith(".expected.csv"))
 
 
 def expected_rejects(case: Path) -> list[dict]:
@@ -22,14 +28,29 @@ def expected_rejects(case: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def data_rows(case: Path) -> int:
-    return sum(1 for line in case.read_text(encoding="utf-8").splitlines()[1:] if line)
+def options(case: Path) -> dict:
+    sidecar = case.with_suffix(".toml")
+    return tomllib.loads(sidecar.read_text(encoding="utf-8")) if sidecar.exists() else {}
+
+
+def data_rows(case: Path, first_row: int = 2) -> int:
+    """Non-empty lines below the header, counted on the bytes (any encoding; CR-only line ends too)."""
+    data = case.read_bytes()
+    lines = data.split(b"\n") if b"\n" in data else data.split(b"\r")
+    return sum(1 for line in lines[first_row - 1:] if line.strip(b"\r"))
 
 
 @pytest.mark.parametrize("case", INPUTS, ids=[p.stem for p in INPUTS])
 def test_case_file_rejects_exactly_the_expected_rows_with_their_reasons(case):
     table = case.stem.split("__")[0]
+    opts = options(case)
     con = duckdb.connect()
+    if "error" in opts:
+        with pytest.raises(InputError) as refused:
+            load_table(con, table, [case], default_term="2021春")
+        for fragment in opts["error"]:
+            assert fragment in str(refused.value)
+        return
     result = load_table(con, table, [case], default_term="2021春")
     got = con.execute('SELECT row_number, "column", reason FROM rejects ORDER BY row_number, "column"').fetchall()
     want = expected_rejects(case)
@@ -37,11 +58,13 @@ def test_case_file_rejects_exactly_the_expected_rows_with_their_reasons(case):
     reasons = {(r, c): reason for r, c, reason in got}
     for w in want:
         assert w["reason"] in reasons[(int(w["row"]), w["column"])]
+    first = opts.get("first_row", 2)
+    read = opts.get("read") or data_rows(case, first)
     rejected_rows = {int(w["row"]) for w in want}
     loaded_rows = {r for (r,) in con.execute(f'SELECT _row FROM "{table}"').fetchall()}
-    assert loaded_rows == set(range(2, data_rows(case) + 2)) - rejected_rows
+    assert loaded_rows == set(range(first, first + read)) - rejected_rows
     stats = result.files[0]
-    assert (stats.read, stats.loaded, stats.rejected) == (data_rows(case), len(loaded_rows), len(rejected_rows))
+    assert (stats.read, stats.loaded, stats.rejected) == (read, len(loaded_rows), len(rejected_rows))
 
 
 def load(case: str, **kw):

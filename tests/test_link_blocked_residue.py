@@ -8,6 +8,7 @@ must always share those parts, or a student Splink would have paired is lost.
 import ibis
 import pytest
 
+from yidan.pipeline.link.features import birth_numbers
 from yidan.pipeline.link.predict import block_keys, shares_block_key
 from yidan.pipeline.link.prepare import name_coder, name_features, reading_key_parts
 
@@ -22,7 +23,8 @@ NAMES = ["张伟", "章伟", "张玮", "曾小红", "增小红", "单雨", "善�
 
 
 def _side(rows: list[dict[str, str | None]]) -> ibis.Table:
-    return ibis.memtable([{c: r.get(c) for c in SIDE} for r in rows], schema=SIDE)
+    t = ibis.memtable([{c: r.get(c) for c in SIDE} for r in rows], schema=SIDE)
+    return t.mutate(**birth_numbers(t.birth_str.cast("date")))
 
 
 def _with_keys(t: ibis.Table, normalise, readings) -> ibis.Table:
@@ -56,6 +58,14 @@ def test_a_student_sharing_only_the_birth_date_is_dropped():
 def test_a_student_sharing_county_and_full_reading_is_kept_and_another_county_is_dropped():
     stu = [{"uid": "s2", "county": "433127", "name": "王小明"}, {"uid": "s3", "county": "433130", "name": "王小明"}]
     assert _kept(REG, stu) == {"s2"}
+
+
+def test_a_student_in_another_county_without_id_born_a_few_days_off_is_kept_across_a_months_end():
+    stu = [{"uid": "s5", "county": "433130", "name": "王小明", "birth_str": "2010-04-29"},
+           {"uid": "s6", "county": "433130", "name": "王小明", "birth_str": "2010-05-07"},
+           {"uid": "s7", "county": "433130", "name": "王小明", "birth_str": "2010-06-20"},
+           {"uid": "s8", "county": "433130", "name": "李小明", "birth_str": "2010-05-02"}]
+    assert _kept(REG, stu) == {"s5", "s6"}
 
 
 def test_a_student_one_id_digit_away_is_kept_and_one_with_nothing_is_dropped():
@@ -93,6 +103,7 @@ def readings_and_keys():
     t = ibis.memtable({"uid": [str(i) for i in range(len(NAMES))], "name": NAMES,
                        "birth_str": ["2010-05-01"] * len(NAMES), "county": ["433127"] * len(NAMES),
                        "id": [None] * len(NAMES)}, schema={**SIDE})
+    t = t.mutate(**birth_numbers(t.birth_str.cast("date")))
     normalise, readings = name_coder(t.name)
     t = _with_keys(t, normalise, readings)
     features = name_features(t, "uid")

@@ -13,7 +13,16 @@ from typing import Any
 
 import pytest
 
-from test_link_world import World, link_world, links_of, make_id, population, quality, swap_neighbours
+from test_link_world import (
+    World,
+    check_char,
+    link_world,
+    links_of,
+    make_id,
+    population,
+    quality,
+    swap_neighbours,
+)
 from yidan.pipeline.link.explain import level_labels
 
 BIRTH = date(2010, 3, 14)
@@ -57,6 +66,15 @@ def linked() -> dict[str, Any]:
     c["lonely_month"] = w.person("秦思新", date(2009, 3, 5), gender="女")
     c["stranger_month"] = w.student("秦思新", date(2009, 2, 5), gender="女",
                                     pid=make_id(COUNTY, date(2009, 2, 5), 952))
+    # a registry ID written in the old 15-digit form: read as 19xx with a computed check character,
+    # the birth-date column says 2010; the enrollment holds the child's 18-digit ID
+    right = make_id(COUNTY, date(2010, 2, 2), 761)
+    body = right[:6] + "19" + right[8:17]
+    c["legacy15"] = w.person("欧阳明", date(2010, 2, 2), pid=body + check_char(body), converted=True)
+    c["legacy15_record"] = w.student("欧阳明", date(2010, 2, 2), pid=right, of=c["legacy15"])
+    # enrolled without ID in another county, the birth date a day off across a month's end
+    c["away"] = w.person("谭思远", date(2009, 4, 30))
+    c["away_record"] = w.student("谭思远", date(2009, 5, 1), pid=None, county="430181", of=c["away"])
     ctx = link_world(w)
     links = links_of(ctx)
     return {"world": w, "ctx": ctx, "links": links,
@@ -141,6 +159,25 @@ def test_an_id_one_keystroke_off_is_linked_and_explained_not_repaired(
     explanation = {item["field"]: item for item in json.loads(link["explanation"])}
     assert explanation["id"]["level"] == level
     assert explanation["id"]["weight"] > 0
+
+
+def test_a_converted_15_digit_id_is_not_trusted_as_valid_and_the_child_is_linked_on_the_rest(
+    linked: dict[str, Any],
+) -> None:
+    link = linked["by_person"].get(CASES["legacy15"])
+    assert link is not None and link["student_no"] == CASES["legacy15_record"]
+    assert link["decision"] == "accepted" and link["method"] == "linkage"
+    levels = {e["field"]: e["level"] for e in json.loads(link["explanation"])}
+    assert levels["id"].startswith("15位旧号码相同")
+
+
+def test_a_child_enrolled_without_id_in_another_county_a_day_off_across_a_months_end_is_found(
+    linked: dict[str, Any],
+) -> None:
+    # no blocking rule on the county or the exact birth date meets this pair; the birth month fifteen
+    # days on does. With a county line, no ID and a shifted date the evidence may leave it to a reviewer.
+    link = linked["by_person"].get(CASES["away"])
+    assert link is not None and link["student_no"] == CASES["away_record"]
 
 
 def test_every_model_link_explains_each_compared_field_in_chinese(linked: dict[str, Any]) -> None:

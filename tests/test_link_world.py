@@ -81,14 +81,15 @@ class World:
     seq: int = 500
 
     def person(self, name: str, birth: date, *, gender: str = "男", county: str = "430124",
-               pid: str | None = None, head: str | None = None) -> str:
-        """Add a registry child; returns the ID as written in the registry."""
+               pid: str | None = None, head: str | None = None, converted: bool = False) -> str:
+        """Add a registry child; returns the ID as read (`converted`: written in the 15-digit form)."""
         if pid is None:
             self.seq += 2
             pid = make_id(county, birth, self.seq + (1 if gender == "男" else 0))
         self.registry.append({
             "id_number": pid, "name": name, "gender": gender, "birth_date": birth, "head_name": head,
             "hukou_code": county + "101001", "category": "建档立卡", "recognized_on": date(2016, 1, 1),
+            "id_number_converted": converted,
         })
         return pid
 
@@ -124,7 +125,7 @@ def random_birth(rng: random.Random) -> date:
 def population(world: World, *, seed: int = 7, children: int = 1200, strangers: int = 2500) -> dict[str, int]:
     """Random children with the usual fates, and strangers; returns how many of each fate."""
     rng = random.Random(seed)
-    fates = dict.fromkeys(("exact", "typo", "swap", "l_number", "homophone", "birth_shift", "none"), 0)
+    fates = dict.fromkeys(("exact", "typo", "swap", "l_number", "homophone", "birth_shift", "away", "none"), 0)
     for _ in range(children):
         county = rng.choice(COUNTIES)
         gender = rng.choice("男女")
@@ -135,7 +136,9 @@ def population(world: World, *, seed: int = 7, children: int = 1200, strangers: 
         pid = world.person(name, birth, gender=gender, county=county)
         if roll < 0.85:
             fate = "exact"
-            world.student(name, birth, pid=pid, gender=gender, county=county, of=pid)
+            # a few go to school in the next county (the county comparison learns what that means)
+            school = COUNTIES[(COUNTIES.index(county) + 1) % len(COUNTIES)] if roll < 0.03 else county
+            world.student(name, birth, pid=pid, gender=gender, county=school, of=pid)
         elif roll < 0.88:
             fate = "typo"
             typo = world.registry[-1]["id_number"] = one_digit_typo(pid, rng)
@@ -154,6 +157,11 @@ def population(world: World, *, seed: int = 7, children: int = 1200, strangers: 
         elif roll < 0.945:
             fate = "birth_shift"
             world.student(name, birth + timedelta(days=1), pid=None, gender=gender, county=county, of=pid)
+        elif roll < 0.955:
+            fate = "away"  # no ID, at school in the next county, the birth date a day off
+            school = COUNTIES[(COUNTIES.index(county) + 1) % len(COUNTIES)]
+            days = rng.choice((-1, 1))
+            world.student(name, birth + timedelta(days=days), pid=None, gender=gender, county=school, of=pid)
         else:
             fate = "none"
         fates[fate] += 1
@@ -175,6 +183,8 @@ def _create(con: Any, table: str, rows: list[dict[str, Any]]) -> None:
                 cols[name].append(f"{table}.csv")
             elif name == "_row":
                 cols[name].append(i + 2)
+            elif name.endswith("_converted"):
+                cols[name].append(bool(row.get(name)))
             elif name.endswith("_valid"):
                 cols[name].append(is_valid(row.get(name[: -len("_valid")])))
             else:

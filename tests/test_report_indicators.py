@@ -133,5 +133,43 @@ def test_indicators_are_written_to_indicators_parquet(run, tmp_path):
     path = write_indicators(run, tmp_path / "out")
     assert path.name == "indicators.parquet"
     written = pq.read_table(path)
-    assert written.column_names == ["indicator", "label", "unit", "level", "region", "region_name", "key", "value"]
+    assert written.column_names == ["indicator", "label", "unit", "level", "region", "region_name", "key", "value",
+                                    "numerator", "denominator", "basis"]
     assert "义务教育阶段在校率" in set(written.column("label").to_pylist())
+
+
+def test_large_classes_are_counted_per_stage_with_compulsory_education_its_own_figure(tmp_path):
+    run = build_run(tmp_path / "run", counties=("430121",))
+    summary = pq.read_table(run.parquet_path("summary"))
+    pq.write_table(summary.filter(pa.compute.not_equal(summary["dimension"], "class_size")), run.parquet_path("summary"))
+    lines = ["全国学籍号,姓名,出生日期,学校标识码,学校区划代码,学段,年级,班级,学籍状态,学期"]
+    classes = (("小学", "三年级", "1班", 57), ("初中", "七年级", "2班", 66), ("小学", "三年级", "3班", 40),
+               ("学前", "大班", "4班", 60), ("中职", "一年级", "5班", 70))
+    for stage, grade, cls, pupils in classes:
+        for i in range(pupils):
+            lines.append(f"L{cls[0]}{i:05d},学生{i},2012-05-01,430121000{cls[0]},430121,{stage},{grade},{cls},在读,2021春")
+    enrollment = tmp_path / "enrollment.csv"
+    enrollment.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    manifest = json.loads((run.path / "manifest.json").read_text(encoding="utf-8"))
+    manifest["inputs"] = [{"table": "enrollment", "path": str(enrollment)}]
+    (run.path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    from yidan.runs.rundir import RunDir
+
+    t = compute_indicators(RunDir(run.path))
+    assert indicator_value(t, "large_classes", "430121") == 2  # 57 (小学) and 60 (学前)
+    assert indicator_value(t, "large_classes_compulsory", "430121") == 1
+    assert indicator_value(t, "very_large_classes_compulsory", "430121") == 1  # 66 (初中); 70 is 中职
+    assert indicator_value(t, "large_classes_by_stage", "430121", "学前") == 1
+    assert indicator_value(t, "compulsory_classes", "430121") == 3
+    (share,) = [r for r in t.to_pylist() if r["indicator"] == "large_class_share" and r["region"] == "430121"]
+    assert (share["numerator"], share["denominator"]) == (1, 3) and share["value"] == pytest.approx(1 / 3)
+    assert share["basis"] == "义务教育大班额（56–65人） ÷ 义务教育阶段班级数（小学、初中）"
+    from python_calamine import CalamineWorkbook
+
+    from yidan.reports.indicators import write_indicator_workbook
+
+    book = write_indicator_workbook(t, RunDir(run.path), tmp_path / "指标.xlsx")
+    rows = CalamineWorkbook.from_path(str(book)).get_sheet_by_name("分县").to_python()
+    assert rows[0][6:9] == ["分子", "分母", "口径（分子 ÷ 分母）"]
+    (row,) = [r for r in rows if r[0] == "义务教育大班额占比"]
+    assert row[6:9] == [1, 3, "义务教育大班额（56–65人） ÷ 义务教育阶段班级数（小学、初中）"]

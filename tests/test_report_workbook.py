@@ -45,7 +45,7 @@ def test_one_workbook_per_county_named_with_county_and_term(county_books):
 
 def test_county_workbook_has_cover_one_sheet_per_family_and_a_very_hidden_key_sheet(county_books):
     wb = _book(county_books, "430121")
-    assert wb.sheetnames == ["封面", "控辍保学", "学生资助", "数据质量", "_yidan"]
+    assert wb.sheetnames == ["封面", "控辍保学", "学生资助", "数据质量", "分乡镇村统计", "_yidan"]
     assert wb["_yidan"].sheet_state == "veryHidden"
     meta = {r[0]: r[1] for r in wb["_yidan"].iter_rows(values_only=True)}
     assert meta["region"] == "430121" and meta["run_id"] == "R2021春-1" and meta["level"] == "county"
@@ -55,7 +55,7 @@ def test_finding_sheets_have_chinese_headers_frozen_row_and_filter(county_books)
     ws = _book(county_books, "430102")["学生资助"]
     assert [c.value for c in ws[1]] == HEADERS
     assert ws.freeze_panes == "C2"
-    assert ws.auto_filter.ref == f"A1:S{ws.max_row}"
+    assert ws.auto_filter.ref == f"A1:AD{ws.max_row}"
 
 
 def test_id_numbers_and_codes_are_text_and_columns_fit_them(county_books):
@@ -64,7 +64,7 @@ def test_id_numbers_and_codes_are_text_and_columns_fit_them(county_books):
     ids = [ws[f"{col['身份证号']}{r}"] for r in range(2, ws.max_row + 1)]
     assert ids and all(isinstance(c.value, str) and len(c.value) == 18 and c.number_format == "@" for c in ids)
     assert ws.column_dimensions[col["身份证号"]].width >= 18
-    assert all(isinstance(ws[f"{col['学校标识码']}{r}"].value, str) for r in range(2, ws.max_row + 1))
+    assert all(isinstance(ws[f"{col['年龄']}{r}"].value, str) for r in range(2, ws.max_row + 1))
 
 
 def test_clerk_columns_are_unlocked_and_everything_else_is_protected(county_books):
@@ -80,7 +80,7 @@ def test_conclusion_column_offers_the_contracts_conclusions_as_a_dropdown(county
     ws = _book(county_books, "430102")["控辍保学"]
     (dv,) = [d for d in ws.data_validations.dataValidation if d.type == "list"]
     assert dv.formula1.strip('"').split(",") == list(CONCLUSIONS)
-    assert str(dv.sqref) == f"O2:O{ws.max_row}"
+    assert str(dv.sqref) == f"Z2:Z{ws.max_row}"
 
 
 def test_hidden_key_column_holds_every_finding_of_the_county_exactly_once(run, county_books):
@@ -166,5 +166,24 @@ def test_one_county_can_export_only_its_own_workbook(run, tmp_path):
 def test_evidence_is_shown_as_readable_lines_not_json(county_books):
     ws = _book(county_books, "430102")["控辍保学"]
     evidence = ws[f"{openpyxl.utils.get_column_letter(HEADERS.index('佐证') + 1)}2"]
-    assert evidence.value == "来源：测试"
+    person_id = ws[f"{openpyxl.utils.get_column_letter(HEADERS.index('身份证号') + 1)}2"].value
+    name = ws[f"{openpyxl.utils.get_column_letter(HEADERS.index('姓名') + 1)}2"].value
+    assert evidence.value.splitlines()[0] == f"建档立卡：身份证号 {person_id}，姓名 {name}"
+    assert evidence.value.splitlines()[1].startswith("最近学籍：学校 测试第")
     assert evidence.alignment.wrap_text
+
+
+def test_the_township_sheet_counts_children_and_findings_by_township_and_village_names(run, county_books):
+    persons = [p for p in pq.read_table(run.parquet_path("persons")).to_pylist() if p["hukou_county"] == "430102"]
+    findings = [f for f in pq.read_table(run.parquet_path("findings")).to_pylist() if f["county"] == "430102"]
+    rows = list(_book(county_books, "430102")["分乡镇村统计"].iter_rows(values_only=True))
+    assert rows[0][:3] == ("乡镇", "村", "学龄儿童")
+    towns = {r[0]: r for r in rows[1:] if r[1] == "（乡镇合计）"}
+    assert set(towns) == {"城关镇", "东山乡"}
+    for name, row in towns.items():
+        code = {p["hukou_township"] for p in persons if p["township_name"] == name}
+        assert row[2] == sum(1 for p in persons if p["hukou_township"] in code)
+        assert row[7] == sum(1 for f in findings if f["township"] in code and f["family"] == "schooling")
+    village_rows = [r for r in rows[1:] if r[1] != "（乡镇合计）"]
+    assert {r[1] for r in village_rows} <= {"桃源村", "杨柳村", "新华社区"}
+    assert sum(r[2] for r in village_rows) == len(persons)

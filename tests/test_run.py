@@ -204,3 +204,44 @@ def test_generated_run_lists_schooling_and_aid_findings_by_household_county(tiny
     assert by_status == len(persons)
     assert sum(r["count"] for r in summary if r["dimension"] == "finding") == len(findings)
     assert any(r["dimension"] == "aid" for r in summary)
+
+
+def test_a_missing_aid_audit_fails_the_run_instead_of_leaving_the_audit_out(monkeypatch, classify_case_named,
+                                                                            case_files, exact_link_steps, tmp_path):
+    from pathlib import Path
+
+    from yidan.identity.terms import parse_term
+    from yidan.pipeline import steps as S
+    from yidan.pipeline.context import RunInputs
+    from yidan.pipeline.run import run_comparison
+    from yidan.settings import RunConfig
+
+    monkeypatch.setitem(sys.modules, "yidan.pipeline.audit", None)  # a build without the audit module
+    audit = S._audit_steps()
+    files = case_files(classify_case_named("unmatched"), tmp_path / "in")
+    aid = Path(__file__).parent / "fixtures" / "outdir" / "aid.csv"
+    inputs = RunInputs(registry=files["registry"], enrollment=files["enrollment"], aid=[aid])
+    out = tmp_path / "run"
+    with pytest.raises(RunError, match="缺少资助核查模块") as exc:
+        run_comparison(inputs, term=parse_term("2021春"), out_dir=out, config=RunConfig(),
+                       steps=(S.LOAD, S.PERSONS, *exact_link_steps, S.CLASSIFY, *audit, S.FINDINGS, S.SUMMARY))
+    assert "--aid" in exc.value.hint
+    manifest = RunDir(out).manifest
+    assert manifest["status"] == "failed" and "缺少资助核查模块" in manifest["error"]
+
+
+def test_a_failed_rerun_replaces_an_earlier_failed_run_so_the_folder_shows_the_latest_reason(
+        rule_case_runner, classify_case_named, tmp_path):
+    out = tmp_path / "run"
+    case = classify_case_named("unmatched")
+    with pytest.raises(RunError):
+        rule_case_runner(case, out=out, extra_steps=(Step("x", "出错的步骤", _boom),))
+
+    def other(ctx):
+        raise ValueError("另一个原因")
+
+    with pytest.raises(RunError):
+        rule_case_runner(case, out=out, extra_steps=(Step("y", "出错的步骤", other),))
+    manifest = RunDir(out).manifest
+    assert manifest["status"] == "failed" and "另一个原因" in manifest["error"]
+    assert not (tmp_path / "run.failed").exists()

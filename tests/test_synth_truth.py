@@ -70,7 +70,7 @@ def test_every_truth_link_points_to_a_registry_person(truth) -> None:
 def test_registry_ids_fail_stdnum_exactly_where_a_fault_was_injected(registry, truth) -> None:
     by_id = {p["person_id"]: p for p in truth["persons"]}
     damaged = {"registry_id_typo", "registry_id_transposition", "invalid_registry_id", "registry_legacy_15",
-               "registry_excel_mangled"}
+               "registry_legacy_15_child", "registry_excel_mangled"}
     mangled_rows = {r["row_number"] for r in truth["rejects"]}
     for line, row in enumerate(registry, start=2):
         value = row["身份证号"].upper()
@@ -100,7 +100,9 @@ def test_injected_counts_in_generated_json_match_the_truth(truth, meta, registry
     counted = Counter(p["fault"] for p in truth["persons"] if p["fault"])
     for case in CASES[1:]:
         assert counted[case.tag] == meta["faults"][case.tag], case.tag
-    assert sum(len(r["身份证号"]) == 15 for r in registry) == meta["faults"]["registry_legacy_15"]
+    # adults' legacy IDs, and the children whose registry ID was written in the 15-digit form
+    assert sum(len(r["身份证号"]) == 15 for r in registry) == (
+        meta["faults"]["registry_legacy_15"] + meta["faults"]["registry_legacy_15_child"])
     assert len(truth["rejects"]) == meta["faults"]["registry_excel_mangled"]
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from reports_fixtures import build_run
 from yidan.contract.verifications import VERIFICATIONS
+from yidan.errors import InputError
 from yidan.reports import import_verifications, write_workbooks
 from yidan.reports.styles import FINDING_COLUMNS
 
@@ -162,3 +163,57 @@ def test_an_untouched_workbook_imports_nothing(run, books, tmp_path):
     result = import_verifications([books["430102"]], run, tmp_path / "v.xlsx")
     assert (result.filled, result.accepted, result.returned) == (0, 0, 0)
     assert read_rows(result.verifications) == []
+
+
+def edited(path: Path, out: Path, edit) -> Path:
+    """A copy of `path` after `edit(workbook)`: what a clerk does to the workbook besides typing."""
+    wb = openpyxl.load_workbook(path)
+    edit(wb)
+    wb.save(out)
+    return out
+
+
+def test_a_renamed_sheet_still_imports_every_filled_row(run, books, tmp_path):
+    filled = fill(books["430102"], "控辍保学", {2: GOOD, 3: GOOD | {"核实结论": "出国"}}, tmp_path / "filled.xlsx")
+    renamed = edited(filled, tmp_path / "back.xlsx", lambda wb: setattr(wb["控辍保学"], "title", "控辍保学（已核实）"))
+    result = import_verifications([renamed], run, tmp_path / "核实结果.xlsx")
+    assert (result.filled, result.accepted, result.returned, result.written) == (2, 2, 0, 2)
+    assert [r["核实结论"] for r in read_rows(result.verifications)] == ["失联", "出国"]
+
+
+def test_a_workbook_whose_conclusion_column_was_deleted_is_refused_and_nothing_is_written(run, books, tmp_path):
+    filled = fill(books["430102"], "控辍保学", {2: GOOD}, tmp_path / "filled.xlsx")
+    column = list(COL).index("核实结论") + 1
+    cut = edited(filled, tmp_path / "back.xlsx", lambda wb: wb["控辍保学"].delete_cols(column))
+    out = tmp_path / "核实结果.xlsx"
+    with pytest.raises(InputError, match="找不到「核实结论」列") as refused:
+        import_verifications([cut], run, out)
+    assert "控辍保学" in str(refused.value) and str(cut) in str(refused.value)
+    assert not out.exists() and list(tmp_path.glob("*退回*")) == []
+
+
+def test_a_workbook_that_is_not_a_returned_list_is_refused(run, tmp_path):
+    other = tmp_path / "花名册.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["身份证号", "姓名", "核实结论"])
+    wb.active.append(["430102201001010011", "张三", "失联"])
+    wb.save(other)
+    with pytest.raises(InputError, match="没有找到一单的问题工作表"):
+        import_verifications([other], run, tmp_path / "v.xlsx")
+
+
+def test_a_note_that_looks_like_a_formula_is_written_to_the_csv_as_text(run, books, tmp_path):
+    returned = fill(books["430121"], "控辍保学", {2: GOOD | {"说明": "@张老师 -已劝返"}}, tmp_path / "back.xlsx")
+    result = import_verifications([returned], run, tmp_path / "核实结果.csv")
+    with result.verifications.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[1][6] == "'@张老师 -已劝返"
+    assert list(tmp_path.glob(".*tmp*")) == []  # written through a temporary name, nothing left behind
+
+
+def test_rows_of_a_sheet_whose_key_header_was_overwritten_come_back_rather_than_vanish(run, books, tmp_path):
+    filled = fill(books["430102"], "控辍保学", {2: GOOD, 3: GOOD}, tmp_path / "filled.xlsx")
+    broken = edited(filled, tmp_path / "back.xlsx", lambda wb: wb["控辍保学"].cell(1, 1, "备注"))
+    result = import_verifications([broken], run, tmp_path / "v.xlsx")
+    assert (result.filled, result.accepted, result.returned) == (2, 0, 2)
+    assert all("缺少列：问题标识" in p["退回原因"] for p in read_rows(result.problems))

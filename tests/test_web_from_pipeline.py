@@ -2,9 +2,8 @@
 
 The fixture children (web_fixtures.py) are input rows; each must raise exactly the finding it is
 written for, or every web test built on them tests something else. The household columns
-(head of household, phone) and the candidate's own name are in the inputs but not yet in the run's
-persons and links: the tests that need them are expected to fail until issue 14 lands, and then
-fail loudly (strict) so that the mark is removed.
+(head of household, phone) and the candidate's own name travel from the inputs through the run's
+persons and links (issue 14) to the case page.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
 from sqlalchemy import select
 
 from web_fixtures import (  # noqa: F401 - fixtures
@@ -66,21 +64,16 @@ def _case(env: Env, tmp_path: Path, code: str) -> tuple[Case, dict]:
     return case, child
 
 
-# needs issue 14 (household columns): persons.parquet does not carry head_name / phone yet
-@pytest.mark.xfail(strict=True, reason="needs issue 14 (household columns): the run's persons lack head of "
-                                       "household and phone")
 def test_the_case_page_shows_the_head_of_household_and_the_phone_masked_for_the_analyst(env: Env,
                                                                                          tmp_path: Path) -> None:
     case, child = _case(env, tmp_path, "K02")
     phone, head = child["registry"]["phone"], child["registry"]["head_name"]
     clerk = browser_login(env, "clerk").get(f"/cases/{case.id}").text
-    assert head in clerk and phone in clerk  # needs issue 14 (household columns)
+    assert head in clerk and phone in clerk
     analyst = browser_login(env, "analyst").get(f"/cases/{case.id}").text
-    assert phone not in analyst and f"{phone[:3]}****{phone[-4:]}" in analyst  # needs issue 14 (household columns)
+    assert phone not in analyst and f"{phone[:3]}****{phone[-4:]}" in analyst
 
 
-# needs issue 14: links.parquet holds the candidate's student number, not its name and birth date
-@pytest.mark.xfail(strict=True, reason="needs issue 14: the run's links lack the candidate's enrolled name")
 def test_the_k05_page_shows_the_candidates_enrolled_name_beside_the_childs(env: Env, tmp_path: Path) -> None:
     case, child = _case(env, tmp_path, "K05")
     page = browser_login(env, "clerk").get(f"/cases/{case.id}").text

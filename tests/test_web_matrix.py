@@ -65,6 +65,9 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/workbook/upload"): WORKERS,
     ("GET", "/audit"): ADMIN,
     ("GET", "/audit.csv"): ADMIN,
+    ("GET", "/admin/users"): ADMIN,
+    ("POST", "/admin/users/{user_id}/end-sessions"): ADMIN,
+    ("POST", "/admin/users/{user_id}/unlock"): ADMIN,
     ("GET", "/api/me"): ALL,
     ("GET", "/api/cases"): ALL,
     ("GET", "/api/cases/{case_id}"): ALL,
@@ -87,7 +90,7 @@ PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/healthz"), ("GET", "/
           ("GET", "/api/docs"), ("GET", "/docs/oauth2-redirect")}
 OWN = {"province_admin": "43", "province_analyst": "43", "city": "4301", "county": COUNTY_A, "inspector": "4301"}
 OTHER = {"province_admin": "44", "province_analyst": "44", "city": "4305", "county": "430521", "inspector": "4305"}
-OBJECT_PARAMS = ("{case_id}", "{run_pk}", "{region}")
+OBJECT_PARAMS = ("{case_id}", "{run_pk}", "{region}", "{user_id}")
 # province users of another province have no published run, so there is no workbook for them
 NOTHING_ELSEWHERE = {("GET", "/workbook/download")}
 
@@ -135,7 +138,7 @@ def test_every_role_gets_the_expected_answer_on_every_route_in_and_outside_its_r
     run_pk, _ = publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1")
     with session_scope(env.sessions()) as s:
         case_id = s.query(Case.id).filter(Case.county == COUNTY_A, Case.code == "K05").scalar()
-    values = {"{case_id}": str(case_id), "{run_pk}": str(run_pk), "{region}": COUNTY_A}
+    values = {"{case_id}": str(case_id), "{run_pk}": str(run_pk), "{region}": COUNTY_A, "{user_id}": str(admin.id)}
 
     clients: dict[tuple[str, bool], tuple[TestClient, str]] = {}
     for role in OWN:
@@ -170,7 +173,7 @@ def test_every_role_gets_the_expected_answer_on_every_route_in_and_outside_its_r
 def test_a_signed_out_visitor_is_sent_to_login_and_the_api_wants_a_token(env: Env) -> None:
     client = TestClient(env.app, follow_redirects=False)
     for method, path in POLICY:
-        url = path.replace("{case_id}", "1").replace("{run_pk}", "1").replace("{region}", "43")
+        url = path.replace("{case_id}", "1").replace("{run_pk}", "1").replace("{region}", "43").replace("{user_id}", "1")
         r = client.request(method, url)
         if path.startswith("/api/"):
             assert r.status_code == 401, (method, path)

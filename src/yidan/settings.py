@@ -89,21 +89,41 @@ def load_run_config(path: Path | None) -> RunConfig:
 
 
 class AppSettings(BaseSettings):
-    """Web application settings; env vars prefixed YIDAN_."""
+    """Web application settings; env vars prefixed YIDAN_.
+
+    There is no secret key to set: the instance generates its random secret at the first
+    start and keeps it in its database (`yidan.store.instance`), so no deployment, the
+    demo included, can run on a constant one."""
 
     model_config = SettingsConfigDict(env_prefix="YIDAN_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///yidan.db"
-    secret_key: str = "change-me"
     production: bool = False
     data_dir: Path = Path("yidan-data")
+    run_config: Path | None = None  # the server's yidan.toml for runs started from the web (else data_dir/yidan.toml)
+    # a signed-in session ends after this long without a request, and in any case after session_max_age
+    session_idle_seconds: int = 60 * 60
     session_max_age: int = 8 * 3600
-    max_failed_logins: int = 5
+    # failed sign-ins: per account and address, per address, and per account from browsers the account has
+    # never signed in from; past the free ones each failure doubles the wait (1 s, 2 s, 4 s … up to
+    # login_max_delay_seconds) before the next try (HTTP 429). A browser the owner signed in from before
+    # counts only its own failures, so no stranger can keep the owner out.
+    login_free_failures: int = 3
+    login_free_failures_per_ip: int = 20
+    login_free_failures_per_account: int = 10
+    login_max_delay_seconds: int = 15 * 60
+    login_window_seconds: int = 60 * 60  # failures older than this are forgotten
+    # request bodies: JSON and forms; workbook uploads; the input files of a run uploaded from the page
+    max_body_bytes: int = 1024 * 1024
+    max_workbook_bytes: int = 20 * 1024 * 1024
+    max_run_upload_bytes: int = 2 * 1024 * 1024 * 1024
 
     @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> AppSettings:
-        if self.production and self.secret_key in ("change-me", "", "secret"):
-            raise ValueError("生产模式下必须设置 YIDAN_SECRET_KEY，不能使用默认密钥")
+    def _positive_limits(self) -> AppSettings:
+        for name in ("session_idle_seconds", "session_max_age", "max_body_bytes", "max_workbook_bytes",
+                     "max_run_upload_bytes", "login_max_delay_seconds", "login_window_seconds"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} 必须大于 0")
         return self
 
 
@@ -111,4 +131,4 @@ def get_app_settings(**overrides: object) -> AppSettings:
     try:
         return AppSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        raise ConfigError(f"应用配置无效：{exc.errors()[0]['msg']}", hint="设置环境变量 YIDAN_SECRET_KEY 等后重试。") from None
+        raise ConfigError(f"应用配置无效：{exc.errors()[0]['msg']}", hint="检查 YIDAN_ 开头的环境变量（如 YIDAN_DATABASE_URL）后重试。") from None

@@ -35,8 +35,8 @@ def template(
     """为每张输入表生成一个空白 Excel 模板（含列说明、下拉选项，身份证号等列为文本格式）。"""
     try:
         paths = write_templates(out)
-    except OSError as exc:
-        raise _fail(YidanError(f"无法写入模板文件夹 {out}：{exc.strerror}", hint="请换一个有写入权限的文件夹。")) from None
+    except YidanError as exc:  # a read-only or full folder: outfiles names it and says what to do
+        raise _fail(exc) from None
     console.print(f"已生成 {len(paths)} 个模板，位于 {out}：")
     for p in paths:
         console.print(f"  {p.name}")

@@ -26,11 +26,12 @@ def demo(
     host: Annotated[str, typer.Option("--host", help="网页应用监听地址")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="网页应用端口")] = 8000,
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="完成后是否启动网页应用")] = True,
+    config: Annotated[Path | None, typer.Option("--config", help="配置文件 yidan.toml（与 yidan run 相同）")] = None,
 ) -> None:
     """演示：生成一个县的模拟数据，完整比对（含两个学期的资助核查），生成县级工作簿，并启动网页应用。"""
     from yidan.services.demo import run_demo
 
-    result = run_demo(out=out, preset=preset, seed=seed, progress=lambda msg: console.print(f"[cyan]▶[/] {msg}"))
+    result = run_demo(out=out, preset=preset, seed=seed, config=config, progress=lambda msg: console.print(f"[cyan]▶[/] {msg}"))
 
     console.print(f"\n[bold green]演示数据与比对结果已生成：[/]{result.out}")
     console.print(f"  比对结果目录：{result.run_dir}")

@@ -36,7 +36,10 @@ def report(
     table = compute_indicators(run, history or None)
     import pyarrow.parquet as pq
 
-    pq.write_table(table, out / "indicators.parquet")
+    from yidan.outfiles import atomic_output
+
+    with atomic_output(out / "indicators.parquet") as tmp:
+        pq.write_table(table, tmp)
     book = write_indicator_workbook(table, run, out / f"指标汇总_{run.term}.xlsx")
     console.print(f"[green]指标：[/]{out / 'indicators.parquet'}，{book.name}")
     if charts:

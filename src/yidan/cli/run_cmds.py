@@ -14,6 +14,7 @@ from rich.table import Table
 
 from yidan.cli.app import app
 from yidan.errors import ConfigError
+from yidan.outfiles import atomic_output, output_dir
 
 console = Console()
 
@@ -25,19 +26,20 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="覆盖已有的 yidan.toml")] = False,
 ) -> None:
     """生成带注释的默认配置 yidan.toml（以及资助项目示例 policies_example.csv）。"""
-    directory.mkdir(parents=True, exist_ok=True)
+    output_dir(directory)
     target = directory / "yidan.toml"
     if target.exists() and not force:
         raise ConfigError(f"配置文件已存在：{target}", hint="改用其他目录，或加 --force 覆盖。")
     data = resources.files("yidan") / "data"
-    target.write_text((data / "yidan.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    with atomic_output(target) as tmp:
+        tmp.write_text((data / "yidan.toml").read_text(encoding="utf-8"), encoding="utf-8")
     console.print(f"[green]已生成配置文件：[/]{target}")
     example = data / "policies_example.csv"
     if example.is_file():
         dest = directory / "policies_example.csv"
         if not dest.exists() or force:
-            with resources.as_file(example) as src:
-                shutil.copyfile(src, dest)
+            with resources.as_file(example) as src, atomic_output(dest) as tmp:
+                shutil.copyfile(src, tmp)
             console.print(f"[green]已复制资助项目示例：[/]{dest}（按本省政策修改后用 --policies 指定）")
 
 
@@ -64,15 +66,11 @@ def run(
     from yidan.identity.terms import parse_term, term_range
     from yidan.pipeline.context import RunInputs
     from yidan.pipeline.run import run_comparison
-    from yidan.settings import load_run_config
+    from yidan.services.runconfig import run_config
 
     run_term = parse_term(term)
     audit = term_range(audit_terms) if audit_terms else []
-    cfg = load_run_config(config)
-    overrides = {k: v for k, v in (("name", engine), ("spark_master", spark_master), ("memory_limit", memory_limit),
-                                   ("temp_directory", str(spill_dir) if spill_dir else None)) if v is not None}
-    if overrides:
-        cfg = cfg.model_copy(update={"engine": cfg.engine.model_copy(update=overrides)})
+    cfg = run_config(config, engine=engine, spark_master=spark_master, memory_limit=memory_limit, spill_dir=spill_dir)
     inputs = RunInputs(
         registry=list(registry), enrollment=list(enrollment), out_of_province=list(out_of_province or []),
         verifications=list(verifications or []), aid=list(aid or []), policies=list(policies or []),
@@ -104,6 +102,8 @@ def print_summary(run) -> None:  # noqa: ANN001 - RunDir
     m = run.manifest
     totals = m.get("totals", {})
     console.print(f"\n[bold green]比对完成[/]（{m['term']}，结果目录：{run.path}）")
+    for note in m.get("recovered", []):
+        console.print(f"  [yellow]提示：[/]{note}")
     for f in m.get("inputs", []):
         console.print(f"  {f['table']}：{f['path']} 读入 {f['read']} 行，载入 {f['loaded']}，拒收 {f['rejected']}")
     st = Table(title="学龄儿童就学状态")

@@ -1,4 +1,4 @@
-"""`yidan serve`, `yidan user add|passwd|disable`, `yidan db upgrade`: parse, call, print."""
+"""`yidan serve`, `yidan user add|passwd|disable|logout|unlock`, `yidan db upgrade`: parse, call, print."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from yidan.cli.app import app
 
 console = Console()
 
-user_app = typer.Typer(help="网页应用账号：创建、改密码、停用。", no_args_is_help=True)
+user_app = typer.Typer(help="网页应用账号：创建、改密码、停用、结束会话、解除登录等待。", no_args_is_help=True)
 db_app = typer.Typer(help="网页应用数据库。", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(db_app, name="db")
@@ -85,8 +85,8 @@ def user_passwd(
     password: Annotated[str | None, typer.Option("--password", help="新密码（不给则提示输入）")] = None,
     database_url: DbOption = None,
 ) -> None:
-    """重设密码（同时解除锁定）。"""
-    from yidan.store.crud import users
+    """重设密码（同时结束该账号的全部会话，并解除登录等待）。"""
+    from yidan.store.crud import logins, users
     from yidan.store.db import session_scope
     from yidan.web.security import hash_password
 
@@ -94,7 +94,8 @@ def user_passwd(
     with session_scope(sessions) as s:
         user = users.require_by_username(s, username=username)
         users.set_password(s, user=user, password_hash=hash_password(_password(password)))
-    console.print(f"[green]已重设 {username} 的密码并解除锁定。[/]")
+        logins.forget_account(s, account=username)
+    console.print(f"[green]已重设 {username} 的密码：该账号的全部会话已结束，登录等待已解除。[/]")
 
 
 @user_app.command("disable")
@@ -112,3 +113,35 @@ def user_disable(
         user = users.require_by_username(s, username=username)
         users.set_disabled(s, user=user, disabled=not enable)
     console.print(f"[green]账号 {username} 已{'启用' if enable else '停用'}。[/]")
+
+
+@user_app.command("logout")
+def user_logout(
+    username: Annotated[str, typer.Argument(help="账号")],
+    database_url: DbOption = None,
+) -> None:
+    """结束账号在所有浏览器上的会话（怀疑账号被他人使用时）。"""
+    from yidan.store.crud import sessions as web_sessions
+    from yidan.store.crud import users
+    from yidan.store.db import session_scope
+
+    sessions = _sessions(database_url)
+    with session_scope(sessions) as s:
+        user = users.require_by_username(s, username=username)
+        n = web_sessions.end_all(s, user=user, reason="admin")
+    console.print(f"[green]已结束 {username} 的 {n} 个会话，其浏览器需要重新登录。[/]")
+
+
+@user_app.command("unlock")
+def user_unlock(
+    username: Annotated[str, typer.Argument(help="账号")],
+    database_url: DbOption = None,
+) -> None:
+    """解除账号因密码输错过多而产生的登录等待。"""
+    from yidan.store.crud import logins
+    from yidan.store.db import session_scope
+
+    sessions = _sessions(database_url)
+    with session_scope(sessions) as s:
+        n = logins.forget_account(s, account=username)
+    console.print(f"[green]已解除 {username} 的登录等待（清除 {n} 项失败计数），可以立即重新登录。[/]")

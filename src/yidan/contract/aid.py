@@ -16,6 +16,6 @@ AID = Table(
         Column("金额", "amount", Kind.AMOUNT, True, description="元，两位小数", example="625.00"),
         Column("发放地区划代码", "payer_county_code", Kind.COUNTY_CODE, True, description="发放县6位区划代码",
                example="430124"),
-        Column("发放日期", "paid_on", Kind.DATE, False, description="发放日期"),
+        Column("发放日期", "paid_on", Kind.DATE, False, description="发放日期", past=True),
     ),
 )

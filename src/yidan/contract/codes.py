@@ -41,6 +41,10 @@ STATUSES: dict[str, str] = {
     "DECEASED": "死亡",
     "REVIEW": "疑似匹配待确认",
     "UNMATCHED": "学籍未匹配",
+    # outside compulsory age a child without any enrollment is not "unmatched" but out of school:
+    # shown so in every output (persons, summary, cover); K01 counts compulsory-age children only
+    "NOT_IN_KINDERGARTEN": "未入园",
+    "NOT_IN_SCHOOL": "非义务教育阶段未在校",
 }
 
 MATCH_METHODS: tuple[str, ...] = ("id", "id_repaired", "linkage", "none")

@@ -17,6 +17,6 @@ LINK_DECISIONS = Table(
         Column("全国学籍号", "student_no", Kind.STUDENT_NO, True, description="候选学籍的全国学籍号"),
         Column("复核结论", "decision", Kind.ENUM, True, DECISIONS, "确认同一人 / 不是同一人"),
         Column("复核人", "decided_by", Kind.TEXT, False, description="复核人"),
-        Column("复核日期", "decided_on", Kind.DATE, False, description="复核日期"),
+        Column("复核日期", "decided_on", Kind.DATE, False, description="复核日期", past=True),
     ),
 )

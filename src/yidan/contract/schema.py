@@ -38,6 +38,12 @@ class Column:
     description: str = ""
     # Text columns users mistype most often get an example in the template's note row.
     example: str = ""
+    # A date of something that has happened (a birth, a payment): one after the day of the load is
+    # refused (the load day, not the term's start: a child born after the term began is real).
+    past: bool = False
+    # A date the row's own valid ID number supersedes (the registry's birth date): a future date beside
+    # a valid ID is not refused but kept, reported as a K08 inconsistency and aged by the ID's date.
+    id_supersedes: bool = False
 
     @property
     def is_coded(self) -> bool:

@@ -5,6 +5,11 @@ time (2020-09-01 00:00:00, as Parquet and spreadsheets give it), and Excel seria
 2020-09-01, five digits, as a spreadsheet saved as CSV gives them). Anything else is NULL, and the
 ingest rejects the row: a date is never guessed. Years outside 1900-2100 are refused too.
 
+Excel serials are read only from 21916 to 73050 (1960-01-01 to 2099-12-31). Five digits below
+that are far more often a mistyped date than a serial — `20201` is "2020" and a stray digit, not
+day 20201 (1955-04-22) — and are refused. A date cell of an XLSX never needs the serial: the
+reader gets the date itself from the cell's date format, whatever the year.
+
 Terms: 2020秋 / 2021春 (also 2020年秋季学期) and 2020-2021学年第一学期 (= 2020秋) / 第二学期 (= 2021春),
 with the semantics of `yidan.identity.terms.parse_term`, whose Python parser stays the reference
 for single values.
@@ -20,6 +25,8 @@ from yidan.identity.terms import parse_term
 
 EXCEL_EPOCH = date(1899, 12, 30)  # Excel's day 0 (after its 1900 leap-year bug)
 MIN_YEAR, MAX_YEAR = 1900, 2100
+SERIAL_MIN, SERIAL_MAX = 21916, 73050  # the Excel serials read from text: 1960-01-01 .. 2099-12-31
+SERIAL_PATTERN = "[0-9]{5}(\\.0+)?"  # as a RE2 pattern in a SQL literal
 
 _FULL = "０１２３４５６７８９／．－"
 _HALF = "0123456789/.-"
@@ -52,7 +59,8 @@ def date_sql(cleaned: str) -> str:
         "THEN CAST(try_strptime(_yd, '%Y-%m-%d') AS DATE) "
         "WHEN regexp_full_match(_yc, '[0-9]{8}') "
         "THEN CAST(try_strptime(_yc, '%Y%m%d') AS DATE) "
-        "WHEN regexp_full_match(_yc, '[0-9]{5}(\\.0+)?') "
+        f"WHEN regexp_full_match(_yc, '{SERIAL_PATTERN}') "
+        f"AND TRY_CAST(_yc AS DOUBLE) BETWEEN {SERIAL_MIN} AND {SERIAL_MAX} "
         f"THEN DATE '{EXCEL_EPOCH.isoformat()}' + TRY_CAST(TRY_CAST(_yc AS DOUBLE) AS INTEGER) "
         "END"
     ))
@@ -88,8 +96,8 @@ _TIME = re.compile(r"(日|-)?(\s+\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 def parse_date(text: str | None) -> date | None:
     """The same reading as `date_sql` for one value.
 
-    >>> parse_date("2020年9月1日"), parse_date("44075")
-    (datetime.date(2020, 9, 1), datetime.date(2020, 9, 1))
+    >>> parse_date("2020年9月1日"), parse_date("44075"), parse_date("20201")
+    (datetime.date(2020, 9, 1), datetime.date(2020, 9, 1), None)
     """
     if text is None:
         return None
@@ -103,7 +111,7 @@ def parse_date(text: str | None) -> date | None:
             result = date(int(m[1]), int(m[2]), int(m[3]))
         elif re.fullmatch(r"\d{8}", v):
             result = date(int(v[:4]), int(v[4:6]), int(v[6:]))
-        elif re.fullmatch(r"\d{5}(\.0+)?", v):
+        elif re.fullmatch(r"\d{5}(\.0+)?", v) and SERIAL_MIN <= float(v) <= SERIAL_MAX:
             result = EXCEL_EPOCH + timedelta(days=int(float(v)))
     except ValueError:
         return None

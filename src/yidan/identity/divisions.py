@@ -72,6 +72,19 @@ def county_label(code: str | None) -> str:
     return county_name(code) or str(code)[:6]
 
 
+def region_name(code: str | None) -> str:
+    """The one name of a province (2), city (4) or county (6 digits) code, everywhere (web, workbooks,
+    samples): '430102' -> '芙蓉区', '4301' -> '长沙市', '43' -> '湖南省'. Township and village codes
+    (9, 12) are not in this table — their names come with the registry (乡镇名称, 村名称) — so they,
+    and any unknown code, are returned as the code itself."""
+    if not code:
+        return ""
+    c = str(code)
+    if len(c) in (2, 4, 6):
+        return county_names().get((c + "0000")[:6]) or c
+    return c
+
+
 def county_rows(codes: list[str] | None = None) -> list[tuple[str, str]]:
     """(code, label) pairs for an engine lookup table; all known counties when `codes` is None."""
     if codes is None:

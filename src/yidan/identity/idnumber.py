@@ -8,7 +8,7 @@ are meant for small things (a form field, a test case), never for a table.
 Rules (DOMAIN.md): 18 characters, 17 digits + check character (ISO 7064 MOD 11-2, 'X' = 10),
 characters 7-14 the birth date, the first six a division code. Full-width digits, spaces and
 lower-case x are normalised; a legacy 15-digit ID gets the '19' century and a recomputed check
-character. An ID that Excel turned into a number (4.30124E+17, or 18 digits ending in 000 that
+character, and is marked converted (`converted_sql`): its check character is no evidence. An ID that Excel turned into a number (4.30124E+17, or 18 digits ending in 000 that
 fail the check) has lost digits: it is *mangled*, and the row carrying it is rejected, never
 repaired.
 """
@@ -64,6 +64,16 @@ def normalize_sql(cleaned: str) -> str:
         f"WHEN regexp_full_match({cleaned}, '[0-9]{{15}}') THEN {body} || {_check_char_sql(body)} "
         f"ELSE {cleaned} END"
     )
+
+
+def converted_sql(flag: str, cleaned: str) -> str:
+    """SQL: true when the ID was written in the legacy 15-digit form (and `normalize_sql` converted it).
+
+    A converted ID's century ('19') is assumed and its check character computed, so its validity
+    proves nothing about its digits: linkage must not trust it as it trusts an 18-digit ID.
+    `flag` is true for values already 18 characters long (never converted); never NULL.
+    """
+    return f"(CASE WHEN {flag} THEN false ELSE coalesce(regexp_full_match({cleaned}, '[0-9]{{15}}'), false) END)"
 
 
 def shape_ok_sql(norm: str) -> str:

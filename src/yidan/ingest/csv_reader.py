@@ -7,6 +7,11 @@ parser refused (reported with their line in `store_rejects`) and blank lines (fo
 byte scan). The total is checked against the scanned line count, so a file DuckDB half-read
 (an undetected encoding, a line break inside quotes) stops with an error instead of loading
 silently short.
+
+The delimiter is the one under which the header row names the most contract columns (a title row
+above it may hold any punctuation). A GB18030 file, or one with CR-only line ends, is first
+rewritten as UTF-8 with line feeds (`scan.transcode_to_utf8`); lines of a GB18030 file that are
+UTF-8 come back from that pass and are rejected whole with their line numbers.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ from pathlib import Path
 
 from yidan.contract import Table
 from yidan.errors import InputError
-from yidan.ingest.headers import HEADER_SCAN_ROWS, find_header_row, match_headers
+from yidan.ingest.headers import HEADER_SCAN_ROWS, count_known, find_header_row, match_headers
 from yidan.ingest.rules import q
-from yidan.ingest.scan import Scan, resolve_encoding, transcode_to_utf8
+from yidan.ingest.scan import Scan, resolve_encoding, scan_file, transcode_to_utf8
 from yidan.ingest.staging import WHOLE_ROW, Staged, temp_name
 
 DELIMITERS = (",", "\t", ";", "|")
@@ -35,14 +40,42 @@ PARSE_REASONS = {
 }
 
 
+UTF8_LINE_REASON = ("这一行是 UTF-8 编码，而文件的其余部分是 GBK/GB18030：同一文件混用了两种编码，"
+                    "这一行按 GBK 读会变成乱码，已拒收；请把整个文件另存为同一种编码（推荐“CSV UTF-8”）后重新导入")
+
+
 def _first_rows(head: bytes, encoding: str) -> list[str]:
     """The first physical lines of the sample (split on newline only, as DuckDB's `skip` counts)."""
     text = head.decode(encoding, errors="replace")
     return [ln.rstrip("\r") for ln in text.split("\n")[:HEADER_SCAN_ROWS]]
 
 
-def _delimiter(line: str) -> str:
-    return max(DELIMITERS, key=line.count)
+def _split(line: str, delim: str) -> list[str]:
+    """One line as cells; a line Python's parser refuses (a field over its 128 KiB limit) is not a header."""
+    try:
+        return next(csv.reader(io.StringIO(line), delimiter=delim), [])
+    except csv.Error:
+        return []
+
+
+def _sniff(table: Table, lines: list[str]) -> tuple[str, list[list[str]], int | None]:
+    """The delimiter under which the header row names the most contract columns, its rows and header index.
+
+    Decided on the header, not on the first line: a title row above it may hold any punctuation
+    (「2021年；建档立卡」). Without any recognisable header, the commonest character of the first line.
+    """
+    best: tuple[int, str, list[list[str]], int | None] | None = None
+    for delim in DELIMITERS:
+        rows = [_split(ln, delim) for ln in lines]
+        at = find_header_row(table, rows)
+        n = count_known(table, rows[at]) if at is not None else 0
+        if at is not None and (best is None or n > best[0]):
+            best = (n, delim, rows, at)
+    if best is not None:
+        return best[1], best[2], best[3]
+    first = next((ln for ln in lines if ln.strip()), "")
+    delim = max(DELIMITERS, key=first.count)
+    return delim, [_split(ln, delim) for ln in lines], None
 
 
 def read_csv(con, table: Table, path: Path, scan: Scan, *, encoding: str | None, label: str,
@@ -51,10 +84,10 @@ def read_csv(con, table: Table, path: Path, scan: Scan, *, encoding: str | None,
     if scan.size == 0 or scan.head.strip(b"\xef\xbb\xbf \t\r\n") == b"":
         raise InputError(f"文件 {path} 是空的，没有表头也没有数据。", hint="请检查是否选错了文件，或重新导出。")
     enc = resolve_encoding(encoding, scan.head, path)
-    lines = _first_rows(scan.head, enc)
-    delim = _delimiter(next((ln for ln in lines if ln.strip()), ""))
-    rows = [next(csv.reader(io.StringIO(ln), delimiter=delim), []) for ln in lines]
-    header_at = find_header_row(table, rows)
+    # old Mac line ends (CR only): read as line feeds, so every line keeps its number
+    cr_only = b"\n" not in scan.head and b"\r" in scan.head
+    lines = _first_rows(scan.head.replace(b"\r", b"\n") if cr_only else scan.head, enc)
+    delim, rows, header_at = _sniff(table, lines)
     if header_at is None:
         header_at = 0  # let the header match name the missing columns
     header = rows[header_at] if rows else []
@@ -67,11 +100,18 @@ def read_csv(con, table: Table, path: Path, scan: Scan, *, encoding: str | None,
     width = len(header)
 
     source, tmp = path, None
-    if enc == "gb18030":
+    flagged: dict[int, str] = {}
+    if enc == "gb18030" or cr_only:
         tmp = tempfile.NamedTemporaryFile(prefix="yidan-", suffix=".csv", delete=False)
         tmp.close()
         source = Path(tmp.name)
-        transcode_to_utf8(path, enc, source)
+        try:
+            flagged = transcode_to_utf8(path, enc, source, cr_only=cr_only)
+            if cr_only:
+                scan = scan_file(source)  # its lines and blank lines, now that they end in line feeds
+        except BaseException:
+            source.unlink(missing_ok=True)
+            raise
     raw, rej, scans = temp_name("csv"), temp_name("csvrej"), temp_name("csvscan")
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width)) + "}"
     old_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
@@ -93,7 +133,7 @@ def read_csv(con, table: Table, path: Path, scan: Scan, *, encoding: str | None,
         if tmp is not None:
             Path(tmp.name).unlink(missing_ok=True)
     try:
-        staged = _number_rows(con, table, path, scan, raw, rej, header_at, match, label, enc, sink)
+        staged = _number_rows(con, table, path, scan, raw, rej, header_at, match, label, enc, sink, flagged)
     except BaseException:
         con.execute(f"DROP TABLE IF EXISTS {raw}")
         raise
@@ -103,7 +143,7 @@ def read_csv(con, table: Table, path: Path, scan: Scan, *, encoding: str | None,
     return staged
 
 
-def _number_rows(con, table, path, scan, raw, rej, header_at, match, label, enc, sink) -> Staged:
+def _number_rows(con, table, path, scan, raw, rej, header_at, match, label, enc, sink, flagged) -> Staged:
     first_data = header_at + 2  # 1-based line of the first data row
     holes = temp_name("holes")
     con.execute(f"CREATE TEMP TABLE {holes} (line BIGINT, reason VARCHAR, value VARCHAR)")
@@ -136,10 +176,19 @@ def _number_rows(con, table, path, scan, raw, rej, header_at, match, label, enc,
         )
         shift, join = "coalesce(s.j, 0)", f" ASOF LEFT JOIN {segs} s ON r.rowid + 1 >= s.start"
     # a view, not a copy: the raw table is read once by the validation query, then dropped
-    con.execute(
-        f"CREATE TEMP VIEW {name} AS SELECT {q(label)} AS _file, "
-        f"CAST(r.rowid + {first_data} + {shift} AS BIGINT) AS _row, {cols} FROM {raw} r{join}"
-    )
+    select = (f"SELECT {q(label)} AS _file, "
+              f"CAST(r.rowid + {first_data} + {shift} AS BIGINT) AS _row, {cols} FROM {raw} r{join}")
+    mixed = temp_name("mixed")
+    flagged = {line: text for line, text in flagged.items() if line >= first_data}
+    if flagged:  # lines in another encoding than the file: rejected whole, never loaded
+        con.execute(f"CREATE TEMP TABLE {mixed} (line BIGINT, value VARCHAR)")
+        con.executemany(f"INSERT INTO {mixed} VALUES (?, ?)", [[k, v[:500]] for k, v in flagged.items()])
+        con.execute(f"DELETE FROM {mixed} WHERE line IN (SELECT line FROM {holes})")
+        con.execute(
+            f"INSERT INTO {sink} SELECT {q(table.name)}, {q(label)}, line, {q(WHOLE_ROW)}, value, "
+            f"{q(UTF8_LINE_REASON)} FROM {mixed}")
+        select = f"SELECT * FROM ({select}) WHERE _row NOT IN (SELECT line FROM {mixed})"
+    con.execute(f"CREATE TEMP VIEW {name} AS {select}")
     width_note = "（表头共 " + str(len(match.positions) + len(match.extras)) + " 列）"
     cases = " ".join(f"WHEN {q(k)} THEN {q(v + width_note if 'COLUMNS' in k else v)}"
                      for k, v in PARSE_REASONS.items())
@@ -150,5 +199,7 @@ def _number_rows(con, table, path, scan, raw, rej, header_at, match, label, enc,
     con.execute(f"DROP TABLE {holes}")
     staged = Staged(name, label, parsed + refused, list(match.positions), match.extras, match.notes)
     staged.encoding = enc
-    staged.drops = [f"DROP VIEW IF EXISTS {name}", f"DROP TABLE IF EXISTS {segs}", f"DROP TABLE IF EXISTS {raw}"]
+    staged.controls = scan.controls
+    staged.drops = [f"DROP VIEW IF EXISTS {name}", f"DROP TABLE IF EXISTS {segs}", f"DROP TABLE IF EXISTS {raw}",
+                    f"DROP TABLE IF EXISTS {mixed}"]
     return staged

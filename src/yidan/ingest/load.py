@@ -19,6 +19,7 @@ from yidan.errors import EngineError, InputError
 from yidan.identity import idnumber
 from yidan.identity.terms import parse_term
 from yidan.ingest.csv_reader import read_csv
+from yidan.ingest.identical import refuse_identical_files
 from yidan.ingest.parquet_reader import read_parquet
 from yidan.ingest.rules import ColumnRule, fmt, q, rule_for
 from yidan.ingest.scan import scan_file
@@ -96,7 +97,7 @@ def _stage_file(con, spec: Table, path: Path, encoding: str | None, sink: str) -
     if scan.size == 0:
         raise InputError(f"文件 {path} 是空的。", hint="请检查是否选错了文件，或重新导出。")
     if fmt_name == "xlsx":
-        return scan.sha256, read_xlsx(con, spec, path, label=label)
+        return scan.sha256, read_xlsx(con, spec, path, label=label, sink=sink)
     return scan.sha256, [read_parquet(con, spec, path, label=label)]
 
 
@@ -172,9 +173,9 @@ def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: d
             continue  # its reason came with the dictionary
         cases = " ".join(f"WHEN {fmt(cond, a)} THEN {fmt(reason, a)}" for cond, reason in r.checks)
         reasons.append(f'CASE {cases} END AS "e_{a}"' if cases else f'CAST(NULL AS VARCHAR) AS "e_{a}"')
-    bad = "_empty OR " + " OR ".join(f'"e_{r.column.alias}" IS NOT NULL' for r in rules)
+    bad = "_empty OR " + " OR ".join(f"{_reason(r)} IS NOT NULL" for r in rules)
     items = ", ".join(
-        f"{{'column': {q(r.column.header)}, 'value': \"r_{r.column.alias}\", 'reason': \"e_{r.column.alias}\"}}"
+        f"{{'column': {q(r.column.header)}, 'value': \"r_{r.column.alias}\", 'reason': {_reason(r)}}}"
         for r in rules
     )
     problems = (
@@ -204,6 +205,18 @@ def _run(con, step: str, sql: str, params: list | None = None) -> None:
             f"导入步骤「{step}」执行失败：{exc}\nSQL：{sql[:300]}…",
             hint="这通常是程序错误；请把出错的文件（或其前几行）和本消息报告给维护人员。",
         ) from exc
+
+
+def _reason(r: ColumnRule) -> str:
+    """The refusal reason of a column in the final select (over l4, where the outputs are columns).
+
+    A date the row's valid ID supersedes (`Column.id_supersedes`: the registry's birth date) is not
+    refused for lying in the future: the row is kept, aged by the ID's date and reported as K08."""
+    a = r.column.alias
+    if not r.column.id_supersedes:
+        return f'"e_{a}"'
+    future = q(f"{r.column.header}在将来")
+    return f'CASE WHEN "id_number_valid" AND starts_with("e_{a}", {future}) THEN NULL ELSE "e_{a}" END'
 
 
 def _final_columns(spec: Table, rules: list[ColumnRule]) -> list[str]:
@@ -258,6 +271,7 @@ def load_table(con, table: str, paths: Sequence[Path | str], *, encoding: str | 
     if len(set(seen)) < len(seen):
         twice = next(p for p in paths if seen.count(str(Path(p).resolve())) > 1)
         raise InputError(f"同一个文件给出了两次：{twice}", hint="每个文件只给一次，否则其中的行会被算两遍。")
+    refuse_identical_files([(spec.name, Path(p)) for p in paths])
     term = parse_term(default_term).label if default_term else None
     target = name or table
     ensure_rejects(con)
@@ -271,7 +285,8 @@ def load_table(con, table: str, paths: Sequence[Path | str], *, encoding: str | 
             sha, staged = _stage_file(con, spec, path, encoding, sink)
             files.append((path, sha, staged))
         staged_all = [s for _, _, ss in files for s in ss]
-        rules = [rule_for(spec, c, default_term=term) for c in spec.columns]
+        controls = any(s.controls for s in staged_all)
+        rules = [rule_for(spec, c, default_term=term, controls=controls) for c in spec.columns]
         dicts = _dictionaries(con, rules, staged_all)
         _run(con, "validate", f'CREATE OR REPLACE TABLE "{target}" AS {_select(spec, rules, staged_all, dicts)}')
         for d in dicts.values():

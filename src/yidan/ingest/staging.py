@@ -38,6 +38,7 @@ class Staged:
     extras: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     encoding: str | None = None  # the text encoding read (CSV only)
+    controls: bool = True  # may hold control characters (a CSV's byte scan says; others are checked in SQL)
     drops: list[str] = field(default_factory=list)  # SQL that frees what the reader made; default: the table
 
     def free(self, con) -> None:

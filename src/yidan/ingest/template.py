@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from yidan.contract import TABLES, Column, Kind, Table
+from yidan.outfiles import atomic_output, output_dir
 
 TITLE_ROW, NOTE_ROW, HEADER_ROW = 0, 1, 2  # 0-based, as XlsxWriter counts
 LAST_ROW = 1_048_575
@@ -32,16 +33,23 @@ def column_note(col: Column) -> str:
     if col.kind is Kind.ENUM_LIST:
         parts.append("多个值以、分隔")
     if col.kind is Kind.DATE:
-        parts.append("日期如 2020-09-01")
+        parts.append("日期如 2020-09-01" + ("，不能晚于导入当天" if col.past else ""))
     if col.example:
         parts.append(f"例：{col.example}")
     return "；".join(parts)
 
 
 def write_template(table: Table, out_dir: Path) -> Path:
+    """The table's template in `out_dir`, written under a temporary name and renamed when complete."""
+    path = out_dir / template_name(table)
+    with atomic_output(path) as tmp:
+        _write_template(table, tmp)
+    return path
+
+
+def _write_template(table: Table, path: Path) -> None:
     import xlsxwriter
 
-    path = out_dir / template_name(table)
     book = xlsxwriter.Workbook(str(path))
     sheet = book.add_worksheet(table.label)
     codes = None
@@ -84,10 +92,9 @@ def write_template(table: Table, out_dir: Path) -> Path:
             })
     sheet.freeze_panes(HEADER_ROW + 1, 0)
     book.close()
-    return path
 
 
 def write_templates(out_dir: Path, tables: list[str] | None = None) -> list[Path]:
     """One template per input table of the contract (all of them unless `tables` is given)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    output_dir(out_dir)
     return [write_template(TABLES[name], out_dir) for name in (tables or list(TABLES))]

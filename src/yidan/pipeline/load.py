@@ -14,6 +14,7 @@ import ibis.expr.datatypes as dt
 
 from yidan.contract import TABLES, Kind, Table
 from yidan.engine.parquet_bridge import duckdb_tables, publish_all
+from yidan.ingest.identical import refuse_identical_files
 from yidan.pipeline.context import RunContext
 
 # the order tables are loaded in (and listed in the manifest)
@@ -44,6 +45,7 @@ def table_schema(table: Table) -> ibis.Schema:
         fields[col.alias] = _KIND_TYPES.get(col.kind, dt.string)
         if col.kind is Kind.ID_NUMBER:
             fields[f"{col.alias}_valid"] = dt.boolean
+            fields[f"{col.alias}_converted"] = dt.boolean
     fields["_file"] = dt.string
     fields["_row"] = dt.int32
     return ibis.schema(fields)
@@ -59,6 +61,8 @@ def load_inputs(ctx: RunContext) -> None:
     con = ctx.engine.duckdb
     # ingest validates with DuckDB on every engine; on Spark the tables are published afterwards
     staging = ctx.engine.ibis if ctx.engine.name == "duckdb" else ibis.duckdb.from_connection(con)
+    # the same bytes under two names (in one table or two) would count every row twice: refused first
+    refuse_identical_files([(name, p) for name in LOAD_ORDER for p in _paths(ctx, name)])
     for name in LOAD_ORDER:
         paths = _paths(ctx, name)
         if paths:

@@ -3,6 +3,15 @@
 Ages are whole years on the reference day (31 August of the school year's first
 calendar year), computed from year, month and day — never from a year delta, which
 DuckDB and Spark count differently.
+
+The birth date ages are taken from (`birth_date`) is the registry's column, except where that
+column contradicts a valid 18-digit ID: the ID's check character vouches for its digits, a typed
+date has no such check, so the ID's date is used (2009-05-31 typed as 2019-05-31 would otherwise
+make a dropout "too young" and drop them from the run). The row is flagged `birth_conflict`
+(K08, with both dates in the finding). A legacy 15-digit ID converted to 18 digits
+(`id_converted`) carries a guessed century and a computed check character: it vouches for
+nothing, so there the column is kept, and a contradiction (1909 in the ID, 2009 in the column)
+is flagged the same way.
 """
 
 from __future__ import annotations
@@ -22,6 +31,36 @@ def age_on(birth: Any, ref: date) -> Any:
     return (ibis.literal(ref.year) - birth.year() - before_birthday.ifelse(1, 0)).cast("int32")
 
 
+def id_birth_date(valid: Any, id_number: Any) -> Any:
+    """The date in characters 7-14 of an 18-character ID, where `valid` (null elsewhere).
+
+    Valid IDs hold a real date (ingest checked it); the parts are read only on those rows.
+    """
+    y, m, d = (id_number.substr(a, n).cast("int32") for a, n in ((6, 4), (10, 2), (12, 2)))
+    return ibis.ifelse(valid, ibis.date(y, m, d), ibis.null("date"))
+
+
+def with_birth_dates(reg: Any) -> Any:
+    """Registry rows with the birth date ages are taken from, and what it was chosen from.
+
+    `birth_date` (the date used), `registry_birth_date` (the column as written), `id_birth_date`
+    (the ID's date, valid IDs only), `id_converted` (the ID was written in the 15-digit form) and
+    `birth_conflict` (the column contradicts the ID's date).
+    """
+    valid = reg.id_number_valid.fill_null(False)
+    converted = (reg.id_number_converted.fill_null(False) if "id_number_converted" in reg.columns
+                 else ibis.literal(False))
+    from_id = id_birth_date(valid, reg.id_number)
+    conflict = (valid & reg.birth_date.notnull() & (reg.birth_date != from_id)).fill_null(False)
+    return reg.mutate(
+        birth_date=ibis.ifelse(conflict & ~converted, from_id, reg.birth_date),
+        registry_birth_date=reg.birth_date,
+        id_birth_date=from_id,
+        id_converted=converted,
+        birth_conflict=conflict,
+    )
+
+
 def reference_day(ctx: RunContext, term: Term) -> date:
     return term.age_reference(ctx.config.age_reference_month, ctx.config.age_reference_day)
 
@@ -34,7 +73,7 @@ def _first_rows(reg: Any) -> Any:
 
 def build_persons(ctx: RunContext) -> None:
     reg = ctx.get("registry")
-    reg = reg.filter(reg.id_number.notnull())
+    reg = with_birth_dates(reg.filter(reg.id_number.notnull()))
 
     terms = sorted({ctx.term, *ctx.audit_terms})
     earliest, latest = reference_day(ctx, terms[0]), reference_day(ctx, terms[-1])
@@ -52,6 +91,7 @@ def build_persons(ctx: RunContext) -> None:
     reg_first = _first_rows(reg.semi_join(candidates, "id_number"))
     reg_first = reg_first.filter(keep)
     persons = _select(ctx, reg_first)
+    persons = _with_household_phone(persons, reg)
     persons = persons.mutate(reg_key=ibis.row_number().over(order_by=persons.person_id).cast("int64"))
     ctx.put("reg_persons", persons.relocate("reg_key"))
     # first rows without a birth date: only the IDs that have a row without one need the window
@@ -62,6 +102,16 @@ def build_persons(ctx: RunContext) -> None:
     )
 
 
+def _with_household_phone(persons: Any, reg: Any) -> Any:
+    """`phone`: the person's own number, else the household's (the head's first): registries record
+    a phone for the adults, and a field team calls the household, not the child."""
+    with_phone = reg.filter(reg.phone.notnull() & reg.household_id.notnull())
+    ranked = (with_phone.relation == "户主").ifelse("0", "1").concat(with_phone.phone)
+    hh = with_phone.group_by(_hh="household_id").aggregate(_hh_phone=ranked.min().substr(1))
+    j = persons.left_join(hh, persons.household_id == hh._hh).drop("_hh")
+    return j.mutate(phone=j.phone.fill_null(j._hh_phone)).drop("_hh_phone")
+
+
 def _select(ctx: RunContext, reg: Any) -> Any:
     """reg_persons' columns from the chosen registry rows."""
     ca, sa = ctx.config.compulsory_age, ctx.config.school_age
@@ -70,16 +120,24 @@ def _select(ctx: RunContext, reg: Any) -> Any:
     return reg.select(
         person_id=reg.id_number,
         id_valid=reg.id_number_valid.fill_null(False),
+        id_converted=reg.id_converted,
         name=reg.name,
         gender=reg.gender,
         birth_date=reg.birth_date,
+        registry_birth_date=reg.registry_birth_date,
+        id_birth_date=reg.id_birth_date,
+        birth_conflict=reg.birth_conflict,
         head_name=reg.head_name,
+        relation=reg.relation,
         household_id=reg.household_id,
         hukou_code=code,
         hukou_county=code.substr(0, 6),
         hukou_township=(code.length() >= 9).ifelse(code.substr(0, 9), ibis.null().cast("string")),
         hukou_village=(code.length() >= 12).ifelse(code.substr(0, 12), ibis.null().cast("string")),
+        township_name=reg.township_name,
+        village_name=reg.village_name,
         category=reg.category,
+        poverty_status=reg.poverty_status,
         recognized_on=reg.recognized_on,
         removed_on=reg.removed_on,
         disability=reg.disability,

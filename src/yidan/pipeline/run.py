@@ -11,6 +11,7 @@ from yidan import __version__
 from yidan.engine import connect
 from yidan.errors import InputError, RunError, YidanError
 from yidan.identity.terms import Term
+from yidan.outfiles import os_error_in, output_error, read_error
 from yidan.pipeline.context import RunContext, RunInputs, Step, timed
 from yidan.pipeline.write import RunWriter
 from yidan.runs.rundir import RunDir
@@ -48,6 +49,7 @@ def run_comparison(
     check_inputs(inputs)
     steps = tuple(steps or STEPS)
     audit = sorted(set(audit_terms))
+    given = [Path(p) for paths in (*inputs.by_table().values(), inputs.link_decisions) for p in paths]
     writer = RunWriter(
         Path(out_dir),
         {
@@ -58,35 +60,64 @@ def run_comparison(
             "config_hash": config.config_hash(),
             "engine": config.engine.name,
         },
+        inputs=given,
     )
-    writer.manifest["run_id"] = _run_id(writer.manifest["started_at"], config, term)
-    writer.save_manifest()
-    engine = connect(config.engine)
-    ctx = RunContext(engine=engine, config=config, term=term, inputs=inputs, audit_terms=audit, progress=progress)
-    current = "start"
+    ctx: RunContext | None = None
+    current = "准备结果目录"
     try:
-        for step in steps:
-            current = step.label
-            timed(ctx, step)
-        current = "写出结果"
-        if progress:
-            progress(current)
-        writer.write_outputs(ctx)
-        path = writer.commit(_facts(ctx))
+        writer.manifest["run_id"] = _run_id(writer.manifest["started_at"], config, term)
+        if writer.recovered:
+            writer.manifest["recovered"] = writer.recovered
+        writer.save_manifest()
+        current = "连接计算引擎"
+        engine = connect(config.engine)
+        try:
+            ctx = RunContext(engine=engine, config=config, term=term, inputs=inputs, audit_terms=audit,
+                             progress=progress)
+            for step in steps:
+                current = step.label
+                timed(ctx, step)
+            current = "写出结果"
+            if progress:
+                progress(current)
+            writer.write_outputs(ctx)
+            path = writer.commit(_facts(ctx))
+        finally:
+            engine.close()
     except YidanError as exc:
         writer.fail(exc, _facts(ctx))
         raise
     except BaseException as exc:
-        writer.fail(exc, _facts(ctx))
-        if isinstance(exc, Exception):
-            raise RunError(
-                f"比对在“{current}”步骤失败：{type(exc).__name__}: {exc}",
-                hint="结果目录已标记为失败（failed）。检查输入文件后重试；问题持续时请把 manifest.json 交给技术支持。",
-            ) from exc
+        error = _as_user_error(exc, current, given, writer.out_dir)
+        writer.fail(error or exc, _facts(ctx))
+        if error is not None:
+            raise error from exc
         raise
     finally:
-        engine.close()
+        writer.release()
     return RunDir(path)
+
+
+def _as_user_error(exc: BaseException, step: str, inputs: Sequence[Path], out_dir: Path) -> YidanError | None:
+    """The Chinese error for an unexpected exception of a step (None for an interrupt).
+
+    A file-system failure (disk full, read-only, permission) names the file and what to do: an
+    input that cannot be read, or the result directory (or the engine's spill folder) that cannot
+    be written; anything else names the step and says where the details are."""
+    if not isinstance(exc, Exception):
+        return None
+    cause = os_error_in(exc)
+    if cause is not None:
+        named = Path(cause.filename) if isinstance(cause.filename, str) else None
+        if named is not None and any(named.absolute() == p.absolute() for p in inputs):
+            return read_error(named, cause)
+        if step == "写出结果" or named is None:
+            return output_error(out_dir, cause)
+        return output_error(named, cause)
+    return RunError(
+        f"比对在“{step}”步骤失败：{type(exc).__name__}: {exc}",
+        hint="结果目录已标记为失败（failed）。检查输入文件后重试；问题持续时请把 manifest.json 交给技术支持。",
+    )
 
 
 def _run_id(started_at: str, config: RunConfig, term: Term) -> str:
@@ -94,8 +125,10 @@ def _run_id(started_at: str, config: RunConfig, term: Term) -> str:
     return f"{started_at[:19].replace('-', '').replace(':', '')}-{digest}"
 
 
-def _facts(ctx: RunContext) -> dict[str, Any]:
+def _facts(ctx: RunContext | None) -> dict[str, Any]:
     """What the manifest records besides status: inputs, timings, notes, totals."""
+    if ctx is None:
+        return {}
     totals: dict[str, Any] = {}
     notes = dict(ctx.notes)
     if "statuses" in notes:

@@ -2,6 +2,7 @@
 
 Linkage (`yidan.pipeline.link.LINK_STEPS`) and the aid audit (`yidan.pipeline.audit.AUDIT_STEPS`)
 are written by their own modules and slotted in; the audit is skipped when no aid file was given.
+A module that cannot be imported is a step that fails with a Chinese message, never a step left out.
 """
 
 from __future__ import annotations
@@ -30,8 +31,15 @@ def _link_steps() -> tuple[Step, ...]:
 def _audit_steps() -> tuple[Step, ...]:
     try:
         from yidan.pipeline.audit import AUDIT_STEPS
-    except ImportError:
-        return ()
+    except ImportError as exc:  # never a run that silently leaves the audit out and says complete
+        reason = str(exc)
+
+        def missing(ctx: RunContext) -> None:
+            if ctx.inputs.aid:
+                raise RunError(f"本版本缺少资助核查模块（yidan.pipeline.audit：{reason}），无法核查资助发放。",
+                               hint="安装完整版本的 yidan 后重试；不核查资助时去掉 --aid。")
+
+        return (Step("audit", "核查资助", missing),)
 
     def only_with_aid(step: Step) -> Step:
         def run(ctx: RunContext) -> None:

@@ -1,38 +1,39 @@
-"""Writing the run directory atomically.
+"""Writing the run directory atomically, and only where nothing of the user's can be lost.
 
-Everything is written into a temporary directory beside RUN_DIR whose manifest says
+Before anything is written, RUN_DIR is checked (`yidan.runs.outdir`): it must be absent, empty
+or an earlier run directory, and no input may lie inside it; a lock beside it keeps a second run
+out; what killed runs left beside it is put back or removed.
+Everything is then written into a temporary directory beside RUN_DIR whose manifest says
 `running`; only when every output is on disk does the manifest say `complete` and the
-directory take RUN_DIR's name (a rename on the same file system). A run that fails is
-marked `failed`; a run that is killed leaves only a `.RUN_DIR.tmp-*` directory that
-says `running`, which the next run removes. No directory ever says complete early.
+directory take RUN_DIR's name: swapped with the run it replaces in one step where the kernel can
+(`renameat2(RENAME_EXCHANGE)`), otherwise by two renames on the same file system, the replaced run
+moved aside first and removed only after the new one is in place (a kill between the two renames
+is repaired by the next run). A run that fails is marked `failed` with the reason; a run that is
+killed leaves only a `.RUN_DIR.tmp-*` directory that says `running`, which the next run removes.
+No directory ever says complete early.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
+from yidan.contract.outputs import OUTPUTS, OUTPUTS_LAYOUT
 from yidan.engine.parquet_bridge import write_parquet
+from yidan.errors import YidanError
+from yidan.outfiles import output_error
 from yidan.pipeline.context import RunContext
-
-# output name -> (engine table, sort keys): sorted so the same inputs give byte-identical files
-OUTPUTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "rejects": ("rejects", ("table", "file", "row_number", "column", "reason")),
-    "persons": ("person_status", ("person_id",)),
-    "links": ("links", ("person_id", "student_no", "decision")),
-    "findings": ("findings", ("finding_key",)),
-    "summary": ("summary", ("dimension", "county", "key", "term")),
-}
-LINK_COLUMNS = ("person_id", "reg_key", "student_no", "method", "match_probability", "decision", "explanation",
-                "name_agrees", "gender_agrees", "birth_agrees")
-PERSON_DROP = ("record",)
+from yidan.pipeline.findings import conform
+from yidan.runs.outdir import RunLock, check_out_dir, is_run_dir, recover_leftovers, swap_dirs
 
 
 def now() -> str:
@@ -40,20 +41,40 @@ def now() -> str:
 
 
 class RunWriter:
-    def __init__(self, out_dir: Path, manifest: dict[str, Any]) -> None:
-        self.out_dir = Path(out_dir).absolute()
-        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._clean_stale()
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        self.tmp = self.out_dir.parent / f".{self.out_dir.name}.tmp-{stamp}-{os.getpid()}"
-        self.tmp.mkdir()
-        self.manifest = {**manifest, "status": "running", "started_at": now()}
-        self.save_manifest()
+    def __init__(self, out_dir: Path, manifest: dict[str, Any], *, inputs: Sequence[Path] = ()) -> None:
+        """Check RUN_DIR, take its lock, repair leftovers and open the temporary directory.
 
-    def _clean_stale(self) -> None:
-        """Remove what killed runs left behind (their manifests say running, never complete)."""
-        for old in self.out_dir.parent.glob(f".{self.out_dir.name}.tmp-*"):
-            shutil.rmtree(old, ignore_errors=True)
+        Raises `OutputError` (Chinese) when RUN_DIR may not be written; nothing is changed then."""
+        self.out_dir = Path(os.path.normpath(Path(out_dir).absolute()))  # "a/.." names a, not ".."
+        check_out_dir(self.out_dir, inputs)  # before anything is created: a refused --out stays as it was
+        try:
+            self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise output_error(self.out_dir.parent, exc) from exc
+        try:
+            self.lock = RunLock(self.out_dir).acquire()
+        except OSError as exc:
+            raise output_error(self.out_dir.parent, exc) from exc
+        try:
+            self.recovered = recover_leftovers(self.out_dir)
+            check_out_dir(self.out_dir, inputs)  # what was put back is checked as well
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            self.tmp = self.out_dir.parent / f".{self.out_dir.name}.tmp-{stamp}-{os.getpid()}"
+            self.tmp.mkdir()
+            self.manifest = {**manifest, "status": "running", "started_at": now()}
+            self.committed = False
+            self.save_manifest()
+        except BaseException as exc:
+            if hasattr(self, "tmp"):
+                shutil.rmtree(self.tmp, ignore_errors=True)
+            self.lock.release()
+            if isinstance(exc, OSError):
+                raise output_error(self.out_dir, exc) from exc
+            raise
+
+    def release(self) -> None:
+        """Let the next run into RUN_DIR (called when this one is committed or failed)."""
+        self.lock.release()
 
     def save_manifest(self) -> None:
         path = self.tmp / "manifest.json"
@@ -63,47 +84,92 @@ class RunWriter:
 
     def write_outputs(self, ctx: RunContext) -> None:
         t0 = time.perf_counter()
-        for out, (table, keys) in OUTPUTS.items():
-            expr = ctx.get(table)
-            if out == "links":
-                expr = expr.select(*[c for c in LINK_COLUMNS if c in expr.columns])
-            if out == "persons":
-                expr = expr.drop(*[c for c in PERSON_DROP if c in expr.columns])
-            expr = expr.order_by([k for k in keys if k in expr.columns])
+        for out, output in OUTPUTS.items():
+            # every output has exactly its declared columns (yidan.contract.outputs), sorted so the
+            # same inputs give byte-identical files
+            expr = conform(ctx.get(output.table), output)
+            expr = expr.order_by(list(output.sort_keys))
             target = self.tmp / f"{out}.parquet"
             if ctx.engine.name == "duckdb":  # fetched in order: the same inputs give the same bytes
                 pq.write_table(expr.to_pyarrow(), target)
             else:
                 write_parquet(ctx.engine, expr, target)
+        self.manifest["outputs_layout"] = OUTPUTS_LAYOUT  # every output conforms to its declaration
         ctx.timings["write"] = round(time.perf_counter() - t0, 3)
 
     def commit(self, extra: dict[str, Any]) -> Path:
-        """Mark complete and move into place; a previous run in RUN_DIR is replaced only now."""
+        """Mark complete and move into place; a previous run in RUN_DIR is replaced only now,
+        and removed only once the new one holds RUN_DIR's name."""
         self.manifest.update(extra)
         self.manifest["status"] = "complete"
         self.manifest["finished_at"] = now()
         self.save_manifest()
         old = None
         if self.out_dir.exists():
+            check_out_dir(self.out_dir)  # the lock keeps yidan out; not a user who copied files in meanwhile
+            if swap_dirs(self.tmp, self.out_dir):  # one step: RUN_DIR is never missing
+                self.committed = True
+                shutil.rmtree(self.tmp, ignore_errors=True)  # now the previous run
+                return self.out_dir
             old = self.out_dir.parent / f".{self.out_dir.name}.old-{os.getpid()}"
             self.out_dir.rename(old)
-        self.tmp.rename(self.out_dir)
+        try:
+            self.tmp.rename(self.out_dir)
+        except BaseException:
+            if old is not None:  # the previous run goes back where it was
+                old.rename(self.out_dir)
+            raise
+        self.committed = True
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         return self.out_dir
 
+    def _holds_failed_run(self) -> bool:
+        """RUN_DIR holds only an earlier run that did not complete (nothing a user could lose)."""
+        try:
+            check_out_dir(self.out_dir)
+            manifest = json.loads((self.out_dir / "manifest.json").read_text(encoding="utf-8"))
+        except (YidanError, OSError, ValueError):
+            return False
+        return isinstance(manifest, dict) and manifest.get("status") == "failed"
+
     def fail(self, error: BaseException, extra: dict[str, Any]) -> Path:
-        """Mark failed. Where RUN_DIR is free it takes the failed run (so the user sees why);
-        an earlier complete run in RUN_DIR is never replaced by a failed one."""
+        """Mark failed with the reason. Where RUN_DIR is free it takes the failed run (so the user
+        sees why), and an earlier failed run there is replaced; an earlier complete run in RUN_DIR is
+        never replaced by a failed one, the failed run goes to RUN_DIR.failed instead.
+        Never raises: the original error is what the user sees."""
+        if self.committed:  # interrupted while removing the replaced run: the new one is in place
+            return self.out_dir
         self.manifest.update(extra)
         self.manifest["status"] = "failed"
         self.manifest["finished_at"] = now()
         self.manifest["error"] = str(error) or type(error).__name__
-        self.save_manifest()
-        if not self.out_dir.exists():
-            self.tmp.rename(self.out_dir)
-            return self.out_dir
-        failed = self.out_dir.parent / f"{self.out_dir.name}.failed"
-        shutil.rmtree(failed, ignore_errors=True)
-        self.tmp.rename(failed)
-        return failed
+        try:
+            self.save_manifest()
+        except OSError:  # a full disk: the partial outputs make room for the manifest that says why
+            for part in self.tmp.glob("*.parquet"):
+                with contextlib.suppress(OSError):
+                    part.unlink()
+            try:
+                self.save_manifest()
+            except OSError:  # no manifest at all rather than one that says running or complete
+                with contextlib.suppress(OSError):
+                    (self.tmp / "manifest.json").unlink()
+                return self.tmp  # the next run removes it
+        try:
+            if self.out_dir.is_dir() and not self.out_dir.is_symlink() and not any(self.out_dir.iterdir()):
+                self.out_dir.rmdir()  # an empty folder the user made for the run takes the failed run
+            if not self.out_dir.exists() and not self.out_dir.is_symlink():
+                self.tmp.rename(self.out_dir)
+                return self.out_dir
+            if self._holds_failed_run() and swap_dirs(self.tmp, self.out_dir):
+                shutil.rmtree(self.tmp, ignore_errors=True)  # the earlier failure: this reason is the news
+                return self.out_dir
+            failed = self.out_dir.parent / f"{self.out_dir.name}.failed"
+            if failed.exists() and not is_run_dir(failed):
+                return self.tmp  # a folder of that name that yidan did not make is left alone
+            shutil.rmtree(failed, ignore_errors=True)
+            self.tmp.rename(failed)
+            return failed
+        except OSError:
+            return self.tmp

@@ -19,6 +19,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from yidan.contract.codes import FAMILY_LABELS, STATUSES  # noqa: E402
+from yidan.outfiles import atomic_output, output_dir  # noqa: E402
 from yidan.reports.fonts import cjk_font_family  # noqa: E402
 
 PALETTE = ("#2F5597", "#70AD47", "#FFC000", "#C00000", "#7030A0", "#00B0F0", "#ED7D31", "#A5A5A5",
@@ -41,8 +42,10 @@ def _regions(*maps: dict[tuple[str, str], float]) -> list[str]:
 
 def _save(fig: Figure, out: Path, stem: str) -> list[Path]:
     paths = [out / f"{stem}.png", out / f"{stem}.svg"]
-    fig.savefig(paths[0], dpi=150, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
+    with atomic_output(paths[0]) as tmp:
+        fig.savefig(tmp, dpi=150, bbox_inches="tight", format="png")
+    with atomic_output(paths[1]) as tmp:
+        fig.savefig(tmp, bbox_inches="tight", format="svg")
     return paths
 
 
@@ -58,8 +61,7 @@ def draw_charts(indicators: pa.Table, out: Path, *, level: str = "county") -> li
     `level` is the region level on the bars: county (a city's or the province's counties)
     or city (the province's cities).
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(out)
     family = cjk_font_family()
     paths: list[Path] = []
     with rc_context({"font.family": family, "axes.unicode_minus": False, "svg.fonttype": "path"}):
@@ -149,14 +151,19 @@ def _aid_chart(t: pa.Table, out: Path, level: str) -> list[Path]:
 
 
 def _class_chart(t: pa.Table, out: Path, level: str) -> list[Path]:
-    large = _values(t, "large_classes", level)
-    very = _values(t, "very_large_classes", level)
+    # compulsory-education classes, the targets' figure; all stages only where no class has a stage
+    large = _values(t, "large_classes_compulsory", level)
+    very = _values(t, "very_large_classes_compulsory", level)
+    scope = "义务教育"
+    if not _regions(large, very):
+        large, very = _values(t, "large_classes", level), _values(t, "very_large_classes", level)
+        scope = "各学段合计"
     regions = _regions(large, very)
     if not regions:
         return []
     fig, ax = _figure(len(regions))
     _grouped(ax, regions, [("大班额（56–65人）", [large.get((r, ""), 0.0) for r in regions]),
                            ("超大班额（66人及以上）", [very.get((r, ""), 0.0) for r in regions])])
-    ax.set_title("大班额与超大班额班级数（按学校所在地区）")
+    ax.set_title(f"{scope}大班额与超大班额班级数（按学校所在地区）")
     ax.set_xlabel("班级数（个）")
     return _save(fig, out, "large_classes")

@@ -18,6 +18,11 @@ from yidan.reports.runsql import rows
 from yidan.runs.rundir import RunDir
 
 LEVEL_LABELS = {"county": "县（市、区）", "city": "市（州）", "province": "省"}
+AGE_GROUPS = ("学前", "义务教育", "高中阶段")
+# statuses of a child who is in education (the rest are counted as "not in school" per group)
+IN_SCHOOL = ("IN_SCHOOL", "HOME_TEACHING", "OUT_OF_PROVINCE", "COMPLETED")
+# 未脱贫 and 返贫 first: the speech calls them the priority
+POVERTY_ORDER = {"未脱贫": 0, "返贫": 1, "已脱贫": 2, "": 3}
 
 
 @dataclass
@@ -38,6 +43,10 @@ class CoverFigures:
     level: str
     statuses: dict[str, int] = field(default_factory=dict)  # status code -> children
     codes: dict[str, CodeFigure] = field(default_factory=dict)  # finding code -> figure
+    # status code -> age group -> children (from the summary's status_detail rows; empty for older runs)
+    by_age: dict[str, dict[str, int]] = field(default_factory=dict)
+    # (人员类别, 脱贫状态) -> (children, of them at compulsory age, of them not in school)
+    groups: dict[tuple[str, str], tuple[int, int, int]] = field(default_factory=dict)
 
     @property
     def children(self) -> int:
@@ -65,6 +74,21 @@ def cover_figures(con: Any, level: str, region: str) -> CoverFigures:
         f"SELECT key, sum(count)::BIGINT AS n FROM summary WHERE dimension = 'status' AND {where} GROUP BY key",
     ):
         fig.statuses[r["key"]] = fig.statuses.get(r["key"], 0) + int(r["n"])
+    for r in rows(
+        con,
+        f"SELECT key, age_group, sum(count)::BIGINT AS n FROM summary WHERE dimension = 'status_detail' "
+        f"AND {where} GROUP BY ALL",
+    ):
+        fig.by_age.setdefault(r["key"], {})[r["age_group"] or ""] = int(r["n"])
+    in_school = ", ".join(f"'{k}'" for k in IN_SCHOOL)
+    for r in rows(
+        con,
+        f"""SELECT coalesce(category, '') AS c, coalesce(poverty_status, '') AS p, sum(count)::BIGINT AS n,
+                   coalesce(sum(count) FILTER (WHERE age_group = '义务教育'), 0)::BIGINT AS k,
+                   coalesce(sum(count) FILTER (WHERE key NOT IN ({in_school})), 0)::BIGINT AS o
+            FROM summary WHERE dimension = 'status_detail' AND {where} GROUP BY ALL""",
+    ):
+        fig.groups[(r["c"], r["p"])] = (int(r["n"]), int(r["k"]), int(r["o"]))
     fig.codes = {c.code: CodeFigure(c.code, c.label, c.family) for c in FINDING_CODES.values()}
     for r in rows(
         con,
@@ -113,15 +137,34 @@ def write_cover(ws: Any, fmt: dict[str, Any], run: RunDir, fig: CoverFigures, *,
     r += 1
     ws.write_string(r, 0, "一、建档立卡学龄儿童就学状态", fmt["subtitle"])
     r += 1
-    ws.write_row(r, 0, ["就学状态", "人数"], fmt["header"])
+    ages = bool(fig.by_age)
+    ws.write_row(r, 0, ["就学状态", "人数"] + ([f"其中{a}" for a in AGE_GROUPS] if ages else []), fmt["header"])
     r += 1
     for code, label in STATUSES.items():
         ws.write_string(r, 0, label, fmt["text"])
         ws.write_number(r, 1, fig.statuses.get(code, 0), fmt["int"])
+        if ages:
+            ws.write_row(r, 2, [fig.by_age.get(code, {}).get(a, 0) for a in AGE_GROUPS], fmt["int"])
         r += 1
     ws.write_string(r, 0, "学龄儿童合计", fmt["label"])
     ws.write_number(r, 1, fig.children, fmt["int"])
+    if ages:
+        ws.write_row(r, 2, [sum(v.get(a, 0) for v in fig.by_age.values()) for a in AGE_GROUPS], fmt["int"])
+    r += 1
+    ws.write_string(r, 0, "注：“学籍未匹配”只计义务教育年龄儿童（即 K01）；3–5 岁无学籍为“未入园”，16–18 岁为“非义务教育阶段未在校”。",
+                    fmt["note"])
     r += 2
+    if fig.groups:
+        ws.write_string(r, 0, "按人员类别和脱贫状态（未脱贫、返贫优先）", fmt["subtitle"])
+        r += 1
+        ws.write_row(r, 0, ["人员类别", "脱贫状态", "学龄儿童", "其中义务教育年龄", "其中未在校"], fmt["header"])
+        r += 1
+        for (cat, pov), (n, k, o) in sorted(fig.groups.items(), key=lambda g: (POVERTY_ORDER.get(g[0][1], 9), g[0])):
+            ws.write_string(r, 0, cat or "（未填）", fmt["text"])
+            ws.write_string(r, 1, pov or "（未填）", fmt["text"])
+            ws.write_row(r, 2, [n, k, o], fmt["int"])
+            r += 1
+        r += 1
     ws.write_string(r, 0, "二、问题清单", fmt["subtitle"])
     r += 1
     ws.write_row(r, 0, ["问题编码", "问题类型", "类别", "问题数", "应发金额", "实发金额"], fmt["header"])

@@ -33,10 +33,12 @@ from yidan.runs.rundir import RunDir
 LEVEL_WIDTH = {"county": 6, "city": 4, "province": 2}
 IN_SCHOOL = "('IN_SCHOOL', 'HOME_TEACHING', 'OUT_OF_PROVINCE')"
 LARGE, VERY_LARGE = (56, 65), 66
+COMPULSORY_STAGES = "('小学', '初中')"  # the large-class targets concern compulsory-education classes
 
 SCHEMA = pa.schema(
     [("indicator", pa.string()), ("label", pa.string()), ("unit", pa.string()), ("level", pa.string()),
-     ("region", pa.string()), ("region_name", pa.string()), ("key", pa.string()), ("value", pa.float64())]
+     ("region", pa.string()), ("region_name", pa.string()), ("key", pa.string()), ("value", pa.float64()),
+     ("numerator", pa.float64()), ("denominator", pa.float64()), ("basis", pa.string())]
 )
 
 # name -> (label, unit, SQL returning county, key, value)  — counts are summed to wider regions
@@ -102,14 +104,42 @@ COUNTS: dict[str, tuple[str, str, str]] = {
         "本次问题（待核实销号）", "条",
         "SELECT county, family AS key, count(*) AS value FROM findings_f GROUP BY ALL",
     ),
+    "classes": (
+        "班级数（按学段）", "个",
+        "SELECT county, coalesce(stage, '') AS key, count(*) AS value FROM class_sizes GROUP BY ALL",
+    ),
+    "compulsory_classes": (
+        "义务教育阶段班级数（小学、初中）", "个",
+        f"SELECT county, '' AS key, count(*) AS value FROM class_sizes WHERE stage IN {COMPULSORY_STAGES} GROUP BY ALL",
+    ),
     "large_classes": (
-        f"大班额（{LARGE[0]}–{LARGE[1]}人）", "个",
+        f"大班额（{LARGE[0]}–{LARGE[1]}人，各学段合计）", "个",
         f"SELECT county, '' AS key, count(*) AS value FROM class_sizes "
         f"WHERE pupils BETWEEN {LARGE[0]} AND {LARGE[1]} GROUP BY ALL",
     ),
     "very_large_classes": (
-        f"超大班额（{VERY_LARGE}人及以上）", "个",
+        f"超大班额（{VERY_LARGE}人及以上，各学段合计）", "个",
         f"SELECT county, '' AS key, count(*) AS value FROM class_sizes WHERE pupils >= {VERY_LARGE} GROUP BY ALL",
+    ),
+    "large_classes_by_stage": (
+        f"大班额（{LARGE[0]}–{LARGE[1]}人，按学段）", "个",
+        f"SELECT county, coalesce(stage, '') AS key, count(*) AS value FROM class_sizes "
+        f"WHERE pupils BETWEEN {LARGE[0]} AND {LARGE[1]} GROUP BY ALL",
+    ),
+    "very_large_classes_by_stage": (
+        f"超大班额（{VERY_LARGE}人及以上，按学段）", "个",
+        f"SELECT county, coalesce(stage, '') AS key, count(*) AS value FROM class_sizes "
+        f"WHERE pupils >= {VERY_LARGE} GROUP BY ALL",
+    ),
+    "large_classes_compulsory": (
+        f"义务教育大班额（{LARGE[0]}–{LARGE[1]}人）", "个",
+        f"SELECT county, '' AS key, count(*) AS value FROM class_sizes "
+        f"WHERE stage IN {COMPULSORY_STAGES} AND pupils BETWEEN {LARGE[0]} AND {LARGE[1]} GROUP BY ALL",
+    ),
+    "very_large_classes_compulsory": (
+        f"义务教育超大班额（{VERY_LARGE}人及以上）", "个",
+        f"SELECT county, '' AS key, count(*) AS value FROM class_sizes "
+        f"WHERE stage IN {COMPULSORY_STAGES} AND pupils >= {VERY_LARGE} GROUP BY ALL",
     ),
 }
 BETWEEN_RUNS: dict[str, tuple[str, str, str]] = {
@@ -141,6 +171,8 @@ REPEAT = (
 RATIOS: dict[str, tuple[str, str, str, bool]] = {
     "compulsory_in_school_rate": ("义务教育阶段在校率", "compulsory_in_school", "compulsory_children", False),
     "aid_coverage": ("资助覆盖率（应助尽助）", "aid_missed", "aid_entitled", True),
+    "large_class_share": ("义务教育大班额占比", "large_classes_compulsory", "compulsory_classes", False),
+    "very_large_class_share": ("义务教育超大班额占比", "very_large_classes_compulsory", "compulsory_classes", False),
 }
 
 
@@ -169,10 +201,12 @@ def compute_indicators(run: RunDir, previous: RunDir | Sequence[RunDir] | None =
 
 
 def write_indicators(run: RunDir, out: Path, previous: RunDir | Sequence[RunDir] | None = None) -> Path:
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "indicators.parquet"
-    pq.write_table(compute_indicators(run, previous), path)
+    from yidan.outfiles import atomic_output, output_dir
+
+    path = output_dir(out) / "indicators.parquet"
+    table = compute_indicators(run, previous)
+    with atomic_output(path) as tmp:
+        pq.write_table(table, tmp)
     return path
 
 
@@ -187,9 +221,9 @@ def _prepare(con: Any, run: RunDir, prefix: str) -> None:
         return
     rows = con.execute("SELECT count(*) FROM summary WHERE dimension = 'class_size'").fetchone()[0]
     if rows:
-        con.execute(
-            "CREATE VIEW class_sizes AS SELECT county, key AS class, count AS pupils FROM summary "
-            "WHERE dimension = 'class_size'"
+        con.execute(  # recorded class sizes carry no stage: they count in the all-stage figures only
+            "CREATE VIEW class_sizes AS SELECT county, key AS class, NULL::VARCHAR AS stage, count AS pupils "
+            "FROM summary WHERE dimension = 'class_size'"
         )
     else:
         class_sizes_from_inputs(con, run)
@@ -220,12 +254,12 @@ def class_sizes_from_inputs(con: Any, run: RunDir) -> None:
         load_table(con, "enrollment", paths, default_term=run.term, name="enrollment_input")
         con.execute(
             "CREATE VIEW class_sizes AS SELECT school_county_code AS county, "
-            "concat_ws('|', school_code, grade, class_id) AS class, count(*) AS pupils FROM enrollment_input "
+            "concat_ws('|', school_code, grade, class_id) AS class, stage, count(*) AS pupils FROM enrollment_input "
             f"WHERE enrollment_status = '在读' AND term = '{run.term}' AND class_id IS NOT NULL GROUP BY ALL"
         )
     else:
         con.execute("CREATE VIEW class_sizes AS SELECT NULL::VARCHAR AS county, NULL::VARCHAR AS class, "
-                    "NULL::BIGINT AS pupils WHERE false")
+                    "NULL::VARCHAR AS stage, NULL::BIGINT AS pupils WHERE false")
 
 
 def _counted(con: Any, name: str, label: str, unit: str, sql: str) -> pa.Table:
@@ -238,13 +272,18 @@ def _counted(con: Any, name: str, label: str, unit: str, sql: str) -> pa.Table:
     return _finish(got, name, label, unit)
 
 
-def _finish(got: pa.Table, name: str, label: str, unit: str) -> pa.Table:
+def _finish(got: pa.Table, name: str, label: str, unit: str, basis: str = "") -> pa.Table:
     regions = got.column("region").to_pylist()
     n = got.num_rows
+
+    def col(c: str) -> Any:
+        return got.column(c) if c in got.column_names else pa.nulls(n, pa.float64())
+
     return pa.table(
         {"indicator": [name] * n, "label": [label] * n, "unit": [unit] * n, "level": got.column("level"),
          "region": regions, "region_name": [region_name(r) for r in regions],
-         "key": [k if k is not None else "" for k in got.column("key").to_pylist()], "value": got.column("value")},
+         "key": [k if k is not None else "" for k in got.column("key").to_pylist()], "value": got.column("value"),
+         "numerator": col("numerator"), "denominator": col("denominator"), "basis": [basis] * n},
         schema=SCHEMA,
     )
 
@@ -257,14 +296,19 @@ def _ratios(table: pa.Table) -> pa.Table:
         parts = []
         for name, (label, num, den, complement) in RATIOS.items():
             value = "1 - coalesce(n.value, 0) / d.value" if complement else "coalesce(n.value, 0) / d.value"
+            numerator = "d.value - coalesce(n.value, 0)" if complement else "coalesce(n.value, 0)"
+            labels = {r["indicator"]: r["label"] for r in table.select(["indicator", "label"]).to_pylist()}
+            num_label, den_label = labels.get(num, num), labels.get(den, den)
+            basis = (f"（{den_label} − {num_label}）÷ {den_label}" if complement else f"{num_label} ÷ {den_label}")
             got = con.sql(
-                f"""SELECT d.level, d.region, '' AS key, {value} AS value
+                f"""SELECT d.level, d.region, '' AS key, {value} AS value, {numerator} AS numerator,
+                           d.value AS denominator
                     FROM (SELECT level, region, sum(value) AS value FROM ind WHERE indicator = '{den}' GROUP BY ALL) d
                     LEFT JOIN (SELECT level, region, sum(value) AS value FROM ind WHERE indicator = '{num}'
                                GROUP BY ALL) n USING (level, region)
                     WHERE d.value > 0 ORDER BY 1, 2"""
             ).to_arrow_table()
-            parts.append(_finish(got, name, label, "%"))
+            parts.append(_finish(got, name, label, "%", basis))
         return pa.concat_tables(parts)
     finally:
         con.close()
@@ -282,12 +326,20 @@ def indicator_value(table: pa.Table, indicator: str, region: str, key: str = "")
 
 def write_indicator_workbook(table: pa.Table, run: RunDir, path: Path) -> Path:
     """The indicators as one province workbook: a sheet per level, one row per figure."""
+    from yidan.outfiles import atomic_output
+
+    with atomic_output(path) as tmp:
+        _write_indicator_book(table, tmp)
+    return Path(path)
+
+
+def _write_indicator_book(table: pa.Table, path: Path) -> None:
     import xlsxwriter
 
     from yidan.reports import styles
 
     levels = {"province": "全省", "city": "分市州", "county": "分县"}
-    headers = ("指标", "地区代码", "地区", "分项", "数值", "单位")
+    headers = ("指标", "地区代码", "地区", "分项", "数值", "单位", "分子", "分母", "口径（分子 ÷ 分母）")
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False})
     fmt = styles.formats(wb)
     from yidan.contract.codes import FAMILY_LABELS, STATUSES
@@ -295,7 +347,7 @@ def write_indicator_workbook(table: pa.Table, run: RunDir, path: Path) -> Path:
     rows_ = sorted(table.to_pylist(), key=lambda r: (r["level"], r["region"], r["indicator"], r["key"]))
     for level, sheet in levels.items():
         ws = wb.add_worksheet(sheet)
-        for i, w in enumerate((34, 10, 12, 16, 14, 6)):
+        for i, w in enumerate((34, 10, 12, 16, 14, 6, 12, 12, 60)):
             ws.set_column(i, i, w)
         ws.write_row(0, 0, headers, fmt["header"])
         n = 0
@@ -310,7 +362,10 @@ def write_indicator_workbook(table: pa.Table, run: RunDir, path: Path) -> Path:
             else:
                 ws.write_number(n, 4, r["value"], fmt["amount"] if r["unit"] == "元" else fmt["int"])
             ws.write_string(n, 5, "" if r["unit"] == "%" else r["unit"], fmt["text"])
+            if r["unit"] == "%":  # every rate states its numerator and denominator on the sheet
+                ws.write_number(n, 6, r["numerator"] or 0, fmt["int"])
+                ws.write_number(n, 7, r["denominator"] or 0, fmt["int"])
+                ws.write_string(n, 8, r["basis"] or "", fmt["text"])
         ws.freeze_panes(1, 0)
         ws.autofilter(0, 0, max(n, 1), len(headers) - 1)
     wb.close()
-    return path

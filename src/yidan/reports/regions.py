@@ -6,12 +6,12 @@ Names come from `yidan.identity.divisions` (python-stdnum's division table); cit
 
 from __future__ import annotations
 
-from yidan.identity.divisions import county_label
+from yidan.identity import divisions
 
 
 def region_name(code: str) -> str:
-    """Chinese name of a 6-digit division code; an unknown code is shown as itself."""
-    return county_label(code)
+    """Chinese name of a province, city or county code (one source: `identity.divisions`)."""
+    return divisions.region_name(code)
 
 
 def city_of(county: str) -> str:

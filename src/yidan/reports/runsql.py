@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 
+from yidan.contract.outputs import OUTPUTS
 from yidan.runs.rundir import RunDir
 
 
@@ -26,8 +27,17 @@ def connect(run: RunDir, *, prefix: str = "", con: duckdb.DuckDBPyConnection | N
     for name in ("persons", "findings", "summary"):
         path = run.parquet_path(name)
         if path.is_file():
-            con.execute(f"CREATE OR REPLACE VIEW {prefix}{name} AS SELECT * FROM read_parquet({sql_literal(str(path))})")
+            source = f"read_parquet({sql_literal(str(path))})"
+            present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+            # columns of a later layout read as empty in a run written before them (contract/outputs.py)
+            added = "".join(f", NULL::{_SQL_TYPES.get(c.type, c.type)} AS {c.name}"
+                            for c in OUTPUTS[name].columns if c.name not in present)
+            con.execute(f"CREATE OR REPLACE VIEW {prefix}{name} AS SELECT *{added} FROM {source}")
     return con
+
+
+_SQL_TYPES = {"string": "VARCHAR", "int32": "INTEGER", "int64": "BIGINT", "float64": "DOUBLE", "boolean": "BOOLEAN",
+              "date": "DATE", "decimal(14, 2)": "DECIMAL(14, 2)", "decimal(18, 2)": "DECIMAL(18, 2)"}
 
 
 def has_view(con: Any, name: str) -> bool:

@@ -23,10 +23,12 @@ import xlsxwriter
 
 from yidan.contract.codes import STATUSES
 from yidan.errors import ConfigError
+from yidan.outfiles import atomic_output, output_dir
 from yidan.reports import styles
 from yidan.reports.regions import region_name
 from yidan.reports.runsql import connect, rows
 from yidan.runs.rundir import RunDir
+from yidan.web.masking import mask_phone
 
 STRATA = {
     "county": ("hukou_county", "户籍县"),
@@ -41,9 +43,15 @@ METHOD = (
 SAMPLE_COLUMNS = (
     ("stratum", "分层", 12), ("stratum_name", "层名称", 14), ("draw_order", "层内顺序", 8),
     ("person_id", "身份证号", 22), ("name", "姓名", 10), ("gender", "性别", 6), ("birth_date", "出生日期", 12),
-    ("age", "年龄", 6), ("hukou_county", "户籍县代码", 10), ("status_label", "就学状态", 14),
-    ("school_code", "学校标识码", 13), ("stage", "学段", 6), ("grade", "年级", 8),
+    ("age", "年龄", 6), ("poverty_status", "脱贫状态", 8), ("head_name", "户主姓名", 10),
+    ("relation", "与户主关系", 8), ("phone", "联系电话", 14),
+    ("hukou_county", "户籍县代码", 10), ("county_name", "县", 10), ("township_name", "乡镇", 12),
+    ("village_name", "村", 14), ("status_label", "就学状态", 14),
+    ("school_name", "学校", 22), ("stage", "学段", 6), ("grade", "年级", 8), ("class_id", "班级", 10),
+    ("enrollment_status", "学籍状态", 8),
 )
+# an evaluator's list travels outside the education bureau: phones are masked as on the web lists
+MASKED = {"phone": mask_phone}
 
 
 @dataclass
@@ -120,8 +128,13 @@ def _stratum_name(by: str, code: str) -> str:
 
 
 def _write(run: RunDir, result: SampleResult, drawn: list[dict]) -> None:
-    result.path.parent.mkdir(parents=True, exist_ok=True)
-    wb = xlsxwriter.Workbook(str(result.path), {"constant_memory": True, "strings_to_numbers": False,
+    output_dir(result.path.parent)
+    with atomic_output(result.path) as tmp:
+        _write_book(run, result, drawn, tmp)
+
+
+def _write_book(run: RunDir, result: SampleResult, drawn: list[dict], path: Path) -> None:
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
                                                 "strings_to_formulas": False, "strings_to_urls": False})
     fmt = styles.formats(wb)
     cover = wb.add_worksheet("抽样说明")
@@ -156,7 +169,9 @@ def _write(run: RunDir, result: SampleResult, drawn: list[dict]) -> None:
             value = d.get(key)
             if value is None:
                 continue
-            if key in ("age", "draw_order"):
+            if key in MASKED:
+                ws.write_string(n, i, MASKED[key](str(value)), fmt["text"])
+            elif key in ("age", "draw_order"):
                 ws.write_number(n, i, int(value), fmt["int"])
             else:
                 ws.write_string(n, i, str(value), fmt["text"])

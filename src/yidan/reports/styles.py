@@ -6,14 +6,14 @@ declared once and shared by the writer (workbook.py) and the reader (verify_impo
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from yidan.contract.codes import FAMILY_LABELS
+from yidan.contract.outputs import evidence_text
 
 META_SHEET = "_yidan"  # very hidden: run id, region, level, layout version
-LAYOUT_VERSION = "1"
+LAYOUT_VERSION = "2"  # 2: household, place names, school record and next step
 FAMILIES: tuple[str, ...] = ("schooling", "aid", "quality")  # sheet order after the cover
 MAX_CELL = 32_000  # Excel keeps at most 32,767 characters in a cell
 
@@ -35,14 +35,27 @@ FINDING_COLUMNS: tuple[SheetColumn, ...] = (
     SheetColumn("label", "问题类型", max_width=20),
     SheetColumn("person_id", "身份证号", max_width=22),
     SheetColumn("name", "姓名", max_width=14),
+    SheetColumn("age", "年龄", max_width=6),
+    SheetColumn("poverty_status", "脱贫状态", max_width=10),
+    SheetColumn("head_name", "户主姓名", max_width=14),
+    SheetColumn("relation", "与户主关系", max_width=10),
+    # masked in the county workbook as on the web lists: the full number is on the case page,
+    # for the roles that may see it, and each view is audited (see reports/workbook.py)
+    SheetColumn("phone", "联系电话", max_width=14, compared=False),
+    SheetColumn("county_name", "县", max_width=12),
+    SheetColumn("township_name", "乡镇", max_width=14),
+    SheetColumn("village_name", "村", max_width=16),
     SheetColumn("term", "学期", max_width=10),
     SheetColumn("programme_code", "资助项目", max_width=14),
-    SheetColumn("township", "乡镇", max_width=14),
-    SheetColumn("village", "村", max_width=16),
-    SheetColumn("school_code", "学校标识码", max_width=14),
+    SheetColumn("school_name", "学校", max_width=24),
+    SheetColumn("stage", "学段", max_width=8),
+    SheetColumn("grade", "年级", max_width=10),
+    SheetColumn("class_id", "班级", max_width=12),
+    SheetColumn("enrollment_status", "学籍状态", max_width=10),
     SheetColumn("amount_expected", "应发金额", kind="amount", max_width=12),
     SheetColumn("amount_paid", "实发金额", kind="amount", max_width=12),
     SheetColumn("detail", "问题说明", kind="long", max_width=50),
+    SheetColumn("next_step", "下一步", kind="long", max_width=36),
     SheetColumn("evidence", "佐证", kind="long", max_width=50, compared=False),  # shown reformatted
     SheetColumn("conclusion", "核实结论", clerk=True, max_width=14),
     SheetColumn("province", "就读省份", clerk=True, max_width=12),
@@ -65,23 +78,8 @@ def text_width(text: str) -> int:
 
 
 def readable_evidence(raw: str) -> str:
-    """The pipeline's evidence (JSON) as lines a clerk reads: 学籍：学籍号 G…，学校 …; empty parts left out."""
-    try:
-        data = json.loads(raw)
-    except (TypeError, ValueError):
-        return raw
-    if not isinstance(data, dict):
-        return raw
-
-    def flat(value: Any) -> str:
-        if isinstance(value, dict):
-            return "，".join(f"{k} {flat(v)}" for k, v in value.items() if v not in (None, "", [], {}))
-        if isinstance(value, list):
-            return "；".join(flat(v) for v in value if v not in (None, "", [], {}))
-        return str(value)
-
-    lines = [f"{k}：{flat(v)}" for k, v in data.items() if v not in (None, "", [], {})]
-    return "\n".join(lines) or raw
+    """The pipeline's evidence (JSON) as lines a clerk reads, through the one evidence renderer."""
+    return evidence_text(raw) or raw
 
 
 def wrapped_lines(text: str, width: int) -> int:

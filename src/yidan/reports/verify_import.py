@@ -25,7 +25,9 @@ from python_calamine import CalamineWorkbook
 
 from yidan.contract.codes import CONCLUSIONS
 from yidan.contract.verifications import VERIFICATIONS
-from yidan.errors import ConfigError
+from yidan.errors import ConfigError, InputError
+from yidan.ingest.xlsx_reader import calamine_failure
+from yidan.outfiles import atomic_output, output_error, write_csv
 from yidan.reports import styles
 from yidan.reports.cover import run_made_at
 from yidan.reports.dates import parse_typed_date
@@ -64,7 +66,10 @@ def import_verifications(workbooks: list[Path], run: RunDir, out: Path) -> Impor
     for path in workbooks:
         try:
             filled.extend(_read_workbook(Path(path)))
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not fatal
+        except InputError:
+            raise  # a workbook read whole but without its conclusion column: refused, nothing written
+        except BaseException as exc:  # noqa: BLE001 - any unreadable file is reported, not fatal
+            calamine_failure(exc)  # re-raises Ctrl-C and exit; a Rust panic of calamine is a broken file too
             unreadable.append(str(path))
             problems.append(_blank_problem(Path(path), f"无法读取该工作簿（{type(exc).__name__}），请确认是导出的 .xlsx 原文件"))
     con = connect(run)
@@ -72,10 +77,15 @@ def import_verifications(workbooks: list[Path], run: RunDir, out: Path) -> Impor
         accepted, returned = _validate(con, run, filled)
     finally:
         con.close()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    written = _write_verifications(accepted, out)
     problems_file = problems_path(out)
-    _write_problems(problems + returned, problems_file)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(out.parent, exc) from exc
+    # both files appear under their names only once both are written (a failure leaves the old ones)
+    with atomic_output(problems_file) as tmp_problems:
+        _write_problems(problems + returned, tmp_problems)
+        written = _write_verifications(accepted, out)
     return ImportResult(
         filled=len(filled), accepted=len(accepted), returned=len(returned), verifications=out,
         problems=problems_file, written=written, unreadable=unreadable,
@@ -102,7 +112,43 @@ def _amount_text(value: Any) -> str:
         return str(value)
 
 
+KEY_HEADER = next(c.header for c in styles.FINDING_COLUMNS if c.field == "finding_key")
+CONCLUSION_HEADER = next(c.header for c in styles.FINDING_COLUMNS if c.field == "conclusion")
+HEADER_SCAN_ROWS = 10  # a clerk may insert a few rows above the header
+
+
+def _finding_header(grid: list[list[Any]]) -> int | None:
+    """0-based row of a finding sheet's header: the hidden key column plus most of the layout's headers.
+
+    A sheet whose key header was lost but that still has the conclusion column and the layout counts
+    too: its filled rows come back with their reasons (no key), rather than vanish unread.
+    """
+    layout = {c.header for c in styles.FINDING_COLUMNS}
+    for i, row in enumerate(grid[:HEADER_SCAN_ROWS]):
+        cells = {_text(v) for v in row}
+        if (KEY_HEADER in cells or CONCLUSION_HEADER in cells) and len(cells & layout) * 2 >= len(layout):
+            return i
+    return None
+
+
+def _no_conclusion(path: Path, sheets: list[str]) -> InputError:
+    if sheets:
+        where = "、".join(f"「{s}」" for s in sheets)
+        return InputError(
+            f"工作簿 {path} 的问题工作表 {where} 中找不到「{CONCLUSION_HEADER}」列：该列被删除或改名，核实结论无法导入。",
+            hint=f"请在导出的原工作簿中填写（不要删除、改名或移动「{CONCLUSION_HEADER}」列），然后重新导入。")
+    return InputError(
+        f"工作簿 {path} 中没有找到一单的问题工作表（带隐藏「{KEY_HEADER}」列和「{CONCLUSION_HEADER}」列的表），"
+        "无法导入任何核实结论。",
+        hint="请确认交回的是 yidan report 导出的一单工作簿（可改工作表名，但不要删除或改动表头）。")
+
+
 def _read_workbook(path: Path) -> list[dict[str, Any]]:
+    """The filled rows of every finding sheet, found by its header (the hidden key column), not its name.
+
+    Raises `InputError` when no finding sheet with a conclusion column is found: the clerk's
+    answers would otherwise vanish without a word.
+    """
     wb = CalamineWorkbook.from_path(str(path))
     meta: dict[str, str] = {}
     if styles.META_SHEET in wb.sheet_names:
@@ -110,16 +156,23 @@ def _read_workbook(path: Path) -> list[dict[str, Any]]:
             if len(r) >= 2:
                 meta[_text(r[0])] = _text(r[1])
     out: list[dict[str, Any]] = []
-    for family in styles.FAMILIES:
-        name = styles.family_sheet_name(family)
-        if name not in wb.sheet_names:
+    found, without_conclusion = 0, []
+    for name in wb.sheet_names:
+        if name == styles.META_SHEET:
             continue
         grid = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
-        if not grid:
+        at = _finding_header(grid)
+        if at is None:
             continue
-        where = {_text(h): i for i, h in enumerate(grid[0])}
+        where: dict[str, int] = {}
+        for i, h in enumerate(grid[at]):
+            where.setdefault(_text(h), i)
+        if CONCLUSION_HEADER not in where:
+            without_conclusion.append(name)
+            continue
+        found += 1
         missing = [c.header for c in styles.FINDING_COLUMNS if c.header not in where]
-        for n, raw in enumerate(grid[1:], start=2):
+        for n, raw in enumerate(grid[at + 1:], start=at + 2):
             cell = {c.field: (raw[where[c.header]] if c.header in where and where[c.header] < len(raw) else None)
                     for c in styles.FINDING_COLUMNS}
             if not any(_text(cell[c.field]) for c in styles.CLERK_COLUMNS):
@@ -137,6 +190,8 @@ def _read_workbook(path: Path) -> list[dict[str, Any]]:
                 if c.field != "verified_on":
                     row[c.field] = _amount_text(cell[c.field]) if c.kind == "amount" else _text(cell[c.field])
             out.append(row)
+    if without_conclusion or not found:
+        raise _no_conclusion(path, without_conclusion)
     return out
 
 
@@ -259,29 +314,26 @@ def _verification_rows(accepted: list[dict[str, Any]]) -> list[tuple[str, ...]]:
 
 
 def _write_verifications(accepted: list[dict[str, Any]], out: Path) -> int:
+    """Written atomically; the CSV with formula-safe cells (a note typed as =1+1 stays text)."""
     headers = [c.header for c in VERIFICATIONS.columns]
     data = _verification_rows(accepted)
     if out.suffix.lower() == ".csv":
-        import csv
-
-        with out.open("w", encoding="utf-8-sig", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(headers)
-            w.writerows(data)
+        write_csv(out, headers, data)
         return len(data)
-    wb = xlsxwriter.Workbook(str(out), {"constant_memory": True, "strings_to_numbers": False,
-                                        "strings_to_formulas": False, "strings_to_urls": False})
-    fmt = styles.formats(wb)
-    ws = wb.add_worksheet(VERIFICATIONS.label)
-    for i, h in enumerate(headers):
-        ws.set_column(i, i, max(styles.text_width(h) + 4, 22 if i == 0 else 12), fmt["text"])
-    ws.write_row(0, 0, headers, fmt["header"])
-    for n, row in enumerate(data, start=1):
-        for i, v in enumerate(row):
-            if v:
-                ws.write_string(n, i, v, fmt["text"])
-    ws.freeze_panes(1, 0)
-    wb.close()
+    with atomic_output(out) as tmp:
+        wb = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "strings_to_numbers": False,
+                                            "strings_to_formulas": False, "strings_to_urls": False})
+        fmt = styles.formats(wb)
+        ws = wb.add_worksheet(VERIFICATIONS.label)
+        for i, h in enumerate(headers):
+            ws.set_column(i, i, max(styles.text_width(h) + 4, 22 if i == 0 else 12), fmt["text"])
+        ws.write_row(0, 0, headers, fmt["header"])
+        for n, row in enumerate(data, start=1):
+            for i, v in enumerate(row):
+                if v:
+                    ws.write_string(n, i, v, fmt["text"])
+        ws.freeze_panes(1, 0)
+        wb.close()
     return len(data)
 
 

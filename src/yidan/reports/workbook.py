@@ -18,11 +18,13 @@ import xlsxwriter
 
 from yidan.contract.codes import CONCLUSIONS, FINDING_CODES, STATUSES
 from yidan.errors import ConfigError
+from yidan.outfiles import atomic_output, output_dir
 from yidan.reports import styles
 from yidan.reports.cover import cover_figures, region_predicate, run_made_at, write_cover
 from yidan.reports.regions import parent_of, region_name
 from yidan.reports.runsql import connect, rows, sql_literal
 from yidan.runs.rundir import RunDir
+from yidan.web.masking import mask_phone
 
 LEVELS = ("county", "city", "province")
 BATCH = 20_000
@@ -39,8 +41,7 @@ def write_workbooks(
     if level not in LEVELS:
         raise ConfigError(f"不支持的层级：{level}", hint="层级可选 county（县）、city（市州）、province（省）。")
     run.require_complete()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(out)
     con = connect(run)
     try:
         counties = [
@@ -57,10 +58,11 @@ def write_workbooks(
         paths = []
         for region in wanted:
             path = out / workbook_name(run, level, region)
-            if level == "county":
-                _write_county(con, run, region, path)
-            else:
-                _write_aggregate(con, run, level, region, path)
+            with atomic_output(path) as tmp:  # a killed report leaves no half workbook under this name
+                if level == "county":
+                    _write_county(con, run, region, tmp)
+                else:
+                    _write_aggregate(con, run, level, region, tmp)
             paths.append(path)
         return paths
     finally:
@@ -104,8 +106,65 @@ def _write_county(con: Any, run: RunDir, county: str, path: Path) -> None:
     cover.protect()
     for family in styles.FAMILIES:
         _write_family_sheet(wb, fmt, con, run, county, family)
+    _write_places(wb, fmt, con, county)
     _write_meta(wb, run, "county", county)
     wb.close()
+
+
+PLACE_HEADERS = ("乡镇", "村", "学龄儿童", "其中义务教育年龄", "未脱贫、返贫", "未在校", "其中义务教育年龄未在校",
+                 "问题（控辍保学）", "问题（学生资助）", "问题（数据质量）")
+
+
+def _write_places(wb: Any, fmt: dict[str, Any], con: Any, county: str) -> None:
+    """分乡镇村统计: children and findings by township and village, by name, for the teams that visit them.
+
+    Children come from the summary's status_detail rows, findings from findings.parquet; a
+    township's row is the sum of its villages (the township row first, then its villages)."""
+    in_school = "('IN_SCHOOL', 'HOME_TEACHING', 'OUT_OF_PROVINCE', 'COMPLETED')"
+    c = sql_literal(county)
+    got = rows(con, f"""
+        WITH kids AS (
+            SELECT township AS t, village AS v, sum(count) AS n,
+                   sum(count) FILTER (WHERE age_group = '义务教育') AS k,
+                   sum(count) FILTER (WHERE poverty_status IN ('未脱贫', '返贫')) AS pr,
+                   sum(count) FILTER (WHERE key NOT IN {in_school}) AS o,
+                   sum(count) FILTER (WHERE key NOT IN {in_school} AND age_group = '义务教育') AS ko
+            FROM summary WHERE dimension = 'status_detail' AND county = {c} GROUP BY ALL),
+        f AS (
+            SELECT township AS t, village AS v, count(*) FILTER (WHERE family = 'schooling') AS fs,
+                   count(*) FILTER (WHERE family = 'aid') AS fa, count(*) FILTER (WHERE family = 'quality') AS fq
+            FROM findings WHERE county = {c} GROUP BY ALL),
+        names_t AS (SELECT hukou_township AS t, max(township_name) AS tn FROM persons
+                    WHERE hukou_county = {c} GROUP BY ALL),
+        names_v AS (SELECT hukou_village AS v, max(village_name) AS vn FROM persons
+                    WHERE hukou_county = {c} GROUP BY ALL),
+        j AS (SELECT coalesce(kids.t, f.t) AS t, coalesce(kids.v, f.v) AS v, coalesce(n, 0) AS n, coalesce(k, 0) AS k,
+                     coalesce(pr, 0) AS pr, coalesce(o, 0) AS o, coalesce(ko, 0) AS ko, coalesce(fs, 0) AS fs,
+                     coalesce(fa, 0) AS fa, coalesce(fq, 0) AS fq
+              FROM kids FULL JOIN f ON kids.t IS NOT DISTINCT FROM f.t AND kids.v IS NOT DISTINCT FROM f.v),
+        g AS (SELECT t, v, sum(n) AS n, sum(k) AS k, sum(pr) AS pr, sum(o) AS o, sum(ko) AS ko, sum(fs) AS fs,
+                     sum(fa) AS fa, sum(fq) AS fq, grouping(v) = 1 AS is_town
+              FROM j GROUP BY GROUPING SETS ((t), (t, v)))
+        SELECT g.*, tn, vn FROM g
+        LEFT JOIN names_t USING (t) LEFT JOIN names_v USING (v)
+        ORDER BY t NULLS LAST, is_town DESC, v""")
+    ws = wb.add_worksheet("分乡镇村统计")
+    ws.set_column(0, 1, 18)
+    ws.set_column(2, len(PLACE_HEADERS) - 1, 12)
+    ws.set_row(0, 30)
+    ws.write_row(0, 0, PLACE_HEADERS, fmt["header"])
+    n = 0
+    for r in got:
+        if not r["is_town"] and r["v"] is None:
+            continue  # children without a village code are in their township's row already
+        n += 1
+        town = r["tn"] or r["t"] or "（户籍地不详）"
+        ws.write_string(n, 0, town, fmt["label"] if r["is_town"] else fmt["text"])
+        ws.write_string(n, 1, "（乡镇合计）" if r["is_town"] else (r["vn"] or r["v"]), fmt["text"])
+        ws.write_row(n, 2, [int(r[x] or 0) for x in ("n", "k", "pr", "o", "ko", "fs", "fa", "fq")], fmt["int"])
+    ws.freeze_panes(1, 2)
+    ws.autofilter(0, 0, max(n, 1), len(PLACE_HEADERS) - 1)
+    ws.protect("", {"autofilter": True, "sort": True, "format_columns": True})
 
 
 def _codes_of(family: str) -> list[str]:
@@ -143,8 +202,8 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
         ws.write_string(0, i, c.header, fmt["clerk_header"] if c.clerk else fmt["header"])
     fields = ", ".join(styles.FINDING_FIELDS)
     cur = con.execute(
-        f"SELECT {fields} FROM findings WHERE {where} ORDER BY code, township NULLS LAST, village NULLS LAST, "
-        "person_id, term, programme_code NULLS FIRST"
+        f"SELECT {fields} FROM findings WHERE {where} ORDER BY {PRIORITY_ORDER}, code, township NULLS LAST, "
+        "village NULLS LAST, person_id, term, programme_code NULLS FIRST"
     )
     cols = [c for c in styles.FINDING_COLUMNS if not c.clerk]
     clerk = [(i, c) for i, c in enumerate(styles.FINDING_COLUMNS) if c.clerk]
@@ -153,8 +212,7 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
     while batch := cur.fetchmany(BATCH):
         for record in batch:
             n += 1
-            record = tuple(styles.readable_evidence(v) if c.field == "evidence" and v else v
-                           for c, v in zip(cols, record, strict=True))
+            record = tuple(_shown(c.field, v) for c, v in zip(cols, record, strict=True))
             lines = max((styles.wrapped_lines(str(v), long_width[c.field])
                          for c, v in zip(cols, record, strict=True) if c.kind == "long" and v), default=1)
             if lines > 1:
@@ -175,6 +233,21 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
         _clerk_validation(ws, run, n)
         ws.ignore_errors({"number_stored_as_text": f"A2:{xlsxwriter.utility.xl_col_to_name(last_col)}{n + 1}"})
     ws.protect("", {"autofilter": True, "sort": False, "format_columns": True, "select_locked_cells": True})
+
+
+# 未脱贫 and 返贫 children first in every list: the speech calls them the priority
+PRIORITY_ORDER = "CASE poverty_status WHEN '未脱贫' THEN 0 WHEN '返贫' THEN 1 ELSE 2 END"
+
+
+def _shown(field: str, value: Any) -> Any:
+    """A finding's value as the sheet shows it: evidence in words, the phone masked."""
+    if not value:
+        return value
+    if field == "evidence":
+        return styles.readable_evidence(value)
+    if field == "phone":
+        return mask_phone(value)
+    return value
 
 
 def _clerk_validation(ws: Any, run: RunDir, n: int) -> None:

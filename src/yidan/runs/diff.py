@@ -16,6 +16,7 @@ from pathlib import Path
 import ibis
 import pyarrow as pa
 
+from yidan.outfiles import atomic_output, output_dir
 from yidan.pipeline.keys import finding_key_expr
 from yidan.runs.rundir import RunDir
 
@@ -107,12 +108,20 @@ def _with_match_key(findings: ibis.Table, run_term: str) -> ibis.Table:
 
 
 def write_diff_xlsx(diff: RunDiff, path: Path) -> Path:
-    """One workbook: a summary sheet, then one sheet per kind of change, Chinese headers."""
+    """One workbook: a summary sheet, then one sheet per kind of change, Chinese headers;
+    written under a temporary name and renamed when complete."""
+    path = Path(path)
+    output_dir(path.parent)
+    with atomic_output(path) as tmp:
+        _write_diff_book(diff, tmp)
+    return path
+
+
+def _write_diff_book(diff: RunDiff, path: Path) -> None:
     import xlsxwriter
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False})
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
+                                         "strings_to_formulas": False, "strings_to_urls": False})
     try:
         head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
         text = wb.add_format({"num_format": "@"})
@@ -148,4 +157,3 @@ def write_diff_xlsx(diff: RunDiff, path: Path) -> Path:
             ws.freeze_panes(1, 0)
     finally:
         wb.close()
-    return path

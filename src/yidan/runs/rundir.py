@@ -14,14 +14,22 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from yidan.contract.outputs import OUTPUTS as DECLARED
+from yidan.contract.outputs import OUTPUTS_LAYOUT
 from yidan.errors import NotFoundError
 
-OUTPUTS = ("rejects", "persons", "links", "findings", "summary")
+OUTPUTS = tuple(DECLARED)
 
 
 class RunDir:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        aside = sorted(self.path.parent.glob(f".{self.path.name}.old-*")) if not self.path.exists() else []
+        if aside:  # a run killed between the two renames of its commit (where no swap was possible)
+            raise NotFoundError(
+                f"比对结果目录不存在：{self.path}（上一次比对被中断，原来的结果暂存在 {aside[0].name}）",
+                hint=f"重新运行 yidan run --out {self.path}，会先恢复原来的结果再比对；或把 {aside[0]} 改名为 {self.path}。",
+            )
         if not (self.path / "manifest.json").is_file():
             raise NotFoundError(
                 f"不是比对结果目录（缺少 manifest.json）：{self.path}",
@@ -30,7 +38,15 @@ class RunDir:
 
     @cached_property
     def manifest(self) -> dict[str, Any]:
-        return json.loads((self.path / "manifest.json").read_text(encoding="utf-8"))
+        path = self.path / "manifest.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:  # cut off by a full disk, or edited by hand
+            raise NotFoundError(f"比对结果目录的 manifest.json 无法读取（{type(exc).__name__}）：{path}",
+                                hint="重新运行 yidan run 生成该结果目录。") from exc
+        if not isinstance(data, dict):
+            raise NotFoundError(f"比对结果目录的 manifest.json 不是比对清单：{path}", hint="重新运行 yidan run 生成该结果目录。")
+        return data
 
     @property
     def complete(self) -> bool:
@@ -56,7 +72,29 @@ class RunDir:
         path = self.path / f"{name}.parquet"
         if not path.is_file():
             raise NotFoundError(f"比对结果缺少 {name}.parquet：{self.path}", hint="重新运行 yidan run。")
-        return pq.read_table(path)
+        try:
+            table = pq.read_table(path)
+        except (OSError, pa.ArrowException) as exc:
+            raise NotFoundError(f"比对结果文件损坏，无法读取：{path}", hint="重新运行 yidan run 生成该结果目录。") from exc
+        declared = DECLARED.get(name)
+        if declared is None:
+            return table
+        # a directory written with the declarations (its manifest names their layout) must hold every
+        # declared column; one written before them is read with the missing columns empty
+        strict = self.manifest.get("outputs_layout") == OUTPUTS_LAYOUT
+        missing = [c for c in (declared.names if strict else declared.required) if c not in table.column_names]
+        if missing and (strict or declared.name in ("findings", "links")):
+            raise NotFoundError(
+                f"比对结果 {name}.parquet 缺少规定的列：{'、'.join(missing)}（{self.path}）",
+                hint="该目录不是 yidan run 写出的完整结果；请用当前版本重新运行 yidan run。",
+            )
+        schema = declared.arrow_schema()
+        for c in declared.columns:
+            if c.name not in table.column_names:
+                table = table.append_column(schema.field(c.name), pa.nulls(table.num_rows, schema.field(c.name).type))
+        # only the declared columns reach readers (reports, publishing, diff): nothing downstream can
+        # depend on a column the declarations do not promise
+        return table.select(list(declared.names))
 
     def parquet_path(self, name: str) -> Path:
         return self.path / f"{name}.parquet"

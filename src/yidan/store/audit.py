@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from yidan.outfiles import safe_cell
 from yidan.store.models import AuditEntry, User
 
 ACTIONS = {
@@ -25,6 +26,8 @@ ACTIONS = {
     "login": "登录",
     "login_failed": "登录失败",
     "api_view_person": "接口查看完整个人信息",
+    "end_sessions": "结束账号的会话",
+    "unlock_login": "解除登录等待",
 }
 
 
@@ -74,7 +77,7 @@ def to_csv(entries: list[AuditEntry]) -> str:
     w = csv.writer(buf)
     w.writerow(["时间（北京时间）", "账号", "地区", "操作", "对象", "说明"])
     beijing = ZoneInfo("Asia/Shanghai")
-    for e in entries:
-        w.writerow([e.at.replace(tzinfo=UTC).astimezone(beijing).strftime("%Y-%m-%d %H:%M:%S"), e.username, e.region, ACTIONS.get(e.action, e.action),
-                    e.target, e.detail])
+    for e in entries:  # account names and targets come from whoever typed them: never a formula in Excel
+        w.writerow([safe_cell(v) for v in (e.at.replace(tzinfo=UTC).astimezone(beijing).strftime("%Y-%m-%d %H:%M:%S"),
+                                          e.username, e.region, ACTIONS.get(e.action, e.action), e.target, e.detail)])
     return buf.getvalue()

@@ -27,7 +27,7 @@ def make_engine(url: str, *, schema: str | None = None) -> Engine:
     """An engine for `url` (sqlite:///file.db or postgresql+psycopg://...)."""
     try:
         if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
 
             @event.listens_for(engine, "connect")
             def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -39,7 +39,8 @@ def make_engine(url: str, *, schema: str | None = None) -> Engine:
 
             return engine
         options = {"options": f"-csearch_path={schema}"} if schema else {}
-        return create_engine(url, pool_size=20, max_overflow=40, pool_pre_ping=True, connect_args=options)
+        return create_engine(url, pool_size=20, max_overflow=40, pool_pre_ping=True, connect_args=options,
+                             hide_parameters=True)  # errors and logs never carry the values of a request
     except (ArgumentError, ImportError) as exc:
         raise ConfigError(
             f"数据库地址无效：{url}（{exc}）",

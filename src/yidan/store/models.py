@@ -77,6 +77,55 @@ class ApiToken(Base):
     user: Mapped[User] = relationship()
 
 
+class WebSession(Base):
+    """A signed-in browser: the cookie carries a random token, the table only its SHA-256.
+
+    A session ends when it is revoked (logout, password change, account disabled, an
+    administrator), when it has been idle too long, or at its absolute expiry."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_user", "user_id", "revoked_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the cookie's token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_reason: Mapped[str | None] = mapped_column(String(16), default=None)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
+
+    user: Mapped[User] = relationship()
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins counted per key: `ip:<address>` and `acct:<address>:<account>`.
+
+    Each failure past the free ones doubles the wait before the next try from that
+    key (HTTP 429). Counting per account *and address* means a stranger elsewhere
+    cannot keep the owner out; an administrator lifts an account's waits at once."""
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (Index("ix_login_throttle_last", "last_failure_at"),)
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    account: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(default=utcnow)
+    blocked_until: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class InstanceSecret(Base):
+    """Random secrets generated at the first start and kept with the instance's database."""
+
+    __tablename__ = "instance_secrets"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Run(Base):
     """A comparison run known to the application: started here or registered from a directory."""
 

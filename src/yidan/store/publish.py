@@ -83,11 +83,16 @@ def _counts(session: Session, run_pk: int, run: RunDir, findings: pa.Table) -> N
                          "key": r["code"], "count": r["finding_key_count"]})
     summary = run.summary()
     if summary.num_rows:
-        st = summary.filter(pc.equal(summary["dimension"], "status"))
-        g = st.group_by(["county", "key"]).aggregate([("count", "sum")])
+        # statuses by township where the run gives them (dimension status_detail), so township
+        # dashboards count children; the county totals are the same sums either way
+        detail = pc.equal(summary["dimension"], "status_detail")
+        by_town = bool(pc.any(detail).as_py())
+        st = summary.filter(detail if by_town else pc.equal(summary["dimension"], "status"))
+        g = st.group_by(["county", "township", "key"]).aggregate([("count", "sum")])
         for r in g.to_pylist():
-            rows.append({"run_pk": run_pk, "dimension": "status", "county": r["county"], "township": None,
-                         "key": r["key"], "count": int(r["count_sum"])})
+            rows.append({"run_pk": run_pk, "dimension": "status", "county": r["county"],
+                         "township": r["township"] if by_town else None, "key": r["key"],
+                         "count": int(r["count_sum"])})
     if rows:
         session.connection().execute(insert(RUN_COUNTS), rows)
 

@@ -2,16 +2,18 @@
 
 Every query is scoped by a user's region by prefix: a county code starts with its
 city's code, which starts with its province's. Names come from python-stdnum's
-division table (the same table that validates ID numbers).
+division table (the same table that validates ID numbers), through `identity.divisions`.
 """
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import func, select
+
+from yidan.identity import divisions
 
 LEVELS = {2: "省", 4: "市州", 6: "县市区", 9: "乡镇", 12: "村"}
-_YEARS = re.compile(r"^\[[^\]]*\]")
 
 
 def level_label(code: str) -> str:
@@ -28,22 +30,38 @@ def contains(region: str, code: str | None) -> bool:
     return bool(code) and str(code).startswith(region)
 
 
-@lru_cache(maxsize=4096)
 def region_name(code: str) -> str:
-    """Chinese name of a province, city or county code; the code itself when unknown."""
-    try:
-        from stdnum import numdb
+    """Chinese name of a province, city or county code; the code itself when unknown.
+    One source for every output: `yidan.identity.divisions.region_name`."""
+    return divisions.region_name(code)
 
-        db = numdb.get("cn/loc")
-        six = (code + "0000")[:6] if len(code) < 6 else code[:6]
-        info = db.info(six)
-        province = info[0][1].get("province", "")
-        if len(code) == 2:
-            return province or code
-        county = info[1][1].get("county", "") if len(info) > 1 else ""
-        county = _YEARS.sub("", county)
-        if len(code) in (4, 6) and county:
-            return county
-    except Exception:  # the table is a convenience; a code is always a valid answer
-        pass
-    return code
+
+def names_in(session: Any, *, region: str) -> dict[str, str]:
+    """Township, village and school codes of the region's cases -> their names, as the run carried them
+    (the registry's 乡镇名称 / 村名称, the enrollment's 学校名称, kept on each case's person record).
+    One case per code is read, so this costs a few rows per township, not a row per case."""
+    from yidan.store.models import Case
+
+    out: dict[str, str] = {}
+    scope = Case.county.startswith(region[:6], autoescape=True)
+    if len(region) > 6:
+        scope = scope & Case.township.startswith(region, autoescape=True)
+    for col, key, own in ((Case.township, "township_name", "hukou_township"),
+                          (Case.village, "village_name", "hukou_village"),
+                          (Case.school_code, "school_name", "school_code")):
+        first = select(func.min(Case.id)).where(scope, col.is_not(None)).group_by(col)
+        for code, person in session.execute(select(col, Case.person).where(Case.id.in_(first))):
+            p = person or {}
+            if p.get(key) and p.get(own) in (None, code):
+                out[code] = str(p[key])
+    return out
+
+
+def place_label(code: str | None, names: dict[str, str]) -> str:
+    """A region code as a clerk reads it: its name with the code, the name alone for counties and up."""
+    if not code:
+        return ""
+    if len(code) <= 6:
+        return region_name(code)
+    name = names.get(code)
+    return f"{name}（{code}）" if name else code

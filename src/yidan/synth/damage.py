@@ -43,7 +43,7 @@ def prepare_names(rng: np.random.Generator, reg: Registry, cases: dict[str, np.n
         if a == b:
             fix_idx.append(int(j))
             fix_val.append(a + homo_chars[int(rng.integers(0, len(homo_chars)))])
-    for i in cases["enrollment_missing_id_homophone"]:
+    for i in np.concatenate([cases["enrollment_missing_id_homophone"], cases["enrollment_missing_id_away_homophone"]]):
         s = surnames[int(reg.surname[i])].as_py()
         name = reg.name[int(i)].as_py()
         if not name.startswith(s) or nm.homophone_variant(name, len(s), rng) is None:
@@ -58,21 +58,27 @@ def damage_registry(rng: np.random.Generator, reg: Registry, true_id: pa.Array,
     faults: dict[str, np.ndarray] = {}
     typo_rows = np.flatnonzero(np.isin(case, [CASE_INDEX["registry_id_typo"], CASE_INDEX["invalid_registry_id"]]))
     swap_rows = np.flatnonzero(case == CASE_INDEX["registry_id_transposition"])
+    child15 = np.flatnonzero(case == CASE_INDEX["registry_legacy_15_child"])
     adult = (reg.role != ROLE_CHILD) & (reg.birth < np.datetime64("1999-12-31"))
     legacy = pick(rng, adult, LEGACY_15_RATE, 2)
     rest = adult.copy()
     rest[legacy] = False
     mangled = pick(rng, rest, EXCEL_MANGLED_RATE, 2)
     ends_x = np.asarray(pc.ends_with(true_id, "X").to_numpy(zero_copy_only=False), dtype=bool)
-    ends_x[np.concatenate([typo_rows, swap_rows, legacy, mangled])] = False
+    ends_x[np.concatenate([typo_rows, swap_rows, child15, legacy, mangled])] = False
     lower = pick(rng, ends_x, LOWERCASE_X_RATE, 0) if ends_x.any() else np.zeros(0, np.int64)
     idx, val = [], []
     for rows, fn in ((typo_rows, ids.typo), (swap_rows, ids.transposition)):
         for i in rows:
             idx.append(int(i))
             val.append(fn(true_id[int(i)].as_py(), rng) or ids.typo(true_id[int(i)].as_py(), rng))
+    for i in child15:  # a child born 20xx written in the 15-digit form: the reader converts it to 19xx
+        idx.append(int(i))
+        val.append(ids.legacy15_as_read(true_id[int(i)].as_py()))
     damaged_person = replace(true_id, np.array(idx, dtype=np.int64), val)  # normalised form = damaged
-    for rows, form in ((legacy, ids.legacy15), (mangled, ids.excel_mangled), (lower, str.lower)):
+    idx, val = idx[:len(idx) - len(child15)], val[:len(val) - len(child15)]
+    for rows, form in ((child15, ids.legacy15), (legacy, ids.legacy15), (mangled, ids.excel_mangled),
+                       (lower, str.lower)):
         for i in rows:
             idx.append(int(i))
             val.append(form(true_id[int(i)].as_py()))
@@ -82,6 +88,33 @@ def damage_registry(rng: np.random.Generator, reg: Registry, true_id: pa.Array,
     faults["registry_excel_mangled"] = mangled
     faults["registry_lowercase_x"] = lower
     return written, person_id, faults
+
+
+LAST_PAST_YEAR = 2020  # the generated run's term is 2021春: no birth date after 2020 is "past" there
+
+
+def registry_birth_written(birth: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The registry's birth-date column: the truth, but one year digit wrong on `rows`.
+
+    Ten years late where that is still a past year (2009-05-31 → 2019-05-31: too young to be
+    counted), else ten years early (2014 → 2004: too old for compulsory schooling); never a date
+    in the future, which ingest refuses whatever the ID says. 29 February becomes the 28th where
+    the wrong year has none.
+    """
+    out = birth.copy()
+    if len(rows) == 0:
+        return out
+    y, mo, d = ids.ymd(birth[rows])
+    years = np.where(y + 10 <= LAST_PAST_YEAR, y + 10, y - 10)
+    text = [f"{a:04d}-{b:02d}-{min(c, 28) if b == 2 else c:02d}" for a, b, c in zip(years, mo, d, strict=True)]
+    out[rows] = np.array(text, dtype="datetime64[D]")
+    return out
+
+
+def shift_days(rng: np.random.Generator, birth: np.ndarray, most: int) -> np.ndarray:
+    """A few days off: ±1 to ±`most` days."""
+    days = rng.integers(1, most + 1, size=len(birth)) * np.where(rng.random(len(birth)) < 0.5, -1, 1)
+    return birth + days.astype("timedelta64[D]")
 
 
 def shift_birth(rng: np.random.Generator, birth: np.ndarray) -> np.ndarray:
@@ -105,7 +138,8 @@ def damage_enrollment(rng: np.random.Generator, cases: dict[str, np.ndarray], tr
             id_idx.append(int(i))
             id_val.append(fn(v, rng) or ids.typo(v, rng))
     missing = np.concatenate([cases[t] for t in ("enrollment_missing_id", "enrollment_missing_id_homophone",
-                                                 "enrollment_missing_id_birth_shift")])
+                                                 "enrollment_missing_id_birth_shift", "enrollment_missing_id_away",
+                                                 "enrollment_missing_id_away_homophone")])
     enr_id = replace(true_id, np.array(id_idx + missing.tolist(), dtype=np.int64), id_val + [""] * len(missing))
     serial = int(rng.integers(1_000_000, 5_000_000))
     l_all = [f"L{county[i]}2020{serial + k:07d}" for k, i in enumerate(missing.tolist())]
@@ -115,7 +149,7 @@ def damage_enrollment(rng: np.random.Generator, cases: dict[str, np.ndarray], tr
 
     surnames = nm.surname_table()[0]
     n_idx, n_val = [], []
-    for i in cases["enrollment_missing_id_homophone"]:
+    for i in np.concatenate([cases["enrollment_missing_id_homophone"], cases["enrollment_missing_id_away_homophone"]]):
         s = surnames[int(surname_idx[i])].as_py()
         n_idx.append(int(i))
         n_val.append(nm.homophone_variant(name[int(i)].as_py(), len(s), rng))
@@ -132,7 +166,10 @@ def damage_enrollment(rng: np.random.Generator, cases: dict[str, np.ndarray], tr
     enr_birth = birth.copy()
     for tag in ("enrollment_missing_id_birth_shift", "mismatch_birth"):
         enr_birth[cases[tag]] = shift_birth(rng, birth[cases[tag]])
+    away = np.concatenate([cases["enrollment_missing_id_away"], cases["enrollment_missing_id_away_homophone"]])
+    enr_birth[away] = shift_days(rng, birth[away], 3)
     counts = {t: int(len(cases[t])) for t in (
         "enrollment_id_typo", "enrollment_id_transposition", "enrollment_missing_id",
-        "enrollment_missing_id_homophone", "enrollment_missing_id_birth_shift")}
+        "enrollment_missing_id_homophone", "enrollment_missing_id_birth_shift", "enrollment_missing_id_away",
+        "enrollment_missing_id_away_homophone")}
     return PersonColumns(sno, enr_id, enr_name, enr_male, enr_birth), pa.array(l_extra, pa.string()), counts

@@ -18,7 +18,7 @@ import pyarrow as pa
 from yidan.synth import aid, payments, truth, writers
 from yidan.synth import enrollment as en
 from yidan.synth import schools as sc
-from yidan.synth.damage import damage_enrollment, damage_registry, prepare_names
+from yidan.synth.damage import damage_enrollment, damage_registry, prepare_names, registry_birth_written
 from yidan.synth.faults import CASE_INDEX, CASES, NO_ENROLLMENT, assign_cases
 from yidan.synth.ids import id_strings, make_bodies
 from yidan.synth.people import ROLE_CHILD, Registry, age_on, make_pupils, make_registry
@@ -26,6 +26,7 @@ from yidan.synth.presets import get_preset
 from yidan.synth.regions import make_villages, province_counties
 from yidan.synth.sidecar import out_of_province_and_verifications
 
+AWAY_SHARE = 0.03  # children at school in the neighbouring county
 REF = np.datetime64("2020-08-31")  # ages for the run term 2021春 are taken on 31 Aug 2020
 Progress = Callable[[str], None]
 
@@ -66,10 +67,16 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
     age = age_on(reg.birth, REF)
     school_age = (age >= 3) & (age <= 18)
     plan = sc.plan_by_age(rng, age, always_enrolled=False)
-    school_county = reg.county_idx.copy()
-    if n_c > 1:  # a few children go to school in the neighbouring county (aid is paid there)
-        away = rng.random(n) < 0.03
-        school_county = np.where(away, (school_county + 1) % n_c, school_county)
+    # schools are in the preset's counties and, for a one-county preset, in the next county of the
+    # province too: a few children of every county go to school in the neighbouring one (aid is
+    # paid there), beside that county's own pupils, so linkage meets pairs across a county line
+    neighbour = province.codes[(sel[0] + 1) % len(province.codes)]
+    s_codes, s_names = ccodes, cnames
+    if n_c == 1:
+        s_codes = np.append(ccodes, neighbour)
+        s_names = (*cnames, province.names[(sel[0] + 1) % len(province.codes)])
+    away = rng.random(n) < AWAY_SHARE
+    school_county = np.where(away, (reg.county_idx + 1) % len(s_codes), reg.county_idx)
 
     say("分配注入的情形（每名儿童至多一种）")
     kid = school_age & ~reg.twin & (reg.role == ROLE_CHILD)
@@ -77,6 +84,12 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
     compulsory_school = np.isin(st, [sc.PRIMARY, sc.JUNIOR])
     pools = {
         "plain": kid & (age >= 6) & (age <= 14) & compulsory_school & ~board,
+        "ident": kid & (st >= 0),
+        # enrolled, and entitled to no aid (the complement of "aid_any"): a pair that may end in review
+        # leaves no payment without a link, which the aid audit would rightly question
+        "ident_noaid": kid & (st >= 0) & ~(((st == sc.PRE) & (cat != 1)) | (compulsory_school & board)
+                                            | np.isin(st, [sc.SENIOR, sc.VOCATIONAL])),
+        "compulsory": kid & (age >= 6) & (age <= 15) & (st >= 0),
         "age12": kid & (age == 12) & ~board,
         "age15": kid & (age == 15) & (st >= 0),
         "hs": kid & (st == sc.SENIOR) & (age <= 17),
@@ -92,13 +105,18 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
     cases = {c.tag: np.flatnonzero(case == i) for i, c in enumerate(CASES) if c.pool}
     _apply_case_attributes(reg, cases)
     prepare_names(rng, reg, cases)
+    away_case = np.concatenate([cases["enrollment_missing_id_away"], cases["enrollment_missing_id_away_homophone"]])
+    school_county[away_case] = (reg.county_idx[away_case] + 1) % len(s_codes)
 
     say("生成非建档立卡学生（含同名同生日者）")
-    per_county = np.bincount(reg.county_idx[school_age], minlength=n_c)
-    pupils = make_pupils(rng, np.round(per_county * p.pupils_per_child).astype(np.int64), REF)
+    per_county = np.bincount(reg.county_idx[school_age], minlength=n_c) * p.pupils_per_child
+    if n_c == 1:  # the neighbour's own pupils, as many as the children who come over from this county
+        per_county = np.append(per_county, per_county[0] * AWAY_SHARE)
+    pupils = make_pupils(rng, np.round(per_county).astype(np.int64), REF)
     strangers = cases["same_name_stranger"]
     m_pupils = len(pupils) + len(strangers)
-    u_county = np.concatenate([ccodes[reg.county_idx], ccodes[pupils.county_idx], ccodes[reg.county_idx[strangers]]])
+    u_county = np.concatenate([ccodes[reg.county_idx], s_codes[pupils.county_idx],
+                               ccodes[reg.county_idx[strangers]]])
     u_birth = np.concatenate([reg.birth, pupils.birth, reg.birth[strangers]])
     u_male = np.concatenate([reg.male, pupils.male, reg.male[strangers]])
     u_name = pa.concat_arrays([reg.name, pupils.name, reg.name.take(pa.array(strangers, pa.int64()))])
@@ -116,10 +134,10 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
     main_grade = plan.grade.copy()
     main_grade[home] = np.clip(age[home] - 6, 0, 8)
     r = np.flatnonzero(enrolled)
-    counts = np.zeros((n_c, 6), dtype=np.int64)
+    counts = np.zeros((len(s_codes), 6), dtype=np.int64)
     np.add.at(counts, (school_county[r], main_stage[r]), 1)
     np.add.at(counts, (u_pupil_county, p_plan.stage), 1)
-    schools = sc.make_schools(p.province_code, cnames, counts)
+    schools = sc.make_schools(p.province_code, s_names, counts)
     r_school = sc.pick_schools(rng, schools, school_county[r], main_stage[r])
     p_school = sc.pick_schools(rng, schools, u_pupil_county, p_plan.stage)
     class_no = np.ones(n + m_pupils, dtype=np.int64)
@@ -133,7 +151,7 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
     oop_tbl, ver_tbl, oop_ent_rows = out_of_province_and_verifications(rng, cases, reg, st, true_id)
 
     say("计算资助资格并生成发放记录")
-    county_of_school = ccodes[schools.county_idx]
+    county_of_school = s_codes[schools.county_idx]
     ent_parts, sc_by_term = [], {}
     for t in (en.FALL, en.SPRING):
         mine = (rows.term == t) & (rows.status == en.ST["在读"]) & ~rows.l_record & (rows.person < n)
@@ -153,17 +171,17 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
     ent = aid.concat(ent_parts + oop_ent["paid"])
     unverified = aid.concat(oop_ent["unverified"])
     # a real county other than the school's, for payments made by the wrong county
-    neighbour = province.codes[(sel[0] + 1) % len(province.codes)]
-    other = ccodes[(school_county + 1) % n_c] if n_c > 1 else np.full(n, neighbour)
+    other = ccodes[(school_county + 1) % n_c] if n_c > 1 else np.where(school_county == 0, neighbour, ccodes[0])
     pays, aid_found = payments.build(ent, unverified, cases, other, sc_by_term, st, board, reg.category)
 
     say("注入身份证号与姓名错误")
     reg_ids, person_id, reg_faults = damage_registry(rng, reg, true_id[:n], case)
+    reg_birth = registry_birth_written(reg.birth, cases["registry_birth_typo"])
     enr_cols, l_numbers, enr_faults = damage_enrollment(rng, cases, true_id, u_name, u_male, u_birth,
                                                        reg.surname, int(rows.l_record.sum()), u_county)
 
     say("写出数据文件与真值")
-    enr_tbl, enr_person = en.to_table(rows, enr_cols, l_numbers, schools, ccodes, class_no)
+    enr_tbl, enr_person = en.to_table(rows, enr_cols, l_numbers, schools, s_codes, class_no)
     del rows, pupils, u_county, u_birth, u_male, u_name, class_no  # the province's peak memory is in the writing
     gs = GeneratedSet(out=Path(out), preset=preset, seed=seed, rates=rates)
     truth_tables = truth.build(reg, age, case, person_id, true_id[:n], ccodes, enr_tbl, enr_person, n,
@@ -173,7 +191,7 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
     faults.update({k: int(len(v)) for k, v in reg_faults.items()})
     faults["twin"] = int(reg.twin.sum())
     writers.write_all(gs, p, province, reg, reg_ids, ccodes, enr_tbl, oop_tbl, ver_tbl, pays, true_id, enr_cols,
-                      truth_tables, faults)
+                      truth_tables, faults, reg_birth=reg_birth)
     return gs
 
 

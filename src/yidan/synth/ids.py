@@ -97,6 +97,16 @@ def legacy15(id18: str) -> str:
     return id18[:6] + id18[8:17]
 
 
+def legacy15_as_read(id18: str) -> str:
+    """What a reader makes of `legacy15(id18)`: the century '19' and a computed check character.
+
+    For a person born in 19xx that is the ID itself; for a child born in 20xx, a different,
+    check-valid ID a hundred years older.
+    """
+    body = id18[:6] + "19" + id18[8:17]
+    return body + check_chars(np.array([int(body)], dtype=np.int64))[0].as_py()
+
+
 def excel_mangled(id18: str) -> str:
     """What Excel shows for an 18-digit ID stored as a number: 4.30124E+17."""
     return f"{float(id18[:17] + '0'):.5E}".replace("E+", "E+")

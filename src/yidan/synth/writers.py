@@ -81,9 +81,27 @@ def date_text(rng: np.random.Generator, dates: np.ndarray, other_forms: float) -
 
 
 RELATIONS = ("户主", "配偶", "子", "女", "父亲", "母亲")
+_PLACE_HEADS = "青石白云桃花龙潭高坪大坝枫木黄金杉木龙山松柏茶园河西清水马鞍长乐"
+_TOWN_TAILS = ("镇", "乡")
+_VILLAGE_TAILS = ("村", "村", "村", "社区")
 
 
-def registry_table(rng: np.random.Generator, reg: Registry, ids: pa.Array) -> pa.Table:
+def place_names(codes: np.ndarray, tails: tuple[str, ...], salt: int) -> list[str]:
+    """Made-up names for township or village codes, fixed by the code alone (no random draw, so the
+    rest of the generated set is unchanged): two characters of a place plus 镇/乡 or 村/社区."""
+    pairs = len(_PLACE_HEADS) // 2
+    out = []
+    for code in codes.tolist():
+        k = (int(code) * 2654435761 + salt) % (pairs * len(tails) * 7)
+        head = _PLACE_HEADS[2 * (k % pairs): 2 * (k % pairs) + 2]
+        out.append(f"{head}{tails[(k // pairs) % len(tails)]}" if salt == 0 else
+                   f"{head}{'一二三四五六七'[k // (pairs * len(tails)) % 7]}{tails[(k // pairs) % len(tails)]}")
+    return out
+
+
+def registry_table(rng: np.random.Generator, reg: Registry, ids: pa.Array,
+                   birth: np.ndarray | None = None) -> pa.Table:
+    """The registry file's columns; `birth` is the birth-date column as written (default: the truth)."""
     n = len(reg)
     relation = np.select([reg.role == ROLE_HEAD, reg.role == ROLE_SPOUSE, (reg.role == ROLE_CHILD) & reg.male,
                           reg.role == ROLE_CHILD, reg.male], [0, 1, 2, 3, 4], 5)
@@ -91,6 +109,7 @@ def registry_table(rng: np.random.Generator, reg: Registry, ids: pa.Array) -> pa
     head_name = reg.name.take(pa.array(head_row[reg.household]))
     village_codes, village_idx = np.unique(reg.village, return_inverse=True)
     village_text = pc.cast(pa.array(village_codes), pa.string())
+    town_codes = village_codes // 1000
     hh_no = pc.utf8_lpad(pc.cast(pa.array(reg.household % 100000), pa.string()), 5, "0")
     pov = np.where(reg.category == 0, rng.choice(3, size=n, p=(0.08, 0.88, 0.04)), 3)
     phone = 13_000_000_000 + rng.integers(0, 6_999_999_999, size=n)
@@ -99,11 +118,13 @@ def registry_table(rng: np.random.Generator, reg: Registry, ids: pa.Array) -> pa
         "身份证号": ids,
         "姓名": reg.name,
         "性别": coded(["女", "男"], reg.male),
-        "出生日期": date_text(rng, reg.birth, 0.05),
+        "出生日期": date_text(rng, reg.birth if birth is None else birth, 0.05),
         "户编号": pc.binary_join_element_wise(village_text.take(pa.array(village_idx)), hh_no, ""),
         "与户主关系": coded(list(RELATIONS), relation),
         "户主姓名": head_name,
         "户籍地区划代码": coded(village_text, village_idx),
+        "乡镇名称": coded(place_names(town_codes, _TOWN_TAILS, 0), village_idx),
+        "村名称": coded(place_names(village_codes, _VILLAGE_TAILS, 1), village_idx),
         "人员类别": coded(list(CATEGORIES), reg.category),
         "脱贫状态": coded(list(POVERTY_STATUSES) + [""], pov),
         "认定日期": date_text(rng, reg.recognized, 0.02),
@@ -135,7 +156,7 @@ def aid_table(rng: np.random.Generator, pays: dict[str, np.ndarray], true_id: pa
 
 
 def write_all(gs, p, province, reg, reg_ids, ccodes, enr, oop, ver, pays, true_id, enr_cols,  # noqa: ANN001 - plain data
-              truth: dict[str, pa.Table], faults: dict[str, int]) -> None:
+              truth: dict[str, pa.Table], faults: dict[str, int], reg_birth: np.ndarray | None = None) -> None:
     out = gs.out
     out.mkdir(parents=True, exist_ok=True)
     (out / "truth").mkdir(exist_ok=True)
@@ -143,7 +164,7 @@ def write_all(gs, p, province, reg, reg_ids, ccodes, enr, oop, ver, pays, true_i
     n = len(reg)
     county = "、".join(province.names[int(np.flatnonzero(province.codes == c)[0])] for c in ccodes[:3])
     county += "等" if len(ccodes) > 3 else ""
-    reg_t = registry_table(rng, reg, reg_ids)
+    reg_t = registry_table(rng, reg, reg_ids, reg_birth)
     in_prov = np.zeros(n, dtype=bool)
     in_prov[np.unique(enr_person_rows(enr, enr_cols, n))] = True
     aid_t = aid_table(rng, pays, true_id, reg.name, enr_cols.student_no, in_prov)

@@ -1,34 +1,41 @@
 """The FastAPI application factory.
 
 `create_app(settings)` builds everything from settings (never at import time): the
-database engine (migrated to head on start), the background run worker, signed
-HTTP-only session cookies, security headers, routes and the static assets, which the
-application serves itself (no CDN).
+database engine (migrated to head on start), the instance's random secret (kept in the
+database), the background run worker, server-side sessions (yidan.web.sessions), the
+request guard (body limits, security headers, a Chinese 500; yidan.web.guard), the input
+guard and Chinese 4xx answers (yidan.web.validation), routes, the API reference page and
+the static assets, which the application serves itself (no CDN, no external URL).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, select
 from starlette.exceptions import HTTPException
-from starlette.middleware.sessions import SessionMiddleware
 
 from yidan.errors import ConfigError, NotFoundError, YidanError
 from yidan.settings import AppSettings, get_app_settings
 from yidan.store.crud import runs as run_crud
+from yidan.store.crud import sessions as web_sessions
 from yidan.store.db import make_engine, session_factory, session_scope, upgrade
 from yidan.store.errors import ActionError, ConflictError
+from yidan.store.instance import instance_secret
 from yidan.store.models import User
 from yidan.web.deps import LoginRequired, is_api
+from yidan.web.guard import RequestGuard
 from yidan.web.render import render
 from yidan.web.security import WEAK_PASSWORDS, verify_password
+from yidan.web.sessions import clear_session_cookie, session_token
+from yidan.web.validation import guard_input, validation_errors, validation_message
 from yidan.web.worker import Runner, RunWorker
 
 STATIC = Path(__file__).parent / "static"
@@ -53,49 +60,49 @@ def _status_for(exc: YidanError) -> int:
     return 400
 
 
+_PLAIN = {400: "请求格式不对。", 401: "需要登录。", 403: "无权访问。", 404: "页面不存在。", 405: "不支持此请求方式。",
+          406: "无法提供所要求的格式。", 413: "提交的内容太大。", 415: "不支持此内容类型。", 422: "提交的内容格式不对。"}
+
+
+def _chinese(detail: object, code: int) -> str:
+    """FastAPI's and Starlette's own English details become a Chinese sentence."""
+    if isinstance(detail, str) and any("\u4e00" <= c <= "\u9fff" for c in detail):
+        return detail
+    return _PLAIN.get(code, "请求无法完成。")
+
+
 def create_app(settings: AppSettings | None = None, *, engine: Engine | None = None,
                runner: Runner | None = None, migrate: bool = True) -> FastAPI:
     settings = settings or get_app_settings()
     engine = engine or make_engine(settings.database_url)
     if migrate:
         upgrade(engine)
-    app = FastAPI(title="一单式教育扶贫比对系统", version="0.1", docs_url="/api/docs", redoc_url=None,
-                  openapi_url="/api/openapi.json")
+    app = FastAPI(title="一单式教育扶贫比对系统", version="0.1", docs_url=None, redoc_url=None,
+                  openapi_url="/api/openapi.json", dependencies=[Depends(guard_input)])
     app.state.settings = settings
     app.state.engine = engine
+    app.state.secret = instance_secret(engine)  # random, generated at the first start, kept in the database
     app.state.sessions = session_factory(engine)
     app.state.options_cache = {}  # filter menus by (region, latest published run)
-    app.state.worker = RunWorker(app.state.sessions, settings.data_dir, runner)
+    app.state.worker = RunWorker(app.state.sessions, settings.data_dir, runner, config=settings.run_config)
     with session_scope(app.state.sessions) as s:
         run_crud.fail_interrupted(s)
+        web_sessions.prune(s)
     if settings.production:
         _refuse_default_passwords(app)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response: Response = await call_next(request)
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if not request.url.path.startswith("/api/docs"):
-            response.headers.setdefault(
-                "Content-Security-Policy",
-                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
-            )
-        if not request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
-
-    app.add_middleware(
-        SessionMiddleware, secret_key=settings.secret_key, session_cookie="yidan_session",
-        max_age=settings.session_max_age, same_site="strict", https_only=settings.production,
-    )
+    app.add_middleware(RequestGuard, settings=settings)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        response: Response
         if request.headers.get("hx-request"):
-            return Response(status_code=401, headers={"HX-Redirect": "/login"})
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            response = Response(status_code=401, headers={"HX-Redirect": "/login"})
+        else:
+            response = RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        if session_token(request):
+            clear_session_cookie(request, response)
+        return response
 
     @app.exception_handler(YidanError)
     async def _yidan_error(request: Request, exc: YidanError) -> Response:
@@ -106,25 +113,26 @@ def create_app(settings: AppSettings | None = None, *, engine: Engine | None = N
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Response:
+        message = _chinese(exc.detail, exc.status_code)
         if is_api(request) or request.url.path.startswith("/static/"):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        message = exc.detail if isinstance(exc.detail, str) and exc.status_code != 404 else "页面不存在。"
+            return JSONResponse({"detail": message}, status_code=exc.status_code, headers=exc.headers)
+        if exc.status_code == 404:
+            message = "页面不存在。"
         return render(request, "error.html", {"message": message, "hint": "", "code": exc.status_code},
                       exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ())[1:])
-        message = f"提交的内容不完整或格式不对：{where}（{first.get('msg', '')}）"
+        message = validation_message(exc.errors())  # never the input itself
         if is_api(request):
-            return JSONResponse({"detail": message, "errors": exc.errors()}, status_code=422)
+            return JSONResponse({"detail": message, "errors": validation_errors(exc.errors())}, status_code=422)
         return render(request, "error.html", {"message": message, "hint": "返回上一页检查后重新提交。", "code": 422}, 422)
 
-    from yidan.web.routes import ROUTERS
+    from yidan.web.routes import ROUTERS, api_docs
 
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(api_docs.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     return app
 

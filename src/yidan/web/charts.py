@@ -18,8 +18,7 @@ def bars(items: list[tuple[str, int]], *, width: int = 520, bar_h: int = 18, col
     label_w, value_w = 150, 60
     span = width - label_w - value_w
     h = len(items) * (bar_h + 6) + 4
-    parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {h}" preserveAspectRatio="xMinYMin meet" '
-             f'xmlns="http://www.w3.org/2000/svg">']
+    parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {h}" preserveAspectRatio="xMinYMin meet">']
     for i, (label, value) in enumerate(items):
         y = 4 + i * (bar_h + 6)
         w = round(span * value / top, 1)
@@ -41,8 +40,7 @@ def trend_line(points: list[tuple[str, int]], *, width: int = 520, height: int =
     step = (width - pad_l - 20) / max(1, n - 1)
     xy = [(pad_l + i * step if n > 1 else width / 2, pad_t + (height - pad_b - pad_t) * (1 - v / top))
           for i, (_, v) in enumerate(points)]
-    parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" preserveAspectRatio="xMinYMin meet" '
-             f'xmlns="http://www.w3.org/2000/svg">',
+    parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" preserveAspectRatio="xMinYMin meet">',
              f'<line x1="{pad_l}" y1="{height - pad_b}" x2="{width - 10}" y2="{height - pad_b}" stroke="#999"/>']
     if n > 1:
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)

@@ -1,8 +1,9 @@
 """The dependencies every route is built from (Annotated, in one place).
 
 * `SessionDep` — a database session per request, committed when the route returns.
-* `CurrentUser` — the signed-in user: a Bearer API token under /api, the signed
-  session cookie elsewhere (cookies are never accepted by the API, so it needs no CSRF).
+* `CurrentUser` — the signed-in user: a Bearer API token under /api, the server-side
+  session named by the session cookie elsewhere (yidan.web.sessions; cookies are never
+  accepted by the API, so it needs no CSRF).
 * `Allow(*roles)` — a route dependency stating who may call the route; the
   authorisation matrix test reads it from `app.routes`, so no route escapes the table.
 * `RegionScope`, `CaseInScope`, `RunInScope`, `RegionParam` — objects outside the
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -20,10 +22,12 @@ from sqlalchemy.orm import Session
 
 from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
+from yidan.store.crud import sessions as web_sessions
 from yidan.store.crud import users
 from yidan.store.db import session_scope
 from yidan.store.models import ROLES, Case, Run, User
 from yidan.web.security import token_hash
+from yidan.web.sessions import session_token
 
 ALL_ROLES = tuple(ROLES)
 CASE_WORKERS = ("county", "city")
@@ -78,13 +82,26 @@ def current_user(request: Request, session: SessionDep) -> User:
                                 headers={"WWW-Authenticate": "Bearer"})
         request.state.user = UserView.of(user)
         return user
-    uid = request.session.get("uid")
-    user = users.get_user(session, user_id=int(uid)) if uid else None
-    if user is None or user.disabled or request.session.get("pwh") != user.password_hash[-16:]:
-        request.session.clear()
+    user = session_user(request, session)
+    if user is None:
         raise LoginRequired()
     request.state.user = UserView.of(user)
     return user
+
+
+def session_user(request: Request, session: Session) -> User | None:
+    """The user of the browser's server-side session, if it is open and the account enabled."""
+    token = session_token(request)
+    if token is None:
+        return None
+    settings = request.app.state.settings
+    ws = web_sessions.active(session, token=token, idle=timedelta(seconds=settings.session_idle_seconds))
+    if ws is None:
+        return None
+    if ws.user.disabled:
+        web_sessions.end_all(session, user=ws.user, reason="disabled")
+        return None
+    return ws.user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

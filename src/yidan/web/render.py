@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,14 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from yidan.contract.codes import FAMILY_LABELS, FINDING_CODES, STATUSES
+from yidan.contract.outputs import NEXT_STEPS, evidence_lines
 from yidan.store.models import CASE_STATES, ROLES
-from yidan.store.regions import level_label, region_name
+from yidan.store.regions import level_label, place_label, region_name
 from yidan.web import charts
 from yidan.web.masking import mask_id, mask_phone
-from yidan.web.security import CSRF_FIELD, csrf_token
+from yidan.web.review import review
+from yidan.web.security import CSRF_FIELD
+from yidan.web.sessions import csrf_token, remember_anonymous
 
 MATCH_METHOD_LABELS = {"id": "身份证号一致", "id_repaired": "身份证号纠错后一致", "linkage": "概率匹配", "none": "未匹配"}
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -37,33 +39,34 @@ def _urlencode_page(params: Any, page: int) -> str:
 
 templates.env.filters["urlencode_page"] = _urlencode_page
 
-EVIDENCE_LABELS = {"paid_by": "实际发放县", "payments": "发放次数", "via_linkage": "经概率匹配的发放", "student_no": "学籍号",
-                   "responsible": "应发放县", "basis": "发放依据", "stage": "学段", "out_of_province_aided": "省外是否已资助"}
+def evidence_items(text: str | None, full: bool = False) -> list[tuple[str, str]]:
+    """The run's evidence as labelled lines, through the one renderer the workbook and the sample list
+    use (`yidan.contract.outputs.evidence_lines`); ID numbers masked unless the role sees them in full."""
+    return evidence_lines(text, mask_id=None if full else mask_id)
 
 
-def evidence_items(text: str | None) -> list[tuple[str, str]]:
-    """The run's evidence (JSON text) as labelled lines; plain text stays one line."""
-    if not text:
-        return []
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return [("", text)]
-    if not isinstance(data, dict):
-        return [("", str(data))]
-    out: list[tuple[str, str]] = []
-    for key, value in data.items():
-        if value in (None, "", [], {}):
-            continue
-        if isinstance(value, dict):
-            value = "；".join(f"{k}：{v}" for k, v in value.items() if v not in (None, ""))
-        elif isinstance(value, list):
-            value = "；".join(str(v) for v in value)
-        name = str(key)  # JSON object keys are strings already
-        out.append((EVIDENCE_LABELS.get(name, name), str(value)))
-    return out
+def place(county: str | None, township: str | None = None, village: str | None = None,
+          person: dict[str, Any] | None = None) -> str:
+    """户籍地 as names: county from the division table, township and village from the registry's names
+    (carried on the person); a code is shown only where no name exists."""
+    p = person or {}
+    parts = [region_name(county) if county else ""]
+    if township:
+        parts.append(p.get("township_name") or township)
+    if village:
+        parts.append(p.get("village_name") or village)
+    return " ".join(x for x in parts if x)
 
 
+def school(code: str | None, person: dict[str, Any] | None = None) -> str:
+    """A school by name (with its code); the code alone only where no name exists."""
+    name = (person or {}).get("school_name")
+    if name and code:
+        return f"{name}（{code}）"
+    return name or code or ""
+
+
+templates.env.globals.update(evidence_items=evidence_items, place_label=place_label, place=place, school=school, review=review, NEXT_STEPS=NEXT_STEPS)
 templates.env.filters["evidence_items"] = evidence_items
 
 LOCAL = ZoneInfo("Asia/Shanghai")  # times are stored in UTC and shown in Beijing time
@@ -82,4 +85,6 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
     ctx = dict(context or {})
     ctx.setdefault("user", getattr(request.state, "user", None))
     ctx["csrf"] = csrf_token(request)
-    return templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    response = templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    remember_anonymous(request, response)
+    return response

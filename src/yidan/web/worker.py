@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from yidan.contract.link_decisions import LINK_DECISIONS
 from yidan.errors import RunError, YidanError
+from yidan.outfiles import safe_cell
 from yidan.runs.rundir import RunDir
 from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
@@ -40,6 +41,8 @@ class RunSpec:
     term: str
     audit_terms: list[str] = field(default_factory=list)
     files: dict[str, list[Path]] = field(default_factory=dict)
+    # the server's yidan.toml (engine, memory limit, ages, thresholds); None = the documented defaults
+    config: Path | None = None
 
 
 Runner = Callable[[RunSpec, Path, Callable[[str], None]], RunDir]
@@ -70,7 +73,7 @@ def pipeline_runner(spec: RunSpec, out_dir: Path, progress: Callable[[str], None
     except ImportError:
         raise RunError("本系统尚未安装比对流程（yidan.pipeline.run）。", hint="升级 yidan 到包含比对流程的版本。") from None
     from yidan.identity.terms import parse_term
-    from yidan.settings import RunConfig
+    from yidan.settings import load_run_config
 
     def files(table: str) -> list[Path]:
         return spec.files.get(table, [])
@@ -81,7 +84,7 @@ def pipeline_runner(spec: RunSpec, out_dir: Path, progress: Callable[[str], None
         link_decisions=files("link_decisions"),
     )
     return run_comparison(  # type: ignore[no-any-return]
-        inputs, term=parse_term(spec.term), out_dir=out_dir, config=RunConfig(),
+        inputs, term=parse_term(spec.term), out_dir=out_dir, config=load_run_config(spec.config),
         audit_terms=[parse_term(t) for t in spec.audit_terms], progress=progress,
     )
 
@@ -94,15 +97,20 @@ def write_link_decisions(session: Session, path: Path) -> Path:
         w = csv.writer(fh)
         w.writerow(headers)
         for d in case_crud.link_decisions(session):
-            w.writerow([d.person_id, d.student_no, d.decision, d.decided_by, d.decided_on.date().isoformat()])
+            w.writerow([safe_cell(v) for v in (d.person_id, d.student_no, d.decision, d.decided_by,
+                                               d.decided_on.date().isoformat())])
     return path
 
 
 class RunWorker:
     def __init__(self, sessions: sessionmaker[Session], data_dir: Path, runner: Runner | None = None,
-                 max_workers: int = 1) -> None:
+                 max_workers: int = 1, config: Path | None = None) -> None:
         self.sessions = sessions
         self.data_dir = Path(data_dir)
+        # a run started from the web uses the server's configuration, as `yidan run --config` does:
+        # the configured file, else yidan.toml in the data directory, else the defaults
+        default = self.data_dir / "yidan.toml"
+        self.config = Path(config) if config else default if default.is_file() else None
         self.runner = runner or pipeline_runner
         self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="yidan-run")
         self.futures: dict[int, Future[None]] = {}
@@ -127,6 +135,8 @@ class RunWorker:
             with session_scope(self.sessions) as s:
                 decisions = write_link_decisions(s, self.upload_dir_for(run_pk) / "link_decisions.csv")
             spec.files["link_decisions"] = [decisions]
+            if spec.config is None:
+                spec.config = self.config
             if out_dir.exists():
                 shutil.rmtree(out_dir)
             rundir = self.runner(spec, out_dir, lambda label: self._progress(run_pk, label))

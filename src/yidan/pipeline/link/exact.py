@@ -17,6 +17,11 @@ from yidan.pipeline.context import RunContext
 from yidan.pipeline.link.explain import exact_explanation
 from yidan.pipeline.link.prepare import normaliser
 
+# Methods of the exact tier: the registry ID equals the student's ID column ("id") or the ID inside
+# its "G" student number ("id_repaired"). Either way the ID linked the pair, so a name, gender or
+# birth date that disagrees is a data problem (K08) whatever key linked it.
+EXACT_METHODS = ("id", "id_repaired")
+
 LINK_COLUMNS = (
     "person_id",
     "reg_key",

@@ -2,7 +2,7 @@
 
 Registry persons and students come in with different column names; both leave
 with the same schema so the model's SQL never needs to know which side it reads:
-`uid`, `id`, `id_valid`, `gender`, `birth_str` (and `birth_numbers`), `county`, `city`, `name_norm`,
+`uid`, `id`, `id_valid` (a converted 15-digit ID is not), `id_conv`, `gender`, `birth_str` (and `birth_numbers`), `county`, `city`, `name_norm`,
 `name_len`, reading features (see `prepare.name_features`), the digit sums used to
 recognise two swapped digits, and the ID blocking keys.
 """
@@ -26,6 +26,7 @@ ID_BLOCK_KEYS: tuple[tuple[tuple[int, int], ...], ...] = (
     ((0, 5), (7, 18)),  # neighbours swapped across county | year
     ((0, 9), (11, 18)),  # ... across year | month
     ((0, 13), (15, 18)),  # ... across day | sequence
+    ((0, 6), (8, 17)),  # the legacy 15-digit form: a converted ID's century and check character are guesses
 )
 
 
@@ -60,12 +61,19 @@ def birth_numbers(birth: Any) -> dict[str, Any]:
     """Whole numbers the birth-date levels compare (integer arithmetic per pair, no date parsing).
 
     `birth_days` (days since 1970-01-01), `birth_months` (year × 12 + month: December and
-    the next January are adjacent) and `birth_dom` (day of the month).
+    the next January are adjacent), `birth_dom` (day of the month) and `birth_months15` (the
+    `birth_months` of the day fifteen days later) and `birth_year`. Two dates a few days apart
+    share their `birth_months` or, across the end of a month, their `birth_months15`; a date a
+    month off on the same day shares year and day (but for December against January): the
+    blocking rules for a child enrolled in another county without an ID use them.
     """
+    later = birth + ibis.interval(days=15)
     return {
         "birth_days": birth.epoch_days().cast("int64"),
         "birth_months": (birth.year() * 12 + birth.month()).cast("int64"),
         "birth_dom": birth.day().cast("int64"),
+        "birth_months15": (later.year() * 12 + later.month()).cast("int64"),
+        "birth_year": birth.year().cast("int64"),
     }
 
 
@@ -73,10 +81,14 @@ def registry_side(persons: Any, normalise: Any, **extra: Any) -> Any:
     """Features of registry persons (rows of `reg_persons`); `extra` columns are kept too."""
     p = persons
     ident = ibis.ifelse(p.person_id.length() == 18, p.person_id, ibis.null("string"))
+    # a converted 15-digit ID passes the check with a computed check character: no evidence that two
+    # different valid IDs are two people, so linkage counts it as unverified (`id_valid` false)
+    converted = p.id_converted.fill_null(False) if "id_converted" in p.columns else ibis.literal(False)
     t = p.select(
         uid=p.reg_key.cast("string"),
         id=ident,
-        id_valid=ibis.ifelse(ident.isnull(), ibis.null("boolean"), p.id_valid.fill_null(False)),
+        id_valid=ibis.ifelse(ident.isnull(), ibis.null("boolean"), p.id_valid.fill_null(False) & ~converted),
+        id_conv=ibis.ifelse(ident.isnull(), ibis.null("boolean"), converted),
         gender=p.gender,
         birth_str=p.birth_date.cast("string"),
         **birth_numbers(p.birth_date),
@@ -95,6 +107,7 @@ def student_side(students: Any, normalise: Any, **extra: Any) -> Any:
         uid=s.student_no,
         id=ident,
         id_valid=ibis.ifelse(ident.isnull(), ibis.null("boolean"), s.link_id_valid.fill_null(False)),
+        id_conv=ibis.ifelse(ident.isnull(), ibis.null("boolean"), s.link_id_converted.fill_null(False)),
         gender=s.gender,
         birth_str=s.birth_date.cast("string"),
         **birth_numbers(s.birth_date),

@@ -12,7 +12,8 @@ Why these comparisons (measured, see ENGINE-NOTES):
 * A birth date shifted by one day, or by one month on the same day, is the usual
   slip of an enrollment clerk; it is one level of its own, met however many digits
   change (2007-12-10 / 2008-01-10 changes three), ahead of "one digit differs" and
-  of the broad "within 31 days", where it would share its m with unrelated dates.
+  of the broad "within 31 days", where it would share its m with unrelated dates; so is a date
+  a few days off (within a week), the other usual slip.
   Date distances are integer arithmetic on numbers computed once per record
   (`features.birth_numbers`), never date parsing per pair: u alone compares millions.
 * m comes from the exact-ID pairs (free labels), u from random pairs, term
@@ -67,6 +68,10 @@ def comparisons() -> list[Any]:
         comparison_levels=[
             _level("id_l IS NULL OR id_r IS NULL", "缺失").configure(is_null_level=True),
             _level("id_l = id_r", "完全相同"),
+            # a legacy 15-digit ID converted to 18 digits: its century and check character are guesses,
+            # the 15 digits written (area, yymmdd, sequence) are the evidence
+            _level("(id_conv_l OR id_conv_r) AND substr(id_l, 1, 6) = substr(id_r, 1, 6) "
+                   "AND substr(id_l, 9, 9) = substr(id_r, 9, 9)", "15位旧号码相同（世纪、校验位为转换所加）"),
             # one substitution leaves one half of the 18 characters untouched: the cheap test first
             _level("id_valid_l AND id_valid_r AND (substr(id_l, 1, 9) = substr(id_r, 1, 9) "
                    "OR substr(id_l, 10, 9) = substr(id_r, 10, 9)) AND levenshtein(id_l, id_r) = 1",
@@ -108,6 +113,8 @@ def comparisons() -> list[Any]:
             _level("abs(birth_days_l - birth_days_r) <= 1 "
                    "OR (birth_dom_l = birth_dom_r AND abs(birth_months_l - birth_months_r) = 1)",
                    "相差一天或整一个月"),
+            # a few days off (a date noted at registration, say): near in time whatever digits change
+            _level("abs(birth_days_l - birth_days_r) <= 7", "相差一周以内"),
             _level("levenshtein(birth_str_l, birth_str_r) = 1", "一位数字不同"),
             _level(
                 "substr(birth_str_l, 1, 4) = substr(birth_str_r, 1, 4) "
@@ -145,6 +152,11 @@ def comparisons() -> list[Any]:
 BLOCK_KEYS: tuple[tuple[str, ...], ...] = (
     ("birth_str", "surname_py"),
     ("county", "name_py"),
+    # a child enrolled in another county without an ID, the birth date a few days off: the full
+    # reading and the birth month (or the month fifteen days on, for dates either side of a month's end)
+    ("birth_months", "name_py"),
+    ("birth_months15", "name_py"),
+    ("birth_year", "birth_dom", "name_py"),  # ... and a month off on the same day
     *((f"idk{i}",) for i in range(1, len(ID_BLOCK_KEYS) + 1)),
 )
 
@@ -159,7 +171,8 @@ PAIR_FILTER = "NOT COALESCE(l.id_valid AND r.id_valid AND l.id <> r.id, FALSE)"
 
 
 def blocking_rules() -> list[Any]:
-    """Candidate pairs: birth date + surname reading; county + full reading; the ID blocks.
+    """Candidate pairs: birth date + surname reading; county + full reading; birth month + full reading
+    (twice: calendar month, and the month fifteen days on); birth year and day + full reading; the ID blocks.
 
     Each rule keeps only pairs that pass `PAIR_FILTER` (the engine applies it on the join).
     """

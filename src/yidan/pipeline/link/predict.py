@@ -227,15 +227,20 @@ def block_keys(t: Any) -> dict[str, Any]:
     """One string per blocking rule (`BLOCK_KEYS`), from cheap columns: null where a part is null.
 
     `t` carries `reading_key_parts`. The first rule's key (birth date, surname reading) is
-    Splink's own; the second's (county, full reading) is looser — surname reading, the
-    second and last characters' readings and the length — so that it never separates two
-    names Splink would block together. Parts are joined with a separator none contains.
+    Splink's own; those on the full reading (with the county, the birth month, the birth month
+    fifteen days on, or the birth year and day) are looser — surname reading, the second and
+    last characters' readings and the length — so that they never separate two names Splink
+    would block together. Parts are joined with a separator none contains.
     A student can be in a blocked pair only if one of its keys equals the same key of some
     residue registry person.
     """
+    reading = [t._s0, t._u1, t._ul, t._len.cast("string")]
     parts = {
         "birth_str|surname_py": [t.birth_str, t._s0],
-        "county|name_py": [t.county, t._s0, t._u1, t._ul, t._len.cast("string")],
+        "county|name_py": [t.county, *reading],
+        "birth_months|name_py": [t.birth_months.cast("string"), *reading],
+        "birth_months15|name_py": [t.birth_months15.cast("string"), *reading],
+        "birth_year|birth_dom|name_py": [t.birth_year.cast("string"), t.birth_dom.cast("string"), *reading],
     }
     out = {}
     for j, cols in enumerate(BLOCK_KEYS):

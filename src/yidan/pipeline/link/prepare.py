@@ -82,16 +82,19 @@ def latest_records(enrollment: Any, files: list[str]) -> Any:
 def build_students(enrollment: Any, files: list[str]) -> Any:
     """One row per student_no: its latest record (`latest_records`) with the ID a link may use.
 
-    `link_id` is the ID column when valid, else the ID in the "G" number, else the
-    (invalid) ID column. The "G" number is read only on the latest records.
+    `link_id` is the ID column when valid (and not converted from the 15-digit form), else the
+    ID in the "G" number, else the (unverified) ID column; `link_id_converted` says the ID used
+    is a converted 15-digit one. The "G" number is read only on the latest records.
     """
     e = student_ids(latest_records(enrollment, files))
     id_valid = e.id_number_valid.fill_null(False)
-    use_id = e.id_number.notnull() & id_valid
+    converted = e.id_number_converted.fill_null(False) if "id_number_converted" in e.columns else ibis.literal(False)
+    use_id = e.id_number.notnull() & id_valid & ~converted
     link_id = ibis.cases((use_id, e.id_number), (e.g_id.notnull(), e.g_id), else_=e.id_number)
     link_id_valid = ibis.cases((use_id, True), (e.g_id.notnull(), True), (e.id_number.notnull(), False),
                                else_=ibis.null("boolean"))
-    return e.mutate(link_id=link_id, link_id_valid=link_id_valid)
+    link_id_converted = ~use_id & e.g_id.isnull() & e.id_number.notnull() & converted
+    return e.mutate(link_id=link_id, link_id_valid=link_id_valid, link_id_converted=link_id_converted)
 
 
 def link_prepare(ctx: RunContext) -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yidan.errors import ConfigError, NotFoundError
+from yidan.store.crud import sessions as web_sessions
 from yidan.store.models import ROLES, ApiToken, User, utcnow
 
 REGION_LENGTH = {"province_admin": 2, "province_analyst": 2, "city": 4, "county": 6, "inspector": None}
@@ -58,25 +57,25 @@ def get_user(session: Session, *, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
-def set_password(session: Session, *, user: User, password_hash: str) -> None:
+def set_password(session: Session, *, user: User, password_hash: str) -> int:
+    """A new password ends every open session of the account; returns how many were ended."""
     user.password_hash = password_hash
     user.failed_logins = 0
     user.locked_until = None
+    return web_sessions.end_all(session, user=user, reason="password")
 
 
 def set_disabled(session: Session, *, user: User, disabled: bool) -> None:
+    """Disabling an account ends its sessions at once (its API tokens stop working too)."""
     user.disabled = disabled
+    if disabled:
+        web_sessions.end_all(session, user=user, reason="disabled")
 
 
-def record_failed_login(session: Session, *, user: User, lock_until: datetime | None) -> None:
-    user.failed_logins += 1
-    if lock_until is not None:
-        user.locked_until = lock_until
-
-
-def record_good_login(session: Session, *, user: User) -> None:
-    user.failed_logins = 0
-    user.locked_until = None
+def in_region(session: Session, *, region: str) -> list[User]:
+    """Accounts whose region lies inside `region` (an administrator manages those)."""
+    return list(session.scalars(select(User).where(User.region.startswith(region, autoescape=True))
+                                .order_by(User.region, User.username)))
 
 
 def add_token(session: Session, *, user: User, name: str, token_hash: str) -> ApiToken:

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from yidan.contract.outputs import NEXT_STEPS
 from yidan.store import audit
 from yidan.store.crud import cases as crud
 from yidan.store.errors import ConflictError
@@ -18,6 +19,7 @@ from yidan.store.models import Case
 from yidan.web.actions import ACTIONS, Action, apply
 from yidan.web.deps import ALL_ROLES, CaseInScope, CurrentUser, RegionScope, SessionDep, allow
 from yidan.web.masking import mask_id, mask_phone, may_see_full
+from yidan.web.render import place
 from yidan.web.routes.pages_cases import FilterDep
 
 router = APIRouter(prefix="/api", tags=["cases"])
@@ -49,6 +51,13 @@ class CaseOut(BaseModel):
     state: str
     state_label: str
     version: int
+    # what a field team needs, from the run (contract/outputs.py); the phone masked in lists
+    head_name: str | None = None
+    relation: str | None = None
+    phone: str | None = None
+    place: str = ""  # 户籍地 as names: 县 乡镇 村
+    school_name: str | None = None
+    next_step: str | None = None
 
 
 class CaseDetailOut(CaseOut):
@@ -66,8 +75,13 @@ class CaseListOut(BaseModel):
 
 
 def _out(case: Case, full: bool) -> dict[str, Any]:
-    data = {k: getattr(case, k) for k in CaseOut.model_fields if k != "state_label"}
+    data = {k: getattr(case, k) for k in CaseOut.model_fields if k != "state_label" and hasattr(Case, k)}
     data["state_label"] = case.state_label
+    p = case.person or {}
+    data.update(head_name=p.get("head_name"), relation=p.get("relation"),
+                phone=p.get("phone") if full else (mask_phone(p.get("phone")) or None),
+                place=place(case.county, case.township, case.village, p), school_name=p.get("school_name"),
+                next_step=NEXT_STEPS.get(case.code))
     if not full:
         data["person_id"] = mask_id(case.person_id)
     return data

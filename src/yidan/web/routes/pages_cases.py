@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from yidan.store import audit
+from yidan.store import audit, regions
 from yidan.store.crud import cases as crud
 from yidan.store.errors import ActionError, ConflictError
 from yidan.store.models import Case, User
@@ -15,6 +15,7 @@ from yidan.web.deps import ALL_ROLES, CaseInScope, CurrentUser, RegionScope, Ses
 from yidan.web.masking import may_see_full
 from yidan.web.render import render
 from yidan.web.security import check_csrf
+from yidan.web.validation import clamp_page
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
@@ -28,7 +29,7 @@ def case_filter(
 
     return crud.CaseFilter(code=clean(code), township=clean(township), village=clean(village),
                            school_code=clean(school_code), state=clean(state), q=clean(q), county=clean(county),
-                           page=max(1, page))
+                           page=clamp_page(page))
 
 
 FilterDep = Annotated[crud.CaseFilter, Depends(case_filter)]
@@ -45,7 +46,7 @@ def cases_page(request: Request, session: SessionDep, user: CurrentUser, region:
     if key not in cache:
         if len(cache) > 1000:
             cache.clear()
-        cache[key] = crud.filter_options(session, region=region)
+        cache[key] = {**crud.filter_options(session, region=region), "names": regions.names_in(session, region=region)}
     return render(request, "cases.html", {**ctx, "options": cache[key]})
 
 

@@ -23,6 +23,7 @@ from yidan.store.crud import runs as run_crud
 from yidan.store.errors import ActionError, ConflictError
 from yidan.store.models import User, utcnow
 from yidan.web.deps import WORKBOOK_USERS, CurrentUser, SessionDep, allow
+from yidan.web.guard import megabytes
 from yidan.web.render import render
 from yidan.web.security import check_csrf
 
@@ -40,7 +41,11 @@ def _latest(session, user: User) -> RunDir:  # type: ignore[no-untyped-def]
 @router.get("/workbook", dependencies=allow(*WORKBOOK_USERS), name="workbook")
 def workbook_page(request: Request, session: SessionDep, user: CurrentUser):
     run = run_crud.latest_published(session, region=user.region)
-    return render(request, "workbook.html", {"run": run})
+    return render(request, "workbook.html", {"run": run, "upload_limit": _upload_limit(request)})
+
+
+def _upload_limit(request: Request) -> str:
+    return megabytes(request.app.state.settings.max_workbook_bytes)
 
 
 @router.get("/workbook/download", dependencies=allow(*WORKBOOK_USERS), name="workbook_download")
@@ -117,5 +122,6 @@ def workbook_upload(request: Request, session: SessionDep, user: CurrentUser,
                  detail=f"填写 {result.filled} 行，接受 {result.accepted} 行，退回 {result.returned} 行")
     return render(request, "workbook.html", {
         "run": run_crud.latest_published(session, region=user.region), "result": result, "recorded": recorded,
+        "upload_limit": _upload_limit(request),
         "problems": _problems(result.problems),
     }, 200 if result.returned == 0 and not result.unreadable else 400)

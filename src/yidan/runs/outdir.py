@@ -28,12 +28,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from yidan.contract.outputs import OUTPUTS
 from yidan.outfiles import OutputError, output_error, pid_alive
 
 MANIFEST = "manifest.json"
 # what yidan itself writes into a run directory: the run's outputs, and `yidan diff`'s default workbook
-RUN_FILES = frozenset({MANIFEST, "manifest.json.part", "rejects.parquet", "persons.parquet", "links.parquet",
-                       "findings.parquet", "summary.parquet", "diff.xlsx"})
+RUN_FILES = frozenset({MANIFEST, "manifest.json.part", *(f"{name}.parquet" for name in OUTPUTS), "diff.xlsx"})
 _NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)  # file systems without flock
 NEXT_STEP = "请指定一个不存在的文件夹、空文件夹，或上一次 yidan run 写出的结果目录。"
 

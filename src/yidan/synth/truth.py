@@ -28,7 +28,7 @@ def statuses(case: np.ndarray, age: np.ndarray, enrolled: np.ndarray) -> pa.Arra
     by_case = np.array([c.status or "" for c in CASES], dtype=object)[case]
     default = np.where(enrolled, "IN_SCHOOL", "UNMATCHED")
     status = np.where(by_case == "", default, by_case)
-    # outside compulsory age (6–15) a child with no enrollment is out of school, not "unmatched"
+    # outside compulsory age (6–15) a child without any enrollment is out of school, not "unmatched"
     status = np.where((status == "UNMATCHED") & (age < 6), "NOT_IN_KINDERGARTEN", status)
     status = np.where((status == "UNMATCHED") & (age > 15), "NOT_IN_SCHOOL", status)
     in_range = (age >= 3) & (age <= 18)

@@ -78,7 +78,8 @@ def list_cases(session: Session, *, region: str, filters: CaseFilter) -> tuple[l
         stmt = stmt.where(Case.name.contains(f.q, autoescape=True) | (Case.finding_key == f.q))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     page = max(1, f.page)
-    heavy = (defer(Case.person), defer(Case.link), defer(Case.team), defer(Case.evidence))  # not shown in lists
+    # not shown in lists; the person record is (head, phone, place and school names: issue 14)
+    heavy = (defer(Case.link), defer(Case.team), defer(Case.evidence))
     rows = session.scalars(
         stmt.options(*heavy).order_by(Case.county, Case.township, Case.code, Case.id)
         .offset((page - 1) * f.per_page).limit(f.per_page)

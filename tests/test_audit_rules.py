@@ -173,6 +173,9 @@ def test_audit_rule_case_raises_exactly_the_expected_findings(path: Path) -> Non
             assert f["detail"] == e["detail"]
         for part in e.get("detail_contains", []):
             assert part in f["detail"], f["detail"]
+        for field in ("name", "township", "village", "school_code"):
+            if field in e:
+                assert f[field] == e[field], (field, f[field])
         for part in e.get("evidence_contains", []):
             assert part in f["evidence"], f["evidence"]
         assert f["finding_key"] == f"{e['code']}|{e['term']}|{e['programme_code']}|{e['person_id']}"

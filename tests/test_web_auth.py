@@ -89,8 +89,6 @@ def test_a_disabled_account_loses_its_session_at_once(env: Env) -> None:
     assert client.get("/cases").headers["location"].startswith("/login")
 
 
-@pytest.mark.xfail(strict=True, reason="a real run's K02 detail names the student number G+ID: the list and the "
-                   "analyst's case page show the full ID (masking must cover detail and evidence, issue 13)")
 def test_the_list_masks_ids_and_the_case_page_shows_the_full_id_only_to_roles_that_need_it(env: Env, tmp_path: Path) -> None:
     admin = make_user(env, "admin", "province_admin", "43")
     make_user(env, "clerk", "county", COUNTY_A)
@@ -103,10 +101,12 @@ def test_the_list_masks_ids_and_the_case_page_shows_the_full_id_only_to_roles_th
     listing = clerk.get("/cases").text
     assert masked in listing and full not in listing
     page = clerk.get(f"/cases/{case.id}").text
-    assert full in page
     phone = (case.person or {}).get("phone")
-    assert phone and phone in page  # the household's phone, in full for the county (audited below)
+    assert phone and full not in page and masked in page and phone not in page  # full data only on request
+    page = clerk.post(f"/cases/{case.id}/full", data={"csrf_token": clerk.csrf}).text
+    assert full in page and phone in page  # the household's phone in full for the county (audited below)
     analyst = browser_login(env, "analyst")
+    assert analyst.post(f"/cases/{case.id}/full", data={"csrf_token": analyst.csrf}).status_code == 403
     page = analyst.get(f"/cases/{case.id}").text
     assert full not in page and masked in page
     assert phone not in page and f"{phone[:3]}****{phone[-4:]}" in page
@@ -122,7 +122,7 @@ def test_the_province_searches_and_exports_the_audit_log_and_the_export_is_logge
     clerk = browser_login(env, "clerk")
     with session_scope(env.sessions()) as s:
         case = s.scalar(select(Case).where(Case.county == COUNTY_A, Case.code == "K01"))
-    clerk.get(f"/cases/{case.id}")
+    clerk.post(f"/cases/{case.id}/full", data={"csrf_token": clerk.csrf})
     boss = browser_login(env, "admin")
     page = boss.get("/audit", params={"username": "clerk", "action": "view_person"}).text
     assert case.person_id in page and "查看完整个人信息" in page

@@ -78,20 +78,24 @@ def test_two_clerks_editing_one_case_do_not_overwrite_each_other(env: Env, tmp_p
 def test_closing_a_dropout_needs_the_city_and_the_clerk_who_asked_cannot_confirm(env: Env, tmp_path: Path) -> None:
     k02 = _setup(env, tmp_path)["K02"]
     clerk, city = browser_login(env, "clerk"), browser_login(env, "city")
-    assert clerk.post(f"/cases/{k02.id}/closure-request", data={"version": 1, "csrf_token": clerk.csrf}).status_code == 303
+    assert clerk.post(f"/cases/{k02.id}/verification", data={
+        "version": 1, "conclusion": "已劝返复学", "verified_on": "2021-04-02", "csrf_token": clerk.csrf}).status_code == 303
+    assert clerk.post(f"/cases/{k02.id}/closure-request", data={"version": 2, "csrf_token": clerk.csrf}).status_code == 303
     assert "待市州确认销号" in clerk.get(f"/cases/{k02.id}").text
-    r = clerk.post(f"/cases/{k02.id}/closure-confirm", data={"version": 2, "approve": "true", "csrf_token": clerk.csrf})
+    r = clerk.post(f"/cases/{k02.id}/closure-confirm", data={"version": 3, "approve": "true", "csrf_token": clerk.csrf})
     assert r.status_code == 403
     assert city.post(f"/cases/{k02.id}/closure-confirm",
-                     data={"version": 2, "approve": "true", "csrf_token": city.csrf}).status_code == 303
+                     data={"version": 3, "approve": "true", "csrf_token": city.csrf}).status_code == 303
     assert "已销号" in city.get(f"/cases/{k02.id}").text
 
 
 def test_a_city_clerk_who_asked_for_closure_cannot_confirm_it_himself(env: Env, tmp_path: Path) -> None:
     k01 = _setup(env, tmp_path)["K01"]
     city = browser_login(env, "city")
-    city.post(f"/cases/{k01.id}/closure-request", data={"version": 1, "csrf_token": city.csrf})
-    r = city.post(f"/cases/{k01.id}/closure-confirm", data={"version": 2, "approve": "true", "csrf_token": city.csrf})
+    city.post(f"/cases/{k01.id}/verification", data={"version": 1, "conclusion": "因病缓学", "verified_on": "2021-04-02",
+                                                    "csrf_token": city.csrf})
+    city.post(f"/cases/{k01.id}/closure-request", data={"version": 2, "csrf_token": city.csrf})
+    r = city.post(f"/cases/{k01.id}/closure-confirm", data={"version": 3, "approve": "true", "csrf_token": city.csrf})
     assert r.status_code == 400 and "不能自己确认" in r.text
 
 

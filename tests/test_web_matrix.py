@@ -7,28 +7,38 @@ may call a route: inside its region the route answers (anything but 401/403/404 
 server error); an object outside its region (a case, a run, a region code in the URL) is
 not found (404), never forbidden, so IDs cannot be probed. Roles that may not call a route
 get 403 everywhere.
+
+What is inside the answers is checked on the same walk: the findings carry their evidence as
+the pipeline writes it (JSON with 身份证号 and the "G" student number), a team with phones and
+a visit note with a phone are recorded, and then no body of any route, for any role, holds a
+full ID number or phone — except the audited ones that exist to give them (`FULL_DATA`), which
+the province analyst and the inspector cannot call.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select, update
 from starlette.routing import Mount
 
 from web_fixtures import (  # noqa: F401 - fixtures
     COUNTY_A,
+    COUNTY_B,
     Env,
     browser_login,
     engine_fixture,
     env_fixture,
+    fixture_findings,
     make_user,
     pg_schema_fixture,
     publish_fixture_run,
 )
 from yidan.store.crud import users
 from yidan.store.db import session_scope
-from yidan.store.models import Case
+from yidan.store.models import AuditEntry, Case
 from yidan.web.app import route_table
 from yidan.web.security import new_api_token
 
@@ -36,6 +46,8 @@ ALL = {"province_admin", "province_analyst", "city", "county", "inspector"}
 WORKERS = {"county", "city"}
 PROVINCE = {"province_admin", "province_analyst"}
 ADMIN = {"province_admin"}
+REVEAL = {"province_admin", "city", "county"}  # may ask for a full record (audited)
+MASKED = {"province_analyst", "inspector"}  # never receive a full ID or phone
 
 # (method, path) -> roles allowed; the object routes answer 404 outside the user's region
 POLICY: dict[tuple[str, str], set[str]] = {
@@ -47,6 +59,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/dashboard/{region}"): ALL,
     ("GET", "/cases"): ALL,
     ("GET", "/cases/{case_id}"): ALL,
+    ("POST", "/cases/{case_id}/full"): REVEAL,
     ("POST", "/cases/{case_id}/verification"): WORKERS,
     ("POST", "/cases/{case_id}/team"): WORKERS,
     ("POST", "/cases/{case_id}/visit"): WORKERS,
@@ -71,6 +84,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/me"): ALL,
     ("GET", "/api/cases"): ALL,
     ("GET", "/api/cases/{case_id}"): ALL,
+    ("GET", "/api/cases/{case_id}/full"): REVEAL,
     ("POST", "/api/cases/{case_id}/verification"): WORKERS,
     ("POST", "/api/cases/{case_id}/team"): WORKERS,
     ("POST", "/api/cases/{case_id}/visit"): WORKERS,
@@ -82,6 +96,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/runs"): ADMIN,
     ("GET", "/api/runs/{run_pk}"): PROVINCE,
     ("POST", "/api/runs/{run_pk}/publish"): ADMIN,
+    ("GET", "/api/runs/{run_pk}/preview"): ADMIN,
     ("GET", "/api/dashboard/{region}"): ALL,
     ("GET", "/api/link-decisions"): ADMIN,
 }
@@ -133,12 +148,39 @@ def _answer(status: int, location: str) -> str:
     return "ok"
 
 
+# routes whose purpose is to give full personal data, each audited, none open to MASKED roles
+FULL_DATA = {("POST", "/cases/{case_id}/full"), ("GET", "/api/cases/{case_id}/full"), ("GET", "/link-decisions.csv"),
+             ("GET", "/api/link-decisions"), ("GET", "/audit"), ("GET", "/audit.csv"), ("GET", "/workbook/download")}
+PHONE = "13812345678"  # the registry phone of the children of COUNTY_A
+TEAM_PHONE, NOTE_PHONE = "13698765432", "0731-84561234"
+_ANY_ID = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
+_ANY_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+def leaks(text: str, ids: set[str]) -> list[str]:
+    """Full IDs (of the fixture, or any 18-character number) and phones found in a body."""
+    found = [i for i in ids if i in text] + _ANY_ID.findall(text)
+    found += [p for p in (PHONE, TEAM_PHONE, NOTE_PHONE) if p in text] + _ANY_MOBILE.findall(text)
+    return found
+
+
 def test_every_role_gets_the_expected_answer_on_every_route_in_and_outside_its_region(env: Env, tmp_path: Path) -> None:
     admin = make_user(env, "root", "province_admin", "43")
-    run_pk, _ = publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1")
+    run_pk, _ = publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1")  # the pipeline's evidence holds IDs
     with session_scope(env.sessions()) as s:
         case_id = s.query(Case.id).filter(Case.county == COUNTY_A, Case.code == "K05").scalar()
+        k02 = s.query(Case.id).filter(Case.county == COUNTY_A, Case.code == "K02").scalar()
+        ids = set(s.scalars(select(Case.person_id)))
+        for cid, person in s.execute(select(Case.id, Case.person).where(Case.county == COUNTY_A)).all():
+            # the registry phone, as the run will carry it once persons hold it (issue 14)
+            s.execute(update(Case).where(Case.id == cid).values(person={**(person or {}), "phone": PHONE}))
     values = {"{case_id}": str(case_id), "{run_pk}": str(run_pk), "{region}": COUNTY_A, "{user_id}": str(admin.id)}
+    worker = make_user(env, "worker", "county", COUNTY_A)
+    w = browser_login(env, worker.username)
+    team = {f"member{i}_{k}": v for i in (1, 2, 3) for k, v in (("name", f"成员{i}"), ("phone", TEAM_PHONE))}
+    assert w.post(f"/cases/{k02}/team", data={"csrf_token": w.csrf, "version": 1, **team}).status_code == 303
+    assert w.post(f"/cases/{k02}/visit", data={"csrf_token": w.csrf, "version": 2, "visited_on": "2021-04-01",
+                                               "note": f"家长电话 {NOTE_PHONE}，另有手机 {PHONE}"}).status_code == 303
 
     clients: dict[tuple[str, bool], tuple[TestClient, str]] = {}
     for role in OWN:
@@ -151,7 +193,7 @@ def test_every_role_gets_the_expected_answer_on_every_route_in_and_outside_its_r
             clients[(role, own)] = (browser_login(env, name), plain)
 
     routes = sorted(POLICY, key=lambda k: (k == ("POST", "/logout"), k))  # sign out last
-    wrong = []
+    wrong, leaked = [], []
     for method, path in routes:
         url = path
         for k, v in values.items():
@@ -167,7 +209,35 @@ def test_every_role_gets_the_expected_answer_on_every_route_in_and_outside_its_r
             want = _expected(method, path, role, own)
             if got != want:
                 wrong.append(f"{method} {path} as {role} ({'own' if own else 'other'} region): want {want}, got {got}")
+            if (method, path) not in FULL_DATA or role in MASKED:
+                found = leaks(r.text if "xml" not in r.headers.get("content-type", "") else "", ids)
+                if found:
+                    leaked.append(f"{method} {path} as {role}: {sorted(set(found))[:3]}")
     assert wrong == [], "\n".join(wrong)
+    assert leaked == [], "\n".join(leaked)
+
+
+def test_a_full_record_is_given_only_by_the_audited_routes_to_the_roles_allowed(env: Env, tmp_path: Path) -> None:
+    admin = make_user(env, "root", "province_admin", "43")
+    publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1", findings=fixture_findings(COUNTY_A))
+    with session_scope(env.sessions()) as s:
+        case = s.scalar(select(Case).where(Case.county == COUNTY_A, Case.code == "Z02"))
+        pid, cid = case.person_id, case.id
+    make_user(env, "clerk", "county", COUNTY_A)
+    clerk = browser_login(env, "clerk")
+    page = clerk.post(f"/cases/{cid}/full", data={"csrf_token": clerk.csrf}).text
+    assert pid in page and f"G{pid}" in page  # the child's ID and student number
+    plain, hashed = new_api_token()
+    with session_scope(env.sessions()) as s:
+        users.add_token(s, user=s.merge(make_user(env, "inspector", "inspector", "4301")), name="t", token_hash=hashed)
+    api = TestClient(env.app, headers={"Authorization": f"Bearer {plain}"})
+    assert api.get(f"/api/cases/{cid}/full").status_code == 403
+    detail = api.get(f"/api/cases/{cid}").text
+    assert leaks(detail, {pid}) == [] and pid[:6] in detail  # masked, still recognisable by county
+    with session_scope(env.sessions()) as s:
+        views = s.execute(select(AuditEntry.username, AuditEntry.action, AuditEntry.target)
+                          .where(AuditEntry.action.in_(("view_person", "api_view_person")))).all()
+    assert [tuple(v) for v in views] == [("clerk", "view_person", pid)]
 
 
 def test_a_signed_out_visitor_is_sent_to_login_and_the_api_wants_a_token(env: Env) -> None:

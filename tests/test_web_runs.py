@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -21,10 +23,12 @@ from web_fixtures import (  # noqa: F401 - fixtures
     write_run,
 )
 from yidan.store.crud import runs as run_crud
+from yidan.store.crud import users
 from yidan.store.db import session_scope
 from yidan.store.models import Case, Run
 from yidan.web.app import create_app
 from yidan.web.demo import seed_demo
+from yidan.web.security import new_api_token
 
 
 def _wait(env: Env, run_pk: int) -> Run:
@@ -202,3 +206,53 @@ def test_another_system_starts_a_run_from_a_server_folder_through_the_api(env: E
     assert api.post(f"/api/runs/{run.id}/publish").json()["opened"] == len(COUNTIES) * len(CODES)
     missing = api.post("/api/runs", json={"term": "2021春", "folder": str(tmp_path / "nowhere")})
     assert missing.status_code == 400 and "没有这个目录" in missing.json()["detail"]
+
+
+def test_the_run_page_previews_publishing_per_county_and_a_large_resolution_needs_confirmation(
+        env: Env, tmp_path: Path) -> None:
+    from web_fixtures import COUNTY_B, fixture_findings
+
+    admin = make_user(env, "admin", "province_admin", "43")
+    publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1")
+    env.app.state.settings.publish_confirm_threshold = 5
+    rd = write_run(tmp_path / "r2", run_id="r2", findings=fixture_findings(COUNTY_B))  # COUNTY_A's findings are gone
+    manifest = json.loads((rd.path / "manifest.json").read_text(encoding="utf-8"))
+    manifest["coverage"] = {"counties": [COUNTY_A, COUNTY_B], "tables": ["registry", "enrollment", "aid", "policies"],
+                            "school_terms": ["2021春"], "aid_terms": ["2021春"]}
+    (rd.path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    with session_scope(env.sessions()) as s:
+        run = run_crud.create_run(s, path=str(rd.path), region="43", started_by=admin.id, status="complete")
+        run.run_id, run.term = "r2", rd.term
+        run_pk = run.id
+    client = browser_login(env, "admin")
+    page = client.get(f"/runs/{run_pk}").text
+    preview = page.split('id="publish-preview"')[1].split("</section>")[0]
+    assert re.search(rf"<td>{COUNTY_A} [^<]*</td><td class=\"num\">0</td><td class=\"num\">0</td>"
+                     r"<td class=\"num\">0</td><td class=\"num\">8</td>", preview)
+    assert 'id="preview-resolved">8<' in preview and 'name="confirm"' in page
+    refused = client.post(f"/runs/{run_pk}/publish", data={"csrf_token": client.csrf})
+    assert refused.status_code == 400 and "超过需要确认的数量" in refused.text
+    with session_scope(env.sessions()) as s:
+        assert s.scalar(select(func.count()).select_from(Case).where(Case.state == "resolved")) == 0
+    plain, hashed = new_api_token()
+    with session_scope(env.sessions()) as s:
+        users.add_token(s, user=s.merge(admin), name="t", token_hash=hashed)
+    api = TestClient(env.app, headers={"Authorization": f"Bearer {plain}"})
+    assert api.get(f"/api/runs/{run_pk}/preview").json()["counties"][COUNTY_A]["resolved"] == 8
+    assert api.post(f"/api/runs/{run_pk}/publish").status_code == 400
+    done = api.post(f"/api/runs/{run_pk}/publish", params={"confirm": "true"}).json()
+    assert done["published"] and done["resolved"] == 8 and done["coverage"]["counties"] == [COUNTY_A, COUNTY_B]
+
+
+def test_a_run_error_that_quotes_an_id_is_masked_for_the_analyst(env: Env, tmp_path: Path) -> None:
+    admin = make_user(env, "admin", "province_admin", "43")
+    make_user(env, "analyst", "province_analyst", "43")
+    pid = "43012420100301100X"
+    with session_scope(env.sessions()) as s:
+        run = run_crud.create_run(s, path=str(tmp_path / "x"), region="43", started_by=admin.id)
+        run_crud.finish_run(s, run_pk=run.id, status="failed", error=f"建档立卡第 3 行身份证号 {pid} 重复，比对中止。")
+        run_pk = run.id
+    analyst = browser_login(env, "analyst")
+    for body in (analyst.get(f"/runs/{run_pk}").text, analyst.get(f"/runs/{run_pk}/progress").text):
+        assert pid not in body and "430124********100X" in body
+    assert pid in browser_login(env, "admin").get(f"/runs/{run_pk}").text  # who started runs reads it whole

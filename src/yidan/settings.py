@@ -100,6 +100,8 @@ class AppSettings(BaseSettings):
     database_url: str = "sqlite:///yidan.db"
     production: bool = False
     data_dir: Path = Path("yidan-data")
+    # publishing asks for an explicit confirmation when it would close more cases than this by data
+    publish_confirm_threshold: int = 200
     run_config: Path | None = None  # the server's yidan.toml for runs started from the web (else data_dir/yidan.toml)
     # a signed-in session ends after this long without a request, and in any case after session_max_age
     session_idle_seconds: int = 60 * 60

@@ -89,3 +89,69 @@ def status_label(code: str) -> str:
 
 def finding_label(code: str) -> str:
     return FINDING_CODES[code].label
+
+
+# --- working a case (web application, county workbooks) ----------------------------------------------
+# A case is one finding under work. What a county may conclude, which actions apply and what closing
+# needs depend on the finding code; these declarations are read by the case actions (API and pages),
+# the case page's forms and the workbooks' drop-down lists, so the rules live here once.
+
+SCHOOL_CONCLUSIONS: tuple[str, ...] = (*CONCLUSIONS[:-1], "确系辍学", CONCLUSIONS[-1])
+QUALITY_CONCLUSIONS: tuple[str, ...] = ("信息错误", "已更正", "核实无误", "其他")
+AID_CONCLUSIONS: tuple[str, ...] = ("已补发", "已追回", "核实无误", "省外已资助", "信息错误", "其他")
+
+# case actions (the names the web application routes them by)
+VERIFY, TEAM, VISIT, RETURNED = "verification", "team", "visit", "returned"
+CLOSURE_REQUEST, CLOSURE_CONFIRM, LINK_DECISION = "closure-request", "closure-confirm", "link-decision"
+_CLOSING = (CLOSURE_REQUEST, CLOSURE_CONFIRM)
+_PERSUASION = (VERIFY, TEAM, VISIT, RETURNED, *_CLOSING)  # a child out of school: 三帮一, visits, 劝返
+
+
+@dataclass(frozen=True)
+class CaseRule:
+    """How a case of one finding code is worked and closed."""
+
+    code: str
+    conclusions: tuple[str, ...]  # allowed 核实结论
+    actions: tuple[str, ...]  # which case actions apply (forms shown, API calls accepted)
+    close_needs_conclusion: bool  # a recorded 核实结论 (or, for K05, a 复核结论) before closing
+    close_needs_note: bool  # a 说明 with the closing request
+    city_confirms: bool  # closing needs the city's confirmation (by someone other than the requester)
+
+
+def _rule(code: str, conclusions: tuple[str, ...], actions: tuple[str, ...], *, note: bool = False,
+          city: bool = False) -> CaseRule:
+    return CaseRule(code, conclusions, actions, close_needs_conclusion=True, close_needs_note=note, city_confirms=city)
+
+
+CASE_RULES: dict[str, CaseRule] = {
+    r.code: r
+    for r in (
+        _rule("K01", SCHOOL_CONCLUSIONS, _PERSUASION, city=True),
+        _rule("K02", SCHOOL_CONCLUSIONS, _PERSUASION, city=True),
+        _rule("K03", SCHOOL_CONCLUSIONS, _PERSUASION),
+        _rule("K04", SCHOOL_CONCLUSIONS, (VERIFY, VISIT, *_CLOSING)),
+        _rule("K05", SCHOOL_CONCLUSIONS, (LINK_DECISION, VERIFY, VISIT, *_CLOSING)),
+        _rule("K06", QUALITY_CONCLUSIONS, (VERIFY, *_CLOSING)),
+        _rule("K07", (*QUALITY_CONCLUSIONS[:-1], "已注销重复学籍", "其他"), (VERIFY, *_CLOSING)),
+        _rule("K08", QUALITY_CONCLUSIONS, (VERIFY, *_CLOSING)),
+        _rule("K09", SCHOOL_CONCLUSIONS, _PERSUASION),
+        _rule("Z01", AID_CONCLUSIONS, (VERIFY, VISIT, *_CLOSING), note=True, city=True),
+        _rule("Z02", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True, city=True),
+        _rule("Z03", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True),
+        _rule("Z04", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True),
+        _rule("Z05", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True),
+        _rule("Z06", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True),
+        _rule("Z07", AID_CONCLUSIONS, (VERIFY, VISIT, *_CLOSING), note=True),
+    )
+}
+
+
+def case_rule(code: str) -> CaseRule:
+    """The rule of a finding code; an unknown code gets the strictest one (conclusion, note, city)."""
+    return CASE_RULES.get(code) or CaseRule(code, CONCLUSIONS, (VERIFY, VISIT, *_CLOSING), True, True, True)
+
+
+def conclusions_for(code: str) -> tuple[str, ...]:
+    """The 核实结论 a county may record for a finding code (the workbook's drop-down list)."""
+    return case_rule(code).conclusions

@@ -139,9 +139,30 @@ def _facts(ctx: RunContext | None) -> dict[str, Any]:
         totals["by_finding"] = dict(sorted(notes.pop("findings").items()))
     totals["rejected"] = sum(f["rejected"] for f in ctx.file_stats)
     return {
+        "coverage": _coverage(ctx),
         "inputs": ctx.file_stats,
         "timings": dict(ctx.timings),
         "table_timings": dict(ctx.table_timings),
         "notes": notes,
         "totals": totals,
     }
+
+
+def _coverage(ctx: RunContext) -> dict[str, Any]:
+    """What the run looked at, for publishing (which open cases it may close by data): the counties of
+    the registry rows it loaded, the tables it had files for, the term it judged schooling in and the
+    aid terms it audited (none without aid and policy files)."""
+    tables = sorted(name for name, paths in ctx.inputs.by_table().items() if paths)
+    counties: list[str] = []
+    if ctx.has("registry"):
+        try:
+            reg = ctx.get("registry")
+            got = reg.select(county=reg.hukou_code.substr(0, 6)).distinct().to_pyarrow()
+            counties = sorted(str(c) for c in got["county"].to_pylist() if c)
+        except Exception:  # a failed run's manifest still says what it can
+            counties = []
+    audit_notes = ctx.notes.get("audit") or {}
+    audited = audit_notes.get("terms_audited", [t.label for t in ctx.audit_terms])
+    aid = "aid" in tables and "policies" in tables and not audit_notes.get("skipped")
+    return {"counties": counties, "tables": tables, "school_terms": [ctx.term.label],
+            "aid_terms": sorted(audited) if aid else []}

@@ -4,8 +4,16 @@
   refreshed; a case closed by hand whose finding is back is reopened);
 * a new key opens a new case;
 * an open case whose finding is absent from the newly published run is closed as
-  resolved by data (对账销号), with that run as evidence.
+  resolved by data (对账销号), with that run as evidence — but only inside what the run
+  covered (`Coverage`): the counties whose registry it read; for schooling and data-quality
+  cases the term it judged and the terms before it (a child's situation as of this term
+  settles what earlier terms said), never a later one; for aid cases only the terms it
+  audited, and none without aid and policy files. A one-county run never touches another
+  county's cases, a run without aid files never resolves an aid case, and a run of another
+  province touches nothing (its findings outside the run's province are refused).
 Published runs are immutable: a run is published once, and only a complete one.
+`preview_publish` says what publishing would do, per county, without changing anything;
+publishing asks for confirmation (`confirm=True`) when it would resolve more than a threshold.
 
 The findings are read from the run directory with Arrow and written with bulk
 statements (one INSERT … RETURNING and a few executemany UPDATEs), never row by row.
@@ -13,17 +21,19 @@ statements (one INSERT … RETURNING and a few executemany UPDATEs), never row b
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, false, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from yidan.contract.codes import FINDING_CODES
+from yidan.identity.terms import Term, parse_term
 from yidan.runs.rundir import RunDir
 from yidan.store.errors import ActionError
 from yidan.store.models import CLOSED_STATES, Case, CaseEvent, Run, RunCount, User, utcnow
@@ -37,6 +47,8 @@ RUN_COUNTS = cast(Table, RunCount.__table__)
 CASE_FIELDS = ("code", "label", "person_id", "name", "term", "programme_code", "county", "township", "village",
                "school_code", "amount_expected", "amount_paid", "detail", "evidence")
 CHUNK = 1000
+AID_CODES = tuple(c for c, f in FINDING_CODES.items() if f.family == "aid")
+AID_TABLES = ("aid", "policies")  # an aid audit needs both
 
 
 @dataclass
@@ -45,6 +57,89 @@ class PublishResult:
     kept: int = 0
     reopened: int = 0
     resolved: int = 0
+    # county -> {"opened": n, "kept": n, "reopened": n, "resolved": n}
+    counties: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def count(self, county: str, what: str) -> None:
+        setattr(self, what, getattr(self, what) + 1)
+        row = self.counties.setdefault(county, {"opened": 0, "kept": 0, "reopened": 0, "resolved": 0})
+        row[what] += 1
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What a run looked at: only open cases inside it can be resolved by publishing it."""
+
+    region: str  # the province the run belongs to
+    counties: frozenset[str]
+    tables: frozenset[str]
+    school_terms: frozenset[str]  # schooling and data-quality findings (K codes)
+    aid_terms: frozenset[str]  # aid findings (Z codes); empty without aid and policy files
+
+    def where(self) -> ColumnElement[bool]:
+        """Cases inside the coverage (SQL)."""
+        counties = sorted(c for c in self.counties if c.startswith(self.region))
+        if not counties:
+            return false()
+        parts = [and_(Case.code.not_in(AID_CODES), Case.term.in_(sorted(self.school_terms)))]
+        if self.aid_terms:
+            parts.append(and_(Case.code.in_(AID_CODES), Case.term.in_(sorted(self.aid_terms))))
+        return and_(Case.county.in_(counties), or_(*parts))
+
+    def with_earlier_school_terms(self, session: Session) -> Coverage:
+        """Schooling coverage extended to the earlier terms of the open cases on record."""
+        if not self.school_terms:
+            return self
+        latest = max(parse_term(t) for t in self.school_terms)
+        on_record = session.scalars(select(Case.term).where(Case.code.not_in(AID_CODES)).distinct())
+        earlier = {t for t in on_record if _term_before(t, latest)}
+        return replace(self, school_terms=self.school_terms | earlier)
+
+    def describe(self) -> str:
+        aid = f"资助核查学期 {'、'.join(sorted(self.aid_terms))}" if self.aid_terms else "未含资助数据（不处理资助类案件）"
+        return (f"覆盖 {len(self.counties)} 个县（{'、'.join(sorted(self.counties)[:12])}"
+                f"{' 等' if len(self.counties) > 12 else ''}），学期 {'、'.join(sorted(self.school_terms))}，{aid}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"counties": sorted(self.counties), "tables": sorted(self.tables),
+                "school_terms": sorted(self.school_terms), "aid_terms": sorted(self.aid_terms)}
+
+
+def _term_before(label: str, latest: Term) -> bool:
+    try:
+        return parse_term(label) < latest
+    except Exception:  # a label this version cannot read is left alone
+        return False
+
+
+def coverage_of(rundir: RunDir, *, region: str, findings: pa.Table | None = None) -> Coverage:
+    """The run's coverage from its manifest (`coverage`, written by the pipeline); for a run written
+    before the manifest said so: counties from its summary, tables from its inputs, terms from its
+    term and audit terms (aid only where aid was read or aid findings exist)."""
+    m = rundir.manifest
+    cov = m.get("coverage") or {}
+    term = str(m.get("term") or "")
+    summary = rundir.summary()
+    counties = set()
+    if summary.num_rows:
+        counties = {str(c) for c in pc.unique(summary["county"]).to_pylist() if c}
+    if cov:
+        # the registry's counties; where the engine could not say (empty), the summary's persons' counties
+        counties = {str(c) for c in cov.get("counties") or ()} or counties
+        tables = {str(t) for t in cov.get("tables") or ()}
+        school = {str(t) for t in cov.get("school_terms") or (term,)}
+        aid = {str(t) for t in cov.get("aid_terms") or ()} if all(t in tables for t in AID_TABLES) else set()
+        return Coverage(region, frozenset(counties), frozenset(tables), frozenset(school), frozenset(aid))
+    if findings is None:
+        findings = rundir.findings()
+    tables = {str(i.get("table")) for i in m.get("inputs") or () if isinstance(i, dict) and i.get("table")}
+    has_aid_findings = findings.num_rows > 0 and bool(
+        pc.any(pc.is_in(findings["code"], value_set=pa.array(AID_CODES))).as_py())
+    if not tables:
+        tables = {"registry", "enrollment", *(AID_TABLES if has_aid_findings else ())}
+    audited = (m.get("notes") or {}).get("audit", {}).get("terms_audited") or m.get("audit_terms") or ()
+    aid = {str(t) for t in audited} if all(t in tables for t in AID_TABLES) else set()
+    return Coverage(region, frozenset(counties), frozenset(tables), frozenset({term}), frozenset(aid))
 
 
 def _plain(value: Any) -> Any:
@@ -97,20 +192,37 @@ def _counts(session: Session, run_pk: int, run: RunDir, findings: pa.Table) -> N
         session.connection().execute(insert(RUN_COUNTS), rows)
 
 
-def publish_run(session: Session, *, run: Run, user: User) -> PublishResult:
+@dataclass
+class _Plan:
+    rundir: RunDir
+    findings: pa.Table
+    coverage: Coverage
+    existing: dict[str, tuple[int, str]]
+    gone: list[tuple[int, str]]  # (case id, county) of open cases inside the coverage absent from the run
+    result: PublishResult
+
+
+def _check(run: Run) -> RunDir:
     if run.status == "published":
         raise ActionError(f"比对 {run.run_id} 已发布，已发布的比对不可更改。", hint="如需更新清单，请发起新的比对并发布。")
     if run.status != "complete":
         raise ActionError(f"比对尚未完成（状态：{run.status}），不能发布。", hint="等待比对完成后再发布。")
-    rundir = RunDir(run.path).require_complete()
+    return RunDir(run.path).require_complete()
+
+
+def _plan(session: Session, run: Run) -> _Plan:
+    rundir = _check(run)
     findings = rundir.findings()
     keys = findings["finding_key"].to_pylist()
     if len(set(keys)) != len(keys):
-        raise ActionError(f"比对结果中有重复的问题编号，不能发布：{run.path}", hint="重新运行比对；如仍重复请报告问题。")
-    person_ids = pc.unique(findings["person_id"])
-    persons = _by_person(rundir.persons(), person_ids)
-    links = _review_links(rundir, person_ids)
-
+        dup = next(k for k, n in Counter(keys).items() if n > 1)
+        raise ActionError(f"比对结果中有重复的问题编号（{str(dup).split('|')[0]} 等），不能发布：{run.run_id or run.id}",
+                          hint="重新运行比对；如仍重复请报告问题。")
+    outside = sorted({str(c) for c in findings["county"].to_pylist() if not str(c or "").startswith(run.region)})
+    if outside:
+        raise ActionError(f"比对结果中有不属于本省（{run.region}）的问题线索（县 {'、'.join(outside[:5])}），不能发布。",
+                          hint="确认输入的是本省数据后重新比对。")
+    coverage = coverage_of(rundir, region=run.region, findings=findings).with_earlier_school_terms(session)
     existing: dict[str, tuple[int, str]] = {}
     for i in range(0, len(keys), CHUNK):
         chunk = keys[i : i + CHUNK]
@@ -118,6 +230,53 @@ def publish_run(session: Session, *, run: Run, user: User) -> PublishResult:
             select(Case.id, Case.finding_key, Case.state).where(Case.finding_key.in_(chunk))
         ):
             existing[key] = (cid, state)
+    result = PublishResult()
+    for key, county in zip(keys, findings["county"].to_pylist(), strict=True):
+        hit = existing.get(key)
+        if hit is None:
+            result.count(county, "opened")
+        else:
+            result.count(county, "kept")
+            if hit[1] in CLOSED_STATES:
+                result.count(county, "reopened")
+    present = set(keys)
+    gone = [(cid, county) for cid, key, county in session.execute(
+        select(Case.id, Case.finding_key, Case.county).where(coverage.where(), Case.state.not_in(CLOSED_STATES))
+        .order_by(Case.id)) if key not in present]
+    for _cid, county in gone:
+        result.count(county, "resolved")
+    result.counties = dict(sorted(result.counties.items()))
+    return _Plan(rundir, findings, coverage, existing, gone, result)
+
+
+@dataclass
+class PublishPreview:
+    result: PublishResult
+    coverage: Coverage
+    threshold: int
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.result.resolved > self.threshold
+
+
+def preview_publish(session: Session, *, run: Run, threshold: int) -> PublishPreview:
+    """What publishing `run` would do, per county, changing nothing."""
+    plan = _plan(session, run)
+    return PublishPreview(plan.result, plan.coverage, threshold)
+
+
+def publish_run(session: Session, *, run: Run, user: User, confirm: bool = False, threshold: int | None = None) -> PublishResult:
+    """Publish `run`. With a `threshold`, resolving more cases than it needs `confirm=True`."""
+    plan = _plan(session, run)
+    if threshold is not None and plan.result.resolved > threshold and not confirm:
+        raise ActionError(
+            f"本次发布将数据销号 {plan.result.resolved} 件案件，超过需要确认的数量（{threshold} 件），尚未发布。",
+            hint="核对发布预览中各县的数据销号数，确认无误后勾选“确认发布”再提交（接口加 confirm=true）。")
+    rundir, findings, existing = plan.rundir, plan.findings, plan.existing
+    person_ids = pc.unique(findings["person_id"])
+    persons = _by_person(rundir.persons(), person_ids)
+    links = _review_links(rundir, person_ids)
 
     now = utcnow()
     label_of = {c: f.label for c, f in FINDING_CODES.items()}
@@ -139,7 +298,7 @@ def publish_run(session: Session, *, run: Run, user: User) -> PublishResult:
             if state in CLOSED_STATES:
                 reopened_ids.append(cid)
 
-    result = PublishResult(opened=len(new_rows), kept=len(seen_rows), reopened=len(reopened_ids))
+    result = plan.result
     events: list[dict[str, Any]] = []
     actor = f"比对 {run.run_id}"
     t = CASES
@@ -163,14 +322,11 @@ def publish_run(session: Session, *, run: Run, user: User) -> PublishResult:
         events += [{"case_id": cid, "actor": actor, "kind": "reopened",
                     "summary": f"比对 {run.run_id} 仍发现该问题，案件重新打开", "data": {}, "run_pk": run.id, "at": now}
                    for cid in reopened_ids]
-    gone = list(session.scalars(
-        select(Case.id).where(Case.last_run_pk != run.id, Case.state.not_in(CLOSED_STATES))
-    ))
-    result.resolved = len(gone)
+    gone = [cid for cid, _county in plan.gone]
     for i in range(0, len(gone), CHUNK):
-        chunk = gone[i : i + CHUNK]
+        ids_chunk = gone[i : i + CHUNK]
         conn.execute(
-            update(t).where(t.c.id.in_(chunk))
+            update(t).where(t.c.id.in_(ids_chunk), t.c.state.not_in(CLOSED_STATES))
             .values(state="resolved", closed_run_pk=run.id, version=t.c.version + 1, updated_at=now)
         )
     events += [{"case_id": cid, "actor": actor, "kind": "resolved",
@@ -182,7 +338,7 @@ def publish_run(session: Session, *, run: Run, user: User) -> PublishResult:
     run.status = "published"
     run.published_at = now
     run.published_by = user.id
-    run.totals = {**(run.totals or {}), "publish": asdict(result)}
+    run.totals = {**(run.totals or {}), "publish": asdict(result), "coverage": plan.coverage.as_dict()}
     session.flush()
     session.expire_all()
     return result

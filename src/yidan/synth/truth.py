@@ -28,6 +28,9 @@ def statuses(case: np.ndarray, age: np.ndarray, enrolled: np.ndarray) -> pa.Arra
     by_case = np.array([c.status or "" for c in CASES], dtype=object)[case]
     default = np.where(enrolled, "IN_SCHOOL", "UNMATCHED")
     status = np.where(by_case == "", default, by_case)
+    # outside compulsory age (6–15) a child without any enrollment is out of school, not "unmatched"
+    status = np.where((status == "UNMATCHED") & (age < 6), "NOT_IN_KINDERGARTEN", status)
+    status = np.where((status == "UNMATCHED") & (age > 15), "NOT_IN_SCHOOL", status)
     in_range = (age >= 3) & (age <= 18)
     null = np.array(None, dtype=object)  # what numpy makes of a bare None, spelt out for its stubs
     return pa.array(np.where(in_range, status, null), pa.string())

@@ -7,11 +7,16 @@
 * `Allow(*roles)` — a route dependency stating who may call the route; the
   authorisation matrix test reads it from `app.routes`, so no route escapes the table.
 * `RegionScope`, `CaseInScope`, `RunInScope`, `RegionParam` — objects outside the
-  user's region are not found (404), never forbidden, so IDs cannot be probed.
+  user's region are not found (404), never forbidden, so IDs cannot be probed. The region
+  is the user's own code: a county sees its county, a city its counties, a province its
+  province (every query filters by it; see `store/crud/cases.in_region`).
+* `MaskerDep` — how personal data is shown to this user (`web/masking.py`): masked, unless
+  a route reveals one record after writing the audit log (`masker_for(request, full=True)`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,6 +31,7 @@ from yidan.store.crud import sessions as web_sessions
 from yidan.store.crud import users
 from yidan.store.db import session_scope
 from yidan.store.models import ROLES, Case, Run, User
+from yidan.web.masking import FULL_RECORD_ROLES, Masker
 from yidan.web.security import token_hash
 from yidan.web.sessions import session_token
 
@@ -37,6 +43,7 @@ RUN_VIEWERS = ("province_admin", "province_analyst")
 RUN_ADMINS = ("province_admin",)
 AUDITORS = ("province_admin",)
 WORKBOOK_USERS = ("county", "city", "province_admin")
+REVEALERS = FULL_RECORD_ROLES  # may ask for a full record (audited)
 
 
 @dataclass(frozen=True)
@@ -159,3 +166,17 @@ def region_param(region: str, user: CurrentUser) -> str:
 
 
 RegionParam = Annotated[str, Depends(region_param)]
+
+
+def masker_for(request: Request, *, full: bool = False) -> Masker:
+    """The masker of this instance; `full=True` only in routes that audit the reveal."""
+    state = request.app.state  # the instance's own secret where it keeps one, else the configured key
+    secret = str(getattr(state, "secret", None) or getattr(state.settings, "secret_key", ""))
+    return Masker(full=full, key=hashlib.sha256(f"yidan-mask|{secret}".encode()).digest())
+
+
+def masked(request: Request) -> Masker:
+    return masker_for(request)
+
+
+MaskerDep = Annotated[Masker, Depends(masked)]

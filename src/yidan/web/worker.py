@@ -11,7 +11,6 @@ contract table and fed to every run started here.
 
 from __future__ import annotations
 
-import csv
 import logging
 import shutil
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from yidan.contract.link_decisions import LINK_DECISIONS
 from yidan.errors import RunError, YidanError
-from yidan.outfiles import safe_cell
+from yidan.outfiles import write_csv
 from yidan.runs.rundir import RunDir
 from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
@@ -89,17 +88,12 @@ def pipeline_runner(spec: RunSpec, out_dir: Path, progress: Callable[[str], None
     )
 
 
-def write_link_decisions(session: Session, path: Path) -> Path:
-    """The reviewers' decisions as the link_decisions contract table (CSV, Chinese headers)."""
+def write_link_decisions(session: Session, path: Path, *, region: str) -> Path:
+    """The reviewers' decisions on cases in `region` as the link_decisions contract table (CSV, Chinese headers)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    headers = [c.header for c in LINK_DECISIONS.columns]
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(headers)
-        for d in case_crud.link_decisions(session):
-            w.writerow([safe_cell(v) for v in (d.person_id, d.student_no, d.decision, d.decided_by,
-                                               d.decided_on.date().isoformat())])
-    return path
+    rows = ([d.person_id, d.student_no, d.decision, d.decided_by, d.decided_on.date().isoformat()]
+            for d in case_crud.link_decisions(session, region=region))
+    return write_csv(path, [c.header for c in LINK_DECISIONS.columns], rows)
 
 
 class RunWorker:
@@ -133,7 +127,8 @@ class RunWorker:
         try:
             self._progress(run_pk, "准备输入")
             with session_scope(self.sessions) as s:
-                decisions = write_link_decisions(s, self.upload_dir_for(run_pk) / "link_decisions.csv")
+                region = run_crud.run_region(s, run_pk=run_pk)
+                decisions = write_link_decisions(s, self.upload_dir_for(run_pk) / "link_decisions.csv", region=region)
             spec.files["link_decisions"] = [decisions]
             if spec.config is None:
                 spec.config = self.config

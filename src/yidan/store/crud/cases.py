@@ -9,21 +9,22 @@ someone changed the case in between (optimistic locking) and raises ConflictErro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, defer, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from yidan.contract.codes import CONCLUSIONS
+from yidan.contract import codes
+from yidan.contract.codes import case_rule
 from yidan.contract.link_decisions import DECISIONS
 from yidan.errors import NotFoundError
 from yidan.store.errors import ActionError, ConflictError
 from yidan.store.models import CASE_STATES, Case, CaseEvent, LinkDecision, Run, User, utcnow
 
-CITY_CONFIRMS = ("K01", "K02")  # closing these needs the city's confirmation
 TEAM_ROLES = ("教育干部", "教师", "村干部")
+EARLIEST_DATE = date(2014, 1, 1)  # no verification or visit of this system's cases is older (精准扶贫 began 2014)
 
 
 @dataclass
@@ -33,9 +34,11 @@ class CaseFilter:
     village: str | None = None
     school_code: str | None = None
     state: str | None = None
-    q: str | None = None  # name or finding key fragment
+    q: str | None = None  # a name fragment, or a whole finding key where `q_keys`
+    q_keys: bool = True  # False for roles that must not test a guessed ID through a finding key
     county: str | None = None
-    person_id: str | None = None
+    person_id: str | None = None  # the exact ID (workbook import)
+    id_query: str | None = None  # a full or partial ID typed by a user who may see IDs
     page: int = 1
     per_page: int = 50
 
@@ -64,6 +67,9 @@ def list_cases(session: Session, *, region: str, filters: CaseFilter) -> tuple[l
         stmt = stmt.where(Case.county.startswith(f.county, autoescape=True))
     if f.person_id:
         stmt = stmt.where(Case.person_id == f.person_id)
+    if f.id_query:
+        typed = f.id_query.strip().upper()
+        stmt = stmt.where(Case.person_id == typed if len(typed) == 18 else Case.person_id.contains(typed, autoescape=True))
     if f.township:
         stmt = stmt.where(Case.township == f.township)
     if f.village:
@@ -75,10 +81,12 @@ def list_cases(session: Session, *, region: str, filters: CaseFilter) -> tuple[l
     elif f.state:
         stmt = stmt.where(Case.state == f.state)
     if f.q:
-        stmt = stmt.where(Case.name.contains(f.q, autoescape=True) | (Case.finding_key == f.q))
+        by_name = Case.name.contains(f.q, autoescape=True)
+        stmt = stmt.where(by_name | (Case.finding_key == f.q) if f.q_keys else by_name)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     page = max(1, f.page)
-    heavy = (defer(Case.person), defer(Case.link), defer(Case.team), defer(Case.evidence))  # not shown in lists
+    # not shown in lists; the person record is (head, phone, place and school names: issue 14)
+    heavy = (defer(Case.link), defer(Case.team), defer(Case.evidence))
     rows = session.scalars(
         stmt.options(*heavy).order_by(Case.county, Case.township, Case.code, Case.id)
         .offset((page - 1) * f.per_page).limit(f.per_page)
@@ -113,14 +121,43 @@ def get_case(session: Session, *, case_id: int, region: str) -> Case:
     return case
 
 
-def _begin(case: Case, expected_version: int) -> None:
+def check_id_query(value: str) -> str:
+    """A typed ID fragment: digits (and X), at least four, at most eighteen; else a Chinese reason."""
+    typed = value.strip().upper()
+    if not (4 <= len(typed) <= 18) or not typed.rstrip("X").isdigit():
+        raise ActionError(f"身份证号查询需要 4 到 18 位数字：{typed[:20]}", hint="输入完整身份证号，或其中连续的至少 4 位数字。")
+    return typed
+
+
+def _plausible(day: date, what: str) -> None:
+    latest = date.today() + timedelta(days=1)  # a clerk east of UTC may already be in tomorrow
+    if not (EARLIEST_DATE <= day <= latest):
+        raise ActionError(f"{what}不合理：{day.isoformat()}（应在 {EARLIEST_DATE.isoformat()} 到今天之间）。",
+                          hint=f"填写实际{what}，不能是将来的日期。")
+
+
+def _begin(case: Case, expected_version: int, action: str | None = None) -> None:
     if case.version != expected_version:
         raise ConflictError(
             f"该案件已被他人修改（您看到的是第 {expected_version} 版，当前为第 {case.version} 版），本次操作未保存。",
             hint="刷新页面查看最新内容后再操作。",
         )
     if case.is_closed:
-        raise ActionError(f"案件已{case.state_label}，不能再修改：{case.finding_key}", hint="如需重新处理，请等待下次比对。")
+        raise ActionError(f"案件已{case.state_label}，不能再修改（{case.code} {case.label}）。",
+                          hint="如需重新处理，请等待下次比对。")
+    if action is not None and action not in case_rule(case.code).actions:
+        raise ActionError(f"{case.code} {case.label}案件不适用此操作（{ACTION_LABELS.get(action, action)}）。",
+                          hint="可办理：" + "、".join(ACTION_LABELS.get(a, a) for a in case_rule(case.code).actions))
+
+
+ACTION_LABELS = {
+    codes.VERIFY: "记录核实结论", codes.TEAM: "指派三帮一劝返小组", codes.VISIT: "登记走访", codes.RETURNED: "标记已劝返复学",
+    codes.CLOSURE_REQUEST: "申请销号", codes.CLOSURE_CONFIRM: "确认销号", codes.LINK_DECISION: "复核疑似匹配",
+}
+
+
+def _with_note(text: str, note: str) -> str:
+    return text + (f"；说明：{note.strip()}" if note and note.strip() else "")
 
 
 def _event(session: Session, case: Case, user: User, kind: str, summary: str, data: dict[str, Any]) -> None:
@@ -141,21 +178,25 @@ def record_verification(
     session: Session, *, case: Case, user: User, expected_version: int, conclusion: str, verified_on: date,
     note: str = "", province: str = "",
 ) -> Case:
-    _begin(case, expected_version)
-    if conclusion not in CONCLUSIONS:
-        raise ActionError(f"核实结论无效：{conclusion}", hint="可选：" + "、".join(CONCLUSIONS))
+    _begin(case, expected_version, codes.VERIFY)
+    allowed = case_rule(case.code).conclusions
+    if conclusion not in allowed:
+        raise ActionError(f"核实结论无效：{conclusion}（{case.code} {case.label}案件）", hint="可选：" + "、".join(allowed))
     if conclusion == "省外就读" and not province.strip():
         raise ActionError("核实结论为省外就读时必须填写就读省份。", hint="填写就读省份后重新提交。")
+    _plausible(verified_on, "核实日期")
     if case.state == "open":
         case.state = "verified"
-    data = {"conclusion": conclusion, "verified_on": verified_on.isoformat(), "note": note, "province": province}
-    _event(session, case, user, "verification", f"核实结论：{conclusion}" + (f"（{province}）" if province else ""), data)
+    data = {"conclusion": conclusion, "verified_on": verified_on.isoformat(), "note": note.strip(),
+            "province": province.strip()}
+    summary = f"核实结论：{conclusion}" + (f"（{province.strip()}）" if province.strip() else "")
+    _event(session, case, user, "verification", _with_note(f"{summary}，核实日期 {verified_on.isoformat()}", note), data)
     _flush(session)
     return case
 
 
 def assign_team(session: Session, *, case: Case, user: User, expected_version: int, members: list[dict[str, str]]) -> Case:
-    _begin(case, expected_version)
+    _begin(case, expected_version, codes.TEAM)
     named = [m for m in members if m.get("name", "").strip()]
     if len(named) != 3:
         raise ActionError(f"三帮一劝返小组需要三名成员，现填写了 {len(named)} 名。", hint="填写三名成员的姓名和身份。")
@@ -169,9 +210,10 @@ def assign_team(session: Session, *, case: Case, user: User, expected_version: i
 
 
 def log_visit(session: Session, *, case: Case, user: User, expected_version: int, visited_on: date, note: str) -> Case:
-    _begin(case, expected_version)
+    _begin(case, expected_version, codes.VISIT)
     if not note.strip():
         raise ActionError("走访记录不能为空。", hint="写明走访对象、情况和下一步。")
+    _plausible(visited_on, "走访日期")
     _event(session, case, user, "visit", f"走访（{visited_on.isoformat()}）：{note.strip()}",
            {"visited_on": visited_on.isoformat(), "note": note.strip()})
     _flush(session)
@@ -179,18 +221,28 @@ def log_visit(session: Session, *, case: Case, user: User, expected_version: int
 
 
 def mark_returned(session: Session, *, case: Case, user: User, expected_version: int, school: str, note: str = "") -> Case:
-    _begin(case, expected_version)
+    _begin(case, expected_version, codes.RETURNED)
     if not school.strip():
         raise ActionError("请填写复学学校。", hint="填写学校名称或学校标识码。")
     case.state = "returned"
-    _event(session, case, user, "returned", f"已劝返复学：{school.strip()}", {"school": school.strip(), "note": note})
+    _event(session, case, user, "returned", _with_note(f"已劝返复学：{school.strip()}", note),
+           {"school": school.strip(), "note": note})
     _flush(session)
     return case
 
 
 def request_closure(session: Session, *, case: Case, user: User, expected_version: int, note: str = "") -> Case:
-    _begin(case, expected_version)
-    if case.code in CITY_CONFIRMS:
+    _begin(case, expected_version, codes.CLOSURE_REQUEST)
+    rule = case_rule(case.code)
+    note = note.strip()
+    if rule.close_needs_conclusion and not has_conclusion(session, case):
+        what = "复核结论或核实结论" if codes.LINK_DECISION in rule.actions else "核实结论"
+        raise ActionError(f"{case.code} {case.label}案件销号前须先记录{what}，本次销号申请未保存。",
+                          hint=f"先记录{what}（可选：" + "、".join(rule.conclusions) + "），再申请销号。")
+    if rule.close_needs_note and not note:
+        raise ActionError(f"{case.code} {case.label}案件销号须填写说明，本次销号申请未保存。",
+                          hint="在说明中写明补发、追回或核实的情况（时间、金额、经办单位）。")
+    if rule.city_confirms:
         case.state = "closure_requested"
         case.closure_requested_by = user.id
         _event(session, case, user, "closure_requested", "申请销号，待市州确认" + (f"：{note}" if note else ""),
@@ -205,7 +257,7 @@ def request_closure(session: Session, *, case: Case, user: User, expected_versio
 def confirm_closure(
     session: Session, *, case: Case, user: User, expected_version: int, approve: bool, note: str = ""
 ) -> Case:
-    _begin(case, expected_version)
+    _begin(case, expected_version, codes.CLOSURE_CONFIRM)
     if case.state != "closure_requested":
         raise ActionError(f"该案件当前状态为{case.state_label}，没有待确认的销号申请。", hint="刷新页面查看最新状态。")
     if case.closure_requested_by == user.id:
@@ -246,8 +298,18 @@ def decide_link(session: Session, *, case: Case, user: User, expected_version: i
     return case
 
 
-def link_decisions(session: Session) -> list[LinkDecision]:
-    return list(session.scalars(select(LinkDecision).order_by(LinkDecision.id)))
+def has_conclusion(session: Session, case: Case) -> bool:
+    """Whether a 核实结论 or a 复核结论 was recorded on the case."""
+    stmt = select(func.count()).select_from(CaseEvent).where(
+        CaseEvent.case_id == case.id, CaseEvent.kind.in_(("verification", "link_decision")))
+    return bool(session.scalar(stmt))
+
+
+def link_decisions(session: Session, *, region: str) -> list[LinkDecision]:
+    """The reviewers' decisions on cases inside `region` (a decision belongs where its case does)."""
+    stmt = (select(LinkDecision).join(Case, Case.id == LinkDecision.case_id).where(in_region(region))
+            .order_by(LinkDecision.id))
+    return list(session.scalars(stmt))
 
 
 def state_counts(session: Session, *, region: str) -> dict[str, int]:

@@ -34,6 +34,14 @@ def get_run(session: Session, *, run_pk: int, region: str) -> Run:
     return run
 
 
+def run_region(session: Session, *, run_pk: int) -> str:
+    """The province a run covers (for work done outside a request, where no user scopes it)."""
+    run = session.get(Run, run_pk)
+    if run is None:
+        raise NotFoundError(f"比对不存在：{run_pk}", hint="回到比对列表选择。")
+    return run.region
+
+
 def _covering(region: str):  # type: ignore[no-untyped-def]
     return Run.region == region[:2]
 

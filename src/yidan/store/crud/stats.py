@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from yidan.store.crud.cases import in_region as cases_in_region
 from yidan.store.models import CLOSED_STATES, Case, Run, RunCount
 from yidan.store.regions import child_length
 
@@ -54,7 +55,7 @@ def dashboard(session: Session, *, region: str, runs: list[Run]) -> Dashboard:
                 r[dim] = int(cnt)
             case_child = func.substr(Case.county, 1, n) if n <= 6 else Case.township
             stmt2 = (select(case_child, func.count())
-                     .where(Case.county.startswith(region, autoescape=True), Case.state.not_in(CLOSED_STATES))
+                     .where(cases_in_region(region), Case.state.not_in(CLOSED_STATES))
                      .group_by(case_child))
             for code, cnt in session.execute(stmt2):
                 if code is None:

@@ -14,7 +14,7 @@ from yidan.store import audit
 from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
 from yidan.store.crud import stats
-from yidan.store.publish import publish_run
+from yidan.store.publish import preview_publish, publish_run
 from yidan.web.deps import (
     ALL_ROLES,
     RUN_ADMINS,
@@ -26,6 +26,7 @@ from yidan.web.deps import (
     SessionDep,
     allow,
 )
+from yidan.web.masking import may_reveal, scrub_text
 from yidan.web.worker import RunSpec, files_in_folder
 
 router = APIRouter(prefix="/api", tags=["runs"])
@@ -69,8 +70,10 @@ class LinkDecisionOut(BaseModel):
     decided_on: datetime
 
 
-def _run(r: Any) -> RunOut:
-    return RunOut(id=r.id, run_id=r.run_id, term=r.term, status=r.status, progress=r.progress, error=r.error,
+def _run(r: Any, user: Any = None) -> RunOut:
+    """A run; its error message (it may quote an input value) with IDs and phones masked for masked roles."""
+    error = r.error if user is not None and may_reveal(user.role) else (scrub_text(r.error) if r.error else r.error)
+    return RunOut(id=r.id, run_id=r.run_id, term=r.term, status=r.status, progress=r.progress, error=error,
                   created_at=r.created_at, published_at=r.published_at, totals=r.totals or {})
 
 
@@ -82,15 +85,15 @@ def api_me(user: CurrentUser) -> MeOut:
 
 
 @router.get("/runs", dependencies=allow(*RUN_VIEWERS), response_model=list[RunOut], name="api_runs")
-def api_runs(session: SessionDep, region: RegionScope) -> list[RunOut]:
+def api_runs(session: SessionDep, user: CurrentUser, region: RegionScope) -> list[RunOut]:
     """全部比对及其状态。"""
-    return [_run(r) for r in run_crud.list_runs(session, region=region)]
+    return [_run(r, user) for r in run_crud.list_runs(session, region=region)]
 
 
 @router.get("/runs/{run_pk}", dependencies=allow(*RUN_VIEWERS), response_model=RunOut, name="api_run")
-def api_run(run: RunInScope) -> RunOut:
+def api_run(run: RunInScope, user: CurrentUser) -> RunOut:
     """一次比对的状态和进度。"""
-    return _run(run)
+    return _run(run, user)
 
 
 class RunStartIn(BaseModel):
@@ -112,22 +115,45 @@ def api_runs_start(request: Request, session: SessionDep, user: CurrentUser, bod
     run.path = str(worker.run_dir_for(run.id))
     session.commit()
     worker.submit(run.id, RunSpec(term=terms[0], audit_terms=terms[1:], files=files))
-    return _run(run)
+    return _run(run, user)
 
 
 class PublishOut(BaseModel):
+    published: bool = Field(description="false：只是预览，尚未发布")
     opened: int
     kept: int
     reopened: int
     resolved: int
+    counties: dict[str, dict[str, int]] = Field(description="各县：新增、延续、重新打开、数据销号")
+    coverage: dict[str, Any] = Field(description="比对覆盖的县、数据表和学期：只在其中数据销号")
+    threshold: int = Field(description="数据销号超过此数时，发布需要 confirm=true")
+    needs_confirmation: bool
+
+
+def _threshold(request: Request) -> int:
+    return int(request.app.state.settings.publish_confirm_threshold)
+
+
+@router.get("/runs/{run_pk}/preview", dependencies=allow(*RUN_ADMINS), response_model=PublishOut,
+            name="api_run_preview")
+def api_run_preview(request: Request, session: SessionDep, run: RunInScope) -> PublishOut:
+    """发布预览：按县列出发布后将新增、延续、重新打开和数据销号的案件数（不做任何更改）。"""
+    p = preview_publish(session, run=run, threshold=_threshold(request))
+    return PublishOut(published=False, **asdict(p.result), coverage=p.coverage.as_dict(), threshold=p.threshold,
+                      needs_confirmation=p.needs_confirmation)
 
 
 @router.post("/runs/{run_pk}/publish", dependencies=allow(*RUN_ADMINS), response_model=PublishOut,
              name="api_run_publish")
-def api_run_publish(session: SessionDep, user: CurrentUser, run: RunInScope) -> PublishOut:
-    """发布一次已完成的比对：问题线索转为案件，消失的未办结案件数据销号。已发布的比对不可更改。"""
-    result = publish_run(session, run=run, user=user)
-    return PublishOut(**asdict(result))
+def api_run_publish(request: Request, session: SessionDep, user: CurrentUser, run: RunInScope,
+                    confirm: bool = False) -> PublishOut:
+    """发布一次已完成的比对：问题线索转为案件；比对覆盖范围内（县、学期、是否含资助数据）消失的未办结案件数据销号。
+    数据销号数超过阈值时须带 confirm=true（先用 GET /api/runs/{run_pk}/preview 核对）。已发布的比对不可更改。"""
+    threshold = _threshold(request)
+    result = publish_run(session, run=run, user=user, confirm=confirm, threshold=threshold)
+    coverage = (run.totals or {}).get("coverage", {})
+    return PublishOut(published=True, **asdict(result), coverage=coverage, threshold=threshold,
+                      needs_confirmation=False)
 
 
 @router.get("/dashboard/{region}", dependencies=allow(*ALL_ROLES), response_model=DashboardOut, name="api_dashboard")
@@ -142,8 +168,10 @@ def api_dashboard(session: SessionDep, region: RegionParam) -> DashboardOut:
 
 @router.get("/link-decisions", dependencies=allow(*RUN_ADMINS), response_model=list[LinkDecisionOut],
             name="api_link_decisions")
-def api_link_decisions(session: SessionDep, user: CurrentUser) -> list[LinkDecisionOut]:
-    """人工复核结论（link_decisions 契约表），供 yidan run --link-decisions 使用。"""
-    audit.record(session, user=user, action="export_link_decisions", target="api")
+def api_link_decisions(session: SessionDep, user: CurrentUser, region: RegionScope) -> list[LinkDecisionOut]:
+    """本地区案件的人工复核结论（link_decisions 契约表，含完整身份证号），供 yidan run --link-decisions 使用；
+    每次导出都记入审计日志。"""
+    audit.record(session, user=user, action="export_link_decisions", target="api", detail=f"地区 {region}")
     return [LinkDecisionOut(person_id=d.person_id, student_no=d.student_no, decision=d.decision,
-                            decided_by=d.decided_by, decided_on=d.decided_on) for d in case_crud.link_decisions(session)]
+                            decided_by=d.decided_by, decided_on=d.decided_on)
+            for d in case_crud.link_decisions(session, region=region)]

@@ -1,19 +1,32 @@
 """The county's list and the case page, with the actions that work a case (thin routes)."""
 
 import json
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from yidan.contract.codes import case_rule
 from yidan.store import audit, regions
 from yidan.store.crud import cases as crud
 from yidan.store.errors import ActionError, ConflictError
 from yidan.store.models import Case, User
-from yidan.web.actions import ACTIONS, Action, apply
-from yidan.web.deps import ALL_ROLES, CaseInScope, CurrentUser, RegionScope, SessionDep, allow
-from yidan.web.masking import may_see_full
+from yidan.web.actions import ACTIONS, Action, VersionedIn, apply
+from yidan.web.deps import (
+    ALL_ROLES,
+    REVEALERS,
+    CaseInScope,
+    CurrentUser,
+    MaskerDep,
+    RegionScope,
+    SessionDep,
+    allow,
+    masker_for,
+)
+from yidan.web.masking import CaseView, Masker, may_reveal
 from yidan.web.render import render
+from yidan.web.review import review
 from yidan.web.security import check_csrf
 from yidan.web.validation import clamp_page
 
@@ -21,24 +34,34 @@ router = APIRouter(dependencies=[Depends(check_csrf)])
 
 
 def case_filter(
+    user: CurrentUser,
     code: str | None = None, township: str | None = None, village: str | None = None, school_code: str | None = None,
     state: str | None = None, q: str | None = None, county: str | None = None, page: int = 1,
+    id_number: str | None = None,
 ) -> crud.CaseFilter:
     def clean(v: str | None) -> str | None:
         return v.strip() or None if v else None
 
+    id_query = clean(id_number)
+    if id_query is not None:
+        if not may_reveal(user.role):  # a masked role could narrow a hidden ID down digit by digit
+            raise ActionError(f"您的角色（{user.role_label}）不能按身份证号查询。", hint="按姓名、地区或问题代码查询。")
+        id_query = crud.check_id_query(id_query)
     return crud.CaseFilter(code=clean(code), township=clean(township), village=clean(village),
                            school_code=clean(school_code), state=clean(state), q=clean(q), county=clean(county),
-                           page=clamp_page(page))
+                           page=clamp_page(page), id_query=id_query, q_keys=may_reveal(user.role))
 
 
 FilterDep = Annotated[crud.CaseFilter, Depends(case_filter)]
 
 
 @router.get("/cases", dependencies=allow(*ALL_ROLES), name="cases")
-def cases_page(request: Request, session: SessionDep, user: CurrentUser, region: RegionScope, filters: FilterDep):
+def cases_page(request: Request, session: SessionDep, user: CurrentUser, region: RegionScope, filters: FilterDep,
+               masker: MaskerDep):
     rows, total = crud.list_cases(session, region=region, filters=filters)
-    ctx: dict[str, Any] = {"rows": rows, "total": total, "f": filters, "pages": max(1, -(-total // filters.per_page))}
+    ctx: dict[str, Any] = {"rows": [CaseView.of(c, masker, with_details=False) for c in rows], "total": total,
+                           "f": filters, "pages": max(1, -(-total // filters.per_page)),
+                           "id_search": may_reveal(user.role)}
     if request.headers.get("hx-request") and request.headers.get("hx-target") == "case-rows":
         return render(request, "_case_rows.html", ctx)
     cache = request.app.state.options_cache
@@ -50,7 +73,7 @@ def cases_page(request: Request, session: SessionDep, user: CurrentUser, region:
     return render(request, "cases.html", {**ctx, "options": cache[key]})
 
 
-def explanation(case: Case) -> list[dict[str, Any]]:
+def explanation(case: CaseView) -> list[dict[str, Any]]:
     raw = case.link.get("explanation") if case.link else None
     if not raw:
         return []
@@ -62,21 +85,43 @@ def explanation(case: Case) -> list[dict[str, Any]]:
 
 
 def case_page(request: Request, session: Any, user: User, case: Case, *, error: str = "", hint: str = "",
-              status_code: int = 200) -> Response:
-    full = may_see_full(user.role)
+              status_code: int = 200, full: bool = False, typed: dict[str, dict[str, Any]] | None = None) -> Response:
+    """The case page. Masked for everyone; `full` only from the audited reveal. `typed`: what the clerk
+    submitted in a form that was refused (a conflict, a missing field), shown again in that form."""
     if full:
         audit.record(session, user=user, action="view_person", target=case.person_id,
-                     detail=f"案件 {case.id} {case.finding_key}")
-    ctx = {"case": case, "full": full, "error": error, "hint": hint, "actions": ACTIONS,
-           "explanation": explanation(case), "person": case.person or {}, "link": case.link or {},
-           "can": {name: user.role in a.roles for name, a in ACTIONS.items()},
+                     detail=f"案件 {case.id} {case.code}")
+    masker = masker_for(request, full=full)
+    view = CaseView.of(case, masker)
+    rule = case_rule(case.code)
+    ctx = {"case": view, "full": full, "error": error, "hint": hint, "actions": ACTIONS,
+           "explanation": explanation(view), "person": view.person, "link": view.link,
+           "can": {name: user.role in a.roles and name in rule.actions for name, a in ACTIONS.items()},
+           "can_reveal": may_reveal(user.role), "rule": rule, "typed": typed or {},
+           "review_view": _review(case, masker) if case.code == "K05" else None,
            "team_roles": crud.TEAM_ROLES}
     return render(request, "case.html", ctx, status_code)
+
+
+def _review(case: Case, masker: Masker) -> dict[str, Any]:
+    """The K05 side by side, judged on the stored values (a masked birth date cannot say whether two
+    dates agree) and shown through the masker, row by row under each row's label."""
+    rv = review(case, dict(case.person or {}), dict(case.link or {}), full=True)
+    m = masker.about(case.person_id)
+    rv["rows"] = [replace(r, left=m.value(r.label, r.left), right=m.value(r.label, r.right)) for r in rv["rows"]]
+    rv["reasons"] = [m.text(x) for x in rv["reasons"]]
+    return rv
 
 
 @router.get("/cases/{case_id}", dependencies=allow(*ALL_ROLES), name="case")
 def case_view(request: Request, session: SessionDep, user: CurrentUser, case: CaseInScope):
     return case_page(request, session, user, case)
+
+
+@router.post("/cases/{case_id}/full", dependencies=allow(*REVEALERS), name="case_full")
+def case_full(request: Request, session: SessionDep, user: CurrentUser, case: CaseInScope):
+    """查看完整信息: the full ID, student number and phones of this case, written to the audit log."""
+    return case_page(request, session, user, case, full=True)
 
 
 def _register(action: Action) -> None:
@@ -86,14 +131,12 @@ def _register(action: Action) -> None:
                  payload: Annotated[model, Form()]):  # type: ignore[valid-type]
         try:
             apply(session, name=action.name, case=case, user=user, payload=payload)
-        except ConflictError as exc:
+        except (ConflictError, ActionError) as exc:
             session.rollback()
             fresh = crud.get_case(session, case_id=case.id, region=user.region)
-            return case_page(request, session, user, fresh, error=exc.message, hint=exc.hint, status_code=409)
-        except ActionError as exc:
-            session.rollback()
-            fresh = crud.get_case(session, case_id=case.id, region=user.region)
-            return case_page(request, session, user, fresh, error=exc.message, hint=exc.hint, status_code=400)
+            typed = {action.name: VersionedIn.model_dump(payload, mode="json", exclude={"version"})}
+            return case_page(request, session, user, fresh, error=exc.message, hint=exc.hint, typed=typed,
+                             status_code=409 if isinstance(exc, ConflictError) else 400)
         return RedirectResponse(f"/cases/{case.id}?done={action.name}", status_code=303)
 
     endpoint.__name__ = f"case_{action.name.replace('-', '_')}"

@@ -3,19 +3,20 @@ background worker, watches its progress (htmx polling), reviews and publishes it
 
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from yidan.errors import RunError
+from yidan.errors import NotFoundError, RunError
 from yidan.identity.terms import parse_term
 from yidan.runs.rundir import RunDir
 from yidan.store import audit
 from yidan.store.crud import runs as run_crud
 from yidan.store.errors import ActionError
-from yidan.store.publish import publish_run
+from yidan.store.publish import preview_publish, publish_run
 from yidan.web.deps import RUN_ADMINS, RUN_VIEWERS, CurrentUser, RegionScope, RunInScope, SessionDep, allow
+from yidan.web.masking import may_reveal, scrub_text
 from yidan.web.render import render
 from yidan.web.security import check_csrf
 from yidan.web.worker import TABLES, RunSpec, files_in_folder, write_link_decisions
@@ -94,33 +95,59 @@ async def _save_uploads(request: Request, folder: Path) -> dict[str, list[Path]]
     return files
 
 
+def _error(request: Request, run: Any) -> str:
+    """The run's error message (it may quote an input value), IDs and phones masked for masked roles."""
+    user = getattr(request.state, "user", None)
+    if not run.error:
+        return ""
+    return str(run.error) if user is not None and may_reveal(user.role) else scrub_text(str(run.error))
+
+
+def _run_context(request: Request, session: Any, run: Any) -> dict[str, Any]:
+    """The run page: its summary and, before publishing, what publishing would do per county."""
+    ctx: dict[str, Any] = {"run": run, "states": run_crud.RUN_STATES, "summary": _summary(run),
+                           "run_error": _error(request, run)}
+    if run.status == "complete":
+        try:
+            ctx["preview"] = preview_publish(session, run=run,
+                                             threshold=int(request.app.state.settings.publish_confirm_threshold))
+        except (ActionError, NotFoundError) as exc:
+            ctx["preview_error"] = f"{exc.message} {exc.hint}"
+    return ctx
+
+
 @router.get("/runs/{run_pk}", dependencies=allow(*RUN_VIEWERS), name="run")
-def run_page(request: Request, run: RunInScope):
-    return render(request, "run.html", {"run": run, "states": run_crud.RUN_STATES, "summary": _summary(run)})
+def run_page(request: Request, session: SessionDep, run: RunInScope):
+    return render(request, "run.html", _run_context(request, session, run))
 
 
 @router.get("/runs/{run_pk}/progress", dependencies=allow(*RUN_VIEWERS), name="run_progress")
 def run_progress(request: Request, run: RunInScope):
-    response = render(request, "_run_progress.html", {"run": run, "states": run_crud.RUN_STATES})
+    response = render(request, "_run_progress.html", {"run": run, "states": run_crud.RUN_STATES,
+                                                      "run_error": _error(request, run)})
     if run.status not in ("queued", "running"):
         response.headers["HX-Refresh"] = "true"  # reload the page once to show the summary
     return response
 
 
 @router.post("/runs/{run_pk}/publish", dependencies=allow(*RUN_ADMINS), name="run_publish")
-def run_publish(request: Request, session: SessionDep, user: CurrentUser, run: RunInScope):
+def run_publish(request: Request, session: SessionDep, user: CurrentUser, run: RunInScope,
+                confirm: Annotated[str, Form()] = ""):
     try:
-        result = publish_run(session, run=run, user=user)
+        result = publish_run(session, run=run, user=user, confirm=confirm in ("1", "true", "on", "yes"),
+                             threshold=int(request.app.state.settings.publish_confirm_threshold))
     except ActionError as exc:
         session.rollback()
-        return render(request, "run.html", {"run": run, "states": run_crud.RUN_STATES, "summary": _summary(run),
-                                            "error": exc.message, "hint": exc.hint}, 400)
+        return render(request, "run.html", {**_run_context(request, session, run), "error": exc.message,
+                                            "hint": exc.hint}, 400)
     return RedirectResponse(f"/runs/{run.id}?opened={result.opened}&resolved={result.resolved}", status_code=303)
 
 
 @router.get("/link-decisions.csv", dependencies=allow(*RUN_ADMINS), name="link_decisions_csv")
-def link_decisions_csv(request: Request, session: SessionDep, user: CurrentUser):
-    path = write_link_decisions(session, request.app.state.worker.data_dir / "exports" / f"link_decisions-{user.id}.csv")
-    audit.record(session, user=user, action="export_link_decisions", target="link_decisions")
+def link_decisions_csv(request: Request, session: SessionDep, user: CurrentUser, region: RegionScope):
+    """The reviewers' decisions on the cases of the user's region (the export is audited)."""
+    path = write_link_decisions(session, request.app.state.worker.data_dir / "exports" / f"link_decisions-{user.id}.csv",
+                                region=region)
+    audit.record(session, user=user, action="export_link_decisions", target="link_decisions", detail=f"地区 {region}")
     return Response(path.read_bytes(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": "attachment; filename=link_decisions.csv"})

@@ -159,7 +159,8 @@ def test_the_cli_ends_a_users_sessions_and_lifts_its_login_waits(tmp_path: Path)
     url = f"sqlite:///{tmp_path / 'y.db'}"
     engine = make_engine(url)
     upgrade(engine)
-    app = create_app(AppSettings(database_url=url, data_dir=tmp_path / "d"), engine=engine, migrate=False)
+    app = create_app(AppSettings(database_url=url, data_dir=tmp_path / "d", login_first_delay_seconds=60),
+                     engine=engine, migrate=False)
     with session_scope(app.state.sessions) as s:
         users.create_user(s, username="clerk", password_hash=hash_password(PASSWORD), role="county", region=COUNTY_A)
     env = Env(app=app, engine=engine, data_dir=tmp_path / "d")

@@ -113,6 +113,7 @@ class AppSettings(BaseSettings):
     login_free_failures: int = 3
     login_free_failures_per_ip: int = 20
     login_free_failures_per_account: int = 10
+    login_first_delay_seconds: int = 1
     login_max_delay_seconds: int = 15 * 60
     login_window_seconds: int = 60 * 60  # failures older than this are forgotten
     # request bodies: JSON and forms; workbook uploads; the input files of a run uploaded from the page
@@ -123,7 +124,8 @@ class AppSettings(BaseSettings):
     @model_validator(mode="after")
     def _positive_limits(self) -> AppSettings:
         for name in ("session_idle_seconds", "session_max_age", "max_body_bytes", "max_workbook_bytes",
-                     "max_run_upload_bytes", "login_max_delay_seconds", "login_window_seconds"):
+                     "max_run_upload_bytes", "login_first_delay_seconds", "login_max_delay_seconds",
+                     "login_window_seconds"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} 必须大于 0")
         return self

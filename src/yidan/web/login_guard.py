@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from yidan.settings import AppSettings
 from yidan.store.crud import logins
 
-MAX_DOUBLINGS = 30  # 2**30 s is far past any cap; keeps timedelta in range
+MAX_DOUBLINGS = 30  # 2**30 times the first delay is far past any cap
 
 
 @dataclass(frozen=True)
@@ -35,20 +35,24 @@ class Throttle:
     free: int = 3
     free_per_ip: int = 20
     free_per_account: int = 10
+    first_delay: timedelta = timedelta(seconds=1)
     max_delay: timedelta = timedelta(minutes=15)
     window: timedelta = timedelta(hours=1)
 
     @classmethod
     def of(cls, settings: AppSettings) -> Throttle:
         return cls(free=settings.login_free_failures, free_per_ip=settings.login_free_failures_per_ip,
-                   free_per_account=settings.login_free_failures_per_account, max_delay=timedelta(seconds=settings.login_max_delay_seconds),
+                   free_per_account=settings.login_free_failures_per_account,
+                   first_delay=timedelta(seconds=settings.login_first_delay_seconds),
+                   max_delay=timedelta(seconds=settings.login_max_delay_seconds),
                    window=timedelta(seconds=settings.login_window_seconds))
 
     def delay(self, failures: int, free: int) -> timedelta:
         """The wait after `failures` failures of which `free` cost nothing."""
         if failures < free:
             return timedelta(0)
-        return min(self.max_delay, timedelta(seconds=2 ** min(failures - free, MAX_DOUBLINGS)))
+        seconds = self.first_delay.total_seconds() * 2 ** min(failures - free, MAX_DOUBLINGS)
+        return timedelta(seconds=min(self.max_delay.total_seconds(), seconds))
 
 
 def ip_key(ip: str) -> str:

@@ -35,6 +35,7 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
 from splink.blocking_rule_library import CustomRule
+from splink.internals.exceptions import EMTrainingException
 
 from yidan.errors import EngineError
 from yidan.pipeline.link.features import ID_BLOCK_KEYS
@@ -257,9 +258,16 @@ def _em(linker: Linker, *columns: str) -> dict[str, Any]:
     weigh every prediction). Scanning the pairs again on each of up to 25 iterations made
     EM the largest cost of a province run.
     """
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on(*columns), fix_probability_two_random_records_match=True, estimate_without_term_frequencies=True,
-    )
+    before = linker.misc.save_model_to_json()
+    try:
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on(*columns), fix_probability_two_random_records_match=True,
+            estimate_without_term_frequencies=True,
+        )
+    except EMTrainingException:
+        # a small input (one county's few unlinked children) may give EM no pair to train on: the
+        # parameters estimated from the labelled exact pairs stand, as they would for an unseen level
+        return before
     return linker.misc.save_model_to_json()
 
 

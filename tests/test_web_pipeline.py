@@ -93,7 +93,7 @@ def test_a_confirmed_k05_link_is_fed_to_the_next_run_and_the_case_is_closed_by_d
     _with_a_same_name_registration(tmp_path / "in")
     engine = make_engine(f"sqlite:///{tmp_path / 'y.db'}")
     upgrade(engine)
-    app = create_app(AppSettings(secret_key="pipeline-test-secret-0123", data_dir=tmp_path / "data"), engine=engine,
+    app = create_app(AppSettings(data_dir=tmp_path / "data"), engine=engine,
                      migrate=False)
     with session_scope(app.state.sessions) as s:
         users.create_user(s, username="admin", password_hash=hash_password(PASSWORD), role="province_admin", region="43")

@@ -325,7 +325,7 @@ def env_fixture(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     from yidan.web import security
 
     monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    settings = AppSettings(database_url="sqlite://", secret_key="test-secret-key-0123456789", data_dir=tmp_path / "data")
+    settings = AppSettings(database_url="sqlite://", data_dir=tmp_path / "data")
     app = create_app(settings, engine=engine, runner=fixture_runner, migrate=False)
     yield Env(app=app, engine=engine, data_dir=tmp_path / "data")
     app.state.worker.shutdown()

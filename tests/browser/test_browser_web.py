@@ -68,7 +68,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("live")
     engine = make_engine(f"sqlite:///{root / 'yidan.db'}")
     upgrade(engine)
-    settings = AppSettings(secret_key="browser-test-secret-0123456789", data_dir=root / "data")
+    settings = AppSettings(data_dir=root / "data")
     app = create_app(settings, engine=engine, runner=slow_runner, migrate=False)
     with session_scope(app.state.sessions) as s:
         for name, role, region in (("admin", "province_admin", "43"), ("clerk", "county", wf.COUNTY_A)):

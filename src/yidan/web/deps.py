@@ -170,8 +170,7 @@ RegionParam = Annotated[str, Depends(region_param)]
 
 def masker_for(request: Request, *, full: bool = False) -> Masker:
     """The masker of this instance; `full=True` only in routes that audit the reveal."""
-    state = request.app.state  # the instance's own secret where it keeps one, else the configured key
-    secret = str(getattr(state, "secret", None) or getattr(state.settings, "secret_key", ""))
+    secret: str = request.app.state.secret  # the instance's random secret (never a constant: keys stay opaque)
     return Masker(full=full, key=hashlib.sha256(f"yidan-mask|{secret}".encode()).digest())
 
 

@@ -133,7 +133,8 @@ def test_the_case_page_of_every_finding_code_shows_the_household_and_names(env: 
         with session_scope(env.sessions()) as s:
             if s.scalar(select(User).where(User.username == username)) is None:
                 make_user(env, username, "county", county)
-        page = browser_login(env, username).get(f"/cases/{case_id}").text
+        clerk = browser_login(env, username)
+        page = clerk.get(f"/cases/{case_id}").text
         for section in ("child", "household", "evidence", "link-review"):
             text = _visible(page, section)
             assert not ENGLISH_KEY.search(text), (code, section, ENGLISH_KEY.findall(text))
@@ -142,8 +143,10 @@ def test_the_case_page_of_every_finding_code_shows_the_household_and_names(env: 
         p = persons.get(person_id)
         if p and p["head_name"]:
             assert p["head_name"] in household, (code, household)
-        if p and p["phone"]:  # a county user sees the full number on the case page (audited)
-            assert p["phone"] in household, (code, household)
+        if p and p["phone"]:  # masked by default; the full number on 查看完整信息 (audited)
+            assert p["phone"] not in household and mask_phone(p["phone"]) in household, (code, household)
+            full = _visible(clerk.post(f"/cases/{case_id}/full", data={"csrf_token": clerk.csrf}).text, "household")
+            assert p["phone"] in full, (code, full)
         if p and p["village_name"]:
             assert p["village_name"] in household and p["county_name"] in household
         assert NEXT_STEPS[code] in _visible(page, "evidence")
@@ -160,10 +163,15 @@ def test_the_k05_review_sets_both_records_side_by_side_in_clerk_words(env: Env, 
     (cand,) = [lk for lk in links if lk["person_id"] == person_id][:1]
     make_user(env, "k05clerk", "county", county)
     make_user(env, "k05analyst", "province_analyst", "43")
-    page = browser_login(env, "k05clerk").get(f"/cases/{case_id}").text
+    clerk = browser_login(env, "k05clerk")
+    page = clerk.get(f"/cases/{case_id}").text
     review = _visible(page, "link-review")
     assert name in review and cand["student_name"] in review and cand["school_name"] in review
-    assert str(cand["student_birth_date"]) in review
+    # birth dates as year and month by default; the day on 查看完整信息 (audited)
+    born = cand["student_birth_date"]
+    assert f"{born:%Y-%m}" in review and str(born) not in review
+    full = _visible(clerk.post(f"/cases/{case_id}/full", data={"csrf_token": clerk.csrf}).text, "link-review")
+    assert str(born) in full
     assert "比特" not in review and "权重" not in review
     assert re.search(r"姓名(读音相同（.字同音不同字）|相同|一字不同|不同)|仅姓氏相同", review), review
     assert 'class="agree"' in page and ("出生日期相同" in review or "出生日期相差" in review)

@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse
 from yidan.store.crud import sessions as web_sessions
 from yidan.store.crud import users
 from yidan.web.deps import ALL_ROLES, CurrentUser, SessionDep, allow
+from yidan.web.guard import INT32_MAX
 from yidan.web.login_guard import Throttle
 from yidan.web.render import render
 from yidan.web.security import MAX_USERNAME, LoginError, LoginThrottled, check_csrf, login, new_api_token
@@ -95,6 +96,6 @@ def tokens_new(request: Request, session: SessionDep, user: CurrentUser,
 
 
 @router.post("/account/tokens/revoke", dependencies=allow(*ALL_ROLES), name="tokens_revoke")
-def tokens_revoke(session: SessionDep, user: CurrentUser, token_id: Annotated[int, Form()]):
+def tokens_revoke(session: SessionDep, user: CurrentUser, token_id: Annotated[int, Form(ge=1, le=INT32_MAX)]):
     users.revoke_token(session, user=user, token_id=token_id)
     return RedirectResponse("/account/tokens", status_code=303)

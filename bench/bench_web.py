@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from stdnum.cn import ric
 
+from yidan.contract.outputs import LINKS
 from yidan.settings import AppSettings
 from yidan.store.crud import runs as run_crud
 from yidan.store.crud import users
@@ -75,8 +76,7 @@ def write_run(out: Path, n: int, seed: int = 7) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(findings), out / "findings.parquet")
     pq.write_table(pa.Table.from_pylist(persons), out / "persons.parquet")
-    pq.write_table(pa.table({"person_id": pa.array([], pa.string()), "student_no": pa.array([], pa.string()),
-                             "decision": pa.array([], pa.string())}), out / "links.parquet")
+    pq.write_table(LINKS.arrow_schema().empty_table(), out / "links.parquet")  # no review links: the declared columns
     summary = [{"dimension": "status", "county": COUNTY, "key": "UNMATCHED", "term": "2021春", "count": n}]
     pq.write_table(pa.Table.from_pylist(summary), out / "summary.parquet")
     (out / "manifest.json").write_text(json.dumps({"run_id": "bench", "term": "2021春", "status": "complete"}))
@@ -118,7 +118,7 @@ async def user_session(base: str, username: str, n_requests: int, deadline: floa
             if r.status_code != 200:
                 errors.append(f"{kind} {r.status_code}")
                 continue
-            if kind == "case" and not wrote:
+            if kind == "case" and not wrote and f"{url}/visit" in r.text:  # only where the code offers a visit
                 csrf, version = _CSRF.search(r.text), _VERSION.search(r.text)
                 if csrf and version:
                     t0 = time.perf_counter()

@@ -124,9 +124,38 @@ class CaseSet:
         return [r for c in self.cases for r in c.candidates()]
 
 
+def write_table_csv(folder: Path, table: str, rows: list[dict[str, Any]]) -> list[Path]:
+    """Rows as `table`.csv with the contract's English headers (as a user could give them)."""
+    from yidan.contract import TABLES
+
+    aliases = [c.alias for c in TABLES[table].columns]
+    path = folder / f"{table}.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(aliases)
+        for row in rows:
+            w.writerow(["" if row.get(a) is None else str(row.get(a)) for a in aliases])
+    return [path]
+
+
+def run_yidan(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, str]:
+    """`yidan ARGS` in-process through the real entry point: exit status and the screen, line breaks removed."""
+    import sys
+
+    from yidan.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["yidan", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    got = capsys.readouterr()
+    return code, (got.out + got.err).replace("\n", "")
+
+
 def write_case_files(case: Case, folder: Path) -> dict[str, list[Path]]:
     """The case's rows as CSV files with the contract's English headers (as a user could give them)."""
-    from yidan.contract import TABLES
 
     folder.mkdir(parents=True, exist_ok=True)
     files: dict[str, list[Path]] = {}
@@ -134,14 +163,7 @@ def write_case_files(case: Case, folder: Path) -> dict[str, list[Path]]:
         rows = case.rows(table)
         if not rows and table not in ("registry", "enrollment"):
             continue
-        aliases = [c.alias for c in TABLES[table].columns]
-        path = folder / f"{table}.csv"
-        with path.open("w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(aliases)
-            for row in rows:
-                w.writerow(["" if row.get(a) is None else str(row.get(a)) for a in aliases])
-        files[table] = [path]
+        files[table] = write_table_csv(folder, table, rows)
     return files
 
 

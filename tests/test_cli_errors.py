@@ -17,6 +17,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from conftest import run_yidan
 from reports_fixtures import build_run
 from yidan.errors import RunError
 from yidan.outfiles import OutputError
@@ -49,16 +50,7 @@ def read_only(folder: Path):
 
 def cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
     """`yidan ARGS` through the real entry point: exit status and the screen, line breaks removed."""
-    from yidan.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["yidan", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    got = capsys.readouterr()
-    return code, (got.out + got.err).replace("\n", "")
+    return run_yidan(monkeypatch, capsys, list(args))
 
 
 def full_disk(*_args, **_kwargs):

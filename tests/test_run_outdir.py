@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import run_yidan
 from yidan.errors import RunError
 from yidan.outfiles import OutputError
 from yidan.pipeline.context import Step
@@ -31,18 +32,7 @@ def _boom(ctx):
     raise ValueError("步骤出错")
 
 
-def run_cli(monkeypatch, capsys, args: list[str]) -> tuple[int, str]:
-    """`yidan ARGS` in-process as a user types it: exit status and everything printed."""
-    from yidan.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["yidan", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    got = capsys.readouterr()
-    return code, (got.out + got.err).replace("\n", "")
+run_cli = run_yidan  # `yidan ARGS` in-process as a user types it: exit status and the screen
 
 
 def run_args(files: dict[str, list[Path]], out: Path) -> list[str]:

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import atexit
-import csv
 import hashlib
 import json
 import re
@@ -38,6 +37,7 @@ from sqlalchemy import Engine, text
 from stdnum.cn import ric
 
 import needs
+from conftest import write_table_csv
 from yidan.runs.rundir import RunDir
 from yidan.settings import AppSettings
 from yidan.store.db import create_schema, drop_schema, make_engine, session_factory, session_scope, upgrade
@@ -171,18 +171,6 @@ def background_children(county: str, *, term: str = TERM) -> list[dict[str, Any]
     return rows
 
 
-def _write_table(folder: Path, table: str, rows: list[dict[str, Any]]) -> list[Path]:
-    """Rows as a CSV file with the contract's English headers (as a user could give them)."""
-    from yidan.contract import TABLES
-
-    aliases = [c.alias for c in TABLES[table].columns]
-    path = folder / f"{table}.csv"
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(aliases)
-        for row in rows:
-            w.writerow(["" if row.get(a) is None else str(row[a]) for a in aliases])
-    return [path]
 
 
 def _interrupted(ctx: Any) -> None:
@@ -204,8 +192,8 @@ def _run_inputs(children: list[dict[str, Any]], term: str, out: Path, status: st
     folder.mkdir(parents=True, exist_ok=True)
     tables = {t: [r for c in children for r in ([c["registry"]] if t == "registry" else c[t])]
               for t in ("registry", "enrollment", "out_of_province", "aid", "link_decisions")}
-    files = {t: _write_table(folder, t, rows) for t, rows in tables.items() if rows or t in ("registry", "enrollment")}
-    files["policies"] = _write_table(folder, "policies", POLICIES)
+    files = {t: write_table_csv(folder, t, rows) for t, rows in tables.items() if rows or t in ("registry", "enrollment")}
+    files["policies"] = write_table_csv(folder, "policies", POLICIES)
     steps = list(S.STEPS)
     if status != "complete":  # a run that stops after linkage: its directory must say it failed
         link_end = max(i for i, step in enumerate(steps) if step.name.startswith("link"))

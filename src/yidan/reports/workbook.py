@@ -17,6 +17,7 @@ from typing import Any
 import xlsxwriter
 
 from yidan.contract.codes import CONCLUSIONS, FINDING_CODES, STATUSES
+from yidan.contract.outputs import poverty_rank_sql
 from yidan.errors import ConfigError
 from yidan.outfiles import atomic_output, output_dir
 from yidan.reports import styles
@@ -236,7 +237,7 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
 
 
 # 未脱贫 and 返贫 children first in every list: the speech calls them the priority
-PRIORITY_ORDER = "CASE poverty_status WHEN '未脱贫' THEN 0 WHEN '返贫' THEN 1 ELSE 2 END"
+PRIORITY_ORDER = poverty_rank_sql("poverty_status")
 
 
 def _shown(field: str, value: Any) -> Any:

@@ -107,7 +107,7 @@ def _write_county(con: Any, run: RunDir, county: str, path: Path) -> None:
     cover.protect()
     for family in styles.FAMILIES:
         _write_family_sheet(wb, fmt, con, run, county, family)
-    _write_places(wb, fmt, con, county)
+    _write_places(wb, fmt, con, county, run.term)
     _write_meta(wb, run, "county", county)
     wb.close()
 
@@ -116,7 +116,7 @@ PLACE_HEADERS = ("乡镇", "村", "学龄儿童", "其中义务教育年龄", "�
                  "问题（控辍保学）", "问题（学生资助）", "问题（数据质量）")
 
 
-def _write_places(wb: Any, fmt: dict[str, Any], con: Any, county: str) -> None:
+def _write_places(wb: Any, fmt: dict[str, Any], con: Any, county: str, term: str) -> None:
     """分乡镇村统计: children and findings by township and village, by name, for the teams that visit them.
 
     Children come from the summary's status_detail rows, findings from findings.parquet; a
@@ -150,6 +150,7 @@ def _write_places(wb: Any, fmt: dict[str, Any], con: Any, county: str) -> None:
         LEFT JOIN names_t USING (t) LEFT JOIN names_v USING (v)
         ORDER BY t NULLS LAST, is_town DESC, v""")
     ws = wb.add_worksheet("分乡镇村统计")
+    styles.print_setup(ws, region=region_name(county), term=term, made=_made_now())
     ws.set_column(0, 1, 18)
     ws.set_column(2, len(PLACE_HEADERS) - 1, 12)
     ws.set_row(0, 30)
@@ -196,23 +197,28 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
         cell_fmt = fmt["clerk_date"] if c.kind == "date" and c.clerk else fmt["clerk"] if c.clerk else None
         ws.set_column(i, i, widths[c.field], cell_fmt, {"hidden": True} if c.hidden else {})
     ws.set_row(0, 30)
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.repeat_rows(0)
+    styles.print_setup(ws, region=region_name(county), term=run.term, made=_made_now())
     for i, c in enumerate(styles.FINDING_COLUMNS):
         ws.write_string(0, i, c.header, fmt["clerk_header"] if c.clerk else fmt["header"])
     fields = ", ".join(styles.FINDING_FIELDS)
     cur = con.execute(
-        f"SELECT {fields} FROM findings WHERE {where} ORDER BY {PRIORITY_ORDER}, code, township NULLS LAST, "
-        "village NULLS LAST, person_id, term, programme_code NULLS FIRST"
-    )
+        f"SELECT {fields}, township AS _township FROM findings WHERE {where} "
+        f"ORDER BY township NULLS LAST, {PRIORITY_ORDER}, code, village NULLS LAST, person_id, term, "
+        "programme_code NULLS FIRST"
+    )  # by township, so that each township's team takes its own pages; priority children first in each
     cols = [c for c in styles.FINDING_COLUMNS if not c.clerk]
     clerk = [(i, c) for i, c in enumerate(styles.FINDING_COLUMNS) if c.clerk]
     long_width = {c.field: widths[c.field] for c in cols if c.kind == "long"}
     n = 0
+    breaks: list[int] = []  # a page break before the first row of each township after the first
+    township: Any = ()
     while batch := cur.fetchmany(BATCH):
-        for record in batch:
+        for *record, town in batch:
             n += 1
+            if town != township:
+                if township != ():
+                    breaks.append(n)
+                township = town
             record = tuple(_shown(c.field, v) for c, v in zip(cols, record, strict=True))
             lines = max((styles.wrapped_lines(str(v), long_width[c.field])
                          for c, v in zip(cols, record, strict=True) if c.kind == "long" and v), default=1)
@@ -228,6 +234,7 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
             for i, c in clerk:  # written blank so every reader sees the cells unlocked
                 ws.write_blank(n, i, None, fmt["clerk_date"] if c.kind == "date" else fmt["clerk"])
     last_col = len(styles.FINDING_COLUMNS) - 1
+    ws.set_h_pagebreaks(breaks[: styles.MAX_PAGE_BREAKS])
     ws.freeze_panes(1, 2)
     ws.autofilter(0, 0, max(n, 1), last_col)
     if n:
@@ -238,6 +245,11 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
 
 # 未脱贫 and 返贫 children first in every list: the speech calls them the priority
 PRIORITY_ORDER = poverty_rank_sql("poverty_status")
+
+
+def _made_now() -> str:
+    """The time a list is made, for its printed footer."""
+    return datetime.now().strftime("%Y-%m-%d %H:%M")
 
 
 def _shown(field: str, value: Any) -> Any:
@@ -291,6 +303,7 @@ def _write_aggregate(con: Any, run: RunDir, level: str, region: str, path: Path)
     for r in status_rows + code_rows:
         table.setdefault(r["r"], {})[r["key"]] = int(r["n"])
     ws = wb.add_worksheet("分县统计" if below == "county" else "分市州统计")
+    styles.print_setup(ws, region=region_name(region), term=run.term, made=_made_now())
     headers = ["地区代码", "地区"] + list(STATUSES.values()) + ["学龄儿童合计"]
     headers += [f"{c.code} {c.label}" for c in FINDING_CODES.values()] + ["问题合计"]
     ws.set_row(0, 45)

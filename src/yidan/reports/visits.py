@@ -24,7 +24,7 @@ from yidan.reports.fonts import cjk_font_file
 from yidan.reports.regions import region_name
 from yidan.reports.runsql import connect, rows, sql_literal
 from yidan.runs.rundir import RunDir
-from yidan.web.masking import mask_id, mask_phone
+from yidan.web.masking import mask_id, mask_phone, scrub_text
 
 UNITS = {"village": "村", "school": "学校"}
 FIELDS = ("person_id", "name", "age", "poverty_status", "category", "head_name", "relation", "phone",
@@ -232,7 +232,7 @@ def _block(child: Child, i: int, by: str, teams: dict[str, str]) -> list[str]:
     if by == "school":
         lines.append(school)
     for f in child.findings:
-        lines.append(f"问题：{f['code']} {f['label']}。{f['detail'] or ''}")
+        lines.append(scrub_text(f"问题：{f['code']} {f['label']}。{f['detail'] or ''}"))  # IDs in the text masked
         if f["next_step"]:
             lines.append(f"下一步：{f['next_step']}")
         team = teams.get(f["finding_key"])

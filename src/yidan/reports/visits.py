@@ -30,6 +30,8 @@ UNITS = {"village": "村", "school": "学校"}
 FIELDS = ("person_id", "name", "age", "poverty_status", "category", "head_name", "relation", "phone",
           "county_name", "township_name", "village_name", "township", "village", "school_code", "school_name",
           "stage", "grade", "class_id", "enrollment_status", "code", "label", "detail", "next_step", "county")
+NAME_FIELDS = ("county", "county_name", "township", "township_name", "village", "village_name", "school_code",
+               "school_name")
 _UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
 NO_VILLAGE, NO_SCHOOL = "户籍村不详", "无学籍"
 DIGITS = "0123456789"  # page numbers
@@ -51,22 +53,53 @@ class Unit:
     children: list[Child]
 
 
-def write_visit_books(run: RunDir, out: Path, by: str = "village", *, counties: list[str] | None = None,
-                      teams: dict[str, str] | None = None) -> list[Path]:
-    """Write one 走访台账 PDF per village (`by="village"`) or school (`by="school"`) into `out`.
+def _where(by: str, regions: list[str] | None, unit: str | None) -> str:
+    """Findings of the regions (a county and above by the responsible county, a township or village by
+    the 户籍 code, as the web's region scope), and of one unit if given ("" the children without one)."""
+    where = "TRUE"
+    if regions is not None:
+        where = "(" + " OR ".join(
+            f"starts_with({'county' if len(r) <= 6 else 'village'}, {sql_literal(r)})" for r in regions
+        ) + ")" if regions else "FALSE"
+    if unit is not None:
+        key = "village" if by == "village" else "school_code"
+        where += f" AND coalesce({key}, '') = {sql_literal(unit)}"
+    return where
 
-    `counties` limits them to those counties (or to a prefix: a city, a township); `teams` maps a
-    finding key to its 三帮一 team as the web holds it (the run directory has no team)."""
+
+def visit_units(run: RunDir, by: str, region: str) -> list[dict[str, Any]]:
+    """The units of `region` that have a list: key, name and number of children (for the web's page)."""
+    _check_by(by)
+    con = connect(run)
+    try:
+        key = "village" if by == "village" else "school_code"
+        names = ", ".join(f"any_value({f}) AS {f}" for f in NAME_FIELDS)
+        got = rows(con, f"""
+            SELECT coalesce({key}, '') AS key, count(DISTINCT person_id) AS children, {names}
+            FROM findings WHERE {_where(by, [region], None)} GROUP BY coalesce({key}, '') ORDER BY county, key""")
+        return [{"key": g["key"], "children": int(g["children"]), "name": _unit_name(g, by)} for g in got]
+    finally:
+        con.close()
+
+
+def _check_by(by: str) -> None:
     if by not in UNITS:
         raise ConfigError(f"不支持的分组：{by}", hint="--by 可选 village（每村一份）或 school（每校一份）。")
+
+
+def write_visit_books(run: RunDir, out: Path, by: str = "village", *, counties: list[str] | None = None,
+                      unit: str | None = None, teams: dict[str, str] | None = None) -> list[Path]:
+    """Write one 走访台账 PDF per village (`by="village"`) or school (`by="school"`) into `out`.
+
+    `counties` limits them to those regions (a county and above by the responsible county; a township or
+    village by the 户籍 code), `unit` to one village or school code ("" the children without one);
+    `teams` maps a finding key to its 三帮一 team as the web holds it (a run directory has no team)."""
+    _check_by(by)
     run.require_complete()
     out = output_dir(out)
     con = connect(run)
     try:
-        where = "TRUE"
-        if counties is not None:
-            where = "(" + " OR ".join(f"starts_with(coalesce(village, county), {sql_literal(c)})"
-                                      for c in counties) + ")" if counties else "FALSE"
+        where = _where(by, counties, unit)
         county_list = [r["county"] for r in rows(
             con, f"SELECT DISTINCT county FROM findings WHERE county IS NOT NULL AND {where} ORDER BY 1")]
         paths: list[Path] = []

@@ -7,8 +7,6 @@ from the written file with openpyxl, as Excel, WPS or LibreOffice would read the
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import openpyxl
 import pytest
 
@@ -64,3 +62,11 @@ def test_long_texts_wrap_in_columns_narrow_enough_for_the_page(book) -> None:
         letter = headers[header]
         assert ws.column_dimensions[letter].width <= 34
         assert ws[f"{letter}2"].alignment.wrap_text is True
+
+
+def test_a_workbook_written_from_a_run_directory_says_why_its_team_column_is_empty(book) -> None:
+    ws = book["控辍保学"]
+    (cell,) = [c for c in ws[1] if c.value == "三帮一小组"]
+    assert cell.comment is not None and "yidan report" in cell.comment.text and "为空" in cell.comment.text
+    assert all(r[0] in (None, "") for r in ws.iter_rows(min_row=2, min_col=cell.column, max_col=cell.column,
+                                                         values_only=True))

@@ -74,3 +74,29 @@ def test_the_school_lists_are_offered_too_and_an_inspector_gets_none(env: Env, t
     r = client.get("/visits/download", params={"by": "school", "unit": school})
     assert r.status_code == 200 and r.content.startswith(b"%PDF")
     assert browser_login(env, "insp").get("/visits").status_code == 403
+
+
+def test_the_workbook_downloaded_from_the_web_lists_the_team_and_follows_a_change(env: Env, tmp_path: Path) -> None:
+    import openpyxl
+
+    admin = make_user(env, "admin", "province_admin", "43")
+    make_user(env, "clerk", "county", COUNTY_A)
+    publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1")
+    with session_scope(env.sessions()) as s:
+        k02 = s.scalar(select(Case).where(Case.county == COUNTY_A, Case.code == "K02"))
+        assert k02 is not None
+        k02_id, key = k02.id, k02.finding_key
+    client = browser_login(env, "clerk")
+
+    def team_cell() -> object:
+        ws = openpyxl.load_workbook(io.BytesIO(client.get("/workbook/download").content))["控辍保学"]
+        headers = {c.value: c.column for c in ws[1]}
+        (row,) = [r for r in ws.iter_rows(min_row=2, values_only=True) if r[0] == key]
+        return row[headers["三帮一小组"] - 1]
+
+    assert team_cell() in (None, "")  # no team yet (and the workbook cached for this state)
+    team = {f"member{i}_{k}": v for i, (name, role) in enumerate((("王老师", "教师"), ("李书记", "村干部"),
+                                                                 ("赵干部", "教育干部")), start=1)
+            for k, v in (("name", name), ("role", role))}
+    assert client.post(f"/cases/{k02_id}/team", data={"csrf_token": client.csrf, "version": 1, **team}).status_code == 303
+    assert team_cell() == "王老师（教师）、李书记（村干部）、赵干部（教育干部）"

@@ -262,5 +262,10 @@ def test_at_1366_pixels_the_list_shows_each_name_on_one_line(live: str, browser)
         return [r.getClientRects().length, td.textContent.trim()];
     })""")
     assert heights and all(lines <= 1 for lines, text in heights if text), heights
+    SCREENS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENS / "web_list_1366.png"))
+    page.goto(f"{base}/cases?code=K05")  # the K05 review, side by side, for docs/screens
+    page.click("table.case-list a:has-text('K05') >> nth=0")
+    expect(page.locator("#link-review")).to_contain_text("疑似匹配复核")
+    page.screenshot(path=str(SCREENS / "web_k05_review.png"), full_page=True)
     context.close()

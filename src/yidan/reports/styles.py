@@ -27,6 +27,7 @@ class SheetColumn:
     hidden: bool = False
     max_width: int = 40
     compared: bool = True  # the importer checks it still says what the run says
+    web: bool = False  # held by the web database, not the run: filled only in a workbook the web app writes
 
 
 FINDING_COLUMNS: tuple[SheetColumn, ...] = (
@@ -58,6 +59,8 @@ FINDING_COLUMNS: tuple[SheetColumn, ...] = (
     SheetColumn("detail", "问题说明", kind="long", max_width=32),
     SheetColumn("next_step", "下一步", kind="long", max_width=26),
     SheetColumn("evidence", "佐证", kind="long", max_width=32, compared=False),  # shown reformatted
+    # the team assigned on the web: a workbook written from a run directory (`yidan report`) leaves it empty
+    SheetColumn("team", "三帮一小组", kind="long", max_width=24, compared=False, web=True),
     SheetColumn("conclusion", "核实结论", clerk=True, max_width=14),
     SheetColumn("province", "就读省份", clerk=True, max_width=12),
     SheetColumn("verified_on", "核实日期", kind="date", clerk=True, max_width=14),
@@ -66,7 +69,9 @@ FINDING_COLUMNS: tuple[SheetColumn, ...] = (
 )
 PROTECTED_COLUMNS = tuple(c for c in FINDING_COLUMNS if not c.clerk and not c.hidden and c.compared)
 CLERK_COLUMNS = tuple(c for c in FINDING_COLUMNS if c.clerk)
-FINDING_FIELDS = tuple(c.field for c in FINDING_COLUMNS if not c.clerk)
+FINDING_FIELDS = tuple(c.field for c in FINDING_COLUMNS if not c.clerk and not c.web)
+TEAM_NOTE = ("网页下载的工作簿列出在网页上指派的三帮一劝返小组；由比对结果目录生成的工作簿（yidan report）"
+             "没有小组信息，此列为空。")
 
 
 def family_sheet_name(family: str) -> str:

@@ -33,11 +33,13 @@ _UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
 
 
 def write_workbooks(
-    run: RunDir, out: Path, level: str = "county", *, regions: list[str] | None = None
+    run: RunDir, out: Path, level: str = "county", *, regions: list[str] | None = None,
+    teams: dict[str, str] | None = None,
 ) -> list[Path]:
     """Write one workbook per region of `level` into `out`; returns the paths in region order.
 
-    `regions` limits the output to those region codes (a county exporting its own list).
+    `regions` limits the output to those region codes (a county exporting its own list); `teams`
+    maps a finding key to its 三帮一 team as the web database holds it (the web's download).
     """
     if level not in LEVELS:
         raise ConfigError(f"不支持的层级：{level}", hint="层级可选 county（县）、city（市州）、province（省）。")
@@ -61,7 +63,7 @@ def write_workbooks(
             path = out / workbook_name(run, level, region)
             with atomic_output(path) as tmp:  # a killed report leaves no half workbook under this name
                 if level == "county":
-                    _write_county(con, run, region, tmp)
+                    _write_county(con, run, region, tmp, teams)
                 else:
                     _write_aggregate(con, run, level, region, tmp)
             paths.append(path)
@@ -100,13 +102,13 @@ def _title(level: str, region: str, term: str) -> str:
     return f"{region_name(region)} {term} 控辍保学与学生资助一单"
 
 
-def _write_county(con: Any, run: RunDir, county: str, path: Path) -> None:
+def _write_county(con: Any, run: RunDir, county: str, path: Path, teams: dict[str, str] | None = None) -> None:
     wb, fmt = _new_workbook(path)
     cover = wb.add_worksheet("封面")
     write_cover(cover, fmt, run, cover_figures(con, "county", county), title=_title("county", county, run.term))
     cover.protect()
     for family in styles.FAMILIES:
-        _write_family_sheet(wb, fmt, con, run, county, family)
+        _write_family_sheet(wb, fmt, con, run, county, family, teams)
     _write_places(wb, fmt, con, county, run.term)
     _write_meta(wb, run, "county", county)
     wb.close()
@@ -178,17 +180,18 @@ def _column_widths(con: Any, where: str) -> dict[str, int]:
     exprs = ", ".join(
         f"max(length({c.field}::VARCHAR) + (strlen({c.field}::VARCHAR) - length({c.field}::VARCHAR)) // 2)"
         f" AS {c.field}"
-        for c in styles.FINDING_COLUMNS if not c.clerk
+        for c in styles.FINDING_COLUMNS if not c.clerk and not c.web
     )
     got = rows(con, f"SELECT {exprs} FROM findings WHERE {where}")[0]
     widths = {}
     for c in styles.FINDING_COLUMNS:
-        data = int(got.get(c.field) or 0) if not c.clerk else 0
+        data = int(got.get(c.field) or 0) if not c.clerk and not c.web else 0
         widths[c.field] = max(min(max(data, styles.text_width(c.header)) + 2, c.max_width), 8)
     return widths
 
 
-def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, county: str, family: str) -> None:
+def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, county: str, family: str,
+                        teams: dict[str, str] | None = None) -> None:
     ws = wb.add_worksheet(styles.family_sheet_name(family))
     codes = ", ".join(sql_literal(c) for c in _codes_of(family))
     where = f"county = {sql_literal(county)} AND code IN ({codes})"
@@ -200,14 +203,17 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
     styles.print_setup(ws, region=region_name(county), term=run.term, made=_made_now())
     for i, c in enumerate(styles.FINDING_COLUMNS):
         ws.write_string(0, i, c.header, fmt["clerk_header"] if c.clerk else fmt["header"])
+        if c.web and teams is None:
+            ws.write_comment(0, i, styles.TEAM_NOTE, {"x_scale": 2, "y_scale": 1.5})
     fields = ", ".join(styles.FINDING_FIELDS)
     cur = con.execute(
         f"SELECT {fields}, township AS _township FROM findings WHERE {where} "
         f"ORDER BY township NULLS LAST, {PRIORITY_ORDER}, code, village NULLS LAST, person_id, term, "
         "programme_code NULLS FIRST"
     )  # by township, so that each township's team takes its own pages; priority children first in each
-    cols = [c for c in styles.FINDING_COLUMNS if not c.clerk]
+    cols = [c for c in styles.FINDING_COLUMNS if not c.clerk and not c.web]
     clerk = [(i, c) for i, c in enumerate(styles.FINDING_COLUMNS) if c.clerk]
+    team_at = next(i for i, c in enumerate(styles.FINDING_COLUMNS) if c.web)
     long_width = {c.field: widths[c.field] for c in cols if c.kind == "long"}
     n = 0
     breaks: list[int] = []  # a page break before the first row of each township after the first
@@ -231,6 +237,8 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
                     ws.write_number(n, i, float(value), fmt["amount"])
                 else:
                     ws.write_string(n, i, str(value)[: styles.MAX_CELL], fmt[c.kind if c.kind == "long" else "text"])
+            if teams and (team := teams.get(str(record[0]))):  # record[0]: the finding key
+                ws.write_string(n, team_at, team, fmt["long"])
             for i, c in clerk:  # written blank so every reader sees the cells unlocked
                 ws.write_blank(n, i, None, fmt["clerk_date"] if c.kind == "date" else fmt["clerk"])
     last_col = len(styles.FINDING_COLUMNS) - 1

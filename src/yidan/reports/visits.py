@@ -108,11 +108,11 @@ def write_visit_books(run: RunDir, out: Path, by: str = "village", *, counties: 
             units = list(_units(con, county, by, where))
             if not units:
                 continue
-            pages = [_Texts.of(unit, by, run.term, made, teams or {}) for unit in units]
+            pages = [_Texts.of(u, by, run.term, made, teams or {}) for u in units]
             with tempfile.TemporaryDirectory(prefix="yidan-font-") as tmp:
                 font = _subset_font(pages, Path(tmp))
-                for unit, texts in zip(units, pages, strict=True):
-                    path = out / _file_name(unit, by, run.term)
+                for u, texts in zip(units, pages, strict=True):
+                    path = out / _file_name(u, by, run.term)
                     with atomic_output(path) as target:
                         _write_pdf(target, texts, font)
                     paths.append(path)

@@ -24,13 +24,14 @@ from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
 from yidan.store.errors import ActionError, ConflictError
 from yidan.store.models import User, utcnow
-from yidan.web.deps import WORKBOOK_USERS, CurrentUser, SessionDep, allow
+from yidan.store.roles import WORKBOOK_LEVEL
+from yidan.web.deps import CASE_WORKERS, WORKBOOK_USERS, CurrentUser, SessionDep, allow
 from yidan.web.guard import megabytes
 from yidan.web.render import render
 from yidan.web.security import check_csrf
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
-LEVEL_OF = {"county": "county", "city": "city", "province_admin": "province"}
+LEVEL_OF = WORKBOOK_LEVEL
 
 
 def _latest(session, user: User) -> RunDir:  # type: ignore[no-untyped-def]
@@ -110,7 +111,7 @@ def _record_accepted(session, user: User, verifications: Path) -> int:  # type: 
     return recorded
 
 
-@router.post("/workbook/upload", dependencies=allow("county", "city"), name="workbook_upload")
+@router.post("/workbook/upload", dependencies=allow(*CASE_WORKERS), name="workbook_upload")
 def workbook_upload(request: Request, session: SessionDep, user: CurrentUser,
                     workbook: Annotated[list[UploadFile], File()]):
     from yidan.reports import import_verifications

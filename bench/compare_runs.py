@@ -29,13 +29,13 @@ def _table_report(con: Any, a: Path, b: Path) -> dict[str, Any]:
     hashes = []
     for name, t in (("a", ta), ("b", tb)):
         con.register(name, t)
-        hashes.append(con.execute(f"SELECT coalesce(sum(hash({name})::HUGEINT), 0)::VARCHAR FROM {name}").fetchone()[0])
+        hashes.append(con.execute(f"SELECT coalesce(sum(hash({name})::HUGEINT), 0)::VARCHAR FROM {name}").fetchall()[0][0])
     out["hash"] = hashes
     out["same_rows"] = hashes[0] == hashes[1] and ta.num_rows == tb.num_rows
     out["same_order"] = out["schema_equal"] and ta.equals(tb)
     if not out["same_rows"] and out["schema_equal"]:
-        only_a = con.execute("SELECT count(*) FROM (SELECT * FROM a EXCEPT ALL SELECT * FROM b)").fetchone()[0]
-        only_b = con.execute("SELECT count(*) FROM (SELECT * FROM b EXCEPT ALL SELECT * FROM a)").fetchone()[0]
+        only_a = con.execute("SELECT count(*) FROM (SELECT * FROM a EXCEPT ALL SELECT * FROM b)").fetchall()[0][0]
+        only_b = con.execute("SELECT count(*) FROM (SELECT * FROM b EXCEPT ALL SELECT * FROM a)").fetchall()[0][0]
         out["only_a"], out["only_b"] = only_a, only_b
         out["sample_only_a"] = [str(r) for r in con.execute(
             "SELECT * FROM (SELECT * FROM a EXCEPT ALL SELECT * FROM b) LIMIT 3").fetchall()]
@@ -53,7 +53,7 @@ def _manifest_facts(run: Path) -> dict[str, Any]:
     m = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
     inputs = [{k: v for k, v in i.items() if k != "path"} for i in m.get("inputs", [])]
     linkage = {k: v for k, v in (m.get("notes", {}).get("linkage") or {}).items()
-               if k not in ("m_u", "timings") and not k.endswith("_s")}
+               if k not in ("m_u", "timings", "splink_timings") and not k.endswith("_s")}
     return {"status": m.get("status"), "totals": m.get("totals"), "inputs": inputs, "linkage": linkage}
 
 

@@ -63,6 +63,31 @@ def run_pipeline(data: Path, fmt: str, out: Path, memory_limit: str | None, thre
     config = RunConfig(engine=EngineConfig(memory_limit=memory_limit, threads=threads,
                                            temp_directory=str(out.parent / "spill")))
     stage_cpu: dict[str, float] = {}
+    table_cpu: dict[str, float] = {}
+    from yidan.engine import Engine
+
+    materialize = Engine.materialize
+
+    def cpu_materialize(self: Any, name: str, expr: Any) -> Any:  # CPU seconds per materialised table
+        c = cpu_s()
+        try:
+            return materialize(self, name, expr)
+        finally:
+            table_cpu[name] = round(table_cpu.get(name, 0.0) + cpu_s() - c, 2)
+
+    Engine.materialize = cpu_materialize  # type: ignore[method-assign]
+    import yidan.ingest
+
+    load_table = yidan.ingest.load_table
+
+    def cpu_load_table(con: Any, table: str, *args: Any, **kwargs: Any) -> Any:  # and per input table
+        c = cpu_s()
+        try:
+            return load_table(con, table, *args, **kwargs)
+        finally:
+            table_cpu[table] = round(table_cpu.get(table, 0.0) + cpu_s() - c, 2)
+
+    yidan.ingest.load_table = cpu_load_table  # type: ignore[assignment]
 
     def cpu_timed(step: Step) -> Step:  # CPU seconds per stage (all threads), beside the manifest's wall times
         def run(ctx: Any) -> None:
@@ -87,6 +112,7 @@ def run_pipeline(data: Path, fmt: str, out: Path, memory_limit: str | None, thre
         "timings": m["timings"],
         "cpu_timings": stage_cpu,
         "table_timings": m.get("table_timings", {}),
+        "table_cpu": table_cpu,
         "linkage": {k: v for k, v in (m.get("notes", {}).get("linkage") or {}).items() if k != "m_u"},
         "rows": {i["table"]: i["read"] for i in m["inputs"]},
         "persons": m["totals"].get("persons"),

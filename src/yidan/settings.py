@@ -88,6 +88,29 @@ def load_run_config(path: Path | None) -> RunConfig:
         raise ConfigError(f"配置项 {where} 无效：{first['msg']}", hint="对照 yidan init 生成的默认配置修改。") from None
 
 
+class WorkerSettings(BaseModel):
+    """The job queue (issue 22): who takes queued runs, and how long a claimed job's lease lasts."""
+
+    # auto: an in-process worker when the database is SQLite, a separate `yidan worker` for PostgreSQL
+    mode: str = "auto"  # auto | inprocess | external
+    lease_seconds: float = 120.0  # a job whose worker sent no heartbeat for this long is failed
+    heartbeat_seconds: float = 20.0
+    poll_seconds: float = 2.0
+
+    @model_validator(mode="after")
+    def _sane(self) -> WorkerSettings:
+        if self.mode not in ("auto", "inprocess", "external"):
+            raise ValueError("worker.mode 只能是 auto、inprocess 或 external")
+        if not (0 < self.heartbeat_seconds < self.lease_seconds) or self.poll_seconds <= 0:
+            raise ValueError("worker：需要 0 < heartbeat_seconds < lease_seconds，poll_seconds > 0")
+        return self
+
+    def resolved_mode(self, database_url: str) -> str:
+        if self.mode != "auto":
+            return self.mode
+        return "inprocess" if database_url.startswith("sqlite") else "external"
+
+
 class AppSettings(BaseSettings):
     """Web application settings; env vars prefixed YIDAN_.
 
@@ -95,7 +118,8 @@ class AppSettings(BaseSettings):
     start and keeps it in its database (`yidan.store.instance`), so no deployment, the
     demo included, can run on a constant one."""
 
-    model_config = SettingsConfigDict(env_prefix="YIDAN_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="YIDAN_", env_file=".env", extra="ignore",
+                                      env_nested_delimiter="__")  # YIDAN_WORKER__LEASE_SECONDS=…
 
     database_url: str = "sqlite:///yidan.db"
     production: bool = False
@@ -120,6 +144,7 @@ class AppSettings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     max_workbook_bytes: int = 20 * 1024 * 1024
     max_run_upload_bytes: int = 2 * 1024 * 1024 * 1024
+    worker: WorkerSettings = WorkerSettings()  # the job queue (issue 22)
 
     @model_validator(mode="after")
     def _positive_limits(self) -> AppSettings:

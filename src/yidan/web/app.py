@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 
 from yidan.errors import ConfigError, NotFoundError, YidanError
 from yidan.settings import AppSettings, get_app_settings
-from yidan.store.crud import runs as run_crud
+from yidan.jobs.queue import fail_runs_without_job
 from yidan.store.crud import sessions as web_sessions
 from yidan.store.db import make_engine, session_factory, session_scope, upgrade
 from yidan.store.errors import ActionError, ConflictError
@@ -84,9 +84,11 @@ def create_app(settings: AppSettings | None = None, *, engine: Engine | None = N
     app.state.secret = instance_secret(engine)  # random, generated at the first start, kept in the database
     app.state.sessions = session_factory(engine)
     app.state.options_cache = {}  # filter menus by (region, latest published run)
-    app.state.worker = RunWorker(app.state.sessions, settings.data_dir, runner, config=settings.run_config)
+    app.state.worker = RunWorker(app.state.sessions, settings.data_dir, runner, config=settings.run_config,
+                                 worker_settings=settings.worker,
+                                 mode=settings.worker.resolved_mode(settings.database_url))
     with session_scope(app.state.sessions) as s:
-        run_crud.fail_interrupted(s)
+        fail_runs_without_job(s)  # queued jobs survive a restart; a run with no job would wait forever
         web_sessions.prune(s)
     if settings.production:
         _refuse_default_passwords(app)

@@ -26,7 +26,7 @@ from yidan.errors import ConfigError, NotFoundError, YidanError
 from yidan.settings import AppSettings, get_app_settings
 from yidan.jobs.queue import fail_runs_without_job
 from yidan.store.crud import sessions as web_sessions
-from yidan.store.db import make_engine, session_factory, session_scope, upgrade
+from yidan.store.db import make_engine, prepare, session_factory, session_scope
 from yidan.store.errors import ActionError, ConflictError
 from yidan.store.instance import instance_secret
 from yidan.store.models import User
@@ -76,7 +76,7 @@ def create_app(settings: AppSettings | None = None, *, engine: Engine | None = N
     settings = settings or get_app_settings()
     engine = engine or make_engine(settings.database_url)
     if migrate:
-        upgrade(engine)
+        prepare(engine)  # an empty database is created; a schema behind the code refuses to start
     app = FastAPI(title="一单式教育扶贫比对系统", version="0.1", docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json", dependencies=[Depends(guard_input)])
     app.state.settings = settings

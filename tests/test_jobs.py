@@ -1,0 +1,286 @@
+"""The job queue (issue 22): leases, heartbeats, a killed worker, retries, several processes on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+import needs
+from web_fixtures import (  # noqa: F401 - fixtures
+    Env,
+    browser_login,
+    engine_fixture,
+    env_fixture,
+    fixture_runner,
+    make_user,
+    pg_schema_fixture,
+    write_run,
+)
+from yidan.jobs import queue
+from yidan.jobs.worker import QueueWorker
+from yidan.settings import WorkerSettings
+from yidan.store.crud import runs as run_crud
+from yidan.store.crud import users
+from yidan.store.db import create_schema, drop_schema, make_engine, session_factory, session_scope, upgrade
+from yidan.store.models import Job, Run
+from yidan.web.security import new_api_token
+from yidan.web.worker import RunSpec, RunWorker
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = WorkerSettings(lease_seconds=1.0, heartbeat_seconds=0.2, poll_seconds=0.1)
+
+
+def _queue_run(sessions, executor: RunWorker, folder: Path) -> int:  # type: ignore[no-untyped-def]
+    with session_scope(sessions) as s:
+        run_pk = run_crud.create_run(s, path="", region="43", started_by=None).id
+    executor.submit(run_pk, RunSpec(term="2021春", files={"registry": [folder / "registry.csv"]}))
+    return run_pk
+
+
+def _run(sessions, run_pk: int) -> Run:  # type: ignore[no-untyped-def]
+    with session_scope(sessions) as s:
+        return s.get(Run, run_pk)  # type: ignore[return-value]
+
+
+def test_two_workers_take_each_queued_run_once_in_order(engine: Engine, tmp_path: Path) -> None:
+    sessions = session_factory(engine)
+    executor = RunWorker(sessions, tmp_path / "data", fixture_runner, mode="external", worker_settings=FAST)
+    runs = [_queue_run(sessions, executor, tmp_path) for _ in range(3)]
+    a = QueueWorker(sessions, executor, settings=FAST, mode="external", name="worker-a")
+    b = QueueWorker(sessions, executor, settings=FAST, mode="external", name="worker-b")
+    taken = []
+    for w in (a, b, a):  # each claim commits before the next, as separate processes would
+        with session_scope(sessions) as s:
+            job = queue.claim(s, owner=w.name, lease_seconds=30)
+            assert job is not None
+            taken.append((job.run_pk, job.owner))
+    with session_scope(sessions) as s:
+        assert queue.claim(s, owner="worker-b", lease_seconds=30) is None  # nothing left to take
+    assert taken == [(runs[0], "worker-a"), (runs[1], "worker-b"), (runs[2], "worker-a")]
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_claim_skips_a_job_another_worker_holds_locked(pg_schema, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    engine, _schema = pg_schema
+    sessions = session_factory(engine)
+    executor = RunWorker(sessions, tmp_path / "data", fixture_runner, mode="external", worker_settings=FAST)
+    with session_scope(sessions) as s:
+        s.execute(Job.__table__.delete())
+    first, second = (_queue_run(sessions, executor, tmp_path) for _ in range(2))
+    one, two = sessions(), sessions()
+    try:
+        held = queue.claim(one, owner="a", lease_seconds=30)  # not committed: its row stays locked
+        other = queue.claim(two, owner="b", lease_seconds=30)  # does not wait on it, takes the next
+        assert held is not None and other is not None
+        assert (held.run_pk, other.run_pk) == (first, second)
+        one.commit()
+        two.commit()
+    finally:
+        one.close()
+        two.close()
+
+
+def test_a_run_whose_worker_died_fails_after_its_lease_with_the_reason_and_can_be_retried(
+        engine: Engine, tmp_path: Path) -> None:
+    sessions = session_factory(engine)
+    executor = RunWorker(sessions, tmp_path / "data", fixture_runner, mode="external", worker_settings=FAST)
+    run_pk = _queue_run(sessions, executor, tmp_path)
+    with session_scope(sessions) as s:  # a worker claims it, then is killed: no heartbeat, no finish
+        assert queue.claim(s, owner="host:4242:external", lease_seconds=FAST.lease_seconds) is not None
+        run_crud.set_progress(s, run_pk=run_pk, status="running", progress="读入数据")
+    live = QueueWorker(sessions, executor, settings=FAST, mode="external", name="survivor")
+    assert live.run_once() is False  # the lease still runs: the job is left alone
+    assert _run(sessions, run_pk).status == "running"
+    time.sleep(FAST.lease_seconds + 0.2)
+    assert live.run_once() is False  # reaped, nothing else queued
+    run = _run(sessions, run_pk)
+    assert run.status == "failed" and "租约到期" in (run.error or "") and "host:4242:external" in (run.error or "")
+    with session_scope(sessions) as s:
+        assert queue.retry_run(s, run_pk=run_pk).attempt == 2
+    assert live.run_once() is True
+    run = _run(sessions, run_pk)
+    assert run.status == "complete" and run.error is None and run.run_id and run.run_id.startswith("web-2021春")
+    with session_scope(sessions) as s:
+        jobs = s.execute(select(Job.attempt, Job.status, Job.owner).where(Job.run_pk == run_pk).order_by(Job.id)).all()
+    assert [tuple(j) for j in jobs] == [(1, "failed", "host:4242:external"), (2, "done", "survivor")]
+
+
+def test_a_long_run_keeps_its_lease_by_heartbeats(engine: Engine, tmp_path: Path) -> None:
+    sessions = session_factory(engine)
+
+    def slow(spec, out_dir, progress):  # type: ignore[no-untyped-def]
+        time.sleep(FAST.lease_seconds * 2.5)  # far longer than the lease: only heartbeats keep it
+        return fixture_runner(spec, out_dir, progress)
+
+    executor = RunWorker(sessions, tmp_path / "data", slow, mode="external", worker_settings=FAST)
+    run_pk = _queue_run(sessions, executor, tmp_path)
+    worker = QueueWorker(sessions, executor, settings=FAST, mode="external", name="busy")
+    reaper = QueueWorker(sessions, executor, settings=FAST, mode="external", name="reaper")
+    import threading
+
+    t = threading.Thread(target=worker.run_once)
+    t.start()
+    while t.is_alive():
+        reaper.run_once()  # another worker polling all along must not take the job away
+        time.sleep(0.1)
+    assert _run(sessions, run_pk).status == "complete"
+
+
+def test_the_province_retries_a_failed_run_from_its_page(env: Env, tmp_path: Path) -> None:
+    make_user(env, "admin", "province_admin", "43")
+    calls = []
+
+    def flaky(spec, out_dir, progress):  # type: ignore[no-untyped-def]
+        calls.append(out_dir.name)
+        if len(calls) == 1:
+            raise MemoryError("out of memory")
+        return fixture_runner(spec, out_dir, progress)
+
+    env.app.state.worker.runner = flaky
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "registry.csv").write_text("x")
+    (folder / "enrollment.csv").write_text("x")
+    client = browser_login(env, "admin")
+    r = client.post("/runs", data={"csrf_token": client.csrf, "term": "2021春", "folder": str(folder)})
+    run_pk = int(r.headers["location"].rsplit("/", 1)[1])
+    env.app.state.worker.wait(run_pk, timeout=60)
+    page = client.get(f"/runs/{run_pk}").text
+    assert "MemoryError" in page and "重新比对" in page
+    assert client.post(f"/runs/{run_pk}/retry", data={"csrf_token": client.csrf}).status_code == 303
+    env.app.state.worker.wait(run_pk, timeout=60)
+    assert "发布比对结果" in client.get(f"/runs/{run_pk}").text
+    again = client.post(f"/runs/{run_pk}/retry", data={"csrf_token": client.csrf})
+    assert again.status_code == 400 and "只有失败的比对可以重新发起" in again.text
+    assert calls == [f"run-{run_pk:05d}"] * 2
+
+
+# --- several processes on PostgreSQL -------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _until(what: str, check: Callable[[], bool], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"等待超时：{what}")
+        time.sleep(0.1)
+
+
+def _http(method: str, url: str, token: str, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310 - a local test server
+        return json.loads(r.read())  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def pg_alone() -> Iterator[tuple[Engine, str]]:
+    """A PostgreSQL schema of its own, for processes started outside the test (its URL selects it)."""
+    needs.require(needs.postgres_problem())
+    schema = f"yidan_jobs_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(needs.PG_URL)
+    create_schema(admin, schema)
+    url = f"{needs.PG_URL}?options=-csearch_path%3D{schema}"
+    engine = make_engine(url)
+    upgrade(engine)
+    yield engine, url
+    engine.dispose()
+    drop_schema(admin, schema)
+    admin.dispose()
+
+
+@pytest.mark.postgres
+def test_two_web_processes_and_a_worker_killed_mid_run_lose_and_repeat_no_run(pg_alone, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    engine, url = pg_alone
+    sessions = session_factory(engine)
+    template = write_run(tmp_path / "template", run_id="real-pipeline-run").path
+    with session_scope(sessions) as s:
+        admin = users.create_user(s, username="admin", password_hash="x", role="province_admin", region="43",
+                                  display_name="省管理员")
+        token, digest = new_api_token()
+        users.add_token(s, user=admin, name="test", token_hash=digest)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("registry.csv", "enrollment.csv"):
+        (folder / name).write_text("x")
+    log = tmp_path / "executions.log"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT / "tests")]),
+           "YIDAN_DATABASE_URL": url, "YIDAN_DATA_DIR": str(tmp_path / "data"), "YIDAN_WORKER__LEASE_SECONDS": "3",
+           "YIDAN_WORKER__HEARTBEAT_SECONDS": "0.5", "YIDAN_WORKER__POLL_SECONDS": "0.2",
+           "JOBS_TEST_LOG": str(log), "JOBS_TEST_TEMPLATE": str(template), "JOBS_TEST_RUN_SECONDS": "2"}
+    cli = [sys.executable, "-c", "from yidan.cli import main; main()"]
+    ports = [_free_port(), _free_port()]
+    procs = [subprocess.Popen([*cli, "serve", "--port", str(p)], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT) for p in ports]
+    worker_cmd = [sys.executable, str(ROOT / "tests" / "jobs_worker.py")]
+    try:
+        def up(port: int) -> bool:
+            try:
+                _http("GET", f"http://127.0.0.1:{port}/api/me", token)
+                return True
+            except OSError:
+                return False
+
+        _until("两个网页进程启动", lambda: all(up(p) for p in ports))
+        queued = [_http("POST", f"http://127.0.0.1:{ports[i % 2]}/api/runs", token,
+                        {"term": "2021春", "folder": str(folder)})["id"] for i in range(3)]
+        assert [_http("GET", f"http://127.0.0.1:{ports[0]}/api/runs/{pk}", token)["status"] for pk in queued] == ["queued"] * 3
+
+        def status(pk: int, port: int = ports[1]) -> dict:
+            return _http("GET", f"http://127.0.0.1:{port}/api/runs/{pk}", token)
+
+        worker = subprocess.Popen(worker_cmd, env=env, cwd=tmp_path)
+        _until("第二次比对开始", lambda: status(queued[1])["status"] == "running")
+        os.kill(worker.pid, signal.SIGKILL)  # killed in the middle of the second run
+        worker.wait()
+        assert status(queued[0])["status"] == "complete"
+        assert status(queued[2])["status"] == "queued"
+        time.sleep(1)
+        assert status(queued[1])["status"] == "running"  # nobody fails it before its lease runs out
+
+        restarted = subprocess.Popen(worker_cmd, env=env, cwd=tmp_path)
+        try:
+            _until("第三次比对完成", lambda: status(queued[2])["status"] == "complete")
+            second = status(queued[1])
+            assert second["status"] == "failed" and "租约到期" in second["error"] and "重新比对" in second["error"]
+            # the run can be retried: the restarted worker completes it
+            assert _http("POST", f"http://127.0.0.1:{ports[0]}/api/runs/{queued[1]}/retry", token)["attempt"] == 2
+            _until("重新发起的比对完成", lambda: status(queued[1])["status"] == "complete")
+        finally:
+            restarted.send_signal(signal.SIGINT)
+            restarted.wait(timeout=30)
+        executed = log.read_text(encoding="utf-8").split()
+        assert executed == [f"run-{pk:05d}" for pk in (queued[0], queued[1], queued[2], queued[1])]
+        with session_scope(sessions) as s:
+            assert s.scalar(select(func.count()).select_from(Run)) == 3
+            jobs = s.execute(select(Job.run_pk, Job.status).order_by(Job.id)).all()
+        assert [tuple(j) for j in jobs] == [(queued[0], "done"), (queued[1], "failed"), (queued[2], "done"),
+                                            (queued[1], "done")]
+        assert all(status(pk)["run_id"] == "real-pipeline-run" for pk in queued)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()

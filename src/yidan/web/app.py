@@ -23,8 +23,8 @@ from sqlalchemy import Engine, select
 from starlette.exceptions import HTTPException
 
 from yidan.errors import ConfigError, NotFoundError, YidanError
-from yidan.settings import AppSettings, get_app_settings
 from yidan.jobs.queue import fail_runs_without_job
+from yidan.settings import AppSettings, get_app_settings
 from yidan.store.crud import sessions as web_sessions
 from yidan.store.db import make_engine, prepare, session_factory, session_scope
 from yidan.store.errors import ActionError, ConflictError

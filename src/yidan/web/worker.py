@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from yidan.contract.link_decisions import LINK_DECISIONS
 from yidan.errors import RunError, YidanError
 from yidan.outfiles import write_csv
-from yidan.settings import WorkerSettings
 from yidan.runs.rundir import RunDir
+from yidan.settings import WorkerSettings
 from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
 from yidan.store.db import session_scope

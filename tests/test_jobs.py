@@ -284,3 +284,53 @@ def test_two_web_processes_and_a_worker_killed_mid_run_lose_and_repeat_no_run(pg
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def test_publishing_as_a_queued_job_opens_the_cases_of_the_run(engine: Engine, tmp_path: Path) -> None:
+    from yidan.store.models import Case, User
+
+    sessions = session_factory(engine)
+    rd = write_run(tmp_path / "r1", run_id="r1")
+    with session_scope(sessions) as s:
+        admin = users.create_user(s, username="boss", password_hash="x", role="province_admin", region="43",
+                                  display_name="省管理员")
+        run = run_crud.create_run(s, path=str(rd.path), region="43", started_by=admin.id, status="complete")
+        run.run_id, run.term = rd.run_id, rd.term
+        queue.enqueue(s, kind="publish", payload={"user_id": admin.id}, run_pk=run.id)
+        run_pk = run.id
+    executor = RunWorker(sessions, tmp_path / "data", fixture_runner, mode="external", worker_settings=FAST)
+    assert QueueWorker(sessions, executor, settings=FAST, mode="external").run_once() is True
+    with session_scope(sessions) as s:
+        assert s.get(Run, run_pk).status == "published"  # type: ignore[union-attr]
+        assert s.scalar(select(func.count()).select_from(Case).where(Case.opened_run_pk == run_pk)) > 0
+        assert s.scalar(select(User.username).join(Run, Run.published_by == User.id)) == "boss"
+        assert s.scalar(select(Job.status).where(Job.run_pk == run_pk)) == "done"
+
+
+def test_serve_says_which_worker_mode_it_uses(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                             tmp_path: Path) -> None:
+    from conftest import run_yidan
+    from yidan.web import server
+
+    monkeypatch.setattr(server, "serve", lambda **kw: None)
+    code, text = run_yidan(monkeypatch, capsys, ["serve", "--database-url", f"sqlite:///{tmp_path / 'a.db'}"])
+    assert code == 0 and "任务模式：inprocess（本进程内置工作线程执行比对）" in text
+    code, text = run_yidan(monkeypatch, capsys, ["serve", "--database-url", "postgresql+psycopg://u@h/db"])
+    assert code == 0 and "任务模式：external（比对由独立的 yidan worker 进程执行）" in text
+
+
+def test_the_web_app_and_the_worker_refuse_a_schema_behind_the_code_naming_the_command(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from conftest import run_yidan
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = make_engine(url)
+    upgrade(old, "0003")  # the schema of the previous release
+    old.dispose()
+    for args in (["serve", "--database-url", url], ["worker", "--once", "--database-url", url]):
+        code, text = run_yidan(monkeypatch, capsys, args)
+        assert code == 2 and "数据库结构版本（0003）与程序要求的版本" in text and "yidan db upgrade" in text, text
+    code, text = run_yidan(monkeypatch, capsys, ["db", "upgrade", "--database-url", url])
+    assert code == 0
+    code, text = run_yidan(monkeypatch, capsys, ["worker", "--once", "--database-url", url])
+    assert code == 0 and "工作进程" in text

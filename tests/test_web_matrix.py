@@ -103,7 +103,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/link-decisions"): ADMIN,
 }
 # open to everyone, signed in or not
-PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/healthz"), ("GET", "/api/openapi.json"),
+PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/api/openapi.json"),
           ("GET", "/api/docs"), ("GET", "/docs/oauth2-redirect")}
 OWN = {"province_admin": "43", "province_analyst": "43", "city": "4301", "county": COUNTY_A, "inspector": "4301"}
 OTHER = {"province_admin": "44", "province_analyst": "44", "city": "4305", "county": "430521", "inspector": "4305"}

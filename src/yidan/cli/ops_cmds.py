@@ -99,3 +99,42 @@ def db_check(database_url: DbOption = None) -> None:
         console.print("[green]检查通过。[/]")
     else:
         raise typer.Exit(1)
+
+
+SECRET_WORDS = ("secret", "password", "token", "key")
+
+
+def settings_rows(settings) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """Every setting as (YIDAN_ variable, value), secrets hidden: a URL's password, anything named like a secret."""
+    rows: list[tuple[str, str]] = []
+
+    def walk(prefix: str, data: dict) -> None:  # type: ignore[type-arg]
+        for name, value in data.items():
+            key = f"{prefix}{name}"
+            if isinstance(value, dict):
+                walk(f"{key}__", value)
+                continue
+            shown = "" if value is None else str(value)
+            if name == "database_url" and shown:
+                shown = _where(shown)
+            elif any(w in name.lower() for w in SECRET_WORDS) and shown:
+                shown = "******"
+            rows.append((f"YIDAN_{key.upper()}", shown))
+
+    walk("", settings.model_dump())
+    return rows
+
+
+@config_app.command("show")
+def config_show(database_url: DbOption = None) -> None:
+    """列出全部运行配置（来自配置文件、.env 和 YIDAN_ 环境变量），密码等机密信息隐去。"""
+    import os
+
+    from yidan.settings import SETTINGS_FILE_ENV
+
+    settings = _settings(database_url)
+    console.print(f"配置文件（{SETTINGS_FILE_ENV}）：{os.environ.get(SETTINGS_FILE_ENV) or '未设置'}")
+    for name, value in settings_rows(settings):
+        console.print(f"{name}={value}", markup=False, highlight=False)
+    mode = settings.worker.resolved_mode(settings.database_url)
+    console.print(f"任务模式：{mode}（{'网页进程内置工作线程' if mode == 'inprocess' else '独立的 yidan worker 进程'}）")

@@ -149,16 +149,25 @@ HANDLERS: dict[str, Handler] = {"run": _run, "publish": _publish}
 
 
 def run_worker(settings: Any, *, runner: Any = None, once: bool = False) -> QueueWorker:
-    """`yidan worker`: a worker in the foreground until interrupted (or one poll with `once`)."""
+    """`yidan worker`: `settings.worker.count` workers (threads) until interrupted, or one poll with `once`."""
+    from yidan.logs import configure
     from yidan.store.db import make_engine, session_factory
     from yidan.web.worker import RunWorker
 
+    configure(settings.log)
     sessions = session_factory(make_engine(settings.database_url))
     executor = RunWorker(sessions, settings.data_dir, runner, config=settings.run_config,
                          worker_settings=settings.worker, mode="external")
-    worker = QueueWorker(sessions, executor, settings=settings.worker, mode="external")
+    workers = [QueueWorker(sessions, executor, settings=settings.worker, mode="external")
+               for _ in range(1 if once else settings.worker.count)]
     if once:
-        worker.run_once()
-    else:
-        worker.loop()
-    return worker
+        workers[0].run_once()
+        return workers[0]
+    for w in workers[1:]:
+        w.start()
+    try:
+        workers[0].loop()
+    finally:
+        for w in workers[1:]:
+            w.close()
+    return workers[0]

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 
 from yidan.errors import ConfigError, NotFoundError, YidanError
 from yidan.jobs.queue import fail_runs_without_job
+from yidan.logs import RequestId
 from yidan.settings import AppSettings, get_app_settings
 from yidan.store.crud import sessions as web_sessions
 from yidan.store.db import make_engine, prepare, session_factory, session_scope
@@ -94,6 +95,7 @@ def create_app(settings: AppSettings | None = None, *, engine: Engine | None = N
         _refuse_default_passwords(app)
 
     app.add_middleware(RequestGuard, settings=settings)
+    app.add_middleware(RequestId)  # outermost: every answer, a refused one too, carries its request id
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:

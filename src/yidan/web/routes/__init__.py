@@ -3,7 +3,7 @@
 from yidan.web.routes import (
     api_cases,
     api_runs,
-    jobs_routes,
+    ops_routes,
     pages_admin,
     pages_auth,
     pages_cases,
@@ -21,5 +21,5 @@ ROUTERS = (
     pages_admin.router,
     api_cases.router,
     api_runs.router,
-    jobs_routes.router,  # issue 22: retry a failed run
+    *ops_routes.ROUTERS,  # issue 22: retry a failed run, /readyz
 )

@@ -126,6 +126,27 @@ class LogSettings(BaseModel):
         return self
 
 
+class IntakeSettings(BaseModel):
+    """The intake folder the worker watches: a new registry, enrollment or payment extract dropped there
+    starts a run with the server's configuration, compared with the last published run for alerts."""
+
+    folder: Path | None = None  # None: no intake folder
+    term: str | None = None  # the runs' term, e.g. 2021春; None: the term of the day the run starts
+    days: list[int] = []  # days of the month runs may start on (e.g. [1, 15]); empty: every day
+    at: str | None = None  # not before this time of day (HH:MM, server time), e.g. "02:00" for nightly
+    settle_seconds: float = 10.0  # a file must be unchanged this long (still being copied otherwise)
+
+    @model_validator(mode="after")
+    def _sane(self) -> IntakeSettings:
+        if any(not 1 <= d <= 31 for d in self.days):
+            raise ValueError("intake.days 只能是 1 到 31 的日期")
+        if self.at is not None:
+            hh, _, mm = self.at.partition(":")
+            if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+                raise ValueError("intake.at 写作 HH:MM，如 02:00")
+        return self
+
+
 SETTINGS_FILE_ENV = "YIDAN_SETTINGS_FILE"  # one TOML file with every setting; YIDAN_* variables override it
 
 
@@ -164,6 +185,7 @@ class AppSettings(BaseSettings):
     max_run_upload_bytes: int = 2 * 1024 * 1024 * 1024
     worker: WorkerSettings = WorkerSettings()  # the job queue (issue 22)
     log: LogSettings = LogSettings()  # issue 22
+    intake: IntakeSettings = IntakeSettings()  # issue 22
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,  # type: ignore[no-untyped-def,override]

@@ -63,6 +63,10 @@ class QueueWorker:
             for job_id in queue.reap_expired(s):
                 log.warning("job %s failed: its lease expired", job_id)
             queue.beat_worker(s, name=self.name, mode=self.mode)
+        try:
+            self.executor.poll_intake()
+        except Exception:  # a bad file in the intake folder must not stop the queue
+            log.exception("intake folder: poll failed")
         with session_scope(self.sessions) as s:
             job = queue.claim(s, owner=self.name, lease_seconds=self.settings.lease_seconds)
             if job is None:
@@ -131,6 +135,10 @@ def _run(worker: QueueWorker, run_pk: int | None, payload: dict[str, Any], owned
     with session_scope(worker.sessions) as s:
         run = s.get(Run, run_pk)
         status, error = (run.status, run.error) if run else ("failed", "比对记录已不存在。")
+    if status == "complete" and payload.get("alerts"):
+        from yidan.jobs.intake import make_alerts
+
+        log.info("run %s: %s alerts for the counties", run_pk, make_alerts(worker.sessions, run_pk))
     return status in ("complete", "published"), error
 
 
@@ -157,7 +165,7 @@ def run_worker(settings: Any, *, runner: Any = None, once: bool = False) -> Queu
     configure(settings.log)
     sessions = session_factory(make_engine(settings.database_url))
     executor = RunWorker(sessions, settings.data_dir, runner, config=settings.run_config,
-                         worker_settings=settings.worker, mode="external")
+                         worker_settings=settings.worker, mode="external", intake=settings.intake)
     workers = [QueueWorker(sessions, executor, settings=settings.worker, mode="external")
                for _ in range(1 if once else settings.worker.count)]
     if once:

@@ -299,3 +299,41 @@ class WorkerBeat(Base):
     mode: Mapped[str] = mapped_column(String(16))  # inprocess | external
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IntakeFile(Base):
+    """A file seen in the intake folder (by name, size and modification time) and the run it started."""
+
+    __tablename__ = "intake_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(400), unique=True)  # name|size|mtime_ns
+    name: Mapped[str] = mapped_column(String(255))
+    table_name: Mapped[str] = mapped_column(String(32))
+    run_pk: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), default=None)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+ALERT_KINDS: dict[str, str] = {"new_dropout": "新增辍学", "new_transfer_pending": "新增学籍接转中",
+                               "re_dropout": "复学后再次辍学"}
+
+
+class Alert(Base):
+    """What a run from the intake folder found changed since the last published run, for one county."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_county", "county", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    base_run_pk: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), default=None)
+    county: Mapped[str] = mapped_column(String(6))
+    kind: Mapped[str] = mapped_column(String(24))
+    person_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(64), default=None)
+    detail: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def kind_label(self) -> str:
+        return ALERT_KINDS.get(self.kind, self.kind)

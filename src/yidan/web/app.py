@@ -87,7 +87,7 @@ def create_app(settings: AppSettings | None = None, *, engine: Engine | None = N
     app.state.options_cache = {}  # filter menus by (region, latest published run)
     app.state.worker = RunWorker(app.state.sessions, settings.data_dir, runner, config=settings.run_config,
                                  worker_settings=settings.worker,
-                                 mode=settings.worker.resolved_mode(settings.database_url))
+                                 mode=settings.worker.resolved_mode(settings.database_url), intake=settings.intake)
     with session_scope(app.state.sessions) as s:
         fail_runs_without_job(s)  # queued jobs survive a restart; a run with no job would wait forever
         web_sessions.prune(s)

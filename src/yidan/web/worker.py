@@ -25,7 +25,7 @@ from yidan.contract.link_decisions import LINK_DECISIONS
 from yidan.errors import RunError, YidanError
 from yidan.outfiles import write_csv
 from yidan.runs.rundir import RunDir
-from yidan.settings import WorkerSettings
+from yidan.settings import IntakeSettings, RunConfig, WorkerSettings, load_run_config
 from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
 from yidan.store.db import session_scope
@@ -101,7 +101,7 @@ def write_link_decisions(session: Session, path: Path, *, region: str) -> Path:
 class RunWorker:
     def __init__(self, sessions: sessionmaker[Session], data_dir: Path, runner: Runner | None = None,
                  max_workers: int = 1, config: Path | None = None, *, worker_settings: WorkerSettings | None = None,
-                 mode: str = "inprocess") -> None:
+                 mode: str = "inprocess", intake: IntakeSettings | None = None) -> None:
         self.sessions = sessions
         self.data_dir = Path(data_dir)
         # a run started from the web uses the server's configuration, as `yidan run --config` does:
@@ -111,12 +111,24 @@ class RunWorker:
         self.runner = runner or pipeline_runner
         self.worker_settings = worker_settings or WorkerSettings()
         self.mode = mode  # inprocess: a worker thread in this process; external: `yidan worker` processes
+        self.intake = intake or IntakeSettings()  # the folder the worker watches for new extracts
         self.queue_worker = None
         if mode == "inprocess":
             from yidan.jobs.worker import QueueWorker
 
             self.queue_worker = QueueWorker(sessions, self, settings=self.worker_settings, mode="inprocess")
             self.queue_worker.start()
+
+    def run_config(self) -> RunConfig:
+        return load_run_config(self.config)
+
+    def poll_intake(self) -> int | None:
+        """A run for new extracts in the intake folder, if any (yidan.jobs.intake); its run_pk."""
+        if self.intake.folder is None:
+            return None
+        from yidan.jobs.intake import poll_intake
+
+        return poll_intake(self, self.intake)
 
     def run_dir_for(self, run_pk: int) -> Path:
         return self.data_dir / "runs" / f"run-{run_pk:05d}"

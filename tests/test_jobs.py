@@ -334,3 +334,59 @@ def test_the_web_app_and_the_worker_refuse_a_schema_behind_the_code_naming_the_c
     assert code == 0
     code, text = run_yidan(monkeypatch, capsys, ["worker", "--once", "--database-url", url])
     assert code == 0 and "工作进程" in text
+
+
+def test_the_province_report_is_generated_as_a_queued_job(engine: Engine, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+    from openpyxl import load_workbook
+
+    sessions = session_factory(engine)
+    rd = write_run(tmp_path / "r1", run_id="r1")
+    with session_scope(sessions) as s:
+        run = run_crud.create_run(s, path=str(rd.path), region="43", started_by=None, status="complete")
+        run.run_id, run.term = rd.run_id, rd.term
+        queue.enqueue(s, kind="report", payload={"level": "province"}, run_pk=run.id)
+    executor = RunWorker(sessions, tmp_path / "data", fixture_runner, mode="external", worker_settings=FAST)
+    assert QueueWorker(sessions, executor, settings=FAST, mode="external").run_once() is True
+    with session_scope(sessions) as s:
+        assert s.scalar(select(Job.status).where(Job.kind == "report")) == "done"
+    out = tmp_path / "data" / "exports" / "r1" / "report-province"
+    books = sorted(out.glob("*.xlsx"))
+    assert len(books) == 2  # the province's workbook and the indicators' workbook
+    assert all(load_workbook(b, read_only=True).sheetnames for b in books)
+    assert pq.read_table(out / "indicators.parquet").num_rows > 0
+
+
+def test_a_stopped_worker_fails_its_run_at_once_with_the_reason(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'y.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    executor = RunWorker(sessions, tmp_path / "data", fixture_runner, mode="external", worker_settings=FAST)
+    run_pk = _queue_run(sessions, executor, tmp_path)
+    log = tmp_path / "executions.log"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT / "tests")]),
+           "YIDAN_DATABASE_URL": url, "YIDAN_DATA_DIR": str(tmp_path / "data"), "YIDAN_WORKER__LEASE_SECONDS": "600",
+           "YIDAN_WORKER__POLL_SECONDS": "0.2", "JOBS_TEST_LOG": str(log), "JOBS_TEST_TEMPLATE": str(tmp_path),
+           "JOBS_TEST_RUN_SECONDS": "120"}
+    worker = subprocess.Popen([sys.executable, str(ROOT / "tests" / "jobs_worker.py")], env=env, cwd=tmp_path)
+    try:
+        _until("比对开始", lambda: _run(sessions, run_pk).status == "running")
+        worker.send_signal(signal.SIGTERM)  # systemctl stop, docker stop
+        worker.wait(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    run = _run(sessions, run_pk)  # long before the 600 s lease would have said it
+    assert run.status == "failed" and "工作进程被停止" in (run.error or "") and "重新比对" in (run.error or "")
+
+
+def test_a_retry_needs_the_forms_csrf_token(env: Env, tmp_path: Path) -> None:
+    make_user(env, "admin", "province_admin", "43")
+    with session_scope(env.sessions()) as s:
+        run_pk = run_crud.create_run(s, path="", region="43", started_by=None, status="failed").id
+        queue.enqueue(s, kind="run", payload={"term": "2021春", "files": {}}, run_pk=run_pk).status = "failed"
+    client = browser_login(env, "admin")
+    r = client.post(f"/runs/{run_pk}/retry", data={})
+    assert r.status_code == 403 and "CSRF" in r.text
+    assert _run(env.sessions(), run_pk).status == "failed"

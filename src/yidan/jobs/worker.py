@@ -95,6 +95,9 @@ class QueueWorker:
         beats.start()
         try:
             ok, error = HANDLERS[kind](self, run_pk, payload, lambda: self._owned(job_id))
+        except (KeyboardInterrupt, SystemExit):  # stopped (Ctrl+C, systemctl stop): say so now, not at lease end
+            self._stopped(job_id, run_pk)
+            raise
         except Exception as exc:  # a job that fails must say so, whatever failed
             log.exception("job %s failed", job_id)
             ok, error = False, str(exc) if isinstance(exc, YidanError) else f"任务异常终止：{type(exc).__name__}: {exc}"
@@ -103,6 +106,19 @@ class QueueWorker:
         with session_scope(self.sessions) as s:
             if not queue.finish(s, job_id=job_id, owner=self.name, ok=ok, error=error):
                 log.warning("job %s finished after its lease had expired; its result was not recorded", job_id)
+
+    def _stopped(self, job_id: int, run_pk: int | None) -> None:
+        reason = "工作进程被停止（Ctrl+C 或服务停止），任务中断；可在比对页面点“重新比对”再次发起。"
+        try:
+            with session_scope(self.sessions) as s:
+                if queue.finish(s, job_id=job_id, owner=self.name, ok=False, error=reason) and run_pk is not None:
+                    from yidan.store.crud import runs as run_crud
+
+                    run = s.get(Run, run_pk)
+                    if run is not None and run.status in ("queued", "running"):
+                        run_crud.finish_run(s, run_pk=run_pk, status="failed", error=reason)
+        except Exception:  # the database away too: the lease will expire and say it
+            log.exception("job %s: could not record the stop", job_id)
 
     # --- the loop ---------------------------------------------------------------------------------
     def loop(self) -> None:
@@ -153,7 +169,32 @@ def _publish(worker: QueueWorker, run_pk: int | None, payload: dict[str, Any], o
     return True, None
 
 
-HANDLERS: dict[str, Handler] = {"run": _run, "publish": _publish}
+def _report(worker: QueueWorker, run_pk: int | None, payload: dict[str, Any], owned: Callable[[], bool]) -> tuple[bool, str | None]:
+    """The workbooks (province, city or county level) and indicators of a run, as `yidan report` writes them."""
+    import pyarrow.parquet as pq
+
+    from yidan.outfiles import atomic_output
+    from yidan.reports import compute_indicators, write_workbooks
+    from yidan.reports.indicators import write_indicator_workbook
+    from yidan.runs.rundir import RunDir
+
+    with session_scope(worker.sessions) as s:
+        run = s.get(Run, run_pk)
+        if run is None:
+            return False, "要生成报表的比对已不存在。"
+        path, run_id = run.path, run.run_id or f"run-{run.id}"
+    level = str(payload.get("level") or "province")
+    out = Path(payload.get("out") or worker.executor.data_dir / "exports" / run_id / f"report-{level}")
+    rundir = RunDir(Path(path)).require_complete()
+    write_workbooks(rundir, out, level)
+    table = compute_indicators(rundir, None)
+    with atomic_output(out / "indicators.parquet") as tmp:
+        pq.write_table(table, tmp)
+    write_indicator_workbook(table, rundir, out / f"指标汇总_{rundir.term}.xlsx")
+    return True, None
+
+
+HANDLERS: dict[str, Handler] = {"run": _run, "publish": _publish, "report": _report}
 
 
 def run_worker(settings: Any, *, runner: Any = None, once: bool = False) -> QueueWorker:
@@ -171,6 +212,12 @@ def run_worker(settings: Any, *, runner: Any = None, once: bool = False) -> Queu
     if once:
         workers[0].run_once()
         return workers[0]
+    import signal
+
+    def _term(_signum: int, _frame: Any) -> None:
+        raise SystemExit(0)  # systemctl stop / docker stop: the running job is failed with the reason at once
+
+    signal.signal(signal.SIGTERM, _term)
     for w in workers[1:]:
         w.start()
     try:

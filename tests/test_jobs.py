@@ -390,3 +390,23 @@ def test_a_retry_needs_the_forms_csrf_token(env: Env, tmp_path: Path) -> None:
     r = client.post(f"/runs/{run_pk}/retry", data={})
     assert r.status_code == 403 and "CSRF" in r.text
     assert _run(env.sessions(), run_pk).status == "failed"
+
+
+def test_at_start_only_runs_no_job_will_ever_take_are_failed(engine: Engine, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from yidan.store.models import utcnow
+
+    sessions = session_factory(engine)
+    executor = RunWorker(sessions, tmp_path / "data", fixture_runner, mode="external", worker_settings=FAST)
+    with session_scope(sessions) as s:
+        just_made = run_crud.create_run(s, path="", region="43", started_by=None).id  # its job is on the way
+        old = run_crud.create_run(s, path="", region="43", started_by=None)
+        old.created_at = utcnow() - timedelta(minutes=10)
+        left_running = run_crud.create_run(s, path="", region="43", started_by=None, status="running").id
+        old_pk = old.id
+    waiting = _queue_run(sessions, executor, tmp_path)  # queued with its job: survives a restart
+    with session_scope(sessions) as s:
+        assert queue.fail_runs_without_job(s) == 2
+    assert [_run(sessions, pk).status for pk in (just_made, old_pk, left_running, waiting)] == \
+        ["queued", "failed", "failed", "queued"]

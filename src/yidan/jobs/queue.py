@@ -97,11 +97,13 @@ def reap_expired(session: Session, *, now: datetime | None = None) -> list[int]:
     return failed
 
 
-def fail_runs_without_job(session: Session) -> int:
+def fail_runs_without_job(session: Session, *, grace_seconds: float = 120) -> int:
     """Runs left queued or running with no live job (started before the queue, or the enqueue never
-    happened): nothing will ever take them, so they are failed with the reason; how many."""
+    happened): nothing will ever take them, so they are failed with the reason; how many. A queued run
+    younger than `grace_seconds` is left alone: another web process may be about to queue its job."""
     live = exists().where(and_(Job.run_pk == Run.id, Job.status.in_(("queued", "running"))))
-    result = session.execute(update(Run).where(Run.status.in_(("queued", "running")), ~live)
+    young = and_(Run.status == "queued", Run.created_at > utcnow() - timedelta(seconds=grace_seconds))
+    result = session.execute(update(Run).where(Run.status.in_(("queued", "running")), ~live, ~young)
                              .values(status="failed", finished_at=utcnow(), error=NO_JOB)
                              .execution_options(synchronize_session=False))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

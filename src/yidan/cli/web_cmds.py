@@ -45,9 +45,13 @@ def serve(
     database_url: DbOption = None,
 ) -> None:
     """启动网页应用（默认 SQLite；给出 postgresql+psycopg://… 则使用 PostgreSQL）。"""
+    from yidan.settings import get_app_settings
     from yidan.web.server import serve as run_server
 
-    console.print(f"[bold]网页应用：[/]http://{host}:{port}/    （按 Ctrl+C 停止）")
+    settings = get_app_settings(**({"database_url": database_url} if database_url else {}))
+    mode = settings.worker.resolved_mode(settings.database_url)
+    how = "本进程内置工作线程执行比对" if mode == "inprocess" else "比对由独立的 yidan worker 进程执行"
+    console.print(f"[bold]网页应用：[/]http://{host}:{port}/    任务模式：{mode}（{how}）    （按 Ctrl+C 停止）")
     run_server(database_url=database_url, host=host, port=port)
 
 

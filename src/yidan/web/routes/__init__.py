@@ -3,6 +3,7 @@
 from yidan.web.routes import (
     api_cases,
     api_runs,
+    ops_routes,
     pages_admin,
     pages_auth,
     pages_cases,
@@ -22,4 +23,5 @@ ROUTERS = (
     pages_admin.router,
     api_cases.router,
     api_runs.router,
+    *ops_routes.ROUTERS,  # issue 22: retry a failed run, /readyz
 )

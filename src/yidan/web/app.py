@@ -31,6 +31,7 @@ from yidan.store.db import make_engine, prepare, session_factory, session_scope
 from yidan.store.errors import ActionError, ConflictError
 from yidan.store.instance import instance_secret
 from yidan.store.models import User
+from yidan.store.roles import ADMIN_ROLE
 from yidan.web.deps import LoginRequired, is_api
 from yidan.web.guard import RequestGuard
 from yidan.web.render import render
@@ -44,7 +45,7 @@ STATIC = Path(__file__).parent / "static"
 
 def _refuse_default_passwords(app: FastAPI) -> None:
     with session_scope(app.state.sessions) as s:
-        admins = s.scalars(select(User).where(User.role == "province_admin", User.disabled.is_(False))).all()
+        admins = s.scalars(select(User).where(User.role == ADMIN_ROLE, User.disabled.is_(False))).all()
         for u in admins:
             if any(verify_password(u.password_hash, p) for p in WEAK_PASSWORDS):
                 raise ConfigError(f"生产模式下管理员账号 {u.username} 仍在使用默认或弱密码，拒绝启动。",

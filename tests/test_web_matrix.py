@@ -77,6 +77,8 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/workbook"): {"county", "city", "province_admin"},
     ("GET", "/workbook/download"): {"county", "city", "province_admin"},
     ("POST", "/workbook/upload"): WORKERS,
+    ("GET", "/visits"): {"county", "city", "province_admin"},
+    ("GET", "/visits/download"): {"county", "city", "province_admin"},
     ("GET", "/audit"): ADMIN,
     ("GET", "/audit.csv"): ADMIN,
     ("GET", "/admin/users"): ADMIN,

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from yidan.cli.app import app
+from yidan.store.roles import ROLES
 
 console = Console()
 
@@ -64,7 +65,7 @@ def db_upgrade(database_url: DbOption = None) -> None:
 @user_app.command("add")
 def user_add(
     username: Annotated[str, typer.Argument(help="账号")],
-    role: Annotated[str, typer.Option("--role", help="province_admin / province_analyst / city / county / inspector")],
+    role: Annotated[str, typer.Option("--role", help=" / ".join(f"{k}（{v}）" for k, v in ROLES.items()))],
     region: Annotated[str, typer.Option("--region", help="地区代码：省 2 位、市州 4 位、县 6 位")],
     name: Annotated[str, typer.Option("--name", help="显示名称")] = "",
     password: Annotated[str | None, typer.Option("--password", help="密码（不给则提示输入）")] = None,

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from yidan.store.roles import ROLES  # noqa: F401 - owned by store/roles.py; re-exported for older imports
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
@@ -23,13 +25,6 @@ class Base(DeclarativeBase):
     pass
 
 
-ROLES: dict[str, str] = {
-    "province_admin": "省级管理员",
-    "province_analyst": "省级分析员",
-    "city": "市州",
-    "county": "县市区",
-    "inspector": "督导检查",
-}
 
 # case.state -> label, in the order a case normally moves through them
 CASE_STATES: dict[str, str] = {

@@ -9,6 +9,7 @@ from yidan.web.routes import (
     pages_cases,
     pages_dashboard,
     pages_runs,
+    pages_visits,
     pages_workbook,
 )
 
@@ -18,6 +19,7 @@ ROUTERS = (
     pages_cases.router,
     pages_runs.router,
     pages_workbook.router,
+    pages_visits.router,
     pages_admin.router,
     api_cases.router,
     api_runs.router,

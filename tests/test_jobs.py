@@ -40,6 +40,8 @@ from yidan.web.worker import RunSpec, RunWorker
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = WorkerSettings(lease_seconds=1.0, heartbeat_seconds=0.2, poll_seconds=0.1)
+# where a test relies on a lease not running out early: seconds to spare on a busy machine
+STEADY = WorkerSettings(lease_seconds=3.0, heartbeat_seconds=0.3, poll_seconds=0.1)
 
 
 def _queue_run(sessions, executor: RunWorker, folder: Path) -> int:  # type: ignore[no-untyped-def]
@@ -98,12 +100,12 @@ def test_a_run_whose_worker_died_fails_after_its_lease_with_the_reason_and_can_b
     executor = RunWorker(sessions, tmp_path / "data", fixture_runner, mode="external", worker_settings=FAST)
     run_pk = _queue_run(sessions, executor, tmp_path)
     with session_scope(sessions) as s:  # a worker claims it, then is killed: no heartbeat, no finish
-        assert queue.claim(s, owner="host:4242:external", lease_seconds=FAST.lease_seconds) is not None
+        assert queue.claim(s, owner="host:4242:external", lease_seconds=STEADY.lease_seconds) is not None
         run_crud.set_progress(s, run_pk=run_pk, status="running", progress="读入数据")
     live = QueueWorker(sessions, executor, settings=FAST, mode="external", name="survivor")
     assert live.run_once() is False  # the lease still runs: the job is left alone
     assert _run(sessions, run_pk).status == "running"
-    time.sleep(FAST.lease_seconds + 0.2)
+    time.sleep(STEADY.lease_seconds + 0.2)
     assert live.run_once() is False  # reaped, nothing else queued
     run = _run(sessions, run_pk)
     assert run.status == "failed" and "租约到期" in (run.error or "") and "host:4242:external" in (run.error or "")
@@ -121,13 +123,13 @@ def test_a_long_run_keeps_its_lease_by_heartbeats(engine: Engine, tmp_path: Path
     sessions = session_factory(engine)
 
     def slow(spec, out_dir, progress):  # type: ignore[no-untyped-def]
-        time.sleep(FAST.lease_seconds * 2.5)  # far longer than the lease: only heartbeats keep it
+        time.sleep(STEADY.lease_seconds * 2.5)  # far longer than the lease: only heartbeats keep it
         return fixture_runner(spec, out_dir, progress)
 
-    executor = RunWorker(sessions, tmp_path / "data", slow, mode="external", worker_settings=FAST)
+    executor = RunWorker(sessions, tmp_path / "data", slow, mode="external", worker_settings=STEADY)
     run_pk = _queue_run(sessions, executor, tmp_path)
-    worker = QueueWorker(sessions, executor, settings=FAST, mode="external", name="busy")
-    reaper = QueueWorker(sessions, executor, settings=FAST, mode="external", name="reaper")
+    worker = QueueWorker(sessions, executor, settings=STEADY, mode="external", name="busy")
+    reaper = QueueWorker(sessions, executor, settings=STEADY, mode="external", name="reaper")
     import threading
 
     t = threading.Thread(target=worker.run_once)

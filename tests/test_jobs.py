@@ -251,6 +251,7 @@ def test_two_web_processes_and_a_worker_killed_mid_run_lose_and_repeat_no_run(pg
             return _http("GET", f"http://127.0.0.1:{port}/api/runs/{pk}", token)
 
         worker = subprocess.Popen(worker_cmd, env=env, cwd=tmp_path)
+        procs.append(worker)  # killed in `finally` whatever fails
         _until("第二次比对开始", lambda: status(queued[1])["status"] == "running")
         os.kill(worker.pid, signal.SIGKILL)  # killed in the middle of the second run
         worker.wait()
@@ -260,6 +261,7 @@ def test_two_web_processes_and_a_worker_killed_mid_run_lose_and_repeat_no_run(pg
         assert status(queued[1])["status"] == "running"  # nobody fails it before its lease runs out
 
         restarted = subprocess.Popen(worker_cmd, env=env, cwd=tmp_path)
+        procs.append(restarted)
         try:
             _until("第三次比对完成", lambda: status(queued[2])["status"] == "complete")
             second = status(queued[1])
@@ -280,12 +282,14 @@ def test_two_web_processes_and_a_worker_killed_mid_run_lose_and_repeat_no_run(pg
         assert all(status(pk)["run_id"] == "real-pipeline-run" for pk in queued)
     finally:
         for p in procs:
-            p.terminate()
+            if p.poll() is None:
+                p.terminate()
         for p in procs:
             try:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
+                p.wait()
 
 
 def test_publishing_as_a_queued_job_opens_the_cases_of_the_run(engine: Engine, tmp_path: Path) -> None:

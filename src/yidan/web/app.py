@@ -10,6 +10,8 @@ the static assets, which the application serves itself (no CDN, no external URL)
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -73,6 +75,12 @@ def _chinese(detail: object, code: int) -> str:
     return _PLAIN.get(code, "请求无法完成。")
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.worker.shutdown()  # the server stops: so does its in-process worker
+
+
 def create_app(settings: AppSettings | None = None, *, engine: Engine | None = None,
                runner: Runner | None = None, migrate: bool = True) -> FastAPI:
     settings = settings or get_app_settings()
@@ -80,7 +88,7 @@ def create_app(settings: AppSettings | None = None, *, engine: Engine | None = N
     if migrate:
         prepare(engine)  # an empty database is created; a schema behind the code refuses to start
     app = FastAPI(title="一单式教育扶贫比对系统", version="0.1", docs_url=None, redoc_url=None,
-                  openapi_url="/api/openapi.json", dependencies=[Depends(guard_input)])
+                  openapi_url="/api/openapi.json", dependencies=[Depends(guard_input)], lifespan=_lifespan)
     app.state.settings = settings
     app.state.engine = engine
     app.state.secret = instance_secret(engine)  # random, generated at the first start, kept in the database
@@ -139,6 +147,7 @@ def create_app(settings: AppSettings | None = None, *, engine: Engine | None = N
         app.include_router(router)
     app.include_router(api_docs.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.state.worker.start()  # last: an application that failed to build leaves no worker thread behind
     return app
 
 

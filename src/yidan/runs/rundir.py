@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from yidan.contract.outputs import OUTPUTS as DECLARED
@@ -68,12 +70,14 @@ class RunDir:
     def term(self) -> str:
         return str(self.manifest["term"])
 
-    def table(self, name: str) -> pa.Table:
+    def table(self, name: str, *, where: pc.Expression | None = None) -> pa.Table:
+        """The declared columns of `name`; `where` keeps only the rows it matches, filtered while the file
+        is scanned batch by batch (row groups its statistics rule out are not read at all)."""
         path = self.path / f"{name}.parquet"
         if not path.is_file():
             raise NotFoundError(f"比对结果缺少 {name}.parquet：{self.path}", hint="重新运行 yidan run。")
         try:
-            table = pq.read_table(path)
+            table = pq.read_table(path) if where is None else ds.dataset(path, format="parquet").to_table(filter=where)
         except (OSError, pa.ArrowException) as exc:
             raise NotFoundError(f"比对结果文件损坏，无法读取：{path}", hint="重新运行 yidan run 生成该结果目录。") from exc
         declared = DECLARED.get(name)

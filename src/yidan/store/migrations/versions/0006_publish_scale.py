@@ -35,6 +35,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_region_counts_region", "region_counts", ["region", "run_pk"])
     op.create_index("ix_region_counts_parent", "region_counts", ["parent", "run_pk"])
+    # runs published before: their counts summed up from run_counts
+    for region, parent in (("substr(county, 1, 2)", "NULL"), ("substr(county, 1, 4)", "min(substr(county, 1, 2))"),
+                           ("county", "min(substr(county, 1, 4))"), ("township", "min(county)")):
+        op.execute(f"INSERT INTO region_counts (run_pk, region, parent, dimension, key, count) "  # noqa: S608
+                   f"SELECT run_pk, {region}, {parent}, dimension, key, sum(count) FROM run_counts "
+                   f"WHERE {region} IS NOT NULL GROUP BY run_pk, {region}, dimension, key")
     op.create_table(
         "places",
         sa.Column("kind", sa.String(length=16), nullable=False),

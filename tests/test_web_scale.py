@@ -1,0 +1,74 @@
+"""The web application at province scale (issue 21): per-region workbook downloads built once under a
+lock, dependent filter menus and typeahead, light list pages, and the multi-process server."""
+
+from __future__ import annotations
+
+import io
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from web_fixtures import (  # noqa: F401 - fixtures
+    COUNTY_A,
+    COUNTY_A2,
+    COUNTY_B,
+    Env,
+    browser_login,
+    engine_fixture,
+    env_fixture,
+    fixture_findings,
+    make_user,
+    pg_schema_fixture,
+    publish_fixture_run,
+)
+
+
+def _cells(content: bytes) -> set[str]:
+    wb = openpyxl.load_workbook(io.BytesIO(content), read_only=True)
+    return {str(v) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for v in row if v is not None}
+
+
+def test_ten_simultaneous_downloads_of_one_workbook_build_it_once_for_that_county_only(
+        env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yidan.reports
+
+    admin = make_user(env, "admin", "province_admin", "43")
+    for i in range(10):
+        make_user(env, f"clerk{i}", "county", COUNTY_A)
+    make_user(env, "other", "county", COUNTY_B)
+    findings = fixture_findings(COUNTY_A) + fixture_findings(COUNTY_B)
+    publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1", findings=findings)
+    builds: list[Any] = []
+    real = yidan.reports.write_workbooks
+
+    def counted(*args: Any, **kw: Any) -> Any:
+        builds.append(kw.get("regions"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(yidan.reports, "write_workbooks", counted)
+    clients = [browser_login(env, f"clerk{i}") for i in range(10)]
+    start = threading.Barrier(len(clients))
+
+    def download(client: Any) -> Any:
+        start.wait()
+        return client.get("/workbook/download")
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        answers = list(pool.map(download, clients))
+    assert [r.status_code for r in answers] == [200] * 10
+    assert len({r.content for r in answers}) == 1 and answers[0].content[:2] == b"PK"
+    assert builds == [[COUNTY_A]]  # one build, of the requesting county alone
+    cells = _cells(answers[0].content)
+    mine = {f["finding_key"] for f in findings if f["county"] == COUNTY_A}
+    theirs = {f["finding_key"] for f in findings if f["county"] == COUNTY_B}
+    assert mine <= cells and not theirs & cells
+    # nothing half-built is left behind, and another county gets its own workbook
+    exports = env.data_dir / "exports"
+    assert not [p for p in exports.rglob("*") if ".building-" in p.name or ".tmp" in p.name]
+    other = browser_login(env, "other").get("/workbook/download")
+    assert other.status_code == 200 and theirs <= _cells(other.content) and not mine & _cells(other.content)
+    assert builds == [[COUNTY_A], [COUNTY_B]]

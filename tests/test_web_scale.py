@@ -72,3 +72,49 @@ def test_ten_simultaneous_downloads_of_one_workbook_build_it_once_for_that_count
     other = browser_login(env, "other").get("/workbook/download")
     assert other.status_code == 200 and theirs <= _cells(other.content) and not mine & _cells(other.content)
     assert builds == [[COUNTY_A], [COUNTY_B]]
+
+
+# --- password hashing for a server ----------------------------------------------------------------------
+
+
+def test_password_hashes_cost_a_bounded_memory_and_old_hashes_still_verify(monkeypatch: pytest.MonkeyPatch) -> None:
+    from argon2 import PasswordHasher
+    from argon2.low_level import Type
+
+    from yidan.errors import ConfigError
+    from yidan.settings import PasswordHashing, get_app_settings
+    from yidan.web import security
+
+    monkeypatch.setattr(security, "_hasher", security._hasher)  # restored after the test
+    monkeypatch.setattr(security, "_slots", security._slots)
+    security.configure_hashing(PasswordHashing(memory_kib=20 * 1024, time_cost=1, max_concurrent=3))
+    fresh = security.hash_password("Correct-Horse-9")
+    from argon2 import extract_parameters
+
+    p = extract_parameters(fresh)
+    assert p.type is Type.ID and p.memory_cost == 20 * 1024 and p.parallelism == 1
+    # a hash written before (argon2-cffi's 64 MiB default) still signs its owner in
+    old = PasswordHasher().hash("Old-Password-1")
+    assert security.verify_password(old, "Old-Password-1") and not security.verify_password(old, "wrong")
+    # at most three computations at once, whatever the burst
+    busy, peak, lock = [0], [0], threading.Lock()
+    real = security._hasher
+
+    class Slow:
+        def verify(self, h: str, pw: str) -> bool:
+            with lock:
+                busy[0] += 1
+                peak[0] = max(peak[0], busy[0])
+            import time
+
+            time.sleep(0.05)
+            with lock:
+                busy[0] -= 1
+            return bool(real.verify(h, pw))
+
+    monkeypatch.setattr(security, "_hasher", Slow())
+    with ThreadPoolExecutor(12) as pool:
+        assert all(pool.map(lambda _: security.verify_password(fresh, "Correct-Horse-9"), range(12)))
+    assert peak[0] == 3
+    with pytest.raises(ConfigError, match="应用配置无效"):
+        get_app_settings(password_hashing={"memory_kib": 64 * 1024})

@@ -118,3 +118,43 @@ def test_password_hashes_cost_a_bounded_memory_and_old_hashes_still_verify(monke
     assert peak[0] == 3
     with pytest.raises(ConfigError, match="应用配置无效"):
         get_app_settings(password_hashing={"memory_kib": 64 * 1024})
+
+
+# --- filters that scale ---------------------------------------------------------------------------------
+
+
+def test_the_list_carries_counties_and_townships_only_and_villages_come_by_typeahead_inside_the_region(
+        env: Env, tmp_path: Path) -> None:
+    admin = make_user(env, "admin", "province_admin", "43")
+    make_user(env, "clerk", "county", COUNTY_A)
+    findings = fixture_findings(COUNTY_A) + fixture_findings(COUNTY_A2, start=20) + fixture_findings(COUNTY_B)
+    publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1", findings=findings)
+    villages = {f["village"] for f in findings}
+    mine = [f for f in findings if f["county"] == COUNTY_A]
+    # the province's page: a county menu, no township or village of any county in it
+    province = browser_login(env, "admin").get("/cases").text
+    assert all(f'value="{c}"' in province for c in (COUNTY_A, COUNTY_A2, COUNTY_B))
+    assert not [v for v in villages if v in province.split('id="case-rows"')[0]]
+    # the county's page: its own townships in the menu, nothing of another county
+    clerk = browser_login(env, "clerk")
+    page = clerk.get("/cases").text.split('id="case-rows"')[0]
+    assert {f["township"] for f in mine} == {t for t in {f["township"] for f in findings} if f'value="{t}"' in page}
+    assert not [v for v in villages if v in page]
+    # typeahead: the villages of a township, by code prefix or by the name the registry gave them
+    township = mine[0]["township"]
+    got = clerk.get(f"/places/village?parent={township}").json()
+    assert {i["code"] for i in got["items"]} == {f["village"] for f in mine if f["township"] == township}
+    typed = clerk.get("/places/village", params={"q": mine[0]["village"][:10]}).json()["items"]
+    assert mine[0]["village"] in {i["code"] for i in typed}
+    assert not [i for i in typed if not i["code"].startswith(COUNTY_A)]
+    # another county's places are not offered, whatever is asked
+    other_town = next(f["township"] for f in findings if f["county"] == COUNTY_B)
+    assert clerk.get(f"/places/village?parent={other_town}").json()["items"] == []
+    assert clerk.get(f"/places/township?parent={COUNTY_B}").json()["items"] == []
+    schools = clerk.get("/places/school", params={"q": "测试"}).json()["items"]
+    assert schools and all(i["code"].startswith(COUNTY_A) and "测试第" in i["label"] for i in schools)
+    # the chosen county's townships for the province's dependent menu
+    towns = browser_login(env, "admin").get(f"/places/township?parent={COUNTY_B}").json()["items"]
+    assert {i["code"] for i in towns} == {f["township"] for f in findings if f["county"] == COUNTY_B}
+    bad = clerk.get("/places/village?parent=abc")
+    assert bad.status_code == 422 and "parent 格式不对" in bad.text  # a Chinese answer, never a traceback

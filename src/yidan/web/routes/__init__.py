@@ -7,6 +7,7 @@ from yidan.web.routes import (
     pages_auth,
     pages_cases,
     pages_dashboard,
+    pages_places,
     pages_runs,
     pages_workbook,
 )
@@ -20,4 +21,5 @@ ROUTERS = (
     pages_admin.router,
     api_cases.router,
     api_runs.router,
+    pages_places.router,  # issue 21
 )

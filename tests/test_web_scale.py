@@ -158,3 +158,46 @@ def test_the_list_carries_counties_and_townships_only_and_villages_come_by_typea
     assert {i["code"] for i in towns} == {f["township"] for f in findings if f["county"] == COUNTY_B}
     bad = clerk.get("/places/village?parent=abc")
     assert bad.status_code == 422 and "parent 格式不对" in bad.text  # a Chinese answer, never a traceback
+
+
+# --- the production server ------------------------------------------------------------------------------
+
+
+def test_yidan_serve_with_several_workers_starts_them_and_answers(tmp_path: Path) -> None:
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "YIDAN_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from yidan.cli import main; main()", "serve", "--workers", "2", "--port", str(port),
+         "--database-url", f"sqlite:///{tmp_path / 'yidan.db'}"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline, body = time.monotonic() + 120, ""
+        while time.monotonic() < deadline and not body:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as r:  # noqa: S310
+                    body = r.read().decode()
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+                time.sleep(0.5)
+        assert "登录" in body
+        def worker_of_server(pid: str) -> bool:
+            try:
+                ppid = Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].split()[1]
+                return ppid == str(proc.pid) and b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:  # a process that ended meanwhile
+                return False
+
+        assert len([p for p in os.listdir("/proc") if p.isdigit() and worker_of_server(p)]) == 2
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

@@ -353,7 +353,7 @@ def real_run(args: argparse.Namespace) -> None:  # noqa: PLR0915 - one measureme
         create_schema(admin_engine, schema)
         url = args.database_url + ("&" if "?" in args.database_url else "?") + f"options=-csearch_path%3D{schema}"
     else:
-        url = args.database_url if args.database_url.startswith("sqlite") else f"sqlite:///{tmp / 'yidan.db'}"
+        url = args.database_url if args.database_url.startswith("sqlite:///") else f"sqlite:///{tmp / 'yidan.db'}"
     engine = make_engine(url)
     report: dict = {"database": "PostgreSQL" if pg else "SQLite", "run_dir": str(args.run_dir)}
     server = None

@@ -30,7 +30,7 @@ from yidan.store.crud import runs as run_crud
 from yidan.store.db import session_scope
 from yidan.store.errors import ActionError
 from yidan.store.models import Case, Run, User
-from yidan.store.publish import publish_job, publish_run
+from yidan.store.publish import publish_job
 
 
 def _cases(env: Env) -> dict[str, Case]:
@@ -158,9 +158,9 @@ def test_publishing_reads_only_the_findings_persons(env: Env, tmp_path: Path, mo
     reads: list[tuple[str, bool]] = []
     real = RunDir.table
 
-    def spy(self: RunDir, name: str, *, where: Any = None) -> Any:
-        table = real(self, name, where=where)
-        reads.append((name, where is not None))
+    def spy(self: RunDir, name: str, *, keep: Any = None) -> Any:
+        table = real(self, name, keep=keep)
+        reads.append((name, keep is not None))
         return table
 
     monkeypatch.setattr(RunDir, "table", spy)

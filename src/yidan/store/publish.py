@@ -187,15 +187,14 @@ def _by_person(table: pa.Table) -> dict[str, dict[str, Any]]:
 
 def _persons(run: RunDir, person_ids: pa.Array) -> dict[str, dict[str, Any]]:
     """The findings' persons only: the filter is applied while persons.parquet is scanned."""
-    return _by_person(run.table("persons", where=pc.field("person_id").isin(person_ids)))
+    return _by_person(run.table("persons", keep={"person_id": person_ids}))
 
 
 def _review_links(run: RunDir, person_ids: pa.Array) -> dict[str, dict[str, Any]]:
     """The best review-band candidate of each K05 child (only those rows are read)."""
     if person_ids.null_count == len(person_ids):
         return {}
-    where = pc.field("person_id").isin(person_ids) & (pc.field("decision") == "review")
-    links = run.table("links", where=where)
+    links = run.table("links", keep={"person_id": person_ids, "decision": pa.array(["review"])})
     if "match_probability" in links.column_names:
         links = links.sort_by([("match_probability", "descending")])
     out: dict[str, dict[str, Any]] = {}

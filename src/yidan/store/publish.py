@@ -431,44 +431,47 @@ def publish_run(session: Session, *, run: Run, user: User, confirm: bool = False
 
     now = utcnow()
     label_of = {c: f.label for c, f in FINDING_CODES.items()}
-    new_rows: list[dict[str, Any]] = []
-    changed_rows: list[dict[str, Any]] = []
-    seen_ids: list[int] = []
-    rows = findings.to_pylist()
-    for f in rows:
-        facts = {k: f.get(k) for k in CASE_FIELDS}
-        facts["label"] = facts["label"] or label_of.get(f["code"], f["code"])
-        facts["person"] = persons.get(f["person_id"], {})
-        facts["link"] = links.get(f["person_id"], {}) if f["code"] == "K05" else {}
-        digest = facts_hash(facts)
-        hit = existing.get(f["finding_key"])
-        if hit is None:
-            new_rows.append({"finding_key": f["finding_key"], **facts, "state": "open", "opened_run_pk": run.id,
-                             "last_run_pk": run.id, "version": 1, "created_at": now, "updated_at": now, "team": [],
-                             "facts_hash": digest})
-        elif hit[2] != digest:
-            changed_rows.append({"b_id": hit[0], **facts, "last_run_pk": run.id, "facts_hash": digest})
-        else:
-            seen_ids.append(hit[0])
-
-    result = plan.result
     events: list[dict[str, Any]] = []
     actor = f"比对 {run.run_id}"
     t = CASES
     conn = session.connection()
-    for i in range(0, len(new_rows), CHUNK):
-        chunk = new_rows[i : i + CHUNK]
-        conn.execute(insert(t), chunk)  # executemany: batched multi-row INSERTs on both databases
-        ids = conn.execute(select(t.c.id).where(t.c.finding_key.in_([r["finding_key"] for r in chunk]))).scalars()
-        events += [{"case_id": cid, "actor": actor, "kind": "opened", "summary": f"由比对 {run.run_id} 发现",
-                    "data": {}, "run_pk": run.id, "at": now} for cid in ids]
-    if changed_rows:  # facts changed: a new version (a clerk's form on the old one must reload)
-        stmt = (update(t).where(t.c.id == bindparam("b_id"))
-                .values(**{k: bindparam(k) for k in (*CASE_FIELDS, "person", "link", "last_run_pk", "facts_hash")},
-                        version=t.c.version + 1, updated_at=now))
-        conn.execute(stmt, changed_rows)
-    for i in range(0, len(seen_ids), CHUNK):  # unchanged: only the run that last saw it, version kept
-        conn.execute(update(t).where(t.c.id.in_(seen_ids[i : i + CHUNK])).values(last_run_pk=run.id))
+    n_changed = n_seen = 0
+    # a thousand findings at a time: their rows are built, written and dropped (bounded memory)
+    for start in range(0, findings.num_rows, CHUNK):
+        rows = findings.slice(start, CHUNK).to_pylist()
+        new_rows: list[dict[str, Any]] = []
+        changed_rows: list[dict[str, Any]] = []
+        seen_ids: list[int] = []
+        for f in rows:
+            facts = {k: f.get(k) for k in CASE_FIELDS}
+            facts["label"] = facts["label"] or label_of.get(f["code"], f["code"])
+            facts["person"] = persons.get(f["person_id"], {})
+            facts["link"] = links.get(f["person_id"], {}) if f["code"] == "K05" else {}
+            digest = facts_hash(facts)
+            hit = existing.get(f["finding_key"])
+            if hit is None:
+                new_rows.append({"finding_key": f["finding_key"], **facts, "state": "open", "opened_run_pk": run.id,
+                                 "last_run_pk": run.id, "version": 1, "created_at": now, "updated_at": now,
+                                 "team": [], "facts_hash": digest})
+            elif hit[2] != digest:
+                changed_rows.append({"b_id": hit[0], **facts, "last_run_pk": run.id, "facts_hash": digest})
+            else:
+                seen_ids.append(hit[0])
+        if new_rows:
+            conn.execute(insert(t), new_rows)  # executemany: batched multi-row INSERTs on both databases
+            ids = conn.execute(select(t.c.id).where(t.c.finding_key.in_([r["finding_key"] for r in new_rows])))
+            events += [{"case_id": cid, "actor": actor, "kind": "opened", "summary": f"由比对 {run.run_id} 发现",
+                        "data": {}, "run_pk": run.id, "at": now} for cid in ids.scalars()]
+        if changed_rows:  # facts changed: a new version (a clerk's form on the old one must reload)
+            stmt = (update(t).where(t.c.id == bindparam("b_id"))
+                    .values(**{k: bindparam(k) for k in (*CASE_FIELDS, "person", "link", "last_run_pk", "facts_hash")},
+                            version=t.c.version + 1, updated_at=now))
+            conn.execute(stmt, changed_rows)
+        if seen_ids:  # unchanged: only the run that last saw it, version kept
+            conn.execute(update(t).where(t.c.id.in_(seen_ids)).values(last_run_pk=run.id))
+        _places(session, rows, persons)
+        n_changed, n_seen = n_changed + len(changed_rows), n_seen + len(seen_ids)
+    result = plan.result
     reopened_ids = sorted(plan.reopen)
     for i in range(0, len(reopened_ids), CHUNK):
         conn.execute(
@@ -492,12 +495,10 @@ def publish_run(session: Session, *, run: Run, user: User, confirm: bool = False
     for i in range(0, len(events), CHUNK):
         conn.execute(insert(CASE_EVENTS), events[i : i + CHUNK])
     _counts(session, run.id, rundir, findings)
-    _places(session, rows, persons)
     run.status = "published"
     run.published_at = now
     run.published_by = user.id
-    run.totals = {**(run.totals or {}), "publish": {**asdict(result), "updated": len(changed_rows),
-                                                    "unchanged": len(seen_ids)},
+    run.totals = {**(run.totals or {}), "publish": {**asdict(result), "updated": n_changed, "unchanged": n_seen},
                   "coverage": plan.coverage.as_dict()}
     session.flush()
     session.expire_all()

@@ -23,6 +23,9 @@ def serve(*, database_url: str | None = None, host: str = "127.0.0.1", port: int
     if data_dir is not None:
         overrides["data_dir"] = Path(data_dir)
     settings = get_app_settings(**overrides)
+    from yidan.logs import configure
+
+    configure(settings.log)
     if workers > 1:
         from yidan.store.db import make_engine, upgrade
         from yidan.store.instance import instance_secret
@@ -42,6 +45,9 @@ def serve(*, database_url: str | None = None, host: str = "127.0.0.1", port: int
 
 def app_from_env():  # type: ignore[no-untyped-def]
     """Factory for `uvicorn --factory yidan.web.server:app_from_env` (settings from YIDAN_* variables)."""
+    from yidan.logs import configure
     from yidan.web.app import create_app
 
-    return create_app(get_app_settings())
+    settings = get_app_settings()
+    configure(settings.log)
+    return create_app(settings)

@@ -3,12 +3,14 @@
 from yidan.web.routes import (
     api_cases,
     api_runs,
+    ops_routes,
     pages_admin,
     pages_auth,
     pages_cases,
     pages_dashboard,
     pages_places,
     pages_runs,
+    pages_visits,
     pages_workbook,
 )
 
@@ -18,8 +20,10 @@ ROUTERS = (
     pages_cases.router,
     pages_runs.router,
     pages_workbook.router,
+    pages_visits.router,
     pages_admin.router,
     api_cases.router,
     api_runs.router,
     pages_places.router,  # issue 21
+    *ops_routes.ROUTERS,  # issue 22: retry a failed run, /readyz
 )

@@ -13,12 +13,14 @@ renamed into place, so a concurrent request never sees half a workbook and never
 
 import csv
 import fcntl
+import hashlib
+import json
 import os
 import shutil
 import threading
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import FileResponse
@@ -30,13 +32,14 @@ from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
 from yidan.store.errors import ActionError, ConflictError
 from yidan.store.models import User, utcnow
-from yidan.web.deps import WORKBOOK_USERS, CurrentUser, SessionDep, allow
+from yidan.store.roles import WORKBOOK_LEVEL
+from yidan.web.deps import CASE_WORKERS, WORKBOOK_USERS, CurrentUser, SessionDep, allow
 from yidan.web.guard import megabytes
 from yidan.web.render import render
 from yidan.web.security import check_csrf
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
-LEVEL_OF = {"county": "county", "city": "city", "province_admin": "province"}
+LEVEL_OF = WORKBOOK_LEVEL
 
 
 def _latest(session, user: User) -> RunDir:  # type: ignore[no-untyped-def]
@@ -56,14 +59,16 @@ def _upload_limit(request: Request) -> str:
     return megabytes(request.app.state.settings.max_workbook_bytes)
 
 
-def region_workbook(data_dir: Path, rundir: RunDir, *, level: str, region: str) -> Path | None:
-    """The workbook of `region` at `level` for this run, built on the first request and kept;
-    None when the run has no workbook for the region (nothing found there)."""
+def region_workbook(data_dir: Path, rundir: RunDir, *, level: str, region: str,
+                    teams: dict[str, Any] | None = None) -> Path | None:
+    """The workbook of `region` at `level` for this run (and this state of its 三帮一 `teams`), built on
+    the first request and kept; None when the run has no workbook for the region (nothing found there)."""
     from yidan.reports import write_workbooks
 
     code = region.ljust(6, "0")  # the reports name regions with six digits (4301 -> 430100)
+    state = hashlib.sha256(json.dumps(teams, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
     base = data_dir / "exports" / rundir.run_id / level
-    folder = base / code
+    folder = base / f"{code}-{state}"
     if folder.is_dir():
         return _only_workbook(folder)
     base.mkdir(parents=True, exist_ok=True)
@@ -74,8 +79,10 @@ def region_workbook(data_dir: Path, rundir: RunDir, *, level: str, region: str) 
                 return _only_workbook(folder)
             for dead in base.glob(f".{code}.building-*"):  # left by a process killed while building
                 shutil.rmtree(dead, ignore_errors=True)
+            for old in base.glob(f"{code}-*"):  # the teams have changed since
+                shutil.rmtree(old, ignore_errors=True)
             tmp = base / f".{code}.building-{os.getpid()}-{threading.get_ident()}"
-            write_workbooks(rundir, tmp, level=level, regions=[code])
+            write_workbooks(rundir, tmp, level=level, regions=[code], teams=teams)
             os.replace(tmp, folder)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
@@ -89,8 +96,13 @@ def _only_workbook(folder: Path) -> Path | None:
 
 @router.get("/workbook/download", dependencies=allow(*WORKBOOK_USERS), name="workbook_download")
 def workbook_download(request: Request, session: SessionDep, user: CurrentUser):
+    from yidan.web.routes.pages_visits import teams_of
+
     rundir = _latest(session, user)
-    mine = region_workbook(request.app.state.worker.data_dir, rundir, level=LEVEL_OF[user.role], region=user.region)
+    level = LEVEL_OF[user.role]
+    # the county workbook lists the 三帮一 teams the web holds: cached per run, region and teams' state
+    teams = teams_of(session, user.region) if level == "county" else None
+    mine = region_workbook(request.app.state.worker.data_dir, rundir, level=level, region=user.region, teams=teams)
     if mine is None:
         raise NotFoundError(f"本次比对中没有 {user.region} 的工作簿（本地区没有问题线索）。", hint="查看仪表板。")
     audit.record(session, user=user, action="export_workbook", target=mine.name, detail=f"比对 {rundir.run_id}")
@@ -130,7 +142,7 @@ def _record_accepted(session, user: User, verifications: Path) -> int:  # type: 
     return recorded
 
 
-@router.post("/workbook/upload", dependencies=allow("county", "city"), name="workbook_upload")
+@router.post("/workbook/upload", dependencies=allow(*CASE_WORKERS), name="workbook_upload")
 def workbook_upload(request: Request, session: SessionDep, user: CurrentUser,
                     workbook: Annotated[list[UploadFile], File()]):
     from yidan.reports import import_verifications

@@ -3,7 +3,7 @@ per-run counts by region at every level (dashboards, trends) and the places of t
 (filter menus and typeahead).
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0007
 Create Date: 2026-12-04 21:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0007"  # chained after main's 0007 (jobs) at the merge of main; was "0003"
 branch_labels = None
 depends_on = None
 

@@ -37,7 +37,7 @@ from yidan.store.roles import ADMIN_ROLE
 from yidan.web.deps import LoginRequired, is_api
 from yidan.web.guard import RequestGuard
 from yidan.web.render import render
-from yidan.web.security import WEAK_PASSWORDS, verify_password
+from yidan.web.security import WEAK_PASSWORDS, configure_hashing, verify_password
 from yidan.web.sessions import clear_session_cookie, session_token
 from yidan.web.validation import guard_input, validation_errors, validation_message
 from yidan.web.worker import Runner, RunWorker
@@ -90,6 +90,7 @@ def create_app(settings: AppSettings | None = None, *, engine: Engine | None = N
     app = FastAPI(title="一单式教育扶贫比对系统", version="0.1", docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json", dependencies=[Depends(guard_input)], lifespan=_lifespan)
     app.state.settings = settings
+    configure_hashing(settings.password_hashing)
     app.state.engine = engine
     app.state.secret = instance_secret(engine)  # random, generated at the first start, kept in the database
     app.state.sessions = session_factory(engine)

@@ -2,8 +2,8 @@
 per-run counts by region at every level (dashboards, trends) and the places of the cases
 (filter menus and typeahead).
 
-Revision ID: 0006
-Revises: 0007
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-04 21:00:00
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0007"  # chained after main's 0007 (jobs) at the merge of main; was "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

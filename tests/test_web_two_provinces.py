@@ -145,8 +145,31 @@ def test_no_case_of_another_province_opens_for_anyone(env: Env, world) -> None:
         foreign = [c for c in cases if c.county not in COUNTIES_IN[region]]
         assert foreign, name
         for case in foreign[:: max(1, len(foreign) // 6)]:  # a sample of each province, city and county
-            assert api.get(f"/api/cases/{case.id}").status_code == 404, (name, case.county)
-            assert page_client.get(f"/cases/{case.id}").status_code == 404, (name, case.county)
+            r = api.get(f"/api/cases/{case.id}")
+            # the same answer as for a case that does not exist: an id cannot be probed
+            assert (r.status_code, r.json()) == (404, {"detail": f"案件不存在或不在本地区：{case.id}",
+                                                        "hint": "回到清单重新选择。"}), (name, case.county)
+            page = page_client.get(f"/cases/{case.id}")
+            assert page.status_code == 404 and f"案件不存在或不在本地区：{case.id}" in page.text, (name, case.county)
+
+
+def _decide(client: TestClient, case: Case) -> None:
+    r = client.post(f"/cases/{case.id}/link-decision", data={"version": case.version, "decision": "确认同一人",
+                                                             "csrf_token": client.csrf})
+    assert r.status_code == 303, r.text[:300]
+
+
+def test_each_province_exports_its_own_link_decisions_in_the_order_they_were_made(env: Env, world) -> None:
+    k05 = {c.county: c for c in _cases(env) if c.code == "K05"}
+    make_user(env, "county430181", "county", COUNTY_A2)
+    make_user(env, "county360111", "county", COUNTY_C2)
+    # decided in this order: 360111, 430124, 360102, 430181
+    for user, county in (("county360111", COUNTY_C2), ("county430124", COUNTY_A), ("county360102", COUNTY_C),
+                         ("county430181", COUNTY_A2)):
+        _decide(world[user][2] if user in world else browser_login(env, user), k05[county])
+    for admin, order in (("admin43", (COUNTY_A, COUNTY_A2)), ("admin36", (COUNTY_C2, COUNTY_C))):
+        got = world[admin][3].get("/api/link-decisions").json()
+        assert [d["person_id"] for d in got] == [k05[c].person_id for c in order], admin
 
 
 def test_masked_roles_receive_no_full_id_or_phone_in_any_body(env: Env, world) -> None:

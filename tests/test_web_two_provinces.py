@@ -131,7 +131,9 @@ def test_every_role_sees_its_own_dashboards_with_the_open_cases_of_each_place_an
         assert sum(own["case_states"].values()) == sum(1 for c in cases if c.county in COUNTIES_IN[region]), name
         for place in PLACES:  # above, beside or in the other province: not found, so never probed
             if not place.startswith(region):
-                assert api.get(f"/api/dashboard/{place}").status_code == 404, (name, place)
+                r = api.get(f"/api/dashboard/{place}")
+                assert (r.status_code, r.json()) == (404, {"detail": f"地区不存在或不在您的权限范围内：{place}",
+                                                            "hint": "从仪表板逐级进入。"}), (name, place)
                 assert page_client.get(f"/dashboard/{place}").status_code == 404, (name, place)
         page = page_client.get(f"/dashboard/{region}").text
         for place in CHILDREN.get(region, {}):

@@ -27,6 +27,7 @@ from web_fixtures import (  # noqa: F401 - fixtures
     PROVINCE_2,
     PROVINCE_2_COUNTIES,
     Env,
+    background_children,
     browser_login,
     engine_fixture,
     env_fixture,
@@ -126,6 +127,11 @@ def test_every_role_sees_its_own_dashboards_with_the_open_cases_of_each_place_an
             board = api.get(f"/api/dashboard/{place}").json()
             want = {code: sum(1 for c in cases if c.county in inside) for code, inside in below.items()}
             assert {r["code"]: r["open_cases"] for r in board["children"]} == want, (name, place)
+            # the run's counts per place below: its findings (one case each) and its registry children
+            assert {r["code"]: r["finding"] for r in board["children"]} == want, (name, place)
+            assert {r["code"]: r["status"] for r in board["children"]} == {
+                code: sum(len(fixture_findings(c)) + len(background_children(c)) for c in inside)
+                for code, inside in below.items()}, (name, place)
             assert sum(board["case_states"].values()) == sum(want.values()), (name, place)
         own = api.get(f"/api/dashboard/{region}").json()
         assert sum(own["case_states"].values()) == sum(1 for c in cases if c.county in COUNTIES_IN[region]), name

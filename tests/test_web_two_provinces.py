@@ -178,6 +178,23 @@ def test_each_province_exports_its_own_link_decisions_in_the_order_they_were_mad
     for admin, order in (("admin43", (COUNTY_A, COUNTY_A2)), ("admin36", (COUNTY_C2, COUNTY_C))):
         got = world[admin][3].get("/api/link-decisions").json()
         assert [d["person_id"] for d in got] == [k05[c].person_id for c in order], admin
+    # a decided review is 已核实: each dashboard counts the states of its own region's cases
+    cases = _cases(env)
+    for name, (_role, region, _page, api) in world.items():
+        mine = [c for c in cases if c.county in COUNTIES_IN[region]]
+        decided = len(COUNTIES_IN[region] & {COUNTY_A, COUNTY_A2, COUNTY_C, COUNTY_C2})  # the four decided above
+        states = {k: v for k, v in api.get(f"/api/dashboard/{region}").json()["case_states"].items() if v}
+        assert states == {"open": len(mine) - decided, "verified": decided}, name
+
+
+def test_a_role_without_the_right_is_refused_with_its_role_named(env: Env, world) -> None:
+    case = next(c for c in _cases(env) if c.county == COUNTY_C)
+    for name, label in (("analyst36", "省级分析员"), ("inspector3601", "督导检查")):
+        api = world[name][3]
+        r = api.post(f"/api/cases/{case.id}/visit", json={"version": 1, "visited_on": "2021-04-01", "note": "走访"})
+        assert (r.status_code, r.json()) == (403, {"detail": f"您的角色（{label}）无权进行此操作。"}), name
+    r = world["county360102"][3].get("/api/runs")
+    assert (r.status_code, r.json()) == (403, {"detail": "您的角色（县市区）无权进行此操作。"})
 
 
 def test_masked_roles_receive_no_full_id_or_phone_in_any_body(env: Env, world) -> None:

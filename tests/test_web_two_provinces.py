@@ -147,6 +147,25 @@ def test_every_role_sees_its_own_dashboards_with_the_open_cases_of_each_place_an
         assert [p for p in PLACES if not p.startswith(region) and f'href="/dashboard/{p}"' in page] == [], name
 
 
+def test_a_county_user_goes_down_to_its_townships_and_villages_and_sees_their_cases_only(env: Env, world) -> None:
+    children = _children()
+    for name in ("county430124", "county360102"):
+        _role, county, _page, api = world[name]
+        mine = [c for c in children if c["county"] == county]
+        for township in sorted({c["township"] for c in mine}):
+            board = api.get(f"/api/dashboard/{township}").json()
+            inside = [c for c in mine if c["township"] == township]
+            assert sum(board["case_states"].values()) == len(inside), (name, township)
+            per_village: dict[str, int] = {}
+            for c in inside:
+                per_village[c["village"]] = per_village.get(c["village"], 0) + 1
+            for village, n in per_village.items():
+                states = api.get(f"/api/dashboard/{village}").json()["case_states"]
+                assert sum(states.values()) == n, (name, village)
+        other = next(c["township"] for c in children if c["county"] != county)
+        assert api.get(f"/api/dashboard/{other}").status_code == 404, (name, other)
+
+
 def test_no_case_of_another_province_opens_for_anyone(env: Env, world) -> None:
     cases = _cases(env)
     for name, (_role, region, page_client, api) in world.items():

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-FULL_RECORD_ROLES = ("province_admin", "city", "county")
+from yidan.store.roles import FULL_RECORD_ROLES  # owned by store/roles.py
 
 
 class FieldKind(StrEnum):

@@ -10,7 +10,7 @@ import pyarrow.compute  # noqa: F401
 import pyarrow.parquet as pq
 import pytest
 
-from reports_fixtures import COUNTIES, build_run, person_ids, set_statuses
+from reports_fixtures import CLASS_SIZES, COUNTIES, build_run, person_ids
 from yidan.reports import compute_indicators, write_indicators
 from yidan.reports.indicators import indicator_value
 
@@ -45,28 +45,29 @@ def test_city_and_province_figures_are_the_sums_of_their_counties(table):
 
 
 def test_in_school_share_counts_home_teaching_and_out_of_province_as_in_school(tmp_path):
-    run = build_run(tmp_path / "run", n_per_county=12, counties=("430121",))
-    persons = pq.read_table(run.parquet_path("persons")).to_pylist()
-    compulsory = [p["person_id"] for p in persons if p["compulsory_age"]]
+    # twelve children of compulsory age, given by their input rows: 3 in school, 3 taught at home,
+    # 3 enrolled out of province, 3 dropped out
     statuses = ["IN_SCHOOL", "HOME_TEACHING", "OUT_OF_PROVINCE", "DROPPED_OUT"]
-    set_statuses(run, {pid: statuses[i % 4] for i, pid in enumerate(compulsory)})
+    run = build_run(tmp_path / "run", n_per_county=12, counties=("430121",),
+                    statuses={i: statuses[i % 4] for i in range(12)})
     t = compute_indicators(run)
-    in_school = sum(1 for i in range(len(compulsory)) if i % 4 < 3)
-    assert indicator_value(t, "compulsory_children", "430121") == len(compulsory)
-    assert indicator_value(t, "compulsory_in_school", "430121") == in_school
-    assert indicator_value(t, "compulsory_in_school_rate", "430121") == pytest.approx(in_school / len(compulsory))
-    assert indicator_value(t, "dropouts", "430121") == sum(1 for i in range(len(compulsory)) if i % 4 == 3)
+    assert indicator_value(t, "compulsory_children", "430121") == 12
+    assert indicator_value(t, "compulsory_in_school", "430121") == 9
+    assert indicator_value(t, "compulsory_in_school_rate", "430121") == pytest.approx(9 / 12)
+    assert indicator_value(t, "dropouts", "430121") == 3
 
 
 def test_returns_new_and_repeat_dropouts_compare_runs(tmp_path):
-    older, previous, now = (build_run(tmp_path / n, run_id=n, counties=("430102",)) for n in ("older", "prev", "now"))
-    a, b, c, d = person_ids(now, "430102")[:4]
-    set_statuses(older, {a: "DROPPED_OUT", b: "IN_SCHOOL", c: "IN_SCHOOL", d: "IN_SCHOOL"})
-    set_statuses(previous, {a: "IN_SCHOOL", b: "DROPPED_OUT", c: "IN_SCHOOL", d: "IN_SCHOOL"})
-    set_statuses(now, {a: "DROPPED_OUT", b: "HOME_TEACHING", c: "DROPPED_OUT", d: "IN_SCHOOL"})
-    base = {p: s for p, s in zip(person_ids(now, "430102"), ["IN_SCHOOL"] * 30, strict=True) if p not in (a, b, c, d)}
-    for r in (older, previous, now):
-        set_statuses(r, base)
+    # children a, b, c, d (0-3) of three runs, the other 26 in school in all of them
+    everyone = dict.fromkeys(range(30), "IN_SCHOOL")
+    older, previous, now = (
+        build_run(tmp_path / name, run_id=name, counties=("430102",), statuses={**everyone, **changes})
+        for name, changes in (
+            ("older", {0: "DROPPED_OUT"}),
+            ("prev", {1: "DROPPED_OUT"}),
+            ("now", {0: "DROPPED_OUT", 1: "HOME_TEACHING", 2: "DROPPED_OUT"}),
+        ))
+    assert person_ids(now, "430102") == person_ids(older, "430102")  # the same children in every run
     t = compute_indicators(now, [previous, older])
     assert indicator_value(t, "returns", "430102") == 1  # b
     assert indicator_value(t, "new_dropouts", "430102") == 2  # a and c
@@ -100,11 +101,12 @@ def test_aid_figures_come_from_the_summary_and_findings(run, table):
 
 
 def test_large_classes_are_56_to_65_pupils_and_very_large_66_or_more(run, table):
-    sizes = [s for s in pq.read_table(run.parquet_path("summary")).to_pylist() if s["dimension"] == "class_size"]
+    # each county's run holds, besides the registry's children, classes of 40, 58, 66 and 70 pupils
+    assert CLASS_SIZES == (40, 58, 66, 70)
     for county in COUNTIES:
-        mine = [s["count"] for s in sizes if s["county"] == county]
-        assert indicator_value(table, "large_classes", county) == sum(1 for n in mine if 56 <= n <= 65)
-        assert indicator_value(table, "very_large_classes", county) == sum(1 for n in mine if n >= 66)
+        assert indicator_value(table, "large_classes", county) == 1
+        assert indicator_value(table, "very_large_classes", county) == 2
+    assert indicator_value(table, "very_large_classes", "430100") == 4  # two counties of 长沙市
 
 
 def test_class_sizes_are_counted_from_the_enrollment_file_when_the_run_did_not_record_them(tmp_path):

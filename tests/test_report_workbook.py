@@ -167,12 +167,18 @@ def test_one_county_can_export_only_its_own_workbook(run, tmp_path):
 
 def test_evidence_is_shown_as_readable_lines_not_json(county_books):
     ws = _book(county_books, "430102")["控辍保学"]
-    evidence = ws[f"{openpyxl.utils.get_column_letter(HEADERS.index('佐证') + 1)}2"]
-    person_id = ws[f"{openpyxl.utils.get_column_letter(HEADERS.index('身份证号') + 1)}2"].value
-    name = ws[f"{openpyxl.utils.get_column_letter(HEADERS.index('姓名') + 1)}2"].value
-    assert evidence.value.splitlines()[0] == f"建档立卡：身份证号 {person_id}，姓名 {name}"
-    assert evidence.value.splitlines()[1].startswith("最近学籍：学校 测试第")
-    assert evidence.alignment.wrap_text
+    col = {h: openpyxl.utils.get_column_letter(i + 1) for i, h in enumerate(HEADERS)}
+    enrolled = 0
+    for r in range(2, ws.max_row + 1):
+        evidence, person_id, name = (ws[f"{col[h]}{r}"] for h in ("佐证", "身份证号", "姓名"))
+        lines = evidence.value.splitlines()
+        # the pipeline's evidence: the registry's record of the child, then the latest enrollment if any
+        assert lines[0].startswith(f"建档立卡：身份证号 {person_id.value}，姓名 {name.value}，性别 "), lines
+        assert evidence.alignment.wrap_text and not evidence.value.lstrip().startswith("{")
+        if len(lines) > 1 and lines[1].startswith("最近学籍："):  # the ID inside the G number stays (county list)
+            assert lines[1].startswith(f"最近学籍：全国学籍号 G{person_id.value}，学校 测试第"), lines
+            enrolled += 1
+    assert enrolled >= 4  # the dropped-out and transferred children of the county
 
 
 def test_the_township_sheet_counts_children_and_findings_by_township_and_village_names(run, county_books):

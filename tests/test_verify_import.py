@@ -84,15 +84,15 @@ def test_what_the_clerk_typed_is_kept_in_the_returned_row(run, books, tmp_path):
 
 
 def test_accepted_rows_become_the_contracts_verifications_table(run, books, tmp_path):
-    returned = fill(books["430121"], "学生资助", {2: GOOD, 5: GOOD | {"核实结论": "省外就读", "就读省份": "广东省"}},
+    returned = fill(books["430121"], "学生资助", {2: GOOD, 3: GOOD | {"核实结论": "省外就读", "就读省份": "广东省"}},
                     tmp_path / "back.xlsx")
     result = import_verifications([returned], run, tmp_path / "核实结果.xlsx")
     assert (result.filled, result.accepted, result.returned, result.written) == (2, 2, 0, 2)
     rows = read_rows(result.verifications)
     assert list(rows[0]) == [c.header for c in VERIFICATIONS.columns]
-    ids = [cell(returned, "学生资助", "身份证号", r) for r in (2, 5)]
+    ids = [cell(returned, "学生资助", "身份证号", r) for r in (2, 3)]
     assert [r["身份证号"] for r in rows] == ids
-    assert rows[1] == {"身份证号": ids[1], "姓名": cell(returned, "学生资助", "姓名", 5), "核实结论": "省外就读",
+    assert rows[1] == {"身份证号": ids[1], "姓名": cell(returned, "学生资助", "姓名", 3), "核实结论": "省外就读",
                            "就读省份": "广东省", "核实日期": "2021-03-10", "核实人": "李老师", "说明": "三帮一走访"}
     assert read_rows(result.problems) == []
 

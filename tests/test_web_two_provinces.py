@@ -27,6 +27,7 @@ from web_fixtures import (  # noqa: F401 - fixtures
     PROVINCE_2,
     PROVINCE_2_COUNTIES,
     Env,
+    background_children,
     browser_login,
     engine_fixture,
     env_fixture,
@@ -135,17 +136,43 @@ def test_every_role_sees_its_own_dashboards_with_the_open_cases_of_each_place_an
             board = api.get(f"/api/dashboard/{place}").json()
             want = {code: sum(1 for c in cases if c.county in inside) for code, inside in below.items()}
             assert {r["code"]: r["open_cases"] for r in board["children"]} == want, (name, place)
+            # the run's counts per place below: its findings (one case each) and its registry children
+            assert {r["code"]: r["finding"] for r in board["children"]} == want, (name, place)
+            assert {r["code"]: r["status"] for r in board["children"]} == {
+                code: sum(len(fixture_findings(c)) + len(background_children(c)) for c in inside)
+                for code, inside in below.items()}, (name, place)
             assert sum(board["case_states"].values()) == sum(want.values()), (name, place)
         own = api.get(f"/api/dashboard/{region}").json()
         assert sum(own["case_states"].values()) == sum(1 for c in cases if c.county in COUNTIES_IN[region]), name
         for place in PLACES:  # above, beside or in the other province: not found, so never probed
             if not place.startswith(region):
-                assert api.get(f"/api/dashboard/{place}").status_code == 404, (name, place)
+                r = api.get(f"/api/dashboard/{place}")
+                assert (r.status_code, r.json()) == (404, {"detail": f"地区不存在或不在您的权限范围内：{place}",
+                                                            "hint": "从仪表板逐级进入。"}), (name, place)
                 assert page_client.get(f"/dashboard/{place}").status_code == 404, (name, place)
         page = page_client.get(f"/dashboard/{region}").text
         for place in CHILDREN.get(region, {}):
             assert f'href="/dashboard/{place}"' in page, (name, place)
         assert [p for p in PLACES if not p.startswith(region) and f'href="/dashboard/{p}"' in page] == [], name
+
+
+def test_a_county_user_goes_down_to_its_townships_and_villages_and_sees_their_cases_only(env: Env, world) -> None:
+    children = _children()
+    for name in ("county430124", "county360102"):
+        _role, county, _page, api = world[name]
+        mine = [c for c in children if c["county"] == county]
+        for township in sorted({c["township"] for c in mine}):
+            board = api.get(f"/api/dashboard/{township}").json()
+            inside = [c for c in mine if c["township"] == township]
+            assert sum(board["case_states"].values()) == len(inside), (name, township)
+            per_village: dict[str, int] = {}
+            for c in inside:
+                per_village[c["village"]] = per_village.get(c["village"], 0) + 1
+            for village, n in per_village.items():
+                states = api.get(f"/api/dashboard/{village}").json()["case_states"]
+                assert sum(states.values()) == n, (name, village)
+        other = next(c["township"] for c in children if c["county"] != county)
+        assert api.get(f"/api/dashboard/{other}").status_code == 404, (name, other)
 
 
 def test_no_case_of_another_province_opens_for_anyone(env: Env, world) -> None:
@@ -154,8 +181,48 @@ def test_no_case_of_another_province_opens_for_anyone(env: Env, world) -> None:
         foreign = [c for c in cases if c.county not in COUNTIES_IN[region]]
         assert foreign, name
         for case in foreign[:: max(1, len(foreign) // 6)]:  # a sample of each province, city and county
-            assert api.get(f"/api/cases/{case.id}").status_code == 404, (name, case.county)
-            assert page_client.get(f"/cases/{case.id}").status_code == 404, (name, case.county)
+            r = api.get(f"/api/cases/{case.id}")
+            # the same answer as for a case that does not exist: an id cannot be probed
+            assert (r.status_code, r.json()) == (404, {"detail": f"案件不存在或不在本地区：{case.id}",
+                                                        "hint": "回到清单重新选择。"}), (name, case.county)
+            page = page_client.get(f"/cases/{case.id}")
+            assert page.status_code == 404 and f"案件不存在或不在本地区：{case.id}" in page.text, (name, case.county)
+
+
+def _decide(client: TestClient, case: Case) -> None:
+    r = client.post(f"/cases/{case.id}/link-decision", data={"version": case.version, "decision": "确认同一人",
+                                                             "csrf_token": client.csrf})
+    assert r.status_code == 303, r.text[:300]
+
+
+def test_each_province_exports_its_own_link_decisions_in_the_order_they_were_made(env: Env, world) -> None:
+    k05 = {c.county: c for c in _cases(env) if c.code == "K05"}
+    make_user(env, "county430181", "county", COUNTY_A2)
+    make_user(env, "county360111", "county", COUNTY_C2)
+    # decided in this order: 360111, 430124, 360102, 430181
+    for user, county in (("county360111", COUNTY_C2), ("county430124", COUNTY_A), ("county360102", COUNTY_C),
+                         ("county430181", COUNTY_A2)):
+        _decide(world[user][2] if user in world else browser_login(env, user), k05[county])
+    for admin, order in (("admin43", (COUNTY_A, COUNTY_A2)), ("admin36", (COUNTY_C2, COUNTY_C))):
+        got = world[admin][3].get("/api/link-decisions").json()
+        assert [d["person_id"] for d in got] == [k05[c].person_id for c in order], admin
+    # a decided review is 已核实: each dashboard counts the states of its own region's cases
+    cases = _cases(env)
+    for name, (_role, region, _page, api) in world.items():
+        mine = [c for c in cases if c.county in COUNTIES_IN[region]]
+        decided = len(COUNTIES_IN[region] & {COUNTY_A, COUNTY_A2, COUNTY_C, COUNTY_C2})  # the four decided above
+        states = {k: v for k, v in api.get(f"/api/dashboard/{region}").json()["case_states"].items() if v}
+        assert states == {"open": len(mine) - decided, "verified": decided}, name
+
+
+def test_a_role_without_the_right_is_refused_with_its_role_named(env: Env, world) -> None:
+    case = next(c for c in _cases(env) if c.county == COUNTY_C)
+    for name, label in (("analyst36", "省级分析员"), ("inspector3601", "督导检查")):
+        api = world[name][3]
+        r = api.post(f"/api/cases/{case.id}/visit", json={"version": 1, "visited_on": "2021-04-01", "note": "走访"})
+        assert (r.status_code, r.json()) == (403, {"detail": f"您的角色（{label}）无权进行此操作。"}), name
+    r = world["county360102"][3].get("/api/runs")
+    assert (r.status_code, r.json()) == (403, {"detail": "您的角色（县市区）无权进行此操作。"})
 
 
 def test_masked_roles_receive_no_full_id_or_phone_in_any_body(env: Env, world) -> None:

@@ -28,6 +28,8 @@ KIND_LABELS: dict[Kind, str] = {
     Kind.SCHOOL_CODE: "学校标识码（10位）",
     Kind.AMOUNT: "金额（元）",
     Kind.PHONE: "电话",
+    Kind.COUNT: "整数（≥0）",
+    Kind.YEAR: "年份（4位）",
 }
 
 INTRO = """\

@@ -18,12 +18,15 @@ from yidan.ingest.identical import refuse_identical_files
 from yidan.pipeline.context import RunContext
 
 # the order tables are loaded in (and listed in the manifest)
-LOAD_ORDER = ("registry", "enrollment", "out_of_province", "verifications", "aid", "policies", "link_decisions")
+LOAD_ORDER = ("registry", "enrollment", "out_of_province", "verifications", "aid", "policies", "link_decisions",
+              "schools", "classes", "population")
 
 _KIND_TYPES: dict[Kind, dt.DataType] = {
     Kind.DATE: dt.date,
     Kind.AMOUNT: dt.Decimal(14, 2),
     Kind.ENUM_LIST: dt.Array(dt.string),
+    Kind.COUNT: dt.int64,
+    Kind.YEAR: dt.int32,
 }
 
 REJECTS_SCHEMA = ibis.schema(

@@ -42,6 +42,37 @@ class EngineConfig(BaseModel):
     spark_master: str = "local[2]"
 
 
+class IndicatorTarget(BaseModel):
+    value: float  # a share as 0–1 (0.96 = 96 %), or a count for count indicators
+    year: int
+
+
+class IndicatorTargets(BaseModel):
+    """The targets of the indicators (yidan.reports.indicator_defs), by indicator code."""
+
+    consolidation: IndicatorTarget = IndicatorTarget(value=0.96, year=2025)
+    preschool_gross_enrolment: IndicatorTarget = IndicatorTarget(value=0.90, year=2025)
+    inclusive_kindergarten_coverage: IndicatorTarget = IndicatorTarget(value=0.85, year=2025)
+    public_kindergarten_share: IndicatorTarget = IndicatorTarget(value=0.50, year=2025)
+    large_class_rate: IndicatorTarget = IndicatorTarget(value=0.0, year=2020)
+    very_large_class_rate: IndicatorTarget = IndicatorTarget(value=0.0, year=2018)
+    kindergarten_oversize_rate: IndicatorTarget = IndicatorTarget(value=0.0, year=2025)
+    registered_in_school_rate: IndicatorTarget = IndicatorTarget(value=1.0, year=2020)
+    unlifted_out_of_school: IndicatorTarget = IndicatorTarget(value=0.0, year=2020)
+    home_teaching_coverage: IndicatorTarget = IndicatorTarget(value=1.0, year=2025)
+    special_school_county_coverage: IndicatorTarget = IndicatorTarget(value=1.0, year=2025)
+
+
+class IndicatorConfig(BaseModel):
+    """Targets and class-size standards of the indicators; not part of the run's rules (config_hash)."""
+
+    targets: IndicatorTargets = IndicatorTargets()
+    large_class_min: int = 56  # 大班额 56–65
+    very_large_class_min: int = 66  # 超大班额 66+
+    # 《幼儿园工作规程》: 小班 25, 中班 30, 大班 35 (混合班 30)
+    kindergarten_class_limits: dict[str, int] = {"小班": 25, "中班": 30, "大班": 35, "混合班": 30}
+
+
 class RunConfig(BaseModel):
     """The rules of one comparison; `yidan init` writes the documented defaults."""
 
@@ -56,6 +87,7 @@ class RunConfig(BaseModel):
     spring_start: str = "02-01"  # spring term: 1 Feb - 31 Jul
     linkage: LinkageConfig = LinkageConfig()
     engine: EngineConfig = EngineConfig()
+    indicators: IndicatorConfig = IndicatorConfig()
 
     @model_validator(mode="after")
     def _ranges(self) -> RunConfig:
@@ -67,7 +99,8 @@ class RunConfig(BaseModel):
         return self
 
     def config_hash(self) -> str:
-        raw = json.dumps(self.model_dump(), sort_keys=True, ensure_ascii=False)
+        # the indicators' targets change no output of the run: a run's hash stays the same without them
+        raw = json.dumps(self.model_dump(exclude={"indicators"}), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 

@@ -248,3 +248,22 @@ def test_targets_and_class_standards_come_from_settings(runs: dict[str, Any]) ->
     row = next(r for r in t.to_pylist() if r["code"] == "consolidation" and r["region"] == A)
     assert (row["target"], row["target_year"]) == (0.5, 2030) and row["gap"] == pytest.approx(0.5 - 2 / 3)
     assert value_of(t, "kindergarten_oversize_rate", A) == pytest.approx(2 / 3)  # 26 > 20, 30 > 20, 36 <= 40
+
+
+def test_generated_province_yields_each_indicator_within_its_injected_truth(tiny_dataset: Any, tiny_run: Any) -> None:
+    """The generator writes schools, classes and population with the truth counted from what it drew."""
+    truth = pq.read_table(tiny_dataset.out / "truth" / "indicators.parquet").to_pylist()
+    got = compute_targets(tiny_run)
+    assert not not_computed(got)  # every input table given: every indicator computed
+    checked = 0
+    for t in truth:
+        value = value_of(got, t["code"], t["county"])
+        if t["value"] is None:
+            assert value is None, t
+            continue
+        # rows the ingest refuses (the generator's injected ID faults) may move a rate by a little
+        assert value == pytest.approx(t["value"], abs=0.02), t
+        checked += 1
+    assert {t["code"] for t in truth} >= {"consolidation", "preschool_gross_enrolment", "large_class_rate",
+                                          "inclusive_kindergarten_coverage", "special_school_county_coverage"}
+    assert checked >= 16

@@ -196,6 +196,7 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
     faults["twin"] = int(reg.twin.sum())
     writers.write_all(gs, p, province, reg, reg_ids, ccodes, enr_tbl, oop_tbl, ver_tbl, pays, true_id, enr_cols,
                       truth_tables, faults, reg_birth=reg_birth, extra=extra)
+    _write_boundaries(gs.out, ccodes, cnames)
     return gs
 
 
@@ -255,3 +256,17 @@ def _enrollment_rows(rng: np.random.Generator, schools: sc.Schools, cases: dict[
     for t in (en.FALL, en.SPRING):
         parts.append(en.rows(pp, t, "在读", p_school, p_plan.stage, p_plan.grade, p_plan.boarding))
     return en.concat(parts), school_of
+
+
+def _write_boundaries(out: Path, ccodes: np.ndarray, cnames: tuple[str, ...]) -> None:
+    """A synthetic county boundary GeoJSON (grid cells) for the indicator maps; named in generated.json."""
+    import json
+
+    from yidan.reports.indicator_map import synthetic_boundaries
+
+    geo = synthetic_boundaries([(str(c), n) for c, n in zip(ccodes.tolist(), cnames, strict=True)])
+    (out / "boundaries.geojson").write_text(json.dumps(geo, ensure_ascii=False), encoding="utf-8")
+    meta_path = out / "generated.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["boundaries"] = "boundaries.geojson"
+    meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -153,6 +153,8 @@ class AppSettings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     max_workbook_bytes: int = 20 * 1024 * 1024
     max_run_upload_bytes: int = 2 * 1024 * 1024 * 1024
+    # indicators (issue 17): the province's county boundaries (GeoJSON) for the maps; none = no map
+    indicator_boundaries: Path | None = None
 
     @model_validator(mode="after")
     def _positive_limits(self) -> AppSettings:

@@ -7,6 +7,7 @@ from yidan.web.routes import (
     pages_auth,
     pages_cases,
     pages_dashboard,
+    pages_indicators,
     pages_runs,
     pages_workbook,
 )
@@ -17,6 +18,7 @@ ROUTERS = (
     pages_cases.router,
     pages_runs.router,
     pages_workbook.router,
+    pages_indicators.router,
     pages_admin.router,
     api_cases.router,
     api_runs.router,

@@ -267,3 +267,44 @@ def test_generated_province_yields_each_indicator_within_its_injected_truth(tiny
     assert {t["code"] for t in truth} >= {"consolidation", "preschool_gross_enrolment", "large_class_rate",
                                           "inclusive_kindergarten_coverage", "special_school_county_coverage"}
     assert checked >= 16
+
+
+def test_report_form_from_the_cli_has_one_row_per_county_with_the_truths_figures(
+        tiny_dataset: Any, tiny_run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from openpyxl import load_workbook
+
+    from conftest import run_yidan
+
+    out = tmp_path / "ind"
+    code, screen = run_yidan(monkeypatch, capsys, ["indicators", str(tiny_run.path), "--out", str(out),
+                                                   "--boundaries", str(tiny_dataset.out / "boundaries.geojson")])
+    assert code == 0, screen
+    ws = load_workbook(out / f"指标报表_{TERM}.xlsx")["报表"]
+    header = [c.value for c in ws[4]]
+    rows = {r[0]: r for r in ws.iter_rows(min_row=5, values_only=True) if r[2] == "县"}
+    truth = pq.read_table(tiny_dataset.out / "truth" / "indicators.parquet").to_pylist()
+    counties = {t["county"] for t in truth}
+    assert counties <= set(rows)
+    from yidan.reports.indicator_defs import BY_CODE
+
+    for t in truth:
+        cell = rows[t["county"]][header.index(BY_CODE[t["code"]].name)]
+        assert cell == pytest.approx(t["value"], abs=0.02), t
+    assert tiny_run.run_id in str(ws["A2"].value)
+    svg = (out / "maps" / "consolidation.svg").read_text(encoding="utf-8")
+    assert sorted(c for c in counties if f'data-region="{c}"' in svg) == sorted(counties)
+    assert svg.count('class="region"') == len(counties)
+
+
+def test_a_boundaries_file_that_is_not_geojson_is_refused_in_chinese(tiny_run: Any, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import run_yidan
+
+    bad = tmp_path / "bad.geojson"
+    bad.write_text('{"type": "FeatureCollection", "features": [{"properties": {"name": "x"}}]}', encoding="utf-8")
+    code, screen = run_yidan(monkeypatch, capsys, ["indicators", str(tiny_run.path), "--out", str(tmp_path / "o"),
+                                                   "--boundaries", str(bad)])
+    assert code == 2 and "县界文件中没有带6位区划代码的面要素" in screen and "Traceback" not in screen
+    assert not (tmp_path / "o" / f"指标报表_{TERM}.xlsx").exists()

@@ -106,3 +106,24 @@ def test_the_report_form_download_has_one_row_per_county_and_is_audited(env: Env
     assert "export_indicators" in actions
 
 
+
+
+def test_the_api_gives_the_same_figures_to_a_token_holder_within_its_region(env: Env, tmp_path: Path) -> None:
+    admin = make_user(env, "admin", "province_admin", "43")
+    publish_indicator_run(env, admin, tmp_path)
+    from fastapi.testclient import TestClient
+
+    from yidan.store.crud import users
+    from yidan.web.security import new_api_token
+
+    clerk = make_user(env, "clerk", "county", A)
+    plain, hashed = new_api_token()
+    with session_scope(env.sessions()) as s:
+        users.add_token(s, user=s.merge(clerk), name="县平台", token_hash=hashed)
+    client = TestClient(env.app, headers={"Authorization": f"Bearer {plain}"})
+    got = client.get(f"/api/indicators/{A}").json()
+    rows = {(r["code"], r["region"]): r for r in got["rows"]}
+    assert rows[("registered_in_school_rate", A)]["value"] == 0.5
+    assert rows[("registered_in_school_rate", A)]["gap"] == 0.5
+    assert not any(r["region"] == B for r in got["rows"])
+    assert client.get(f"/api/indicators/{B}").status_code == 404

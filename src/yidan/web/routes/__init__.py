@@ -2,6 +2,7 @@
 
 from yidan.web.routes import (
     api_cases,
+    api_indicators,
     api_runs,
     pages_admin,
     pages_auth,
@@ -22,4 +23,5 @@ ROUTERS = (
     pages_admin.router,
     api_cases.router,
     api_runs.router,
+    api_indicators.router,
 )

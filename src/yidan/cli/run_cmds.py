@@ -131,6 +131,9 @@ def print_summary(run) -> None:  # noqa: ANN001 - RunDir
     console.print(ft)
     if totals.get("rejected"):
         console.print(f"[yellow]有 {totals['rejected']} 行输入被拒收，原因见 {run.path / 'rejects.parquet'}。[/]")
+    missing = [k for k, why in (run.manifest.get("indicators") or {}).items() if why]
+    if missing:  # issue 17: the optional schools / classes / population tables
+        console.print(f"[yellow]{len(missing)} 项教育指标缺少输入表、无法计算（原因见 yidan indicators）。[/]")
 
 
 @app.command("diff")

@@ -48,6 +48,8 @@ def _targets(request: Request, session: Any, region: str) -> tuple[Any, pa.Table
     cfg = _config(request)
     key = (run.path, prev.path if prev else None, cfg.model_dump_json())
     if key not in _CACHE:
+        while len(_CACHE) >= 16:  # a few recent runs are enough; the oldest goes first
+            _CACHE.pop(next(iter(_CACHE)))
         _CACHE[key] = compute_targets(RunDir(run.path), RunDir(prev.path) if prev else None, cfg)
     return run, _CACHE[key]
 

@@ -308,3 +308,20 @@ def test_a_boundaries_file_that_is_not_geojson_is_refused_in_chinese(tiny_run: A
                                                    "--boundaries", str(bad)])
     assert code == 2 and "县界文件中没有带6位区划代码的面要素" in screen and "Traceback" not in screen
     assert not (tmp_path / "o" / f"指标报表_{TERM}.xlsx").exists()
+
+
+def test_report_with_indicators_fills_the_same_form(tiny_dataset: Any, tiny_run: Any, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from openpyxl import load_workbook
+
+    from conftest import run_yidan
+
+    out = tmp_path / "report"
+    code, screen = run_yidan(monkeypatch, capsys, ["report", str(tiny_run.path), "--out", str(out), "--level",
+                                                   "province", "--no-charts", "--indicators"])
+    assert code == 0, screen
+    assert "指标报表" in screen and "11 项指标" in screen
+    ws = load_workbook(out / f"指标报表_{TERM}.xlsx")["报表"]
+    counties = {t["county"] for t in pq.read_table(tiny_dataset.out / "truth" / "indicators.parquet").to_pylist()}
+    assert counties <= {r[0] for r in ws.iter_rows(min_row=5, values_only=True) if r[2] == "县"}

@@ -20,6 +20,8 @@ def report(
     level: Annotated[str, typer.Option("--level", help="county（每县一份）、city（每市州一份）或 province（全省一份）")] = "county",
     previous: Annotated[list[Path] | None, typer.Option("--previous", help="上一次（及更早）的比对结果目录，由近及远，用于劝返、辍学和销号指标")] = None,
     charts: Annotated[bool, typer.Option("--charts/--no-charts", help="是否绘制指标图表")] = True,
+    indicators: Annotated[bool, typer.Option("--indicators", help="同时填报教育指标报表（目标、差距；同 yidan indicators）")] = False,
+    boundaries: Annotated[Path | None, typer.Option("--boundaries", help="县界 GeoJSON（与 --indicators 一起绘制分县地图）")] = None,
 ) -> None:
     """生成一单工作簿（每县一份，或市州、全省汇总）、指标 indicators.parquet、指标汇总工作簿和图表。"""
     from yidan.reports import compute_indicators, draw_charts, write_workbooks
@@ -45,6 +47,12 @@ def report(
     if charts:
         drawn = draw_charts(table, out / "charts", level="county" if level == "county" else "city")
         console.print(f"[green]图表 {len(drawn) // 2} 幅（PNG 与 SVG）：[/]{out / 'charts'}")
+    if indicators:  # issue 17: the declared indicators with targets (yidan.reports.indicator_defs)
+        from yidan.cli.indicator_cmds import print_outcome
+        from yidan.reports.indicator_form import write_indicator_outputs
+
+        print_outcome(*write_indicator_outputs(run, out, previous=history[0] if history else None,
+                                               boundaries=boundaries))
 
 
 @app.command("verify-import")

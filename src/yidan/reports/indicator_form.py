@@ -124,3 +124,41 @@ def _write(table: pa.Table, run: RunDir, path: Path, maps: list[Path]) -> None:
         for i, png in enumerate(maps):
             m.insert_image(2 + i * 34, 0, str(png), {"x_scale": 0.8, "y_scale": 0.8})
     wb.close()
+
+
+def write_indicator_outputs(run: RunDir, out: Path, *, previous: RunDir | None = None, config: Any = None,
+                            boundaries: Path | None = None) -> tuple[Path, dict[str, str], list[Path]]:
+    """indicator_targets.parquet, the report form and (with boundaries) one SVG and PNG map per indicator.
+
+    Returns the form's path, the indicators not computed (code -> why) and the PNG maps.
+    """
+    import pyarrow.parquet as pq
+
+    from yidan.outfiles import atomic_output, output_dir
+    from yidan.reports.indicator_defs import BY_CODE
+    from yidan.reports.indicator_targets import compute_targets
+
+    geo = None
+    if boundaries is not None:
+        from yidan.reports.indicator_map import load_boundaries
+
+        geo = load_boundaries(boundaries)  # a bad file stops here, before anything is written
+    table = compute_targets(run, previous, config)
+    folder = output_dir(out)
+    with atomic_output(folder / "indicator_targets.parquet") as tmp:
+        pq.write_table(table, tmp)
+    missing = not_computed(table)
+    maps: list[Path] = []
+    if geo is not None:
+        from yidan.reports.indicator_map import map_png, map_regions, map_svg
+
+        (folder / "maps").mkdir(exist_ok=True)
+        for code, ind in BY_CODE.items():
+            if code in missing:
+                continue
+            regions = map_regions(table, code)
+            with atomic_output(folder / "maps" / f"{code}.svg") as tmp:
+                tmp.write_text(map_svg(geo, regions, title=ind.name), encoding="utf-8")
+            maps.append(map_png(geo, regions, folder / "maps" / f"{code}.png", title=f"{ind.name}（{run.term}）"))
+    book = write_indicator_form(table, run, folder / f"指标报表_{run.term}.xlsx", maps=maps)
+    return book, missing, maps

@@ -325,3 +325,20 @@ def test_report_with_indicators_fills_the_same_form(tiny_dataset: Any, tiny_run:
     ws = load_workbook(out / f"指标报表_{TERM}.xlsx")["报表"]
     counties = {t["county"] for t in pq.read_table(tiny_dataset.out / "truth" / "indicators.parquet").to_pylist()}
     assert counties <= {r[0] for r in ws.iter_rows(min_row=5, values_only=True) if r[2] == "县"}
+
+
+def test_input_files_gone_since_the_run_are_named_not_counted_as_zero(runs: dict[str, Any], tmp_path: Path) -> None:
+    import shutil
+
+    from yidan.runs.rundir import RunDir
+
+    moved = tmp_path / "run"
+    shutil.copytree(runs["full"].path, moved)
+    manifest = json.loads((moved / "manifest.json").read_text(encoding="utf-8"))
+    for f in manifest["inputs"]:
+        if f["table"] == "enrollment":
+            f["path"] = str(tmp_path / "elsewhere" / "enrollment.csv")
+    (moved / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    missing = not_computed(compute_targets(RunDir(moved)))
+    assert "比对时的输入文件已不在原处：enrollment" in missing["public_kindergarten_share"]
+    assert "registered_in_school_rate" not in missing  # from the run's own outputs

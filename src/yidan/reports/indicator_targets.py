@@ -30,6 +30,9 @@ FIRST_GRADE = ("一年级", "小学一年级", "1年级")
 NINTH_GRADE = ("九年级", "初三", "初中三年级", "9年级")
 KINDERGARTEN = "学前"
 COMPULSORY = "('小学', '初中')"
+USES_ENROLLMENT = {"consolidation", "preschool_gross_enrolment", "inclusive_kindergarten_coverage",
+                   "public_kindergarten_share", "large_class_rate", "very_large_class_rate",
+                   "kindergarten_oversize_rate"}
 
 SCHEMA = pa.schema([
     ("code", pa.string()), ("name", pa.string()), ("unit", pa.string()), ("level", pa.string()),
@@ -229,9 +232,14 @@ def compute_targets(run: RunDir, previous: RunDir | None = None, config: Indicat
 def _compute(run: RunDir, cfg: IndicatorConfig, codes: tuple[str, ...] | None) -> pa.Table:
     con = connect(run)
     try:
-        _load_inputs(con, run)
+        present = _load_inputs(con, run)
         _prepare(con, run, cfg)
         reasons = availability(given_tables(run))
+        gone = sorted((given_tables(run) & {"enrollment", "schools", "classes", "population"}) - present)
+        for code in reasons:  # files the run read that are no longer where it read them
+            needs = [t for t in gone if t in BY_CODE[code].tables or (t == "enrollment" and code in USES_ENROLLMENT)]
+            if needs and not reasons[code]:
+                reasons[code] = "比对时的输入文件已不在原处：" + "、".join(needs)
         queries = _queries(school_year(run.term), cfg)
         parts: list[dict[str, Any]] = []
         for ind in INDICATORS:

@@ -11,8 +11,9 @@ from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
+from ibis.common.exceptions import TableNotFound
 
-from yidan.contract import TABLES, Kind, Table
+from yidan.contract import INDICATOR_TABLES, TABLES, Kind, Table
 from yidan.engine.parquet_bridge import duckdb_tables, publish_all
 from yidan.ingest.identical import refuse_identical_files
 from yidan.pipeline.context import RunContext
@@ -90,6 +91,12 @@ def register_tables(ctx: RunContext) -> None:
     """Make the loaded tables known to the steps."""
     backend = ctx.engine.ibis
     for name in (*LOAD_ORDER, "rejects"):
+        if name in INDICATOR_TABLES:  # read by the indicators only, never by a step: where they are
+            try:
+                ctx.tables[name] = backend.table(name)
+            except TableNotFound:  # a context built without them (tests, older callers)
+                pass
+            continue
         ctx.tables[name] = backend.table(name)
 
 

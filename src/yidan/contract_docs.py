@@ -139,7 +139,7 @@ def render() -> str:
 
 def render_indicators() -> str:
     """The declared indicators with their default targets (yidan.reports.indicator_defs)."""
-    from yidan.reports.indicator_defs import INDICATORS, target_of
+    from yidan.contract.indicators import INDICATORS, target_of
 
     lines = ["## 指标（由数据计算，`yidan indicators`）", "",
              "每项指标按县计算，市州、全省为所辖县分子、分母之和；目标值和年份可在 yidan.toml 的 "

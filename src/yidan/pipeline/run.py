@@ -151,7 +151,7 @@ def _facts(ctx: RunContext | None) -> dict[str, Any]:
 
 def _indicators(ctx: RunContext) -> dict[str, str | None]:
     """Which declared indicators the inputs allow: None, or why not (yidan.reports.indicator_defs)."""
-    from yidan.reports.indicator_defs import availability
+    from yidan.contract.indicators import availability
 
     return availability([name for name, paths in ctx.inputs.by_table().items() if paths])
 

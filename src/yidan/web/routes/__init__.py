@@ -4,12 +4,14 @@ from yidan.web.routes import (
     api_cases,
     api_indicators,
     api_runs,
+    ops_routes,
     pages_admin,
     pages_auth,
     pages_cases,
     pages_dashboard,
     pages_indicators,
     pages_runs,
+    pages_visits,
     pages_workbook,
 )
 
@@ -19,9 +21,11 @@ ROUTERS = (
     pages_cases.router,
     pages_runs.router,
     pages_workbook.router,
+    pages_visits.router,
     pages_indicators.router,
     pages_admin.router,
     api_cases.router,
     api_runs.router,
+    *ops_routes.ROUTERS,  # issue 22: retry a failed run, /readyz
     api_indicators.router,
 )

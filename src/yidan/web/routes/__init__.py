@@ -10,6 +10,7 @@ from yidan.web.routes import (
     pages_cases,
     pages_dashboard,
     pages_indicators,
+    pages_places,
     pages_runs,
     pages_visits,
     pages_workbook,
@@ -26,6 +27,7 @@ ROUTERS = (
     pages_admin.router,
     api_cases.router,
     api_runs.router,
+    pages_places.router,  # issue 21
     *ops_routes.ROUTERS,  # issue 22: retry a failed run, /readyz
     api_indicators.router,
 )

@@ -49,9 +49,10 @@ def test_another_seed_writes_other_people(tiny: Path, tmp_path: Path) -> None:
 def test_tiny_preset_writes_every_input_table_and_the_truth(tiny: Path) -> None:
     names = {p.name for p in tiny.iterdir()}
     assert {"registry.csv", "enrollment.xlsx", "out_of_province.xlsx", "verifications.xlsx", "aid.csv",
-            "policies.csv", "generated.json", "truth"} <= names
+            "policies.csv", "generated.json", "truth", "schools.csv", "classes.csv", "population.csv",
+            "boundaries.geojson"} <= names
     assert {p.name for p in (tiny / "truth").iterdir()} == {
-        "persons.parquet", "links.parquet", "findings.parquet", "rejects.parquet"}
+        "persons.parquet", "links.parquet", "findings.parquet", "rejects.parquet", "indicators.parquet"}
 
 
 def test_registry_csv_is_gb18030_with_the_contract_headers(tiny: Path) -> None:

@@ -28,6 +28,8 @@ KIND_LABELS: dict[Kind, str] = {
     Kind.SCHOOL_CODE: "学校标识码（10位）",
     Kind.AMOUNT: "金额（元）",
     Kind.PHONE: "电话",
+    Kind.COUNT: "整数（≥0）",
+    Kind.YEAR: "年份（4位）",
 }
 
 INTRO = """\
@@ -132,7 +134,24 @@ def render() -> str:
     inputs = (INTRO.replace("{shapeless}", shapeless).replace("{past}", past) + "\n"
               + "\n".join(render_table(t) for t in TABLES.values()))
     outputs = OUTPUTS_INTRO + "\n" + "\n".join(render_output(o) for o in OUTPUTS.values())
-    return inputs + "\n" + outputs + "\n" + render_evidence()
+    return inputs + "\n" + outputs + "\n" + render_evidence() + "\n" + render_indicators()
+
+
+def render_indicators() -> str:
+    """The declared indicators with their default targets (yidan.reports.indicator_defs)."""
+    from yidan.contract.indicators import INDICATORS, target_of
+
+    lines = ["## 指标（由数据计算，`yidan indicators`）", "",
+             "每项指标按县计算，市州、全省为所辖县分子、分母之和；目标值和年份可在 yidan.toml 的 "
+             "`[indicators.targets]` 中修改。缺少所需输入表的指标不计算，结果中写明原因。", "",
+             "| 代码 | 指标 | 分子 | 分母 | 必需的输入表 | 默认目标 | 依据 |", "|---|---|---|---|---|---|---|"]
+    for i in INDICATORS:
+        value, year = target_of(i.code)
+        target = (f"{value:.0%}" if i.is_rate else f"{value:g}{i.unit}") + f"（{year}年）"
+        need = "、".join(f"`{t}`" for t in i.tables) or "—"
+        lines.append(f"| `{i.code}` | {i.name} | {i.numerator} | {i.denominator or '—'} | {need} | {target} | "
+                     f"{i.source} |")
+    return "\n".join(lines) + "\n"
 
 
 def default_path() -> Path:

@@ -43,6 +43,37 @@ class EngineConfig(BaseModel):
     spark_master: str = "local[2]"
 
 
+class IndicatorTarget(BaseModel):
+    value: float  # a share as 0–1 (0.96 = 96 %), or a count for count indicators
+    year: int
+
+
+class IndicatorTargets(BaseModel):
+    """The targets of the indicators (yidan.reports.indicator_defs), by indicator code."""
+
+    consolidation: IndicatorTarget = IndicatorTarget(value=0.96, year=2025)
+    preschool_gross_enrolment: IndicatorTarget = IndicatorTarget(value=0.90, year=2025)
+    inclusive_kindergarten_coverage: IndicatorTarget = IndicatorTarget(value=0.85, year=2025)
+    public_kindergarten_share: IndicatorTarget = IndicatorTarget(value=0.50, year=2025)
+    large_class_rate: IndicatorTarget = IndicatorTarget(value=0.0, year=2020)
+    very_large_class_rate: IndicatorTarget = IndicatorTarget(value=0.0, year=2018)
+    kindergarten_oversize_rate: IndicatorTarget = IndicatorTarget(value=0.0, year=2025)
+    registered_in_school_rate: IndicatorTarget = IndicatorTarget(value=1.0, year=2020)
+    unlifted_out_of_school: IndicatorTarget = IndicatorTarget(value=0.0, year=2020)
+    home_teaching_coverage: IndicatorTarget = IndicatorTarget(value=1.0, year=2025)
+    special_school_county_coverage: IndicatorTarget = IndicatorTarget(value=1.0, year=2025)
+
+
+class IndicatorConfig(BaseModel):
+    """Targets and class-size standards of the indicators; not part of the run's rules (config_hash)."""
+
+    targets: IndicatorTargets = IndicatorTargets()
+    large_class_min: int = 56  # 大班额 56–65
+    very_large_class_min: int = 66  # 超大班额 66+
+    # 《幼儿园工作规程》: 小班 25, 中班 30, 大班 35 (混合班 30)
+    kindergarten_class_limits: dict[str, int] = {"小班": 25, "中班": 30, "大班": 35, "混合班": 30}
+
+
 class RunConfig(BaseModel):
     """The rules of one comparison; `yidan init` writes the documented defaults."""
 
@@ -57,6 +88,7 @@ class RunConfig(BaseModel):
     spring_start: str = "02-01"  # spring term: 1 Feb - 31 Jul
     linkage: LinkageConfig = LinkageConfig()
     engine: EngineConfig = EngineConfig()
+    indicators: IndicatorConfig = IndicatorConfig()
 
     @model_validator(mode="after")
     def _ranges(self) -> RunConfig:
@@ -68,7 +100,8 @@ class RunConfig(BaseModel):
         return self
 
     def config_hash(self) -> str:
-        raw = json.dumps(self.model_dump(), sort_keys=True, ensure_ascii=False)
+        # the indicators' targets change no output of the run: a run's hash stays the same without them
+        raw = json.dumps(self.model_dump(exclude={"indicators"}), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
@@ -195,6 +228,8 @@ class AppSettings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     max_workbook_bytes: int = 20 * 1024 * 1024
     max_run_upload_bytes: int = 2 * 1024 * 1024 * 1024
+    # indicators (issue 17): the province's county boundaries (GeoJSON) for the maps; none = no map
+    indicator_boundaries: Path | None = None
     password_hashing: PasswordHashing = PasswordHashing()  # issue 21
     worker: WorkerSettings = WorkerSettings()  # the job queue (issue 22)
     log: LogSettings = LogSettings()  # issue 22

@@ -22,6 +22,8 @@ def report(
     charts: Annotated[bool, typer.Option("--charts/--no-charts", help="是否绘制指标图表")] = True,
     pdf: Annotated[bool, typer.Option("--pdf", help="只生成可打印的走访台账 PDF（每村或每校一份，见 --by）")] = False,
     by: Annotated[str, typer.Option("--by", help="走访台账分组：village（每村一份）或 school（每校一份）")] = "village",
+    indicators: Annotated[bool, typer.Option("--indicators", help="同时填报教育指标报表（目标、差距；同 yidan indicators）")] = False,
+    boundaries: Annotated[Path | None, typer.Option("--boundaries", help="县界 GeoJSON（与 --indicators 一起绘制分县地图）")] = None,
 ) -> None:
     """生成一单工作簿（每县一份，或市州、全省汇总）、指标 indicators.parquet、指标汇总工作簿和图表；
     加 --pdf 时生成走访台账 PDF。"""
@@ -51,6 +53,12 @@ def report(
     if charts:
         drawn = draw_charts(table, out / "charts", level="county" if level == "county" else "city")
         console.print(f"[green]图表 {len(drawn) // 2} 幅（PNG 与 SVG）：[/]{out / 'charts'}")
+    if indicators:  # issue 17: the declared indicators with targets (yidan.reports.indicator_defs)
+        from yidan.cli.indicator_cmds import print_outcome
+        from yidan.reports.indicator_form import write_indicator_outputs
+
+        print_outcome(*write_indicator_outputs(run, out, previous=history[0] if history else None,
+                                               boundaries=boundaries))
 
 
 def _visit_books(run_dir: Path, out: Path, by: str) -> None:

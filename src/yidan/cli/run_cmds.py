@@ -56,6 +56,9 @@ def run(
     audit_terms: Annotated[str | None, typer.Option("--audit-terms", help="资助核查学期，如 2020秋..2021春")] = None,
     link_decisions: Annotated[list[Path] | None, typer.Option("--link-decisions", help="匹配复核结论")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="配置文件 yidan.toml")] = None,
+    schools: Annotated[list[Path] | None, typer.Option("--schools", help="学校（园）名录（可选，用于指标）")] = None,
+    classes: Annotated[list[Path] | None, typer.Option("--classes", help="班级与在班人数（可选，用于指标）")] = None,
+    population: Annotated[list[Path] | None, typer.Option("--population", help="分年龄人口（可选，用于指标）")] = None,
     encoding: Annotated[str | None, typer.Option("--encoding", help="CSV 编码（默认自动识别），如 gb18030")] = None,
     engine: Annotated[str | None, typer.Option("--engine", help="计算引擎：duckdb（默认）或 spark")] = None,
     spark_master: Annotated[str | None, typer.Option("--spark-master", help="Spark 主节点，如 local[4]、spark://host:7077、yarn")] = None,
@@ -75,6 +78,7 @@ def run(
         registry=list(registry), enrollment=list(enrollment), out_of_province=list(out_of_province or []),
         verifications=list(verifications or []), aid=list(aid or []), policies=list(policies or []),
         link_decisions=list(link_decisions or []), encoding=encoding,
+        schools=list(schools or []), classes=list(classes or []), population=list(population or []),
     )
     from yidan.pipeline.steps import STEPS
 
@@ -127,6 +131,9 @@ def print_summary(run) -> None:  # noqa: ANN001 - RunDir
     console.print(ft)
     if totals.get("rejected"):
         console.print(f"[yellow]有 {totals['rejected']} 行输入被拒收，原因见 {run.path / 'rejects.parquet'}。[/]")
+    missing = [k for k, why in (run.manifest.get("indicators") or {}).items() if why]
+    if missing:  # issue 17: the optional schools / classes / population tables
+        console.print(f"[yellow]{len(missing)} 项教育指标缺少输入表、无法计算（原因见 yidan indicators）。[/]")
 
 
 @app.command("diff")

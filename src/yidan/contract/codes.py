@@ -17,6 +17,11 @@ GENDERS: tuple[str, ...] = ("男", "女")
 YES_NO: tuple[str, ...] = ("是", "否")
 BOARDING_RULES: tuple[str, ...] = ("寄宿", "非寄宿", "不限")
 PAYER_RULES: tuple[str, ...] = ("学籍地", "户籍地")
+# schools, classes, population (the optional inputs of the indicators)
+SCHOOL_OWNERSHIP: tuple[str, ...] = ("公办", "民办")
+KINDERGARTEN_TYPES: tuple[str, ...] = ("公办", "普惠性民办", "非普惠")
+SCHOOL_STATES: tuple[str, ...] = ("在办", "撤并")
+POPULATION_KINDS: tuple[str, ...] = ("户籍", "常住")
 RELATIONS: tuple[str, ...] = (
     "户主", "配偶", "子", "女", "孙子", "孙女", "外孙子", "外孙女", "儿媳", "女婿",
     "父亲", "母亲", "兄弟姐妹", "侄子", "侄女", "其他",

@@ -26,6 +26,8 @@ class Kind(StrEnum):
     SCHOOL_CODE = "school_code"  # exactly 10 digits
     AMOUNT = "amount"  # yuan with at most two decimals, >= 0
     PHONE = "phone"
+    COUNT = "count"  # a whole number >= 0 (pupils, people)
+    YEAR = "year"  # a four-digit year (学年 / 年份: the school year's first calendar year)
 
 
 @dataclass(frozen=True)

@@ -204,6 +204,20 @@ def rule_for(table: Table, col: Column, *, default_term: str | None = None, cont
         rule.checks.append(("NOT {f} AND regexp_matches({c}, '\\.[0-9]{3,}$')", q("金额最多两位小数（单位为元）")))
         rule.checks.append(("{n} >= 1e12", q("金额过大")))
         rule.outputs = [(alias, "TRY_CAST({n} AS DECIMAL(14,2))")]
+    elif kind in (Kind.COUNT, Kind.YEAR):
+        rule.flag = "regexp_full_match({raw}, '[0-9]{1,9}')"
+        rule.clean = ("CASE WHEN {f} THEN {raw} ELSE nullif(regexp_replace(translate(regexp_replace({raw}, "
+                      f"'[\\s\\x{{3000}}人年]', '', 'g'), {_DIGITS_FULL}, {_DIGITS_HALF}), '^([0-9]+)\\.0+$', '\\1'), '') END")
+        rule.norm = "TRY_CAST({c} AS BIGINT)"
+        if kind is Kind.COUNT:
+            rule.checks.append(("NOT {f} AND NOT regexp_full_match({c}, '[0-9]{1,9}')",
+                                q("应为不小于 0 的整数（如 45），不能有小数、负号或文字")))
+            rule.outputs = [(alias, "{n}")]
+        else:
+            rule.checks.append(("NOT {f} AND NOT regexp_full_match({c}, '[0-9]{4}')",
+                                q("年份应为4位数字，如 2020（学年写起始年份）")))
+            rule.checks.append(("{n} NOT BETWEEN 1990 AND 2099", q("年份超出范围（1990—2099年）")))
+            rule.outputs = [(alias, "CAST({n} AS INTEGER)")]
     if not rule.outputs:
         rule.outputs = [(alias, "{n}")]
     # A regular expression on every value costs ~10 % of the validation: only where it is needed, in

@@ -30,6 +30,10 @@ class RunInputs:
     aid: list[Path] = field(default_factory=list)
     policies: list[Path] = field(default_factory=list)
     link_decisions: list[Path] = field(default_factory=list)
+    # optional inputs of the indicators (schools, classes, population)
+    schools: list[Path] = field(default_factory=list)
+    classes: list[Path] = field(default_factory=list)
+    population: list[Path] = field(default_factory=list)
     encoding: str | None = None
 
     def by_table(self) -> dict[str, list[Path]]:
@@ -40,6 +44,9 @@ class RunInputs:
             "verifications": self.verifications,
             "aid": self.aid,
             "policies": self.policies,
+            "schools": self.schools,
+            "classes": self.classes,
+            "population": self.population,
         }
 
 

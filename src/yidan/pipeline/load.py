@@ -11,19 +11,23 @@ from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
+from ibis.common.exceptions import TableNotFound
 
-from yidan.contract import TABLES, Kind, Table
+from yidan.contract import INDICATOR_TABLES, TABLES, Kind, Table
 from yidan.engine.parquet_bridge import duckdb_tables, publish_all
 from yidan.ingest.identical import refuse_identical_files
 from yidan.pipeline.context import RunContext
 
 # the order tables are loaded in (and listed in the manifest)
-LOAD_ORDER = ("registry", "enrollment", "out_of_province", "verifications", "aid", "policies", "link_decisions")
+LOAD_ORDER = ("registry", "enrollment", "out_of_province", "verifications", "aid", "policies", "link_decisions",
+              "schools", "classes", "population")
 
 _KIND_TYPES: dict[Kind, dt.DataType] = {
     Kind.DATE: dt.date,
     Kind.AMOUNT: dt.Decimal(14, 2),
     Kind.ENUM_LIST: dt.Array(dt.string),
+    Kind.COUNT: dt.int64,
+    Kind.YEAR: dt.int32,
 }
 
 REJECTS_SCHEMA = ibis.schema(
@@ -87,6 +91,12 @@ def register_tables(ctx: RunContext) -> None:
     """Make the loaded tables known to the steps."""
     backend = ctx.engine.ibis
     for name in (*LOAD_ORDER, "rejects"):
+        if name in INDICATOR_TABLES:  # read by the indicators only, never by a step: where they are
+            try:
+                ctx.tables[name] = backend.table(name)
+            except TableNotFound:  # a context built without them (tests, older callers)
+                pass
+            continue
         ctx.tables[name] = backend.table(name)
 
 

@@ -145,7 +145,15 @@ def _facts(ctx: RunContext | None) -> dict[str, Any]:
         "table_timings": dict(ctx.table_timings),
         "notes": notes,
         "totals": totals,
+        "indicators": _indicators(ctx),
     }
+
+
+def _indicators(ctx: RunContext) -> dict[str, str | None]:
+    """Which declared indicators the inputs allow: None, or why not (yidan.reports.indicator_defs)."""
+    from yidan.contract.indicators import availability
+
+    return availability([name for name, paths in ctx.inputs.by_table().items() if paths])
 
 
 def _coverage(ctx: RunContext) -> dict[str, Any]:

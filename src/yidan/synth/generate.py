@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from yidan.synth import aid, payments, truth, writers
+from yidan.synth import aid, indicator_inputs, payments, truth, writers
 from yidan.synth import enrollment as en
 from yidan.synth import schools as sc
 from yidan.synth.damage import damage_enrollment, damage_registry, prepare_names, registry_birth_written
@@ -182,16 +182,21 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
 
     say("写出数据文件与真值")
     enr_tbl, enr_person = en.to_table(rows, enr_cols, l_numbers, schools, s_codes, class_no)
+    say("生成学校名录、班级与人口（指标的可选输入）")
+    extra = indicator_inputs.build(np.random.default_rng(seed + 7), schools, s_codes, enr_tbl, en.TERM_LABELS[1],
+                                   ccodes)
     del rows, pupils, u_county, u_birth, u_male, u_name, class_no  # the province's peak memory is in the writing
     gs = GeneratedSet(out=Path(out), preset=preset, seed=seed, rates=rates)
     truth_tables = truth.build(reg, age, case, person_id, true_id[:n], ccodes, enr_tbl, enr_person, n,
                                aid_found, reg_faults, enrolled)
+    truth_tables["indicators"] = extra.pop("truth")
     faults = {c.tag: int(len(cases[c.tag])) for c in CASES if c.pool}
     faults.update(enr_faults)
     faults.update({k: int(len(v)) for k, v in reg_faults.items()})
     faults["twin"] = int(reg.twin.sum())
     writers.write_all(gs, p, province, reg, reg_ids, ccodes, enr_tbl, oop_tbl, ver_tbl, pays, true_id, enr_cols,
-                      truth_tables, faults, reg_birth=reg_birth)
+                      truth_tables, faults, reg_birth=reg_birth, extra=extra)
+    _write_boundaries(gs.out, ccodes, cnames)
     return gs
 
 
@@ -251,3 +256,17 @@ def _enrollment_rows(rng: np.random.Generator, schools: sc.Schools, cases: dict[
     for t in (en.FALL, en.SPRING):
         parts.append(en.rows(pp, t, "在读", p_school, p_plan.stage, p_plan.grade, p_plan.boarding))
     return en.concat(parts), school_of
+
+
+def _write_boundaries(out: Path, ccodes: np.ndarray, cnames: tuple[str, ...]) -> None:
+    """A synthetic county boundary GeoJSON (grid cells) for the indicator maps; named in generated.json."""
+    import json
+
+    from yidan.reports.indicator_map import synthetic_boundaries
+
+    geo = synthetic_boundaries([(str(c), n) for c, n in zip(ccodes.tolist(), cnames, strict=True)])
+    (out / "boundaries.geojson").write_text(json.dumps(geo, ensure_ascii=False), encoding="utf-8")
+    meta_path = out / "generated.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["boundaries"] = "boundaries.geojson"
+    meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")

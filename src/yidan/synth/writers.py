@@ -156,7 +156,8 @@ def aid_table(rng: np.random.Generator, pays: dict[str, np.ndarray], true_id: pa
 
 
 def write_all(gs, p, province, reg, reg_ids, ccodes, enr, oop, ver, pays, true_id, enr_cols,  # noqa: ANN001 - plain data
-              truth: dict[str, pa.Table], faults: dict[str, int], reg_birth: np.ndarray | None = None) -> None:
+              truth: dict[str, pa.Table], faults: dict[str, int], reg_birth: np.ndarray | None = None,
+              extra: dict[str, pa.Table] | None = None) -> None:
     out = gs.out
     out.mkdir(parents=True, exist_ok=True)
     (out / "truth").mkdir(exist_ok=True)
@@ -185,6 +186,9 @@ def write_all(gs, p, province, reg, reg_ids, ccodes, enr, oop, ver, pays, true_i
     files["out_of_province"], files["verifications"] = ["out_of_province.xlsx"], ["verifications.xlsx"]
     write_csv(aid_t, out / "aid.csv")
     files["aid"] = ["aid.csv"]
+    for name, t in (extra or {}).items():  # schools, classes, population: the indicators' optional inputs
+        write_csv(t, out / f"{name}.csv")
+        files[name] = [f"{name}.csv"]
     parquet: dict[str, str] = {}
     if p.parquet:
         for name, t in (("registry", reg_t), ("enrollment", enr), ("aid", aid_t)):
@@ -196,7 +200,8 @@ def write_all(gs, p, province, reg, reg_ids, ccodes, enr, oop, ver, pays, true_i
 
     gs.files = files
     gs.rows = {"registry": reg_t.num_rows, "enrollment": enr.num_rows, "out_of_province": oop.num_rows,
-               "verifications": ver.num_rows, "aid": aid_t.num_rows, "policies": len(catalog())}
+               "verifications": ver.num_rows, "aid": aid_t.num_rows, "policies": len(catalog()),
+               **{name: t.num_rows for name, t in (extra or {}).items()}}
     gs.faults = faults
     meta = {
         "preset": gs.preset, "seed": gs.seed, "run_term": RUN_TERM.label,

@@ -2,12 +2,14 @@
 
 from yidan.web.routes import (
     api_cases,
+    api_indicators,
     api_runs,
     ops_routes,
     pages_admin,
     pages_auth,
     pages_cases,
     pages_dashboard,
+    pages_indicators,
     pages_places,
     pages_runs,
     pages_visits,
@@ -21,9 +23,11 @@ ROUTERS = (
     pages_runs.router,
     pages_workbook.router,
     pages_visits.router,
+    pages_indicators.router,
     pages_admin.router,
     api_cases.router,
     api_runs.router,
     pages_places.router,  # issue 21
     *ops_routes.ROUTERS,  # issue 22: retry a failed run, /readyz
+    api_indicators.router,
 )

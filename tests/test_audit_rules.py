@@ -54,13 +54,16 @@ SHAPES: dict[str, dict[str, pa.DataType]] = {
     "aid": {
         "id_number": pa.string(), "name": pa.string(), "student_no": pa.string(),
         "programme_code": pa.string(), "term": pa.string(), "amount": MONEY,
-        "payer_county_code": pa.string(), "_file": pa.string(), "_row": pa.int32(),
+        "payer_county_code": pa.string(), "paid_on": pa.date32(), "grade": pa.string(),
+        "_file": pa.string(), "_row": pa.int32(),
     },
     "policies": {
         "programme_code": pa.string(), "programme_name": pa.string(), "stages": pa.list_(pa.string()),
         "boarding_rule": pa.string(), "target_categories": pa.list_(pa.string()),
         "amount_per_term": MONEY, "first_term": pa.string(), "last_term": pa.string(),
-        "payer_rule": pa.string(),
+        "payer_rule": pa.string(), "grade": pa.string(), "region": pa.string(), "share_central": MONEY,
+        "share_province": MONEY, "approved_share": MONEY, "pay_within_days": pa.string(),
+        "_file": pa.string(), "_row": pa.int32(),
     },
 }
 
@@ -106,10 +109,12 @@ def _expand(case: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     links += [{"reg_key": keys.get(x["person_id"]), **x} for x in case.get("links", [])]
     aid = [{**r, "_file": "aid.csv", "_row": i + 2} for i, r in enumerate(case.get("aid", []))]
     catalog = tomllib.loads((RULES / "_catalog.toml").read_text(encoding="utf-8"))["policies"]
+    policies = [{**r, "_file": "policies.csv", "_row": i + 2}
+                for i, r in enumerate(case.get("policies", catalog) + case.get("more_policies", []))]
     return {
         "reg_persons": persons, "enrollment": enrollment, "links": links,
         "out_of_province": case.get("out_of_province", []), "aid": aid,
-        "policies": case.get("policies", catalog),
+        "policies": policies,
     }
 
 

@@ -77,6 +77,7 @@ FINDING_CODES: dict[str, FindingCode] = {
         FindingCode("Z05", "项目已失效仍发放", "aid", "项目当学期已失效仍发放"),
         FindingCode("Z06", "金额不符", "aid", "发放金额与标准不符"),
         FindingCode("Z07", "省外就读兜底待核实", "aid", "符合条件、省外就读、未核实省外是否已享受资助"),
+        FindingCode("Z08", "逾期发放", "aid", "项目设有发放时限，最后一笔发放晚于学期首日加时限天数"),
     )
 }
 
@@ -143,6 +144,7 @@ CASE_RULES: dict[str, CaseRule] = {
         _rule("Z05", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True),
         _rule("Z06", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True),
         _rule("Z07", AID_CONCLUSIONS, (VERIFY, VISIT, *_CLOSING), note=True),
+        _rule("Z08", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True),
     )
 }
 

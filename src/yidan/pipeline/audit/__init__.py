@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from yidan.pipeline.audit import entitlement, findings, payer, payments, totals
+from yidan.pipeline.audit import catalog, entitlement, findings, payer, payments, totals
 from yidan.pipeline.audit.terms import split_terms, terms_table
 from yidan.pipeline.context import RunContext, Step
 
@@ -31,7 +31,7 @@ def audit(ctx: RunContext) -> None:
         ctx.put("aid_totals", totals.empty())
         return
     terms = terms_table(ctx, audited)
-    pol = ctx.put("audit_policies", entitlement.policies_table(ctx))
+    cat = catalog.read(ctx, audited)
     resolved = ctx.put("audit_payments", payments.resolve(ctx, terms))
     by_payer = payments.by_payer(resolved)
     paid_pairs = by_payer.select("person_id", "term", "programme_code").distinct()
@@ -39,17 +39,17 @@ def audit(ctx: RunContext) -> None:
     enr = ctx.put("audit_enrolled", entitlement.enrolled(ctx, terms))
     oop = entitlement.out_of_province(ctx, terms)
     facts = ctx.put("audit_facts", entitlement.facts(ctx, terms, enr, oop, paid_pairs))
-    judged = ctx.put("audit_judged", entitlement.judge(entitlement.pairs(facts, pol, paid_pairs), facts, pol))
+    judged = ctx.put("audit_judged", entitlement.judge(
+        entitlement.pairs(facts, cat.by_term, paid_pairs), facts, cat))
     paid = payer.paid_claims(by_payer, judged)
-    claims = ctx.put("audit_claims", findings.claims(judged, paid))
+    claims = ctx.put("audit_claims", findings.claims(judged, paid, cat.grades))
     flagged = ctx.put("audit_flagged", findings.flagged(claims, by_payer))
-    ctx.put("aid_findings", findings.build(flagged, payments.unresolved(resolved), pol))
+    ctx.put("aid_findings", findings.build(flagged, payments.unresolved(resolved), cat.spans))
     ctx.put("aid_totals", totals.build(claims, resolved))
     _figures(ctx)
 
 
-_MONEY = ("entitled_amount", "paid_amount", "missed_amount", "duplicate_amount", "wrong_amount")
-
+_MONEY = totals.MONEY
 
 def _figures(ctx: RunContext) -> None:
     """Figures for the manifest: findings per code, payments audited and unresolved, and the

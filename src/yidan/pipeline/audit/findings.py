@@ -38,20 +38,34 @@ def empty() -> Any:
     return ibis.memtable(SCHEMA.to_pyarrow().empty_table())
 
 
-def claims(judged: Any, paid: Any) -> Any:
-    """Judged pairs with what was paid for them (zero when nothing)."""
+def claims(judged: Any, paid: Any, grades: Any) -> Any:
+    """Judged pairs with what was paid for them (zero when nothing) and the standard they are held to.
+
+    A graded programme's standard is the amount of the grade the payment names; unpaid, or paid
+    under no readable grade, the lowest grade's (`grade_bad` then says the grade is the problem)."""
     c = judged.left_join(paid, ["person_id", "term", "programme_code"]).select(
         ~ibis.selectors.endswith("_right")
     )
+    c = c.left_join(grades, [c.programme_code == grades.programme_code, c.term == grades.term,
+                             c.paid_grade == grades.grade]).select(~ibis.selectors.endswith("_right"))
     zero = ibis.literal(0).cast(AMOUNT)
+    paid_rows = c.paid_rows.fill_null(0)
+    graded = c.graded.fill_null(False)
+    grade_bad = graded & (paid_rows > 0) & (
+        c.grade_amount.isnull() | (c.ungraded_rows.fill_null(0) > 0) | (c.grade_min != c.paid_grade).fill_null(False)
+    )
+    by_grade = graded & ~grade_bad & (paid_rows > 0)  # held to the named grade; else the lowest
     c = c.mutate(
         paid_total=c.paid_total.fill_null(zero),
-        paid_rows=c.paid_rows.fill_null(0),
+        paid_rows=paid_rows,
         other_paid=c.other_paid.fill_null(zero),
         via_linkage=c.via_linkage.fill_null(0),
-        std=c.amount_per_term.fill_null(zero),
+        std=by_grade.ifelse(c.grade_amount, c.amount_per_term).fill_null(zero),
+        std_grade=graded.ifelse(by_grade.ifelse(c.paid_grade, c.low_grade), ibis.null("string")),
+        grade_bad=grade_bad,
+        late=(paid_rows > 0) & (c.last_paid_on > c.pay_deadline).fill_null(False),
     )
-    return c
+    return c.drop("grade", "grade_amount")
 
 
 def _conditions(c: Any) -> dict[str, Any]:
@@ -65,7 +79,8 @@ def _conditions(c: Any) -> dict[str, Any]:
         "Z01": c.eligible & ~paid,
         "Z02": dup,
         "Z03": c.eligible & paid & ~dup & (c.other_paid > 0),
-        "Z06": c.eligible & paid & ~dup & (c.paid_total != c.std),
+        "Z06": c.eligible & paid & ~dup & ((c.paid_total != c.std) | c.grade_bad),
+        "Z08": (c.eligible | c.pending) & c.late,
     }
 
 
@@ -81,11 +96,16 @@ def flagged(claims_t: Any, by_payer: Any) -> Any:
     return with_county_name(c, "responsible", "responsible_name")
 
 
-def build(c: Any, loose: Any, pol: Any) -> Any:
+def build(c: Any, loose: Any, spans: Any) -> Any:
     """All aid findings: per-claim codes (from `flagged` claims) plus payments that reach nobody."""
     when = _conditions(c)
     head = c.term.concat(" ", c.programme_name.fill_null(c.programme_code), "：")
-    owed = ibis.literal("应由 ").concat(c.responsible_name, "（", c.basis, "）发放 ", yuan(c.std), " 元；")
+    by_grade = c.std_grade.isnull().ifelse("", ibis.literal("按").concat(c.std_grade, "标准"))
+    owed = ibis.literal("应由 ").concat(c.responsible_name, "（", c.basis, "）", by_grade, "发放 ", yuan(c.std), " 元；")
+    # a graded programme paid under no readable grade: what the catalog offers, and what was named
+    grade_note = c.grade_bad.ifelse(
+        ibis.literal("；发放未注明有效档次（").concat(c.paid_grade.fill_null("未填"), "），项目分档为 ",
+                                               c.grades_text.fill_null(""), "，暂按最低档核对"), "")
     actual = ibis.literal("实际 ").concat(c.payers_text.fill_null("无人发放"))
     diff = c.paid_total - c.std
     rules = [
@@ -102,10 +122,14 @@ def build(c: Any, loose: Any, pol: Any) -> Any:
          head.concat(owed, actual, "，非应发放县发放")),
         ("Z06", when["Z06"], "responsible", c.std,
          head.concat(owed, actual, "，合计 ", yuan(c.paid_total), " 元，",
-                     (diff > 0).ifelse("多发 ", "少发 "), yuan(diff.abs()), " 元")),
+                     ibis.cases((diff > 0, "多发 "), (diff < 0, "少发 "), else_="金额相符 "),
+                     (diff == 0).ifelse("", yuan(diff.abs()).concat(" 元")), grade_note)),
+        ("Z08", when["Z08"], "main_payer", c.std,
+         head.concat("应于 ", c.pay_deadline.cast("string"), " 前发放（项目发放时限）；", actual,
+                     "，最后一笔发放于 ", c.last_paid_on.cast("string"), "，逾期发放")),
     ]
     parts = [_rows(c, code, cond, county, expected, detail) for code, cond, county, expected, detail in rules]
-    parts.append(_loose(loose, pol))
+    parts.append(_loose(loose, spans))
     return parts[0].union(*parts[1:])
 
 
@@ -141,9 +165,9 @@ def _rows(c: Any, code: str, cond: Any, county: str, expected: Any, detail: Any)
     )
 
 
-def _loose(loose: Any, pol: Any) -> Any:
+def _loose(loose: Any, spans: Any) -> Any:
     """Payments that reach no registry child: Z04 with the payee's own ID as person_id."""
-    names = pol.select("programme_code", "programme_name")
+    names = spans.select("programme_code", programme_name=spans.span_name)
     u = loose.left_join(names, "programme_code").select(~ibis.selectors.endswith("_right"))
     u = with_county_name(u, "payer_county_code", "payer_name")
     payee = u.id_number.fill_null(u.student_no)

@@ -34,10 +34,10 @@ def init(
     with atomic_output(target) as tmp:
         tmp.write_text((data / "yidan.toml").read_text(encoding="utf-8"), encoding="utf-8")
     console.print(f"[green]已生成配置文件：[/]{target}")
-    example = data / "policies_example.csv"
-    if example.is_file():
-        dest = directory / "policies_example.csv"
-        if not dest.exists() or force:
+    for name in ("policies_example.csv", "policies_example_说明.txt"):  # the catalog and its annotations
+        example = data / name
+        dest = directory / name
+        if example.is_file() and (not dest.exists() or force):
             with resources.as_file(example) as src, atomic_output(dest) as tmp:
                 shutil.copyfile(src, tmp)
             console.print(f"[green]已复制资助项目示例：[/]{dest}（按本省政策修改后用 --policies 指定）")

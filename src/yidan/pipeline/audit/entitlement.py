@@ -142,7 +142,10 @@ def judge(pairs_t: Any, facts_t: Any, cat: Any) -> Any:
     base = valid & j.registered & cat_ok & stage_ok & place_ok & region_ok
     eligible = base & (here | (away & (j.oop_aided == "否").fill_null(False)))
     pending = base & away & j.oop_aided.isnull()
+    # aided in the province where the child is enrolled: a payment at home is the same aid twice
+    aided_away = base & away & (j.oop_aided == "是").fill_null(False)
     j = j.mutate(
+        aided_away=aided_away,
         valid=valid,
         eligible=eligible,
         pending=pending,
@@ -159,7 +162,7 @@ JUDGED_COLUMNS = (
     "person_id", "term", "programme_code", "programme_name", "amount_per_term", "graded", "low_grade",
     "grades_text", "share_central", "share_province", "pay_deadline", "name", "hukou_township",
     "hukou_village", "in_stage", "in_school", "in_student_no", "oop_stage", "oop_province", "oop_aided",
-    "valid", "eligible", "pending", "responsible", "basis", "reason",
+    "valid", "eligible", "pending", "aided_away", "responsible", "basis", "reason",
 )
 
 

@@ -3,6 +3,8 @@
 Per judged claim (entitlement.judge + payer.paid_claims), first that applies:
 - programme unknown or not valid that term and paid → Z05 (county: the paying county);
 - eligible but enrolled out of province, not verified whether aided there → Z07 (household county);
+- enrolled out of province, aided there (是) and paid at home as well → Z02 on the home payment
+  (the paying county; nothing was due at home; the other province's record is the evidence);
 - paid but not eligible (reason in the detail) → Z04 (the paying county);
 - eligible: nothing paid → Z01; paid in two or more rows beyond the standard → Z02 (rows that
   add up to the standard are one payment in parts, no finding); otherwise paid by a county
@@ -75,7 +77,8 @@ def _conditions(c: Any) -> dict[str, Any]:
     return {
         "Z05": ~c.valid & paid,
         "Z07": c.pending,
-        "Z04": c.valid & ~c.eligible & ~c.pending & paid,
+        "Z04": c.valid & ~c.eligible & ~c.pending & ~c.aided_away & paid,
+        "Z02away": c.aided_away & paid,
         "Z01": c.eligible & ~paid,
         "Z02": dup,
         "Z03": c.eligible & paid & ~dup & (c.other_paid > 0),
@@ -118,6 +121,9 @@ def build(c: Any, loose: Any, spans: Any) -> Any:
          head.concat("不符合资助条件（", c.reason.fill_null("不符合项目条件"), "）；", actual, "，应核实追回")),
         ("Z01", when["Z01"], "responsible", c.std, head.concat(owed, "实际无人发放，漏发 ", yuan(c.std), " 元")),
         ("Z02", when["Z02"], "responsible", c.std, head.concat(owed, actual, "，重复发放 ", yuan(diff), " 元")),
+        ("Z02", when["Z02away"], "main_payer", ibis.literal(0),
+         head.concat("省外就读（", c.oop_province.fill_null("外省"), "），省外学籍记录写明已在省外享受资助；", actual,
+                     "，同一学期重复资助，应由发放县核实追回 ", yuan(c.paid_total), " 元")),
         ("Z03", when["Z03"], "responsible", c.std,
          head.concat(owed, actual, "，非应发放县发放")),
         ("Z06", when["Z06"], "responsible", c.std,

@@ -88,7 +88,11 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
         # enrolled, and entitled to no aid (the complement of "aid_any"): a pair that may end in review
         # leaves no payment without a link, which the aid audit would rightly question
         "ident_noaid": kid & (st >= 0) & ~(((st == sc.PRE) & (cat != 1)) | (compulsory_school & board)
-                                            | np.isin(st, [sc.SENIOR, sc.VOCATIONAL])),
+                                            | np.isin(st, [sc.SENIOR, sc.VOCATIONAL]))
+                       # nor to a local programme, in the school's county or the next one (where the
+                       # "away" faults below move a child's school)
+                       & ~aid.local_entitled(st, board, cat, s_codes[school_county])
+                       & ~aid.local_entitled(st, board, cat, s_codes[(reg.county_idx + 1) % len(s_codes)]),
         "compulsory": kid & (age >= 6) & (age <= 15) & (st >= 0),
         "age12": kid & (age == 12) & ~board,
         "age15": kid & (age == 15) & (st >= 0),
@@ -162,7 +166,7 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
         by_row = np.zeros(n, dtype=np.int64)
         by_row[who] = payer
         sc_by_term[t] = by_row
-    oop_ent: dict[str, list[aid.Entitlements]] = {k: [] for k in ("paid", "unverified")}
+    oop_ent: dict[str, list[aid.Entitlements]] = {k: [] for k in ("paid", "unverified", "aided_home")}
     for t in (en.FALL, en.SPRING):
         for kind, who, stage in oop_ent_rows:
             e = aid.entitled(t, who, stage, np.zeros(len(who), bool), reg.category[who], reg.recognized[who],
@@ -170,9 +174,10 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
             oop_ent[kind].append(e)
     ent = aid.concat(ent_parts + oop_ent["paid"])
     unverified = aid.concat(oop_ent["unverified"])
+    aided_home = aid.concat(oop_ent["aided_home"])
     # a real county other than the school's, for payments made by the wrong county
     other = ccodes[(school_county + 1) % n_c] if n_c > 1 else np.where(school_county == 0, neighbour, ccodes[0])
-    pays, aid_found = payments.build(ent, unverified, cases, other, sc_by_term, st, board, reg.category)
+    pays, aid_found = payments.build(ent, unverified, aided_home, cases, other, sc_by_term, st, board, reg.category)
 
     say("注入身份证号与姓名错误")
     reg_ids, person_id, reg_faults = damage_registry(rng, reg, true_id[:n], case)

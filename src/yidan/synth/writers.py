@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import xlsxwriter
 
 from yidan.contract.codes import CATEGORIES, POVERTY_STATUSES
-from yidan.synth.aid import AUDIT_TERMS, RUN_TERM, catalog, policies_text
+from yidan.synth.aid import AUDIT_TERMS, RUN_TERM, catalog, grade_labels, policies_text
 from yidan.synth.enrollment import PersonColumns, coded
 from yidan.synth.faults import CASES
 from yidan.synth.ids import ymd
@@ -142,6 +142,11 @@ def aid_table(rng: np.random.Generator, pays: dict[str, np.ndarray], true_id: pa
                                          pc.utf8_lpad(pc.cast(pa.array(cents % 100), pa.string()), 2, "0"), ".")
     start = np.array([np.datetime64(t.start()) for t in AUDIT_TERMS])[pays["term"]]
     paid_on = start + (30 + rng.integers(0, 60, size=len(cents))).astype("timedelta64[D]")
+    # a late payment: 10–40 days after its programme's window (aid.Programme.window)
+    window = np.array([p.window or 0 for p in catalog()], dtype=np.int64)[pays["programme"]]
+    late = pays["late"].astype(bool)
+    paid_on[late] = start[late] + (window[late] + 10 + rng.integers(0, 30, size=int(late.sum()))).astype(
+        "timedelta64[D]")
     t = pa.table({
         "身份证号": true_id.take(p),
         "姓名": name.take(p),
@@ -151,6 +156,7 @@ def aid_table(rng: np.random.Generator, pays: dict[str, np.ndarray], true_id: pa
         "金额": amount,
         "发放地区划代码": pc.cast(pa.array(pays["payer"]), pa.string()),
         "发放日期": iso_dates(paid_on),
+        "档次": pa.array(grade_labels(pays["programme"], pays["person"]), pa.string()),
     })
     return t.take(pa.array(np.lexsort((pays["person"], pays["payer"], pays["term"]))))
 
@@ -196,7 +202,7 @@ def write_all(gs, p, province, reg, reg_ids, ccodes, enr, oop, ver, pays, true_i
 
     gs.files = files
     gs.rows = {"registry": reg_t.num_rows, "enrollment": enr.num_rows, "out_of_province": oop.num_rows,
-               "verifications": ver.num_rows, "aid": aid_t.num_rows, "policies": len(catalog())}
+               "verifications": ver.num_rows, "aid": aid_t.num_rows, "policies": len(policies_text().splitlines()) - 1}
     gs.faults = faults
     meta = {
         "preset": gs.preset, "seed": gs.seed, "run_term": RUN_TERM.label,

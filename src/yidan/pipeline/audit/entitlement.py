@@ -179,10 +179,10 @@ def _reason(j: Any, known: Any, valid: Any, cat_ok: Any, here: Any, away: Any, s
             d(j.recognized_on), " 晚于学期首日 ", d(j.term_start), "，当学期尚未纳入建档立卡")),
         (~j.registered, ibis.literal("已于 ").concat(
             d(j.removed_on), " 退出建档立卡，学期首日 ", d(j.term_start), " 已不在册")),
-        (~region_ok, ibis.literal("地方项目仅适用于 ").concat(
-            j.region_text, "，应发放县 ", paying_county.fill_null("未知"), " 不在适用地区")),
         (~cat_ok, ibis.literal("人员类别“").concat(j.category.fill_null("空"), "”不是项目资助对象")),
         (~here & ~away, ibis.literal("当学期无在读学籍")),
+        (~region_ok, ibis.literal("地方项目仅适用于 ").concat(
+            j.region_text, "，应发放县 ", paying_county, " 不在适用地区")),
         (~stage_ok & here, ibis.literal("学段“").concat(j.in_stage, "”不属于项目适用学段")),
         (~stage_ok & away, ibis.literal("省外学段“").concat(j.oop_stage, "”不属于项目适用学段")),
         (here & ~boarding_ok, ibis.literal("当学期为").concat(boarded, "生，项目要求", j.boarding_rule)),

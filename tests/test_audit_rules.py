@@ -184,6 +184,12 @@ def test_audit_rule_case_raises_exactly_the_expected_findings(path: Path) -> Non
         for part in e.get("evidence_contains", []):
             assert part in f["evidence"], f["evidence"]
         assert f["finding_key"] == f"{e['code']}|{e['term']}|{e['programme_code']}|{e['person_id']}"
+    shares = result.notes.get("approved_share", [])
+    for want in case.get("expected_approved_share", []):
+        row = [r for r in shares if (r["county"], r["programme_code"], r["term"]) ==
+               (want["county"], want["programme_code"], want["term"])]
+        assert row and {k: row[0][k] for k in want} == want, (want, shares)
+    assert len(shares) == len(case.get("expected_approved_share", [])), shares
     totals = result.totals
     for t in case.get("expected_totals", []):
         row = [r for r in totals if (r["county"], r["programme_code"], r["term"]) ==

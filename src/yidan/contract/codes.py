@@ -71,7 +71,7 @@ FINDING_CODES: dict[str, FindingCode] = {
         FindingCode("K08", "信息不一致", "quality", "按身份证号匹配，但姓名、性别或出生日期不一致"),
         FindingCode("K09", "小学毕业未升学", "schooling", "义务教育阶段小学毕业且无后续学籍"),
         FindingCode("Z01", "漏助", "aid", "当学期符合资助条件，但无人发放"),
-        FindingCode("Z02", "重复资助", "aid", "同一项目同一学期发放超过一次"),
+        FindingCode("Z02", "重复资助", "aid", "同一项目同一学期发放超过一次，或省外已资助又在本省发放"),
         FindingCode("Z03", "非学籍地发放", "aid", "发放一次，但发放地不是应发放的县"),
         FindingCode("Z04", "不符合资助条件", "aid", "已发放，但当学期不符合资助条件"),
         FindingCode("Z05", "项目已失效仍发放", "aid", "项目当学期已失效仍发放"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from yidan.pipeline.audit import catalog, entitlement, findings, payer, payments, totals
+from yidan.pipeline.audit import catalog, entitlement, findings, payer, payments, share, totals
 from yidan.pipeline.audit.terms import split_terms, terms_table
 from yidan.pipeline.context import RunContext, Step
 
@@ -47,6 +47,7 @@ def audit(ctx: RunContext) -> None:
     ctx.put("aid_findings", findings.build(flagged, payments.unresolved(resolved), cat.spans))
     ctx.put("aid_totals", totals.build(claims, resolved))
     _figures(ctx)
+    ctx.notes["audit"]["approved_share"] = share.check(ctx, cat.by_term, resolved)
 
 
 _MONEY = totals.MONEY

@@ -97,7 +97,9 @@ def test_manifest_figures_give_totals_per_term_and_programme_as_exact_text() -> 
     (row,) = notes["totals"]
     assert row == {"term": "2020秋", "programme_code": "YW-CZ-JS", "entitled_n": 1,
                    "entitled_amount": "625.00", "paid_amount": "1250.00", "missed_amount": "0.00",
-                   "duplicate_amount": "625.00", "wrong_amount": "0.00"}
+                   "duplicate_amount": "625.00", "wrong_amount": "0.00",
+                   # the catalog sets no funding split: nothing is divided among the three levels
+                   "entitled_central": "0.00", "entitled_province": "0.00", "entitled_local": "0.00"}
     # by county: the school's county is owed and paid once, the household county paid once more
     by_county = {r["county"]: r for r in notes["totals_by_county"]}
     assert set(by_county) == {"430124", "430181"}

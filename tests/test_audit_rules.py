@@ -57,6 +57,10 @@ SHAPES: dict[str, dict[str, pa.DataType]] = {
         "payer_county_code": pa.string(), "paid_on": pa.date32(), "grade": pa.string(),
         "_file": pa.string(), "_row": pa.int32(),
     },
+    "targets": {
+        "id_number": pa.string(), "name": pa.string(), "category": pa.string(), "recognized_on": pa.date32(),
+        "removed_on": pa.date32(), "source": pa.string(),
+    },
     "policies": {
         "programme_code": pa.string(), "programme_name": pa.string(), "stages": pa.list_(pa.string()),
         "boarding_rule": pa.string(), "target_categories": pa.list_(pa.string()),
@@ -115,6 +119,7 @@ def _expand(case: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         "reg_persons": persons, "enrollment": enrollment, "links": links,
         "out_of_province": case.get("out_of_province", []), "aid": aid,
         "policies": policies,
+        **({"targets": case["targets"]} if "targets" in case else {}),
     }
 
 

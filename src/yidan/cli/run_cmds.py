@@ -54,6 +54,7 @@ def run(
     aid: Annotated[list[Path] | None, typer.Option("--aid", help="资助发放明细")] = None,
     policies: Annotated[list[Path] | None, typer.Option("--policies", help="资助项目（政策）表")] = None,
     audit_terms: Annotated[str | None, typer.Option("--audit-terms", help="资助核查学期，如 2020秋..2021春")] = None,
+    targets: Annotated[list[Path] | None, typer.Option("--targets", help="其他资助对象名单（民政、残联等）")] = None,
     link_decisions: Annotated[list[Path] | None, typer.Option("--link-decisions", help="匹配复核结论")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="配置文件 yidan.toml")] = None,
     encoding: Annotated[str | None, typer.Option("--encoding", help="CSV 编码（默认自动识别），如 gb18030")] = None,
@@ -74,7 +75,7 @@ def run(
     inputs = RunInputs(
         registry=list(registry), enrollment=list(enrollment), out_of_province=list(out_of_province or []),
         verifications=list(verifications or []), aid=list(aid or []), policies=list(policies or []),
-        link_decisions=list(link_decisions or []), encoding=encoding,
+        link_decisions=list(link_decisions or []), targets=list(targets or []), encoding=encoding,
     )
     from yidan.pipeline.steps import STEPS
 

@@ -7,11 +7,12 @@ from yidan.contract.out_of_province import OUT_OF_PROVINCE
 from yidan.contract.policies import POLICIES
 from yidan.contract.registry import REGISTRY
 from yidan.contract.schema import Column, Kind, Table
+from yidan.contract.targets import TARGETS
 from yidan.contract.verifications import VERIFICATIONS
 
 TABLES: dict[str, Table] = {
-    t.name: t for t in (REGISTRY, ENROLLMENT, OUT_OF_PROVINCE, AID, POLICIES, VERIFICATIONS, LINK_DECISIONS)
+    t.name: t for t in (REGISTRY, ENROLLMENT, OUT_OF_PROVINCE, AID, POLICIES, VERIFICATIONS, LINK_DECISIONS, TARGETS)
 }
 
 __all__ = ["TABLES", "Column", "Kind", "Table", "REGISTRY", "ENROLLMENT", "OUT_OF_PROVINCE", "AID",
-           "POLICIES", "VERIFICATIONS", "LINK_DECISIONS"]
+           "POLICIES", "VERIFICATIONS", "LINK_DECISIONS", "TARGETS"]

@@ -12,6 +12,9 @@ STAGES: tuple[str, ...] = ("学前", "小学", "初中", "高中", "中职", "�
 ENROLLMENT_STATUSES: tuple[str, ...] = ("在读", "休学", "转出", "毕业", "辍学", "死亡")
 ATTENDANCE_MODES: tuple[str, ...] = ("随班就读", "特教学校", "送教上门")
 CATEGORIES: tuple[str, ...] = ("建档立卡", "边缘易致贫", "农村低保", "特困供养")
+# the other target lists (targets table: 民政, 残联 …); a programme may name any of these or CATEGORIES
+TARGET_LIST_CATEGORIES: tuple[str, ...] = ("城镇低保", "农村低保", "特困供养", "孤儿", "事实无人抚养", "残疾", "边缘易致贫")
+TARGET_CATEGORIES: tuple[str, ...] = (*CATEGORIES, *(c for c in TARGET_LIST_CATEGORIES if c not in CATEGORIES))
 POVERTY_STATUSES: tuple[str, ...] = ("未脱贫", "已脱贫", "返贫")
 GENDERS: tuple[str, ...] = ("男", "女")
 YES_NO: tuple[str, ...] = ("是", "否")
@@ -78,6 +81,8 @@ FINDING_CODES: dict[str, FindingCode] = {
         FindingCode("Z06", "金额不符", "aid", "发放金额与标准不符"),
         FindingCode("Z07", "省外就读兜底待核实", "aid", "符合条件、省外就读、未核实省外是否已享受资助"),
         FindingCode("Z08", "逾期发放", "aid", "项目设有发放时限，最后一笔发放晚于学期首日加时限天数"),
+        FindingCode("Z09", "受助人不在任何资助对象名单", "aid",
+                    "已发放，但受助人既不在建档立卡名单，也不在其他资助对象名单中"),
     )
 }
 
@@ -145,6 +150,7 @@ CASE_RULES: dict[str, CaseRule] = {
         _rule("Z06", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True),
         _rule("Z07", AID_CONCLUSIONS, (VERIFY, VISIT, *_CLOSING), note=True),
         _rule("Z08", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True),
+        _rule("Z09", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True),
     )
 }
 

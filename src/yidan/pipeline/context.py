@@ -30,6 +30,7 @@ class RunInputs:
     aid: list[Path] = field(default_factory=list)
     policies: list[Path] = field(default_factory=list)
     link_decisions: list[Path] = field(default_factory=list)
+    targets: list[Path] = field(default_factory=list)  # other target lists (民政, 残联 …)
     encoding: str | None = None
 
     def by_table(self) -> dict[str, list[Path]]:
@@ -40,6 +41,7 @@ class RunInputs:
             "verifications": self.verifications,
             "aid": self.aid,
             "policies": self.policies,
+            "targets": self.targets,
         }
 
 

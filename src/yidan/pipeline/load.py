@@ -18,7 +18,8 @@ from yidan.ingest.identical import refuse_identical_files
 from yidan.pipeline.context import RunContext
 
 # the order tables are loaded in (and listed in the manifest)
-LOAD_ORDER = ("registry", "enrollment", "out_of_province", "verifications", "aid", "policies", "link_decisions")
+LOAD_ORDER = ("registry", "enrollment", "out_of_province", "verifications", "aid", "policies", "link_decisions",
+              "targets")
 
 _KIND_TYPES: dict[Kind, dt.DataType] = {
     Kind.DATE: dt.date,

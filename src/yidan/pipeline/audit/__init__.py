@@ -44,7 +44,9 @@ def audit(ctx: RunContext) -> None:
     paid = payer.paid_claims(by_payer, judged)
     claims = ctx.put("audit_claims", findings.claims(judged, paid, cat.grades))
     flagged = ctx.put("audit_flagged", findings.flagged(claims, by_payer))
-    ctx.put("aid_findings", findings.build(flagged, payments.unresolved(resolved), cat.spans))
+    lists, ever = entitlement.listed(ctx, terms), entitlement.ever_listed(ctx)
+    ctx.put("aid_findings", findings.build(flagged, payments.unresolved(resolved), cat.spans, cat.by_term,
+                                           lists, ever))
     ctx.put("aid_totals", totals.build(claims, resolved))
     _figures(ctx)
     ctx.notes["audit"]["approved_share"] = share.check(ctx, cat.by_term, resolved)

@@ -17,6 +17,7 @@ from typing import Any
 
 import ibis
 
+from yidan.contract.codes import TARGET_CATEGORIES
 from yidan.pipeline.audit.payments import accepted_links
 from yidan.pipeline.context import RunContext
 
@@ -90,7 +91,40 @@ def facts(ctx: RunContext, terms: Any, enr: Any, oop: Any, paid_pairs: Any) -> A
             oop_stage=ibis.null("string"), oop_province=ibis.null("string"), oop_aided=ibis.null("string")
         )
     registered = (f.recognized_on <= f.term_start) & (f.removed_on.isnull() | (f.removed_on > f.term_start))
-    return f.mutate(registered=registered.fill_null(False))
+    f = f.mutate(registered=registered.fill_null(False))
+    lists = listed(ctx, terms)
+    if lists is None:
+        return f.mutate(list_categories=ibis.null("array<string>"))
+    return f.left_join(lists, ["person_id", "term"]).select(~ibis.selectors.endswith("_right"))
+
+
+def shares_category(targeted: Any, listed_: Any) -> Any:
+    """Whether two category arrays meet (false when either is null): one test per known category,
+    as plain `contains` (an array intersection compiles to a lambda some engines refuse)."""
+    hit = ibis.literal(False)
+    for c in TARGET_CATEGORIES:
+        hit = hit | (targeted.contains(c) & listed_.contains(c)).fill_null(False)
+    return hit
+
+
+def listed(ctx: RunContext, terms: Any) -> Any:
+    """Per child (ID) and audited term: the categories of the other target lists (targets table)
+    the child is on that term's first day (recognised on or before it, not removed on or before
+    it); None without a targets table."""
+    if not ctx.has("targets"):
+        return None
+    t = ctx.get("targets")
+    j = t.cross_join(terms.select("term", "term_start"))
+    j = j.filter((j.recognized_on <= j.term_start) & (j.removed_on.isnull() | (j.removed_on > j.term_start)))
+    return j.group_by(person_id=j.id_number, term=j.term).aggregate(list_categories=j.category.collect())
+
+
+def ever_listed(ctx: RunContext) -> Any:
+    """Per ID on any other target list (whenever): its categories; None without a targets table."""
+    if not ctx.has("targets"):
+        return None
+    t = ctx.get("targets").select(ever_id=ibis._.id_number, category=ibis._.category).distinct()
+    return t.group_by("ever_id").aggregate(ever_categories=t.category.collect().sort())
 
 
 def pairs(facts_t: Any, by_term: Any, paid_pairs: Any) -> Any:
@@ -116,7 +150,9 @@ def judge(pairs_t: Any, facts_t: Any, cat: Any) -> Any:
     j = j.mutate(programme_name=j.programme_name.fill_null(j.span_name))
     known = j.first_term.notnull()
     valid = j.boarding_rule.notnull()
-    cat_ok = j.target_categories.contains(j.category).fill_null(False)
+    # the registry's category while registered, or any other list the child is on that term
+    on_list = shares_category(j.target_categories, j.list_categories)
+    cat_ok = (j.registered & j.target_categories.contains(j.category)).fill_null(False) | on_list
     here = j.in_stage.notnull()
     away = ~here & j.oop_stage.notnull()
     boarding_ok = ibis.cases(
@@ -139,7 +175,7 @@ def judge(pairs_t: Any, facts_t: Any, cat: Any) -> Any:
         j.region.contains(paying_county.substr(0, 2)) | j.region.contains(paying_county.substr(0, 4))
         | j.region.contains(paying_county)
     ).fill_null(False)
-    base = valid & j.registered & cat_ok & stage_ok & place_ok & region_ok
+    base = valid & cat_ok & stage_ok & place_ok & region_ok
     eligible = base & (here | (away & (j.oop_aided == "否").fill_null(False)))
     pending = base & away & j.oop_aided.isnull()
     # aided in the province where the child is enrolled: a payment at home is the same aid twice
@@ -151,7 +187,8 @@ def judge(pairs_t: Any, facts_t: Any, cat: Any) -> Any:
         pending=pending,
         responsible=ibis.cases((eligible | pending, paying_county)),
         basis=ibis.cases((eligible | pending, household.ifelse("户籍地", "学籍地"))),
-        reason=_reason(j, known, valid, cat_ok, here, away, stage_ok, boarding_ok, region_ok, paying_county),
+        reason=_reason(j, known, valid, cat_ok, on_list, here, away, stage_ok, boarding_ok, region_ok,
+                       paying_county),
     )
     # only what claims, findings and totals read: the policy's lists and the registry dates
     # stay behind (a wide table here was carried through two more joins and materialised twice)
@@ -166,7 +203,7 @@ JUDGED_COLUMNS = (
 )
 
 
-def _reason(j: Any, known: Any, valid: Any, cat_ok: Any, here: Any, away: Any, stage_ok: Any,
+def _reason(j: Any, known: Any, valid: Any, cat_ok: Any, on_list: Any, here: Any, away: Any, stage_ok: Any,
             boarding_ok: Any, region_ok: Any, paying_county: Any) -> Any:
     """The first condition a child fails, in words a county clerk understands."""
     d = lambda v: v.cast("string")  # noqa: E731 - dates print as YYYY-MM-DD on every engine
@@ -175,11 +212,15 @@ def _reason(j: Any, known: Any, valid: Any, cat_ok: Any, here: Any, away: Any, s
         (~known, ibis.literal("项目代码 ").concat(j.programme_code, " 不在资助项目目录中")),
         (~valid, ibis.literal("项目有效期为 ").concat(
             j.first_term, "至", j.last_term.fill_null("今"), "，", j.term, " 不在有效期内")),
-        (j.recognized_on > j.term_start, ibis.literal("认定日期 ").concat(
+        # a child qualifying through another list is never told about the registry's dates
+        (~on_list & (j.recognized_on > j.term_start), ibis.literal("认定日期 ").concat(
             d(j.recognized_on), " 晚于学期首日 ", d(j.term_start), "，当学期尚未纳入建档立卡")),
-        (~j.registered, ibis.literal("已于 ").concat(
+        (~on_list & ~j.registered, ibis.literal("已于 ").concat(
             d(j.removed_on), " 退出建档立卡，学期首日 ", d(j.term_start), " 已不在册")),
-        (~cat_ok, ibis.literal("人员类别“").concat(j.category.fill_null("空"), "”不是项目资助对象")),
+        (~cat_ok, ibis.literal("人员类别“").concat(j.category.fill_null("空"), "”").concat(
+            j.list_categories.isnull().ifelse(
+                "", ibis.literal("及名单类别“").concat(j.list_categories.join("、"), "”")),
+            "不是项目资助对象")),
         (~here & ~away, ibis.literal("当学期无在读学籍")),
         (~region_ok, ibis.literal("地方项目仅适用于 ").concat(
             j.region_text, "，应发放县 ", paying_county, " 不在适用地区")),

@@ -10,8 +10,9 @@ Per judged claim (entitlement.judge + payer.paid_claims), first that applies:
   add up to the standard are one payment in parts, no finding); otherwise paid by a county
   other than the responsible one → Z03, and a total that differs from the standard → Z06
   (both when both hold). County: the responsible county.
-A payment that reaches no registry child (by ID, student number or linkage) is a Z04 with the
-payee's ID as person_id: the payer must check whom it paid under a poverty programme.
+A payment that reaches no registry child (by ID, student number or linkage) is judged against the
+other target lists (targets): eligible there, no finding; on a list but not eligible, Z04; on no
+list at all, Z09 (受助人不在任何资助对象名单), with the payee's ID as person_id.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import ibis
 
 from yidan.contract.codes import FINDING_CODES
+from yidan.pipeline.audit.entitlement import shares_category
 from yidan.pipeline.audit.payer import KEYS, payer_texts, with_county_name, yuan
 from yidan.pipeline.keys import finding_key_expr
 
@@ -99,7 +101,7 @@ def flagged(claims_t: Any, by_payer: Any) -> Any:
     return with_county_name(c, "responsible", "responsible_name")
 
 
-def build(c: Any, loose: Any, spans: Any) -> Any:
+def build(c: Any, loose: Any, spans: Any, by_term: Any, lists: Any, ever: Any) -> Any:
     """All aid findings: per-claim codes (from `flagged` claims) plus payments that reach nobody."""
     when = _conditions(c)
     head = c.term.concat(" ", c.programme_name.fill_null(c.programme_code), "：")
@@ -135,7 +137,7 @@ def build(c: Any, loose: Any, spans: Any) -> Any:
                      "，最后一笔发放于 ", c.last_paid_on.cast("string"), "，逾期发放")),
     ]
     parts = [_rows(c, code, cond, county, expected, detail) for code, cond, county, expected, detail in rules]
-    parts.append(_loose(loose, spans))
+    parts.append(_loose(loose, spans, by_term, lists, ever))
     return parts[0].union(*parts[1:])
 
 
@@ -171,25 +173,53 @@ def _rows(c: Any, code: str, cond: Any, county: str, expected: Any, detail: Any)
     )
 
 
-def _loose(loose: Any, spans: Any) -> Any:
-    """Payments that reach no registry child: Z04 with the payee's own ID as person_id."""
+def _loose(loose: Any, spans: Any, by_term: Any, lists: Any, ever: Any) -> Any:
+    """Payments that reach no registry child, judged against the other target lists (targets):
+    on a list whose category the programme targets on the term's first day → no finding (judged by
+    the list alone: such a child has no registry record to link a school record to); on a list but
+    not so → Z04 with the list in the detail; on no list at all → Z09 (受助人不在任何资助对象名单).
+    The payee's own ID is the finding's person_id."""
     names = spans.select("programme_code", programme_name=spans.span_name)
     u = loose.left_join(names, "programme_code").select(~ibis.selectors.endswith("_right"))
+    u = u.left_join(by_term.select("programme_code", "term", "target_categories"), ["programme_code", "term"])
+    u = u.select(~ibis.selectors.endswith("_right"))
+    if lists is not None:
+        u = u.left_join(lists, [u.id_number == lists.person_id, u.term == lists.term]).select(
+            ~ibis.selectors.endswith("_right")).drop("person_id")
+        u = u.left_join(ever, u.id_number == ever.ever_id).drop("ever_id")
+    else:
+        u = u.mutate(list_categories=ibis.null("array<string>"), ever_categories=ibis.null("array<string>"))
+    ok = shares_category(u.target_categories, u.list_categories)
+    u = u.filter(~ok)
     u = with_county_name(u, "payer_county_code", "payer_name")
+    listed = u.ever_categories.notnull()
     payee = u.id_number.fill_null(u.student_no)
-    detail = u.term.concat(
-        " ", u.programme_name.fill_null(u.programme_code), "：", u.payer_name, " 发放 ", yuan(u.paid),
-        " 元，但受助人（身份证号 ", u.id_number.fill_null("空"), "，学籍号 ", u.student_no.fill_null("空"),
-        "）不是建档立卡学龄人员：按身份证号、全国学籍号和比对结果都对应不到建档立卡学生，应核实追回",
+    head = u.term.concat(" ", u.programme_name.fill_null(u.programme_code), "：", u.payer_name, " 发放 ",
+                         yuan(u.paid), " 元，")
+    who = ibis.literal("受助人（身份证号 ").concat(u.id_number.fill_null("空"), "，学籍号 ",
+                                                 u.student_no.fill_null("空"), "）")
+    nowhere = head.concat(
+        "但", who, "不在任何资助对象名单中：按身份证号、全国学籍号和比对结果都对应不到建档立卡学生，",
+        "其他资助对象名单（民政、残联等）" if lists is not None else "也未提供其他资助对象名单（民政、残联等）",
+        "中也没有此人；请核实受助人身份与认定依据",
+    )
+    on_list = head.concat(
+        who, "在资助对象名单中（", u.ever_categories.join("、"), "），但",
+        u.list_categories.isnull().ifelse("学期首日不在名单有效期内",
+                                          ibis.literal("当学期名单类别“").concat(u.list_categories.join("、"),
+                                                                              "”不是项目资助对象")),
+        "，不符合资助条件，应核实追回",
     )
     evidence = ibis.literal('{"paid_by":"').concat(
         u.payer_county_code, ":", yuan(u.paid), '","payments":', u.rows.cast("string"),
         ',"rows":"', u.sources.fill_null(""), '","resolved":false}',
     )
+    code = listed.ifelse("Z04", "Z09")
     return u.select(
-        finding_key=finding_key_expr("Z04", u.term, u.programme_code, payee),
-        code=ibis.literal("Z04"),
-        label=ibis.literal(FINDING_CODES["Z04"].label),
+        finding_key=ibis.cases((listed, finding_key_expr("Z04", u.term, u.programme_code, payee)),
+                               else_=finding_key_expr("Z09", u.term, u.programme_code, payee)),
+        code=code,
+        label=listed.ifelse(FINDING_CODES["Z04"].label, FINDING_CODES["Z09"].label),
         person_id=payee,
         name=u.payee_name,
         term=u.term,
@@ -200,7 +230,7 @@ def _loose(loose: Any, spans: Any) -> Any:
         school_code=ibis.null("string"),
         amount_expected=ibis.literal(0).cast(AMOUNT),
         amount_paid=u.paid.cast(AMOUNT),
-        detail=detail,
+        detail=listed.ifelse(on_list, nowhere),
         evidence=evidence,
         family=ibis.literal("aid"),
     )

@@ -6,7 +6,10 @@ import tomllib
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from test_audit_rules import RULES, findings_of, outcome, run_case
+from yidan.errors import InputError
 from yidan.identity.divisions import county_label, county_name, province_name
 from yidan.pipeline.audit import findings, totals
 
@@ -15,15 +18,25 @@ def _case(name: str) -> dict:
     return tomllib.loads((RULES / f"{name}.toml").read_text(encoding="utf-8"))
 
 
+def test_a_requested_term_without_its_own_snapshot_stops_the_audit_with_a_chinese_error() -> None:
+    case = _case("z01_missed")
+    case["audit_terms"] = ["2020秋", "2021春"]
+    with pytest.raises(InputError) as err:
+        run_case(case)
+    assert "资助核查学期 2021春 没有学籍数据" in str(err.value) and "--allow-missing-terms" in str(err.value)
+
+
 def test_a_term_without_its_own_snapshot_is_reported_not_audited_and_never_borrows_another() -> None:
     case = _case("z01_missed")
     case["audit_terms"] = ["2020秋", "2021春"]
+    case["allow_missing_terms"] = True
     # a spring payment exists, but there is no 2021春 snapshot: nothing about spring may be said
     case["aid"] = case["aid"] + [{**case["aid"][0], "term": "2021春", "amount": "999.00"}]
     ctx = run_case(case)
     notes = ctx.notes["audit"]
     assert notes["terms_audited"] == ["2020秋"]
     assert notes["terms_not_audited"] == ["2021春"]
+    assert "没有该学期的学籍快照" in notes["not_audited_reasons"]["2021春"]
     assert {f["term"] for f in findings_of(ctx)} == {"2020秋"}
     assert notes["payments_audited"] == 1
 
@@ -99,7 +112,8 @@ def test_manifest_figures_give_totals_per_term_and_programme_as_exact_text() -> 
                    "entitled_amount": "625.00", "paid_amount": "1250.00", "missed_amount": "0.00",
                    "duplicate_amount": "625.00", "wrong_amount": "0.00",
                    # the catalog sets no funding split: nothing is divided among the three levels
-                   "entitled_central": "0.00", "entitled_province": "0.00", "entitled_local": "0.00"}
+                   "entitled_central": "0.00", "entitled_province": "0.00", "entitled_local": "0.00",
+                   "unpaid_amount": "0.00", "short_amount": "0.00", "over_amount": "0.00"}
     # by county: the school's county is owed and paid once, the household county paid once more
     by_county = {r["county"]: r for r in notes["totals_by_county"]}
     assert set(by_county) == {"430124", "430181"}

@@ -128,7 +128,8 @@ def run_case(case: dict[str, Any], *, skip: tuple[str, ...] = ()) -> RunContext:
     terms = [parse_term(t) for t in case["audit_terms"]]
     engine = connect()
     ctx = RunContext(engine=engine, config=RunConfig(), term=parse_term(case.get("run_term", "2021春")),
-                     inputs=RunInputs(registry=[], enrollment=[]), audit_terms=terms)
+                     inputs=RunInputs(registry=[], enrollment=[]), audit_terms=terms,
+                     allow_missing_terms=case.get("allow_missing_terms", False))
     for name, rows in _expand(case).items():
         if name not in skip:
             ctx.put(name, ibis.memtable(_arrow(name, rows)))
@@ -189,6 +190,7 @@ def test_audit_rule_case_raises_exactly_the_expected_findings(path: Path) -> Non
         for part in e.get("evidence_contains", []):
             assert part in f["evidence"], f["evidence"]
         assert f["finding_key"] == f"{e['code']}|{e['term']}|{e['programme_code']}|{e['person_id']}"
+    assert result.notes["terms_not_audited"] == case.get("expected_not_audited", [])
     shares = result.notes.get("approved_share", [])
     for want in case.get("expected_approved_share", []):
         row = [r for r in shares if (r["county"], r["programme_code"], r["term"]) ==

@@ -55,6 +55,8 @@ def run(
     policies: Annotated[list[Path] | None, typer.Option("--policies", help="资助项目（政策）表")] = None,
     audit_terms: Annotated[str | None, typer.Option("--audit-terms", help="资助核查学期，如 2020秋..2021春")] = None,
     targets: Annotated[list[Path] | None, typer.Option("--targets", help="其他资助对象名单（民政、残联等）")] = None,
+    allow_missing_terms: Annotated[bool, typer.Option(
+        "--allow-missing-terms", help="回头看学期中没有学籍数据的学期不核查（结果中注明），而不是停止运行")] = False,
     link_decisions: Annotated[list[Path] | None, typer.Option("--link-decisions", help="匹配复核结论")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="配置文件 yidan.toml")] = None,
     encoding: Annotated[str | None, typer.Option("--encoding", help="CSV 编码（默认自动识别），如 gb18030")] = None,
@@ -92,7 +94,8 @@ def run(
             seen.append(label)
             bar.update(task, description=label)
 
-        result = run_comparison(inputs, term=run_term, out_dir=out, config=cfg, audit_terms=audit, progress=progress)
+        result = run_comparison(inputs, term=run_term, out_dir=out, config=cfg, audit_terms=audit, progress=progress,
+                                allow_missing_terms=allow_missing_terms)
         bar.update(task, completed=len(STEPS) + 1, description="完成")
     print_summary(result)
 
@@ -126,6 +129,9 @@ def print_summary(run) -> None:  # noqa: ANN001 - RunDir
             ft.add_row(code, fc.label, str(by_finding[code]))
     ft.add_row("", "[bold]合计[/]", f"[bold]{totals.get('findings', 0)}[/]")
     console.print(ft)
+    audit = (m.get("notes") or {}).get("audit") or {}
+    for label, why in (audit.get("not_audited_reasons") or {}).items():
+        console.print(f"[yellow]资助学期 {label} 未核查：{why}。[/]")
     if totals.get("rejected"):
         console.print(f"[yellow]有 {totals['rejected']} 行输入被拒收，原因见 {run.path / 'rejects.parquet'}。[/]")
 

@@ -206,9 +206,13 @@ SUMMARY = Output(
         C("count", "int64", "人数"),
         C("amount_expected", TOTAL, "应发金额"),
         C("amount_paid", TOTAL, "实发金额"),
-        C("amount_missed", TOTAL, "漏发金额"),
-        C("amount_duplicate", TOTAL, "重复发放金额"),
-        C("amount_wrong", TOTAL, "错发金额"),
+        C("amount_missed", TOTAL, "漏发金额（漏助 + 少发）", "应发未发（漏助）与发放低于标准（少发）之和"),
+        C("amount_duplicate", TOTAL, "重复发放金额（重复）", "同一学期发放超过一次、超出标准的部分"),
+        C("amount_wrong", TOTAL, "不符合条件发放金额（不符合条件）",
+          "不符合资助条件、项目已失效、受助人不在任何名单时发出的金额，计入发放县"),
+        C("amount_unpaid", TOTAL, "漏助金额（应发未发）", "符合条件但无人发放的标准金额"),
+        C("amount_short", TOTAL, "少发金额（已发低于标准）", "已发放但合计低于标准的差额"),
+        C("amount_over", TOTAL, "多发金额（一次发放高于标准）", "非重复发放但合计高于标准的差额"),
     ),
 )
 

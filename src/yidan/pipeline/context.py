@@ -60,6 +60,8 @@ class RunContext:
     # step's time goes, for whoever sizes or tunes a run (manifest `table_timings`)
     table_timings: dict[str, float] = field(default_factory=dict)
     progress: Callable[[str], None] | None = None
+    # 回头看: audit the requested terms that have enrollment and name the others (else stop)
+    allow_missing_terms: bool = False
 
     def put(self, name: str, expr: Any, *, materialize: bool = True) -> Any:
         """Register `expr` as table `name`; materialised in the engine unless told not to."""

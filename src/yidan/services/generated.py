@@ -37,5 +37,6 @@ def generated_run(folder: Path | str) -> GeneratedRun:
         verifications=files.get("verifications", []),
         aid=files.get("aid", []),
         policies=files.get("policies", []),
+        targets=files.get("targets", []),
     )
     return GeneratedRun(inputs, parse_term(meta["run_term"]), [parse_term(t) for t in meta["audit_terms"]])

@@ -16,7 +16,7 @@ from importlib import resources
 
 import numpy as np
 
-from yidan.contract.codes import CATEGORIES, STAGES
+from yidan.contract.codes import STAGES, TARGET_CATEGORIES
 from yidan.identity.terms import Term, parse_term
 
 RUN_TERM = parse_term("2021春")
@@ -29,7 +29,7 @@ class Programme:
     name: str
     stages: frozenset[int]  # indices into STAGES
     boarding_rule: str  # 寄宿 / 非寄宿 / 不限
-    categories: frozenset[int]  # indices into CATEGORIES
+    categories: frozenset[int]  # indices into TARGET_CATEGORIES (the registry's CATEGORIES first)
     amount: float  # the standard; a graded programme's lowest grade
     first: Term
     last: Term | None
@@ -70,7 +70,7 @@ def catalog() -> tuple[Programme, ...]:
             code=code, name=r["项目名称"],
             stages=frozenset(STAGES.index(s) for s in _split(r["适用学段"])),
             boarding_rule=r["寄宿要求"],
-            categories=frozenset(CATEGORIES.index(c) for c in _split(r["资助对象"])),
+            categories=frozenset(TARGET_CATEGORIES.index(c) for c in _split(r["资助对象"])),
             amount=min(float(g["每学期标准"]) for g in mine), first=parse_term(r["起始学期"]),
             last=parse_term(r["截止学期"]) if r["截止学期"] else None,
             grades=grades, region=tuple(_split(r.get("适用地区") or "")),

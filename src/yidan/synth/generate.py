@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from yidan.synth import aid, payments, truth, writers
+from yidan.synth import aid, payments, targets, truth, writers
 from yidan.synth import enrollment as en
 from yidan.synth import schools as sc
 from yidan.synth.damage import damage_enrollment, damage_registry, prepare_names, registry_birth_written
@@ -178,6 +178,13 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
     # a real county other than the school's, for payments made by the wrong county
     other = ccodes[(school_county + 1) % n_c] if n_c > 1 else np.where(school_county == 0, neighbour, ccodes[0])
     pays, aid_found = payments.build(ent, unverified, aided_home, cases, other, sc_by_term, st, board, reg.category)
+    # other target lists (民政, 残联) and pupils outside the registry paid anyway (separate draws, so
+    # the rest of the set stays as it was)
+    county_of_pupil = county_of_school[p_school]
+    targets_tbl, extra = targets.build(np.random.default_rng(seed + 7), n, len(pupils), p_plan.stage,
+                                       county_of_pupil, true_id, u_name, p.min_cases, aid_found)
+    pays = {f: np.concatenate([pays[f], extra[f]]) for f in pays}
+    payee_names = u_name.take(pa.array(pays["person"]))
 
     say("注入身份证号与姓名错误")
     reg_ids, person_id, reg_faults = damage_registry(rng, reg, true_id[:n], case)
@@ -196,7 +203,7 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
     faults.update({k: int(len(v)) for k, v in reg_faults.items()})
     faults["twin"] = int(reg.twin.sum())
     writers.write_all(gs, p, province, reg, reg_ids, ccodes, enr_tbl, oop_tbl, ver_tbl, pays, true_id, enr_cols,
-                      truth_tables, faults, reg_birth=reg_birth)
+                      truth_tables, faults, reg_birth=reg_birth, targets=targets_tbl, payee_names=payee_names)
     return gs
 
 

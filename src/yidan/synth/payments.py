@@ -44,11 +44,16 @@ class AidFindings:
     rows: list[dict] = field(default_factory=list)
 
     def add(self, code: str, person: np.ndarray, term: np.ndarray, programme: np.ndarray, county: np.ndarray,
-            expected: np.ndarray, paid: np.ndarray) -> None:
-        for p, t, g, c, e, a in zip(person, term, programme, county, expected, paid, strict=True):
-            self.rows.append({"code": code, "person": int(p), "term": AUDIT_TERMS[int(t)].label,
-                              "programme_code": catalog()[int(g)].code, "county": str(int(c)),
-                              "amount_expected": int(e), "amount_paid": int(a)})
+            expected: np.ndarray, paid: np.ndarray, *, payee_ids: list[str] | None = None,
+            case: str | None = None) -> None:
+        """Findings per registry row; or, with `payee_ids` and `case`, per payee outside the registry."""
+        for i, (p, t, g, c, e, a) in enumerate(zip(person, term, programme, county, expected, paid, strict=True)):
+            row = {"code": code, "person": int(p), "term": AUDIT_TERMS[int(t)].label,
+                   "programme_code": catalog()[int(g)].code, "county": str(int(c)),
+                   "amount_expected": int(e), "amount_paid": int(a)}
+            if payee_ids is not None:
+                row.update(payee_id=payee_ids[i], case=case)
+            self.rows.append(row)
 
 
 def standard_cents(programme: np.ndarray) -> np.ndarray:

@@ -134,8 +134,9 @@ def registry_table(rng: np.random.Generator, reg: Registry, ids: pa.Array,
     })
 
 
-def aid_table(rng: np.random.Generator, pays: dict[str, np.ndarray], true_id: pa.Array, name: pa.Array,
+def aid_table(rng: np.random.Generator, pays: dict[str, np.ndarray], true_id: pa.Array, payee_names: pa.Array,
               student_no: pa.Array, in_province: np.ndarray) -> pa.Table:
+    """The aid file; `payee_names` holds each payment's payee name (payees outside the registry too)."""
     p = pa.array(pays["person"])
     cents = pays["cents"]
     amount = pc.binary_join_element_wise(pc.cast(pa.array(cents // 100), pa.string()),
@@ -149,7 +150,7 @@ def aid_table(rng: np.random.Generator, pays: dict[str, np.ndarray], true_id: pa
         "timedelta64[D]")
     t = pa.table({
         "身份证号": true_id.take(p),
-        "姓名": name.take(p),
+        "姓名": payee_names,
         "全国学籍号": pc.if_else(pa.array(in_province[pays["person"]]), student_no.take(p), ""),
         "资助项目代码": coded([c.code for c in catalog()], pays["programme"]),
         "学期": coded([t.label for t in AUDIT_TERMS], pays["term"]),
@@ -162,7 +163,8 @@ def aid_table(rng: np.random.Generator, pays: dict[str, np.ndarray], true_id: pa
 
 
 def write_all(gs, p, province, reg, reg_ids, ccodes, enr, oop, ver, pays, true_id, enr_cols,  # noqa: ANN001 - plain data
-              truth: dict[str, pa.Table], faults: dict[str, int], reg_birth: np.ndarray | None = None) -> None:
+              truth: dict[str, pa.Table], faults: dict[str, int], reg_birth: np.ndarray | None = None,
+              targets: pa.Table | None = None, payee_names: pa.Array | None = None) -> None:
     out = gs.out
     out.mkdir(parents=True, exist_ok=True)
     (out / "truth").mkdir(exist_ok=True)
@@ -171,9 +173,10 @@ def write_all(gs, p, province, reg, reg_ids, ccodes, enr, oop, ver, pays, true_i
     county = "、".join(province.names[int(np.flatnonzero(province.codes == c)[0])] for c in ccodes[:3])
     county += "等" if len(ccodes) > 3 else ""
     reg_t = registry_table(rng, reg, reg_ids, reg_birth)
-    in_prov = np.zeros(n, dtype=bool)
+    in_prov = np.zeros(len(true_id), dtype=bool)  # payees outside the registry: no 学籍号 on the payment
     in_prov[np.unique(enr_person_rows(enr, enr_cols, n))] = True
-    aid_t = aid_table(rng, pays, true_id, reg.name, enr_cols.student_no, in_prov)
+    names = payee_names if payee_names is not None else reg.name.take(pa.array(pays["person"]))
+    aid_t = aid_table(rng, pays, true_id, names, enr_cols.student_no, in_prov)
     pol_path = out / "policies.csv"
     pol_path.write_text(policies_text(), encoding="utf-8")
     files: dict[str, list[str]] = {"policies": ["policies.csv"]}
@@ -191,6 +194,9 @@ def write_all(gs, p, province, reg, reg_ids, ccodes, enr, oop, ver, pays, true_i
     files["out_of_province"], files["verifications"] = ["out_of_province.xlsx"], ["verifications.xlsx"]
     write_csv(aid_t, out / "aid.csv")
     files["aid"] = ["aid.csv"]
+    if targets is not None:
+        write_csv(targets, out / "targets.csv")
+        files["targets"] = ["targets.csv"]
     parquet: dict[str, str] = {}
     if p.parquet:
         for name, t in (("registry", reg_t), ("enrollment", enr), ("aid", aid_t)):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from yidan.errors import InputError
 from yidan.pipeline.audit import catalog, entitlement, findings, payer, payments, share, totals
 from yidan.pipeline.audit.terms import split_terms, terms_table
 from yidan.pipeline.context import RunContext, Step
@@ -18,12 +19,21 @@ from yidan.pipeline.context import RunContext, Step
 
 def audit(ctx: RunContext) -> None:
     audited, missing = split_terms(ctx)
+    why = "学籍文件中没有该学期的学籍快照（回头看只按该学期自己的学籍判断）"
     ctx.notes["audit"] = {
         "terms_requested": [t.label for t in sorted(set(ctx.audit_terms))],
         "terms_audited": [t.label for t in audited],
         "terms_not_audited": [t.label for t in missing],
         "reason_not_audited": "无该学期学籍快照" if missing else "",
+        "not_audited_reasons": {t.label: why for t in missing},
     }
+    if missing and ctx.has("aid") and ctx.has("policies") and not ctx.allow_missing_terms:
+        labels = "、".join(t.label for t in missing)
+        raise InputError(
+            f"资助核查学期 {labels} 没有学籍数据：学籍文件中没有这些学期的学籍快照，无法核查这些学期的资助",
+            hint="补充这些学期的学籍文件后重试；或加 --allow-missing-terms 只核查有学籍的学期"
+                 "（结果中会注明未核查的学期及原因）",
+        )
     if not audited or not (ctx.has("aid") and ctx.has("policies")):
         if not (ctx.has("aid") and ctx.has("policies")):
             ctx.notes["audit"]["skipped"] = "未提供资助发放或资助项目数据"

@@ -2,7 +2,9 @@
 
 Which county a figure belongs to:
 - entitled_n, entitled_amount, missed_amount (standard minus what reached the child, never
-  below zero) and duplicate_amount (paid beyond the standard in a Z02): the responsible county;
+  below zero: 漏助 + 少发, also apart as unpaid_amount, nothing paid, and short_amount, paid
+  less), over_amount (paid beyond the standard in one payment or parts, not a Z02) and
+  duplicate_amount (paid beyond the standard in a Z02): the responsible county;
 - paid_amount (every audited payment, resolved or not) and wrong_amount (paid where nothing was
   due: Z04, Z05 and payments that reach no registry child): the paying county.
 So the province's paid_amount equals the sum of the audited aid rows, fen for fen.
@@ -25,10 +27,11 @@ SCHEMA = ibis.schema(
         "entitled_amount": AMOUNT, "paid_amount": AMOUNT, "missed_amount": AMOUNT,
         "duplicate_amount": AMOUNT, "wrong_amount": AMOUNT,
         "entitled_central": AMOUNT, "entitled_province": AMOUNT, "entitled_local": AMOUNT,
+        "unpaid_amount": AMOUNT, "short_amount": AMOUNT, "over_amount": AMOUNT,
     }
 )
 MONEY = ("entitled_amount", "paid_amount", "missed_amount", "duplicate_amount", "wrong_amount",
-          "entitled_central", "entitled_province", "entitled_local")
+          "entitled_central", "entitled_province", "entitled_local", "unpaid_amount", "short_amount", "over_amount")
 
 
 def empty() -> Any:
@@ -58,6 +61,9 @@ def build(claims: Any, resolved: Any) -> Any:
         entitled_amount=e.std,
         missed_amount=(short > 0).ifelse(short, zero),
         duplicate_amount=dup.ifelse(e.paid_total - e.std, zero),
+        unpaid_amount=(e.paid_rows == 0).ifelse(e.std, zero),
+        short_amount=((e.paid_rows > 0) & (short > 0)).ifelse(short, zero),
+        over_amount=(~dup & (short < 0)).ifelse(-short, zero),
         entitled_central=split.ifelse(central, zero),
         entitled_province=split.ifelse(province, zero),
         entitled_local=split.ifelse(e.std - central - province, zero),

@@ -104,7 +104,21 @@ def finding_label(code: str) -> str:
 
 SCHOOL_CONCLUSIONS: tuple[str, ...] = (*CONCLUSIONS[:-1], "确系辍学", CONCLUSIONS[-1])
 QUALITY_CONCLUSIONS: tuple[str, ...] = ("信息错误", "已更正", "核实无误", "其他")
-AID_CONCLUSIONS: tuple[str, ...] = ("已补发", "已追回", "核实无误", "省外已资助", "信息错误", "其他")
+# aid: what a 资助 office concludes depends on the code: a 漏助 is closed by a 补发, money paid wrongly
+# by a 追回, either may stand on a policy ground or be a data error (AID_CONCLUSION_NEEDS: what each
+# conclusion must record)
+AID_PAID: tuple[str, ...] = ("已补发", "情况属实无需处理", "数据错误", "其他")  # Z01
+AID_RECOVERED: tuple[str, ...] = ("已追回", "情况属实无需处理", "数据错误", "其他")  # Z02–Z06, Z09
+AID_AWAY: tuple[str, ...] = ("省外已资助", "已补发", "数据错误", "其他")  # Z07 (兜底)
+AID_LATE: tuple[str, ...] = ("情况属实无需处理", "数据错误", "其他")  # Z08
+AID_CONCLUSIONS: tuple[str, ...] = tuple(dict.fromkeys((*AID_PAID, *AID_RECOVERED, *AID_AWAY, *AID_LATE)))
+AID_CONCLUSION_NEEDS: dict[str, str] = {
+    "已补发": "补发金额、补发日期、凭证号",
+    "已追回": "追回金额、追回日期",
+    "情况属实无需处理": "政策依据",
+    "数据错误": "错误的字段",
+    "省外已资助": "省外资助的省份与项目",
+}
 
 # case actions (the names the web application routes them by)
 VERIFY, TEAM, VISIT, RETURNED = "verification", "team", "visit", "returned"
@@ -142,15 +156,15 @@ CASE_RULES: dict[str, CaseRule] = {
         _rule("K07", (*QUALITY_CONCLUSIONS[:-1], "已注销重复学籍", "其他"), (VERIFY, *_CLOSING)),
         _rule("K08", QUALITY_CONCLUSIONS, (VERIFY, *_CLOSING)),
         _rule("K09", SCHOOL_CONCLUSIONS, _PERSUASION),
-        _rule("Z01", AID_CONCLUSIONS, (VERIFY, VISIT, *_CLOSING), note=True, city=True),
-        _rule("Z02", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True, city=True),
-        _rule("Z03", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True),
-        _rule("Z04", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True),
-        _rule("Z05", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True),
-        _rule("Z06", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True),
-        _rule("Z07", AID_CONCLUSIONS, (VERIFY, VISIT, *_CLOSING), note=True),
-        _rule("Z08", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True),
-        _rule("Z09", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True),
+        _rule("Z01", AID_PAID, (VERIFY, VISIT, *_CLOSING), note=True, city=True),
+        _rule("Z02", AID_RECOVERED, (VERIFY, *_CLOSING), note=True, city=True),
+        _rule("Z03", AID_RECOVERED, (VERIFY, *_CLOSING), note=True),
+        _rule("Z04", AID_RECOVERED, (VERIFY, *_CLOSING), note=True),
+        _rule("Z05", AID_RECOVERED, (VERIFY, *_CLOSING), note=True),
+        _rule("Z06", (*AID_PAID[:1], *AID_RECOVERED), (VERIFY, *_CLOSING), note=True),  # 少发补发、多发追回
+        _rule("Z07", AID_AWAY, (VERIFY, VISIT, *_CLOSING), note=True),
+        _rule("Z08", AID_LATE, (VERIFY, *_CLOSING), note=True),
+        _rule("Z09", AID_RECOVERED, (VERIFY, *_CLOSING), note=True),
     )
 }
 

@@ -19,7 +19,8 @@ pytestmark = [pytest.mark.spark, pytest.mark.filterwarnings("ignore::Deprecation
 
 # two terms, a household-county programme, a boarding change, ineligible payments (Spark is slow to
 # start and the other cases use the same expressions)
-CASES = ("boarding_changed_between_terms",)
+# plus the catalog's grades, funding split and the other target lists (arrays met per category)
+CASES = ("boarding_changed_between_terms", "graded_programme", "other_target_lists")
 
 
 def _rows(findings: list[dict]) -> list[tuple]:

@@ -6,7 +6,7 @@ from yidan.contract.codes import FINDING_CODES, STATUSES
 
 def test_every_input_table_of_the_contract_is_declared():
     assert set(TABLES) == {"registry", "enrollment", "out_of_province", "aid", "policies", "verifications",
-                           "link_decisions"}
+                           "link_decisions", "targets"}
 
 
 def test_headers_and_aliases_are_unique_within_each_table():

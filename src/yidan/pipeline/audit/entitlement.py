@@ -104,7 +104,8 @@ def shares_category(targeted: Any, listed_: Any) -> Any:
     hit = ibis.literal(False)
     for c in TARGET_CATEGORIES:
         hit = hit | (targeted.contains(c) & listed_.contains(c)).fill_null(False)
-    return hit
+    # most children are on no other list: the tests run only where there is one
+    return ibis.cases((listed_.isnull(), False), else_=hit)
 
 
 def listed(ctx: RunContext, terms: Any) -> Any:

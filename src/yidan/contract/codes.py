@@ -83,6 +83,8 @@ FINDING_CODES: dict[str, FindingCode] = {
         FindingCode("Z08", "逾期发放", "aid", "项目设有发放时限，最后一笔发放晚于学期首日加时限天数"),
         FindingCode("Z09", "受助人不在任何资助对象名单", "aid",
                     "已发放，但受助人既不在建档立卡名单，也不在其他资助对象名单中"),
+        FindingCode("Z10", "非应发放县应追回", "aid",
+                    "重复资助或非学籍地发放中，由非应发放县发出的金额：该县追回（与应发放县的线索关联）"),
     )
 }
 
@@ -108,7 +110,7 @@ QUALITY_CONCLUSIONS: tuple[str, ...] = ("信息错误", "已更正", "核实无�
 # by a 追回, either may stand on a policy ground or be a data error (AID_CONCLUSION_NEEDS: what each
 # conclusion must record)
 AID_PAID: tuple[str, ...] = ("已补发", "情况属实无需处理", "数据错误", "其他")  # Z01
-AID_RECOVERED: tuple[str, ...] = ("已追回", "情况属实无需处理", "数据错误", "其他")  # Z02–Z06, Z09
+AID_RECOVERED: tuple[str, ...] = ("已追回", "情况属实无需处理", "数据错误", "其他")  # Z02–Z06, Z09, Z10
 AID_AWAY: tuple[str, ...] = ("省外已资助", "已补发", "数据错误", "其他")  # Z07 (兜底)
 AID_LATE: tuple[str, ...] = ("情况属实无需处理", "数据错误", "其他")  # Z08
 AID_CONCLUSIONS: tuple[str, ...] = tuple(dict.fromkeys((*AID_PAID, *AID_RECOVERED, *AID_AWAY, *AID_LATE)))
@@ -165,6 +167,7 @@ CASE_RULES: dict[str, CaseRule] = {
         _rule("Z07", AID_AWAY, (VERIFY, VISIT, *_CLOSING), note=True),
         _rule("Z08", AID_LATE, (VERIFY, *_CLOSING), note=True),
         _rule("Z09", AID_RECOVERED, (VERIFY, *_CLOSING), note=True),
+        _rule("Z10", AID_RECOVERED, (VERIFY, *_CLOSING), note=True),
     )
 }
 

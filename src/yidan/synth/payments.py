@@ -97,6 +97,8 @@ def build(ent: Entitlements, unverified: Entitlements, aided_home: Entitlements,
     i = first_of(ent, cases["aid_wrong_county"], 1)
     payer[i] = other_county[ent.person[i]]
     found.add("Z03", ent.person[i], ent.term[i], ent.programme[i], ent.payer[i], std[i], std[i])
+    # and the county that paid instead must recover it (Z10, linked to the Z03)
+    found.add("Z10", ent.person[i], ent.term[i], ent.programme[i], payer[i], 0 * std[i], std[i])
     i = first_of(ent, cases["aid_wrong_amount"], 1)
     amount[i] = std[i] - 10000
     found.add("Z06", ent.person[i], ent.term[i], ent.programme[i], ent.payer[i], std[i], amount[i])

@@ -9,7 +9,9 @@ Per judged claim (entitlement.judge + payer.paid_claims), first that applies:
 - eligible: nothing paid → Z01; paid in two or more rows beyond the standard → Z02 (rows that
   add up to the standard are one payment in parts, no finding); otherwise paid by a county
   other than the responsible one → Z03, and a total that differs from the standard → Z06
-  (both when both hold). County: the responsible county.
+  (both when both hold). County: the responsible county. Beside a Z02 or Z03, each claim paid
+  by a county other than the responsible one raises a Z10 for that county (the money it must
+  recover, linked in words to the responsible county's finding).
 A payment that reaches no registry child (by ID, student number or linkage) is judged against the
 other target lists (targets): eligible there, no finding; on a list but not eligible, Z04; on no
 list at all, Z09 (受助人不在任何资助对象名单), with the payee's ID as person_id.
@@ -86,6 +88,8 @@ def _conditions(c: Any) -> dict[str, Any]:
         "Z03": c.eligible & paid & ~dup & (c.other_paid > 0),
         "Z06": c.eligible & paid & ~dup & ((c.paid_total != c.std) | c.grade_bad),
         "Z08": (c.eligible | c.pending) & c.late,
+        # the county that paid where another was responsible (Z02's second payer, Z03) must recover
+        "Z10": c.eligible & paid & (c.other_paid > 0) & c.responsible.notnull(),
     }
 
 
@@ -98,7 +102,8 @@ def flagged(claims_t: Any, by_payer: Any) -> Any:
         any_code = any_code | other
     c = claims_t.filter(any_code)
     c = c.left_join(payer_texts(by_payer, c.select(*KEYS)), KEYS).select(~ibis.selectors.endswith("_right"))
-    return with_county_name(c, "responsible", "responsible_name")
+    c = with_county_name(c, "responsible", "responsible_name")
+    return with_county_name(c, "wrong_payer", "wrong_payer_name")
 
 
 def build(c: Any, loose: Any, spans: Any, by_term: Any, lists: Any, ever: Any) -> Any:
@@ -132,11 +137,16 @@ def build(c: Any, loose: Any, spans: Any, by_term: Any, lists: Any, ever: Any) -
          head.concat(owed, actual, "，合计 ", yuan(c.paid_total), " 元，",
                      ibis.cases((diff > 0, "多发 "), (diff < 0, "少发 "), else_="金额相符 "),
                      (diff == 0).ifelse("", yuan(diff.abs()).concat(" 元")), grade_note)),
+        ("Z10", when["Z10"], "wrong_payer", ibis.literal(0),
+         head.concat(c.wrong_payer_name, " 不是应发放县（应由 ", c.responsible_name, "（", c.basis, "）发放），其发放的 ",
+                     yuan(c.other_paid), " 元应核实追回；关联 ", c.responsible_name, " 的",
+                     (when["Z02"]).ifelse("重复资助（Z02）", "非学籍地发放（Z03）"), "线索")),
         ("Z08", when["Z08"], "main_payer", c.std,
          head.concat("应于 ", c.pay_deadline.cast("string"), " 前发放（项目发放时限）；", actual,
                      "，最后一笔发放于 ", c.last_paid_on.cast("string"), "，逾期发放")),
     ]
-    parts = [_rows(c, code, cond, county, expected, detail) for code, cond, county, expected, detail in rules]
+    parts = [_rows(c, code, cond, county, expected, detail, paid="other_paid" if code == "Z10" else "paid_total")
+             for code, cond, county, expected, detail in rules]
     parts.append(_loose(loose, spans, by_term, lists, ever))
     return parts[0].union(*parts[1:])
 
@@ -151,7 +161,7 @@ def _evidence(c: Any) -> Any:
     )
 
 
-def _rows(c: Any, code: str, cond: Any, county: str, expected: Any, detail: Any) -> Any:
+def _rows(c: Any, code: str, cond: Any, county: str, expected: Any, detail: Any, *, paid: str = "paid_total") -> Any:
     f = c.filter(cond)
     return f.select(
         finding_key=finding_key_expr(code, f.term, f.programme_code, f.person_id),
@@ -166,7 +176,7 @@ def _rows(c: Any, code: str, cond: Any, county: str, expected: Any, detail: Any)
         village=f.hukou_village,
         school_code=f.in_school,
         amount_expected=expected.cast(AMOUNT) if not isinstance(expected, str) else f[expected],
-        amount_paid=f.paid_total.cast(AMOUNT),
+        amount_paid=f[paid].cast(AMOUNT),
         detail=detail,
         evidence=_evidence(f),
         family=ibis.literal("aid"),

@@ -84,17 +84,36 @@ def test_what_the_clerk_typed_is_kept_in_the_returned_row(run, books, tmp_path):
 
 
 def test_accepted_rows_become_the_contracts_verifications_table(run, books, tmp_path):
-    returned = fill(books["430121"], "学生资助", {2: GOOD, 5: GOOD | {"核实结论": "省外就读", "就读省份": "广东省"}},
+    returned = fill(books["430121"], "控辍保学", {2: GOOD, 3: GOOD | {"核实结论": "省外就读", "就读省份": "广东省"}},
                     tmp_path / "back.xlsx")
     result = import_verifications([returned], run, tmp_path / "核实结果.xlsx")
     assert (result.filled, result.accepted, result.returned, result.written) == (2, 2, 0, 2)
     rows = read_rows(result.verifications)
     assert list(rows[0]) == [c.header for c in VERIFICATIONS.columns]
-    ids = [cell(returned, "学生资助", "身份证号", r) for r in (2, 5)]
+    ids = [cell(returned, "控辍保学", "身份证号", r) for r in (2, 3)]
     assert [r["身份证号"] for r in rows] == ids
-    assert rows[1] == {"身份证号": ids[1], "姓名": cell(returned, "学生资助", "姓名", 5), "核实结论": "省外就读",
+    assert rows[1] == {"身份证号": ids[1], "姓名": cell(returned, "控辍保学", "姓名", 3), "核实结论": "省外就读",
                            "就读省份": "广东省", "核实日期": "2021-03-10", "核实人": "李老师", "说明": "三帮一走访"}
-    assert read_rows(result.problems) == []
+    assert read_rows(result.problems) == [] and result.aid is None
+
+
+def test_aid_rows_take_their_codes_conclusions_and_are_kept_apart_from_the_verifications(run, books, tmp_path):
+    # 430121's aid sheet: row 2 a Z02 (duplicate: recovered), row 3 a Z03, row 10 a Z01 (missed: paid later)
+    typed = {2: GOOD | {"核实结论": "已追回", "说明": "2021-04-02 追回 625.00 元"},
+             3: GOOD | {"核实结论": "已补发"},  # a Z03 is not closed by a 补发
+             10: GOOD | {"核实结论": "已补发", "说明": "凭证 2021-118"},
+             11: GOOD}  # 失联 is a schooling conclusion: never an aid one
+    returned = fill(books["430121"], "学生资助", typed, tmp_path / "back.xlsx")
+    result = import_verifications([returned], run, tmp_path / "核实结果.xlsx")
+    assert (result.filled, result.accepted, result.returned, result.written) == (4, 2, 2, 0)
+    reasons = {p["行号"]: p["退回原因"] for p in read_rows(result.problems)}
+    assert "核实结论「已补发」不是可选结论（Z03 可选：已追回、情况属实无需处理、数据错误、其他）" in reasons[3]
+    assert "核实结论「失联」不是可选结论（Z04 可选：已追回" in reasons[11]
+    with result.aid.open(encoding="utf-8-sig") as fh:
+        aid = list(csv.DictReader(fh))
+    assert [(r["问题编码"], r["核实结论"], r["说明"]) for r in aid] == [
+        ("Z02", "已追回", "2021-04-02 追回 625.00 元"), ("Z01", "已补发", "凭证 2021-118")]
+    assert [r["身份证号"] for r in aid] == [cell(returned, "学生资助", "身份证号", r) for r in (2, 10)]
 
 
 def test_verifications_can_be_written_as_utf8_csv(run, books, tmp_path):

@@ -287,7 +287,8 @@ def _validate(con: Any, run: RunDir, filled: list[dict[str, Any]]) -> tuple[list
     for rec in (dict(zip(cols, v, strict=True)) for v in cur.fetchall()):
         reasons = list(rec["reasons"])
         if rec["conclusion"] in hints:
-            reasons = [r + hints[rec["conclusion"]] if r.startswith("核实结论「") else r for r in reasons]
+            reasons = [r.replace("不是可选结论", "不是可选结论" + hints[rec["conclusion"]], 1)
+                       if r.startswith("核实结论「") else r for r in reasons]
         if rec["wb_region"] and rec["run_county"] and rec["run_county"] != rec["wb_region"]:
             reasons = [r.replace(f"（{rec['run_county']}）", f"（{region_name(rec['run_county'])}）", 1)
                        for r in reasons]
@@ -308,8 +309,9 @@ def _finding_text(c: styles.SheetColumn) -> str:
 def _conclusion_hints(values: set[str]) -> dict[str, str]:
     """'Did you mean' for conclusions typed by hand (a loop over the few distinct values)."""
     hints = {}
+    known = set(CONCLUSIONS).union(*(r.conclusions for r in CASE_RULES.values()))
     for v in values:
-        if v and v not in CONCLUSIONS:
+        if v and v not in known:  # a known conclusion of another code: the row's own list says enough
             close = difflib.get_close_matches(v, CONCLUSIONS, n=1, cutoff=0.3)
             hints[v] = f"，是否应为「{close[0]}」？" if close else "，请从下拉列表选择"
     return hints

@@ -3,11 +3,13 @@
 from yidan.web.routes import (
     api_cases,
     api_runs,
+    ops_routes,
     pages_admin,
     pages_auth,
     pages_cases,
     pages_dashboard,
     pages_runs,
+    pages_visits,
     pages_workbook,
 )
 
@@ -17,7 +19,9 @@ ROUTERS = (
     pages_cases.router,
     pages_runs.router,
     pages_workbook.router,
+    pages_visits.router,
     pages_admin.router,
     api_cases.router,
     api_runs.router,
+    *ops_routes.ROUTERS,  # issue 22: retry a failed run, /readyz
 )

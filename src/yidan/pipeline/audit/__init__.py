@@ -49,13 +49,14 @@ def audit(ctx: RunContext) -> None:
     enr = ctx.put("audit_enrolled", entitlement.enrolled(ctx, terms))
     oop = entitlement.out_of_province(ctx, terms)
     facts = ctx.put("audit_facts", entitlement.facts(ctx, terms, enr, oop, paid_pairs))
+    quals = entitlement.qualified(ctx, terms, cat.by_term)  # None without other target lists
     judged = ctx.put("audit_judged", entitlement.judge(
-        entitlement.pairs(facts, cat.by_term, paid_pairs), facts, cat))
+        entitlement.pairs(facts, cat.by_term, paid_pairs), facts, cat, quals))
     paid = payer.paid_claims(by_payer, judged)
     claims = ctx.put("audit_claims", findings.claims(judged, paid, cat.grades))
     flagged = ctx.put("audit_flagged", findings.flagged(claims, by_payer))
     lists, ever = entitlement.listed(ctx, terms), entitlement.ever_listed(ctx)
-    ctx.put("aid_findings", findings.build(flagged, payments.unresolved(resolved), cat.spans, cat.by_term,
+    ctx.put("aid_findings", findings.build(flagged, payments.unresolved(resolved), cat.spans, quals,
                                            lists, ever))
     ctx.put("aid_totals", totals.build(claims, resolved))
     _figures(ctx)

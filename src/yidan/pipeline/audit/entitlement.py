@@ -17,7 +17,6 @@ from typing import Any
 
 import ibis
 
-from yidan.contract.codes import TARGET_CATEGORIES
 from yidan.pipeline.audit.payments import accepted_links
 from yidan.pipeline.context import RunContext
 
@@ -98,25 +97,36 @@ def facts(ctx: RunContext, terms: Any, enr: Any, oop: Any, paid_pairs: Any) -> A
     return f.left_join(lists, ["person_id", "term"]).select(~ibis.selectors.endswith("_right"))
 
 
-def shares_category(targeted: Any, listed_: Any) -> Any:
-    """Whether two category arrays meet (false when either is null): one test per known category,
-    as plain `contains` (an array intersection compiles to a lambda some engines refuse)."""
-    hit = ibis.literal(False)
-    for c in TARGET_CATEGORIES:
-        hit = hit | (targeted.contains(c) & listed_.contains(c)).fill_null(False)
-    # most children are on no other list: the tests run only where there is one
-    return ibis.cases((listed_.isnull(), False), else_=hit)
+def qualified(ctx: RunContext, terms: Any, by_term: Any) -> Any:
+    """(person_id, term, programme_code, on_list): the children an other target list qualifies for a
+    programme that term (a list valid on the term's first day whose category the programme targets),
+    set-based, a join of the lists with the catalog's targets; None without a targets table."""
+    lists = _valid_lists(ctx, terms)
+    if lists is None:
+        return None
+    targets = by_term.select("programme_code", "term", category=by_term.target_categories).unnest("category")
+    q = lists.inner_join(targets, ["term", "category"])
+    return q.select(person_id=q.id_number, term=q.term, programme_code=q.programme_code).distinct().mutate(
+        on_list=ibis.literal(True))
+
+
+def _valid_lists(ctx: RunContext, terms: Any) -> Any:
+    """Rows of the targets table valid on an audited term's first day, with that term."""
+    if not ctx.has("targets"):
+        return None
+    t = ctx.get("targets")
+    j = t.cross_join(terms.select("term", "term_start"))
+    j = j.filter((j.recognized_on <= j.term_start) & (j.removed_on.isnull() | (j.removed_on > j.term_start)))
+    return j.select("id_number", "term", "category")
 
 
 def listed(ctx: RunContext, terms: Any) -> Any:
     """Per child (ID) and audited term: the categories of the other target lists (targets table)
     the child is on that term's first day (recognised on or before it, not removed on or before
     it); None without a targets table."""
-    if not ctx.has("targets"):
+    j = _valid_lists(ctx, terms)
+    if j is None:
         return None
-    t = ctx.get("targets")
-    j = t.cross_join(terms.select("term", "term_start"))
-    j = j.filter((j.recognized_on <= j.term_start) & (j.removed_on.isnull() | (j.removed_on > j.term_start)))
     return j.group_by(person_id=j.id_number, term=j.term).aggregate(list_categories=j.category.collect())
 
 
@@ -140,7 +150,7 @@ def pairs(facts_t: Any, by_term: Any, paid_pairs: Any) -> Any:
     )
 
 
-def judge(pairs_t: Any, facts_t: Any, cat: Any) -> Any:
+def judge(pairs_t: Any, facts_t: Any, cat: Any, quals: Any = None) -> Any:
     """Every pair with its verdict: eligible, pending (Z07), the reason when not, who pays.
 
     `cat` is the catalog (catalog.read): the programme's row in force that term (none: not
@@ -149,10 +159,12 @@ def judge(pairs_t: Any, facts_t: Any, cat: Any) -> Any:
     j = j.select(~ibis.selectors.endswith("_right"))
     j = j.left_join(cat.spans, "programme_code").select(~ibis.selectors.endswith("_right"))
     j = j.mutate(programme_name=j.programme_name.fill_null(j.span_name))
+    if quals is not None:
+        j = j.left_join(quals, ["person_id", "term", "programme_code"]).select(~ibis.selectors.endswith("_right"))
     known = j.first_term.notnull()
     valid = j.boarding_rule.notnull()
     # the registry's category while registered, or any other list the child is on that term
-    on_list = shares_category(j.target_categories, j.list_categories)
+    on_list = j.on_list.fill_null(False) if quals is not None else ibis.literal(False)
     cat_ok = (j.registered & j.target_categories.contains(j.category)).fill_null(False) | on_list
     here = j.in_stage.notnull()
     away = ~here & j.oop_stage.notnull()
@@ -172,10 +184,10 @@ def judge(pairs_t: Any, facts_t: Any, cat: Any) -> Any:
     paying_county = household.ifelse(j.hukou_county, j.in_county)
     # a local programme (适用地区: province, city or county codes) reaches only the children whose
     # paying county lies in it: the county's own prefix of 2, 4 or 6 digits is one of the codes
-    region_ok = j.region.isnull() | (
+    region_ok = ibis.cases((j.region.isnull(), True), else_=(
         j.region.contains(paying_county.substr(0, 2)) | j.region.contains(paying_county.substr(0, 4))
         | j.region.contains(paying_county)
-    ).fill_null(False)
+    ).fill_null(False))
     base = valid & cat_ok & stage_ok & place_ok & region_ok
     eligible = base & (here | (away & (j.oop_aided == "否").fill_null(False)))
     pending = base & away & j.oop_aided.isnull()

@@ -24,7 +24,6 @@ from typing import Any
 import ibis
 
 from yidan.contract.codes import FINDING_CODES
-from yidan.pipeline.audit.entitlement import shares_category
 from yidan.pipeline.audit.payer import KEYS, payer_texts, with_county_name, yuan
 from yidan.pipeline.keys import finding_key_expr
 
@@ -106,7 +105,7 @@ def flagged(claims_t: Any, by_payer: Any) -> Any:
     return with_county_name(c, "wrong_payer", "wrong_payer_name")
 
 
-def build(c: Any, loose: Any, spans: Any, by_term: Any, lists: Any, ever: Any) -> Any:
+def build(c: Any, loose: Any, spans: Any, quals: Any, lists: Any, ever: Any) -> Any:
     """All aid findings: per-claim codes (from `flagged` claims) plus payments that reach nobody."""
     when = _conditions(c)
     head = c.term.concat(" ", c.programme_name.fill_null(c.programme_code), "：")
@@ -147,7 +146,7 @@ def build(c: Any, loose: Any, spans: Any, by_term: Any, lists: Any, ever: Any) -
     ]
     parts = [_rows(c, code, cond, county, expected, detail, paid="other_paid" if code == "Z10" else "paid_total")
              for code, cond, county, expected, detail in rules]
-    parts.append(_loose(loose, spans, by_term, lists, ever))
+    parts.append(_loose(loose, spans, quals, lists, ever))
     return parts[0].union(*parts[1:])
 
 
@@ -183,7 +182,7 @@ def _rows(c: Any, code: str, cond: Any, county: str, expected: Any, detail: Any,
     )
 
 
-def _loose(loose: Any, spans: Any, by_term: Any, lists: Any, ever: Any) -> Any:
+def _loose(loose: Any, spans: Any, quals: Any, lists: Any, ever: Any) -> Any:
     """Payments that reach no registry child, judged against the other target lists (targets):
     on a list whose category the programme targets on the term's first day → no finding (judged by
     the list alone: such a child has no registry record to link a school record to); on a list but
@@ -191,16 +190,17 @@ def _loose(loose: Any, spans: Any, by_term: Any, lists: Any, ever: Any) -> Any:
     The payee's own ID is the finding's person_id."""
     names = spans.select("programme_code", programme_name=spans.span_name)
     u = loose.left_join(names, "programme_code").select(~ibis.selectors.endswith("_right"))
-    u = u.left_join(by_term.select("programme_code", "term", "target_categories"), ["programme_code", "term"])
-    u = u.select(~ibis.selectors.endswith("_right"))
     if lists is not None:
+        u = u.left_join(quals, [u.id_number == quals.person_id, u.term == quals.term,
+                                u.programme_code == quals.programme_code]).select(
+            ~ibis.selectors.endswith("_right")).drop("person_id")
         u = u.left_join(lists, [u.id_number == lists.person_id, u.term == lists.term]).select(
             ~ibis.selectors.endswith("_right")).drop("person_id")
         u = u.left_join(ever, u.id_number == ever.ever_id).drop("ever_id")
     else:
         u = u.mutate(list_categories=ibis.null("array<string>"), ever_categories=ibis.null("array<string>"))
-    ok = shares_category(u.target_categories, u.list_categories)
-    u = u.filter(~ok)
+    if lists is not None:
+        u = u.filter(~u.on_list.fill_null(False))
     u = with_county_name(u, "payer_county_code", "payer_name")
     listed = u.ever_categories.notnull()
     payee = u.id_number.fill_null(u.student_no)

@@ -67,8 +67,9 @@ def _detail(j: Any) -> Any:
         j.l_student_no.notnull().ifelse(ibis.literal("（最近学籍：").concat(rec, "）"), ""),
         verified.ifelse(
             ibis.literal("；").concat(_verification_clause(j), "，但学籍中没有与之对应的在读记录"),
-            j.verified_expired.isnull().ifelse("，也没有核实结论",
-                                               ibis.literal("，也没有有效的核实结论（").concat(j.verified_expired, "）")),
+            j.verified_expired.isnull().ifelse(
+                "，也没有核实结论",
+                ibis.literal("，也没有有效的核实结论（").concat(j.verified_expired.cast("string"), "）")),
         ),
         "。请核实其就学情况。",
     )

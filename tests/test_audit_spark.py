@@ -39,7 +39,11 @@ def test_audit_on_spark_raises_the_same_findings_as_on_duckdb() -> None:
                              inputs=RunInputs(registry=[], enrollment=[]),
                              audit_terms=[parse_term(t) for t in case["audit_terms"]])
             for name, rows in _expand(case).items():
-                ctx.put(name, ibis.memtable(_arrow(name, rows)))
+                table = _arrow(name, rows)
+                # Ibis' Spark in-memory tables refuse a null decimal: optional catalog columns left
+                # empty are left out (the audit reads the catalog's optional columns only where present)
+                empty = [c for c in table.column_names if name == "policies" and table[c].null_count == len(table)]
+                ctx.put(name, ibis.memtable(table.drop_columns(empty)))
             for step in AUDIT_STEPS:
                 step.run(ctx)
             spark = ctx.get("aid_findings").to_pyarrow().to_pylist()

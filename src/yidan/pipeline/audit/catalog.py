@@ -38,7 +38,10 @@ BY_TERM = pa.schema({
     "stages": pa.list_(pa.string()), "boarding_rule": pa.string(), "target_categories": pa.list_(pa.string()),
     "payer_rule": pa.string(), "region": pa.list_(pa.string()), "region_text": pa.string(),
     "amount_per_term": MONEY, "graded": pa.bool_(), "low_grade": pa.string(), "grades_text": pa.string(),
-    "share_central": MONEY, "share_province": MONEY, "approved_share": MONEY, "pay_deadline": pa.date32(),
+    # percentages as exact text ('12.50'): a null decimal in an in-memory table fails on Spark (Ibis
+    # 10); the engine casts them back to DECIMAL where it computes
+    "share_central": pa.string(), "share_province": pa.string(), "approved_share": pa.string(),
+    "pay_deadline": pa.date32(),
 })
 GRADES = pa.schema({"programme_code": pa.string(), "term": pa.string(), "grade": pa.string(),
                     "grade_amount": MONEY})
@@ -152,8 +155,9 @@ def read(ctx: Any, terms: list[Term]) -> Catalog:
                 "grades_text": "、".join(f"{r['grade']} {r['amount_per_term']:.2f} 元"
                                         for r in sorted(now, key=lambda r: -r["amount_per_term"]))
                 if low["grade"] is not None else None,
-                "share_central": first.get("share_central"), "share_province": first.get("share_province"),
-                "approved_share": first.get("approved_share"),
+                "share_central": _percent(first.get("share_central")),
+                "share_province": _percent(first.get("share_province")),
+                "approved_share": _percent(first.get("approved_share")),
                 "pay_deadline": start + timedelta(days=first["window"]) if first["window"] else None,
             })
             grades += [{"programme_code": code, "term": term.label, "grade": r["grade"],
@@ -166,6 +170,10 @@ def read(ctx: Any, terms: list[Term]) -> Catalog:
               else max((r["last_term"] for r in rows if r["programme_code"] == code), key=parse_term)}
              for code in codes]
     return Catalog(_memtable(by_term, BY_TERM), _memtable(grades, GRADES), _memtable(spans, SPANS))
+
+
+def _percent(v: Any) -> str | None:
+    return None if v is None else f"{Decimal(str(v)):.2f}"
 
 
 def _memtable(rows: list[dict[str, Any]], schema: pa.Schema) -> Any:

@@ -8,6 +8,7 @@ enrollment is read for them only (a catalog without shares reads nothing more).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import ibis
@@ -39,12 +40,13 @@ def check(ctx: RunContext, by_term: Any, resolved: Any) -> list[dict[str, Any]]:
     out = []
     for r in sorted(rows, key=lambda r: (r["county"], r["programme_code"], r["term"])):  # a row per county
         pupils_n = int(r["pupils"] or 0)
-        actual = (100 * r["recipients"] / pupils_n) if pupils_n else None
+        approved = Decimal(r["approved_share"])
+        actual = (Decimal(100 * r["recipients"]) / pupils_n) if pupils_n else None
         out.append({
             "county": r["county"], "programme_code": r["programme_code"], "term": r["term"],
             "recipients": int(r["recipients"]), "pupils": pupils_n,
-            "approved_share": f"{r['approved_share']:.2f}",
+            "approved_share": f"{approved:.2f}",
             "actual_share": f"{actual:.2f}" if actual is not None else None,
-            "over": actual is None or actual > float(r["approved_share"]),
+            "over": actual is None or actual > approved,
         })
     return out

@@ -53,8 +53,9 @@ def build(claims: Any, resolved: Any) -> Any:
     short = e.std - e.paid_total
     dup = (e.paid_rows >= 2) & (e.paid_total > e.std)
     split = e.share_central.notnull() | e.share_province.notnull()
-    central = (e.std * e.share_central.fill_null(0) / 100).round(2).cast(AMOUNT)
-    province = (e.std * e.share_province.fill_null(0) / 100).round(2).cast(AMOUNT)
+    pct = lambda v: v.cast(AMOUNT).fill_null(zero)  # noqa: E731 - the catalog's percentages, exact
+    central = (e.std * pct(e.share_central) / 100).round(2).cast(AMOUNT)
+    province = (e.std * pct(e.share_province) / 100).round(2).cast(AMOUNT)
     entitled = _part(
         e, e.responsible,
         entitled_n=ibis.literal(1),

@@ -34,9 +34,10 @@ RUN set -eux; \
     useradd --system --uid 10001 --gid yidan --home-dir /var/lib/yidan --shell /usr/sbin/nologin yidan; \
     install -d -o yidan -g yidan -m 0750 /var/lib/yidan
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links /wheels yidan \
-    && python -c "from yidan.reports.fonts import cjk_font_family; print(cjk_font_family())"
+    pip install --no-cache-dir --no-index --find-links /wheels yidan
 USER yidan
+# the charts' Chinese font is found (and matplotlib's font cache built as the user that runs the app)
+RUN python -c "from yidan.reports.fonts import cjk_font_family; print(cjk_font_family())"
 WORKDIR /var/lib/yidan
 VOLUME ["/var/lib/yidan"]
 EXPOSE 8000

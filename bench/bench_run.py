@@ -5,10 +5,15 @@
 
 Runs `yidan.pipeline.run.run_comparison` on the generated set twice — once from the Parquet
 copies of registry, enrollment and aid (where the generator wrote them), once from CSV/XLSX —
-each in its own process so peak memory is that run's alone, and the floor: DuckDB reading the
-same registry and enrollment files, one inner join on the ID, two anti-joins and a group-by.
-Prints stage timings, wall time, peak resident memory and the ratio to the floor, then one
-JSON line with every figure (see bench/README.md for recorded results and targets).
+each in its own process so peak memory is that run's alone, and two floors: DuckDB reading the
+same registry and enrollment files, one inner join on the ID, two anti-joins and a group-by; and
+the fair floor (issue 18), what any exact reconciliation with aid must do — read registry,
+enrollment and aid, join registry × enrollment and aid × registry on the ID, the two anti-joins, a
+group-by by county and one by county × programme × term. Prints stage timings with their CPU
+seconds (user + sys, every DuckDB thread), CPU seconds per materialised table, wall time, peak
+resident memory and the ratios to both floors, then one JSON line with every figure (see
+bench/README.md for recorded results and targets). `--keep DIR` keeps the run directories, for
+`bench/compare_runs.py` (hash-compare two runs' outputs).
 """
 
 from __future__ import annotations

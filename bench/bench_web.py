@@ -1,4 +1,18 @@
-"""Web benchmark: 50 concurrent users browsing a county of 10 000 findings on PostgreSQL.
+"""Web benchmark: concurrent users browsing published findings, on PostgreSQL or SQLite.
+
+With `--run-dir` (issue 21) it publishes a real run directory (the province preset's, `yidan run`'s
+output) and measures, in order: publishing in a process of its own (time, peak memory), a
+re-publish of the same run (must be refused), a second, changed run (a copy whose persons changed
+for some findings and some findings gone: only those cases may get a new version), one county's
+workbook on the first request and 10 simultaneous first requests of another county, the province's
+case-list page (size, time), 30 simultaneous sign-ins (the server's memory before and after), and
+the crowd: U county clerks across the busiest counties browsing as below. The JSON it prints is
+what bench/README.md records.
+
+    nice -n 10 python bench/bench_web.py --run-dir /work/bench-data/runs/main-tenth-pq --users 30 \
+        --database-url sqlite:////tmp/bench.db
+
+Without `--run-dir`, the invented run:
 
 Builds a fresh PostgreSQL schema, publishes a synthetic run with N findings in one county,
 starts the application with uvicorn on loopback (its own worker processes), signs in U county clerks (httpx async,
@@ -84,7 +98,8 @@ def write_run(out: Path, n: int, seed: int = 7) -> Path:
 
 
 async def user_session(base: str, username: str, n_requests: int, deadline: float, case_ids: list[int],
-                       townships: list[str], times: dict[str, list[float]], errors: list[str]) -> None:
+                       townships: list[str], times: dict[str, list[float]], errors: list[str],
+                       county: str = COUNTY) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=60, follow_redirects=False) as client:
         page = await client.get("/login")
         token = _CSRF.search(page.text).group(1)  # type: ignore[union-attr]
@@ -107,7 +122,7 @@ async def user_session(base: str, username: str, n_requests: int, deadline: floa
             elif kind == "case":
                 url = f"/cases/{rng.choice(case_ids)}"
             else:
-                url = f"/dashboard/{COUNTY}"
+                url = f"/dashboard/{county}"
             t0 = time.perf_counter()
             try:
                 r = await client.get(url)
@@ -150,7 +165,15 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=120, help="time limit for the browsing")
     ap.add_argument("--database-url", default=PG_URL)
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    ap.add_argument("--run-dir", type=Path, help="a real run directory to publish (issue 21's measurements)")
+    ap.add_argument("--publish-only", nargs=3, metavar=("URL", "RUN_PK", "USER_ID"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.publish_only:
+        publish_in_process(*args.publish_only)
+        return
+    if args.run_dir:
+        real_run(args)
+        return
 
     schema = f"yidan_bench_{uuid.uuid4().hex[:8]}"
     admin_engine = make_engine(args.database_url)
@@ -229,6 +252,246 @@ def main() -> None:
         engine.dispose()
         drop_schema(admin_engine, schema)
         admin_engine.dispose()
+
+
+# --- issue 21: a real run directory ----------------------------------------------------------------------
+
+
+def publish_in_process(url: str, run_pk: str, user_id: str) -> None:
+    """Publish in this process alone (as the worker would) and print its time and peak memory."""
+    import resource
+
+    from yidan.store.db import session_factory
+    from yidan.store.errors import ActionError
+    from yidan.store.publish import publish_job
+
+    engine = make_engine(url)
+    t0 = time.perf_counter()
+    try:
+        result = publish_job(session_factory(engine), run_pk=int(run_pk), user_id=int(user_id))
+        out = {"ok": True, "opened": result.opened, "kept": result.kept, "resolved": result.resolved,
+               "reopened": result.reopened}
+    except ActionError as exc:
+        out = {"ok": False, "refused": exc.message}
+    out |= {"s": round(time.perf_counter() - t0, 2), "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    print(json.dumps(out, ensure_ascii=False))
+
+
+def _publish(url: str, run_pk: int, user_id: int) -> dict:
+    done = subprocess.run([sys.executable, __file__, "--publish-only", url, str(run_pk), str(user_id)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(done.stderr[-3000:])
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def changed_copy(run_dir: Path, out: Path, *, n_changed: int = 200, n_gone: int = 100) -> tuple[Path, int, int]:
+    """A second run: the same directory with the phone of `n_changed` finding persons changed and the
+    findings of `n_gone` other persons gone (a later run in which they were resolved)."""
+    import shutil
+
+    import pyarrow.compute as pc
+
+    shutil.copytree(run_dir, out)
+    findings = pq.read_table(out / "findings.parquet")
+    persons = pq.read_table(out / "persons.parquet")
+    pids = sorted(set(findings["person_id"].to_pylist()))
+    changed, gone = pids[:n_changed], pids[n_changed : n_changed + n_gone]
+    hit = pc.is_in(persons["person_id"], value_set=pa.array(changed))
+    phone = pc.if_else(hit, pa.scalar("13900000000"), persons["phone"])
+    persons = persons.set_column(persons.schema.get_field_index("phone"), "phone", phone)
+    pq.write_table(persons, out / "persons.parquet")
+    keep = pc.invert(pc.is_in(findings["person_id"], value_set=pa.array(gone)))
+    pq.write_table(findings.filter(keep), out / "findings.parquet")
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    manifest["run_id"] = str(manifest["run_id"]) + "-b"
+    manifest["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    n_changed_findings = int(pc.sum(pc.is_in(findings["person_id"], value_set=pa.array(changed))).as_py() or 0)
+    return out, n_changed_findings, len(gone)
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (the server and its workers), MB."""
+    total = 0
+    pids = [str(pid)] + [p for p in os.listdir("/proc") if p.isdigit() and _ppid(p) == str(pid)]
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return round(total / 1024, 1)
+
+
+def _ppid(pid: str) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].split()[1]
+    except OSError:
+        return None
+
+
+async def _login(client: httpx.AsyncClient, username: str) -> bool:
+    page = await client.get("/login")
+    token = _CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+    r = await client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
+    return r.status_code == 303
+
+
+def real_run(args: argparse.Namespace) -> None:  # noqa: PLR0915 - one measurement after another
+    from sqlalchemy import func, select
+
+    from yidan.store.db import session_factory
+    from yidan.store.models import Case
+
+    pg = args.database_url.startswith("postgresql")
+    tmp = Path(tempfile.mkdtemp(prefix="yidan-bench-"))
+    schema = f"yidan_bench_{uuid.uuid4().hex[:8]}"
+    if pg:
+        admin_engine = make_engine(args.database_url)
+        create_schema(admin_engine, schema)
+        url = args.database_url + ("&" if "?" in args.database_url else "?") + f"options=-csearch_path%3D{schema}"
+    else:
+        url = args.database_url if args.database_url.startswith("sqlite:///") else f"sqlite:///{tmp / 'yidan.db'}"
+    engine = make_engine(url)
+    report: dict = {"database": "PostgreSQL" if pg else "SQLite", "run_dir": str(args.run_dir)}
+    server = None
+    try:
+        upgrade(engine)
+        sessions = session_factory(engine)
+        findings = pq.read_table(args.run_dir / "findings.parquet", columns=["county"])
+        by_county: dict[str, int] = {}
+        for c in findings["county"].to_pylist():
+            by_county[c] = by_county.get(c, 0) + 1
+        busiest = sorted(by_county, key=lambda c: -by_county[c])
+        report["findings"] = findings.num_rows
+        report["persons"] = pq.ParquetFile(args.run_dir / "persons.parquet").metadata.num_rows
+        with session_scope(sessions) as s:
+            admin = users.create_user(s, username="admin", password_hash=hash_password(PASSWORD),
+                                      role="province_admin", region="43")
+            for k in range(max(args.users, 30)):
+                users.create_user(s, username=f"clerk{k}", password_hash=hash_password(PASSWORD), role="county",
+                                  region=busiest[k % min(len(busiest), 10)])
+            for k in range(10):
+                users.create_user(s, username=f"wb{k}", password_hash=hash_password(PASSWORD), role="county",
+                                  region=busiest[1])
+            admin_id = admin.id
+
+        def register(path: Path) -> int:
+            manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+            with session_scope(sessions) as s:
+                run = run_crud.create_run(s, path=str(path), region="43", started_by=admin_id, status="complete")
+                run.run_id, run.term = manifest["run_id"], manifest["term"]
+                return int(run.id)
+
+        report["publish"] = _publish(url, register(args.run_dir), admin_id)
+        report["republish_same_run"] = _publish(url, register(args.run_dir), admin_id)
+        with session_scope(sessions) as s:
+            versions = dict(s.execute(select(Case.id, Case.version)).all())
+        second, n_changed, n_gone = changed_copy(args.run_dir, tmp / "run-b")
+        report["changed_run"] = _publish(url, register(second), admin_id)
+        with session_scope(sessions) as s:
+            after = dict(s.execute(select(Case.id, Case.version)).all())
+            report["changed_run"] |= {
+                "findings_of_changed_persons": n_changed, "persons_gone": n_gone,
+                "cases_with_new_version": sum(1 for k, v in after.items() if k in versions and v != versions[k]),
+                "cases": s.scalar(select(func.count()).select_from(Case))}
+
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "yidan.web.server:app_from_env", "--host", "127.0.0.1",
+             "--port", str(port), "--workers", str(args.workers), "--log-level", "warning", "--timeout-keep-alive",
+             "120", "--timeout-worker-healthcheck", "60"],
+            env={**os.environ, "YIDAN_DATABASE_URL": url, "YIDAN_DATA_DIR": str(tmp / "data")})
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(1200):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        time.sleep(2)
+
+        async def measure() -> None:
+            async with httpx.AsyncClient(base_url=base, timeout=300) as c:
+                await _login(c, "clerk0")
+                t0 = time.perf_counter()
+                r = await c.get("/workbook/download")
+                report["workbook_first_s"] = round(time.perf_counter() - t0, 2)
+                report["workbook_status"] = r.status_code
+            clients = [httpx.AsyncClient(base_url=base, timeout=300) for _ in range(10)]
+            await asyncio.gather(*(_login(c, f"wb{k}") for k, c in enumerate(clients)))
+            t0 = time.perf_counter()
+            answers = await asyncio.gather(*(c.get("/workbook/download") for c in clients), return_exceptions=True)
+            report["workbook_10_concurrent"] = {
+                "s": round(time.perf_counter() - t0, 2),
+                "statuses": sorted(getattr(a, "status_code", type(a).__name__) for a in answers),
+                "distinct_bodies": len({a.content for a in answers if isinstance(a, httpx.Response)})}
+            for c in clients:
+                await c.aclose()
+            async with httpx.AsyncClient(base_url=base, timeout=300) as c:
+                await _login(c, "admin")
+                await c.get("/cases")
+                sizes, took = [], []
+                for _ in range(5):
+                    t0 = time.perf_counter()
+                    r = await c.get("/cases")
+                    took.append(time.perf_counter() - t0)
+                    sizes.append(len(r.content))
+                report["province_list_page"] = {"kb": round(max(sizes) / 1024, 1),
+                                                "ms_median": round(statistics.median(took) * 1000)}
+                t0 = time.perf_counter()
+                r = await c.get("/dashboard/43")
+                report["province_dashboard_ms"] = round((time.perf_counter() - t0) * 1000)
+            before = _rss_mb(server.pid)
+            clients = [httpx.AsyncClient(base_url=base, timeout=300) for _ in range(30)]
+            pages = await asyncio.gather(*(c.get("/login") for c in clients))
+            t0 = time.perf_counter()
+            ok = await asyncio.gather(*(c.post("/login", data={
+                "username": f"clerk{k}", "password": PASSWORD,
+                "csrf_token": _CSRF.search(p.text).group(1)})  # type: ignore[union-attr]
+                for k, (c, p) in enumerate(zip(clients, pages, strict=True))))
+            report["logins_30"] = {"s": round(time.perf_counter() - t0, 2), "rss_before_mb": before,
+                                   "rss_after_mb": _rss_mb(server.pid),
+                                   "signed_in": sum(1 for r in ok if r.status_code == 303)}
+            for c in clients:
+                await c.aclose()
+
+        asyncio.run(measure())
+
+        with session_scope(sessions) as s:
+            cases = {c: list(s.scalars(select(Case.id).where(Case.county == c).limit(2000))) for c in busiest[:10]}
+            towns = {c: sorted({t for t in s.scalars(select(Case.township).where(Case.county == c).distinct()) if t})
+                     for c in busiest[:10]}
+        times: dict[str, list[float]] = {}
+        errors: list[str] = []
+
+        async def crowd() -> float:
+            deadline = time.perf_counter() + args.seconds
+            start = time.perf_counter()
+            await asyncio.gather(*(user_session(
+                base, f"clerk{u}", args.requests, deadline, cases[busiest[u % min(len(busiest), 10)]],
+                towns[busiest[u % min(len(busiest), 10)]], times, errors, county=busiest[u % min(len(busiest), 10)])
+                for u in range(args.users)))
+            return time.perf_counter() - start
+
+        wall = asyncio.run(crowd())
+        every = [x for v in times.values() for x in v]
+        report["crowd"] = {
+            "users": args.users, "workers": args.workers, "requests": len(every), "errors": len(errors),
+            "error_kinds": sorted(set(errors))[:10], "wall_s": round(wall, 1),
+            "p50_ms": round(statistics.median(every) * 1000), "p95_ms": round(pct(every, 95) * 1000),
+            "by_kind": {k: {"n": len(v), "p95_ms": round(pct(v, 95) * 1000)} for k, v in sorted(times.items())}}
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        engine.dispose()
+        if pg:
+            drop_schema(admin_engine, schema)
+            admin_engine.dispose()
 
 
 if __name__ == "__main__":

@@ -401,3 +401,12 @@ def county_dataset(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def county_run(county_dataset: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A completed run on the county preset. Slow: use it only in tests marked `slow`."""
     return run_generated(county_dataset, tmp_path_factory.mktemp("county_run") / "run")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_worker_threads() -> Any:
+    """Applications a test left running stop their in-process workers before pytest's own end (issue 22)."""
+    yield
+    from yidan.jobs.worker import close_all
+
+    close_all()

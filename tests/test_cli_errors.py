@@ -82,7 +82,7 @@ def test_a_full_disk_fails_the_run_with_the_reason_and_keeps_the_earlier_complet
     earlier = rule_case_runner(classify_case_named("unmatched"), out=out).manifest  # read now: RunDir reads lazily
     import yidan.pipeline.write as write
 
-    monkeypatch.setattr(write.pq, "write_table", full_disk)
+    monkeypatch.setattr(write, "_copy_sorted", full_disk)  # the outputs' Parquet writer
     with pytest.raises(OutputError, match=f"磁盘空间不足，无法写入 {out}"):
         rule_case_runner(classify_case_named("enrollment_suspended_dropped_deceased"), out=out)
     kept = RunDir(out).manifest

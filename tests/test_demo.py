@@ -51,6 +51,7 @@ def test_demo_runs_the_chain_and_its_county_account_sees_the_county_list(tmp_pat
         county_findings = [f for f in run.findings().to_pylist() if f["county"] == county.region]
         assert county_findings, "the demo county has findings to work"
         assert county_findings[0]["code"] in cases.text
+    web.state.worker.shutdown()
 
 
 def test_demo_refuses_a_folder_with_a_users_files_and_deletes_nothing(tmp_path: Path):

@@ -9,10 +9,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from conftest import write_table_csv
-from web_fixtures import (
+from web_fixtures import (  # noqa: F401 - fixtures
     COUNTY_A,
     COUNTY_B,
     POLICIES,
@@ -20,13 +20,15 @@ from web_fixtures import (
     Env,
     background_children,
     browser_login,
+    engine_fixture,
     fixture_findings,
     make_user,
+    pg_schema_fixture,
     publish_fixture_run,
 )
 from yidan.jobs.intake import schedule_allows, term_of_day
 from yidan.settings import AppSettings, IntakeSettings, RunConfig, WorkerSettings
-from yidan.store.db import make_engine, session_scope, upgrade
+from yidan.store.db import session_scope
 from yidan.store.models import Alert, Run
 from yidan.web.app import create_app
 from yidan.web.masking import mask_id
@@ -42,19 +44,17 @@ def quick_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def watched(tmp_path: Path, quick_hashes: None) -> Iterator[tuple[Env, Path]]:
-    """An application on SQLite whose in-process worker watches an intake folder, with the real pipeline."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'yidan.db'}")
-    upgrade(engine)
+def watched(engine: Engine, tmp_path: Path, quick_hashes: None) -> Iterator[tuple[Env, Path]]:
+    """An application (SQLite and PostgreSQL) whose worker watches an intake folder, with the real pipeline."""
     intake = tmp_path / "intake"
     intake.mkdir()
     settings = AppSettings(database_url="sqlite://", data_dir=tmp_path / "data",
                            intake=IntakeSettings(folder=intake, term=TERM, settle_seconds=0.2),
-                           worker=WorkerSettings(poll_seconds=0.2, lease_seconds=120, heartbeat_seconds=5))
+                           worker=WorkerSettings(mode="inprocess", poll_seconds=0.2, lease_seconds=120,
+                                                 heartbeat_seconds=5))
     app = create_app(settings, engine=engine, migrate=False)  # the production runner: `yidan run`'s pipeline
     yield Env(app=app, engine=engine, data_dir=tmp_path / "data"), intake
     app.state.worker.shutdown()
-    engine.dispose()
 
 
 def _rows(children: list[dict]) -> dict[str, list[dict]]:

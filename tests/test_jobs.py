@@ -40,6 +40,8 @@ from yidan.web.worker import RunSpec, RunWorker
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = WorkerSettings(lease_seconds=1.0, heartbeat_seconds=0.2, poll_seconds=0.1)
+# where a test relies on a lease not running out early: seconds to spare on a busy machine
+STEADY = WorkerSettings(lease_seconds=3.0, heartbeat_seconds=0.3, poll_seconds=0.1)
 
 
 def _queue_run(sessions, executor: RunWorker, folder: Path) -> int:  # type: ignore[no-untyped-def]
@@ -98,12 +100,12 @@ def test_a_run_whose_worker_died_fails_after_its_lease_with_the_reason_and_can_b
     executor = RunWorker(sessions, tmp_path / "data", fixture_runner, mode="external", worker_settings=FAST)
     run_pk = _queue_run(sessions, executor, tmp_path)
     with session_scope(sessions) as s:  # a worker claims it, then is killed: no heartbeat, no finish
-        assert queue.claim(s, owner="host:4242:external", lease_seconds=FAST.lease_seconds) is not None
+        assert queue.claim(s, owner="host:4242:external", lease_seconds=STEADY.lease_seconds) is not None
         run_crud.set_progress(s, run_pk=run_pk, status="running", progress="读入数据")
     live = QueueWorker(sessions, executor, settings=FAST, mode="external", name="survivor")
     assert live.run_once() is False  # the lease still runs: the job is left alone
     assert _run(sessions, run_pk).status == "running"
-    time.sleep(FAST.lease_seconds + 0.2)
+    time.sleep(STEADY.lease_seconds + 0.2)
     assert live.run_once() is False  # reaped, nothing else queued
     run = _run(sessions, run_pk)
     assert run.status == "failed" and "租约到期" in (run.error or "") and "host:4242:external" in (run.error or "")
@@ -121,13 +123,13 @@ def test_a_long_run_keeps_its_lease_by_heartbeats(engine: Engine, tmp_path: Path
     sessions = session_factory(engine)
 
     def slow(spec, out_dir, progress):  # type: ignore[no-untyped-def]
-        time.sleep(FAST.lease_seconds * 2.5)  # far longer than the lease: only heartbeats keep it
+        time.sleep(STEADY.lease_seconds * 2.5)  # far longer than the lease: only heartbeats keep it
         return fixture_runner(spec, out_dir, progress)
 
-    executor = RunWorker(sessions, tmp_path / "data", slow, mode="external", worker_settings=FAST)
+    executor = RunWorker(sessions, tmp_path / "data", slow, mode="external", worker_settings=STEADY)
     run_pk = _queue_run(sessions, executor, tmp_path)
-    worker = QueueWorker(sessions, executor, settings=FAST, mode="external", name="busy")
-    reaper = QueueWorker(sessions, executor, settings=FAST, mode="external", name="reaper")
+    worker = QueueWorker(sessions, executor, settings=STEADY, mode="external", name="busy")
+    reaper = QueueWorker(sessions, executor, settings=STEADY, mode="external", name="reaper")
     import threading
 
     t = threading.Thread(target=worker.run_once)
@@ -249,6 +251,7 @@ def test_two_web_processes_and_a_worker_killed_mid_run_lose_and_repeat_no_run(pg
             return _http("GET", f"http://127.0.0.1:{port}/api/runs/{pk}", token)
 
         worker = subprocess.Popen(worker_cmd, env=env, cwd=tmp_path)
+        procs.append(worker)  # killed in `finally` whatever fails
         _until("第二次比对开始", lambda: status(queued[1])["status"] == "running")
         os.kill(worker.pid, signal.SIGKILL)  # killed in the middle of the second run
         worker.wait()
@@ -258,6 +261,7 @@ def test_two_web_processes_and_a_worker_killed_mid_run_lose_and_repeat_no_run(pg
         assert status(queued[1])["status"] == "running"  # nobody fails it before its lease runs out
 
         restarted = subprocess.Popen(worker_cmd, env=env, cwd=tmp_path)
+        procs.append(restarted)
         try:
             _until("第三次比对完成", lambda: status(queued[2])["status"] == "complete")
             second = status(queued[1])
@@ -278,12 +282,14 @@ def test_two_web_processes_and_a_worker_killed_mid_run_lose_and_repeat_no_run(pg
         assert all(status(pk)["run_id"] == "real-pipeline-run" for pk in queued)
     finally:
         for p in procs:
-            p.terminate()
+            if p.poll() is None:
+                p.terminate()
         for p in procs:
             try:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
+                p.wait()
 
 
 def test_publishing_as_a_queued_job_opens_the_cases_of_the_run(engine: Engine, tmp_path: Path) -> None:

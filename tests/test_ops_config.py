@@ -91,7 +91,7 @@ def test_readyz_says_ready_only_with_the_schema_at_head_and_a_worker_polling(env
                                                  poll_seconds=0.1))
     time.sleep(0.6)  # the in-process worker of `env` is stopped: its last poll grows old
     env.app.state.worker.shutdown()
-    time.sleep(0.6)
+    time.sleep(1.0)
     app = create_app(external, engine=env.engine, migrate=False)
     r = TestClient(app).get("/readyz")
     assert r.status_code == 503 and any("yidan worker" in p for p in r.json()["problems"])

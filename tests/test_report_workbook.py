@@ -55,7 +55,8 @@ def test_finding_sheets_have_chinese_headers_frozen_row_and_filter(county_books)
     ws = _book(county_books, "430102")["学生资助"]
     assert [c.value for c in ws[1]] == HEADERS
     assert ws.freeze_panes == "C2"
-    assert ws.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(HEADERS))}{ws.max_row}"
+    last = openpyxl.utils.get_column_letter(len(HEADERS))
+    assert ws.auto_filter.ref == f"A1:{last}{ws.max_row}"
 
 
 def test_id_numbers_and_codes_are_text_and_columns_fit_them(county_books):

@@ -103,6 +103,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/runs/{run_pk}/preview"): ADMIN,
     ("GET", "/api/dashboard/{region}"): ALL,
     ("GET", "/api/link-decisions"): ADMIN,
+    ("GET", "/places/{kind}"): ALL,  # issue 21: filter menus, inside the region
 }
 # open to everyone, signed in or not
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/api/openapi.json"),
@@ -178,7 +179,8 @@ def test_every_role_gets_the_expected_answer_on_every_route_in_and_outside_its_r
         for cid, person in s.execute(select(Case.id, Case.person).where(Case.county == COUNTY_A)).all():
             # the registry phone, as the run will carry it once persons hold it (issue 14)
             s.execute(update(Case).where(Case.id == cid).values(person={**(person or {}), "phone": PHONE}))
-    values = {"{case_id}": str(case_id), "{run_pk}": str(run_pk), "{region}": COUNTY_A, "{user_id}": str(admin.id)}
+    values = {"{case_id}": str(case_id), "{run_pk}": str(run_pk), "{region}": COUNTY_A, "{user_id}": str(admin.id),
+              "{kind}": "village"}
     worker = make_user(env, "worker", "county", COUNTY_A)
     w = browser_login(env, worker.username)
     team = {f"member{i}_{k}": v for i in (1, 2, 3) for k, v in (("name", f"成员{i}"), ("phone", TEAM_PHONE))}

@@ -74,6 +74,8 @@ def test_the_school_lists_are_offered_too_and_an_inspector_gets_none(env: Env, t
     r = client.get("/visits/download", params={"by": "school", "unit": school})
     assert r.status_code == 200 and r.content.startswith(b"%PDF")
     assert browser_login(env, "insp").get("/visits").status_code == 403
+    bad = client.get("/visits", params={"by": "household"})
+    assert bad.status_code == 400 and "不支持的分组" in bad.text
 
 
 def test_the_workbook_downloaded_from_the_web_lists_the_team_and_follows_a_change(env: Env, tmp_path: Path) -> None:

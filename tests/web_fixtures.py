@@ -25,7 +25,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -259,6 +259,8 @@ def write_run(out: Path, *, run_id: str, findings: list[dict[str, Any]] | None =
     shutil.copytree(_RUNS[key], out)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     manifest["run_id"] = run_id
+    # a copy stands for a run made now: its data are newer than anything closed before it (issue 21)
+    manifest["started_at"] = datetime.now(UTC).isoformat(timespec="microseconds")
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     return RunDir(out)
 

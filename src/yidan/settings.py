@@ -13,8 +13,9 @@ import json
 import tomllib
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from yidan.errors import ConfigError
@@ -104,6 +105,17 @@ def load_run_config(path: Path | None) -> RunConfig:
         raise ConfigError(f"配置项 {where} 无效：{first['msg']}", hint="对照 yidan init 生成的默认配置修改。") from None
 
 
+class PasswordHashing(BaseModel):
+    """argon2id cost for a server (issue 21): 19 MiB, 2 passes, one lane (OWASP's first choice), and at
+    most `max_concurrent` hashes computed at once per server process, so a burst of sign-ins cannot
+    exhaust memory (30 at once need at most max_concurrent × memory_kib, the others wait their turn).
+    Hashes made with other parameters still verify (argon2 stores them in the hash).
+    Environment: YIDAN_PASSWORD_HASHING='{"memory_kib": 32768, "max_concurrent": 4}'."""
+
+    memory_kib: Annotated[int, Field(ge=19 * 1024, le=32 * 1024)] = 19 * 1024
+    time_cost: Annotated[int, Field(ge=1, le=10)] = 2
+    parallelism: Annotated[int, Field(ge=1, le=4)] = 1
+    max_concurrent: Annotated[int, Field(ge=1, le=64)] = 4
 class WorkerSettings(BaseModel):
     """The job queue (issue 22): who takes queued runs, and how long a claimed job's lease lasts."""
 
@@ -199,6 +211,7 @@ class AppSettings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     max_workbook_bytes: int = 20 * 1024 * 1024
     max_run_upload_bytes: int = 2 * 1024 * 1024 * 1024
+    password_hashing: PasswordHashing = PasswordHashing()  # issue 21
     worker: WorkerSettings = WorkerSettings()  # the job queue (issue 22)
     log: LogSettings = LogSettings()  # issue 22
     intake: IntakeSettings = IntakeSettings()  # issue 22

@@ -43,6 +43,8 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="监听地址")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="端口")] = 8000,
     database_url: DbOption = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64,
+                                         help="服务进程数（生产环境建议 CPU 核数；多进程时请用 PostgreSQL）")] = 1,
 ) -> None:
     """启动网页应用（默认 SQLite；给出 postgresql+psycopg://… 则使用 PostgreSQL）。"""
     from yidan.settings import get_app_settings
@@ -51,8 +53,9 @@ def serve(
     settings = get_app_settings(**({"database_url": database_url} if database_url else {}))
     mode = settings.worker.resolved_mode(settings.database_url)
     how = "本进程内置工作线程执行比对" if mode == "inprocess" else "比对由独立的 yidan worker 进程执行"
-    console.print(f"[bold]网页应用：[/]http://{host}:{port}/    任务模式：{mode}（{how}）    （按 Ctrl+C 停止）")
-    run_server(database_url=database_url, host=host, port=port)
+    console.print(f"[bold]网页应用：[/]http://{host}:{port}/    任务模式：{mode}（{how}）    "
+                  f"{workers} 个服务进程    （按 Ctrl+C 停止）")
+    run_server(database_url=database_url, host=host, port=port, workers=workers)
 
 
 @db_app.command("upgrade")

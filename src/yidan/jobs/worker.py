@@ -7,11 +7,14 @@ service as `yidan run`); publishing calls `yidan.store.publish.publish_run` unch
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import socket
+import sys
 import threading
 import uuid
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from yidan.web.worker import RunSpec, RunWorker
 
 log = logging.getLogger(__name__)
+_THREADS: weakref.WeakSet[QueueWorker] = weakref.WeakSet()  # workers running in a thread of this process
 
 
 def spec_payload(spec: RunSpec) -> dict[str, Any]:
@@ -126,6 +130,8 @@ class QueueWorker:
             try:
                 ran = self.run_once()
             except Exception:  # the database away for a moment: try again at the next poll
+                if self.stopping.is_set() or sys.is_finalizing():
+                    return
                 log.exception("worker %s: poll failed", self.name)
                 ran = False
             if not ran:
@@ -134,12 +140,26 @@ class QueueWorker:
 
     def start(self) -> threading.Thread:
         self.thread = threading.Thread(target=self.loop, daemon=True, name="yidan-worker")
+        _THREADS.add(self)
         self.thread.start()
         return self.thread
 
     def close(self) -> None:
         self.stopping.set()
         self.wake.set()
+
+
+def close_all(timeout: float = 5.0) -> None:
+    """Stop every worker thread of this process (at exit; tests call it at the end of their session)."""
+    workers = list(_THREADS)
+    for w in workers:
+        w.close()
+    for w in workers:
+        if w.thread is not None and w.thread is not threading.current_thread():
+            w.thread.join(timeout)
+
+
+atexit.register(close_all)
 
 
 Handler = Callable[[QueueWorker, "int | None", dict[str, Any], Callable[[], bool]], tuple[bool, "str | None"]]

@@ -50,15 +50,18 @@ def with_birth_dates(reg: Any) -> Any:
     valid = reg.id_number_valid.fill_null(False)
     converted = (reg.id_number_converted.fill_null(False) if "id_number_converted" in reg.columns
                  else ibis.literal(False))
-    from_id = id_birth_date(valid, reg.id_number)
-    conflict = (valid & reg.birth_date.notnull() & (reg.birth_date != from_id)).fill_null(False)
-    return reg.mutate(
-        birth_date=ibis.ifelse(conflict & ~converted, from_id, reg.birth_date),
-        registry_birth_date=reg.birth_date,
-        id_birth_date=from_id,
-        id_converted=converted,
-        birth_conflict=conflict,
-    )
+    # the ID's date and the conflict are columns of their own layer, each computed once per row (as
+    # one expression the date was parsed four times over, on every registry row: measured)
+    t = reg.mutate(_from_id=id_birth_date(valid, reg.id_number), _converted=converted)
+    t = t.mutate(_conflict=(t.id_number_valid.fill_null(False) & t.birth_date.notnull()
+                            & (t.birth_date != t._from_id)).fill_null(False))
+    return t.mutate(
+        birth_date=ibis.ifelse(t._conflict & ~t._converted, t._from_id, t.birth_date),
+        registry_birth_date=t.birth_date,
+        id_birth_date=t._from_id,
+        id_converted=t._converted,
+        birth_conflict=t._conflict,
+    ).drop("_from_id", "_converted", "_conflict")
 
 
 def reference_day(ctx: RunContext, term: Term) -> date:

@@ -11,6 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -68,13 +69,16 @@ class RunDir:
     def term(self) -> str:
         return str(self.manifest["term"])
 
-    def table(self, name: str) -> pa.Table:
+    def table(self, name: str, *, keep: dict[str, pa.Array] | None = None) -> pa.Table:
+        """The declared columns of `name`. `keep` (column -> values) reads only the rows whose value in
+        each named column is among the given ones: DuckDB semi-joins while it scans the file, vector by
+        vector under a memory limit, so a few thousand persons out of millions cost little memory."""
         path = self.path / f"{name}.parquet"
         if not path.is_file():
             raise NotFoundError(f"比对结果缺少 {name}.parquet：{self.path}", hint="重新运行 yidan run。")
         try:
-            table = pq.read_table(path)
-        except (OSError, pa.ArrowException) as exc:
+            table = pq.read_table(path) if keep is None else _semi_join(path, keep)
+        except (OSError, pa.ArrowException, duckdb.Error) as exc:
             raise NotFoundError(f"比对结果文件损坏，无法读取：{path}", hint="重新运行 yidan run 生成该结果目录。") from exc
         declared = DECLARED.get(name)
         if declared is None:
@@ -113,3 +117,20 @@ class RunDir:
 
     def rejects(self) -> pa.Table:
         return self.table("rejects")
+
+
+def _semi_join(path: Path, keep: dict[str, pa.Array]) -> pa.Table:
+    """The rows of a Parquet file whose value in each column of `keep` is among its values (DuckDB)."""
+    con = duckdb.connect(config={"threads": 2, "memory_limit": "256MB"})
+    try:
+        names = [c for c in pq.read_schema(path).names if c in keep]
+        if len(names) < len(keep):  # a column the file lacks: no row can match
+            return pq.read_schema(path).empty_table()
+        conds = []
+        for i, col in enumerate(names):
+            con.register(f"keep_{i}", pa.table({"v": keep[col]}))
+            conds.append(f'"{col}" IN (SELECT v FROM keep_{i})')
+        sql = f"SELECT * FROM read_parquet(?) WHERE {' AND '.join(conds)}"  # noqa: S608 - names from the file
+        return con.sql(sql, params=[str(path)]).to_arrow_table()
+    finally:
+        con.close()

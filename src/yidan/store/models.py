@@ -195,6 +195,7 @@ class Case(Base):
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    facts_hash: Mapped[str | None] = mapped_column(String(64), default=None)  # what publishing last wrote
 
     events: Mapped[list[CaseEvent]] = relationship(order_by="CaseEvent.id", back_populates="case")
 
@@ -258,6 +259,37 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
+# --- province scale (issue 21): per-region aggregates and the places of the cases, written at publish ---
+
+
+class RegionCount(Base):
+    """Counts of one published run for one region at any level (province, city, county, township),
+    with its parent region: a dashboard reads its own row set and its children's, nothing else."""
+
+    __tablename__ = "region_counts"
+    __table_args__ = (Index("ix_region_counts_region", "region", "run_pk"),
+                      Index("ix_region_counts_parent", "parent", "run_pk"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    region: Mapped[str] = mapped_column(String(12))
+    parent: Mapped[str | None] = mapped_column(String(12), default=None)
+    dimension: Mapped[str] = mapped_column(String(16))  # status | finding
+    key: Mapped[str] = mapped_column(String(32))
+    count: Mapped[int] = mapped_column(default=0)
+
+
+class Place(Base):
+    """A township, village or school some case lies in, with the name the run carried (filter menus)."""
+
+    __tablename__ = "places"
+    __table_args__ = (Index("ix_places_parent", "kind", "parent"),)
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # township | village | school
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    county: Mapped[str] = mapped_column(String(6), primary_key=True)
+    parent: Mapped[str | None] = mapped_column(String(12), default=None)  # county / township / county
+    name: Mapped[str | None] = mapped_column(String(64), default=None)
 # --- job queue (issue 22): runs, publishing and report generation taken by workers under a lease ---------
 
 JOB_STATES: dict[str, str] = {"queued": "排队中", "running": "执行中", "done": "已完成", "failed": "失败"}

@@ -11,38 +11,67 @@
   audited, and none without aid and policy files. A one-county run never touches another
   county's cases, a run without aid files never resolves an aid case, and a run of another
   province touches nothing (its findings outside the run's province are refused).
-Published runs are immutable: a run is published once, and only a complete one.
+Published runs are immutable: a run is published once, and only a complete one; a run whose
+run id is already published (the same directory registered twice) is refused as well.
+A kept case is updated only when its facts changed (a hash of them is kept on the case): an
+unchanged case keeps its version, so a clerk working on it during a publish never gets a conflict.
+A closed case whose finding is back is reopened only when the run is newer than the closure (its
+data were read after the case was closed by hand, or after the run that resolved it): re-publishing
+old data never undoes a clerk's closure.
 `preview_publish` says what publishing would do, per county, without changing anything;
 publishing asks for confirmation (`confirm=True`) when it would resolve more than a threshold.
 
-The findings are read from the run directory with Arrow and written with bulk
-statements (one INSERT … RETURNING and a few executemany UPDATEs), never row by row.
+The findings are read from the run directory with Arrow; of the persons and links only the rows of
+the findings' persons are read (filtered while the Parquet file is scanned). Writes are bulk
+statements (batched INSERTs and a few executemany UPDATEs), never row by row. Publishing also
+writes the run's counts for every region level (`region_counts`, for dashboards and trends) and
+the places of its cases (`places`, for the filter menus). `publish_job` is the entry point a
+background job calls (its own session, by ids).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import ColumnElement, Table, and_, bindparam, false, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    false,
+    func,
+    insert,
+    literal_column,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session, sessionmaker
 
 from yidan.contract.codes import FINDING_CODES
 from yidan.identity.terms import Term, parse_term
 from yidan.runs.rundir import RunDir
+from yidan.store.db import session_scope
 from yidan.store.errors import ActionError
-from yidan.store.models import CLOSED_STATES, Case, CaseEvent, Run, RunCount, User, utcnow
+from yidan.store.models import CLOSED_STATES, Case, CaseEvent, Place, RegionCount, Run, RunCount, User, utcnow
 
 # Declarative models carry a Table, but SQLAlchemy's stubs type `__table__` as the wider FromClause,
 # which insert()/update() do not accept; these name the Tables the Core statements below write.
 CASES = cast(Table, Case.__table__)
 CASE_EVENTS = cast(Table, CaseEvent.__table__)
 RUN_COUNTS = cast(Table, RunCount.__table__)
+REGION_COUNTS = cast(Table, RegionCount.__table__)
+PLACES = cast(Table, Place.__table__)
+CLOSING_EVENTS = ("closed", "closure_confirmed")  # a clerk's closure (and a city's confirmation of one)
 
 CASE_FIELDS = ("code", "label", "person_id", "name", "term", "programme_code", "county", "township", "village",
                "school_code", "amount_expected", "amount_paid", "detail", "evidence")
@@ -150,22 +179,63 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _by_person(table: pa.Table, person_ids: pa.Array) -> dict[str, dict[str, Any]]:
+def _by_person(table: pa.Table) -> dict[str, dict[str, Any]]:
     if table.num_rows == 0 or "person_id" not in table.column_names:
         return {}
-    rows = table.filter(pc.is_in(table["person_id"], value_set=person_ids)).to_pylist()
-    return {r["person_id"]: {k: _plain(v) for k, v in r.items()} for r in rows}
+    return {r["person_id"]: {k: _plain(v) for k, v in r.items()} for r in table.to_pylist()}
+
+
+def _persons(run: RunDir, person_ids: pa.Array) -> dict[str, dict[str, Any]]:
+    """The findings' persons only: the filter is applied while persons.parquet is scanned."""
+    return _by_person(run.table("persons", keep={"person_id": person_ids}))
 
 
 def _review_links(run: RunDir, person_ids: pa.Array) -> dict[str, dict[str, Any]]:
-    links = run.links()
-    if "decision" in links.column_names:
-        links = links.filter(pc.equal(links["decision"], "review"))
+    """The best review-band candidate of each K05 child (only those rows are read)."""
+    if person_ids.null_count == len(person_ids):
+        return {}
+    links = run.table("links", keep={"person_id": person_ids, "decision": pa.array(["review"])})
     if "match_probability" in links.column_names:
         links = links.sort_by([("match_probability", "descending")])
     out: dict[str, dict[str, Any]] = {}
-    for pid, row in _by_person(links, person_ids).items():
-        out.setdefault(pid, row)
+    for row in links.to_pylist():
+        out.setdefault(row["person_id"], {k: _plain(v) for k, v in row.items()})
+    return out
+
+
+def facts_hash(facts: dict[str, Any]) -> str:
+    """A digest of what publishing writes on a case: equal digests mean nothing to update."""
+    text = json.dumps(facts, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _as_of(run: Run, rundir: RunDir | None = None) -> datetime:
+    """When a run read its data (its manifest's started_at, UTC); else when it was registered."""
+    try:
+        raw = (rundir or RunDir(run.path)).manifest.get("started_at")
+        if raw:
+            stamp = datetime.fromisoformat(str(raw))
+            return stamp.astimezone(UTC).replace(tzinfo=None) if stamp.tzinfo else stamp
+    except Exception:  # a directory gone or unreadable: the time it was registered
+        pass
+    return run.finished_at or run.created_at
+
+
+def _closed_since(session: Session, closed: dict[int, tuple[str, int | None]]) -> dict[int, datetime]:
+    """When each closed case was closed: a clerk's closure by its event; a closure by data by the
+    data of the run that resolved it."""
+    out: dict[int, datetime] = {}
+    by_hand = [cid for cid, (state, _) in closed.items() if state != "resolved"]
+    for i in range(0, len(by_hand), CHUNK):
+        stmt = (select(CaseEvent.case_id, func.max(CaseEvent.at))
+                .where(CaseEvent.case_id.in_(by_hand[i : i + CHUNK]), CaseEvent.kind.in_(CLOSING_EVENTS))
+                .group_by(CaseEvent.case_id))
+        out.update({cid: at for cid, at in session.execute(stmt)})
+    runs = {pk for state, pk in closed.values() if state == "resolved" and pk is not None}
+    as_of = {r.id: _as_of(r) for r in session.scalars(select(Run).where(Run.id.in_(runs)))} if runs else {}
+    for cid, (state, pk) in closed.items():
+        if state == "resolved" and pk in as_of:
+            out[cid] = as_of[pk]
     return out
 
 
@@ -190,6 +260,59 @@ def _counts(session: Session, run_pk: int, run: RunDir, findings: pa.Table) -> N
                          "count": int(r["count_sum"])})
     if rows:
         session.connection().execute(insert(RUN_COUNTS), rows)
+    _region_counts(session, run_pk)
+
+
+def _region_counts(session: Session, run_pk: int) -> None:
+    """The run's counts summed up to every region level (province, city, county, township), in SQL."""
+    rc = RunCount
+    pk: Any = literal_column(str(int(run_pk)))
+    levels: list[tuple[Any, Any]] = [
+        (func.substr(rc.county, 1, 2), null()),
+        (func.substr(rc.county, 1, 4), func.min(func.substr(rc.county, 1, 2))),
+        (rc.county, func.min(func.substr(rc.county, 1, 4))),
+        (rc.township, func.min(rc.county)),
+    ]
+    conn = session.connection()
+    cols = ["run_pk", "region", "parent", "dimension", "key", "count"]
+    for region, parent in levels:
+        sel = (select(pk, region, parent, rc.dimension, rc.key, func.sum(rc.count))
+               .where(rc.run_pk == run_pk, region.is_not(None)).group_by(region, rc.dimension, rc.key))
+        conn.execute(insert(REGION_COUNTS).from_select(cols, sel))
+
+
+def _places(session: Session, findings: list[dict[str, Any]], persons: dict[str, dict[str, Any]]) -> None:
+    """The townships, villages and schools of the run's findings, with the names the run carried
+    (the registry's 乡镇名称 / 村名称, the enrollment's 学校名称), for the filter menus."""
+    found: dict[tuple[str, str, str], tuple[str | None, str | None]] = {}
+    for f in findings:
+        county, p = str(f.get("county") or ""), persons.get(f["person_id"], {})
+        for kind, code, parent, name_key, own in (
+                ("township", f.get("township"), county, "township_name", "hukou_township"),
+                ("village", f.get("village"), f.get("township"), "village_name", "hukou_village"),
+                ("school", f.get("school_code"), county, "school_name", "school_code")):
+            if not code or not county:
+                continue
+            name = p.get(name_key) if p.get(own) in (None, code) else None
+            key = (kind, str(code), county)
+            if found.get(key, (None, None))[1] is None:
+                found[key] = (parent, str(name)[:64] if name else None)
+    if not found:
+        return
+    counties = sorted({k[2] for k in found})
+    have = {(k, c, co): n for k, c, co, n in session.execute(
+        select(Place.kind, Place.code, Place.county, Place.name).where(Place.county.in_(counties)))}
+    new = [{"kind": k, "code": c, "county": co, "parent": par, "name": n}
+           for (k, c, co), (par, n) in found.items() if (k, c, co) not in have]
+    named = [{"b_kind": k, "b_code": c, "b_county": co, "name": n}
+             for (k, c, co), (_par, n) in found.items() if (k, c, co) in have and n and have[(k, c, co)] != n]
+    conn = session.connection()
+    for i in range(0, len(new), CHUNK):
+        conn.execute(insert(PLACES), new[i : i + CHUNK])
+    if named:
+        conn.execute(update(PLACES).where(PLACES.c.kind == bindparam("b_kind"), PLACES.c.code == bindparam("b_code"),
+                                          PLACES.c.county == bindparam("b_county")).values(name=bindparam("name")),
+                     named)
 
 
 @dataclass
@@ -197,21 +320,28 @@ class _Plan:
     rundir: RunDir
     findings: pa.Table
     coverage: Coverage
-    existing: dict[str, tuple[int, str]]
+    existing: dict[str, tuple[int, str, str | None]]  # finding key -> (case id, state, facts hash)
+    reopen: set[int]  # closed cases whose finding is back in a run newer than their closure
     gone: list[tuple[int, str]]  # (case id, county) of open cases inside the coverage absent from the run
     result: PublishResult
 
 
-def _check(run: Run) -> RunDir:
+def _check(session: Session, run: Run) -> RunDir:
     if run.status == "published":
         raise ActionError(f"比对 {run.run_id} 已发布，已发布的比对不可更改。", hint="如需更新清单，请发起新的比对并发布。")
     if run.status != "complete":
         raise ActionError(f"比对尚未完成（状态：{run.status}），不能发布。", hint="等待比对完成后再发布。")
-    return RunDir(run.path).require_complete()
+    rundir = RunDir(run.path).require_complete()
+    twin = session.scalar(select(Run.id).where(Run.status == "published", Run.id != run.id,
+                                               or_(Run.run_id == rundir.run_id, Run.path == run.path)))
+    if twin is not None:
+        raise ActionError(f"比对 {rundir.run_id} 已经发布过（记录号 {twin}），同一比对不能重复发布。",
+                          hint="如需更新清单，请发起新的比对并发布。")
+    return rundir
 
 
 def _plan(session: Session, run: Run) -> _Plan:
-    rundir = _check(run)
+    rundir = _check(session, run)
     findings = rundir.findings()
     keys = findings["finding_key"].to_pylist()
     if len(set(keys)) != len(keys):
@@ -223,13 +353,20 @@ def _plan(session: Session, run: Run) -> _Plan:
         raise ActionError(f"比对结果中有不属于本省（{run.region}）的问题线索（县 {'、'.join(outside[:5])}），不能发布。",
                           hint="确认输入的是本省数据后重新比对。")
     coverage = coverage_of(rundir, region=run.region, findings=findings).with_earlier_school_terms(session)
-    existing: dict[str, tuple[int, str]] = {}
+    existing: dict[str, tuple[int, str, str | None]] = {}
+    closed: dict[int, tuple[str, int | None]] = {}
     for i in range(0, len(keys), CHUNK):
         chunk = keys[i : i + CHUNK]
-        for cid, key, state in session.execute(
-            select(Case.id, Case.finding_key, Case.state).where(Case.finding_key.in_(chunk))
+        for cid, key, state, digest, closed_by in session.execute(
+            select(Case.id, Case.finding_key, Case.state, Case.facts_hash, Case.closed_run_pk)
+            .where(Case.finding_key.in_(chunk))
         ):
-            existing[key] = (cid, state)
+            existing[key] = (cid, state, digest)
+            if state in CLOSED_STATES:
+                closed[cid] = (state, closed_by)
+    as_of = _as_of(run, rundir)
+    since = _closed_since(session, closed)
+    reopen = {cid for cid in closed if cid in since and as_of > since[cid]}
     result = PublishResult()
     for key, county in zip(keys, findings["county"].to_pylist(), strict=True):
         hit = existing.get(key)
@@ -237,7 +374,7 @@ def _plan(session: Session, run: Run) -> _Plan:
             result.count(county, "opened")
         else:
             result.count(county, "kept")
-            if hit[1] in CLOSED_STATES:
+            if hit[0] in reopen:
                 result.count(county, "reopened")
     present = set(keys)
     gone = [(cid, county) for cid, key, county in session.execute(
@@ -246,7 +383,7 @@ def _plan(session: Session, run: Run) -> _Plan:
     for _cid, county in gone:
         result.count(county, "resolved")
     result.counties = dict(sorted(result.counties.items()))
-    return _Plan(rundir, findings, coverage, existing, gone, result)
+    return _Plan(rundir, findings, coverage, existing, reopen, gone, result)
 
 
 @dataclass
@@ -266,8 +403,21 @@ def preview_publish(session: Session, *, run: Run, threshold: int) -> PublishPre
     return PublishPreview(plan.result, plan.coverage, threshold)
 
 
+def publish_job(sessions: sessionmaker[Session], *, run_pk: int, user_id: int, confirm: bool = False,
+                threshold: int | None = None) -> PublishResult:
+    """Publish run `run_pk` as user `user_id` in a transaction of its own (for a background job)."""
+    with session_scope(sessions) as s:
+        run, user = s.get(Run, run_pk), s.get(User, user_id)
+        if run is None or user is None:
+            raise ActionError(f"没有编号为 {run_pk} 的比对或发布人账号。", hint="刷新比对列表后重试。")
+        return publish_run(s, run=run, user=user, confirm=confirm, threshold=threshold)
+
+
 def publish_run(session: Session, *, run: Run, user: User, confirm: bool = False, threshold: int | None = None) -> PublishResult:
     """Publish `run`. With a `threshold`, resolving more cases than it needs `confirm=True`."""
+    # one publish of a run at a time: the run's row is locked (PostgreSQL; SQLite writes one at a time)
+    session.execute(select(Run.id).where(Run.id == run.id).with_for_update())
+    session.refresh(run)
     plan = _plan(session, run)
     if threshold is not None and plan.result.resolved > threshold and not confirm:
         raise ActionError(
@@ -275,53 +425,63 @@ def publish_run(session: Session, *, run: Run, user: User, confirm: bool = False
             hint="核对发布预览中各县的数据销号数，确认无误后勾选“确认发布”再提交（接口加 confirm=true）。")
     rundir, findings, existing = plan.rundir, plan.findings, plan.existing
     person_ids = pc.unique(findings["person_id"])
-    persons = _by_person(rundir.persons(), person_ids)
-    links = _review_links(rundir, person_ids)
+    persons = _persons(rundir, person_ids)
+    k05 = findings.filter(pc.equal(findings["code"], "K05"))["person_id"] if findings.num_rows else person_ids
+    links = _review_links(rundir, pc.unique(k05)) if len(k05) else {}
 
     now = utcnow()
     label_of = {c: f.label for c, f in FINDING_CODES.items()}
-    new_rows: list[dict[str, Any]] = []
-    seen_rows: list[dict[str, Any]] = []
-    reopened_ids: list[int] = []
-    for f in findings.to_pylist():
-        facts = {k: f.get(k) for k in CASE_FIELDS}
-        facts["label"] = facts["label"] or label_of.get(f["code"], f["code"])
-        facts["person"] = persons.get(f["person_id"], {})
-        facts["link"] = links.get(f["person_id"], {}) if f["code"] == "K05" else {}
-        hit = existing.get(f["finding_key"])
-        if hit is None:
-            new_rows.append({"finding_key": f["finding_key"], **facts, "state": "open", "opened_run_pk": run.id,
-                             "last_run_pk": run.id, "version": 1, "created_at": now, "updated_at": now, "team": []})
-        else:
-            cid, state = hit
-            seen_rows.append({"b_id": cid, **facts, "last_run_pk": run.id})
-            if state in CLOSED_STATES:
-                reopened_ids.append(cid)
-
-    result = plan.result
     events: list[dict[str, Any]] = []
     actor = f"比对 {run.run_id}"
     t = CASES
     conn = session.connection()
-    for i in range(0, len(new_rows), CHUNK):
-        chunk = new_rows[i : i + CHUNK]
-        conn.execute(insert(t), chunk)  # executemany: batched multi-row INSERTs on both databases
-        ids = conn.execute(select(t.c.id).where(t.c.finding_key.in_([r["finding_key"] for r in chunk]))).scalars()
-        events += [{"case_id": cid, "actor": actor, "kind": "opened", "summary": f"由比对 {run.run_id} 发现",
-                    "data": {}, "run_pk": run.id, "at": now} for cid in ids]
-    if seen_rows:
-        stmt = (update(t).where(t.c.id == bindparam("b_id"))
-                .values(**{k: bindparam(k) for k in (*CASE_FIELDS, "person", "link", "last_run_pk")},
-                        version=t.c.version + 1, updated_at=now))
-        conn.execute(stmt, seen_rows)
-    if reopened_ids:
+    n_changed = n_seen = 0
+    # a thousand findings at a time: their rows are built, written and dropped (bounded memory)
+    for start in range(0, findings.num_rows, CHUNK):
+        rows = findings.slice(start, CHUNK).to_pylist()
+        new_rows: list[dict[str, Any]] = []
+        changed_rows: list[dict[str, Any]] = []
+        seen_ids: list[int] = []
+        for f in rows:
+            facts = {k: f.get(k) for k in CASE_FIELDS}
+            facts["label"] = facts["label"] or label_of.get(f["code"], f["code"])
+            facts["person"] = persons.get(f["person_id"], {})
+            facts["link"] = links.get(f["person_id"], {}) if f["code"] == "K05" else {}
+            digest = facts_hash(facts)
+            hit = existing.get(f["finding_key"])
+            if hit is None:
+                new_rows.append({"finding_key": f["finding_key"], **facts, "state": "open", "opened_run_pk": run.id,
+                                 "last_run_pk": run.id, "version": 1, "created_at": now, "updated_at": now,
+                                 "team": [], "facts_hash": digest})
+            elif hit[2] != digest:
+                changed_rows.append({"b_id": hit[0], **facts, "last_run_pk": run.id, "facts_hash": digest})
+            else:
+                seen_ids.append(hit[0])
+        if new_rows:
+            conn.execute(insert(t), new_rows)  # executemany: batched multi-row INSERTs on both databases
+            ids = conn.execute(select(t.c.id).where(t.c.finding_key.in_([r["finding_key"] for r in new_rows])))
+            events += [{"case_id": cid, "actor": actor, "kind": "opened", "summary": f"由比对 {run.run_id} 发现",
+                        "data": {}, "run_pk": run.id, "at": now} for cid in ids.scalars()]
+        if changed_rows:  # facts changed: a new version (a clerk's form on the old one must reload)
+            stmt = (update(t).where(t.c.id == bindparam("b_id"))
+                    .values(**{k: bindparam(k) for k in (*CASE_FIELDS, "person", "link", "last_run_pk", "facts_hash")},
+                            version=t.c.version + 1, updated_at=now))
+            conn.execute(stmt, changed_rows)
+        if seen_ids:  # unchanged: only the run that last saw it, version kept
+            conn.execute(update(t).where(t.c.id.in_(seen_ids)).values(last_run_pk=run.id))
+        _places(session, rows, persons)
+        n_changed, n_seen = n_changed + len(changed_rows), n_seen + len(seen_ids)
+    result = plan.result
+    reopened_ids = sorted(plan.reopen)
+    for i in range(0, len(reopened_ids), CHUNK):
         conn.execute(
-            update(t).where(t.c.id.in_(reopened_ids))
-            .values(state="open", closed_run_pk=None, closure_requested_by=None)
+            update(t).where(t.c.id.in_(reopened_ids[i : i + CHUNK]))
+            .values(state="open", closed_run_pk=None, closure_requested_by=None, version=t.c.version + 1,
+                    updated_at=now)
         )
-        events += [{"case_id": cid, "actor": actor, "kind": "reopened",
-                    "summary": f"比对 {run.run_id} 仍发现该问题，案件重新打开", "data": {}, "run_pk": run.id, "at": now}
-                   for cid in reopened_ids]
+    events += [{"case_id": cid, "actor": actor, "kind": "reopened",
+                "summary": f"比对 {run.run_id} 仍发现该问题，案件重新打开", "data": {}, "run_pk": run.id, "at": now}
+               for cid in reopened_ids]
     gone = [cid for cid, _county in plan.gone]
     for i in range(0, len(gone), CHUNK):
         ids_chunk = gone[i : i + CHUNK]
@@ -338,7 +498,8 @@ def publish_run(session: Session, *, run: Run, user: User, confirm: bool = False
     run.status = "published"
     run.published_at = now
     run.published_by = user.id
-    run.totals = {**(run.totals or {}), "publish": asdict(result), "coverage": plan.coverage.as_dict()}
+    run.totals = {**(run.totals or {}), "publish": {**asdict(result), "updated": n_changed, "unchanged": n_seen},
+                  "coverage": plan.coverage.as_dict()}
     session.flush()
     session.expire_all()
     return result

@@ -21,6 +21,7 @@ DEMO_REGION_LENGTH: dict[str, int] = {"province_admin": 2, "province_analyst": 2
                                       "inspector": 4}
 
 ALL_ROLES: tuple[str, ...] = tuple(ROLES)
+ADMIN_ROLE = "province_admin"  # creates accounts; the first account of an instance
 FULL_RECORD_ROLES: tuple[str, ...] = ("province_admin", "city", "county")  # may ask for a full record (audited)
 CASE_WORKERS: tuple[str, ...] = ("county", "city")  # work cases, upload filled workbooks
 LINK_REVIEWERS: tuple[str, ...] = ("county", "city", "province_admin")

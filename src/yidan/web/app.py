@@ -10,6 +10,8 @@ the static assets, which the application serves itself (no CDN, no external URL)
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -31,10 +33,11 @@ from yidan.store.db import make_engine, prepare, session_factory, session_scope
 from yidan.store.errors import ActionError, ConflictError
 from yidan.store.instance import instance_secret
 from yidan.store.models import User
+from yidan.store.roles import ADMIN_ROLE
 from yidan.web.deps import LoginRequired, is_api
 from yidan.web.guard import RequestGuard
 from yidan.web.render import render
-from yidan.web.security import WEAK_PASSWORDS, verify_password
+from yidan.web.security import WEAK_PASSWORDS, configure_hashing, verify_password
 from yidan.web.sessions import clear_session_cookie, session_token
 from yidan.web.validation import guard_input, validation_errors, validation_message
 from yidan.web.worker import Runner, RunWorker
@@ -44,7 +47,7 @@ STATIC = Path(__file__).parent / "static"
 
 def _refuse_default_passwords(app: FastAPI) -> None:
     with session_scope(app.state.sessions) as s:
-        admins = s.scalars(select(User).where(User.role == "province_admin", User.disabled.is_(False))).all()
+        admins = s.scalars(select(User).where(User.role == ADMIN_ROLE, User.disabled.is_(False))).all()
         for u in admins:
             if any(verify_password(u.password_hash, p) for p in WEAK_PASSWORDS):
                 raise ConfigError(f"生产模式下管理员账号 {u.username} 仍在使用默认或弱密码，拒绝启动。",
@@ -72,6 +75,12 @@ def _chinese(detail: object, code: int) -> str:
     return _PLAIN.get(code, "请求无法完成。")
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.worker.shutdown()  # the server stops: so does its in-process worker
+
+
 def create_app(settings: AppSettings | None = None, *, engine: Engine | None = None,
                runner: Runner | None = None, migrate: bool = True) -> FastAPI:
     settings = settings or get_app_settings()
@@ -79,8 +88,9 @@ def create_app(settings: AppSettings | None = None, *, engine: Engine | None = N
     if migrate:
         prepare(engine)  # an empty database is created; a schema behind the code refuses to start
     app = FastAPI(title="一单式教育扶贫比对系统", version="0.1", docs_url=None, redoc_url=None,
-                  openapi_url="/api/openapi.json", dependencies=[Depends(guard_input)])
+                  openapi_url="/api/openapi.json", dependencies=[Depends(guard_input)], lifespan=_lifespan)
     app.state.settings = settings
+    configure_hashing(settings.password_hashing)
     app.state.engine = engine
     app.state.secret = instance_secret(engine)  # random, generated at the first start, kept in the database
     app.state.sessions = session_factory(engine)
@@ -138,6 +148,7 @@ def create_app(settings: AppSettings | None = None, *, engine: Engine | None = N
         app.include_router(router)
     app.include_router(api_docs.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.state.worker.start()  # last: an application that failed to build leaves no worker thread behind
     return app
 
 

@@ -1,6 +1,8 @@
 """Passwords (argon2), signing in with throttling, CSRF checks, API tokens.
 
-Passwords are hashed with argon2id (argon2-cffi). Signing in does the same work for
+Passwords are hashed with argon2id (argon2-cffi) at the server cost of `PasswordHashing` in the
+settings (19 MiB by default), at most `max_concurrent` at a time per process (a semaphore):
+a burst of sign-ins waits its turn instead of taking 64 MiB each. Signing in does the same work for
 every name: an unknown account is checked against a dummy hash, so the answer takes as
 long as for a real one and says the same (no account enumeration). Names and passwords
 of absurd length are refused before any work. Wrong passwords slow down the address
@@ -13,15 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import unicodedata
 from datetime import datetime
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import HTTPException, Request
 from sqlalchemy.orm import Session
 
 from yidan.errors import YidanError
+from yidan.settings import PasswordHashing
 from yidan.store import audit
 from yidan.store.crud import users
 from yidan.store.models import User, utcnow
@@ -32,7 +36,16 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 MAX_USERNAME = 64  # the column's length: a longer name cannot be an account
 MAX_PASSWORD = 1024
-_hasher = PasswordHasher()
+_DEFAULT = PasswordHashing()
+
+
+def _make_hasher(cfg: PasswordHashing) -> PasswordHasher:
+    return PasswordHasher(time_cost=cfg.time_cost, memory_cost=cfg.memory_kib, parallelism=cfg.parallelism,
+                          type=Type.ID)
+
+
+_hasher = _make_hasher(_DEFAULT)
+_slots = threading.BoundedSemaphore(_DEFAULT.max_concurrent)
 _dummy: dict[int, str] = {}  # one dummy hash per hasher (tests swap in a cheaper one)
 WEAK_PASSWORDS = {"", "admin", "password", "123456", "change-me", "yidan", "demo", "12345678", "password1"}
 
@@ -59,13 +72,23 @@ class LoginThrottled(LoginError):
         self.retry_after = retry_after
 
 
+def configure_hashing(cfg: PasswordHashing) -> None:
+    """Use the settings' argon2id cost and concurrency bound (the application factory calls this)."""
+    global _hasher, _slots
+    if cfg.model_dump(exclude={"max_concurrent"}) != _DEFAULT.model_dump(exclude={"max_concurrent"}):
+        _hasher = _make_hasher(cfg)
+    _slots = threading.BoundedSemaphore(cfg.max_concurrent)
+
+
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _slots:
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        with _slots:
+            return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 

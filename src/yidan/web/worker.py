@@ -117,6 +117,10 @@ class RunWorker:
             from yidan.jobs.worker import QueueWorker
 
             self.queue_worker = QueueWorker(sessions, self, settings=self.worker_settings, mode="inprocess")
+
+    def start(self) -> None:
+        """Start this process's own worker thread (mode "inprocess"; create_app calls it last)."""
+        if self.queue_worker is not None and self.queue_worker.thread is None:
             self.queue_worker.start()
 
     def run_config(self) -> RunConfig:

@@ -1,7 +1,8 @@
 """Dashboard figures for one region: statuses, findings and cases by sub-region, and trends.
 
-All aggregation runs in SQL on the small `run_counts` table written at publishing,
-and on `cases` grouped by region prefix.
+All aggregation runs in SQL on the small `region_counts` table written at publishing (one
+row set per run, region and key, at every level: a page reads its own region's rows and its
+children's, never another region's), and on `cases` inside the region for the open cases.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from yidan.store.crud.cases import in_region as cases_in_region
-from yidan.store.models import CLOSED_STATES, Case, Run, RunCount
+from yidan.store.models import CLOSED_STATES, Case, RegionCount, Run
 from yidan.store.regions import child_length
 
 
@@ -26,31 +27,24 @@ class Dashboard:
     trend: list[dict] = field(default_factory=list)  # run label, findings, persons
 
 
-def _child_expr(region: str, n: int):  # type: ignore[no-untyped-def]
-    if n <= 6:
-        return func.substr(RunCount.county, 1, n)
-    return RunCount.township
-
-
 def dashboard(session: Session, *, region: str, runs: list[Run]) -> Dashboard:
+    """Figures of `region` from the per-region counts written at publish (`region_counts`): its own rows,
+    its children's rows and, for the trend, its own rows of each run; open cases by child from `cases`
+    inside the region only."""
     run = runs[-1] if runs else None
     dash = Dashboard(region=region, run=run)
-    in_region = (RunCount.township.startswith(region, autoescape=True) if len(region) > 6
-                 else RunCount.county.startswith(region, autoescape=True))
+    rc = RegionCount
     if run is not None:
-        for dim, target in (("status", dash.statuses), ("finding", dash.findings)):
-            stmt = (select(RunCount.key, func.sum(RunCount.count))
-                    .where(RunCount.run_pk == run.id, RunCount.dimension == dim, in_region).group_by(RunCount.key))
-            target.update({k: int(n) for k, n in session.execute(stmt)})
+        stmt = (select(rc.dimension, rc.key, func.sum(rc.count))
+                .where(rc.region == region, rc.run_pk == run.id).group_by(rc.dimension, rc.key))
+        for dim, key, cnt in session.execute(stmt):
+            {"status": dash.statuses, "finding": dash.findings}.get(dim, {})[key] = int(cnt)
         n = child_length(region)
         if n:
-            child = _child_expr(region, n)
             rows: dict[str, dict] = {}
-            by_child = (select(child, RunCount.dimension, func.sum(RunCount.count))
-                        .where(RunCount.run_pk == run.id, in_region).group_by(child, RunCount.dimension))
+            by_child = (select(rc.region, rc.dimension, func.sum(rc.count))
+                        .where(rc.parent == region, rc.run_pk == run.id).group_by(rc.region, rc.dimension))
             for code, dim, cnt in session.execute(by_child):
-                if code is None:
-                    continue
                 r = rows.setdefault(code, {"code": code, "finding": 0, "status": 0, "open_cases": 0})
                 r[dim] = int(cnt)
             case_child = func.substr(Case.county, 1, n) if n <= 6 else Case.township
@@ -64,9 +58,9 @@ def dashboard(session: Session, *, region: str, runs: list[Run]) -> Dashboard:
                 r["open_cases"] = int(cnt)
             dash.children = [rows[k] for k in sorted(rows)]
     if runs:
-        by_run = (select(RunCount.run_pk, RunCount.dimension, func.sum(RunCount.count))
-                  .where(RunCount.run_pk.in_([r.id for r in runs]), in_region)
-                  .group_by(RunCount.run_pk, RunCount.dimension))
+        by_run = (select(rc.run_pk, rc.dimension, func.sum(rc.count))
+                  .where(rc.region == region, rc.run_pk.in_([r.id for r in runs]))
+                  .group_by(rc.run_pk, rc.dimension))
         per: dict[int, dict[str, int]] = {}
         for pk, dim, cnt in session.execute(by_run):
             per.setdefault(pk, {})[dim] = int(cnt)

@@ -8,6 +8,7 @@ from yidan.web.routes import (
     pages_auth,
     pages_cases,
     pages_dashboard,
+    pages_places,
     pages_runs,
     pages_visits,
     pages_workbook,
@@ -23,5 +24,6 @@ ROUTERS = (
     pages_admin.router,
     api_cases.router,
     api_runs.router,
+    pages_places.router,  # issue 21
     *ops_routes.ROUTERS,  # issue 22: retry a failed run, /readyz
 )

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from yidan.contract.codes import case_rule
-from yidan.store import audit, regions
+from yidan.store import audit
 from yidan.store.crud import cases as crud
+from yidan.store.crud import places
 from yidan.store.errors import ActionError, ConflictError
 from yidan.store.models import Case, User
 from yidan.web.actions import ACTIONS, Action, VersionedIn, apply
@@ -64,13 +65,22 @@ def cases_page(request: Request, session: SessionDep, user: CurrentUser, region:
                            "id_search": may_reveal(user.role)}
     if request.headers.get("hx-request") and request.headers.get("hx-target") == "case-rows":
         return render(request, "_case_rows.html", ctx)
+    return render(request, "cases.html", {**ctx, "options": _options(request, session, region, filters)})
+
+
+def _options(request: Request, session: Any, region: str, f: crud.CaseFilter) -> dict[str, Any]:
+    """The filter menus: the region's counties (above county level) and the chosen county's townships;
+    villages and schools come by typeahead (/places/…), so a province page stays small (issue 21)."""
+    county = region[:6] if len(region) >= 6 else f.county if f.county and len(f.county) == 6 else None
     cache = request.app.state.options_cache
-    key = (region, crud.options_generation(session))
+    key = (region, county, crud.options_generation(session))
     if key not in cache:
         if len(cache) > 1000:
             cache.clear()
-        cache[key] = {**crud.filter_options(session, region=region), "names": regions.names_in(session, region=region)}
-    return render(request, "cases.html", {**ctx, "options": cache[key]})
+        townships = places.find(session, region=region, kind="township", parent=county, limit=1000)[0] if county else []
+        cache[key] = {"counties": places.counties(session, region=region) if len(region) < 6 else [],
+                      "townships": townships, "county": county}
+    return {**cache[key], "names": places.names_of(session, codes=[f.village or "", f.school_code or ""])}
 
 
 def explanation(case: CaseView) -> list[dict[str, Any]]:

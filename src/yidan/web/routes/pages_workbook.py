@@ -4,15 +4,23 @@ Both call the reports services (`write_workbooks`, `import_verifications`), so t
 validation is exactly that of `yidan verify-import`; the returned rows are listed on
 the page with their reasons, and accepted conclusions are recorded on the cases.
 Every download and upload is written to the audit log.
+
+A download is built for the user's own region only (`write_workbooks(regions=[...])`), once per
+run and region: the first request builds it under a file lock (other requests for the same
+workbook, in any server process, wait for it and then read the same file), in a temporary folder
+renamed into place, so a concurrent request never sees half a workbook and never fails.
 """
 
 import csv
+import fcntl
 import hashlib
 import json
+import os
 import shutil
+import threading
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import FileResponse
@@ -51,31 +59,54 @@ def _upload_limit(request: Request) -> str:
     return megabytes(request.app.state.settings.max_workbook_bytes)
 
 
+def region_workbook(data_dir: Path, rundir: RunDir, *, level: str, region: str,
+                    teams: dict[str, Any] | None = None) -> Path | None:
+    """The workbook of `region` at `level` for this run (and this state of its 三帮一 `teams`), built on
+    the first request and kept; None when the run has no workbook for the region (nothing found there)."""
+    from yidan.reports import write_workbooks
+
+    code = region.ljust(6, "0")  # the reports name regions with six digits (4301 -> 430100)
+    state = hashlib.sha256(json.dumps(teams, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
+    base = data_dir / "exports" / rundir.run_id / level
+    folder = base / f"{code}-{state}"
+    if folder.is_dir():
+        return _only_workbook(folder)
+    base.mkdir(parents=True, exist_ok=True)
+    with (base / f".{code}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one builder per workbook, across threads and server processes
+        try:
+            if folder.is_dir():  # built while this request waited
+                return _only_workbook(folder)
+            for dead in base.glob(f".{code}.building-*"):  # left by a process killed while building
+                shutil.rmtree(dead, ignore_errors=True)
+            for old in base.glob(f"{code}-*"):  # the teams have changed since
+                shutil.rmtree(old, ignore_errors=True)
+            tmp = base / f".{code}.building-{os.getpid()}-{threading.get_ident()}"
+            write_workbooks(rundir, tmp, level=level, regions=[code], teams=teams)
+            os.replace(tmp, folder)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return _only_workbook(folder)
+
+
+def _only_workbook(folder: Path) -> Path | None:
+    found = sorted(folder.glob("*.xlsx"))
+    return found[0] if found else None
+
+
 @router.get("/workbook/download", dependencies=allow(*WORKBOOK_USERS), name="workbook_download")
 def workbook_download(request: Request, session: SessionDep, user: CurrentUser):
-    from yidan.reports import write_workbooks
     from yidan.web.routes.pages_visits import teams_of
 
     rundir = _latest(session, user)
     level = LEVEL_OF[user.role]
-    # the county workbook lists the 三帮一 teams the web holds: cached per run, level and teams' state
+    # the county workbook lists the 三帮一 teams the web holds: cached per run, region and teams' state
     teams = teams_of(session, user.region) if level == "county" else None
-    state = hashlib.sha256(json.dumps(teams, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
-    out = request.app.state.worker.data_dir / "exports" / rundir.run_id / f"{level}-{user.region}-{state}"
-    if not out.is_dir() or not any(out.glob("*.xlsx")):
-        for old in out.parent.glob(f"{level}-{user.region}-*"):
-            shutil.rmtree(old, ignore_errors=True)  # the teams have changed since
-        tmp = out.with_name(out.name + f".tmp{user.id}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        write_workbooks(rundir, tmp, level=level, regions=[user.region.ljust(6, "0")], teams=teams)
-        shutil.rmtree(out, ignore_errors=True)
-        tmp.rename(out)
-    prefix = user.region.ljust(6, "0") + "_"  # the reports name regions with six digits (4301 -> 430100)
-    mine = sorted(p for p in out.glob("*.xlsx") if p.name.startswith(prefix))
-    if not mine:
+    mine = region_workbook(request.app.state.worker.data_dir, rundir, level=level, region=user.region, teams=teams)
+    if mine is None:
         raise NotFoundError(f"本次比对中没有 {user.region} 的工作簿（本地区没有问题线索）。", hint="查看仪表板。")
-    audit.record(session, user=user, action="export_workbook", target=mine[0].name, detail=f"比对 {rundir.run_id}")
-    return FileResponse(mine[0], filename=mine[0].name,
+    audit.record(session, user=user, action="export_workbook", target=mine.name, detail=f"比对 {rundir.run_id}")
+    return FileResponse(mine, filename=mine.name,
                         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 

@@ -1,7 +1,7 @@
 """The job queue (runs, publishing, report generation) with leases, the workers' heartbeats, the intake
 folder's files and the alerts a run from them raises for the counties.
 
-Revision ID: 0007
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-04 21:00:00
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None

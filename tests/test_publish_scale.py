@@ -1,0 +1,173 @@
+"""Publishing at province scale (issue 21): unchanged cases keep their version, a run is published
+once, a clerk's closure survives a publish of data older than it, and dashboards read the
+per-region counts written at publish."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from web_fixtures import (  # noqa: F401 - fixtures
+    COUNTY_A,
+    COUNTY_B,
+    Env,
+    engine_fixture,
+    env_fixture,
+    fixture_findings,
+    make_user,
+    pg_schema_fixture,
+    publish_fixture_run,
+    write_run,
+)
+from yidan.store.crud import cases as crud
+from yidan.store.crud import runs as run_crud
+from yidan.store.db import session_scope
+from yidan.store.errors import ActionError
+from yidan.store.models import Case, Run, User
+from yidan.store.publish import publish_job
+
+
+def _cases(env: Env) -> dict[str, Case]:
+    with session_scope(env.sessions()) as s:
+        return {c.finding_key: c for c in s.scalars(select(Case))}
+
+
+def _register(env: Env, admin: User, path: Path, *, started_at: datetime | None = None) -> int:
+    """Register a run directory as a completed run (not published); `started_at` rewrites when it read its data."""
+    if started_at is not None:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        manifest["started_at"] = started_at.isoformat()
+        (path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    with session_scope(env.sessions()) as s:
+        run = run_crud.create_run(s, path=str(path), region="43", started_by=admin.id, status="complete")
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        run.run_id, run.term = manifest["run_id"], manifest["term"]
+        return run.id
+
+
+def test_a_second_run_bumps_only_the_cases_whose_facts_changed(env: Env, tmp_path: Path) -> None:
+    admin = make_user(env, "admin", "province_admin", "43")
+    clerk = make_user(env, "clerk", "county", COUNTY_A)
+    first = fixture_findings(COUNTY_A) + fixture_findings(COUNTY_B)
+    publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1", findings=first)
+    before = {k: c.version for k, c in _cases(env).items()}
+    second = copy.deepcopy(first)
+    moved = next(c for c in second if c["code"] == "K03" and c["county"] == COUNTY_A)
+    moved["registry"]["phone"] = "13900000000"  # the family's new phone: that case's person record changes
+    _, result = publish_fixture_run(env, admin, tmp_path / "r2", run_id="r2", findings=second)
+    after = _cases(env)
+    assert result.kept == len(first) and result.opened == 0
+    bumped = {k for k, c in after.items() if c.version != before[k]}
+    assert bumped == {moved["finding_key"]}
+    assert after[moved["finding_key"]].person["phone"] == "13900000000"
+    # a clerk who opened an untouched case before the publish saves without a conflict
+    k02 = next(c for c in first if c["code"] == "K02" and c["county"] == COUNTY_A)
+    with session_scope(env.sessions()) as s:
+        case = s.scalar(select(Case).where(Case.finding_key == k02["finding_key"]))
+        crud.record_verification(s, case=case, user=s.merge(clerk), expected_version=before[k02["finding_key"]],
+                                 conclusion="确系辍学", verified_on=date(2021, 4, 1))
+    assert _cases(env)[k02["finding_key"]].state == "verified"
+
+
+def test_the_same_run_registered_twice_is_published_once_and_the_trend_shows_it_once(
+        env: Env, tmp_path: Path) -> None:
+    admin = make_user(env, "admin", "province_admin", "43")
+    run_pk, _ = publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1")
+    n_cases = len(_cases(env))
+    twin = _register(env, admin, tmp_path / "r1")
+    with pytest.raises(ActionError, match="已经发布过"):
+        publish_job(env.sessions(), run_pk=twin, user_id=admin.id)
+    with session_scope(env.sessions()) as s:
+        assert s.scalar(select(func.count()).select_from(Run).where(Run.status == "published")) == 1
+        assert s.get(Run, twin).status == "complete"
+    assert len(_cases(env)) == n_cases
+    from yidan.store.crud import stats
+
+    with session_scope(env.sessions()) as s:
+        trend = stats.dashboard(s, region="43", runs=run_crud.published_runs(s, region="43")).trend
+    assert [t["run"] for t in trend] == ["r1"]
+
+
+def _close_by_hand(env: Env, clerk: User, key: str) -> datetime:
+    with session_scope(env.sessions()) as s:
+        case = s.scalar(select(Case).where(Case.finding_key == key))
+        user = s.merge(clerk)
+        crud.record_verification(s, case=case, user=user, expected_version=case.version,
+                                 conclusion="确系辍学", verified_on=date(2021, 4, 1))
+        crud.request_closure(s, case=case, user=user, expected_version=case.version, note="已返校")
+        assert case.state == "closed"
+    return datetime.now(UTC)
+
+
+def test_a_manual_closure_is_kept_unless_a_newer_run_still_shows_the_finding(env: Env, tmp_path: Path) -> None:
+    admin = make_user(env, "admin", "province_admin", "43")
+    clerk = make_user(env, "clerk", "county", COUNTY_A)
+    first = fixture_findings(COUNTY_A)
+    publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1", findings=first)
+    key = next(c["finding_key"] for c in first if c["code"] == "K03")
+    closed_at = _close_by_hand(env, clerk, key)
+    # the same data, read before the clerk closed the case, published again under another run id
+    old = write_run(tmp_path / "r1b", run_id="r1b", findings=first).path
+    result = publish_job(env.sessions(), run_pk=_register(env, admin, old, started_at=closed_at - timedelta(hours=1)),
+                         user_id=admin.id)
+    assert result.reopened == 0 and _cases(env)[key].state == "closed"
+    # a newer run that no longer shows it leaves it closed too
+    publish_fixture_run(env, admin, tmp_path / "r2", run_id="r2", findings=[c for c in first if c["finding_key"] != key])
+    assert _cases(env)[key].state == "closed"
+    # a run newer than the closure that still shows the finding reopens it, and says so in its history
+    _, result = publish_fixture_run(env, admin, tmp_path / "r3", run_id="r3", findings=first)
+    assert result.reopened == 1
+    case = _cases(env)[key]
+    assert case.state == "open"
+    with session_scope(env.sessions()) as s:
+        kinds = [e.kind for e in crud.get_case(s, case_id=case.id, region=COUNTY_A).events]
+    assert kinds[-1] == "reopened" and "closed" in kinds
+
+
+def test_dashboards_read_the_counts_of_their_own_region(env: Env, tmp_path: Path) -> None:
+    admin = make_user(env, "admin", "province_admin", "43")
+    findings = fixture_findings(COUNTY_A) + fixture_findings(COUNTY_B)
+    publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1", findings=findings)
+    publish_fixture_run(env, admin, tmp_path / "r2", run_id="r2",
+                        findings=[f for f in findings if not (f["county"] == COUNTY_B and f["code"] == "K01")])
+    from yidan.store.crud import stats
+
+    with session_scope(env.sessions()) as s:
+        runs = run_crud.published_runs(s, region=COUNTY_B)
+        dash_b = stats.dashboard(s, region=COUNTY_B, runs=runs)
+        dash_p = stats.dashboard(s, region="43", runs=run_crud.published_runs(s, region="43"))
+    n_b = sum(1 for f in findings if f["county"] == COUNTY_B)
+    assert [t["findings"] for t in dash_b.trend] == [n_b, n_b - 1]
+    assert [t["findings"] for t in dash_p.trend] == [len(findings), len(findings) - 1]
+    assert dash_b.findings.get("K01", 0) == 0 and sum(dash_b.findings.values()) == n_b - 1
+    # the province's children are its cities, each with its own count
+    n_a = len(findings) - n_b
+    assert {c["code"]: c["finding"] for c in dash_p.children} == {COUNTY_A[:4]: n_a, COUNTY_B[:4]: n_b - 1}
+
+
+def test_publishing_reads_only_the_findings_persons(env: Env, tmp_path: Path, monkeypatch: Any) -> None:
+    """The persons file is read with a filter (push-down), never whole."""
+    from yidan.runs.rundir import RunDir
+
+    reads: list[tuple[str, bool]] = []
+    real = RunDir.table
+
+    def spy(self: RunDir, name: str, *, keep: Any = None) -> Any:
+        table = real(self, name, keep=keep)
+        reads.append((name, keep is not None))
+        return table
+
+    monkeypatch.setattr(RunDir, "table", spy)
+    admin = make_user(env, "admin", "province_admin", "43")
+    findings = fixture_findings(COUNTY_A)
+    publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1", findings=findings)
+    assert ("persons", True) in reads and ("persons", False) not in reads and ("links", False) not in reads
+    cases = _cases(env)
+    # the filtered read still found every child's record (the background children were never needed)
+    assert all(c.person.get("person_id") == c.person_id for c in cases.values())

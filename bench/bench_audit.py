@@ -44,7 +44,7 @@ from yidan.pipeline.context import RunContext, RunInputs
 from yidan.pipeline.persons import build_persons
 from yidan.settings import EngineConfig, RunConfig
 
-TABLES = ("registry", "enrollment", "out_of_province", "aid", "policies")
+TABLES = ("registry", "enrollment", "out_of_province", "aid", "policies", "targets")
 
 
 def inputs_of(data: Path) -> dict[str, list[Path]]:

@@ -54,13 +54,20 @@ SHAPES: dict[str, dict[str, pa.DataType]] = {
     "aid": {
         "id_number": pa.string(), "name": pa.string(), "student_no": pa.string(),
         "programme_code": pa.string(), "term": pa.string(), "amount": MONEY,
-        "payer_county_code": pa.string(), "_file": pa.string(), "_row": pa.int32(),
+        "payer_county_code": pa.string(), "paid_on": pa.date32(), "grade": pa.string(),
+        "_file": pa.string(), "_row": pa.int32(),
+    },
+    "targets": {
+        "id_number": pa.string(), "name": pa.string(), "category": pa.string(), "recognized_on": pa.date32(),
+        "removed_on": pa.date32(), "source": pa.string(),
     },
     "policies": {
         "programme_code": pa.string(), "programme_name": pa.string(), "stages": pa.list_(pa.string()),
         "boarding_rule": pa.string(), "target_categories": pa.list_(pa.string()),
         "amount_per_term": MONEY, "first_term": pa.string(), "last_term": pa.string(),
-        "payer_rule": pa.string(),
+        "payer_rule": pa.string(), "grade": pa.string(), "region": pa.string(), "share_central": MONEY,
+        "share_province": MONEY, "approved_share": MONEY, "pay_within_days": pa.string(),
+        "_file": pa.string(), "_row": pa.int32(),
     },
 }
 
@@ -106,10 +113,13 @@ def _expand(case: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     links += [{"reg_key": keys.get(x["person_id"]), **x} for x in case.get("links", [])]
     aid = [{**r, "_file": "aid.csv", "_row": i + 2} for i, r in enumerate(case.get("aid", []))]
     catalog = tomllib.loads((RULES / "_catalog.toml").read_text(encoding="utf-8"))["policies"]
+    policies = [{**r, "_file": "policies.csv", "_row": i + 2}
+                for i, r in enumerate(case.get("policies", catalog) + case.get("more_policies", []))]
     return {
         "reg_persons": persons, "enrollment": enrollment, "links": links,
         "out_of_province": case.get("out_of_province", []), "aid": aid,
-        "policies": case.get("policies", catalog),
+        "policies": policies,
+        **({"targets": case["targets"]} if "targets" in case else {}),
     }
 
 
@@ -118,7 +128,8 @@ def run_case(case: dict[str, Any], *, skip: tuple[str, ...] = ()) -> RunContext:
     terms = [parse_term(t) for t in case["audit_terms"]]
     engine = connect()
     ctx = RunContext(engine=engine, config=RunConfig(), term=parse_term(case.get("run_term", "2021春")),
-                     inputs=RunInputs(registry=[], enrollment=[]), audit_terms=terms)
+                     inputs=RunInputs(registry=[], enrollment=[]), audit_terms=terms,
+                     allow_missing_terms=case.get("allow_missing_terms", False))
     for name, rows in _expand(case).items():
         if name not in skip:
             ctx.put(name, ibis.memtable(_arrow(name, rows)))
@@ -179,6 +190,13 @@ def test_audit_rule_case_raises_exactly_the_expected_findings(path: Path) -> Non
         for part in e.get("evidence_contains", []):
             assert part in f["evidence"], f["evidence"]
         assert f["finding_key"] == f"{e['code']}|{e['term']}|{e['programme_code']}|{e['person_id']}"
+    assert result.notes["terms_not_audited"] == case.get("expected_not_audited", [])
+    shares = result.notes.get("approved_share", [])
+    for want in case.get("expected_approved_share", []):
+        row = [r for r in shares if (r["county"], r["programme_code"], r["term"]) ==
+               (want["county"], want["programme_code"], want["term"])]
+        assert row and {k: row[0][k] for k in want} == want, (want, shares)
+    assert len(shares) == len(case.get("expected_approved_share", [])), shares
     totals = result.totals
     for t in case.get("expected_totals", []):
         row = [r for r in totals if (r["county"], r["programme_code"], r["term"]) ==

@@ -19,7 +19,8 @@ pytestmark = [pytest.mark.spark, pytest.mark.filterwarnings("ignore::Deprecation
 
 # two terms, a household-county programme, a boarding change, ineligible payments (Spark is slow to
 # start and the other cases use the same expressions)
-CASES = ("boarding_changed_between_terms",)
+# plus the catalog's grades, funding split and the other target lists (arrays met per category)
+CASES = ("boarding_changed_between_terms", "graded_programme", "other_target_lists")
 
 
 def _rows(findings: list[dict]) -> list[tuple]:
@@ -38,7 +39,11 @@ def test_audit_on_spark_raises_the_same_findings_as_on_duckdb() -> None:
                              inputs=RunInputs(registry=[], enrollment=[]),
                              audit_terms=[parse_term(t) for t in case["audit_terms"]])
             for name, rows in _expand(case).items():
-                ctx.put(name, ibis.memtable(_arrow(name, rows)))
+                table = _arrow(name, rows)
+                # Ibis' Spark in-memory tables refuse a null decimal: optional catalog columns left
+                # empty are left out (the audit reads the catalog's optional columns only where present)
+                empty = [c for c in table.column_names if name == "policies" and table[c].null_count == len(table)]
+                ctx.put(name, ibis.memtable(table.drop_columns(empty)))
             for step in AUDIT_STEPS:
                 step.run(ctx)
             spark = ctx.get("aid_findings").to_pyarrow().to_pylist()

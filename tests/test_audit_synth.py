@@ -18,7 +18,9 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-Z_CODES = {"Z01", "Z02", "Z03", "Z04", "Z05", "Z06", "Z07"}
+from yidan.contract.codes import FINDING_CODES
+
+Z_CODES = {c for c, f in FINDING_CODES.items() if f.family == "aid"}
 
 
 def _z(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -26,6 +26,9 @@ def test_classify_case_gives_expected_status_and_findings(classify_case, classif
         assert codes == sorted(exp.get("findings", [])), f"{exp['person']}: findings {codes}"
         if "student_no" in exp:
             assert got["student_no"] == classify_case.student_no(exp["student_no"])
+        if "detail_contains" in exp:
+            details = [f["detail"] for f in findings if f["person_id"] == pid]
+            assert any(exp["detail_contains"] in d for d in details), details
         for key in ("stage", "match_method"):
             if key in exp:
                 assert got[key] == exp[key], f"{exp['person']}: {key} {got[key]}, expected {exp[key]}"

@@ -6,7 +6,7 @@ from yidan.contract.codes import FINDING_CODES, STATUSES
 
 def test_every_input_table_of_the_contract_is_declared():
     assert set(TABLES) == {"registry", "enrollment", "out_of_province", "aid", "policies", "verifications",
-                           "link_decisions", "schools", "classes", "population"}
+                           "link_decisions", "targets", "schools", "classes", "population"}
 
 
 def test_headers_and_aliases_are_unique_within_each_table():
@@ -31,4 +31,4 @@ def test_id_columns_are_kept_as_text_in_excel():
 def test_status_and_finding_codes_are_the_contracts():
     assert len(STATUSES) == 15 and STATUSES["UNMATCHED"] == "学籍未匹配"
     assert STATUSES["NOT_IN_KINDERGARTEN"] == "未入园" and STATUSES["NOT_IN_SCHOOL"] == "非义务教育阶段未在校"
-    assert [c for c in FINDING_CODES] == [f"K0{i}" for i in range(1, 10)] + [f"Z0{i}" for i in range(1, 8)]
+    assert [c for c in FINDING_CODES] == [f"K0{i}" for i in range(1, 10)] + [f"Z0{i}" for i in range(1, 10)] + ["Z10"]

@@ -94,7 +94,7 @@ def _combinations() -> list[dict]:
                 "l_class_id": "六年级1班", "l_enrollment_status": {"K02": "辍学", "K03": "转出", "K09": "毕业"}.get(code),
                 "l_status_date": None, "l_term": "2021春",
                 "verified_conclusion": conclusion, "verified_on": date(2021, 3, 1) if conclusion else None,
-                "verified_province": "广东省" if conclusion == "省外就读" else None,
+                "verified_province": "广东省" if conclusion == "省外就读" else None, "verified_expired": None,
                 "review_student_no": "G433127201001019999" if code == "K05" else None,
                 "review_probability": 0.8 if code == "K05" else None, "c_name": "章三", "c_birth_date": date(2010, 1, 4),
                 "c_school_name": "永顺县第2小学", "c_school_code": "1430001002",

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from reports_fixtures import COUNTIES, build_run
-from yidan.contract.codes import CONCLUSIONS, FINDING_CODES, STATUSES
+from yidan.contract.codes import FINDING_CODES, STATUSES, conclusions_for
 from yidan.errors import YidanError
 from yidan.reports import write_workbooks
 from yidan.reports.styles import FINDING_COLUMNS
@@ -77,12 +77,32 @@ def test_clerk_columns_are_unlocked_and_everything_else_is_protected(county_book
             assert cell.protection.locked is not clerk, (header, cell.coordinate)
 
 
-def test_conclusion_column_offers_the_contracts_conclusions_as_a_dropdown(county_books):
-    ws = _book(county_books, "430102")["控辍保学"]
-    (dv,) = [d for d in ws.data_validations.dataValidation if d.type == "list"]
-    assert dv.formula1.strip('"').split(",") == list(CONCLUSIONS)
-    col = openpyxl.utils.get_column_letter(HEADERS.index("核实结论") + 1)
-    assert str(dv.sqref) == f"{col}2:{col}{ws.max_row}"
+def _offered(ws) -> dict[int, list[str]]:
+    """Row number -> the conclusions its drop-down list offers."""
+    offered: dict[int, list[str]] = {}
+    for dv in (d for d in ws.data_validations.dataValidation if d.type == "list"):
+        for rng in str(dv.sqref).split():
+            first, _, last = rng.partition(":")
+            lo, hi = int(first.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")), int((last or first).lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+            for r in range(lo, hi + 1):
+                offered[r] = dv.formula1.strip('"').split(",")
+    return offered
+
+
+def test_conclusion_column_offers_each_rows_own_conclusions_as_a_dropdown(county_books):
+    seen = set()
+    for county in COUNTIES:
+        wb = _book(county_books, county)
+        for sheet in SHEETS:
+            ws = wb[sheet]
+            offered = _offered(ws)
+            for r, row in enumerate(ws.iter_rows(min_row=2, values_only=True), start=2):
+                assert offered[r] == list(conclusions_for(row[1])), (sheet, r, row[1])
+                seen.add(row[1])
+    # a 漏助 is closed by a 补发, a wrong payment by a 追回, a dropout never by either
+    assert "已补发" in conclusions_for("Z01") and "已追回" not in conclusions_for("Z01")
+    assert "已追回" in conclusions_for("Z04") and "已补发" not in conclusions_for("Z04")
+    assert {"K01", "Z01"} <= seen
 
 
 def test_hidden_key_column_holds_every_finding_of_the_county_exactly_once(run, county_books):

@@ -66,7 +66,7 @@ WRONG = [
 
 @pytest.mark.parametrize(("typed", "reason"), WRONG, ids=[w[1][:12] for w in WRONG])
 def test_a_wrong_row_comes_back_with_its_reason_in_chinese(run, books, tmp_path, typed, reason):
-    returned = fill(books["430102"], "控辍保学", {2: typed, 3: GOOD}, tmp_path / "back.xlsx")
+    returned = fill(books["430102"], "控辍保学", {2: typed, 4: GOOD}, tmp_path / "back.xlsx")
     result = import_verifications([returned], run, tmp_path / "核实结果.xlsx")
     assert (result.filled, result.accepted, result.returned) == (2, 1, 1)
     (problem,) = read_rows(result.problems)
@@ -84,17 +84,42 @@ def test_what_the_clerk_typed_is_kept_in_the_returned_row(run, books, tmp_path):
 
 
 def test_accepted_rows_become_the_contracts_verifications_table(run, books, tmp_path):
-    returned = fill(books["430121"], "学生资助", {2: GOOD, 3: GOOD | {"核实结论": "省外就读", "就读省份": "广东省"}},
+    returned = fill(books["430121"], "控辍保学", {2: GOOD, 3: GOOD | {"核实结论": "省外就读", "就读省份": "广东省"}},
                     tmp_path / "back.xlsx")
     result = import_verifications([returned], run, tmp_path / "核实结果.xlsx")
     assert (result.filled, result.accepted, result.returned, result.written) == (2, 2, 0, 2)
     rows = read_rows(result.verifications)
     assert list(rows[0]) == [c.header for c in VERIFICATIONS.columns]
-    ids = [cell(returned, "学生资助", "身份证号", r) for r in (2, 3)]
+    ids = [cell(returned, "控辍保学", "身份证号", r) for r in (2, 3)]
     assert [r["身份证号"] for r in rows] == ids
-    assert rows[1] == {"身份证号": ids[1], "姓名": cell(returned, "学生资助", "姓名", 3), "核实结论": "省外就读",
+    assert rows[1] == {"身份证号": ids[1], "姓名": cell(returned, "控辍保学", "姓名", 3), "核实结论": "省外就读",
                            "就读省份": "广东省", "核实日期": "2021-03-10", "核实人": "李老师", "说明": "三帮一走访"}
-    assert read_rows(result.problems) == []
+    assert read_rows(result.problems) == [] and result.aid is None
+
+
+def _first_row(path: Path, sheet: str, code: str) -> int:
+    """The sheet row of the first finding of `code` (rows follow township, then priority)."""
+    rows = openpyxl.load_workbook(path)[sheet].iter_rows(min_row=2, values_only=True)
+    return next(n for n, r in enumerate(rows, start=2) if r[1] == code)
+
+
+def test_aid_rows_take_their_codes_conclusions_and_are_kept_apart_from_the_verifications(run, books, tmp_path):
+    z02, z03, z01, z04 = (_first_row(books["430121"], "学生资助", c) for c in ("Z02", "Z03", "Z01", "Z04"))
+    typed = {z02: GOOD | {"核实结论": "已追回", "说明": "2021-04-02 追回 625.00 元"},
+             z03: GOOD | {"核实结论": "已补发"},  # a Z03 is not closed by a 补发
+             z01: GOOD | {"核实结论": "已补发", "说明": "凭证 2021-118"},  # a 漏助 is
+             z04: GOOD}  # 失联 is a schooling conclusion: never an aid one
+    returned = fill(books["430121"], "学生资助", typed, tmp_path / "back.xlsx")
+    result = import_verifications([returned], run, tmp_path / "核实结果.xlsx")
+    assert (result.filled, result.accepted, result.returned, result.written) == (4, 2, 2, 0)
+    reasons = {p["行号"]: p["退回原因"] for p in read_rows(result.problems)}
+    assert "核实结论「已补发」不是可选结论（Z03 可选：已追回、情况属实无需处理、数据错误、其他）" in reasons[z03]
+    assert "核实结论「失联」不是可选结论（Z04 可选：已追回" in reasons[z04]
+    with result.aid.open(encoding="utf-8-sig") as fh:
+        aid = {r["问题编码"]: r for r in csv.DictReader(fh)}
+    assert {c: (r["核实结论"], r["说明"]) for c, r in aid.items()} == {
+        "Z02": ("已追回", "2021-04-02 追回 625.00 元"), "Z01": ("已补发", "凭证 2021-118")}
+    assert aid["Z01"]["身份证号"] == cell(returned, "学生资助", "身份证号", z01)
 
 
 def test_verifications_can_be_written_as_utf8_csv(run, books, tmp_path):
@@ -143,7 +168,7 @@ def test_a_row_typed_below_the_list_comes_back(run, books, tmp_path):
 
 def test_a_workbook_from_another_run_is_returned_whole(run, books, tmp_path):
     other = build_run(tmp_path / "other", run_id="R2020秋-1", n_per_county=30)
-    returned = fill(books["430102"], "控辍保学", {2: GOOD, 3: GOOD}, tmp_path / "back.xlsx")
+    returned = fill(books["430102"], "控辍保学", {2: GOOD, 4: GOOD}, tmp_path / "back.xlsx")
     result = import_verifications([returned], other, tmp_path / "v.xlsx")
     assert (result.accepted, result.returned) == (0, 2)
     assert all("工作簿来自另一次比对" in p["退回原因"] for p in read_rows(result.problems))
@@ -174,7 +199,7 @@ def edited(path: Path, out: Path, edit) -> Path:
 
 
 def test_a_renamed_sheet_still_imports_every_filled_row(run, books, tmp_path):
-    filled = fill(books["430102"], "控辍保学", {2: GOOD, 3: GOOD | {"核实结论": "出国"}}, tmp_path / "filled.xlsx")
+    filled = fill(books["430102"], "控辍保学", {2: GOOD, 4: GOOD | {"核实结论": "出国"}}, tmp_path / "filled.xlsx")
     renamed = edited(filled, tmp_path / "back.xlsx", lambda wb: setattr(wb["控辍保学"], "title", "控辍保学（已核实）"))
     result = import_verifications([renamed], run, tmp_path / "核实结果.xlsx")
     assert (result.filled, result.accepted, result.returned, result.written) == (2, 2, 0, 2)
@@ -212,7 +237,7 @@ def test_a_note_that_looks_like_a_formula_is_written_to_the_csv_as_text(run, boo
 
 
 def test_rows_of_a_sheet_whose_key_header_was_overwritten_come_back_rather_than_vanish(run, books, tmp_path):
-    filled = fill(books["430102"], "控辍保学", {2: GOOD, 3: GOOD}, tmp_path / "filled.xlsx")
+    filled = fill(books["430102"], "控辍保学", {2: GOOD, 4: GOOD}, tmp_path / "filled.xlsx")
     broken = edited(filled, tmp_path / "back.xlsx", lambda wb: wb["控辍保学"].cell(1, 1, "备注"))
     result = import_verifications([broken], run, tmp_path / "v.xlsx")
     assert (result.filled, result.accepted, result.returned) == (2, 0, 2)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -72,6 +73,18 @@ class IndicatorConfig(BaseModel):
     very_large_class_min: int = 66  # 超大班额 66+
     # 《幼儿园工作规程》: 小班 25, 中班 30, 大班 35 (混合班 30)
     kindergarten_class_limits: dict[str, int] = {"小班": 25, "中班": 30, "大班": 35, "混合班": 30}
+class VerificationValidity(BaseModel):
+    """How long a 核实结论 holds, in days from its 核实日期 (0: for good). A verification older than
+    that on the run term's first day is ignored and the child is listed with the expired one."""
+
+    days: dict[str, int] = {
+        "省外就读": 183, "因残免学": 0, "因病缓学": 365, "延缓入学": 365, "送教上门": 365, "已劝返复学": 183,
+        "出国": 365, "超龄": 0, "死亡": 0, "失联": 183, "信息错误": 0, "其他": 365,
+    }
+
+    def valid_from(self, term_start: date) -> dict[str, date]:
+        """Per conclusion with a limit: the earliest 核实日期 still valid on `term_start`."""
+        return {c: term_start - timedelta(days=d) for c, d in self.days.items() if d > 0}
 
 
 class RunConfig(BaseModel):
@@ -89,6 +102,7 @@ class RunConfig(BaseModel):
     linkage: LinkageConfig = LinkageConfig()
     engine: EngineConfig = EngineConfig()
     indicators: IndicatorConfig = IndicatorConfig()
+    verification_validity: VerificationValidity = VerificationValidity()
 
     @model_validator(mode="after")
     def _ranges(self) -> RunConfig:

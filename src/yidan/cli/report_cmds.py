@@ -91,6 +91,8 @@ def verify_import(
         f"已填写 {result.filled} 行 = 接收 {result.accepted} 行 + 退回 {result.returned} 行；"
         f"写出核实结果 {result.written} 条：{result.verifications}"
     )
+    if result.aid:
+        console.print(f"资助问题的核实结论 {result.aid_written} 条另存：{result.aid}（补发、追回请在网页案件中登记）")
     for path in result.unreadable:
         console.print(f"[red]无法读取：[/]{path}")
     if result.returned or result.unreadable:

@@ -34,10 +34,10 @@ def init(
     with atomic_output(target) as tmp:
         tmp.write_text((data / "yidan.toml").read_text(encoding="utf-8"), encoding="utf-8")
     console.print(f"[green]已生成配置文件：[/]{target}")
-    example = data / "policies_example.csv"
-    if example.is_file():
-        dest = directory / "policies_example.csv"
-        if not dest.exists() or force:
+    for name in ("policies_example.csv", "policies_example_说明.txt"):  # the catalog and its annotations
+        example = data / name
+        dest = directory / name
+        if example.is_file() and (not dest.exists() or force):
             with resources.as_file(example) as src, atomic_output(dest) as tmp:
                 shutil.copyfile(src, tmp)
             console.print(f"[green]已复制资助项目示例：[/]{dest}（按本省政策修改后用 --policies 指定）")
@@ -54,6 +54,9 @@ def run(
     aid: Annotated[list[Path] | None, typer.Option("--aid", help="资助发放明细")] = None,
     policies: Annotated[list[Path] | None, typer.Option("--policies", help="资助项目（政策）表")] = None,
     audit_terms: Annotated[str | None, typer.Option("--audit-terms", help="资助核查学期，如 2020秋..2021春")] = None,
+    targets: Annotated[list[Path] | None, typer.Option("--targets", help="其他资助对象名单（民政、残联等）")] = None,
+    allow_missing_terms: Annotated[bool, typer.Option(
+        "--allow-missing-terms", help="回头看学期中没有学籍数据的学期不核查（结果中注明），而不是停止运行")] = False,
     link_decisions: Annotated[list[Path] | None, typer.Option("--link-decisions", help="匹配复核结论")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="配置文件 yidan.toml")] = None,
     schools: Annotated[list[Path] | None, typer.Option("--schools", help="学校（园）名录（可选，用于指标）")] = None,
@@ -77,7 +80,7 @@ def run(
     inputs = RunInputs(
         registry=list(registry), enrollment=list(enrollment), out_of_province=list(out_of_province or []),
         verifications=list(verifications or []), aid=list(aid or []), policies=list(policies or []),
-        link_decisions=list(link_decisions or []), encoding=encoding,
+        link_decisions=list(link_decisions or []), targets=list(targets or []), encoding=encoding,
         schools=list(schools or []), classes=list(classes or []), population=list(population or []),
     )
     from yidan.pipeline.steps import STEPS
@@ -95,7 +98,8 @@ def run(
             seen.append(label)
             bar.update(task, description=label)
 
-        result = run_comparison(inputs, term=run_term, out_dir=out, config=cfg, audit_terms=audit, progress=progress)
+        result = run_comparison(inputs, term=run_term, out_dir=out, config=cfg, audit_terms=audit, progress=progress,
+                                allow_missing_terms=allow_missing_terms)
         bar.update(task, completed=len(STEPS) + 1, description="完成")
     print_summary(result)
 
@@ -129,6 +133,9 @@ def print_summary(run) -> None:  # noqa: ANN001 - RunDir
             ft.add_row(code, fc.label, str(by_finding[code]))
     ft.add_row("", "[bold]合计[/]", f"[bold]{totals.get('findings', 0)}[/]")
     console.print(ft)
+    audit = (m.get("notes") or {}).get("audit") or {}
+    for label, why in (audit.get("not_audited_reasons") or {}).items():
+        console.print(f"[yellow]资助学期 {label} 未核查：{why}。[/]")
     if totals.get("rejected"):
         console.print(f"[yellow]有 {totals['rejected']} 行输入被拒收，原因见 {run.path / 'rejects.parquet'}。[/]")
     missing = [k for k, why in (run.manifest.get("indicators") or {}).items() if why]

@@ -19,7 +19,7 @@ from yidan.errors import YidanError
 console = Console()
 
 TABLE_LABELS = {"registry": "建档立卡人口", "enrollment": "学籍", "out_of_province": "省外学籍",
-                "verifications": "核实结果", "aid": "资助发放", "policies": "资助项目"}
+                "verifications": "核实结果", "aid": "资助发放", "policies": "资助项目", "targets": "资助对象名单"}
 
 
 @app.command("generate")

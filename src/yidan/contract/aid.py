@@ -17,5 +17,7 @@ AID = Table(
         Column("发放地区划代码", "payer_county_code", Kind.COUNTY_CODE, True, description="发放县6位区划代码",
                example="430124"),
         Column("发放日期", "paid_on", Kind.DATE, False, description="发放日期", past=True),
+        Column("档次", "grade", Kind.TEXT, False, description="分档项目的档次（如 一档），与资助项目表一致",
+               example="一档"),
     ),
 )

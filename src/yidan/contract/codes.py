@@ -12,6 +12,9 @@ STAGES: tuple[str, ...] = ("学前", "小学", "初中", "高中", "中职", "�
 ENROLLMENT_STATUSES: tuple[str, ...] = ("在读", "休学", "转出", "毕业", "辍学", "死亡")
 ATTENDANCE_MODES: tuple[str, ...] = ("随班就读", "特教学校", "送教上门")
 CATEGORIES: tuple[str, ...] = ("建档立卡", "边缘易致贫", "农村低保", "特困供养")
+# the other target lists (targets table: 民政, 残联 …); a programme may name any of these or CATEGORIES
+TARGET_LIST_CATEGORIES: tuple[str, ...] = ("城镇低保", "农村低保", "特困供养", "孤儿", "事实无人抚养", "残疾", "边缘易致贫")
+TARGET_CATEGORIES: tuple[str, ...] = (*CATEGORIES, *(c for c in TARGET_LIST_CATEGORIES if c not in CATEGORIES))
 POVERTY_STATUSES: tuple[str, ...] = ("未脱贫", "已脱贫", "返贫")
 GENDERS: tuple[str, ...] = ("男", "女")
 YES_NO: tuple[str, ...] = ("是", "否")
@@ -76,12 +79,17 @@ FINDING_CODES: dict[str, FindingCode] = {
         FindingCode("K08", "信息不一致", "quality", "按身份证号匹配，但姓名、性别或出生日期不一致"),
         FindingCode("K09", "小学毕业未升学", "schooling", "义务教育阶段小学毕业且无后续学籍"),
         FindingCode("Z01", "漏助", "aid", "当学期符合资助条件，但无人发放"),
-        FindingCode("Z02", "重复资助", "aid", "同一项目同一学期发放超过一次"),
+        FindingCode("Z02", "重复资助", "aid", "同一项目同一学期发放超过一次，或省外已资助又在本省发放"),
         FindingCode("Z03", "非学籍地发放", "aid", "发放一次，但发放地不是应发放的县"),
         FindingCode("Z04", "不符合资助条件", "aid", "已发放，但当学期不符合资助条件"),
         FindingCode("Z05", "项目已失效仍发放", "aid", "项目当学期已失效仍发放"),
         FindingCode("Z06", "金额不符", "aid", "发放金额与标准不符"),
         FindingCode("Z07", "省外就读兜底待核实", "aid", "符合条件、省外就读、未核实省外是否已享受资助"),
+        FindingCode("Z08", "逾期发放", "aid", "项目设有发放时限，最后一笔发放晚于学期首日加时限天数"),
+        FindingCode("Z09", "受助人不在任何资助对象名单", "aid",
+                    "已发放，但受助人既不在建档立卡名单，也不在其他资助对象名单中"),
+        FindingCode("Z10", "非应发放县应追回", "aid",
+                    "重复资助或非学籍地发放中，由非应发放县发出的金额：该县追回（与应发放县的线索关联）"),
     )
 }
 
@@ -103,7 +111,21 @@ def finding_label(code: str) -> str:
 
 SCHOOL_CONCLUSIONS: tuple[str, ...] = (*CONCLUSIONS[:-1], "确系辍学", CONCLUSIONS[-1])
 QUALITY_CONCLUSIONS: tuple[str, ...] = ("信息错误", "已更正", "核实无误", "其他")
-AID_CONCLUSIONS: tuple[str, ...] = ("已补发", "已追回", "核实无误", "省外已资助", "信息错误", "其他")
+# aid: what a 资助 office concludes depends on the code: a 漏助 is closed by a 补发, money paid wrongly
+# by a 追回, either may stand on a policy ground or be a data error (AID_CONCLUSION_NEEDS: what each
+# conclusion must record)
+AID_PAID: tuple[str, ...] = ("已补发", "情况属实无需处理", "数据错误", "其他")  # Z01
+AID_RECOVERED: tuple[str, ...] = ("已追回", "情况属实无需处理", "数据错误", "其他")  # Z02–Z06, Z09, Z10
+AID_AWAY: tuple[str, ...] = ("省外已资助", "已补发", "数据错误", "其他")  # Z07 (兜底)
+AID_LATE: tuple[str, ...] = ("情况属实无需处理", "数据错误", "其他")  # Z08
+AID_CONCLUSIONS: tuple[str, ...] = tuple(dict.fromkeys((*AID_PAID, *AID_RECOVERED, *AID_AWAY, *AID_LATE)))
+AID_CONCLUSION_NEEDS: dict[str, str] = {
+    "已补发": "补发金额、补发日期、凭证号",
+    "已追回": "追回金额、追回日期",
+    "情况属实无需处理": "政策依据",
+    "数据错误": "错误的字段",
+    "省外已资助": "省外资助的省份与项目",
+}
 
 # case actions (the names the web application routes them by)
 VERIFY, TEAM, VISIT, RETURNED = "verification", "team", "visit", "returned"
@@ -141,13 +163,16 @@ CASE_RULES: dict[str, CaseRule] = {
         _rule("K07", (*QUALITY_CONCLUSIONS[:-1], "已注销重复学籍", "其他"), (VERIFY, *_CLOSING)),
         _rule("K08", QUALITY_CONCLUSIONS, (VERIFY, *_CLOSING)),
         _rule("K09", SCHOOL_CONCLUSIONS, _PERSUASION),
-        _rule("Z01", AID_CONCLUSIONS, (VERIFY, VISIT, *_CLOSING), note=True, city=True),
-        _rule("Z02", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True, city=True),
-        _rule("Z03", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True),
-        _rule("Z04", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True),
-        _rule("Z05", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True),
-        _rule("Z06", AID_CONCLUSIONS, (VERIFY, *_CLOSING), note=True),
-        _rule("Z07", AID_CONCLUSIONS, (VERIFY, VISIT, *_CLOSING), note=True),
+        _rule("Z01", AID_PAID, (VERIFY, VISIT, *_CLOSING), note=True, city=True),
+        _rule("Z02", AID_RECOVERED, (VERIFY, *_CLOSING), note=True, city=True),
+        _rule("Z03", AID_RECOVERED, (VERIFY, *_CLOSING), note=True),
+        _rule("Z04", AID_RECOVERED, (VERIFY, *_CLOSING), note=True),
+        _rule("Z05", AID_RECOVERED, (VERIFY, *_CLOSING), note=True),
+        _rule("Z06", (*AID_PAID[:1], *AID_RECOVERED), (VERIFY, *_CLOSING), note=True),  # 少发补发、多发追回
+        _rule("Z07", AID_AWAY, (VERIFY, VISIT, *_CLOSING), note=True),
+        _rule("Z08", AID_LATE, (VERIFY, *_CLOSING), note=True),
+        _rule("Z09", AID_RECOVERED, (VERIFY, *_CLOSING), note=True),
+        _rule("Z10", AID_RECOVERED, (VERIFY, *_CLOSING), note=True),
     )
 }
 

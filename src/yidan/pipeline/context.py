@@ -34,6 +34,7 @@ class RunInputs:
     schools: list[Path] = field(default_factory=list)
     classes: list[Path] = field(default_factory=list)
     population: list[Path] = field(default_factory=list)
+    targets: list[Path] = field(default_factory=list)  # other target lists (民政, 残联 …)
     encoding: str | None = None
 
     def by_table(self) -> dict[str, list[Path]]:
@@ -47,6 +48,7 @@ class RunInputs:
             "schools": self.schools,
             "classes": self.classes,
             "population": self.population,
+            "targets": self.targets,
         }
 
 
@@ -65,6 +67,8 @@ class RunContext:
     # step's time goes, for whoever sizes or tunes a run (manifest `table_timings`)
     table_timings: dict[str, float] = field(default_factory=dict)
     progress: Callable[[str], None] | None = None
+    # 回头看: audit the requested terms that have enrollment and name the others (else stop)
+    allow_missing_terms: bool = False
 
     def put(self, name: str, expr: Any, *, materialize: bool = True) -> Any:
         """Register `expr` as table `name`; materialised in the engine unless told not to."""

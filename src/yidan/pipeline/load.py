@@ -20,7 +20,7 @@ from yidan.pipeline.context import RunContext
 
 # the order tables are loaded in (and listed in the manifest)
 LOAD_ORDER = ("registry", "enrollment", "out_of_province", "verifications", "aid", "policies", "link_decisions",
-              "schools", "classes", "population")
+              "targets", "schools", "classes", "population")
 
 _KIND_TYPES: dict[Kind, dt.DataType] = {
     Kind.DATE: dt.date,

@@ -38,6 +38,7 @@ def run_comparison(
     audit_terms: Sequence[Term] = (),
     progress: Callable[[str], None] | None = None,
     steps: Sequence[Step] | None = None,
+    allow_missing_terms: bool = False,
 ) -> RunDir:
     """Run the comparison and write RUN_DIR atomically; returns the completed run.
 
@@ -73,7 +74,7 @@ def run_comparison(
         engine = connect(config.engine)
         try:
             ctx = RunContext(engine=engine, config=config, term=term, inputs=inputs, audit_terms=audit,
-                             progress=progress)
+                             progress=progress, allow_missing_terms=allow_missing_terms)
             for step in steps:
                 current = step.label
                 timed(ctx, step)
@@ -138,6 +139,9 @@ def _facts(ctx: RunContext | None) -> dict[str, Any]:
         totals["findings"] = sum(notes["findings"].values())
         totals["by_finding"] = dict(sorted(notes.pop("findings").items()))
     totals["rejected"] = sum(f["rejected"] for f in ctx.file_stats)
+    skipped = (notes.get("audit") or {}).get("not_audited_reasons")
+    if skipped:  # 回头看 terms not audited, with why: the web run page shows them from the run's totals
+        totals["aid_terms_not_audited"] = dict(skipped)
     return {
         "coverage": _coverage(ctx),
         "inputs": ctx.file_stats,

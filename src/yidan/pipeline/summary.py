@@ -43,7 +43,8 @@ def build_summary(ctx: RunContext) -> None:
                     dimension=ibis.literal("aid"), county=a.county, key=a.programme_code, term=a.term,
                     count=a.entitled_n, amount_expected=a.entitled_amount, amount_paid=a.paid_amount,
                     amount_missed=a.missed_amount, amount_duplicate=a.duplicate_amount,
-                    amount_wrong=a.wrong_amount,
+                    amount_wrong=a.wrong_amount, amount_unpaid=a.unpaid_amount,
+                    amount_short=a.short_amount, amount_over=a.over_amount,
                 )
             )
         )

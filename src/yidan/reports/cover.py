@@ -133,6 +133,12 @@ def write_cover(ws: Any, fmt: dict[str, Any], run: RunDir, fig: CoverFigures, *,
         ws.write_string(r, 0, label, fmt["label"])
         ws.write_string(r, 1, value, fmt["text"])
         r += 1
+    # 回头看: requested aid terms the run could not audit, and why (never left to manifest.json)
+    skipped = ((run.manifest.get("notes") or {}).get("audit") or {}).get("not_audited_reasons") or {}
+    for label, why in skipped.items():
+        ws.write_string(r, 0, f"资助学期 {label} 未核查", fmt["label"])
+        ws.write_string(r, 1, why, fmt["text"])
+        r += 1
     r += 1
     ws.write_string(r, 0, "一、建档立卡学龄儿童就学状态", fmt["subtitle"])
     r += 1

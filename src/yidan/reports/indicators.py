@@ -84,7 +84,7 @@ COUNTS: dict[str, tuple[str, str, str]] = {
         "SELECT county, term AS key, sum(amount_paid) AS value FROM summary WHERE dimension = 'aid' GROUP BY ALL",
     ),
     "aid_amount_missed": (
-        "漏发金额", "元",
+        "漏发金额（漏助 + 少发）", "元",
         "SELECT county, term AS key, sum(amount_missed) AS value FROM summary WHERE dimension = 'aid' GROUP BY ALL",
     ),
     "aid_amount_duplicate": (

@@ -23,7 +23,7 @@ import pyarrow as pa
 import xlsxwriter
 from python_calamine import CalamineWorkbook
 
-from yidan.contract.codes import CONCLUSIONS
+from yidan.contract.codes import CASE_RULES, CONCLUSIONS, FINDING_CODES
 from yidan.contract.verifications import VERIFICATIONS
 from yidan.errors import ConfigError, InputError
 from yidan.ingest.xlsx_reader import calamine_failure
@@ -48,6 +48,15 @@ class ImportResult:
     problems: Path  # every returned row with its reason
     written: int = 0  # verification rows written (identical repeats once)
     unreadable: list[str] = field(default_factory=list)  # workbooks that could not be opened
+    aid: Path | None = None  # accepted aid conclusions (已补发, 已追回 …), kept apart: not verifications
+    aid_written: int = 0
+
+
+def aid_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}_资助核实结论.csv")
+
+
+AID_HEADERS = ("问题标识", "问题编码", "身份证号", "姓名", "核实结论", "核实日期", "核实人", "说明")
 
 
 def problems_path(out: Path) -> Path:
@@ -83,12 +92,24 @@ def import_verifications(workbooks: list[Path], run: RunDir, out: Path) -> Impor
     except OSError as exc:
         raise output_error(out.parent, exc) from exc
     # both files appear under their names only once both are written (a failure leaves the old ones)
+    # aid conclusions (per code: 已补发, 已追回 …) are no schooling verification: the next run's
+    # verifications table would refuse them; they go to their own file, for the aid casework
+    aid = [r for r in accepted if FINDING_CODES.get(r.get("run_code") or "") and
+           FINDING_CODES[r["run_code"]].family == "aid"]
+    accepted_schooling = [r for r in accepted if r not in aid]
     with atomic_output(problems_file) as tmp_problems:
         _write_problems(problems + returned, tmp_problems)
-        written = _write_verifications(accepted, out)
+        written = _write_verifications(accepted_schooling, out)
+    aid_file = None
+    if aid:
+        aid_file = aid_path(out)
+        write_csv(aid_file, list(AID_HEADERS), [
+            (r["finding_key"], r["run_code"], r["run_person_id"], r["run_name"] or "", r["conclusion"],
+             r["verified_on"].isoformat() if isinstance(r["verified_on"], date) else "", r["verified_by"], r["note"])
+            for r in aid])
     return ImportResult(
         filled=len(filled), accepted=len(accepted), returned=len(returned), verifications=out,
-        problems=problems_file, written=written, unreadable=unreadable,
+        problems=problems_file, written=written, unreadable=unreadable, aid=aid_file, aid_written=len(aid),
     )
 
 
@@ -214,15 +235,18 @@ def _validate(con: Any, run: RunDir, filled: list[dict[str, Any]]) -> tuple[list
         for c in protected
     )
     answer = "concat_ws('\x1f', r.conclusion, r.province, r.verified_on_text, r.verified_by, r.note)"
+    # each row's code has its own conclusions (contract.codes.CASE_RULES): a 漏助 takes 已补发, not 确系辍学
+    allowed_rows = ", ".join(f"('{code}', '{c}')" for code, rule in CASE_RULES.items() for c in rule.conclusions)
     allowed = ", ".join(f"'{c}'" for c in CONCLUSIONS)
     sql = f"""
     WITH r AS (SELECT *, row_number() OVER () AS seq FROM filled_rows),
+    allowed(a_code, a_conclusion) AS (VALUES {allowed_rows}),
     conflicts AS (
         SELECT finding_key FROM r WHERE finding_key <> ''
         GROUP BY finding_key HAVING count(DISTINCT {answer}) > 1
     ),
     checked AS (
-        SELECT r.*, f.person_id AS run_person_id, f.name AS run_name, f.county AS run_county,
+        SELECT r.*, f.person_id AS run_person_id, f.name AS run_name, f.county AS run_county, f.code AS run_code,
             list_filter([
                 CASE WHEN r.wb_run_id = '' THEN '工作簿缺少隐藏标识页，无法确认来源；请使用 yidan report 导出的工作簿填写' END,
                 CASE WHEN r.wb_run_id <> '' AND r.wb_run_id <> $run_id
@@ -236,8 +260,12 @@ def _validate(con: Any, run: RunDir, filled: list[dict[str, Any]]) -> tuple[list
                 CASE WHEN f.finding_key IS NOT NULL THEN '受保护的单元格被改动：' ||
                      nullif(array_to_string(list_filter([{mismatch}], lambda x: x IS NOT NULL), '；'), '') END,
                 CASE WHEN r.conclusion = '' THEN '未填写核实结论，请从下拉列表选择' END,
-                CASE WHEN r.conclusion <> '' AND r.conclusion NOT IN ({allowed})
+                CASE WHEN r.conclusion <> '' AND f.code IS NULL AND r.conclusion NOT IN ({allowed})
                      THEN '核实结论「' || r.conclusion || '」不是可选结论' END,
+                CASE WHEN r.conclusion <> '' AND f.code IS NOT NULL AND NOT EXISTS (
+                         SELECT 1 FROM allowed a WHERE a.a_code = f.code AND a.a_conclusion = r.conclusion)
+                     THEN '核实结论「' || r.conclusion || '」不是可选结论（' || f.code || ' 可选：' ||
+                          (SELECT string_agg(a_conclusion, '、') FROM allowed WHERE a_code = f.code) || '）' END,
                 CASE WHEN r.conclusion = '省外就读' AND r.province = ''
                      THEN '核实结论为省外就读时请填写就读省份' END,
                 CASE WHEN r.verified_on_text = '' THEN '未填写核实日期' END,
@@ -260,7 +288,8 @@ def _validate(con: Any, run: RunDir, filled: list[dict[str, Any]]) -> tuple[list
     for rec in (dict(zip(cols, v, strict=True)) for v in cur.fetchall()):
         reasons = list(rec["reasons"])
         if rec["conclusion"] in hints:
-            reasons = [r + hints[rec["conclusion"]] if r.startswith("核实结论「") else r for r in reasons]
+            reasons = [r.replace("不是可选结论", "不是可选结论" + hints[rec["conclusion"]], 1)
+                       if r.startswith("核实结论「") else r for r in reasons]
         if rec["wb_region"] and rec["run_county"] and rec["run_county"] != rec["wb_region"]:
             reasons = [r.replace(f"（{rec['run_county']}）", f"（{region_name(rec['run_county'])}）", 1)
                        for r in reasons]
@@ -281,8 +310,9 @@ def _finding_text(c: styles.SheetColumn) -> str:
 def _conclusion_hints(values: set[str]) -> dict[str, str]:
     """'Did you mean' for conclusions typed by hand (a loop over the few distinct values)."""
     hints = {}
+    known = set(CONCLUSIONS).union(*(r.conclusions for r in CASE_RULES.values()))
     for v in values:
-        if v and v not in CONCLUSIONS:
+        if v and v not in known:  # a known conclusion of another code: the row's own list says enough
             close = difflib.get_close_matches(v, CONCLUSIONS, n=1, cutoff=0.3)
             hints[v] = f"，是否应为「{close[0]}」？" if close else "，请从下拉列表选择"
     return hints

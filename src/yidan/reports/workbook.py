@@ -16,7 +16,7 @@ from typing import Any
 
 import xlsxwriter
 
-from yidan.contract.codes import CONCLUSIONS, FINDING_CODES, STATUSES
+from yidan.contract.codes import CONCLUSIONS, FINDING_CODES, STATUSES, conclusions_for
 from yidan.contract.outputs import poverty_rank_sql
 from yidan.errors import ConfigError
 from yidan.outfiles import atomic_output, output_dir
@@ -207,9 +207,7 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
             ws.write_comment(0, i, styles.TEAM_NOTE, {"x_scale": 2, "y_scale": 1.5})
     fields = ", ".join(styles.FINDING_FIELDS)
     cur = con.execute(
-        f"SELECT {fields}, township AS _township FROM findings WHERE {where} "
-        f"ORDER BY township NULLS LAST, {PRIORITY_ORDER}, code, village NULLS LAST, person_id, term, "
-        "programme_code NULLS FIRST"
+        f"SELECT {fields}, township AS _township FROM findings WHERE {where} ORDER BY {ROW_ORDER}"
     )  # by township, so that each township's team takes its own pages; priority children first in each
     cols = [c for c in styles.FINDING_COLUMNS if not c.clerk and not c.web]
     clerk = [(i, c) for i, c in enumerate(styles.FINDING_COLUMNS) if c.clerk]
@@ -246,13 +244,16 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
     ws.freeze_panes(1, 2)
     ws.autofilter(0, 0, max(n, 1), last_col)
     if n:
-        _clerk_validation(ws, run, n)
+        _clerk_validation(ws, run, n, _row_codes(con, where))
         ws.ignore_errors({"number_stored_as_text": f"A2:{xlsxwriter.utility.xl_col_to_name(last_col)}{n + 1}"})
     ws.protect("", {"autofilter": True, "sort": False, "format_columns": True, "select_locked_cells": True})
 
 
 # 未脱贫 and 返贫 children first in every list: the speech calls them the priority
 PRIORITY_ORDER = poverty_rank_sql("poverty_status")
+# the rows of a findings sheet: by township (each township's team takes its own pages), priority first
+ROW_ORDER = (f"township NULLS LAST, {PRIORITY_ORDER}, code, village NULLS LAST, person_id, term, "
+             "programme_code NULLS FIRST")
 
 
 def _made_now() -> str:
@@ -271,14 +272,29 @@ def _shown(field: str, value: Any) -> Any:
     return value
 
 
-def _clerk_validation(ws: Any, run: RunDir, n: int) -> None:
+def _row_codes(con: Any, where: str) -> list[str]:
+    """The finding code of each sheet row, in the sheet's order (for the per-code drop-down lists)."""
+    return [r[0] for r in con.execute(f"SELECT code FROM findings WHERE {where} ORDER BY {ROW_ORDER}").fetchall()]
+
+
+def _clerk_validation(ws: Any, run: RunDir, n: int, codes: list[str] | None = None) -> None:
     index = {c.field: i for i, c in enumerate(styles.FINDING_COLUMNS)}
-    ws.data_validation(
-        1, index["conclusion"], n, index["conclusion"],
-        {"validate": "list", "source": list(CONCLUSIONS), "error_title": "核实结论",
-         "error_message": "请从下拉列表中选择核实结论。", "input_title": "核实结论",
-         "input_message": "请选择：" + "、".join(CONCLUSIONS)},
-    )
+    # the conclusions a row's code allows (contract.codes.CASE_RULES), one list per run of rows with the
+    # same list: a 漏助 offers 已补发, a wrong payment 已追回, a dropout 确系辍学 …
+    spans: list[tuple[int, int, tuple[str, ...]]] = []
+    for row, code in enumerate(codes or [""] * n, start=1):
+        allowed = conclusions_for(code) if code else CONCLUSIONS
+        if spans and spans[-1][2] == allowed and spans[-1][1] == row - 1:
+            spans[-1] = (spans[-1][0], row, allowed)
+        else:
+            spans.append((row, row, allowed))
+    for first, last, allowed in spans:
+        ws.data_validation(
+            first, index["conclusion"], last, index["conclusion"],
+            {"validate": "list", "source": list(allowed), "error_title": "核实结论",
+             "error_message": "请从下拉列表中选择核实结论。", "input_title": "核实结论",
+             "input_message": "请选择：" + "、".join(allowed)},
+        )
     made = run_made_at(run)[:10]
     try:
         earliest = datetime.strptime(made, "%Y-%m-%d")

@@ -38,5 +38,6 @@ def generated_run(folder: Path | str) -> GeneratedRun:
         aid=files.get("aid", []),
         policies=files.get("policies", []),
         schools=files.get("schools", []), classes=files.get("classes", []), population=files.get("population", []),
+        targets=files.get("targets", []),
     )
     return GeneratedRun(inputs, parse_term(meta["run_term"]), [parse_term(t) for t in meta["audit_terms"]])

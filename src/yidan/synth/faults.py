@@ -98,10 +98,12 @@ CASES: tuple[Case, ...] = (
     Case("aid_expired", "hs_jdlk", 0.01, None, (), "已取消的地方项目2021春仍发放（Z05）"),
     Case("aid_recognized_midterm", "aid_any", 0.001, None, (), "2020-10-15认定：2020秋不发，2021春发放（无问题）"),
     Case("aid_removed_midterm", "aid_any", 0.001, None, (), "2020-12-15清退：2021春不再发放（无问题）"),
+    Case("aid_late", "hs_jdlk", 0.004, None, (), "2021春超过发放时限才发放（Z08）"),
+    Case("oop_hs_aided_paid_home", "hs", 0.002, "OUT_OF_PROVINCE", (), "高中省外就读且省外已资助，户籍县又发放（Z02）"),
 )
 CASE_INDEX = {c.tag: i for i, c in enumerate(CASES)}
 NO_ENROLLMENT = frozenset({
-    "out_of_province", "oop_hs_aided", "oop_hs_not_aided", "oop_hs_unverified", "verified_lost",
+    "out_of_province", "oop_hs_aided", "oop_hs_aided_paid_home", "oop_hs_not_aided", "oop_hs_unverified", "verified_lost",
     "verified_disabled", "verified_oop_listed", "verified_oop_unlisted", "verified_returned",
     "no_enrollment", "invalid_registry_id", "verified_deceased", "verified_abroad", "same_name_stranger", "primary_graduate", "junior_graduate",
 })

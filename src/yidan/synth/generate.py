@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from yidan.synth import aid, indicator_inputs, payments, truth, writers
+from yidan.synth import aid, indicator_inputs, payments, targets, truth, writers
 from yidan.synth import enrollment as en
 from yidan.synth import schools as sc
 from yidan.synth.damage import damage_enrollment, damage_registry, prepare_names, registry_birth_written
@@ -88,7 +88,11 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
         # enrolled, and entitled to no aid (the complement of "aid_any"): a pair that may end in review
         # leaves no payment without a link, which the aid audit would rightly question
         "ident_noaid": kid & (st >= 0) & ~(((st == sc.PRE) & (cat != 1)) | (compulsory_school & board)
-                                            | np.isin(st, [sc.SENIOR, sc.VOCATIONAL])),
+                                            | np.isin(st, [sc.SENIOR, sc.VOCATIONAL]))
+                       # nor to a local programme, in the school's county or the next one (where the
+                       # "away" faults below move a child's school)
+                       & ~aid.local_entitled(st, board, cat, s_codes[school_county])
+                       & ~aid.local_entitled(st, board, cat, s_codes[(reg.county_idx + 1) % len(s_codes)]),
         "compulsory": kid & (age >= 6) & (age <= 15) & (st >= 0),
         "age12": kid & (age == 12) & ~board,
         "age15": kid & (age == 15) & (st >= 0),
@@ -162,7 +166,7 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
         by_row = np.zeros(n, dtype=np.int64)
         by_row[who] = payer
         sc_by_term[t] = by_row
-    oop_ent: dict[str, list[aid.Entitlements]] = {k: [] for k in ("paid", "unverified")}
+    oop_ent: dict[str, list[aid.Entitlements]] = {k: [] for k in ("paid", "unverified", "aided_home")}
     for t in (en.FALL, en.SPRING):
         for kind, who, stage in oop_ent_rows:
             e = aid.entitled(t, who, stage, np.zeros(len(who), bool), reg.category[who], reg.recognized[who],
@@ -170,9 +174,17 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
             oop_ent[kind].append(e)
     ent = aid.concat(ent_parts + oop_ent["paid"])
     unverified = aid.concat(oop_ent["unverified"])
+    aided_home = aid.concat(oop_ent["aided_home"])
     # a real county other than the school's, for payments made by the wrong county
     other = ccodes[(school_county + 1) % n_c] if n_c > 1 else np.where(school_county == 0, neighbour, ccodes[0])
-    pays, aid_found = payments.build(ent, unverified, cases, other, sc_by_term, st, board, reg.category)
+    pays, aid_found = payments.build(ent, unverified, aided_home, cases, other, sc_by_term, st, board, reg.category)
+    # other target lists (民政, 残联) and pupils outside the registry paid anyway (separate draws, so
+    # the rest of the set stays as it was)
+    county_of_pupil = county_of_school[p_school]
+    targets_tbl, unlisted_pays = targets.build(np.random.default_rng(seed + 7), n, len(pupils), p_plan.stage,
+                                       county_of_pupil, true_id, u_name, p.min_cases, aid_found)
+    pays = {f: np.concatenate([pays[f], unlisted_pays[f]]) for f in pays}
+    payee_names = u_name.take(pa.array(pays["person"]))
 
     say("注入身份证号与姓名错误")
     reg_ids, person_id, reg_faults = damage_registry(rng, reg, true_id[:n], case)
@@ -183,7 +195,7 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
     say("写出数据文件与真值")
     enr_tbl, enr_person = en.to_table(rows, enr_cols, l_numbers, schools, s_codes, class_no)
     say("生成学校名录、班级与人口（指标的可选输入）")
-    extra = indicator_inputs.build(np.random.default_rng(seed + 7), schools, s_codes, enr_tbl, en.TERM_LABELS[1],
+    extra = indicator_inputs.build(np.random.default_rng(seed + 8), schools, s_codes, enr_tbl, en.TERM_LABELS[1],
                                    ccodes)
     del rows, pupils, u_county, u_birth, u_male, u_name, class_no  # the province's peak memory is in the writing
     gs = GeneratedSet(out=Path(out), preset=preset, seed=seed, rates=rates)
@@ -195,7 +207,8 @@ def generate(preset: str, seed: int, out: Path, progress: Progress | None = None
     faults.update({k: int(len(v)) for k, v in reg_faults.items()})
     faults["twin"] = int(reg.twin.sum())
     writers.write_all(gs, p, province, reg, reg_ids, ccodes, enr_tbl, oop_tbl, ver_tbl, pays, true_id, enr_cols,
-                      truth_tables, faults, reg_birth=reg_birth, extra=extra)
+                      truth_tables, faults, reg_birth=reg_birth, extra=extra, targets=targets_tbl,
+                      payee_names=payee_names)
     _write_boundaries(gs.out, ccodes, cnames)
     return gs
 

@@ -27,7 +27,8 @@ def out_of_province_and_verifications(rng: np.random.Generator, cases: dict[str,
                                       ) -> tuple[pa.Table, pa.Table, list[tuple[str, np.ndarray, np.ndarray]]]:
     """(out_of_province table, verifications table, [(kind, registry rows, stage)] for aid)."""
     groups = [("out_of_province", "是", None), ("verified_oop_listed", "是", None),
-              ("oop_hs_aided", "是", sc.SENIOR), ("oop_hs_not_aided", "否", sc.SENIOR),
+              ("oop_hs_aided", "是", sc.SENIOR), ("oop_hs_aided_paid_home", "是", sc.SENIOR),
+              ("oop_hs_not_aided", "否", sc.SENIOR),
               ("oop_hs_unverified", "", sc.SENIOR)]
     who = np.concatenate([cases[g] for g, _, _ in groups])
     aided = np.concatenate([np.full(len(cases[g]), a, dtype=object) for g, a, _ in groups])
@@ -63,5 +64,7 @@ def out_of_province_and_verifications(rng: np.random.Generator, cases: dict[str,
         "说明": pa.array(["" for _ in days], pa.string()),
     })
     aid_rows = [("paid", cases["oop_hs_not_aided"], np.full(len(cases["oop_hs_not_aided"]), sc.SENIOR)),
-                ("unverified", cases["oop_hs_unverified"], np.full(len(cases["oop_hs_unverified"]), sc.SENIOR))]
+                ("unverified", cases["oop_hs_unverified"], np.full(len(cases["oop_hs_unverified"]), sc.SENIOR)),
+                ("aided_home", cases["oop_hs_aided_paid_home"],
+                 np.full(len(cases["oop_hs_aided_paid_home"]), sc.SENIOR))]
     return oop, ver, aid_rows

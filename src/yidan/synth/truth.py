@@ -75,12 +75,14 @@ def build(reg: Registry, age: np.ndarray, case: np.ndarray, person_id: pa.Array,
                              "term": term, "programme_code": None, "county": hukou[int(r)].as_py(),
                              "amount_expected": None, "amount_paid": None, "case": c.tag})
     for f in aid_found.rows:
-        pid = person_id[f["person"]].as_py()
+        # a payee outside the registry (other target lists, or none) carries its own ID and case
+        pid = f["payee_id"] if "payee_id" in f else person_id[f["person"]].as_py()
         recs.append({"finding_key": finding_key(f["code"], f["term"], f["programme_code"], pid),
                      "code": f["code"], "person_id": pid, "term": f["term"],
                      "programme_code": f["programme_code"], "county": f["county"],
                      "amount_expected": Decimal(f["amount_expected"]) / 100,
-                     "amount_paid": Decimal(f["amount_paid"]) / 100, "case": CASES[int(case[f["person"]])].tag})
+                     "amount_paid": Decimal(f["amount_paid"]) / 100,
+                     "case": f.get("case") or CASES[int(case[f["person"]])].tag})
     schema = pa.schema([("finding_key", pa.string()), ("code", pa.string()), ("person_id", pa.string()),
                         ("term", pa.string()), ("programme_code", pa.string()), ("county", pa.string()),
                         ("amount_expected", AMOUNT), ("amount_paid", AMOUNT), ("case", pa.string())])

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import xlsxwriter
 
 from yidan.contract.codes import CATEGORIES, POVERTY_STATUSES
-from yidan.synth.aid import AUDIT_TERMS, RUN_TERM, catalog, policies_text
+from yidan.synth.aid import AUDIT_TERMS, RUN_TERM, catalog, grade_labels, policies_text
 from yidan.synth.enrollment import PersonColumns, coded
 from yidan.synth.faults import CASES
 from yidan.synth.ids import ymd
@@ -134,30 +134,38 @@ def registry_table(rng: np.random.Generator, reg: Registry, ids: pa.Array,
     })
 
 
-def aid_table(rng: np.random.Generator, pays: dict[str, np.ndarray], true_id: pa.Array, name: pa.Array,
+def aid_table(rng: np.random.Generator, pays: dict[str, np.ndarray], true_id: pa.Array, payee_names: pa.Array,
               student_no: pa.Array, in_province: np.ndarray) -> pa.Table:
+    """The aid file; `payee_names` holds each payment's payee name (payees outside the registry too)."""
     p = pa.array(pays["person"])
     cents = pays["cents"]
     amount = pc.binary_join_element_wise(pc.cast(pa.array(cents // 100), pa.string()),
                                          pc.utf8_lpad(pc.cast(pa.array(cents % 100), pa.string()), 2, "0"), ".")
     start = np.array([np.datetime64(t.start()) for t in AUDIT_TERMS])[pays["term"]]
     paid_on = start + (30 + rng.integers(0, 60, size=len(cents))).astype("timedelta64[D]")
+    # a late payment: 10–40 days after its programme's window (aid.Programme.window)
+    window = np.array([p.window or 0 for p in catalog()], dtype=np.int64)[pays["programme"]]
+    late = pays["late"].astype(bool)
+    paid_on[late] = start[late] + (window[late] + 10 + rng.integers(0, 30, size=int(late.sum()))).astype(
+        "timedelta64[D]")
     t = pa.table({
         "身份证号": true_id.take(p),
-        "姓名": name.take(p),
+        "姓名": payee_names,
         "全国学籍号": pc.if_else(pa.array(in_province[pays["person"]]), student_no.take(p), ""),
         "资助项目代码": coded([c.code for c in catalog()], pays["programme"]),
         "学期": coded([t.label for t in AUDIT_TERMS], pays["term"]),
         "金额": amount,
         "发放地区划代码": pc.cast(pa.array(pays["payer"]), pa.string()),
         "发放日期": iso_dates(paid_on),
+        "档次": pa.array(grade_labels(pays["programme"], pays["person"]), pa.string()),
     })
     return t.take(pa.array(np.lexsort((pays["person"], pays["payer"], pays["term"]))))
 
 
 def write_all(gs, p, province, reg, reg_ids, ccodes, enr, oop, ver, pays, true_id, enr_cols,  # noqa: ANN001 - plain data
               truth: dict[str, pa.Table], faults: dict[str, int], reg_birth: np.ndarray | None = None,
-              extra: dict[str, pa.Table] | None = None) -> None:
+              extra: dict[str, pa.Table] | None = None,
+              targets: pa.Table | None = None, payee_names: pa.Array | None = None) -> None:
     out = gs.out
     out.mkdir(parents=True, exist_ok=True)
     (out / "truth").mkdir(exist_ok=True)
@@ -166,9 +174,10 @@ def write_all(gs, p, province, reg, reg_ids, ccodes, enr, oop, ver, pays, true_i
     county = "、".join(province.names[int(np.flatnonzero(province.codes == c)[0])] for c in ccodes[:3])
     county += "等" if len(ccodes) > 3 else ""
     reg_t = registry_table(rng, reg, reg_ids, reg_birth)
-    in_prov = np.zeros(n, dtype=bool)
+    in_prov = np.zeros(len(true_id), dtype=bool)  # payees outside the registry: no 学籍号 on the payment
     in_prov[np.unique(enr_person_rows(enr, enr_cols, n))] = True
-    aid_t = aid_table(rng, pays, true_id, reg.name, enr_cols.student_no, in_prov)
+    names = payee_names if payee_names is not None else reg.name.take(pa.array(pays["person"]))
+    aid_t = aid_table(rng, pays, true_id, names, enr_cols.student_no, in_prov)
     pol_path = out / "policies.csv"
     pol_path.write_text(policies_text(), encoding="utf-8")
     files: dict[str, list[str]] = {"policies": ["policies.csv"]}
@@ -189,6 +198,9 @@ def write_all(gs, p, province, reg, reg_ids, ccodes, enr, oop, ver, pays, true_i
     for name, t in (extra or {}).items():  # schools, classes, population: the indicators' optional inputs
         write_csv(t, out / f"{name}.csv")
         files[name] = [f"{name}.csv"]
+    if targets is not None:
+        write_csv(targets, out / "targets.csv")
+        files["targets"] = ["targets.csv"]
     parquet: dict[str, str] = {}
     if p.parquet:
         for name, t in (("registry", reg_t), ("enrollment", enr), ("aid", aid_t)):
@@ -200,7 +212,7 @@ def write_all(gs, p, province, reg, reg_ids, ccodes, enr, oop, ver, pays, true_i
 
     gs.files = files
     gs.rows = {"registry": reg_t.num_rows, "enrollment": enr.num_rows, "out_of_province": oop.num_rows,
-               "verifications": ver.num_rows, "aid": aid_t.num_rows, "policies": len(catalog()),
+               "verifications": ver.num_rows, "aid": aid_t.num_rows, "policies": len(policies_text().splitlines()) - 1,
                **{name: t.num_rows for name, t in (extra or {}).items()}}
     gs.faults = faults
     meta = {

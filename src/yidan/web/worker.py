@@ -32,7 +32,7 @@ from yidan.store.db import session_scope
 
 log = logging.getLogger(__name__)
 
-TABLES = ("registry", "enrollment", "out_of_province", "verifications", "aid", "policies",
+TABLES = ("registry", "enrollment", "out_of_province", "verifications", "aid", "policies", "targets",
           "schools", "classes", "population")
 
 
@@ -83,7 +83,7 @@ def pipeline_runner(spec: RunSpec, out_dir: Path, progress: Callable[[str], None
     inputs = RunInputs(
         registry=files("registry"), enrollment=files("enrollment"), out_of_province=files("out_of_province"),
         verifications=files("verifications"), aid=files("aid"), policies=files("policies"),
-        link_decisions=files("link_decisions"),
+        link_decisions=files("link_decisions"), targets=files("targets"),
         schools=files("schools"), classes=files("classes"), population=files("population"),
     )
     return run_comparison(  # type: ignore[no-any-return]

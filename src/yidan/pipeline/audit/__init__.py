@@ -11,19 +11,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from yidan.pipeline.audit import entitlement, findings, payer, payments, totals
+from yidan.errors import InputError
+from yidan.pipeline.audit import catalog, entitlement, findings, payer, payments, share, totals
 from yidan.pipeline.audit.terms import split_terms, terms_table
 from yidan.pipeline.context import RunContext, Step
 
 
 def audit(ctx: RunContext) -> None:
     audited, missing = split_terms(ctx)
+    why = "学籍文件中没有该学期的学籍快照（回头看只按该学期自己的学籍判断）"
     ctx.notes["audit"] = {
         "terms_requested": [t.label for t in sorted(set(ctx.audit_terms))],
         "terms_audited": [t.label for t in audited],
         "terms_not_audited": [t.label for t in missing],
         "reason_not_audited": "无该学期学籍快照" if missing else "",
+        "not_audited_reasons": {t.label: why for t in missing},
     }
+    if missing and ctx.has("aid") and ctx.has("policies") and not ctx.allow_missing_terms:
+        labels = "、".join(t.label for t in missing)
+        raise InputError(
+            f"资助核查学期 {labels} 没有学籍数据：学籍文件中没有这些学期的学籍快照，无法核查这些学期的资助",
+            hint="补充这些学期的学籍文件后重试；或加 --allow-missing-terms 只核查有学籍的学期"
+                 "（结果中会注明未核查的学期及原因）",
+        )
     if not audited or not (ctx.has("aid") and ctx.has("policies")):
         if not (ctx.has("aid") and ctx.has("policies")):
             ctx.notes["audit"]["skipped"] = "未提供资助发放或资助项目数据"
@@ -31,7 +41,7 @@ def audit(ctx: RunContext) -> None:
         ctx.put("aid_totals", totals.empty())
         return
     terms = terms_table(ctx, audited)
-    pol = ctx.put("audit_policies", entitlement.policies_table(ctx))
+    cat = catalog.read(ctx, audited)
     resolved = ctx.put("audit_payments", payments.resolve(ctx, terms))
     by_payer = payments.by_payer(resolved)
     paid_pairs = by_payer.select("person_id", "term", "programme_code").distinct()
@@ -39,17 +49,21 @@ def audit(ctx: RunContext) -> None:
     enr = ctx.put("audit_enrolled", entitlement.enrolled(ctx, terms))
     oop = entitlement.out_of_province(ctx, terms)
     facts = ctx.put("audit_facts", entitlement.facts(ctx, terms, enr, oop, paid_pairs))
-    judged = ctx.put("audit_judged", entitlement.judge(entitlement.pairs(facts, pol, paid_pairs), facts, pol))
+    quals = entitlement.qualified(ctx, terms, cat.by_term)  # None without other target lists
+    judged = ctx.put("audit_judged", entitlement.judge(
+        entitlement.pairs(facts, cat.by_term, paid_pairs), facts, cat, quals))
     paid = payer.paid_claims(by_payer, judged)
-    claims = ctx.put("audit_claims", findings.claims(judged, paid))
+    claims = ctx.put("audit_claims", findings.claims(judged, paid, cat.grades))
     flagged = ctx.put("audit_flagged", findings.flagged(claims, by_payer))
-    ctx.put("aid_findings", findings.build(flagged, payments.unresolved(resolved), pol))
+    lists, ever = entitlement.listed(ctx, terms), entitlement.ever_listed(ctx)
+    ctx.put("aid_findings", findings.build(flagged, payments.unresolved(resolved), cat.spans, quals,
+                                           lists, ever))
     ctx.put("aid_totals", totals.build(claims, resolved))
     _figures(ctx)
+    ctx.notes["audit"]["approved_share"] = share.check(ctx, cat.by_term, resolved)
 
 
-_MONEY = ("entitled_amount", "paid_amount", "missed_amount", "duplicate_amount", "wrong_amount")
-
+_MONEY = totals.MONEY
 
 def _figures(ctx: RunContext) -> None:
     """Figures for the manifest: findings per code, payments audited and unresolved, and the

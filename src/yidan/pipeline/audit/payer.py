@@ -52,7 +52,13 @@ def paid_claims(by_payer: Any, judged: Any) -> Any:
         paid_rows=p.rows.sum(),
         other_paid=p.paid.sum(where=wrong_place),
         main_payer=p.payer_county_code.min(),
+        wrong_payer=p.payer_county_code.min(where=wrong_place),
         via_linkage=p.via_linkage.sum(),
+        paid_grade=p.grade.max(),
+        # two grades named, or rows without one, leave the grade unreadable (Z06)
+        ungraded_rows=p.rows.sum() - p.graded_rows.sum(),
+        grade_min=p.grade.min(),
+        last_paid_on=p.last_paid_on.max(),
     )
 
 

@@ -51,6 +51,8 @@ def resolve(ctx: RunContext, terms: Any) -> Any:
         "id_number", "student_no", "programme_code", "term", "amount", "payer_county_code",
         payee_name=aid["name"] if "name" in aid.columns else ibis.null("string"),
         g_sno=ibis.literal("G").concat(aid.id_number),
+        grade=_optional(aid, "grade", "string"),
+        paid_on=_optional(aid, "paid_on", "date"),
         src=_source(aid),
     )
     pay = pay.left_join(by_id, pay.id_number == by_id.person_id).drop("person_id")
@@ -71,8 +73,13 @@ def resolve(ctx: RunContext, terms: Any) -> Any:
     )
     return pay.select(
         "id_number", "student_no", "programme_code", "term", "amount", "payer_county_code",
-        "payee_name", "src", person_id=person, via=method,
+        "payee_name", "src", "grade", "paid_on", person_id=person, via=method,
     )
+
+
+def _optional(aid: Any, column: str, kind: str) -> Any:
+    """An optional column of the aid table, null where the file had none."""
+    return aid[column] if column in aid.columns else ibis.null(kind)
 
 
 def _source(aid: Any) -> Any:
@@ -89,6 +96,9 @@ def by_payer(resolved: Any) -> Any:
         paid=r.amount.sum(),
         rows=r.count(),
         via_linkage=(r.via == "linkage").cast("int64").sum(),
+        grade=r.grade.max(),
+        graded_rows=r.grade.count(),
+        last_paid_on=r.paid_on.max(),
     )
 
 

@@ -67,7 +67,9 @@ def _detail(j: Any) -> Any:
         j.l_student_no.notnull().ifelse(ibis.literal("（最近学籍：").concat(rec, "）"), ""),
         verified.ifelse(
             ibis.literal("；").concat(_verification_clause(j), "，但学籍中没有与之对应的在读记录"),
-            "，也没有核实结论",
+            j.verified_expired.isnull().ifelse(
+                "，也没有核实结论",
+                ibis.literal("，也没有有效的核实结论（").concat(j.verified_expired.cast("string"), "）")),
         ),
         "。请核实其就学情况。",
     )
@@ -184,7 +186,7 @@ def school_findings(ctx: RunContext, facts: Facts, person_status: Any, found: An
     )
     ver = facts.verification.select(
         "person_id", verified_conclusion="conclusion", verified_on="verified_on",
-        verified_province="verified_province",
+        verified_province="verified_province", verified_expired="expired_text",
     )
     act = facts.active.select("person_id", "n_active")
     lk = facts.links.filter(facts.links.method.isin(EXACT_METHODS))

@@ -89,11 +89,24 @@ def build_facts(ctx: RunContext) -> Facts:
         _n=ibis.row_number().over(group_by="id_number", order_by=[ibis.desc("verified_on"), ibis.desc("_file"),
                                                                    ibis.desc("_row")])
     )
+    ver_latest = ver.filter(ver._n == 0)
+    # a verification past its validity (settings.VerificationValidity) on the term's first day is
+    # ignored: the child is judged without it, and its findings name it as expired
+    start = ctx.term.start(ctx.config.autumn_start, ctx.config.spring_start)
+    limits = ctx.config.verification_validity.valid_from(start)
+    valid_from = ibis.memtable({"v_conclusion": list(limits), "v_from": list(limits.values())},
+                               schema={"v_conclusion": "string", "v_from": "date"})
+    ver_latest = ver_latest.left_join(valid_from, ver_latest.conclusion == valid_from.v_conclusion)
+    expired = (ver_latest.verified_on < ver_latest.v_from).fill_null(False)
+    keep = lambda col: expired.ifelse(ibis.null(ver_latest[col].type()), ver_latest[col])  # noqa: E731
     verification = ctx.put(
         "cls_verification",
-        ver.filter(ver._n == 0).select(
-            person_id="id_number", conclusion="conclusion", verified_on="verified_on",
-            verified_province="province", verified_note="note",
+        ver_latest.select(
+            person_id="id_number", conclusion=keep("conclusion"), verified_on=keep("verified_on"),
+            verified_province=keep("province"), verified_note=keep("note"),
+            expired_text=expired.ifelse(
+                ibis.literal("核实结论已过期（").concat(ver_latest.verified_on.cast("string"), " ", ver_latest.conclusion, "）"),
+                ibis.null("string")),
         ),
     )
 

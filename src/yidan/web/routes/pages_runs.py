@@ -23,7 +23,7 @@ from yidan.web.worker import TABLES, RunSpec, files_in_folder, write_link_decisi
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 TABLE_LABELS = {"registry": "建档立卡人口", "enrollment": "学籍", "out_of_province": "省外学籍",
-                "verifications": "核实结果", "aid": "资助发放", "policies": "资助项目"}
+                "verifications": "核实结果", "aid": "资助发放", "policies": "资助项目", "targets": "资助对象名单"}
 
 
 def _summary(run) -> dict:  # type: ignore[no-untyped-def]

@@ -104,22 +104,33 @@ def _first_row(path: Path, sheet: str, code: str) -> int:
 
 
 def test_aid_rows_take_their_codes_conclusions_and_are_kept_apart_from_the_verifications(run, books, tmp_path):
-    z02, z03, z01, z04 = (_first_row(books["430121"], "学生资助", c) for c in ("Z02", "Z03", "Z01", "Z04"))
-    typed = {z02: GOOD | {"核实结论": "已追回", "说明": "2021-04-02 追回 625.00 元"},
-             z03: GOOD | {"核实结论": "已补发"},  # a Z03 is not closed by a 补发
-             z01: GOOD | {"核实结论": "已补发", "说明": "凭证 2021-118"},  # a 漏助 is
-             z04: GOOD}  # 失联 is a schooling conclusion: never an aid one
+    z02, z01 = (_first_row(books["430121"], "学生资助", c) for c in ("Z02", "Z01"))
+    typed = {z02: GOOD | {"核实结论": "已补发"},  # a 重复资助 is not closed by a 补发
+             z01: GOOD | {"核实结论": "已补发", "说明": "凭证 2021-118"}}  # a 漏助 is
     returned = fill(books["430121"], "学生资助", typed, tmp_path / "back.xlsx")
     result = import_verifications([returned], run, tmp_path / "核实结果.xlsx")
-    assert (result.filled, result.accepted, result.returned, result.written) == (4, 2, 2, 0)
+    assert (result.filled, result.accepted, result.returned, result.written) == (2, 1, 1, 0)
     reasons = {p["行号"]: p["退回原因"] for p in read_rows(result.problems)}
-    assert "核实结论「已补发」不是可选结论（Z03 可选：已追回、情况属实无需处理、数据错误、其他）" in reasons[z03]
-    assert "核实结论「失联」不是可选结论（Z04 可选：已追回" in reasons[z04]
+    assert "核实结论「已补发」不是可选结论（Z02 可选：已追回、情况属实无需处理、数据错误、其他）" in reasons[z02]
     with result.aid.open(encoding="utf-8-sig") as fh:
         aid = {r["问题编码"]: r for r in csv.DictReader(fh)}
-    assert {c: (r["核实结论"], r["说明"]) for c, r in aid.items()} == {
-        "Z02": ("已追回", "2021-04-02 追回 625.00 元"), "Z01": ("已补发", "凭证 2021-118")}
+    assert {c: (r["核实结论"], r["说明"]) for c, r in aid.items()} == {"Z01": ("已补发", "凭证 2021-118")}
     assert aid["Z01"]["身份证号"] == cell(returned, "学生资助", "身份证号", z01)
+
+    other = _first_row(books["430302"], "学生资助", "Z02")  # a 重复资助 is closed by a 追回
+    back = fill(books["430302"], "学生资助", {other: GOOD | {"核实结论": "已追回", "说明": "2021-04-02 追回 625.00 元"}},
+                tmp_path / "back2.xlsx")
+    result = import_verifications([back], run, tmp_path / "核实结果2.xlsx")
+    assert (result.accepted, result.returned) == (1, 0)
+    with result.aid.open(encoding="utf-8-sig") as fh:
+        assert [(r["问题编码"], r["核实结论"], r["说明"]) for r in csv.DictReader(fh)] == [
+            ("Z02", "已追回", "2021-04-02 追回 625.00 元")]
+
+    z01 = _first_row(books["430102"], "学生资助", "Z01")  # 失联 is a schooling conclusion: never an aid one
+    back = fill(books["430102"], "学生资助", {z01: GOOD}, tmp_path / "back3.xlsx")
+    result = import_verifications([back], run, tmp_path / "核实结果3.xlsx")
+    assert (result.accepted, result.returned) == (0, 1)
+    assert "核实结论「失联」不是可选结论（Z01 可选：已补发" in read_rows(result.problems)[0]["退回原因"]
 
 
 def test_verifications_can_be_written_as_utf8_csv(run, books, tmp_path):
@@ -242,3 +253,4 @@ def test_rows_of_a_sheet_whose_key_header_was_overwritten_come_back_rather_than_
     result = import_verifications([broken], run, tmp_path / "v.xlsx")
     assert (result.filled, result.accepted, result.returned) == (2, 0, 2)
     assert all("缺少列：问题标识" in p["退回原因"] for p in read_rows(result.problems))
+

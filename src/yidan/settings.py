@@ -13,7 +13,7 @@ import json
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from yidan.errors import ConfigError
@@ -120,6 +120,7 @@ class AppSettings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     max_workbook_bytes: int = 20 * 1024 * 1024
     max_run_upload_bytes: int = 2 * 1024 * 1024 * 1024
+    supervision: SupervisionSettings = Field(default_factory=lambda: SupervisionSettings())  # issue 16
 
     @model_validator(mode="after")
     def _positive_limits(self) -> AppSettings:
@@ -136,3 +137,29 @@ def get_app_settings(**overrides: object) -> AppSettings:
         return AppSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigError(f"应用配置无效：{exc.errors()[0]['msg']}", hint="检查 YIDAN_ 开头的环境变量（如 YIDAN_DATABASE_URL）后重试。") from None
+
+
+# --- supervision (issue 16): deadlines per finding code, proof behind 销号 --------------------------------
+
+
+class SupervisionSettings(BaseModel):
+    """Default deadlines per finding code (calendar days from the day a round is published) and the
+    attachments a case may carry. The province changes a round's dates on its run page; these are
+    what a round gets when nobody set them. Env: YIDAN_SUPERVISION='{"verify_days": 10}'."""
+
+    verify_days: int = 15  # 核实: days to record a conclusion
+    close_days: dict[str, int] = Field(default_factory=lambda: {"K02": 30})  # 劝返 30 days
+    default_close_days: int = 30
+    close_by_term_end: tuple[str, ...] = ("Z01",)  # 补发 by the end of the round's term
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    attachment_required: tuple[str, ...] = ("K02", "Z01")  # codes that need a file before 销号
+
+    @model_validator(mode="after")
+    def _positive(self) -> SupervisionSettings:
+        days = [self.verify_days, self.default_close_days, *self.close_days.values()]
+        if any(d <= 0 for d in days) or self.attachment_max_bytes <= 0:
+            raise ValueError("supervision: 期限天数和附件大小必须大于 0")
+        return self
+
+
+AppSettings.model_rebuild()

@@ -28,6 +28,8 @@ ACTIONS = {
     "api_view_person": "接口查看完整个人信息",
     "end_sessions": "结束账号的会话",
     "unlock_login": "解除登录等待",
+    "download_attachment": "下载案件附件",
+    "set_deadlines": "设置办理期限",
 }
 
 

@@ -7,7 +7,7 @@ the models). Portable types only: the same schema runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -261,3 +261,42 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(32))  # view_person | export | login | ...
     target: Mapped[str] = mapped_column(Text)
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- supervision (issue 16) ------------------------------------------------------------------------------
+
+
+class RunDeadline(Base):
+    """The due dates of one published round for one finding code, set by the province (or the defaults
+    of `SupervisionSettings` written when nobody set them). A case takes the dates of the round that
+    opened it: appearing again in a later round gives it no more time."""
+
+    __tablename__ = "run_deadlines"
+    __table_args__ = (UniqueConstraint("run_pk", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    code: Mapped[str] = mapped_column(String(8))
+    verify_due: Mapped[date]
+    close_due: Mapped[date]
+    set_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Attachment(Base):
+    """A file kept outside the database (under the data directory) by its SHA-256 and a random name.
+
+    `case_id` ties it to a case (复学证明, 送教记录, 补发凭证, 照片); `purpose` says what it proves."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), default=None, index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(255))  # the uploader's name, cleaned, for display only
+    stored_name: Mapped[str] = mapped_column(String(96))  # <sha256>.<ext>, relative to the store's folder
+    media_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -20,6 +20,7 @@ from yidan.contract import codes
 from yidan.contract.codes import case_rule
 from yidan.contract.link_decisions import DECISIONS
 from yidan.errors import NotFoundError
+from yidan.store import deadlines
 from yidan.store.errors import ActionError, ConflictError
 from yidan.store.models import CASE_STATES, Case, CaseEvent, LinkDecision, Run, User, utcnow
 
@@ -41,6 +42,8 @@ class CaseFilter:
     id_query: str | None = None  # a full or partial ID typed by a user who may see IDs
     page: int = 1
     per_page: int = 50
+    due: str | None = None  # overdue | soon (store/deadlines.py)
+    sort: str | None = None  # "due": soonest and most overdue first
 
 
 def in_region(region: str):  # type: ignore[no-untyped-def]
@@ -83,12 +86,13 @@ def list_cases(session: Session, *, region: str, filters: CaseFilter) -> tuple[l
     if f.q:
         by_name = Case.name.contains(f.q, autoescape=True)
         stmt = stmt.where(by_name | (Case.finding_key == f.q) if f.q_keys else by_name)
+    stmt, by_due = deadlines.apply_due(stmt, due=f.due, sort=f.sort)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     page = max(1, f.page)
     # not shown in lists; the person record is (head, phone, place and school names: issue 14)
     heavy = (defer(Case.link), defer(Case.team), defer(Case.evidence))
     rows = session.scalars(
-        stmt.options(*heavy).order_by(Case.county, Case.township, Case.code, Case.id)
+        (stmt if by_due else stmt.order_by(Case.county, Case.township, Case.code, Case.id)).options(*heavy)
         .offset((page - 1) * f.per_page).limit(f.per_page)
     )
     return list(rows), int(total)

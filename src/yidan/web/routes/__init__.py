@@ -8,6 +8,7 @@ from yidan.web.routes import (
     pages_cases,
     pages_dashboard,
     pages_runs,
+    pages_supervision,
     pages_workbook,
 )
 
@@ -20,4 +21,5 @@ ROUTERS = (
     pages_admin.router,
     api_cases.router,
     api_runs.router,
+    pages_supervision.router, pages_supervision.api_router,  # issue 16: deadlines and attachments
 )

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from yidan.errors import ConfigError
 from yidan.identity.terms import parse_term
-from yidan.store import audit
+from yidan.store import audit, deadlines
 from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
 from yidan.store.crud import stats
@@ -151,6 +151,7 @@ def api_run_publish(request: Request, session: SessionDep, user: CurrentUser, ru
     数据销号数超过阈值时须带 confirm=true（先用 GET /api/runs/{run_pk}/preview 核对）。已发布的比对不可更改。"""
     threshold = _threshold(request)
     result = publish_run(session, run=run, user=user, confirm=confirm, threshold=threshold)
+    deadlines.ensure(session, settings=request.app.state.settings.supervision)  # the round's default due dates
     coverage = (run.totals or {}).get("coverage", {})
     return PublishOut(published=True, **asdict(result), coverage=coverage, threshold=threshold,
                       needs_confirmation=False)

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from yidan.errors import NotFoundError, RunError
 from yidan.identity.terms import parse_term
 from yidan.runs.rundir import RunDir
-from yidan.store import audit
+from yidan.store import audit, deadlines
 from yidan.store.crud import runs as run_crud
 from yidan.store.errors import ActionError
 from yidan.store.publish import preview_publish, publish_run
@@ -140,6 +140,7 @@ def run_publish(request: Request, session: SessionDep, user: CurrentUser, run: R
         session.rollback()
         return render(request, "run.html", {**_run_context(request, session, run), "error": exc.message,
                                             "hint": exc.hint}, 400)
+    deadlines.ensure(session, settings=request.app.state.settings.supervision)  # the round's default due dates
     return RedirectResponse(f"/runs/{run.id}?opened={result.opened}&resolved={result.resolved}", status_code=303)
 
 

@@ -1,0 +1,168 @@
+"""Due dates of cases: per published round and finding code, in calendar days.
+
+The province sets, per round, the day by which each code's cases must be verified (核实) and the
+day by which they must be closed (办结); rounds nobody set get `SupervisionSettings`' defaults,
+counted from the day the round was published (Beijing time). A case takes the dates of the round
+that opened it, and what falls due depends on where it stands: an open case owes its 核实, a
+verified one its 办结; a closed case owes nothing.
+
+Lists filter and sort by the due date in SQL (`due_column`, `apply_due`), never in Python rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, and_, case, select
+from sqlalchemy.orm import Session
+
+from yidan.contract.codes import FINDING_CODES
+from yidan.identity.terms import parse_term
+from yidan.settings import SupervisionSettings
+from yidan.store.errors import ActionError
+from yidan.store.models import CLOSED_STATES, Case, Run, RunDeadline, User, utcnow
+
+LOCAL = ZoneInfo("Asia/Shanghai")
+SOON_DAYS = 7  # "7 天内到期"
+DUE_FILTERS = {"overdue": "已超期", "soon": f"{SOON_DAYS} 天内到期"}
+KIND_LABELS = {"verify": "核实期限", "close": "办结期限"}
+
+
+def today() -> date:
+    """Today in Beijing: a deadline is a day on the county's calendar."""
+    return datetime.now(UTC).astimezone(LOCAL).date()
+
+
+def local_day(at: datetime | None) -> date:
+    if at is None:
+        return today()
+    return at.replace(tzinfo=UTC).astimezone(LOCAL).date()
+
+
+@dataclass(frozen=True)
+class Due:
+    kind: str  # verify | close
+    due: date
+    days_left: int  # negative: overdue by that many days
+
+    @property
+    def overdue(self) -> bool:
+        return self.days_left < 0
+
+    @property
+    def label(self) -> str:
+        return KIND_LABELS[self.kind]
+
+    @property
+    def text(self) -> str:
+        if self.days_left < 0:
+            return f"已超期 {-self.days_left} 天"
+        if self.days_left == 0:
+            return "今天到期"
+        return f"还剩 {self.days_left} 天"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"due_kind": self.kind, "due_date": self.due, "days_left": self.days_left, "overdue": self.overdue}
+
+
+def default_dates(*, code: str, published: date, term: str | None, settings: SupervisionSettings) -> tuple[date, date]:
+    """(核实, 办结) due dates of one code for a round published on `published`."""
+    verify = published + timedelta(days=settings.verify_days)
+    if code in settings.close_by_term_end and term:
+        close = parse_term(term).end()
+    else:
+        close = published + timedelta(days=settings.close_days.get(code, settings.default_close_days))
+    return verify, max(close, verify)
+
+
+def round_dates(session: Session, *, run: Run, settings: SupervisionSettings) -> dict[str, tuple[date, date]]:
+    """Every code's (核实, 办结) dates of a round: those stored, else the defaults."""
+    stored = {d.code: (d.verify_due, d.close_due)
+              for d in session.scalars(select(RunDeadline).where(RunDeadline.run_pk == run.id))}
+    published = local_day(run.published_at)
+    return {code: stored.get(code) or default_dates(code=code, published=published, term=run.term, settings=settings)
+            for code in FINDING_CODES}
+
+
+def set_dates(session: Session, *, run: Run, user: User, dates: dict[str, tuple[date, date]]) -> None:
+    """The province's dates for a round (a 办结 date before the 核实 date is refused)."""
+    for code, (verify, close) in dates.items():
+        if code not in FINDING_CODES:
+            raise ActionError(f"未知的问题代码：{code}", hint="可选：" + "、".join(FINDING_CODES))
+        if close < verify:
+            raise ActionError(f"{code} 的办结期限（{close.isoformat()}）早于核实期限（{verify.isoformat()}）。",
+                              hint="办结期限应不早于核实期限。")
+    existing = {d.code: d for d in session.scalars(select(RunDeadline).where(RunDeadline.run_pk == run.id))}
+    for code, (verify, close) in dates.items():
+        row = existing.get(code)
+        if row is None:
+            session.add(RunDeadline(run_pk=run.id, code=code, verify_due=verify, close_due=close, set_by=user.id))
+        else:
+            row.verify_due, row.close_due, row.set_by, row.set_at = verify, close, user.id, utcnow()
+    session.flush()
+
+
+def ensure(session: Session, *, settings: SupervisionSettings) -> int:
+    """Write the default dates of every published round that has none (publishing calls it; lists call
+    it too, so a round published another way still has dates). Returns the rounds written."""
+    have = select(RunDeadline.run_pk).distinct()
+    missing = list(session.scalars(select(Run).where(Run.status == "published", Run.id.not_in(have))))
+    for run in missing:
+        published = local_day(run.published_at)
+        for code in FINDING_CODES:
+            verify, close = default_dates(code=code, published=published, term=run.term, settings=settings)
+            session.add(RunDeadline(run_pk=run.id, code=code, verify_due=verify, close_due=close))
+    if missing:
+        session.flush()
+    return len(missing)
+
+
+def _join(stmt: Select[Any]) -> Select[Any]:
+    return stmt.outerjoin(RunDeadline, and_(RunDeadline.run_pk == Case.opened_run_pk, RunDeadline.code == Case.code))
+
+
+def due_column():  # type: ignore[no-untyped-def]
+    """The day a case falls due, as SQL: 核实 while open, 办结 after, none once closed."""
+    return case((Case.state.in_(CLOSED_STATES), None), (Case.state == "open", RunDeadline.verify_due),
+                else_=RunDeadline.close_due)
+
+
+def apply_due(stmt: Select[Any], *, due: str | None, sort: str | None, on: date | None = None) -> tuple[Select[Any], bool]:
+    """Join the deadlines when the list filters or sorts by them; returns the statement and whether
+    it is now ordered by the due date (soonest and most overdue first, closed cases last)."""
+    if due not in DUE_FILTERS and sort != "due":
+        return stmt, False
+    day = on or today()
+    stmt = _join(stmt)
+    col = due_column()
+    if due == "overdue":
+        stmt = stmt.where(col < day)
+    elif due == "soon":
+        stmt = stmt.where(col >= day, col <= day + timedelta(days=SOON_DAYS))
+    if sort == "due":
+        return stmt.order_by(col.is_(None), col, Case.id), True
+    return stmt, False
+
+
+def dues_for(session: Session, cases: list[Any], *, on: date | None = None) -> dict[int, Due]:
+    """The due date of each case that is not closed (one query for the page's rounds and codes)."""
+    day = on or today()
+    keys = {(c.opened_run_pk, c.code) for c in cases}
+    if not keys:
+        return {}
+    runs = {k[0] for k in keys}
+    rows = session.execute(select(RunDeadline.run_pk, RunDeadline.code, RunDeadline.verify_due, RunDeadline.close_due)
+                           .where(RunDeadline.run_pk.in_(runs)))
+    dates = {(r, c): (v, cl) for r, c, v, cl in rows}
+    out: dict[int, Due] = {}
+    for c in cases:
+        found = dates.get((c.opened_run_pk, c.code))
+        if found is None or c.state in CLOSED_STATES:
+            continue
+        kind = "verify" if c.state == "open" else "close"
+        when = found[0] if kind == "verify" else found[1]
+        out[c.id] = Due(kind, when, (when - day).days)
+    return out

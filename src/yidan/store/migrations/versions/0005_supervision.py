@@ -1,0 +1,56 @@
+"""Supervision: due dates per round and finding code; attachments kept outside the database.
+
+Revision ID: 0005
+Revises: 0003
+Create Date: 2026-12-04 21:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "run_deadlines",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("run_pk", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=8), nullable=False),
+        sa.Column("verify_due", sa.Date(), nullable=False),
+        sa.Column("close_due", sa.Date(), nullable=False),
+        sa.Column("set_by", sa.Integer(), nullable=True),
+        sa.Column("set_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["run_pk"], ["runs.id"]),
+        sa.ForeignKeyConstraint(["set_by"], ["users.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("run_pk", "code"),
+    )
+    op.create_table(
+        "attachments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=True),
+        sa.Column("purpose", sa.String(length=16), nullable=False),
+        sa.Column("filename", sa.String(length=255), nullable=False),
+        sa.Column("stored_name", sa.String(length=96), nullable=False),
+        sa.Column("media_type", sa.String(length=32), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("uploaded_by", sa.Integer(), nullable=True),
+        sa.Column("uploaded_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"]),
+        sa.ForeignKeyConstraint(["uploaded_by"], ["users.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_attachments_case_id", "attachments", ["case_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_attachments_case_id", table_name="attachments")
+    op.drop_table("attachments")
+    op.drop_table("run_deadlines")

@@ -1,0 +1,54 @@
+"""What the case pages, the list and the API need from supervision (deadlines, attachments).
+
+Kept out of the case routes so that they each gain one line: the list's filter dependency
+makes sure every published round has its due dates (`DuesReady`), and the case page adds
+`case_extras(...)` to its context.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from yidan.store import attachments, deadlines
+from yidan.store.errors import ActionError
+from yidan.store.models import Case
+from yidan.web.deps import SessionDep
+from yidan.web.masking import scrub_text
+
+
+def dues_ready(request: Request, session: SessionDep) -> None:
+    """Rounds published without dates (the CLI, an older version) get the defaults before a list reads them."""
+    deadlines.ensure(session, settings=request.app.state.settings.supervision)
+
+
+DuesReady = Annotated[None, Depends(dues_ready)]
+
+
+def due_filter(value: str | None) -> str | None:
+    if value is None or value in deadlines.DUE_FILTERS:
+        return value
+    raise ActionError(f"期限筛选无效：{value[:20]}", hint="可选：overdue（已超期）、soon（7 天内到期）。")
+
+
+def file_store(request: Request) -> attachments.FileStore:
+    settings = request.app.state.settings
+    return attachments.FileStore(settings.data_dir / "attachments", max_bytes=settings.supervision.attachment_max_bytes)
+
+
+def required_codes(request: Request) -> tuple[str, ...]:
+    return tuple(request.app.state.settings.supervision.attachment_required)
+
+
+def case_extras(request: Request, session: Any, case: Case) -> dict[str, Any]:
+    """The case page's due date, attachments (names with any ID or phone masked) and whether 销号 still
+    waits for a file."""
+    deadlines.ensure(session, settings=request.app.state.settings.supervision)
+    files = attachments.for_case(session, case_id=case.id)
+    shown = [{"id": a.id, "purpose": a.purpose, "filename": scrub_text(a.filename), "media_type": a.media_type,
+              "size": a.size, "sha256": a.sha256, "uploaded_at": a.uploaded_at} for a in files]
+    return {"due": deadlines.dues_for(session, [case]).get(case.id), "attachments": shown,
+            "attachment_purposes": attachments.PURPOSES,
+            "attachment_limit": attachments.megabytes(request.app.state.settings.supervision.attachment_max_bytes),
+            "attachment_needed": case.code in required_codes(request) and not files}

@@ -7,12 +7,13 @@
   download is written to the audit log. The same under /api for token clients.
 """
 
+import base64
 from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.datastructures import FormData
 
 from yidan.contract.codes import FINDING_CODES
@@ -128,15 +129,23 @@ class AttachmentSaved(BaseModel):
     media_type: str
 
 
+class AttachmentIn(BaseModel):
+    purpose: str = Field("其他", description="复学证明 / 送教记录 / 补发凭证 / 照片 / 其他")
+    filename: str = Field("", max_length=255, description="原文件名（仅用于显示）")
+    content_base64: str = Field(description="文件内容，Base64 编码")
+
+
 @api_router.post("/cases/{case_id}/attachments", dependencies=allow(*CASE_WORKERS), response_model=AttachmentSaved,
-             name="api_case_attachment_upload")
-async def api_case_attachment_upload(request: Request, session: SessionDep, user: CurrentUser, case: CaseInScope,
-                                     file: Annotated[UploadFile, File()],
-                                     purpose: Annotated[str, Form()] = "其他") -> AttachmentSaved:
-    """上传一份佐证附件（PDF、JPEG、PNG，按文件内容判断类型；大小上限见配置）。"""
-    store = file_store(request)
-    row = attachments.attach_to_case(session, store=store, case=case, user=user, purpose=purpose,
-                                     filename=file.filename, content=await file.read(store.max_bytes + 1))
+                 name="api_case_attachment_upload")
+def api_case_attachment_upload(request: Request, session: SessionDep, user: CurrentUser, case: CaseInScope,
+                               payload: AttachmentIn) -> AttachmentSaved:
+    """上传一份佐证附件（PDF、JPEG、PNG，按文件内容判断类型；大小上限见配置），内容以 Base64 放在 JSON 中。"""
+    try:
+        content = base64.b64decode(payload.content_base64, validate=True)
+    except ValueError:
+        raise ActionError("附件内容不是有效的 Base64 编码。", hint="把文件内容做 Base64 编码后放入 content_base64。") from None
+    row = attachments.attach_to_case(session, store=file_store(request), case=case, user=user, purpose=payload.purpose,
+                                     filename=payload.filename, content=content)
     return AttachmentSaved(id=row.id, sha256=row.sha256, size=row.size, media_type=row.media_type)
 
 

@@ -38,7 +38,7 @@ from web_fixtures import (  # noqa: F401 - fixtures
 )
 from yidan.store.crud import users
 from yidan.store.db import session_scope
-from yidan.store.models import AuditEntry, Case
+from yidan.store.models import Attachment, AuditEntry, Case
 from yidan.web.app import route_table
 from yidan.web.security import new_api_token
 
@@ -99,6 +99,13 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/runs/{run_pk}/preview"): ADMIN,
     ("GET", "/api/dashboard/{region}"): ALL,
     ("GET", "/api/link-decisions"): ADMIN,
+    # supervision (issue 16): a round's due dates, the files behind a case
+    ("GET", "/runs/{run_pk}/deadlines"): PROVINCE,
+    ("POST", "/runs/{run_pk}/deadlines"): ADMIN,
+    ("POST", "/cases/{case_id}/attachments"): WORKERS,
+    ("GET", "/cases/{case_id}/attachments/{attachment_id}"): ALL,
+    ("POST", "/api/cases/{case_id}/attachments"): WORKERS,
+    ("GET", "/api/cases/{case_id}/attachments/{attachment_id}"): ALL,
 }
 # open to everyone, signed in or not
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/healthz"), ("GET", "/api/openapi.json"),
@@ -174,9 +181,14 @@ def test_every_role_gets_the_expected_answer_on_every_route_in_and_outside_its_r
         for cid, person in s.execute(select(Case.id, Case.person).where(Case.county == COUNTY_A)).all():
             # the registry phone, as the run will carry it once persons hold it (issue 14)
             s.execute(update(Case).where(Case.id == cid).values(person={**(person or {}), "phone": PHONE}))
-    values = {"{case_id}": str(case_id), "{run_pk}": str(run_pk), "{region}": COUNTY_A, "{user_id}": str(admin.id)}
     worker = make_user(env, "worker", "county", COUNTY_A)
     w = browser_login(env, worker.username)
+    assert w.post(f"/cases/{case_id}/attachments", data={"csrf_token": w.csrf, "purpose": "照片"},
+                  files={"file": ("照片.png", b"\x89PNG\r\n\x1a\n" + bytes(30), "image/png")}).status_code == 303
+    with session_scope(env.sessions()) as s:
+        attachment_id = s.scalar(select(Attachment.id))
+    values = {"{case_id}": str(case_id), "{run_pk}": str(run_pk), "{region}": COUNTY_A, "{user_id}": str(admin.id),
+              "{attachment_id}": str(attachment_id)}
     team = {f"member{i}_{k}": v for i in (1, 2, 3) for k, v in (("name", f"成员{i}"), ("phone", TEAM_PHONE))}
     assert w.post(f"/cases/{k02}/team", data={"csrf_token": w.csrf, "version": 1, **team}).status_code == 303
     assert w.post(f"/cases/{k02}/visit", data={"csrf_token": w.csrf, "version": 2, "visited_on": "2021-04-01",
@@ -244,6 +256,7 @@ def test_a_signed_out_visitor_is_sent_to_login_and_the_api_wants_a_token(env: En
     client = TestClient(env.app, follow_redirects=False)
     for method, path in POLICY:
         url = path.replace("{case_id}", "1").replace("{run_pk}", "1").replace("{region}", "43").replace("{user_id}", "1")
+        url = url.replace("{attachment_id}", "1")
         r = client.request(method, url)
         if path.startswith("/api/"):
             assert r.status_code == 401, (method, path)

@@ -20,7 +20,7 @@ from yidan.contract import codes
 from yidan.contract.codes import case_rule
 from yidan.contract.link_decisions import DECISIONS
 from yidan.errors import NotFoundError
-from yidan.store import deadlines
+from yidan.store import attachments, deadlines
 from yidan.store.errors import ActionError, ConflictError
 from yidan.store.models import CASE_STATES, Case, CaseEvent, LinkDecision, Run, User, utcnow
 
@@ -235,7 +235,9 @@ def mark_returned(session: Session, *, case: Case, user: User, expected_version:
     return case
 
 
-def request_closure(session: Session, *, case: Case, user: User, expected_version: int, note: str = "") -> Case:
+def request_closure(session: Session, *, case: Case, user: User, expected_version: int, note: str = "",
+                    attachment_codes: tuple[str, ...] = ()) -> Case:
+    """`attachment_codes`: codes whose 销号 needs a file first (settings: supervision.attachment_required)."""
     _begin(case, expected_version, codes.CLOSURE_REQUEST)
     rule = case_rule(case.code)
     note = note.strip()
@@ -246,6 +248,7 @@ def request_closure(session: Session, *, case: Case, user: User, expected_versio
     if rule.close_needs_note and not note:
         raise ActionError(f"{case.code} {case.label}案件销号须填写说明，本次销号申请未保存。",
                           hint="在说明中写明补发、追回或核实的情况（时间、金额、经办单位）。")
+    attachments.require_for_closure(session, case=case, codes=attachment_codes)
     if rule.city_confirms:
         case.state = "closure_requested"
         case.closure_requested_by = user.id

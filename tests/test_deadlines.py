@@ -122,3 +122,31 @@ def test_a_county_cannot_set_dates_and_a_closing_date_before_the_verification_da
     assert r.status_code == 400 and "期限日期写法不对" in r.text
     page = admin.get(f"/runs/{run_pk}/deadlines").text
     assert 'name="verify_K02"' in page and "2021-04-01" not in page
+
+
+def test_the_county_workbook_carries_each_cases_due_date_and_follows_a_change(env: Env, tmp_path: Path) -> None:
+    from python_calamine import CalamineWorkbook
+
+    cases = _setup(env, tmp_path)
+    clerk = browser_login(env, "clerk")
+
+    def due_of(person_id: str) -> str:
+        got = clerk.get("/workbook/download")
+        assert got.status_code == 200
+        path = tmp_path / "book.xlsx"
+        path.write_bytes(got.content)
+        wb = CalamineWorkbook.from_path(str(path))
+        for name in ("控辍保学", "学生资助"):
+            grid = wb.get_sheet_by_name(name).to_python()
+            col, pid = grid[0].index("办理期限"), grid[0].index("身份证号")
+            for row in grid[1:]:
+                if str(row[pid])[-4:] == person_id[-4:] and str(row[pid])[:6] == person_id[:6]:
+                    return str(row[col])
+        raise AssertionError(person_id)
+
+    assert due_of(cases["K02"].person_id) == f"核实 {(_today() + timedelta(days=15)).isoformat()}"
+    admin = browser_login(env, "admin")
+    assert admin.post(f"/runs/{cases['_run']}/deadlines", data={"csrf_token": admin.csrf, "verify_K02": "2021-05-06",
+                                                                "close_K02": "2021-06-30"}).status_code == 303
+    assert due_of(cases["K02"].person_id) == "核实 2021-05-06"
+    assert due_of(cases["Z01"].person_id) == f"核实 {(_today() + timedelta(days=15)).isoformat()}"

@@ -27,6 +27,7 @@ class SheetColumn:
     hidden: bool = False
     max_width: int = 40
     compared: bool = True  # the importer checks it still says what the run says
+    optional: bool = False  # added after workbooks were handed out: a returned one may lack it
 
 
 FINDING_COLUMNS: tuple[SheetColumn, ...] = (
@@ -57,6 +58,8 @@ FINDING_COLUMNS: tuple[SheetColumn, ...] = (
     SheetColumn("detail", "问题说明", kind="long", max_width=50),
     SheetColumn("next_step", "下一步", kind="long", max_width=36),
     SheetColumn("evidence", "佐证", kind="long", max_width=50, compared=False),  # shown reformatted
+    # issue 16: 核实/办结 due date of the case, from the application's deadlines (blank outside it)
+    SheetColumn("due_date", "办理期限", max_width=22, compared=False, optional=True),
     SheetColumn("conclusion", "核实结论", clerk=True, max_width=14),
     SheetColumn("province", "就读省份", clerk=True, max_width=12),
     SheetColumn("verified_on", "核实日期", kind="date", clerk=True, max_width=14),

@@ -166,3 +166,30 @@ def dues_for(session: Session, cases: list[Any], *, on: date | None = None) -> d
         when = found[0] if kind == "verify" else found[1]
         out[c.id] = Due(kind, when, (when - day).days)
     return out
+
+
+def due_table(session: Session, *, region: str) -> Any:
+    """(finding_key, due_date) of the region's cases not yet closed, for the county workbook's 办理期限
+    column: "核实 2021-04-01" or "办结 2021-05-01" (the day, not days left: a workbook is kept for weeks)."""
+    import pyarrow as pa
+
+    from yidan.store.crud.cases import in_region
+
+    col = due_column()
+    kind = case((Case.state == "open", "核实 "), else_="办结 ")
+    stmt = _join(select(Case.finding_key, kind, col).where(in_region(region), col.is_not(None))).order_by(Case.id)
+    keys, texts = [], []
+    for key, label, day in session.execute(stmt):
+        keys.append(key)
+        texts.append(f"{label}{day.isoformat()}")
+    return pa.table({"finding_key": pa.array(keys, pa.string()), "due_date": pa.array(texts, pa.string())})
+
+
+def table_digest(table: Any) -> str:
+    """A short fingerprint of a due table: a cached workbook is reused only while the dates are the same."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for key, text in zip(table.column("finding_key").to_pylist(), table.column("due_date").to_pylist(), strict=True):
+        h.update(f"{key}\t{text}\n".encode())
+    return h.hexdigest()[:12]

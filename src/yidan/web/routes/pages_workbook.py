@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse
 
 from yidan.errors import NotFoundError
 from yidan.runs.rundir import RunDir
-from yidan.store import audit
+from yidan.store import audit, deadlines
 from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
 from yidan.store.errors import ActionError, ConflictError
@@ -55,10 +55,15 @@ def workbook_download(request: Request, session: SessionDep, user: CurrentUser):
     rundir = _latest(session, user)
     level = LEVEL_OF[user.role]
     out = request.app.state.worker.data_dir / "exports" / rundir.run_id / level
+    dues, only = None, None
+    if level == "county":  # the 办理期限 column (issue 16): the county's own workbook, cached while its dates hold
+        deadlines.ensure(session, settings=request.app.state.settings.supervision)
+        dues, only = deadlines.due_table(session, region=user.region), [user.region]
+        out = out.with_name(f"county-{user.region}-{deadlines.table_digest(dues)}")
     if not out.is_dir() or not any(out.glob("*.xlsx")):
         tmp = out.with_name(out.name + f".tmp{user.id}")
         shutil.rmtree(tmp, ignore_errors=True)
-        write_workbooks(rundir, tmp, level=level)
+        write_workbooks(rundir, tmp, level=level, regions=only, due_dates=dues)
         shutil.rmtree(out, ignore_errors=True)
         tmp.rename(out)
     prefix = user.region.ljust(6, "0") + "_"  # the reports name regions with six digits (4301 -> 430100)

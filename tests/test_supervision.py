@@ -89,3 +89,40 @@ def test_each_figure_equals_what_the_hand_built_case_table_holds(env: Env) -> No
         (T102, "1", "33.3%（1/3）"), (T101, "1", "40.0%（2/5）")]
     assert _texts(county.rows[0])["办结天数中位数"] == "—" and _texts(county.rows[1])["办结天数中位数"] == "7 天"
     assert county.total.cases == 8
+
+
+def test_the_city_ranks_its_counties_drills_into_townships_and_downloads_the_workbook(env: Env, tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    import openpyxl
+
+    _build(env)
+    make_user(env, "city", "city", "4301")
+    make_user(env, "clerk", "county", A)
+    make_user(env, "inspector", "inspector", "4301")
+    city = browser_login(env, "city")
+    page = city.get("/supervision/4301").text
+    assert page.index('id="rank-430124"') < page.index('id="rank-430181"')
+    assert "62.5%（5/8）" in page and "37.5%（3/8）" in page and "70.0%（7/10）" in page
+    assert "统计时间" in page and "已核实的案件（状态不是待核实） ÷ 全部案件" in page
+    # counted on the real today, long after every due date: each case not closed is overdue (5 in 宁乡, 1 in 浏阳)
+    assert 'href="/supervision/430124"' in page and '<a href="/cases?county=430124&due=overdue">5</a>' in page
+    townships = city.get("/supervision/430124").text
+    assert 'id="rank-430124101"' in townships and 'id="rank-430124102"' in townships and "40.0%（2/5）" in townships
+
+    book = city.get("/supervision/4301/workbook")
+    assert book.status_code == 200
+    ws = openpyxl.load_workbook(io.BytesIO(book.content))["督导排名"]
+    header = [c.value for c in ws[4]]
+    first = {h: c.value for h, c in zip(header, ws[5], strict=True)}
+    assert first["地区代码"] == A and first["办结率"] == 0.375 and (first["办结率分子"], first["办结率分母"]) == (3, 8)
+    assert first["办结天数中位数"] == 7 and first["再辍学数"] == 1
+    assert "统计时间" in ws["A2"].value
+    assert any(n.startswith("xl/charts/chart") for n in zipfile.ZipFile(io.BytesIO(book.content)).namelist())
+
+    clerk = browser_login(env, "clerk")
+    assert clerk.get("/supervision/430181").status_code == 404  # the county next door
+    assert clerk.get("/supervision").headers["location"] == "/supervision/430124"
+    assert "40.0%（2/5）" in clerk.get("/supervision/430124").text
+    assert browser_login(env, "inspector").get("/supervision/4301").status_code == 403

@@ -106,6 +106,9 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/cases/{case_id}/attachments/{attachment_id}"): ALL,
     ("POST", "/api/cases/{case_id}/attachments"): WORKERS,
     ("GET", "/api/cases/{case_id}/attachments/{attachment_id}"): ALL,
+    ("GET", "/supervision"): ALL - {"inspector"},
+    ("GET", "/supervision/{region}"): ALL - {"inspector"},
+    ("GET", "/supervision/{region}/workbook"): ALL - {"inspector"},
 }
 # open to everyone, signed in or not
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/healthz"), ("GET", "/api/openapi.json"),

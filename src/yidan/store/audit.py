@@ -30,6 +30,7 @@ ACTIONS = {
     "unlock_login": "解除登录等待",
     "download_attachment": "下载案件附件",
     "set_deadlines": "设置办理期限",
+    "export_supervision": "下载督导排名工作簿",
 }
 
 

@@ -12,12 +12,13 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.datastructures import FormData
 
 from yidan.contract.codes import FINDING_CODES
-from yidan.store import attachments, audit, deadlines
+from yidan.errors import NotFoundError
+from yidan.store import attachments, audit, deadlines, regions, supervision
 from yidan.store.crud import cases as crud
 from yidan.store.errors import ActionError
 from yidan.store.models import Case, User
@@ -28,6 +29,7 @@ from yidan.web.deps import (
     RUN_VIEWERS,
     CaseInScope,
     CurrentUser,
+    RegionParam,
     RunInScope,
     SessionDep,
     allow,
@@ -155,3 +157,46 @@ def api_case_attachment(request: Request, session: SessionDep, user: CurrentUser
                         attachment_id: int) -> Response:
     """下载一份附件（每次下载记入审计日志）。"""
     return _download(request, session, user, case, attachment_id)
+
+
+# --- supervision figures: the ranking for 通报, with drill-down ------------------------------------------
+
+SUPERVISORS = ("province_admin", "province_analyst", "city", "county")
+
+
+def _ranking(request: Request, session: SessionDep, region: str):  # type: ignore[no-untyped-def]
+    deadlines.ensure(session, settings=request.app.state.settings.supervision)
+    ranking = supervision.ranking(session, region=region)
+    names = regions.names_in(session, region=region) if len(region) >= 6 else {}
+    return ranking, (lambda code: names.get(code) or regions.region_name(code))
+
+
+@router.get("/supervision", dependencies=allow(*SUPERVISORS), name="supervision_home")
+def supervision_home(user: CurrentUser):
+    return RedirectResponse(f"/supervision/{user.region}", status_code=303)
+
+
+@router.get("/supervision/{region}", dependencies=allow(*SUPERVISORS), name="supervision")
+def supervision_page(request: Request, session: SessionDep, user: CurrentUser, region: RegionParam):
+    if len(region) > 6:
+        raise NotFoundError(f"督导排名只到县、乡镇一级：{region}", hint="从上一级排名进入。")
+    ranking, name_of = _ranking(request, session, region)
+    parent = region[: {4: 2, 6: 4}.get(len(region), 0)] if len(region) > len(user.region) else None
+    return render(request, "supervision.html", {"ranking": ranking, "figures": supervision.FIGURES,
+                                                "name_of": name_of, "region": region, "parent": parent})
+
+
+@router.get("/supervision/{region}/workbook", dependencies=allow(*SUPERVISORS), name="supervision_workbook")
+def supervision_workbook(request: Request, session: SessionDep, user: CurrentUser, region: RegionParam):
+    from yidan.reports.supervision_book import write_ranking
+
+    if len(region) > 6:
+        raise NotFoundError(f"督导排名只到县、乡镇一级：{region}", hint="从上一级排名进入。")
+    ranking, name_of = _ranking(request, session, region)
+    folder = request.app.state.settings.data_dir / "exports" / "supervision"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = write_ranking(ranking, folder / f"{region}-{user.id}.xlsx", name_of=name_of)
+    audit.record(session, user=user, action="export_supervision", target=region, detail="督导排名工作簿")
+    filename = f"{region.ljust(6, '0')}_督导排名_{ranking.on.isoformat()}.xlsx"
+    return FileResponse(path, filename=filename,
+                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -150,3 +150,34 @@ def test_the_county_workbook_carries_each_cases_due_date_and_follows_a_change(en
                                                                 "close_K02": "2021-06-30"}).status_code == 303
     assert due_of(cases["K02"].person_id) == "核实 2021-05-06"
     assert due_of(cases["Z01"].person_id) == f"核实 {(_today() + timedelta(days=15)).isoformat()}"
+
+
+def test_the_county_home_page_reminds_what_falls_due_and_what_was_returned_and_the_city_sees_overdue_counties(
+        env: Env, tmp_path: Path) -> None:
+    cases = _setup(env, tmp_path)
+    make_user(env, "city", "city", "4301")
+    today = _today()
+    admin = browser_login(env, "admin")
+    assert admin.post(f"/runs/{cases['_run']}/deadlines", data={
+        "csrf_token": admin.csrf, "verify_K02": (today - timedelta(days=3)).isoformat(),
+        "close_K02": (today + timedelta(days=20)).isoformat(), "verify_K01": (today + timedelta(days=2)).isoformat(),
+        "close_K01": (today + timedelta(days=30)).isoformat()}).status_code == 303
+    clerk, city = browser_login(env, "clerk"), browser_login(env, "city")
+    home = clerk.get(f"/dashboard/{COUNTY_A}").text
+    # K02 overdue and K01 due in two days, in each of the city's two counties' lists: the clerk sees his own
+    assert "已超期 <strong>1</strong> 件" in home and "7 天内到期 <strong>1</strong> 件" in home
+    assert "没有被退回的销号申请" in home
+
+    k01 = cases["K01"].id
+    assert clerk.post(f"/cases/{k01}/verification", data={"csrf_token": clerk.csrf, "version": 1, "conclusion": "因病缓学",
+                                                          "verified_on": today.isoformat()}).status_code == 303
+    assert clerk.post(f"/cases/{k01}/closure-request", data={"csrf_token": clerk.csrf, "version": 2}).status_code == 303
+    assert city.post(f"/cases/{k01}/closure-confirm", data={"csrf_token": city.csrf, "version": 3, "approve": "false",
+                                                            "note": "缺病历"}).status_code == 303
+    home = clerk.get(f"/dashboard/{COUNTY_A}").text
+    returned = home.split('id="returned-cases"')[1].split("</ul>")[0]
+    assert f'href="/cases/{k01}"' in returned and "7 天内到期 <strong>0</strong> 件" in home
+
+    city_home = city.get("/dashboard/4301").text
+    table = city_home.split('id="overdue-counties"')[1].split("</table>")[0]
+    assert "宁乡" in table and "浏阳" in table and table.count('class="num">1<') == 2

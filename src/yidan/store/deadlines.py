@@ -120,7 +120,7 @@ def ensure(session: Session, *, settings: SupervisionSettings) -> int:
     return len(missing)
 
 
-def _join(stmt: Select[Any]) -> Select[Any]:
+def _join(stmt: Any) -> Any:
     return stmt.outerjoin(RunDeadline, and_(RunDeadline.run_pk == Case.opened_run_pk, RunDeadline.code == Case.code))
 
 
@@ -193,3 +193,33 @@ def table_digest(table: Any) -> str:
     for key, text in zip(table.column("finding_key").to_pylist(), table.column("due_date").to_pylist(), strict=True):
         h.update(f"{key}\t{text}\n".encode())
     return h.hexdigest()[:12]
+
+
+def counts(session: Session, *, region: str, on: date | None = None) -> dict[str, int]:
+    """How many of the region's cases are overdue and how many fall due within a week (the home page)."""
+    from sqlalchemy import func
+
+    from yidan.store.crud.cases import in_region
+
+    day = on or today()
+    col = due_column()
+
+    def n(cond: Any) -> Any:
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+    stmt = _join(select(n(col < day), n((col >= day) & (col <= day + timedelta(days=SOON_DAYS))))
+                 .select_from(Case)).where(in_region(region))
+    overdue, soon = session.execute(stmt).one()
+    return {"overdue": int(overdue), "soon": int(soon)}
+
+
+def overdue_by_county(session: Session, *, region: str, on: date | None = None) -> list[tuple[str, int]]:
+    """(county, overdue cases) inside a city or province, most overdue first (counties with none left out)."""
+    from sqlalchemy import func
+
+    from yidan.store.crud.cases import in_region
+
+    day = on or today()
+    stmt = (_join(select(Case.county, func.count()).select_from(Case)).where(in_region(region), due_column() < day)
+            .group_by(Case.county).order_by(func.count().desc(), Case.county))
+    return [(c, int(k)) for c, k in session.execute(stmt)]

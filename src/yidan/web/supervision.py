@@ -52,3 +52,29 @@ def case_extras(request: Request, session: Any, case: Case) -> dict[str, Any]:
             "attachment_purposes": attachments.PURPOSES,
             "attachment_limit": attachments.megabytes(request.app.state.settings.supervision.attachment_max_bytes),
             "attachment_needed": case.code in required_codes(request) and not files}
+
+
+def returned_to(session: Any, *, region: str, limit: int = 20) -> list[Case]:
+    """Cases whose 销号 request the city sent back and that are still open (the county's to-do)."""
+    from sqlalchemy import select
+
+    from yidan.store.crud.cases import in_region
+    from yidan.store.models import CLOSED_STATES, CaseEvent
+
+    last = (select(CaseEvent.kind).where(CaseEvent.case_id == Case.id).order_by(CaseEvent.id.desc()).limit(1)
+            .correlate(Case).scalar_subquery())
+    stmt = (select(Case).where(in_region(region), Case.state.not_in(CLOSED_STATES), last == "closure_rejected")
+            .order_by(Case.updated_at.desc()).limit(limit))
+    return list(session.scalars(stmt))
+
+
+def reminders(request: Request, session: Any, *, region: str) -> dict[str, Any]:
+    """The home page's reminders: what falls due this week and what was returned, for a county or
+    township; the counties' overdue counts for a city or the province."""
+    deadlines.ensure(session, settings=request.app.state.settings.supervision)
+    out: dict[str, Any] = {"due_counts": deadlines.counts(session, region=region), "region_len": len(region)}
+    if len(region) >= 6:
+        out["returned_cases"] = returned_to(session, region=region)
+    else:
+        out["overdue_counties"] = deadlines.overdue_by_county(session, region=region)
+    return {"reminders": out}

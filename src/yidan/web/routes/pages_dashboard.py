@@ -10,6 +10,7 @@ from yidan.store.regions import child_length, names_in
 from yidan.web.deps import ALL_ROLES, CurrentUser, RegionParam, SessionDep, allow
 from yidan.web.render import render
 from yidan.web.security import check_csrf
+from yidan.web.supervision import reminders
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
@@ -28,4 +29,5 @@ def dashboard_page(request: Request, session: SessionDep, user: CurrentUser, reg
         "dash": dash, "region": region, "parent": parent, "drill": child_length(region) is not None,
         "case_states": case_crud.state_counts(session, region=region),
         "names": names_in(session, region=region) if len(region) >= 6 else {},
+        **reminders(request, session, region=region),  # issue 16: due this week, returned, overdue by county
     })

@@ -153,6 +153,9 @@ class SupervisionSettings(BaseModel):
     close_by_term_end: tuple[str, ...] = ("Z01",)  # 补发 by the end of the round's term
     attachment_max_bytes: int = 10 * 1024 * 1024
     attachment_required: tuple[str, ...] = ("K02", "Z01")  # codes that need a file before 销号
+    # publishing waits for every city's approval (counties confirm, cities approve); off: the province may
+    # publish while approvals are still open (they are shown on the approval page either way)
+    publish_needs_approval: bool = False
 
     @model_validator(mode="after")
     def _positive(self) -> SupervisionSettings:

@@ -31,6 +31,9 @@ ACTIONS = {
     "download_attachment": "下载案件附件",
     "set_deadlines": "设置办理期限",
     "export_supervision": "下载督导排名工作簿",
+    "run_confirm": "县确认比对清单",
+    "run_return": "县退回比对清单",
+    "run_approve": "市州审核比对清单",
 }
 
 

@@ -300,3 +300,21 @@ class Attachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RunApproval(Base):
+    """Where a run's list stands in one region before publishing (DHIS2-like): a county confirms its
+    list or returns it with a reason, the city approves once all its counties confirmed, the province
+    publishes. `region` is a county (confirmed | returned) or a city (approved)."""
+
+    __tablename__ = "run_approvals"
+    __table_args__ = (UniqueConstraint("run_pk", "region"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    region: Mapped[str] = mapped_column(String(6))
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)

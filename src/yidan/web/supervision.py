@@ -72,7 +72,12 @@ def reminders(request: Request, session: Any, *, region: str) -> dict[str, Any]:
     """The home page's reminders: what falls due this week and what was returned, for a county or
     township; the counties' overdue counts for a city or the province."""
     deadlines.ensure(session, settings=request.app.state.settings.supervision)
+    from yidan.store import approvals
+
     out: dict[str, Any] = {"due_counts": deadlines.counts(session, region=region), "region_len": len(region)}
+    user = getattr(request.state, "user", None)
+    if user is not None and region == user.region:
+        out["approvals"] = approvals.pending_for(session, user=user)
     if len(region) >= 6:
         out["returned_cases"] = returned_to(session, region=region)
     else:

@@ -18,7 +18,7 @@ from starlette.datastructures import FormData
 
 from yidan.contract.codes import FINDING_CODES
 from yidan.errors import NotFoundError
-from yidan.store import attachments, audit, deadlines, regions, supervision
+from yidan.store import approvals, attachments, audit, deadlines, regions, supervision
 from yidan.store.crud import cases as crud
 from yidan.store.errors import ActionError
 from yidan.store.models import Case, User
@@ -200,3 +200,54 @@ def supervision_workbook(request: Request, session: SessionDep, user: CurrentUse
     filename = f"{region.ljust(6, '0')}_督导排名_{ranking.on.isoformat()}.xlsx"
     return FileResponse(path, filename=filename,
                         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+# --- approval before publishing (counties confirm or return, cities approve, the province publishes) ------
+
+APPROVAL_VIEWERS = ("province_admin", "province_analyst", "city", "county")
+
+
+def _approval_page(request: Request, session: SessionDep, run, *, error: str = "", hint: str = "",  # type: ignore[no-untyped-def]
+                   status_code: int = 200) -> Response:
+    user = request.state.user
+    states = [s for s in approvals.region_states(session, run=run)
+              if s.region.startswith(user.region) or user.region.startswith(s.region)]
+    return render(request, "approval.html", {
+        "run": run, "states": states, "error": error, "hint": hint,
+        "needs_approval": request.app.state.settings.supervision.publish_needs_approval}, status_code)
+
+
+@router.get("/runs/{run_pk}/approval", dependencies=allow(*APPROVAL_VIEWERS), name="run_approval")
+def run_approval(request: Request, session: SessionDep, run: RunInScope):
+    return _approval_page(request, session, run)
+
+
+def _approval_action(request: Request, session: SessionDep, user: User, run, name: str, reason: str = ""):  # type: ignore[no-untyped-def]
+    try:
+        if name == "confirm":
+            approvals.confirm(session, run=run, user=user)
+        elif name == "return":
+            approvals.return_list(session, run=run, user=user, reason=reason)
+        else:
+            approvals.approve(session, run=run, user=user)
+    except ActionError as exc:
+        session.rollback()
+        return _approval_page(request, session, run, error=exc.message, hint=exc.hint, status_code=400)
+    audit.record(session, user=user, action=f"run_{name}", target=f"比对 {run.id}", detail=reason.strip()[:200])
+    return RedirectResponse(f"/runs/{run.id}/approval?done={name}", status_code=303)
+
+
+@router.post("/runs/{run_pk}/approval/confirm", dependencies=allow("county"), name="run_approval_confirm")
+def run_approval_confirm(request: Request, session: SessionDep, user: CurrentUser, run: RunInScope):
+    return _approval_action(request, session, user, run, "confirm")
+
+
+@router.post("/runs/{run_pk}/approval/return", dependencies=allow("county"), name="run_approval_return")
+def run_approval_return(request: Request, session: SessionDep, user: CurrentUser, run: RunInScope,
+                        reason: Annotated[str, Form()] = ""):
+    return _approval_action(request, session, user, run, "return", reason)
+
+
+@router.post("/runs/{run_pk}/approval/approve", dependencies=allow("city"), name="run_approval_approve")
+def run_approval_approve(request: Request, session: SessionDep, user: CurrentUser, run: RunInScope):
+    return _approval_action(request, session, user, run, "approve")

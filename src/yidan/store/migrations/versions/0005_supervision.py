@@ -1,4 +1,4 @@
-"""Supervision: due dates per round and finding code; attachments kept outside the database.
+"""Supervision: due dates per round and code; attachments kept outside the database; approval before publishing.
 
 Revision ID: 0005
 Revises: 0003
@@ -48,9 +48,25 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_attachments_case_id", "attachments", ["case_id"])
+    op.create_table(
+        "run_approvals",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("run_pk", sa.Integer(), nullable=False),
+        sa.Column("region", sa.String(length=6), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("actor", sa.String(length=64), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["run_pk"], ["runs.id"]),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("run_pk", "region"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("run_approvals")
     op.drop_index("ix_attachments_case_id", table_name="attachments")
     op.drop_table("attachments")
     op.drop_table("run_deadlines")

@@ -78,3 +78,22 @@ def test_badly_written_stages_are_refused_in_chinese() -> None:
         with pytest.raises(ConfigError) as exc:
             parse_stages(text)
         assert "抽样阶段" in exc.value.message
+
+
+def test_the_cli_draws_the_sample_and_prints_defect_rates_in_chinese(run, tmp_path, monkeypatch, capsys) -> None:
+    from conftest import run_yidan
+
+    out = tmp_path / "抽查.xlsx"
+    code, screen = run_yidan(monkeypatch, capsys, ["inspect-sample", str(run.path), "--out", str(out), "--stages", STAGES,
+                                                   "--seed", "7"])
+    assert code == 0 and "已抽取 6 人" in screen, screen
+    wb = openpyxl.load_workbook(out)
+    ws = wb["抽查名单"]
+    header = [c.value for c in ws[1]]
+    ws.cell(row=2, column=header.index("核查结果") + 1, value="有问题")
+    wb.save(out)
+    code, screen = run_yidan(monkeypatch, capsys, ["inspect-results", str(out)])
+    assert code == 0 and "核查 1 人，有问题 1 人，问题率 100.0%" in screen, screen
+    code, screen = run_yidan(monkeypatch, capsys, ["inspect-sample", str(run.path), "--out", str(out), "--stages",
+                                                   "city:fixed:1"])
+    assert code != 0 and "抽样阶段写法不对" in screen and "Traceback" not in screen

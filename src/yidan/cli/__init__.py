@@ -19,7 +19,15 @@ from rich.console import Console
 from rich.markup import escape
 
 # command modules (imported for their registration side effect)
-from yidan.cli import data_cmds, demo_cmd, report_cmds, run_cmds, synth_cmds, web_cmds  # noqa: E402,F401,I001
+from yidan.cli import (  # noqa: E402,F401,I001
+    data_cmds,
+    demo_cmd,
+    inspect_cmds,  # noqa: E402,F401,I001 - issue 16
+    report_cmds,
+    run_cmds,
+    synth_cmds,
+    web_cmds,
+)
 from yidan.cli.app import app
 from yidan.errors import YidanError
 from yidan.outfiles import file_error, os_error_in

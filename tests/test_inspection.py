@@ -6,6 +6,7 @@ import openpyxl
 import pytest
 
 from reports_fixtures import build_run
+from web_fixtures import engine_fixture, env_fixture, pg_schema_fixture  # noqa: F401 - fixtures
 from yidan.errors import ConfigError
 from yidan.reports.inspection import draw_inspection, inspection_results, parse_stages, wilson
 
@@ -97,3 +98,32 @@ def test_the_cli_draws_the_sample_and_prints_defect_rates_in_chinese(run, tmp_pa
     code, screen = run_yidan(monkeypatch, capsys, ["inspect-sample", str(run.path), "--out", str(out), "--stages",
                                                    "city:fixed:1"])
     assert code != 0 and "抽样阶段写法不对" in screen and "Traceback" not in screen
+
+
+def test_inspectors_see_and_record_only_their_own_sample_in_the_application(env, tmp_path) -> None:
+    import re
+
+    from web_fixtures import browser_login, make_user, publish_fixture_run
+
+    admin = make_user(env, "admin", "province_admin", "43")
+    make_user(env, "insp", "inspector", "43")
+    make_user(env, "insp2", "inspector", "43")
+    publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1")
+    province, insp, insp2 = browser_login(env, "admin"), browser_login(env, "insp"), browser_login(env, "insp2")
+    bad = province.post("/inspection/draw", data={"csrf_token": province.csrf, "inspector": "insp", "stages": "city:fixed:1"})
+    assert bad.status_code == 400 and "抽样阶段写法不对" in bad.text
+    drawn = province.post("/inspection/draw", data={"csrf_token": province.csrf, "inspector": "insp", "seed": 3,
+                                                    "stages": "county:fixed:2,household:fixed:1"})
+    assert drawn.status_code == 303
+    page = insp.get("/inspection").text
+    ids = re.findall(r'id="item-(\d+)"', page)
+    assert len(ids) == 2 and not re.search(r"(?<!\d)\d{17}[\dX](?!\d)", page)  # IDs masked on the inspector's list
+    assert "还没有分配给您的抽查名单" in insp2.get("/inspection").text
+    assert insp2.post(f"/inspection/items/{ids[0]}", data={"csrf_token": insp2.csrf, "result": "无问题"}).status_code == 404
+    no_note = insp.post(f"/inspection/items/{ids[0]}", data={"csrf_token": insp.csrf, "result": "有问题"})
+    assert no_note.status_code == 400 and "须写明问题" in no_note.text
+    assert insp.post(f"/inspection/items/{ids[0]}", data={"csrf_token": insp.csrf, "result": "有问题",
+                                                          "note": "孩子实际在外省打工"}).status_code == 303
+    results = province.get("/inspection").text.split('id="inspection-results"')[1]
+    # one child checked, one defect: 100%, Wilson 95% interval 20.7%–100.0%
+    assert "100.0%" in results and "20.7%–100.0%" in results

@@ -113,6 +113,9 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/runs/{run_pk}/approval/confirm"): {"county"},
     ("POST", "/runs/{run_pk}/approval/return"): {"county"},
     ("POST", "/runs/{run_pk}/approval/approve"): {"city"},
+    ("GET", "/inspection"): {"province_admin", "province_analyst", "city", "inspector"},
+    ("POST", "/inspection/draw"): ADMIN,
+    ("POST", "/inspection/items/{item_id}"): {"inspector"},
 }
 # a run covers the whole province: a county or city elsewhere in the province finds it too (its approval page)
 PROVINCE_WIDE = {("GET", "/runs/{run_pk}/approval"), ("POST", "/runs/{run_pk}/approval/confirm"),
@@ -266,7 +269,7 @@ def test_a_signed_out_visitor_is_sent_to_login_and_the_api_wants_a_token(env: En
     client = TestClient(env.app, follow_redirects=False)
     for method, path in POLICY:
         url = path.replace("{case_id}", "1").replace("{run_pk}", "1").replace("{region}", "43").replace("{user_id}", "1")
-        url = url.replace("{attachment_id}", "1")
+        url = url.replace("{attachment_id}", "1").replace("{item_id}", "1")
         r = client.request(method, url)
         if path.startswith("/api/"):
             assert r.status_code == 401, (method, path)

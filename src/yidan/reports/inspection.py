@@ -91,8 +91,8 @@ class InspectionSample:
     children: int
 
 
-def draw_inspection(run: RunDir, stages: list[Stage], seed: int, out: Path) -> InspectionSample:
-    """Draw the multi-stage sample in SQL and write the inspectors' workbook at `out`."""
+def draw_rows(run: RunDir, stages: list[Stage], seed: int) -> tuple[list[int], list[dict[str, Any]]]:
+    """The units drawn at each stage and the sampled children (a sample: hundreds of rows), in SQL."""
     run.require_complete()
     con = connect(run)
     try:
@@ -122,9 +122,14 @@ def draw_inspection(run: RunDir, stages: list[Stage], seed: int, out: Path) -> I
                               ORDER BY hukou_county, hukou_township NULLS LAST, hukou_village NULLS LAST,
                                        household_id NULLS LAST, person_id""")
         cols = [d[0] for d in cur.description]
-        drawn = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]  # a sample: hundreds of rows
+        return units, [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
     finally:
         con.close()
+
+
+def draw_inspection(run: RunDir, stages: list[Stage], seed: int, out: Path) -> InspectionSample:
+    """Draw the multi-stage sample and write the inspectors' workbook at `out`."""
+    units, drawn = draw_rows(run, stages, seed)
     result = InspectionSample(Path(out), seed, stages, units, len(drawn))
     output_dir(result.path.parent)
     with atomic_output(result.path) as tmp:

@@ -34,6 +34,7 @@ ACTIONS = {
     "run_confirm": "县确认比对清单",
     "run_return": "县退回比对清单",
     "run_approve": "市州审核比对清单",
+    "inspection_draw": "抽取督导抽查名单",
 }
 
 

@@ -318,3 +318,29 @@ class RunApproval(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     actor: Mapped[str] = mapped_column(String(64), default="")
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InspectionItem(Base):
+    """One sampled child on an inspector's list (国检-style sample drawn in the application); the
+    inspector sees and records only the items assigned to them."""
+
+    __tablename__ = "inspection_items"
+    __table_args__ = (Index("ix_inspection_items_inspector", "inspector_id", "run_pk"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    inspector_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    seed: Mapped[int]
+    person_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(64), default=None)
+    county: Mapped[str] = mapped_column(String(6))
+    township: Mapped[str | None] = mapped_column(String(12), default=None)
+    village: Mapped[str | None] = mapped_column(String(12), default=None)
+    household_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    head_name: Mapped[str | None] = mapped_column(String(64), default=None)
+    phone: Mapped[str | None] = mapped_column(String(32), default=None)
+    place: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[str | None] = mapped_column(Text, default=None)
+    result: Mapped[str | None] = mapped_column(String(8), default=None)  # 无问题 | 有问题
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -7,6 +7,7 @@ from yidan.web.routes import (
     pages_auth,
     pages_cases,
     pages_dashboard,
+    pages_inspection,
     pages_runs,
     pages_supervision,
     pages_workbook,
@@ -22,4 +23,5 @@ ROUTERS = (
     api_cases.router,
     api_runs.router,
     pages_supervision.router, pages_supervision.api_router,  # issue 16: deadlines and attachments
+    pages_inspection.router,  # issue 16: inspection samples
 )

@@ -63,9 +63,35 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("run_pk", "region"),
     )
+    op.create_table(
+        "inspection_items",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("run_pk", sa.Integer(), nullable=False),
+        sa.Column("inspector_id", sa.Integer(), nullable=False),
+        sa.Column("seed", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=True),
+        sa.Column("county", sa.String(length=6), nullable=False),
+        sa.Column("township", sa.String(length=12), nullable=True),
+        sa.Column("village", sa.String(length=12), nullable=True),
+        sa.Column("household_id", sa.String(length=32), nullable=True),
+        sa.Column("head_name", sa.String(length=64), nullable=True),
+        sa.Column("phone", sa.String(length=32), nullable=True),
+        sa.Column("place", sa.Text(), nullable=False),
+        sa.Column("evidence", sa.Text(), nullable=True),
+        sa.Column("result", sa.String(length=8), nullable=True),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["run_pk"], ["runs.id"]),
+        sa.ForeignKeyConstraint(["inspector_id"], ["users.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_inspection_items_inspector", "inspection_items", ["inspector_id", "run_pk"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_inspection_items_inspector", table_name="inspection_items")
+    op.drop_table("inspection_items")
     op.drop_table("run_approvals")
     op.drop_index("ix_attachments_case_id", table_name="attachments")
     op.drop_table("attachments")

@@ -116,6 +116,8 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/inspection"): {"province_admin", "province_analyst", "city", "inspector"},
     ("POST", "/inspection/draw"): ADMIN,
     ("POST", "/inspection/items/{item_id}"): {"inspector"},
+    ("GET", "/home-teaching"): ALL - {"inspector"},
+    ("POST", "/home-teaching/visits"): WORKERS,
 }
 # a run covers the whole province: a county or city elsewhere in the province finds it too (its approval page)
 PROVINCE_WIDE = {("GET", "/runs/{run_pk}/approval"), ("POST", "/runs/{run_pk}/approval/confirm"),
@@ -127,7 +129,7 @@ OWN = {"province_admin": "43", "province_analyst": "43", "city": "4301", "county
 OTHER = {"province_admin": "44", "province_analyst": "44", "city": "4305", "county": "430521", "inspector": "4305"}
 OBJECT_PARAMS = ("{case_id}", "{run_pk}", "{region}", "{user_id}")
 # province users of another province have no published run, so there is no workbook for them
-NOTHING_ELSEWHERE = {("GET", "/workbook/download")}
+NOTHING_ELSEWHERE = {("GET", "/workbook/download"), ("GET", "/home-teaching")}
 
 
 def _served(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]

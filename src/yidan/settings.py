@@ -156,6 +156,7 @@ class SupervisionSettings(BaseModel):
     # publishing waits for every city's approval (counties confirm, cities approve); off: the province may
     # publish while approvals are still open (they are shown on the approval page either way)
     publish_needs_approval: bool = False
+    home_visits_per_term: int = 8  # 送教上门: visits expected per child and term (spread evenly over the term)
 
     @model_validator(mode="after")
     def _positive(self) -> SupervisionSettings:

@@ -344,3 +344,21 @@ class InspectionItem(Base):
     result: Mapped[str | None] = mapped_column(String(8), default=None)  # 无问题 | 有问题
     note: Mapped[str] = mapped_column(Text, default="")
     recorded_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class HomeVisit(Base):
+    """One 送教上门 visit to a HOME_TEACHING child (date, teacher, content, duration)."""
+
+    __tablename__ = "home_visits"
+    __table_args__ = (Index("ix_home_visits_person_term", "person_id", "term"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(32))
+    county: Mapped[str] = mapped_column(String(6))
+    term: Mapped[str] = mapped_column(String(16))
+    visited_on: Mapped[date]
+    teacher: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+    minutes: Mapped[int]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,6 +7,7 @@ from yidan.web.routes import (
     pages_auth,
     pages_cases,
     pages_dashboard,
+    pages_home_teaching,
     pages_inspection,
     pages_runs,
     pages_supervision,
@@ -23,5 +24,5 @@ ROUTERS = (
     api_cases.router,
     api_runs.router,
     pages_supervision.router, pages_supervision.api_router,  # issue 16: deadlines and attachments
-    pages_inspection.router,  # issue 16: inspection samples
+    pages_inspection.router, pages_home_teaching.router,  # issue 16: inspection samples, 送教上门
 )

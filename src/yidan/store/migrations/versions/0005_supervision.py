@@ -87,9 +87,27 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_inspection_items_inspector", "inspection_items", ["inspector_id", "run_pk"])
+    op.create_table(
+        "home_visits",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.String(length=32), nullable=False),
+        sa.Column("county", sa.String(length=6), nullable=False),
+        sa.Column("term", sa.String(length=16), nullable=False),
+        sa.Column("visited_on", sa.Date(), nullable=False),
+        sa.Column("teacher", sa.String(length=64), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("minutes", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_home_visits_person_term", "home_visits", ["person_id", "term"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_home_visits_person_term", table_name="home_visits")
+    op.drop_table("home_visits")
     op.drop_index("ix_inspection_items_inspector", table_name="inspection_items")
     op.drop_table("inspection_items")
     op.drop_table("run_approvals")

@@ -90,21 +90,39 @@ def measure(run_dir: Path, out: Path) -> dict:
             "workbook_mb": round(path.stat().st_size / 2**20, 1)}
 
 
+def measure_pdfs(run_dir: Path, out: Path, by: str) -> dict:
+    """Runs in its own process: the largest county's 走访台账 PDFs (one per village or school)."""
+    from yidan.reports.visits import write_visit_books
+    from yidan.runs.rundir import RunDir
+
+    county, n = largest_county(run_dir)
+    t0, c0 = time.perf_counter(), time.process_time()
+    paths = write_visit_books(RunDir(run_dir), out, by, counties=[county])
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"county": county, "findings": n, "by": by, "pdfs": len(paths), "seconds": round(seconds, 2),
+            "cpu_s": round(cpu, 2), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "pdf_mb": round(sum(p.stat().st_size for p in paths) / 2**20, 1)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, help="a run directory (the largest county is written)")
     ap.add_argument("--findings", type=int, nargs="*", default=[5_000, 50_000, 200_000],
                     help="sizes of the synthetic county (findings)")
+    ap.add_argument("--pdf", choices=("village", "school"), help="the 走访台账 PDFs instead of the workbook")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(measure(Path(args.child[0]), Path(args.child[1])), ensure_ascii=False))
+        run_dir, out = Path(args.child[0]), Path(args.child[1])
+        got = measure_pdfs(run_dir, out, args.pdf) if args.pdf else measure(run_dir, out)
+        print(json.dumps(got, ensure_ascii=False))
         return
     with tempfile.TemporaryDirectory() as tmp:
         runs = [args.run] if args.run else [synthetic_run(Path(tmp) / f"run{n}", n) for n in args.findings]
         for i, run_dir in enumerate(runs):
             out = Path(tmp) / f"out{i}"
-            got = subprocess.run([sys.executable, __file__, "--child", str(run_dir), str(out)],
+            pdf = ["--pdf", args.pdf] if args.pdf else []
+            got = subprocess.run([sys.executable, __file__, *pdf, "--child", str(run_dir), str(out)],
                                  capture_output=True, text=True, check=True)
             print(got.stdout.strip(), flush=True)
 

@@ -31,7 +31,7 @@ def peak_mb() -> float:
 def cpu_s() -> float:
     """User + system CPU seconds of this process so far (fairer than wall time on a shared machine)."""
     r = resource.getrusage(resource.RUSAGE_SELF)
-    return round(r.ru_utime + r.ru_stime, 1)
+    return r.ru_utime + r.ru_stime
 
 
 def files_of(data: Path, fmt: str) -> dict[str, list[Path]]:
@@ -57,11 +57,51 @@ def run_pipeline(data: Path, fmt: str, out: Path, memory_limit: str | None, thre
         registry=f["registry"], enrollment=f["enrollment"], out_of_province=f.get("out_of_province", []),
         verifications=f.get("verifications", []), aid=f.get("aid", []), policies=f.get("policies", []),
     )
+    from yidan.pipeline.context import Step
+    from yidan.pipeline.steps import STEPS
+
     config = RunConfig(engine=EngineConfig(memory_limit=memory_limit, threads=threads,
                                            temp_directory=str(out.parent / "spill")))
+    stage_cpu: dict[str, float] = {}
+    table_cpu: dict[str, float] = {}
+    from yidan.engine import Engine
+
+    materialize = Engine.materialize
+
+    def cpu_materialize(self: Any, name: str, expr: Any) -> Any:  # CPU seconds per materialised table
+        c = cpu_s()
+        try:
+            return materialize(self, name, expr)
+        finally:
+            table_cpu[name] = round(table_cpu.get(name, 0.0) + cpu_s() - c, 2)
+
+    Engine.materialize = cpu_materialize  # type: ignore[method-assign]
+    import yidan.ingest
+
+    load_table = yidan.ingest.load_table
+
+    def cpu_load_table(con: Any, table: str, *args: Any, **kwargs: Any) -> Any:  # and per input table
+        c = cpu_s()
+        try:
+            return load_table(con, table, *args, **kwargs)
+        finally:
+            table_cpu[table] = round(table_cpu.get(table, 0.0) + cpu_s() - c, 2)
+
+    yidan.ingest.load_table = cpu_load_table  # type: ignore[assignment]
+
+    def cpu_timed(step: Step) -> Step:  # CPU seconds per stage (all threads), beside the manifest's wall times
+        def run(ctx: Any) -> None:
+            c = cpu_s()
+            step.run(ctx)
+            stage_cpu[step.name] = round(stage_cpu.get(step.name, 0.0) + cpu_s() - c, 1)
+
+        return Step(step.name, step.label, run)
+
     t0, c0 = time.perf_counter(), cpu_s()
     run = run_comparison(inputs, term=parse_term(meta["run_term"]), out_dir=out, config=config,
-                         audit_terms=[parse_term(t) for t in meta["audit_terms"]])
+                         audit_terms=[parse_term(t) for t in meta["audit_terms"]],
+                         steps=[cpu_timed(s) for s in STEPS])
+    stage_cpu["write"] = round(cpu_s() - c0 - sum(stage_cpu.values()), 1)  # the rest: writing the outputs
     wall = time.perf_counter() - t0
     m = run.manifest
     return {
@@ -70,7 +110,9 @@ def run_pipeline(data: Path, fmt: str, out: Path, memory_limit: str | None, thre
         "cpu_s": round(cpu_s() - c0, 1),
         "peak_mb": peak_mb(),
         "timings": m["timings"],
+        "cpu_timings": stage_cpu,
         "table_timings": m.get("table_timings", {}),
+        "table_cpu": table_cpu,
         "linkage": {k: v for k, v in (m.get("notes", {}).get("linkage") or {}).items() if k != "m_u"},
         "rows": {i["table"]: i["read"] for i in m["inputs"]},
         "persons": m["totals"].get("persons"),
@@ -78,8 +120,12 @@ def run_pipeline(data: Path, fmt: str, out: Path, memory_limit: str | None, thre
     }
 
 
-def run_floor(data: Path, fmt: str, threads: int | None) -> dict[str, Any]:
-    """The least any exact reconciliation must do: read, join on the ID, two anti-joins, group-by."""
+def run_floor(data: Path, fmt: str, threads: int | None, *, fair: bool = False) -> dict[str, Any]:
+    """The least any exact reconciliation must do: read, join on the ID, two anti-joins, group-by.
+
+    `fair` (issue 18): what any exact reconciliation *with aid* must do — read registry, enrollment
+    and aid; registry × enrollment and aid × registry on the ID; the two anti-joins; a group-by by
+    county and one by county × programme × term."""
     import duckdb
 
     f = files_of(data, fmt)
@@ -116,15 +162,18 @@ def run_floor(data: Path, fmt: str, threads: int | None) -> dict[str, Any]:
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM _arrow")
             con.unregister("_arrow")
 
+    def col(table: str, chinese: str, alias: str) -> str:
+        names = [c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()]
+        return chinese if chinese in names else alias
+
+    if fair:
+        return _fair_floor(f, con, load, col)
     t0, c0 = time.perf_counter(), cpu_s()
     load("r", "registry")
     load("e", "enrollment")
     t_read = time.perf_counter() - t0
-    cols_r = [c[0] for c in con.execute("DESCRIBE r").fetchall()]
-    cols_e = [c[0] for c in con.execute("DESCRIBE e").fetchall()]
-    rid = "身份证号" if "身份证号" in cols_r else "id_number"
-    eid = "身份证号" if "身份证号" in cols_e else "id_number"
-    county = "户籍地区划代码" if "户籍地区划代码" in cols_r else "hukou_code"
+    rid, eid = col("r", "身份证号", "id_number"), col("e", "身份证号", "id_number")
+    county = col("r", "户籍地区划代码", "hukou_code")
     t1 = time.perf_counter()
     joined = con.execute(f'SELECT count(*) FROM r JOIN e ON r."{rid}" = e."{eid}"').fetchone()[0]
     r_only = con.execute(f'SELECT count(*) FROM r ANTI JOIN e ON r."{rid}" = e."{eid}"').fetchone()[0]
@@ -132,9 +181,43 @@ def run_floor(data: Path, fmt: str, threads: int | None) -> dict[str, Any]:
     con.execute(f'SELECT left(r."{county}", 6) AS c, count(*) FROM r ANTI JOIN e ON r."{rid}" = e."{eid}" '
                 "GROUP BY c").fetchall()
     t_join = time.perf_counter() - t1
-    return {"format": fmt, "read_s": round(t_read, 2), "join_s": round(t_join, 2),
-            "wall_s": round(t_read + t_join, 2), "cpu_s": round(cpu_s() - c0, 1), "peak_mb": peak_mb(),
-            "joined": joined, "registry_only": r_only, "enrollment_only": e_only}
+    out: dict[str, Any] = {
+        "format": fmt, "read_s": round(t_read, 2), "join_s": round(t_join, 2),
+        "wall_s": round(t_read + t_join, 2), "cpu_s": round(cpu_s() - c0, 1), "peak_mb": peak_mb(),
+        "joined": joined, "registry_only": r_only, "enrollment_only": e_only}
+    return out
+
+
+def _fair_floor(f: dict[str, list[Path]], con: Any, load: Any, col: Any) -> dict[str, Any]:
+    if not f.get("aid"):
+        return {"skipped": "no aid file"}
+    t2, c2 = time.perf_counter(), cpu_s()
+    load("r", "registry")
+    load("e", "enrollment")
+    load("a", "aid")
+    t_read2 = time.perf_counter() - t2
+    aid_id, programme = col("a", "身份证号", "id_number"), col("a", "资助项目代码", "programme_code")
+    term = col("a", "学期", "term")
+    rid, eid = col("r", "身份证号", "id_number"), col("e", "身份证号", "id_number")
+    county = col("r", "户籍地区划代码", "hukou_code")
+    t3 = time.perf_counter()
+    fair = con.execute(f"""
+        WITH re AS (SELECT left(r."{county}", 6) AS c, e."{eid}" IS NULL AS unmatched
+                    FROM r LEFT JOIN e ON r."{rid}" = e."{eid}"),
+             ar AS (SELECT left(r."{county}", 6) AS c, a."{programme}" AS p, a."{term}" AS t,
+                           r."{rid}" IS NULL AS unknown
+                    FROM a LEFT JOIN r ON a."{aid_id}" = r."{rid}")
+        SELECT (SELECT count(*) FROM (SELECT c, count(*), count(*) FILTER (WHERE unmatched) FROM re GROUP BY c)),
+               (SELECT count(*) FROM (SELECT c, p, t, count(*), count(*) FILTER (WHERE unknown) FROM ar
+                                      GROUP BY c, p, t)),
+               (SELECT count(*) FROM e ANTI JOIN r ON r."{rid}" = e."{eid}"),
+               (SELECT count(*) FROM a ANTI JOIN r ON r."{rid}" = a."{aid_id}")
+    """).fetchone()
+    t_join2 = time.perf_counter() - t3
+    return {"format": "fair", "read_s": round(t_read2, 2), "join_s": round(t_join2, 2),
+            "wall_s": round(t_read2 + t_join2, 2),
+            "cpu_s": round(cpu_s() - c2, 1), "peak_mb": peak_mb(), "county_groups": fair[0],
+            "county_programme_term_groups": fair[1], "enrollment_only": fair[2], "aid_without_registry": fair[3]}
 
 
 def in_subprocess(args: list[str]) -> dict[str, Any]:
@@ -153,7 +236,8 @@ def main() -> None:
     ap.add_argument("--memory-limit", default=None, help="DuckDB memory limit, e.g. 6GB")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--formats", default="parquet,csv")
-    ap.add_argument("--one", choices=["pipeline", "floor"], help=argparse.SUPPRESS)
+    ap.add_argument("--one", choices=["pipeline", "floor", "fair_floor"], help=argparse.SUPPRESS)
+    ap.add_argument("--keep", type=Path, help="keep each run directory under this folder (for compare_runs.py)")
     ap.add_argument("--format", default="parquet", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -161,8 +245,8 @@ def main() -> None:
     if a.one == "pipeline":
         print(json.dumps(run_pipeline(a.data, a.format, a.out, a.memory_limit, a.threads), ensure_ascii=False))
         return
-    if a.one == "floor":
-        print(json.dumps(run_floor(a.data, a.format, a.threads), ensure_ascii=False))
+    if a.one in ("floor", "fair_floor"):
+        print(json.dumps(run_floor(a.data, a.format, a.threads, fair=a.one == "fair_floor"), ensure_ascii=False))
         return
 
     with tempfile.TemporaryDirectory(prefix="bench_run_") as tmp:
@@ -180,17 +264,27 @@ def main() -> None:
         result: dict[str, Any] = {"data": str(data), "preset": a.preset if a.data is None else None,
                                   "generate_s": gen_s, "runs": [], "floor": []}
         for fmt in a.formats.split(","):
-            out = Path(tmp) / f"run-{fmt}"
+            out = (a.keep or Path(tmp)) / f"run-{fmt}"
             run = in_subprocess(["--one", "pipeline", "--data", str(data), "--format", fmt, "--out", str(out), *extra])
             print(json.dumps({"pipeline": run}, ensure_ascii=False), flush=True)  # kept even if the floor fails
             floor = in_subprocess(["--one", "floor", "--data", str(data), "--format", fmt, *extra])
+            fair = in_subprocess(["--one", "fair_floor", "--data", str(data), "--format", fmt, *extra])
+            floor["fair"] = fair
             run["x_floor"] = round(run["wall_s"] / max(floor["wall_s"], 1e-9), 2)
+            run["x_floor_cpu"] = round(run["cpu_s"] / max(floor["cpu_s"], 1e-9), 2)
+            if "wall_s" in fair:
+                run["x_fair_floor"] = round(run["wall_s"] / max(fair["wall_s"], 1e-9), 2)
+                run["x_fair_floor_cpu"] = round(run["cpu_s"] / max(fair["cpu_s"], 1e-9), 2)
             result["runs"].append(run)
             result["floor"].append(floor)
             print(f"[{fmt}] 比对 {run['wall_s']} s（CPU {run['cpu_s']} s），峰值内存 {run['peak_mb']} MB；"
-                  f"下限（DuckDB 精确连接）{floor['wall_s']} s，{floor['peak_mb']} MB；倍数 {run['x_floor']}")
+                  f"下限（DuckDB 精确连接）{floor['wall_s']} s（CPU {floor['cpu_s']} s），{floor['peak_mb']} MB；"
+                  f"倍数 {run['x_floor']}")
+            if "wall_s" in fair:
+                print(f"    含资助的公平下限 {fair['wall_s']} s（CPU {fair['cpu_s']} s），{fair['peak_mb']} MB；"
+                      f"倍数 {run['x_fair_floor']}（CPU {run['x_fair_floor_cpu']}）")
             for stage, secs in run["timings"].items():
-                print(f"    {stage:<20} {secs:>8.2f} s")
+                print(f"    {stage:<20} {secs:>8.2f} s（CPU {run['cpu_timings'].get(stage, 0):.1f} s）")
             slowest = sorted(run.get("table_timings", {}).items(), key=lambda kv: -kv[1])[:12]
             print("    最慢的表：" + "，".join(f"{name} {secs:.1f} s" for name, secs in slowest))
         print(json.dumps(result, ensure_ascii=False))

@@ -61,11 +61,17 @@ PACKAGES = (
     Package("identity", ("src/yidan/identity/idnumber.py",), ("tests/test_idnumber.py", "tests/test_ingest_rules.py")),
     Package("link_resolve", ("src/yidan/pipeline/link/resolve.py", "src/yidan/pipeline/link/decisions.py"),
             ("tests/test_link_resolve.py", "tests/test_link_decisions.py")),
-    Package("web_scope", ("src/yidan/web/deps.py", "src/yidan/web/masking.py"),
-            ("tests/test_web_matrix.py", "tests/test_web_auth.py", "tests/test_web_cases.py"), tuple(SQLITE_ONLY)),
-    Package("store", ("src/yidan/store/publish.py", "src/yidan/store/crud/*"),
-            ("tests/test_store_publish.py", "tests/test_web_cases.py", "tests/test_web_matrix.py",
-             "tests/test_web_runs.py"), tuple(SQLITE_ONLY)),
+    # the web packages with their closest tests only: each web test builds a database, and the wider tests
+    # (test_web_matrix, test_web_auth) make a mutant cost about 15 s on two shared cores
+    Package("web_masking", ("src/yidan/web/masking.py",), ("tests/test_web_masking.py",), ("-k", "not real_run")),
+    # the same module against the published real run (every role's bodies): for what the unit tests let through
+    Package("web_masking_run", ("src/yidan/web/masking.py",),
+            ("tests/test_web_masking.py", "tests/test_web_two_provinces.py"), tuple(SQLITE_ONLY)),
+    Package("web_scope", ("src/yidan/web/deps.py", "src/yidan/store/crud/cases.py", "src/yidan/store/crud/stats.py"),
+            ("tests/test_web_scope.py", "tests/test_web_two_provinces.py"), tuple(SQLITE_ONLY)),
+    Package("publish", ("src/yidan/store/publish.py",), ("tests/test_store_publish.py",), tuple(SQLITE_ONLY)),
+    Package("store", ("src/yidan/store/crud/*",),
+            ("tests/test_web_cases.py", "tests/test_web_matrix.py", "tests/test_web_runs.py"), tuple(SQLITE_ONLY)),
 )
 
 

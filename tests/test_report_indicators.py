@@ -135,7 +135,12 @@ def test_indicators_are_written_to_indicators_parquet(run, tmp_path):
     written = pq.read_table(path)
     assert written.column_names == ["indicator", "label", "unit", "level", "region", "region_name", "key", "value",
                                     "numerator", "denominator", "basis"]
-    assert "义务教育阶段在校率" in set(written.column("label").to_pylist())
+    # the province's in-school rate as written, against the run's own persons (not a label that is always there)
+    compulsory = [p for p in pq.read_table(run.parquet_path("persons")).to_pylist() if p["compulsory_age"]]
+    in_school = sum(p["status"] in ("IN_SCHOOL", "HOME_TEACHING", "OUT_OF_PROVINCE") for p in compulsory)
+    (row,) = [r for r in written.to_pylist() if r["label"] == "义务教育阶段在校率" and r["region"] == "430000"]
+    assert (row["numerator"], row["denominator"]) == (in_school, len(compulsory))
+    assert row["value"] == pytest.approx(in_school / len(compulsory))
 
 
 def test_large_classes_are_counted_per_stage_with_compulsory_education_its_own_figure(tmp_path):

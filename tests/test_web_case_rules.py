@@ -115,7 +115,7 @@ def test_a_refused_or_conflicting_form_keeps_what_the_clerk_typed(env: Env, tmp_
     r = second.post(f"/cases/{k02.id}/visit", data={**form, "note": "第二次走访：孩子在外婆家", "csrf_token": second.csrf})
     assert r.status_code == 409
     visit = html.unescape(r.text.split('id="form-visit"')[1].split("</form>")[0])
-    assert 'value="第二次走访：孩子在外婆家"' in visit and 'value="2021-04-01"' in visit
+    assert '>第二次走访：孩子在外婆家</textarea>' in visit and 'value="2021-04-01"' in visit
     assert 'name="version" value="2"' in visit  # resubmitting applies it to the current version
     r = first.post(f"/cases/{k02.id}/verification", data={
         "version": 2, "conclusion": "确系辍学", "verified_on": "2999-01-01", "note": "外出打工", "csrf_token": first.csrf})

@@ -17,6 +17,7 @@ from web_fixtures import (  # noqa: F401 - fixtures
     engine_fixture,
     env_fixture,
     explanation_rows,
+    fixture_findings,
     make_user,
     pg_schema_fixture,
     publish_fixture_run,
@@ -149,3 +150,21 @@ def test_the_dashboard_drills_down_from_province_to_township(env: Env, tmp_path:
     assert all(f'href="/dashboard/{t}"' in county for t in townships)
     data = TestClient(env.app)
     assert data.get("/api/dashboard/43").status_code == 401
+
+
+def test_the_list_puts_children_not_out_of_poverty_and_back_in_poverty_first(env: Env, tmp_path: Path) -> None:
+    """The speech calls 未脱贫 and 返贫 children the priority: they head the web list as they head the workbook."""
+    admin = make_user(env, "admin", "province_admin", "43")
+    make_user(env, "clerk", "county", COUNTY_A)
+    children = fixture_findings(COUNTY_A)
+    # the last two children in the list's usual order (by township and code) become the priority ones
+    by_code = {c["code"]: c for c in children}
+    by_code["Z02"]["registry"]["poverty_status"] = "返贫"
+    by_code["K08"]["registry"]["poverty_status"] = "未脱贫"
+    by_code["K01"]["registry"]["poverty_status"] = "已脱贫"
+    publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1", findings=children)
+    page = browser_login(env, "clerk").get("/cases").text
+    with session_scope(env.sessions()) as s:
+        ids = {c.code: c.id for c in s.scalars(select(Case).where(Case.county == COUNTY_A))}
+    order = sorted(ids, key=lambda code: page.index(f'href="/cases/{ids[code]}"'))
+    assert order[:2] == ["K08", "Z02"], order

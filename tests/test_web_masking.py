@@ -83,6 +83,75 @@ def test_a_masked_finding_key_is_opaque_stable_and_keyed_by_the_instance() -> No
     assert KEYED.finding_key(f"K01|2021春|-|{PID[:-1]}1") != opaque
 
 
+def test_short_and_odd_values_are_masked_to_what_cannot_identify_anyone() -> None:
+    # an ID cut short by a typing error still loses its middle; ten characters or fewer keep two
+    assert KEYED.value("身份证号", "43012420100") == "430124*0100"
+    assert KEYED.value("身份证号", "4301242010") == "43********"
+    assert KEYED.value("person_id", "") == "" and KEYED.id_number(None) == ""
+    assert KEYED.id_number("4") == "4"  # nothing to star in one character, and nothing added
+    # a mobile keeps its first three and last four; a local number (no area code) its last four only, as a
+    # landline in free text does; a short extension is starred out entirely
+    assert KEYED.value("联系电话", "84561234") == "****1234"
+    assert KEYED.value("联系电话", "8456123") == "***6123"
+    assert KEYED.value("电话", "845612") == "******" and KEYED.phone(None) == "" and KEYED.phone("") == ""
+    # a birth date keeps year and month in every written form; anything else is starred
+    assert KEYED.value("出生日期", "2010/03/01") == "2010/03"
+    assert KEYED.value("出生日期", "2010年03月01日") == "2010年03"
+    assert KEYED.value("出生日期", "2010-03") == "2010-03"  # a month is already what may be shown
+    assert KEYED.value("出生日期", "20100301") == "********" and KEYED.value("出生日期", "") == ""
+    assert KEYED.value("出生日期", "2010X03X01") == "**********"  # a form not known: starred, not guessed
+    assert KEYED.student_no(None) == "" and KEYED.finding_key(None) == ""
+
+
+def test_a_revealed_record_shows_every_value_as_it_is_and_a_missing_one_as_blank() -> None:
+    full = Masker(full=True)
+    assert (full.id_number(PID), full.phone("13812345678"), full.student_no("G" + PID)) == (
+        PID, "13812345678", "G" + PID)
+    assert (full.id_number(None), full.phone(None), full.student_no(None)) == ("", "", "")
+    visit = [f"走访：家长身份证号 {PID}，电话 13812345678", {"phone": "13698765432"}]
+    assert full.record(visit) == visit  # a history's lines are shown whole once revealed
+
+
+def test_numbers_stay_numbers_unless_they_could_be_an_id_or_a_phone() -> None:
+    record = {"amount": 625, "count": 1250, "age": 11, "school_count": 9_999_999_999, "raw": 10_000_000_000}
+    assert KEYED.record(record) == {"amount": 625, "count": 1250, "age": 11, "school_count": 9_999_999_999,
+                                    "raw": "10000000000"}
+
+
+def test_evidence_that_is_not_json_is_scrubbed_and_json_stays_readable_chinese() -> None:
+    assert KEYED.json_text(None) is None  # a finding without evidence shows without it
+    assert KEYED.json_text(f"旧证据：{PID}") == "旧证据：430124********100X"
+    assert KEYED.value("evidence", f"[旧证据 {PID}") == "[旧证据 430124********100X"  # looks like JSON, is not
+    assert KEYED.json_text(json.dumps({"姓名": "张小明"})) == '{"姓名": "张小明"}'  # not \\u escapes on the page
+    # JSON in a field of no known kind is masked by its own fields (a birth date, a phone with its area code),
+    # not only scrubbed as text
+    shown = json.loads(KEYED.value("说明", json.dumps({"出生日期": "2010-03-01", "联系电话": "0731-84561234"})))
+    assert shown == {"出生日期": "2010-03", "联系电话": "073******1234"}
+    assert KEYED.value("说明", "2010-03-01 0731-84561234") == "2010-03-01 0731-****1234"  # text: scrubbed
+    assert Masker(full=True).json_text(f'{{"身份证号": "{PID}"}}') == f'{{"身份证号": "{PID}"}}'
+
+
+def test_a_finding_key_of_another_form_is_scrubbed_not_hashed() -> None:
+    assert KEYED.finding_key(f"K01-{PID}") == "K01-430124********100X"
+    assert Masker(full=True).finding_key(f"K01|2021春|-|{PID}") == f"K01|2021春|-|{PID}"
+    # the token is keyed by the person alone: the same child in another term or code has the same token
+    a, b = KEYED.finding_key(f"K01|2021春|-|{PID}"), KEYED.finding_key(f"Z01|2020秋|ZX01|{PID}")
+    assert a.split("|")[-1] == b.split("|")[-1] and re.fullmatch(r"P[0-9A-F]{12}", a.split("|")[-1])
+    assert KEYED.value("问题编号", f"K02|2021春|-|{PID}").split("|")[:3] == ["K02", "2021春", "-"]
+
+
+def test_the_birth_date_of_the_person_is_hidden_in_each_way_text_writes_it() -> None:
+    person = KEYED.about(PID)
+    text = "生于 2010/03/01、20100301、2010年03月01日、2010年3月1日；另一人生于 2010-03-02，批次 90100301"
+    assert person.value("detail", text) == ("生于 2010/03/**、201003**、2010年03月**日、2010年3月**日；"
+                                            "另一人生于 2010-03-02，批次 90100301")
+    # an ID typed with a letter in its sequence (K06) still hides its birth date
+    assert KEYED.about("43012420100301X00X").value("detail", "2010-03-01") == "2010-03-**"
+    assert KEYED.about("4301241003").value("detail", "2010-03-01") == "2010-03-01"  # not an ID: nothing to hide
+    assert KEYED.about(None).value("detail", "2010-03-01") == "2010-03-01"
+    assert Masker(full=True).about(PID).value("detail", text) == text
+
+
 # --- a real run (the pipeline's own evidence), published and read by every role --------------------------
 
 _ANY_ID = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")

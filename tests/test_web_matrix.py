@@ -72,10 +72,13 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/runs/{run_pk}"): PROVINCE,
     ("GET", "/runs/{run_pk}/progress"): PROVINCE,
     ("POST", "/runs/{run_pk}/publish"): ADMIN,
+    ("POST", "/runs/{run_pk}/retry"): ADMIN,
     ("GET", "/link-decisions.csv"): ADMIN,
     ("GET", "/workbook"): {"county", "city", "province_admin"},
     ("GET", "/workbook/download"): {"county", "city", "province_admin"},
     ("POST", "/workbook/upload"): WORKERS,
+    ("GET", "/visits"): {"county", "city", "province_admin"},
+    ("GET", "/visits/download"): {"county", "city", "province_admin"},
     ("GET", "/audit"): ADMIN,
     ("GET", "/audit.csv"): ADMIN,
     ("GET", "/admin/users"): ADMIN,
@@ -96,6 +99,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/runs"): ADMIN,
     ("GET", "/api/runs/{run_pk}"): PROVINCE,
     ("POST", "/api/runs/{run_pk}/publish"): ADMIN,
+    ("POST", "/api/runs/{run_pk}/retry"): ADMIN,
     ("GET", "/api/runs/{run_pk}/preview"): ADMIN,
     ("GET", "/api/dashboard/{region}"): ALL,
     ("GET", "/api/link-decisions"): ADMIN,
@@ -123,7 +127,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
 PROVINCE_WIDE = {("GET", "/runs/{run_pk}/approval"), ("POST", "/runs/{run_pk}/approval/confirm"),
                  ("POST", "/runs/{run_pk}/approval/return"), ("POST", "/runs/{run_pk}/approval/approve")}
 # open to everyone, signed in or not
-PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/healthz"), ("GET", "/api/openapi.json"),
+PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/api/openapi.json"),
           ("GET", "/api/docs"), ("GET", "/docs/oauth2-redirect")}
 OWN = {"province_admin": "43", "province_analyst": "43", "city": "4301", "county": COUNTY_A, "inspector": "4301"}
 OTHER = {"province_admin": "44", "province_analyst": "44", "city": "4305", "county": "430521", "inspector": "4305"}

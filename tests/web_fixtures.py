@@ -177,7 +177,7 @@ def _interrupted(ctx: Any) -> None:
     raise RuntimeError("测试：比对在中途被中断")
 
 
-def _run_inputs(children: list[dict[str, Any]], term: str, out: Path, status: str) -> RunDir:
+def _run_inputs(children: list[dict[str, Any]], term: str, out: Path, status: str, province: str = "43") -> RunDir:
     """The pipeline (every step of `yidan run`) on the children's rows, written as CSV files."""
     from yidan.errors import RunError
     from yidan.identity.terms import parse_term
@@ -202,12 +202,31 @@ def _run_inputs(children: list[dict[str, Any]], term: str, out: Path, status: st
                        out_of_province=files.get("out_of_province", []), aid=files.get("aid", []),
                        policies=files["policies"], link_decisions=files.get("link_decisions", []))
     try:
-        return run_comparison(inputs, term=parse_term(term), out_dir=out, config=RunConfig(),
+        config = RunConfig(**({} if province == "43" else {"province_code": province,
+                                                             "province_name": PROVINCE_NAMES[province]}))
+        return run_comparison(inputs, term=parse_term(term), out_dir=out, config=config,
                               audit_terms=[parse_term(term)], steps=steps)
     except RunError:
         if status == "complete":
             raise
         return RunDir(out)
+
+
+# --- a second province: two counties of one city (a fixture of its own; the default run stays as it is) ---
+PROVINCE_2 = "36"  # 江西省
+COUNTY_C, COUNTY_C2 = "360102", "360111"  # 东湖区 and 青山湖区, both of city 3601 (南昌)
+PROVINCE_2_COUNTIES = (COUNTY_C, COUNTY_C2)
+PROVINCE_NAMES = {"43": "湖南省", PROVINCE_2: "江西省"}
+
+
+def publish_two_provinces(env: Env, admin: User, admin_2: User, path: Path) -> tuple[int, int]:
+    """The default run (43: two counties of city 4301, one of 4305) and a run of province 36 (two counties of
+    city 3601), each published by its own province's administrator; the children of every county are those
+    of `fixture_findings` with their own IDs. Returns the two runs' ids."""
+    home, _ = publish_fixture_run(env, admin, path / "r43", run_id="r43")
+    findings = [c for n, county in enumerate(PROVINCE_2_COUNTIES) for c in fixture_findings(county, start=40 + 20 * n)]
+    other, _ = publish_fixture_run(env, admin_2, path / "r36", run_id="r36", findings=findings, province=PROVINCE_2)
+    return home, other
 
 
 _RUNS: dict[str, Path] = {}  # the runs of this test session by their inputs: each is computed once
@@ -222,17 +241,19 @@ def _cache_dir() -> Path:
 
 
 def write_run(out: Path, *, run_id: str, findings: list[dict[str, Any]] | None = None, term: str = TERM,
-              status: str = "complete") -> RunDir:
+              status: str = "complete", province: str = "43") -> RunDir:
     """A run directory written by the pipeline on the children's input rows (default: every code in each of
     `COUNTIES`), copied to `out`; the same inputs are run once per test session.
 
     `run_id` names the run in the manifest (the pipeline derives one from the clock; tests name theirs).
-    `status="failed"`: the run is interrupted after linkage and its directory says so."""
+    `status="failed"`: the run is interrupted after linkage and its directory says so. `province`: the run's
+    province (RunConfig.province_code; the default run is 43's, `PROVINCE_2_COUNTIES` are 36's)."""
     if findings is None:
         findings = [c for county in COUNTIES for c in fixture_findings(county, term=term)]
-    key = hashlib.sha256(json.dumps([findings, term, status], default=str, sort_keys=True).encode()).hexdigest()
+    parts: list[Any] = [findings, term, status] + ([province] if province != "43" else [])
+    key = hashlib.sha256(json.dumps(parts, default=str, sort_keys=True).encode()).hexdigest()
     if key not in _RUNS:
-        _RUNS[key] = _run_inputs(findings, term, _cache_dir() / key[:16] / "run", status).path
+        _RUNS[key] = _run_inputs(findings, term, _cache_dir() / key[:16] / "run", status, province).path
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(_RUNS[key], out)
@@ -347,14 +368,14 @@ def browser_login(env: Env, username: str, password: str = PASSWORD) -> TestClie
     return client
 
 
-def publish_fixture_run(env: Env, admin: User, path: Path, **kw: Any) -> Any:
-    """Register a run directory as a completed run and publish it as `admin`."""
+def publish_fixture_run(env: Env, admin: User, path: Path, *, province: str = "43", **kw: Any) -> Any:
+    """Register a run directory as a completed run of `province` and publish it as `admin`."""
     from yidan.store.crud import runs as run_crud
     from yidan.store.publish import publish_run
 
-    rd = write_run(path, **kw)
+    rd = write_run(path, province=province, **kw)
     with session_scope(env.sessions()) as s:
-        run = run_crud.create_run(s, path=str(rd.path), region="43", started_by=admin.id, status="complete")
+        run = run_crud.create_run(s, path=str(rd.path), region=province, started_by=admin.id, status="complete")
         run.run_id, run.term = rd.run_id, rd.term
         user = s.get(User, admin.id)
         assert user is not None

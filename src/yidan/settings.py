@@ -88,6 +88,68 @@ def load_run_config(path: Path | None) -> RunConfig:
         raise ConfigError(f"配置项 {where} 无效：{first['msg']}", hint="对照 yidan init 生成的默认配置修改。") from None
 
 
+class WorkerSettings(BaseModel):
+    """The job queue (issue 22): who takes queued runs, and how long a claimed job's lease lasts."""
+
+    # auto: an in-process worker when the database is SQLite, a separate `yidan worker` for PostgreSQL
+    mode: str = "auto"  # auto | inprocess | external
+    count: int = 1  # jobs one `yidan worker` process runs at the same time (threads)
+    lease_seconds: float = 120.0  # a job whose worker sent no heartbeat for this long is failed
+    heartbeat_seconds: float = 20.0
+    poll_seconds: float = 2.0
+
+    @model_validator(mode="after")
+    def _sane(self) -> WorkerSettings:
+        if self.mode not in ("auto", "inprocess", "external"):
+            raise ValueError("worker.mode 只能是 auto、inprocess 或 external")
+        if not (0 < self.heartbeat_seconds < self.lease_seconds) or self.poll_seconds <= 0 or self.count < 1:
+            raise ValueError("worker：需要 0 < heartbeat_seconds < lease_seconds，poll_seconds > 0，count ≥ 1")
+        return self
+
+    def resolved_mode(self, database_url: str) -> str:
+        if self.mode != "auto":
+            return self.mode
+        return "inprocess" if database_url.startswith("sqlite") else "external"
+
+
+class LogSettings(BaseModel):
+    """What the application and the worker log (to standard error, where systemd or docker collect it)."""
+
+    level: str = "INFO"  # DEBUG | INFO | WARNING | ERROR
+    json_lines: bool = False  # one JSON object a line, with the request's id, for a log collector
+
+    @model_validator(mode="after")
+    def _level(self) -> LogSettings:
+        self.level = self.level.upper()
+        if self.level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("log.level 只能是 DEBUG、INFO、WARNING 或 ERROR")
+        return self
+
+
+class IntakeSettings(BaseModel):
+    """The intake folder the worker watches: a new registry, enrollment or payment extract dropped there
+    starts a run with the server's configuration, compared with the last published run for alerts."""
+
+    folder: Path | None = None  # None: no intake folder
+    term: str | None = None  # the runs' term, e.g. 2021春; None: the term of the day the run starts
+    days: list[int] = []  # days of the month runs may start on (e.g. [1, 15]); empty: every day
+    at: str | None = None  # not before this time of day (HH:MM, server time), e.g. "02:00" for nightly
+    settle_seconds: float = 10.0  # a file must be unchanged this long (still being copied otherwise)
+
+    @model_validator(mode="after")
+    def _sane(self) -> IntakeSettings:
+        if any(not 1 <= d <= 31 for d in self.days):
+            raise ValueError("intake.days 只能是 1 到 31 的日期")
+        if self.at is not None:
+            hh, _, mm = self.at.partition(":")
+            if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+                raise ValueError("intake.at 写作 HH:MM，如 02:00")
+        return self
+
+
+SETTINGS_FILE_ENV = "YIDAN_SETTINGS_FILE"  # one TOML file with every setting; YIDAN_* variables override it
+
+
 class AppSettings(BaseSettings):
     """Web application settings; env vars prefixed YIDAN_.
 
@@ -95,7 +157,8 @@ class AppSettings(BaseSettings):
     start and keeps it in its database (`yidan.store.instance`), so no deployment, the
     demo included, can run on a constant one."""
 
-    model_config = SettingsConfigDict(env_prefix="YIDAN_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="YIDAN_", env_file=".env", extra="ignore",
+                                      env_nested_delimiter="__")  # YIDAN_WORKER__LEASE_SECONDS=…
 
     database_url: str = "sqlite:///yidan.db"
     production: bool = False
@@ -121,6 +184,26 @@ class AppSettings(BaseSettings):
     max_workbook_bytes: int = 20 * 1024 * 1024
     max_run_upload_bytes: int = 2 * 1024 * 1024 * 1024
     supervision: SupervisionSettings = Field(default_factory=lambda: SupervisionSettings())  # issue 16
+    worker: WorkerSettings = WorkerSettings()  # the job queue (issue 22)
+    log: LogSettings = LogSettings()  # issue 22
+    intake: IntakeSettings = IntakeSettings()  # issue 22
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,  # type: ignore[no-untyped-def,override]
+                                   file_secret_settings):
+        """Keyword arguments, then YIDAN_* variables, then .env, then the settings file (YIDAN_SETTINGS_FILE)."""
+        import os
+
+        from pydantic_settings import TomlConfigSettingsSource
+
+        path = os.environ.get(SETTINGS_FILE_ENV)
+        if not path:
+            return init_settings, env_settings, dotenv_settings, file_secret_settings
+        if not Path(path).is_file():
+            raise ConfigError(f"找不到配置文件：{path}（环境变量 {SETTINGS_FILE_ENV}）",
+                              hint="给出配置文件的完整路径，或去掉该环境变量。")
+        return (init_settings, env_settings, dotenv_settings, TomlConfigSettingsSource(settings_cls, toml_file=path),
+                file_secret_settings)
 
     @model_validator(mode="after")
     def _positive_limits(self) -> AppSettings:
@@ -136,6 +219,10 @@ def get_app_settings(**overrides: object) -> AppSettings:
     try:
         return AppSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"应用配置无效：{where + '：' if where else ''}{first['msg']}",
+                          hint=f"检查 YIDAN_ 开头的环境变量（如 YIDAN_DATABASE_URL）和 {SETTINGS_FILE_ENV} 所指的配置文件后重试。") from None
         raise ConfigError(f"应用配置无效：{exc.errors()[0]['msg']}", hint="检查 YIDAN_ 开头的环境变量（如 YIDAN_DATABASE_URL）后重试。") from None
 
 

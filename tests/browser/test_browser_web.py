@@ -41,6 +41,7 @@ SCREENS = (Path(__file__).resolve().parents[2] / "docs" / "screens" if os.enviro
 PASSWORD = "Browser-Test-7"
 
 
+DEVICES: dict[str, dict] = {}
 RELEASE = threading.Event()  # the run holds at its first step until the test has watched it there
 
 
@@ -107,6 +108,7 @@ def browser() -> Iterator[object]:
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        DEVICES.update(p.devices)  # Playwright's mobile device profiles (viewport, touch, user agent)
         yield b
         b.close()
 
@@ -193,3 +195,77 @@ def test_a_province_administrator_starts_watches_and_publishes_a_run(live: str, 
     assert "长沙市" in page.inner_text("h1")
     context.close()
     shutil.rmtree(SCREENS / "tmp", ignore_errors=True)
+
+
+def _page_bytes(page) -> int:  # type: ignore[no-untyped-def]
+    """What the page weighs before images: the document and every script and style sheet (decoded)."""
+    return int(page.evaluate("""() => {
+        const nav = performance.getEntriesByType('navigation')[0];
+        const res = performance.getEntriesByType('resource').filter(r => r.initiatorType !== 'img');
+        return nav.decodedBodySize + res.reduce((n, r) => n + r.decodedBodySize, 0);
+    }"""))
+
+
+def test_on_a_phone_the_list_is_cards_and_a_visit_is_logged_with_one_hand(live: str, browser) -> None:  # type: ignore[no-untyped-def]
+    """Chromium as a Pixel 7 (touch, 412 px): list → case → log a visit with the native date field → back."""
+    base = live.split("|")[0]
+    context = browser.new_context(**DEVICES["Pixel 7"], locale="zh-CN")
+    page = context.new_page()
+    _login(page, base, "clerk")
+    page.goto(f"{base}/cases?state=active")
+    width = page.viewport_size["width"]
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= width  # nothing runs off the screen
+    expect(page.locator("table.case-list thead")).to_be_hidden()  # cards, not a table
+    first = page.locator("table.case-list tbody tr").first
+    box = first.bounding_box()
+    assert box is not None and box["width"] > width * 0.85  # one card across the screen
+    expect(first.locator("td[data-label=姓名]")).to_be_visible()
+    assert _page_bytes(page) <= 200 * 1024
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    page.locator("#case-total").scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, document.querySelector('#case-rows').getBoundingClientRect().top - 8)")
+    page.screenshot(path=str(SCREENS / "web_phone_list.png"))
+    page.locator("table.case-list a:has-text('K02')").first.tap()
+    page.wait_for_url(f"{base}/cases/*")
+    case_url = page.url
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+    page.locator("summary:has-text('登记走访')").tap()
+    date = page.locator("#form-visit input[name=visited_on]")
+    assert date.get_attribute("type") == "date"  # the phone's own date picker
+    field = date.bounding_box()
+    assert field is not None and field["height"] >= 40 and field["width"] > width * 0.8  # a thumb hits it
+    date.fill("2021-04-03")
+    page.fill("#form-visit textarea[name=note]", "入户走访，孩子在家，家长同意下周返校")
+    page.locator("#form-visit button").tap()
+    page.wait_for_url("**done=visit")
+    assert "入户走访，孩子在家" in page.inner_text("#history")
+    assert _page_bytes(page) <= 200 * 1024
+    page.screenshot(path=str(SCREENS / "web_phone_case.png"), full_page=True)
+    page.go_back()
+    page.go_back()
+    page.wait_for_url("**/cases?state=active")
+    expect(page.locator("table.case-list tbody tr").first).to_be_visible()
+    assert case_url.startswith(f"{base}/cases/")
+    context.close()
+
+
+def test_at_1366_pixels_the_list_shows_each_name_on_one_line(live: str, browser) -> None:  # type: ignore[no-untyped-def]
+    base = live.split("|")[0]
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    page = context.new_page()
+    _login(page, base, "clerk")
+    page.goto(f"{base}/cases?state=active")
+    expect(page.locator("table.case-list thead")).to_be_visible()
+    # one line: the cell's text is no taller than one line of its font
+    heights = page.evaluate("""() => [...document.querySelectorAll('td.name, td[data-label=状态]')].map(td => {
+        const r = document.createRange(); r.selectNodeContents(td);
+        return [r.getClientRects().length, td.textContent.trim()];
+    })""")
+    assert heights and all(lines <= 1 for lines, text in heights if text), heights
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENS / "web_list_1366.png"))
+    page.goto(f"{base}/cases?code=K05")  # the K05 review, side by side, for docs/screens
+    page.click("table.case-list a:has-text('K05') >> nth=0")
+    expect(page.locator("#link-review")).to_contain_text("疑似匹配复核")
+    page.screenshot(path=str(SCREENS / "web_k05_review.png"), full_page=True)
+    context.close()

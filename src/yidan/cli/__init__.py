@@ -23,6 +23,7 @@ from yidan.cli import (  # noqa: E402,F401,I001
     data_cmds,
     demo_cmd,
     inspect_cmds,  # noqa: E402,F401,I001 - issue 16
+    ops_cmds,
     report_cmds,
     run_cmds,
     synth_cmds,

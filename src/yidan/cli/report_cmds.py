@@ -20,8 +20,14 @@ def report(
     level: Annotated[str, typer.Option("--level", help="county（每县一份）、city（每市州一份）或 province（全省一份）")] = "county",
     previous: Annotated[list[Path] | None, typer.Option("--previous", help="上一次（及更早）的比对结果目录，由近及远，用于劝返、辍学和销号指标")] = None,
     charts: Annotated[bool, typer.Option("--charts/--no-charts", help="是否绘制指标图表")] = True,
+    pdf: Annotated[bool, typer.Option("--pdf", help="只生成可打印的走访台账 PDF（每村或每校一份，见 --by）")] = False,
+    by: Annotated[str, typer.Option("--by", help="走访台账分组：village（每村一份）或 school（每校一份）")] = "village",
 ) -> None:
-    """生成一单工作簿（每县一份，或市州、全省汇总）、指标 indicators.parquet、指标汇总工作簿和图表。"""
+    """生成一单工作簿（每县一份，或市州、全省汇总）、指标 indicators.parquet、指标汇总工作簿和图表；
+    加 --pdf 时生成走访台账 PDF。"""
+    if pdf:
+        _visit_books(run_dir, out, by)
+        return
     from yidan.reports import compute_indicators, draw_charts, write_workbooks
     from yidan.reports.fonts import cjk_font_family
     from yidan.reports.indicators import write_indicator_workbook
@@ -45,6 +51,21 @@ def report(
     if charts:
         drawn = draw_charts(table, out / "charts", level="county" if level == "county" else "city")
         console.print(f"[green]图表 {len(drawn) // 2} 幅（PNG 与 SVG）：[/]{out / 'charts'}")
+
+
+def _visit_books(run_dir: Path, out: Path, by: str) -> None:
+    import time
+
+    from yidan.reports.fonts import cjk_font_file
+    from yidan.reports.visits import write_visit_books
+    from yidan.runs.rundir import RunDir
+
+    run = RunDir(run_dir).require_complete()
+    cjk_font_file()  # a missing font stops here, before anything is written
+    started = time.perf_counter()
+    paths = write_visit_books(run, out, by)
+    unit = "村" if by == "village" else "校"
+    console.print(f"[green]已生成走访台账 {len(paths)} 份（每{unit}一份，{time.perf_counter() - started:.1f} 秒）：[/]{out}")
 
 
 @app.command("verify-import")

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from yidan.cli.app import app
+from yidan.store.roles import ROLES
 
 console = Console()
 
@@ -44,9 +45,13 @@ def serve(
     database_url: DbOption = None,
 ) -> None:
     """启动网页应用（默认 SQLite；给出 postgresql+psycopg://… 则使用 PostgreSQL）。"""
+    from yidan.settings import get_app_settings
     from yidan.web.server import serve as run_server
 
-    console.print(f"[bold]网页应用：[/]http://{host}:{port}/    （按 Ctrl+C 停止）")
+    settings = get_app_settings(**({"database_url": database_url} if database_url else {}))
+    mode = settings.worker.resolved_mode(settings.database_url)
+    how = "本进程内置工作线程执行比对" if mode == "inprocess" else "比对由独立的 yidan worker 进程执行"
+    console.print(f"[bold]网页应用：[/]http://{host}:{port}/    任务模式：{mode}（{how}）    （按 Ctrl+C 停止）")
     run_server(database_url=database_url, host=host, port=port)
 
 
@@ -60,7 +65,7 @@ def db_upgrade(database_url: DbOption = None) -> None:
 @user_app.command("add")
 def user_add(
     username: Annotated[str, typer.Argument(help="账号")],
-    role: Annotated[str, typer.Option("--role", help="province_admin / province_analyst / city / county / inspector")],
+    role: Annotated[str, typer.Option("--role", help=" / ".join(f"{k}（{v}）" for k, v in ROLES.items()))],
     region: Annotated[str, typer.Option("--region", help="地区代码：省 2 位、市州 4 位、县 6 位")],
     name: Annotated[str, typer.Option("--name", help="显示名称")] = "",
     password: Annotated[str | None, typer.Option("--password", help="密码（不给则提示输入）")] = None,

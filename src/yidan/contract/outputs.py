@@ -237,7 +237,20 @@ AGE_GROUPS: dict[str, str] = {"preschool": "学前（3–5岁）", "compulsory":
 # (K01) only for compulsory-age children; younger ones have simply not entered kindergarten.
 UNMATCHED_BY_AGE: dict[str, str] = {"preschool": "未入园", "upper": "非义务教育阶段未在校"}
 # 未脱贫 and 返贫 children first in every list (the speech calls them the priority)
-POVERTY_ORDER: dict[str, int] = {"未脱贫": 0, "返贫": 1}
+# (the one owner of that order: the workbook's SQL, the cover's groups and the web list use these)
+POVERTY_ORDER: dict[str, int] = {"未脱贫": 0, "返贫": 1, "已脱贫": 2}
+POVERTY_LAST = len(POVERTY_ORDER)  # no or an unknown status
+
+
+def poverty_rank(status: str | None) -> int:
+    """A status's place in a list: 未脱贫, 返贫, 已脱贫, then none."""
+    return POVERTY_ORDER.get(status or "", POVERTY_LAST)
+
+
+def poverty_rank_sql(column: str) -> str:
+    """The same rank as a SQL expression over `column` (DuckDB, PostgreSQL)."""
+    whens = " ".join(f"WHEN '{k}' THEN {v}" for k, v in POVERTY_ORDER.items())
+    return f"CASE {column} {whens} ELSE {POVERTY_LAST} END"
 
 # --- the next step per finding code, in a clerk's words ------------------------------------------------
 

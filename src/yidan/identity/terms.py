@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from functools import total_ordering
+from typing import Any
 
 from yidan.errors import InputError
 
@@ -66,6 +67,14 @@ class Term:
 
     def previous(self) -> Term:
         return Term(self.year - 1, "秋") if self.season == "春" else Term(self.year, "春")
+
+
+def term_ordinal(label: Any) -> Any:
+    """`Term.ordinal` in the engine: an Ibis string expression of canonical labels ('2020秋' -> 4041) to an
+    integer expression (null stays null). The one engine-side copy of the term order (classify, audit,
+    linkage use it)."""
+    year = label.substr(0, 4).cast("int64")
+    return year * 2 + (label.substr(4, 1) == "秋").cast("int64")
 
 
 def parse_term(text: str) -> Term:

@@ -132,7 +132,7 @@ def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: d
     """The validation query: typed outputs, `_file`, `_row`, and `_problems` (NULL for a good row).
 
     Layers, each a CTE: l0 raw text (all files) and flags, l1 clean, l2 norm, l3 helpers, l3j the
-    ID tables joined on the helpers, l4 checks and outputs.
+    ID tables joined on the helpers, l4 outputs; the checks and their reasons in the final select.
     Columns with a dictionary take clean and norm from it by a join. `_problems` lists (column,
     value, reason) for every failing column of a refused row.
     """
@@ -165,18 +165,19 @@ def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: d
                       f'{idnumber.division_key_sql(fmt("{k}", a))}'
                       f' LEFT JOIN {idnumber.DATES_TABLE} "jb_{a}" ON "jb_{a}".num = {idnumber.date_key_sql(fmt("{k}", a))}')
             joined += f', "jd_{a}".w AS "dw_{a}", "jb_{a}".w AS "bw_{a}"'
-    outs, reasons = [], []
+    outs, fails = [], []
     for r in rules:
         a = r.column.alias
         outs += [f'{fmt(expr, a)} AS "{name}"' for name, expr in r.outputs]
-        if a in dicts:
-            continue  # its reason came with the dictionary
-        cases = " ".join(f"WHEN {fmt(cond, a)} THEN {fmt(reason, a)}" for cond, reason in r.checks)
-        reasons.append(f'CASE {cases} END AS "e_{a}"' if cases else f'CAST(NULL AS VARCHAR) AS "e_{a}"')
-    bad = "_empty OR " + " OR ".join(f"{_reason(r)} IS NOT NULL" for r in rules)
+        fails.append(_fails(r, a in dicts))
+    # Reasons only for the rows that fail: one OR of every check's condition decides (as a CASE
+    # condition DuckDB stops at the first true operand, and most rows have none), and only the few
+    # failing rows build the list of (column, value, Chinese reason). A list left empty (a check
+    # true whose reason is NULL) keeps the row, as before: the split reads `len(_problems) > 0`.
+    bad = "_empty OR " + " OR ".join(f"({f})" for f in fails if f)
     items = ", ".join(
-        f"{{'column': {q(r.column.header)}, 'value': \"r_{r.column.alias}\", 'reason': {_reason(r)}}}"
-        for r in rules
+        f"{{'column': {q(r.column.header)}, 'value': \"r_{r.column.alias}\", 'reason': {_reason(r, a in dicts)}}}"
+        for r in rules for a in [r.column.alias]
     )
     problems = (
         f"CASE WHEN _empty THEN [{{'column': {q(WHOLE_ROW)}, 'value': '', 'reason': {q(EMPTY_ROW_REASON)}}}] "
@@ -191,7 +192,7 @@ def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: d
         f"{''.join(', ' + n for r, n in zip(rules, norm, strict=True) if r.column.alias not in dicts)} FROM l1), "
         f"l3 AS (SELECT l2.*{', ' + helpers if helpers else ''} FROM l2), "
         f"l3j AS (SELECT l3.*{joined} FROM l3{joins}), "
-        f"l4 AS (SELECT *, {', '.join(outs)}, {', '.join(reasons)} FROM l3j) "
+        f"l4 AS (SELECT *, {', '.join(outs)} FROM l3j) "
         f"SELECT {', '.join(final)}, {problems} AS _problems FROM l4"
     )
 
@@ -207,16 +208,35 @@ def _run(con, step: str, sql: str, params: list | None = None) -> None:
         ) from exc
 
 
-def _reason(r: ColumnRule) -> str:
-    """The refusal reason of a column in the final select (over l4, where the outputs are columns).
+def _reason(r: ColumnRule, from_dictionary: bool) -> str:
+    """The refusal reason of a column (NULL when it passes) over l4, where the outputs are columns.
 
-    A date the row's valid ID supersedes (`Column.id_supersedes`: the registry's birth date) is not
-    refused for lying in the future: the row is kept, aged by the ID's date and reported as K08."""
+    A dictionary column's reason came with its dictionary (`e_<alias>`); the others evaluate their
+    checks here, on the failing rows only (see `_fails`). A date the row's valid ID supersedes
+    (`Column.id_supersedes`: the registry's birth date) is not refused for lying in the future: the
+    row is kept, aged by the ID's date and reported as K08."""
     a = r.column.alias
+    if from_dictionary:
+        reason = f'"e_{a}"'
+    else:
+        cases = " ".join(f"WHEN {fmt(cond, a)} THEN {fmt(text, a)}" for cond, text in r.checks)
+        reason = f"CASE {cases} END" if cases else "CAST(NULL AS VARCHAR)"
     if not r.column.id_supersedes:
-        return f'"e_{a}"'
+        return reason
     future = q(f"{r.column.header}在将来")
-    return f'CASE WHEN "id_number_valid" AND starts_with("e_{a}", {future}) THEN NULL ELSE "e_{a}" END'
+    return f'CASE WHEN "id_number_valid" AND starts_with({reason}, {future}) THEN NULL ELSE {reason} END'
+
+
+def _fails(r: ColumnRule, from_dictionary: bool) -> str:
+    """A condition true exactly when the column has a refusal reason (`_reason` is not NULL), as
+    cheap as the checks allow: no reason text is built, and the OR of the checks stops at the first
+    true one. A check's NULL verdict is no refusal, as in the CASE of `_reason`."""
+    a = r.column.alias
+    if r.column.id_supersedes:  # the exception depends on the reason's text: decided on the reason itself
+        return f"{_reason(r, from_dictionary)} IS NOT NULL"
+    if from_dictionary:
+        return f'"e_{a}" IS NOT NULL'
+    return " OR ".join(f"({fmt(cond, a)})" for cond, _ in r.checks)
 
 
 def _final_columns(spec: Table, rules: list[ColumnRule]) -> list[str]:
@@ -296,7 +316,7 @@ def load_table(con, table: str, paths: Sequence[Path | str], *, encoding: str | 
         _run(con, "split_rejects",
              f"INSERT INTO {sink} SELECT {q(spec.name)}, _file, _row, p.column, left(p.value, 500), p.reason "
              f'FROM (SELECT _file, _row, unnest(_problems) AS p FROM "{target}" WHERE _problems IS NOT NULL)')
-        con.execute(f'DELETE FROM "{target}" WHERE _problems IS NOT NULL')
+        con.execute(f'DELETE FROM "{target}" WHERE len(_problems) > 0')
         con.execute(f'ALTER TABLE "{target}" DROP COLUMN _problems')
         _suggest_codes(con, spec, sink)
         stats = _account(con, spec, target, sink, files)

@@ -65,10 +65,19 @@ def reference_day(ctx: RunContext, term: Term) -> date:
     return term.age_reference(ctx.config.age_reference_month, ctx.config.age_reference_day)
 
 
-def _first_rows(reg: Any) -> Any:
-    """Each ID's first row (by file, then row number) among the rows of `reg`."""
-    first = ibis.row_number().over(group_by=reg.id_number, order_by=[reg._file, reg._row])
-    return reg.mutate(_n=first).filter(lambda t: t._n == 0).drop("_n")
+def _first_rows(reg: Any, counts: Any | None = None) -> Any:
+    """Each ID's first row (by file, then row number) among the rows of `reg`.
+
+    Most IDs have a single row: those pass as they are, and only the rows of IDs with several are
+    sorted by the window (a window over every wide registry row was the costliest operator of
+    `reg_persons`, measured). `counts` (id_number, `_rows`: the ID's rows in `reg`) may be given
+    when already computed; IDs missing from it are dropped."""
+    n = counts if counts is not None else reg.group_by("id_number").aggregate(_rows=reg.count())
+    j = reg.join(n.select("id_number", "_rows"), "id_number")
+    one = j.filter(j._rows == 1).drop("_rows")
+    many = j.filter(j._rows > 1).drop("_rows")
+    first = ibis.row_number().over(group_by=many.id_number, order_by=[many._file, many._row])
+    return one.union(many.mutate(_n=first).filter(lambda t: t._n == 0).drop("_n"))
 
 
 def build_persons(ctx: RunContext) -> None:
@@ -87,12 +96,17 @@ def build_persons(ctx: RunContext) -> None:
     # one row per person: duplicates of an ID keep their first row (file, row number). Only an ID
     # with some row in school age can keep a person, so the window sorts the rows of those IDs
     # (every row of them, the first may be out of age) instead of the whole registry.
-    candidates = reg.filter(keep).select("id_number").distinct()
-    reg_first = _first_rows(reg.semi_join(candidates, "id_number"))
+    # (one group-by gives both which IDs can keep a person and how many rows each has)
+    counts = reg.group_by("id_number").aggregate(_rows=reg.count(), _keep=keep(reg).any())
+    reg_first = _first_rows(reg, counts.filter(counts._keep))
     reg_first = reg_first.filter(keep)
     persons = _select(ctx, reg_first)
     persons = _with_household_phone(persons, reg)
-    persons = persons.mutate(reg_key=ibis.row_number().over(order_by=persons.person_id).cast("int64"))
+    # reg_key numbers the persons in ID order: the window sorts the IDs alone, joined back (a window
+    # over the whole persons table sorted every wide row)
+    keys = reg_first.select(person_id=reg_first.id_number)
+    keys = keys.mutate(reg_key=ibis.row_number().over(order_by=keys.person_id).cast("int64"))
+    persons = persons.join(keys, "person_id")
     ctx.put("reg_persons", persons.relocate("reg_key"))
     # first rows without a birth date: only the IDs that have a row without one need the window
     undated = reg.filter(reg.birth_date.isnull()).select("id_number").distinct()

@@ -25,8 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from yidan.contract.outputs import OUTPUTS, OUTPUTS_LAYOUT
 from yidan.engine.parquet_bridge import write_parquet
 from yidan.errors import YidanError
@@ -88,12 +86,11 @@ class RunWriter:
             # every output has exactly its declared columns (yidan.contract.outputs), sorted so the
             # same inputs give byte-identical files
             expr = conform(ctx.get(output.table), output)
-            expr = expr.order_by(list(output.sort_keys))
             target = self.tmp / f"{out}.parquet"
-            if ctx.engine.name == "duckdb":  # fetched in order: the same inputs give the same bytes
-                pq.write_table(expr.to_pyarrow(), target)
+            if ctx.engine.name == "duckdb":
+                _copy_sorted(ctx.engine, expr, output.sort_keys, target)
             else:
-                write_parquet(ctx.engine, expr, target)
+                write_parquet(ctx.engine, expr.order_by(list(output.sort_keys)), target)
         self.manifest["outputs_layout"] = OUTPUTS_LAYOUT  # every output conforms to its declaration
         ctx.timings["write"] = round(time.perf_counter() - t0, 3)
 
@@ -173,3 +170,29 @@ class RunWriter:
             return failed
         except OSError:
             return self.tmp
+
+
+def _copy_sorted(engine: Any, expr: Any, keys: Sequence[str], target: Path) -> None:
+    """`expr` sorted by `keys`, written by DuckDB's own Parquet writer (nothing passes through Python).
+
+    The run's connection does not preserve insertion order (faster everywhere else); a sorted COPY
+    needs it, so it is set for the statement and put back: the same inputs give the same rows in
+    the same order. DuckDB marks a column REQUIRED (not null) in the file when its statistics say
+    it holds no null, which would make a file's schema depend on its data; an empty branch of
+    typed nulls keeps every column optional, as the declared outputs are (and as Arrow wrote them)."""
+    con = engine.duckdb
+    sql = str(engine.ibis.compile(expr))
+    types = con.execute(f"DESCRIBE {sql}").fetchall()
+    nulls = ", ".join(f"CAST(NULL AS {t[1]}) AS {_quote(t[0])}" for t in types)
+    order = ", ".join(f"{_quote(k)} ASC NULLS LAST" for k in keys)
+    path = str(target).replace("'", "''")
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        con.execute(f"COPY (SELECT * FROM ({sql} UNION ALL SELECT {nulls} FROM range(0)) AS _o ORDER BY {order}) "
+                    f"TO '{path}' (FORMAT parquet, COMPRESSION snappy)")
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

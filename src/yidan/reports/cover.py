@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from yidan.contract.codes import FAMILY_LABELS, FINDING_CODES, STATUSES
+from yidan.contract.outputs import poverty_rank
 from yidan.reports.regions import region_name
 from yidan.reports.runsql import rows
 from yidan.runs.rundir import RunDir
@@ -21,8 +22,6 @@ LEVEL_LABELS = {"county": "县（市、区）", "city": "市（州）", "provinc
 AGE_GROUPS = ("学前", "义务教育", "高中阶段")
 # statuses of a child who is in education (the rest are counted as "not in school" per group)
 IN_SCHOOL = ("IN_SCHOOL", "HOME_TEACHING", "OUT_OF_PROVINCE", "COMPLETED")
-# 未脱贫 and 返贫 first: the speech calls them the priority
-POVERTY_ORDER = {"未脱贫": 0, "返贫": 1, "已脱贫": 2, "": 3}
 
 
 @dataclass
@@ -159,7 +158,7 @@ def write_cover(ws: Any, fmt: dict[str, Any], run: RunDir, fig: CoverFigures, *,
         r += 1
         ws.write_row(r, 0, ["人员类别", "脱贫状态", "学龄儿童", "其中义务教育年龄", "其中未在校"], fmt["header"])
         r += 1
-        for (cat, pov), (n, k, o) in sorted(fig.groups.items(), key=lambda g: (POVERTY_ORDER.get(g[0][1], 9), g[0])):
+        for (cat, pov), (n, k, o) in sorted(fig.groups.items(), key=lambda g: (poverty_rank(g[0][1]), g[0])):
             ws.write_string(r, 0, cat or "（未填）", fmt["text"])
             ws.write_string(r, 1, pov or "（未填）", fmt["text"])
             ws.write_row(r, 2, [n, k, o], fmt["int"])

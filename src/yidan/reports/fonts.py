@@ -52,3 +52,11 @@ def cjk_font_family() -> str:
         "找不到可显示中文的字体，图表中的汉字将无法显示（已查找：" + "、".join(CJK_FAMILIES[:6]) + " 等）。",
         hint="安装中文字体后重试：apt-get install -y fonts-noto-cjk（或运行 scripts/system-deps.sh）。",
     )
+
+
+
+@cache
+def cjk_font_file() -> tuple[str, int]:
+    """The file of the CJK family and the font's number inside a .ttc collection, for embedding in PDFs."""
+    found = font_manager.findfont(font_manager.FontProperties(family=cjk_font_family()), fallback_to_default=False)
+    return str(getattr(found, "path", found)), int(getattr(found, "face_index", 0) or 0)

@@ -28,6 +28,7 @@ class SheetColumn:
     max_width: int = 40
     compared: bool = True  # the importer checks it still says what the run says
     optional: bool = False  # added after workbooks were handed out: a returned one may lack it
+    web: bool = False  # held by the web database, not the run: filled only in a workbook the web app writes
 
 
 FINDING_COLUMNS: tuple[SheetColumn, ...] = (
@@ -55,11 +56,14 @@ FINDING_COLUMNS: tuple[SheetColumn, ...] = (
     SheetColumn("enrollment_status", "学籍状态", max_width=10),
     SheetColumn("amount_expected", "应发金额", kind="amount", max_width=12),
     SheetColumn("amount_paid", "实发金额", kind="amount", max_width=12),
-    SheetColumn("detail", "问题说明", kind="long", max_width=50),
-    SheetColumn("next_step", "下一步", kind="long", max_width=36),
-    SheetColumn("evidence", "佐证", kind="long", max_width=50, compared=False),  # shown reformatted
+    # long texts wrap in narrow columns, so that a printed page fitted to one page wide stays legible
+    SheetColumn("detail", "问题说明", kind="long", max_width=32),
+    SheetColumn("next_step", "下一步", kind="long", max_width=26),
+    SheetColumn("evidence", "佐证", kind="long", max_width=32, compared=False),  # shown reformatted
     # issue 16: 核实/办结 due date of the case, from the application's deadlines (blank outside it)
     SheetColumn("due_date", "办理期限", max_width=22, compared=False, optional=True),
+    # the team assigned on the web: a workbook written from a run directory (`yidan report`) leaves it empty
+    SheetColumn("team", "三帮一小组", kind="long", max_width=24, compared=False, web=True),
     SheetColumn("conclusion", "核实结论", clerk=True, max_width=14),
     SheetColumn("province", "就读省份", clerk=True, max_width=12),
     SheetColumn("verified_on", "核实日期", kind="date", clerk=True, max_width=14),
@@ -68,7 +72,9 @@ FINDING_COLUMNS: tuple[SheetColumn, ...] = (
 )
 PROTECTED_COLUMNS = tuple(c for c in FINDING_COLUMNS if not c.clerk and not c.hidden and c.compared)
 CLERK_COLUMNS = tuple(c for c in FINDING_COLUMNS if c.clerk)
-FINDING_FIELDS = tuple(c.field for c in FINDING_COLUMNS if not c.clerk)
+FINDING_FIELDS = tuple(c.field for c in FINDING_COLUMNS if not c.clerk and not c.web)
+TEAM_NOTE = ("网页下载的工作簿列出在网页上指派的三帮一劝返小组；由比对结果目录生成的工作簿（yidan report）"
+             "没有小组信息，此列为空。")
 
 
 def family_sheet_name(family: str) -> str:
@@ -114,3 +120,25 @@ def formats(wb: Any) -> dict[str, Any]:
         ),
         "note": wb.add_format({**base, "italic": True, "font_color": "#595959", "text_wrap": True}),
     }
+
+
+MAX_PAGE_BREAKS = 1023  # Excel keeps at most 1,023 manual page breaks per sheet
+
+
+def footer_text(text: str) -> str:
+    """A value written into a header/footer string: `&` starts a control code there, so it is doubled."""
+    return text.replace("&", "&&")
+
+
+def print_setup(ws: Any, *, region: str, term: str, made: str, header_rows: int = 1) -> None:
+    """A list sheet on paper: A4 landscape, one page wide, the header rows on every page, and a footer
+    with the region, the term, 第 N 页 共 M 页 and the time the list was made."""
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)  # one page wide, as many pages tall as needed
+    ws.repeat_rows(0, header_rows - 1)
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
+    ws.set_footer(
+        f"&L{footer_text(region)} {footer_text(term)}&C第 &P 页 共 &N 页&R制表时间：{footer_text(made)}",
+        {"margin": 0.3},
+    )

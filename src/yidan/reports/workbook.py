@@ -17,6 +17,7 @@ from typing import Any
 import xlsxwriter
 
 from yidan.contract.codes import CONCLUSIONS, FINDING_CODES, STATUSES
+from yidan.contract.outputs import poverty_rank_sql
 from yidan.errors import ConfigError
 from yidan.outfiles import atomic_output, output_dir
 from yidan.reports import styles
@@ -33,11 +34,12 @@ _UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
 
 def write_workbooks(
     run: RunDir, out: Path, level: str = "county", *, regions: list[str] | None = None,
-    due_dates: Any = None,
+    teams: dict[str, str] | None = None, due_dates: Any = None,
 ) -> list[Path]:
     """Write one workbook per region of `level` into `out`; returns the paths in region order.
 
-    `regions` limits the output to those region codes (a county exporting its own list).
+    `regions` limits the output to those region codes (a county exporting its own list); `teams`
+    maps a finding key to its 三帮一 team as the web database holds it (the web's download).
     `due_dates`: an Arrow table (finding_key, due_date text) from the application's deadlines.
     """
     if level not in LEVELS:
@@ -63,7 +65,7 @@ def write_workbooks(
             path = out / workbook_name(run, level, region)
             with atomic_output(path) as tmp:  # a killed report leaves no half workbook under this name
                 if level == "county":
-                    _write_county(con, run, region, tmp)
+                    _write_county(con, run, region, tmp, teams)
                 else:
                     _write_aggregate(con, run, level, region, tmp)
             paths.append(path)
@@ -102,14 +104,14 @@ def _title(level: str, region: str, term: str) -> str:
     return f"{region_name(region)} {term} 控辍保学与学生资助一单"
 
 
-def _write_county(con: Any, run: RunDir, county: str, path: Path) -> None:
+def _write_county(con: Any, run: RunDir, county: str, path: Path, teams: dict[str, str] | None = None) -> None:
     wb, fmt = _new_workbook(path)
     cover = wb.add_worksheet("封面")
     write_cover(cover, fmt, run, cover_figures(con, "county", county), title=_title("county", county, run.term))
     cover.protect()
     for family in styles.FAMILIES:
-        _write_family_sheet(wb, fmt, con, run, county, family)
-    _write_places(wb, fmt, con, county)
+        _write_family_sheet(wb, fmt, con, run, county, family, teams)
+    _write_places(wb, fmt, con, county, run.term)
     _write_meta(wb, run, "county", county)
     wb.close()
 
@@ -118,7 +120,7 @@ PLACE_HEADERS = ("乡镇", "村", "学龄儿童", "其中义务教育年龄", "�
                  "问题（控辍保学）", "问题（学生资助）", "问题（数据质量）")
 
 
-def _write_places(wb: Any, fmt: dict[str, Any], con: Any, county: str) -> None:
+def _write_places(wb: Any, fmt: dict[str, Any], con: Any, county: str, term: str) -> None:
     """分乡镇村统计: children and findings by township and village, by name, for the teams that visit them.
 
     Children come from the summary's status_detail rows, findings from findings.parquet; a
@@ -152,6 +154,7 @@ def _write_places(wb: Any, fmt: dict[str, Any], con: Any, county: str) -> None:
         LEFT JOIN names_t USING (t) LEFT JOIN names_v USING (v)
         ORDER BY t NULLS LAST, is_town DESC, v""")
     ws = wb.add_worksheet("分乡镇村统计")
+    styles.print_setup(ws, region=region_name(county), term=term, made=_made_now())
     ws.set_column(0, 1, 18)
     ws.set_column(2, len(PLACE_HEADERS) - 1, 12)
     ws.set_row(0, 30)
@@ -179,17 +182,18 @@ def _column_widths(con: Any, where: str) -> dict[str, int]:
     exprs = ", ".join(
         f"max(length({c.field}::VARCHAR) + (strlen({c.field}::VARCHAR) - length({c.field}::VARCHAR)) // 2)"
         f" AS {c.field}"
-        for c in styles.FINDING_COLUMNS if not c.clerk
+        for c in styles.FINDING_COLUMNS if not c.clerk and not c.web
     )
     got = rows(con, f"SELECT {exprs} FROM findings WHERE {where}")[0]
     widths = {}
     for c in styles.FINDING_COLUMNS:
-        data = int(got.get(c.field) or 0) if not c.clerk else 0
+        data = int(got.get(c.field) or 0) if not c.clerk and not c.web else 0
         widths[c.field] = max(min(max(data, styles.text_width(c.header)) + 2, c.max_width), 8)
     return widths
 
 
-def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, county: str, family: str) -> None:
+def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, county: str, family: str,
+                        teams: dict[str, str] | None = None) -> None:
     ws = wb.add_worksheet(styles.family_sheet_name(family))
     codes = ", ".join(sql_literal(c) for c in _codes_of(family))
     where = f"county = {sql_literal(county)} AND code IN ({codes})"
@@ -198,23 +202,31 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
         cell_fmt = fmt["clerk_date"] if c.kind == "date" and c.clerk else fmt["clerk"] if c.clerk else None
         ws.set_column(i, i, widths[c.field], cell_fmt, {"hidden": True} if c.hidden else {})
     ws.set_row(0, 30)
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.repeat_rows(0)
+    styles.print_setup(ws, region=region_name(county), term=run.term, made=_made_now())
     for i, c in enumerate(styles.FINDING_COLUMNS):
         ws.write_string(0, i, c.header, fmt["clerk_header"] if c.clerk else fmt["header"])
+        if c.web and teams is None:
+            ws.write_comment(0, i, styles.TEAM_NOTE, {"x_scale": 2, "y_scale": 1.5})
     fields = ", ".join(styles.FINDING_FIELDS)
     cur = con.execute(
-        f"SELECT {fields} FROM findings WHERE {where} ORDER BY {PRIORITY_ORDER}, code, township NULLS LAST, "
-        "village NULLS LAST, person_id, term, programme_code NULLS FIRST"
-    )
-    cols = [c for c in styles.FINDING_COLUMNS if not c.clerk]
+        f"SELECT {fields}, township AS _township FROM findings WHERE {where} "
+        f"ORDER BY township NULLS LAST, {PRIORITY_ORDER}, code, village NULLS LAST, person_id, term, "
+        "programme_code NULLS FIRST"
+    )  # by township, so that each township's team takes its own pages; priority children first in each
+    cols = [c for c in styles.FINDING_COLUMNS if not c.clerk and not c.web]
     clerk = [(i, c) for i, c in enumerate(styles.FINDING_COLUMNS) if c.clerk]
+    team_at = next(i for i, c in enumerate(styles.FINDING_COLUMNS) if c.web)
     long_width = {c.field: widths[c.field] for c in cols if c.kind == "long"}
     n = 0
+    breaks: list[int] = []  # a page break before the first row of each township after the first
+    township: Any = ()
     while batch := cur.fetchmany(BATCH):
-        for record in batch:
+        for *record, town in batch:
             n += 1
+            if town != township:
+                if township != ():
+                    breaks.append(n)
+                township = town
             record = tuple(_shown(c.field, v) for c, v in zip(cols, record, strict=True))
             lines = max((styles.wrapped_lines(str(v), long_width[c.field])
                          for c, v in zip(cols, record, strict=True) if c.kind == "long" and v), default=1)
@@ -227,9 +239,12 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
                     ws.write_number(n, i, float(value), fmt["amount"])
                 else:
                     ws.write_string(n, i, str(value)[: styles.MAX_CELL], fmt[c.kind if c.kind == "long" else "text"])
+            if teams and (team := teams.get(str(record[0]))):  # record[0]: the finding key
+                ws.write_string(n, team_at, team, fmt["long"])
             for i, c in clerk:  # written blank so every reader sees the cells unlocked
                 ws.write_blank(n, i, None, fmt["clerk_date"] if c.kind == "date" else fmt["clerk"])
     last_col = len(styles.FINDING_COLUMNS) - 1
+    ws.set_h_pagebreaks(breaks[: styles.MAX_PAGE_BREAKS])
     ws.freeze_panes(1, 2)
     ws.autofilter(0, 0, max(n, 1), last_col)
     if n:
@@ -239,7 +254,12 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
 
 
 # 未脱贫 and 返贫 children first in every list: the speech calls them the priority
-PRIORITY_ORDER = "CASE poverty_status WHEN '未脱贫' THEN 0 WHEN '返贫' THEN 1 ELSE 2 END"
+PRIORITY_ORDER = poverty_rank_sql("poverty_status")
+
+
+def _made_now() -> str:
+    """The time a list is made, for its printed footer."""
+    return datetime.now().strftime("%Y-%m-%d %H:%M")
 
 
 def _shown(field: str, value: Any) -> Any:
@@ -293,6 +313,7 @@ def _write_aggregate(con: Any, run: RunDir, level: str, region: str, path: Path)
     for r in status_rows + code_rows:
         table.setdefault(r["r"], {})[r["key"]] = int(r["n"])
     ws = wb.add_worksheet("分县统计" if below == "county" else "分市州统计")
+    styles.print_setup(ws, region=region_name(region), term=run.term, made=_made_now())
     headers = ["地区代码", "地区"] + list(STATUSES.values()) + ["学龄儿童合计"]
     headers += [f"{c.code} {c.label}" for c in FINDING_CODES.values()] + ["问题合计"]
     ws.set_row(0, 45)

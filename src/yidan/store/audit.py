@@ -20,6 +20,7 @@ from yidan.store.models import AuditEntry, User
 ACTIONS = {
     "view_person": "查看完整个人信息",
     "export_workbook": "下载县级工作簿",
+    "export_visits": "下载走访台账",
     "export_link_decisions": "导出匹配复核结论",
     "export_audit": "导出审计日志",
     "import_workbook": "上传核实工作簿",

@@ -87,6 +87,42 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         ) from None
 
 
+def schema_revisions(engine: Engine) -> tuple[str | None, str]:
+    """The database's Alembic revision (None: never migrated) and the code's head revision."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    try:
+        with engine.connect() as conn:
+            opts = {"version_table_schema": conn.dialect.default_schema_name} if conn.dialect.name == "postgresql" else {}
+            current = MigrationContext.configure(conn, opts=opts).get_current_revision()
+    except OperationalError as exc:
+        raise ConfigError(f"无法连接数据库：{engine.url.render_as_string(hide_password=True)}（{exc.orig}）",
+                          hint="检查数据库地址、服务是否启动以及账号权限。") from None
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return current, str(head)
+
+
+def check_at_head(engine: Engine) -> None:
+    """Refuse to go on with a schema behind (or ahead of) the code, naming the command to run."""
+    current, head = schema_revisions(engine)
+    if current != head:
+        raise ConfigError(
+            f"数据库结构版本（{current or '未初始化'}）与程序要求的版本（{head}）不一致，拒绝启动。",
+            hint="先备份（yidan db backup --out 文件），再运行 yidan db upgrade 升级数据库结构；"
+                 "若数据库比程序新，请安装与之相符的新版程序。",
+        )
+
+
+def prepare(engine: Engine) -> None:
+    """At start: create the schema in an empty database (first start); otherwise it must be at head."""
+    current, _head = schema_revisions(engine)
+    if current is None and not inspect(engine).get_table_names():
+        upgrade(engine)
+        return
+    check_at_head(engine)
+
+
 def is_current(engine: Engine) -> bool:
     names = set(inspect(engine).get_table_names())
     return all(t in names for t in HEAD_TABLES)

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from yidan.store.roles import ROLES  # noqa: F401 - owned by store/roles.py; re-exported for older imports
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
@@ -23,13 +25,6 @@ class Base(DeclarativeBase):
     pass
 
 
-ROLES: dict[str, str] = {
-    "province_admin": "省级管理员",
-    "province_analyst": "省级分析员",
-    "city": "市州",
-    "county": "县市区",
-    "inspector": "督导检查",
-}
 
 # case.state -> label, in the order a case normally moves through them
 CASE_STATES: dict[str, str] = {
@@ -362,3 +357,77 @@ class HomeVisit(Base):
     minutes: Mapped[int]
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+# --- job queue (issue 22): runs, publishing and report generation taken by workers under a lease ---------
+
+JOB_STATES: dict[str, str] = {"queued": "排队中", "running": "执行中", "done": "已完成", "failed": "失败"}
+
+
+class Job(Base):
+    """A long job in the queue. A worker claims it with a lease it renews by heartbeats; a job whose lease
+    ran out (its worker was killed) is failed with the reason, and its run with it."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status", "status", "id"), Index("ix_jobs_run", "run_pk"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # run | publish | report
+    run_pk: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), default=None)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempt: Mapped[int] = mapped_column(default=1)
+    owner: Mapped[str | None] = mapped_column(String(128), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class WorkerBeat(Base):
+    """A worker process (or a web process's in-process worker) and when it was last seen polling."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))  # inprocess | external
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IntakeFile(Base):
+    """A file seen in the intake folder (by name, size and modification time) and the run it started."""
+
+    __tablename__ = "intake_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(400), unique=True)  # name|size|mtime_ns
+    name: Mapped[str] = mapped_column(String(255))
+    table_name: Mapped[str] = mapped_column(String(32))
+    run_pk: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), default=None)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+ALERT_KINDS: dict[str, str] = {"new_dropout": "新增辍学", "new_transfer_pending": "新增学籍接转中",
+                               "re_dropout": "复学后再次辍学"}
+
+
+class Alert(Base):
+    """What a run from the intake folder found changed since the last published run, for one county."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_county", "county", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    base_run_pk: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), default=None)
+    county: Mapped[str] = mapped_column(String(6))
+    kind: Mapped[str] = mapped_column(String(24))
+    person_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(64), default=None)
+    detail: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def kind_label(self) -> str:
+        return ALERT_KINDS.get(self.kind, self.kind)

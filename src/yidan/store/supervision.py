@@ -110,14 +110,17 @@ def ranking(session: Session, *, region: str, on: date | None = None) -> Ranking
     closed = Case.state.in_(CLOSED_STATES)
     due = deadlines.due_column()
     returned = exists().where(CaseEvent.case_id == Case.id, CaseEvent.kind == "returned")
-    later = aliased(Case)
-    again = exists().where(later.person_id == Case.person_id, later.code == "K02",
-                           later.opened_run_pk > Case.opened_run_pk)
-    earlier = aliased(Case)
-    before = exists().where(earlier.person_id == Case.person_id, earlier.code == "K02",
-                            earlier.opened_run_pk < Case.opened_run_pk,
-                            earlier.state.in_(CLOSED_STATES) | exists().where(CaseEvent.case_id == earlier.id,
-                                                                              CaseEvent.kind == "returned"))
+    # per child, grouped once (hash joins, no per-case subquery): the last round with a K02 case, and the
+    # first round whose K02 case was marked 已劝返 or closed
+    k02s = aliased(Case)
+    k02_returned = exists().where(CaseEvent.case_id == k02s.id, CaseEvent.kind == "returned")
+    last_k02 = (select(k02s.person_id.label("pid"), func.max(k02s.opened_run_pk).label("last_run"))
+                .where(k02s.code == "K02").group_by(k02s.person_id).subquery())
+    first_done = (select(k02s.person_id.label("pid"), func.min(k02s.opened_run_pk).label("first_run"))
+                  .where(k02s.code == "K02", k02s.state.in_(CLOSED_STATES) | k02_returned)
+                  .group_by(k02s.person_id).subquery())
+    again = last_k02.c.last_run > Case.opened_run_pk
+    before = first_done.c.first_run < Case.opened_run_pk
 
     def n(cond: Any) -> Any:
         return func.sum(case((cond, 1), else_=0))
@@ -126,10 +129,11 @@ def ranking(session: Session, *, region: str, on: date | None = None) -> Ranking
     stmt = deadlines._join(select(
         g.label("g"), func.count().label("cases"), n(Case.state != "open").label("verified"), n(closed).label("closed"),
         n(due < day).label("overdue"), n(k02 & returned).label("returned"),
-        n(k02 & returned & ~again).label("stayed"), n(k02 & before).label("redropout"),
+        n(k02 & returned & ~func.coalesce(again, False)).label("stayed"), n(k02 & before).label("redropout"),
         n(Case.code == "Z01").label("z01"), n((Case.code == "Z01") & closed).label("z01_closed"),
         n(Case.code.in_(RECOVERY_CODES)).label("rec"), n(Case.code.in_(RECOVERY_CODES) & closed).label("rec_closed"),
-    )).where(in_region(region)).group_by(g)
+    )).outerjoin(last_k02, last_k02.c.pid == Case.person_id).outerjoin(first_done, first_done.c.pid == Case.person_id)
+    stmt = stmt.where(in_region(region)).group_by(g)
     sums: dict[str, dict[str, int]] = {}
     for r in session.execute(stmt).mappings():
         sums[r["g"] or "未知"] = {k: int(r[k] or 0) for k in r if k != "g"}

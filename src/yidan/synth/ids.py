@@ -11,8 +11,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_WEIGHTS = np.array([pow(2, 17 - i, 11) for i in range(17)], dtype=np.int64)
-_CHECK = pa.array(list("10X98765432"))  # check character for (sum of weighted digits) % 11
+from yidan.identity.idnumber import CHECK_CHARS, WEIGHTS
+
+_WEIGHTS = np.array(WEIGHTS, dtype=np.int64)  # owned by identity.idnumber
+_CHECK = pa.array(list(CHECK_CHARS))  # check character for (sum of weighted digits) % 11
 
 
 def check_index(body: np.ndarray) -> np.ndarray:

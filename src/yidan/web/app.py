@@ -23,10 +23,11 @@ from sqlalchemy import Engine, select
 from starlette.exceptions import HTTPException
 
 from yidan.errors import ConfigError, NotFoundError, YidanError
+from yidan.jobs.queue import fail_runs_without_job
+from yidan.logs import RequestId
 from yidan.settings import AppSettings, get_app_settings
-from yidan.store.crud import runs as run_crud
 from yidan.store.crud import sessions as web_sessions
-from yidan.store.db import make_engine, session_factory, session_scope, upgrade
+from yidan.store.db import make_engine, prepare, session_factory, session_scope
 from yidan.store.errors import ActionError, ConflictError
 from yidan.store.instance import instance_secret
 from yidan.store.models import User
@@ -76,7 +77,7 @@ def create_app(settings: AppSettings | None = None, *, engine: Engine | None = N
     settings = settings or get_app_settings()
     engine = engine or make_engine(settings.database_url)
     if migrate:
-        upgrade(engine)
+        prepare(engine)  # an empty database is created; a schema behind the code refuses to start
     app = FastAPI(title="一单式教育扶贫比对系统", version="0.1", docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json", dependencies=[Depends(guard_input)])
     app.state.settings = settings
@@ -84,14 +85,17 @@ def create_app(settings: AppSettings | None = None, *, engine: Engine | None = N
     app.state.secret = instance_secret(engine)  # random, generated at the first start, kept in the database
     app.state.sessions = session_factory(engine)
     app.state.options_cache = {}  # filter menus by (region, latest published run)
-    app.state.worker = RunWorker(app.state.sessions, settings.data_dir, runner, config=settings.run_config)
+    app.state.worker = RunWorker(app.state.sessions, settings.data_dir, runner, config=settings.run_config,
+                                 worker_settings=settings.worker,
+                                 mode=settings.worker.resolved_mode(settings.database_url), intake=settings.intake)
     with session_scope(app.state.sessions) as s:
-        run_crud.fail_interrupted(s)
+        fail_runs_without_job(s)  # queued jobs survive a restart; a run with no job would wait forever
         web_sessions.prune(s)
     if settings.production:
         _refuse_default_passwords(app)
 
     app.add_middleware(RequestGuard, settings=settings)
+    app.add_middleware(RequestId)  # outermost: every answer, a refused one too, carries its request id
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:

@@ -47,8 +47,9 @@ def _first_county(run: RunDir) -> str:
 def seed_demo(db_url: str, run_dir: Path | str) -> list[DemoAccount]:
     run = RunDir(run_dir).require_complete()
     county = _first_county(run)
-    regions = {"province_admin": county[:2], "province_analyst": county[:2], "city": county[:4], "county": county,
-               "inspector": county[:4]}
+    from yidan.store.roles import DEMO_REGION_LENGTH
+
+    regions = {role: county[:n] for role, n in DEMO_REGION_LENGTH.items()}
     engine = make_engine(db_url)
     upgrade(engine)
     sessions = session_factory(engine)

@@ -25,24 +25,22 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
+from yidan.store import roles
 from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
 from yidan.store.crud import sessions as web_sessions
 from yidan.store.crud import users
 from yidan.store.db import session_scope
-from yidan.store.models import ROLES, Case, Run, User
+from yidan.store.models import Case, Run, User
+from yidan.store.roles import ROLES
 from yidan.web.masking import FULL_RECORD_ROLES, Masker
 from yidan.web.security import token_hash
 from yidan.web.sessions import session_token
 
-ALL_ROLES = tuple(ROLES)
-CASE_WORKERS = ("county", "city")
-LINK_REVIEWERS = ("county", "city", "province_admin")
-CLOSURE_CONFIRMERS = ("city", "province_admin")
-RUN_VIEWERS = ("province_admin", "province_analyst")
-RUN_ADMINS = ("province_admin",)
-AUDITORS = ("province_admin",)
-WORKBOOK_USERS = ("county", "city", "province_admin")
+# the role groups of the route guards, owned by store/roles.py
+ALL_ROLES, CASE_WORKERS, LINK_REVIEWERS = roles.ALL_ROLES, roles.CASE_WORKERS, roles.LINK_REVIEWERS
+CLOSURE_CONFIRMERS, RUN_VIEWERS, RUN_ADMINS = roles.CLOSURE_CONFIRMERS, roles.RUN_VIEWERS, roles.RUN_ADMINS
+AUDITORS, WORKBOOK_USERS = roles.AUDITORS, roles.WORKBOOK_USERS
 REVEALERS = FULL_RECORD_ROLES  # may ask for a full record (audited)
 
 

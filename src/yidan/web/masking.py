@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-FULL_RECORD_ROLES = ("province_admin", "city", "county")
+from yidan.store.roles import FULL_RECORD_ROLES  # owned by store/roles.py
 
 
 class FieldKind(StrEnum):
@@ -80,11 +80,15 @@ def mask_id(value: Any) -> str:
 
 
 def mask_phone(value: Any) -> str:
-    """13812345678 -> 138****5678; short numbers are starred out."""
+    """13812345678 -> 138****5678; a local number (7 or 8 digits) keeps its last four, like a landline in
+    free text (84561234 -> ****1234; its first three and last four would leave one digit to guess);
+    shorter numbers are starred out."""
     if value is None or value == "":
         return ""
     v = str(value)
-    return v[:3] + "*" * max(0, len(v) - 7) + v[-4:] if len(v) >= 7 else "*" * len(v)
+    if len(v) >= 11:
+        return v[:3] + "*" * (len(v) - 7) + v[-4:]
+    return "*" * (len(v) - 4) + v[-4:] if len(v) >= 7 else "*" * len(v)
 
 
 def mask_birth_date(value: Any) -> str:

@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from yidan.contract.codes import FAMILY_LABELS, FINDING_CODES, STATUSES
 from yidan.contract.outputs import NEXT_STEPS, evidence_lines
+from yidan.store import roles
 from yidan.store.models import CASE_STATES, ROLES
 from yidan.store.regions import level_label, place_label, region_name
 from yidan.web import charts
@@ -68,6 +69,7 @@ def school(code: str | None, person: dict[str, Any] | None = None) -> str:
 
 templates.env.globals.update(evidence_items=evidence_items, place_label=place_label, place=place, school=school, review=review, NEXT_STEPS=NEXT_STEPS)
 templates.env.filters["evidence_items"] = evidence_items
+templates.env.globals["roles"] = roles  # the menus show what a role may open (store/roles.py)
 
 LOCAL = ZoneInfo("Asia/Shanghai")  # times are stored in UTC and shown in Beijing time
 

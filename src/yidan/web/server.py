@@ -19,6 +19,9 @@ def serve(*, database_url: str | None = None, host: str = "127.0.0.1", port: int
     if data_dir is not None:
         overrides["data_dir"] = Path(data_dir)
     settings = get_app_settings(**overrides)
+    from yidan.logs import configure
+
+    configure(settings.log)
     app = create_app(settings)
     uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=True)
 

@@ -1,10 +1,11 @@
 """Comparison runs in the background, never inside a request.
 
-`RunWorker.start` records the run and hands it to a thread pool; the job calls the
-same service as `yidan run` (`yidan.pipeline.run.run_comparison`, imported lazily)
-and writes its progress to the run's row, which the run page polls with htmx.
-A job that raises is marked failed with a Chinese reason; runs left queued or
-running by a process that died are marked failed when the application starts.
+`RunWorker.submit` puts the run in the job queue (`yidan.jobs`); a worker — the web process's own
+thread on SQLite ("inprocess"), or `yidan worker` processes beside several web processes
+("external") — claims it under a lease and calls `execute`, the same service as `yidan run`
+(`yidan.pipeline.run.run_comparison`, imported lazily), which writes its progress to the run's row,
+which the run page polls with htmx. A job that raises is marked failed with a Chinese reason; a run
+whose worker was killed is failed with the reason when its lease expires, and can be retried.
 The decisions reviewers made on K05 cases are written as the `link_decisions`
 contract table and fed to every run started here.
 """
@@ -13,8 +14,8 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from yidan.contract.link_decisions import LINK_DECISIONS
 from yidan.errors import RunError, YidanError
 from yidan.outfiles import write_csv
 from yidan.runs.rundir import RunDir
+from yidan.settings import IntakeSettings, RunConfig, WorkerSettings, load_run_config
 from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
 from yidan.store.db import session_scope
@@ -98,7 +100,8 @@ def write_link_decisions(session: Session, path: Path, *, region: str) -> Path:
 
 class RunWorker:
     def __init__(self, sessions: sessionmaker[Session], data_dir: Path, runner: Runner | None = None,
-                 max_workers: int = 1, config: Path | None = None) -> None:
+                 max_workers: int = 1, config: Path | None = None, *, worker_settings: WorkerSettings | None = None,
+                 mode: str = "inprocess", intake: IntakeSettings | None = None) -> None:
         self.sessions = sessions
         self.data_dir = Path(data_dir)
         # a run started from the web uses the server's configuration, as `yidan run --config` does:
@@ -106,8 +109,26 @@ class RunWorker:
         default = self.data_dir / "yidan.toml"
         self.config = Path(config) if config else default if default.is_file() else None
         self.runner = runner or pipeline_runner
-        self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="yidan-run")
-        self.futures: dict[int, Future[None]] = {}
+        self.worker_settings = worker_settings or WorkerSettings()
+        self.mode = mode  # inprocess: a worker thread in this process; external: `yidan worker` processes
+        self.intake = intake or IntakeSettings()  # the folder the worker watches for new extracts
+        self.queue_worker = None
+        if mode == "inprocess":
+            from yidan.jobs.worker import QueueWorker
+
+            self.queue_worker = QueueWorker(sessions, self, settings=self.worker_settings, mode="inprocess")
+            self.queue_worker.start()
+
+    def run_config(self) -> RunConfig:
+        return load_run_config(self.config)
+
+    def poll_intake(self) -> int | None:
+        """A run for new extracts in the intake folder, if any (yidan.jobs.intake); its run_pk."""
+        if self.intake.folder is None:
+            return None
+        from yidan.jobs.intake import poll_intake
+
+        return poll_intake(self, self.intake)
 
     def run_dir_for(self, run_pk: int) -> Path:
         return self.data_dir / "runs" / f"run-{run_pk:05d}"
@@ -116,13 +137,25 @@ class RunWorker:
         return self.data_dir / "uploads" / f"run-{run_pk:05d}"
 
     def submit(self, run_pk: int, spec: RunSpec) -> None:
-        self.futures[run_pk] = self.pool.submit(self._job, run_pk, spec)
+        """Queue the run; a worker takes it (at once when it is this process's own)."""
+        from yidan.jobs.queue import enqueue
+        from yidan.jobs.worker import spec_payload
+
+        with session_scope(self.sessions) as s:
+            enqueue(s, kind="run", payload=spec_payload(spec), run_pk=run_pk)
+        self.notify()
+
+    def notify(self) -> None:
+        if self.queue_worker is not None:
+            self.queue_worker.wake.set()
 
     def _progress(self, run_pk: int, label: str) -> None:
         with session_scope(self.sessions) as s:
             run_crud.set_progress(s, run_pk=run_pk, status="running", progress=label)
 
-    def _job(self, run_pk: int, spec: RunSpec) -> None:
+    def execute(self, run_pk: int, spec: RunSpec, owned: Callable[[], bool] | None = None) -> None:
+        """Run the comparison and record its end on the run's row (unless `owned` says the job's lease
+        was taken away meanwhile: then another worker has already failed the run with the reason)."""
         out_dir = self.run_dir_for(run_pk)
         try:
             self._progress(run_pk, "准备输入")
@@ -137,6 +170,9 @@ class RunWorker:
             rundir = self.runner(spec, out_dir, lambda label: self._progress(run_pk, label))
             manifest = rundir.manifest
             ok = manifest.get("status") == "complete"
+            if owned is not None and not owned():
+                log.warning("run %s finished after its lease expired; not recorded", run_pk)
+                return
             with session_scope(self.sessions) as s:
                 run_crud.finish_run(
                     s, run_pk=run_pk, status="complete" if ok else "failed", run_id=str(manifest.get("run_id")),
@@ -147,14 +183,26 @@ class RunWorker:
                                       progress="完成" if ok else "失败")
         except Exception as exc:  # a failed run must say so, whatever failed
             log.exception("run %s failed", run_pk)
+            if owned is not None and not owned():
+                return
             message = str(exc) if isinstance(exc, YidanError) else f"比对异常终止：{type(exc).__name__}: {exc}"
             with session_scope(self.sessions) as s:
                 run_crud.finish_run(s, run_pk=run_pk, status="failed", error=message)
 
     def wait(self, run_pk: int, timeout: float | None = None) -> None:
-        fut = self.futures.get(run_pk)
-        if fut is not None:
-            fut.result(timeout=timeout)
+        """Until the run's latest job has ended (tests and scripts); TimeoutError after `timeout` seconds."""
+        from yidan.jobs.queue import latest_job
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with session_scope(self.sessions) as s:
+                job = latest_job(s, run_pk=run_pk)
+                if job is None or job.status in ("done", "failed"):
+                    return
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"比对 {run_pk} 在 {timeout} 秒内没有结束")
+            time.sleep(0.05)
 
     def shutdown(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.queue_worker is not None:
+            self.queue_worker.close()

@@ -12,14 +12,8 @@ from typing import Any
 
 import ibis
 
-from yidan.identity.terms import Term
+from yidan.identity.terms import Term, term_ordinal  # noqa: F401 - term_ordinal: used by entitlement
 from yidan.pipeline.context import RunContext
-
-
-def term_ordinal(label: Any) -> Any:
-    """'2020秋' -> 4041 as an Ibis integer expression (null stays null)."""
-    year = label.substr(0, 4).cast("int64")
-    return year * 2 + (label.substr(4, 1) == "秋").cast("int64")
 
 
 def split_terms(ctx: RunContext) -> tuple[list[Term], list[Term]]:

@@ -12,15 +12,11 @@ from typing import Any
 
 import ibis
 
+from yidan.identity.terms import term_ordinal
 from yidan.pipeline.context import RunContext
 
 ACTIVE = "在读"
 
-
-def term_ordinal(label: Any) -> Any:
-    """2020秋 -> 4041, 2021春 -> 4042: the same order as `Term.ordinal`, in the engine."""
-    year = label.substr(0, 4).cast("int32")
-    return year * 2 + (label.substr(4, 1) == "秋").ifelse(1, 0)
 
 
 @dataclass

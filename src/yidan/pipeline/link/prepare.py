@@ -14,15 +14,16 @@ from typing import Any
 
 import ibis
 
+from yidan.identity.idnumber import CHECK_CHARS, WEIGHTS
 from yidan.identity.names import normalised_chars, primary_readings, reading_rows, translation_for
+from yidan.identity.terms import term_ordinal
 from yidan.pipeline.context import RunContext
 
 # Longest name (in characters) whose every character gets readings; longer names
 # keep their full normalised form, their tail is simply not read aloud.
 MAX_NAME_CHARS = 32
 READ_POSITIONS = 16  # characters read aloud in order (minority names with a middle dot run to ~12)
-ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-ID_CHECK = "10X98765432"
+ID_WEIGHTS, ID_CHECK = WEIGHTS, CHECK_CHARS  # owned by identity.idnumber
 
 
 def id_check_ok(value: Any) -> Any:
@@ -35,10 +36,6 @@ def id_check_ok(value: Any) -> Any:
     expected = ibis.literal(ID_CHECK).substr((total % 11).cast("int32"), 1)
     return ((value.length() == 18) & (value.substr(17, 1) == expected)).fill_null(False)
 
-
-def term_order(term: Any) -> Any:
-    """Monotone number for a canonical term label: 2020春 < 2020秋 < 2021春."""
-    return term.substr(0, 4).cast("int64") * 2 + ibis.ifelse(term.substr(4, 1) == "秋", 1, 0)
 
 
 def student_ids(enrollment: Any) -> Any:
@@ -73,7 +70,7 @@ def latest_records(enrollment: Any, files: list[str]) -> Any:
     order = ibis.memtable({"_jf": files, "_fo": list(range(1, len(files) + 1))},
                           schema={"_jf": "string", "_fo": "int64"})
     e = enrollment.left_join(order, enrollment._file == order._jf).drop("_jf")
-    terms = term_order(e.term).fill_null(0).cast("int64")
+    terms = term_ordinal(e.term).fill_null(0).cast("int64")
     keyed = e.mutate(_k=terms * 2**44 + e._fo.fill_null(0) * 2**32 + e._row.cast("int64")).drop("_fo")
     latest = keyed.group_by("student_no").aggregate(_kmax=keyed._k.max())
     return keyed.filter(keyed._k.isin(latest._kmax)).drop("_k")

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session, defer, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from yidan.contract import codes
 from yidan.contract.codes import case_rule
 from yidan.contract.link_decisions import DECISIONS
+from yidan.contract.outputs import POVERTY_LAST, POVERTY_ORDER
 from yidan.errors import NotFoundError
 from yidan.store import attachments, deadlines
 from yidan.store.errors import ActionError, ConflictError
@@ -92,10 +93,17 @@ def list_cases(session: Session, *, region: str, filters: CaseFilter) -> tuple[l
     # not shown in lists; the person record is (head, phone, place and school names: issue 14)
     heavy = (defer(Case.link), defer(Case.team), defer(Case.evidence))
     rows = session.scalars(
-        (stmt if by_due else stmt.order_by(Case.county, Case.township, Case.code, Case.id)).options(*heavy)
+        (stmt if by_due else stmt.order_by(priority_rank(), Case.county, Case.township, Case.code, Case.id))
+        .options(*heavy)
         .offset((page - 1) * f.per_page).limit(f.per_page)
     )
     return list(rows), int(total)
+
+
+def priority_rank():  # type: ignore[no-untyped-def]
+    """未脱贫 and 返贫 children first, as in the workbook (`contract.outputs.POVERTY_ORDER` owns the order)."""
+    status = Case.person["poverty_status"].as_string()
+    return case(*[(status == k, v) for k, v in POVERTY_ORDER.items()], else_=POVERTY_LAST)
 
 
 def filter_options(session: Session, *, region: str) -> dict[str, list[str]]:

@@ -8,8 +8,7 @@ from sqlalchemy.orm import Session
 from yidan.errors import ConfigError, NotFoundError
 from yidan.store.crud import sessions as web_sessions
 from yidan.store.models import ROLES, ApiToken, User, utcnow
-
-REGION_LENGTH = {"province_admin": 2, "province_analyst": 2, "city": 4, "county": 6, "inspector": None}
+from yidan.store.roles import REGION_LENGTH
 
 
 def check_role_region(role: str, region: str) -> None:

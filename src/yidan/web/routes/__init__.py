@@ -3,6 +3,7 @@
 from yidan.web.routes import (
     api_cases,
     api_runs,
+    ops_routes,
     pages_admin,
     pages_auth,
     pages_cases,
@@ -11,6 +12,7 @@ from yidan.web.routes import (
     pages_inspection,
     pages_runs,
     pages_supervision,
+    pages_visits,
     pages_workbook,
 )
 
@@ -20,9 +22,11 @@ ROUTERS = (
     pages_cases.router,
     pages_runs.router,
     pages_workbook.router,
+    pages_visits.router,
     pages_admin.router,
     api_cases.router,
     api_runs.router,
+    *ops_routes.ROUTERS,  # issue 22: retry a failed run, /readyz
     pages_supervision.router, pages_supervision.api_router,  # issue 16: deadlines and attachments
     pages_inspection.router, pages_home_teaching.router,  # issue 16: inspection samples, 送教上门
 )

@@ -7,6 +7,8 @@ Every download and upload is written to the audit log.
 """
 
 import csv
+import hashlib
+import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -22,13 +24,14 @@ from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
 from yidan.store.errors import ActionError, ConflictError
 from yidan.store.models import User, utcnow
-from yidan.web.deps import WORKBOOK_USERS, CurrentUser, SessionDep, allow
+from yidan.store.roles import WORKBOOK_LEVEL
+from yidan.web.deps import CASE_WORKERS, WORKBOOK_USERS, CurrentUser, SessionDep, allow
 from yidan.web.guard import megabytes
 from yidan.web.render import render
 from yidan.web.security import check_csrf
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
-LEVEL_OF = {"county": "county", "city": "city", "province_admin": "province"}
+LEVEL_OF = WORKBOOK_LEVEL
 
 
 def _latest(session, user: User) -> RunDir:  # type: ignore[no-untyped-def]
@@ -51,19 +54,26 @@ def _upload_limit(request: Request) -> str:
 @router.get("/workbook/download", dependencies=allow(*WORKBOOK_USERS), name="workbook_download")
 def workbook_download(request: Request, session: SessionDep, user: CurrentUser):
     from yidan.reports import write_workbooks
+    from yidan.web.routes.pages_visits import teams_of
 
     rundir = _latest(session, user)
     level = LEVEL_OF[user.role]
-    out = request.app.state.worker.data_dir / "exports" / rundir.run_id / level
-    dues, only = None, None
-    if level == "county":  # the 办理期限 column (issue 16): the county's own workbook, cached while its dates hold
+    # the county workbook lists the 三帮一 teams the web holds and each case's 办理期限 (issue 16): cached per
+    # run, level and the state of both
+    teams = teams_of(session, user.region) if level == "county" else None
+    dues = None
+    if level == "county":
         deadlines.ensure(session, settings=request.app.state.settings.supervision)
-        dues, only = deadlines.due_table(session, region=user.region), [user.region]
-        out = out.with_name(f"county-{user.region}-{deadlines.table_digest(dues)}")
+        dues = deadlines.due_table(session, region=user.region)
+    state = hashlib.sha256(json.dumps([teams, deadlines.table_digest(dues) if dues is not None else None],
+                                      sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
+    out = request.app.state.worker.data_dir / "exports" / rundir.run_id / f"{level}-{user.region}-{state}"
     if not out.is_dir() or not any(out.glob("*.xlsx")):
+        for old in out.parent.glob(f"{level}-{user.region}-*"):
+            shutil.rmtree(old, ignore_errors=True)  # the teams have changed since
         tmp = out.with_name(out.name + f".tmp{user.id}")
         shutil.rmtree(tmp, ignore_errors=True)
-        write_workbooks(rundir, tmp, level=level, regions=only, due_dates=dues)
+        write_workbooks(rundir, tmp, level=level, regions=[user.region.ljust(6, "0")], teams=teams, due_dates=dues)
         shutil.rmtree(out, ignore_errors=True)
         tmp.rename(out)
     prefix = user.region.ljust(6, "0") + "_"  # the reports name regions with six digits (4301 -> 430100)
@@ -107,7 +117,7 @@ def _record_accepted(session, user: User, verifications: Path) -> int:  # type: 
     return recorded
 
 
-@router.post("/workbook/upload", dependencies=allow("county", "city"), name="workbook_upload")
+@router.post("/workbook/upload", dependencies=allow(*CASE_WORKERS), name="workbook_upload")
 def workbook_upload(request: Request, session: SessionDep, user: CurrentUser,
                     workbook: Annotated[list[UploadFile], File()]):
     from yidan.reports import import_verifications

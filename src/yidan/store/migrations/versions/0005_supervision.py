@@ -1,7 +1,7 @@
 """Supervision: due dates per round and code; attachments kept outside the database; approval before publishing.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0007
 Create Date: 2026-12-04 21:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0007"  # brief: "0003"; chained after main's 0007 (job queue) at the merge of main
 branch_labels = None
 depends_on = None
 

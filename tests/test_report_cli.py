@@ -51,8 +51,8 @@ def test_verify_import_prints_how_filled_rows_were_split(run, tmp_path):
     (book,) = (tmp_path / "books").glob("430121_*.xlsx")
     wb = openpyxl.load_workbook(book)
     ws = wb["控辍保学"]
-    ws["AA2"], ws["AC2"] = "失联", "2021-03-02"  # 核实结论, 核实日期
-    ws["AA3"], ws["AC3"] = "不知道", "2021-03-02"
+    ws["AB2"], ws["AD2"] = "失联", "2021-03-02"  # 核实结论, 核实日期
+    ws["AB3"], ws["AD3"] = "不知道", "2021-03-02"
     wb.save(tmp_path / "back.xlsx")
     result = runner.invoke(app, ["verify-import", str(tmp_path / "back.xlsx"), "--run", str(run.path),
                                  "--out", str(tmp_path / "核实结果.xlsx")])

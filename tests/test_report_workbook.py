@@ -55,7 +55,7 @@ def test_finding_sheets_have_chinese_headers_frozen_row_and_filter(county_books)
     ws = _book(county_books, "430102")["学生资助"]
     assert [c.value for c in ws[1]] == HEADERS
     assert ws.freeze_panes == "C2"
-    assert ws.auto_filter.ref == f"A1:AE{ws.max_row}"  # 31 columns: the layout plus 办理期限 (issue 16)
+    assert ws.auto_filter.ref == f"A1:AF{ws.max_row}"  # 32 columns: the layout, 三帮一小组 and 办理期限 (issue 16)
 
 
 def test_id_numbers_and_codes_are_text_and_columns_fit_them(county_books):
@@ -80,7 +80,7 @@ def test_conclusion_column_offers_the_contracts_conclusions_as_a_dropdown(county
     ws = _book(county_books, "430102")["控辍保学"]
     (dv,) = [d for d in ws.data_validations.dataValidation if d.type == "list"]
     assert dv.formula1.strip('"').split(",") == list(CONCLUSIONS)
-    assert str(dv.sqref) == f"AA2:AA{ws.max_row}"  # 核实结论 follows 办理期限 (issue 16)
+    assert str(dv.sqref) == f"AB2:AB{ws.max_row}"  # 核实结论 follows 办理期限 (issue 16)
 
 
 def test_hidden_key_column_holds_every_finding_of_the_county_exactly_once(run, county_books):

@@ -4,6 +4,7 @@ form keeps what the clerk typed; implausible dates refused; search by ID for the
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from pathlib import Path
@@ -59,7 +60,12 @@ def test_closing_a_missed_aid_case_needs_a_conclusion_a_note_and_the_city(env: E
     assert ok.status_code == 200 and ok.json()["state"] == "verified"
     no_note = api.post(f"/api/cases/{z01.id}/closure-request", json={"version": 2})
     assert no_note.status_code == 400 and "须填写说明" in no_note.json()["detail"]
-    asked = api.post(f"/api/cases/{z01.id}/closure-request", json={"version": 2, "note": "2021年5月补发625元"})
+    no_file = api.post(f"/api/cases/{z01.id}/closure-request", json={"version": 2, "note": "2021年5月补发625元"})
+    assert no_file.status_code == 400 and "销号前须先上传佐证附件" in no_file.json()["detail"]
+    voucher = base64.b64encode(b"\xff\xd8\xff\xe0 voucher").decode()
+    assert api.post(f"/api/cases/{z01.id}/attachments", json={"purpose": "补发凭证", "filename": "凭证.jpg",
+                                                              "content_base64": voucher}).status_code == 200
+    asked = api.post(f"/api/cases/{z01.id}/closure-request", json={"version": 3, "note": "2021年5月补发625元"})
     assert asked.status_code == 200 and asked.json()["state"] == "closure_requested"  # the city confirms
 
 

@@ -81,12 +81,15 @@ def test_closing_a_dropout_needs_the_city_and_the_clerk_who_asked_cannot_confirm
     clerk, city = browser_login(env, "clerk"), browser_login(env, "city")
     assert clerk.post(f"/cases/{k02.id}/verification", data={
         "version": 1, "conclusion": "已劝返复学", "verified_on": "2021-04-02", "csrf_token": clerk.csrf}).status_code == 303
-    assert clerk.post(f"/cases/{k02.id}/closure-request", data={"version": 2, "csrf_token": clerk.csrf}).status_code == 303
+    # a 劝返 closes with its proof (issue 16): the upload is a change of the case (version 3)
+    assert clerk.post(f"/cases/{k02.id}/attachments", data={"csrf_token": clerk.csrf, "purpose": "复学证明"},
+                      files={"file": ("复学证明.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")}).status_code == 303
+    assert clerk.post(f"/cases/{k02.id}/closure-request", data={"version": 3, "csrf_token": clerk.csrf}).status_code == 303
     assert "待市州确认销号" in clerk.get(f"/cases/{k02.id}").text
-    r = clerk.post(f"/cases/{k02.id}/closure-confirm", data={"version": 3, "approve": "true", "csrf_token": clerk.csrf})
+    r = clerk.post(f"/cases/{k02.id}/closure-confirm", data={"version": 4, "approve": "true", "csrf_token": clerk.csrf})
     assert r.status_code == 403
     assert city.post(f"/cases/{k02.id}/closure-confirm",
-                     data={"version": 3, "approve": "true", "csrf_token": city.csrf}).status_code == 303
+                     data={"version": 4, "approve": "true", "csrf_token": city.csrf}).status_code == 303
     assert "已销号" in city.get(f"/cases/{k02.id}").text
 
 

@@ -245,6 +245,7 @@ class AppSettings(BaseSettings):
     # indicators (issue 17): the province's county boundaries (GeoJSON) for the maps; none = no map
     indicator_boundaries: Path | None = None
     password_hashing: PasswordHashing = PasswordHashing()  # issue 21
+    supervision: SupervisionSettings = Field(default_factory=lambda: SupervisionSettings())  # issue 16
     worker: WorkerSettings = WorkerSettings()  # the job queue (issue 22)
     log: LogSettings = LogSettings()  # issue 22
     intake: IntakeSettings = IntakeSettings()  # issue 22
@@ -284,3 +285,34 @@ def get_app_settings(**overrides: object) -> AppSettings:
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"应用配置无效：{where + '：' if where else ''}{first['msg']}",
                           hint=f"检查 YIDAN_ 开头的环境变量（如 YIDAN_DATABASE_URL）和 {SETTINGS_FILE_ENV} 所指的配置文件后重试。") from None
+        raise ConfigError(f"应用配置无效：{exc.errors()[0]['msg']}", hint="检查 YIDAN_ 开头的环境变量（如 YIDAN_DATABASE_URL）后重试。") from None
+
+
+# --- supervision (issue 16): deadlines per finding code, proof behind 销号 --------------------------------
+
+
+class SupervisionSettings(BaseModel):
+    """Default deadlines per finding code (calendar days from the day a round is published) and the
+    attachments a case may carry. The province changes a round's dates on its run page; these are
+    what a round gets when nobody set them. Env: YIDAN_SUPERVISION='{"verify_days": 10}'."""
+
+    verify_days: int = 15  # 核实: days to record a conclusion
+    close_days: dict[str, int] = Field(default_factory=lambda: {"K02": 30})  # 劝返 30 days
+    default_close_days: int = 30
+    close_by_term_end: tuple[str, ...] = ("Z01",)  # 补发 by the end of the round's term
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    attachment_required: tuple[str, ...] = ("K02", "Z01")  # codes that need a file before 销号
+    # publishing waits for every city's approval (counties confirm, cities approve); off: the province may
+    # publish while approvals are still open (they are shown on the approval page either way)
+    publish_needs_approval: bool = False
+    home_visits_per_term: int = 8  # 送教上门: visits expected per child and term (spread evenly over the term)
+
+    @model_validator(mode="after")
+    def _positive(self) -> SupervisionSettings:
+        days = [self.verify_days, self.default_close_days, *self.close_days.values()]
+        if any(d <= 0 for d in days) or self.attachment_max_bytes <= 0:
+            raise ValueError("supervision: 期限天数和附件大小必须大于 0")
+        return self
+
+
+AppSettings.model_rebuild()

@@ -23,6 +23,7 @@ from yidan.cli import (  # noqa: E402,F401,I001,E501
     data_cmds,
     demo_cmd,
     indicator_cmds,
+    inspect_cmds,
     ops_cmds,
     report_cmds,
     run_cmds,

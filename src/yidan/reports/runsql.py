@@ -51,3 +51,17 @@ def rows(con: Any, sql: str, params: list[Any] | None = None) -> list[dict[str, 
     cur = con.execute(sql, params or [])
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def with_due_dates(con: Any, due_dates: Any = None) -> None:
+    """The `findings` view gains `due_date` (text) from an Arrow table (finding_key, due_date) the
+    application passes in; NULL without one (a workbook written outside the application)."""
+    if not has_view(con, "findings"):
+        return
+    con.execute("ALTER VIEW findings RENAME TO findings_without_due")
+    if due_dates is None:
+        con.execute("CREATE VIEW findings AS SELECT *, NULL::VARCHAR AS due_date FROM findings_without_due")
+        return
+    con.register("due_dates_input", due_dates)
+    con.execute("CREATE VIEW findings AS SELECT f.*, d.due_date::VARCHAR AS due_date FROM findings_without_due f "
+                "LEFT JOIN due_dates_input d ON d.finding_key = f.finding_key")

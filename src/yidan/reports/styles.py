@@ -27,6 +27,7 @@ class SheetColumn:
     hidden: bool = False
     max_width: int = 40
     compared: bool = True  # the importer checks it still says what the run says
+    optional: bool = False  # added after workbooks were handed out: a returned one may lack it
     web: bool = False  # held by the web database, not the run: filled only in a workbook the web app writes
 
 
@@ -59,6 +60,8 @@ FINDING_COLUMNS: tuple[SheetColumn, ...] = (
     SheetColumn("detail", "问题说明", kind="long", max_width=32),
     SheetColumn("next_step", "下一步", kind="long", max_width=26),
     SheetColumn("evidence", "佐证", kind="long", max_width=32, compared=False),  # shown reformatted
+    # issue 16: 核实/办结 due date of the case, from the application's deadlines (blank outside it)
+    SheetColumn("due_date", "办理期限", max_width=22, compared=False, optional=True),
     # the team assigned on the web: a workbook written from a run directory (`yidan report`) leaves it empty
     SheetColumn("team", "三帮一小组", kind="long", max_width=24, compared=False, web=True),
     SheetColumn("conclusion", "核实结论", clerk=True, max_width=14),

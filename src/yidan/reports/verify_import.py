@@ -192,8 +192,8 @@ def _read_workbook(path: Path) -> list[dict[str, Any]]:
             without_conclusion.append(name)
             continue
         found += 1
-        # a web-held column (the team) is absent from workbooks written before it: not a changed header
-        missing = [c.header for c in styles.FINDING_COLUMNS if c.header not in where and not c.web]
+        # a web-held column (the team) or one added later (办理期限) is absent from older workbooks: not a changed header
+        missing = [c.header for c in styles.FINDING_COLUMNS if c.header not in where and not c.web and not c.optional]
         for n, raw in enumerate(grid[at + 1:], start=at + 2):
             cell = {c.field: (raw[where[c.header]] if c.header in where and where[c.header] < len(raw) else None)
                     for c in styles.FINDING_COLUMNS}

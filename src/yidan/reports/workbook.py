@@ -23,7 +23,7 @@ from yidan.outfiles import atomic_output, output_dir
 from yidan.reports import styles
 from yidan.reports.cover import cover_figures, region_predicate, run_made_at, write_cover
 from yidan.reports.regions import parent_of, region_name
-from yidan.reports.runsql import connect, rows, sql_literal
+from yidan.reports.runsql import connect, rows, sql_literal, with_due_dates
 from yidan.runs.rundir import RunDir
 from yidan.web.masking import mask_phone
 
@@ -34,18 +34,20 @@ _UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
 
 def write_workbooks(
     run: RunDir, out: Path, level: str = "county", *, regions: list[str] | None = None,
-    teams: dict[str, str] | None = None,
+    teams: dict[str, str] | None = None, due_dates: Any = None,
 ) -> list[Path]:
     """Write one workbook per region of `level` into `out`; returns the paths in region order.
 
     `regions` limits the output to those region codes (a county exporting its own list); `teams`
     maps a finding key to its 三帮一 team as the web database holds it (the web's download).
+    `due_dates`: an Arrow table (finding_key, due_date text) from the application's deadlines.
     """
     if level not in LEVELS:
         raise ConfigError(f"不支持的层级：{level}", hint="层级可选 county（县）、city（市州）、province（省）。")
     run.require_complete()
     out = output_dir(out)
     con = connect(run)
+    with_due_dates(con, due_dates)
     try:
         counties = [
             r["county"]

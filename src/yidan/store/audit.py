@@ -29,6 +29,13 @@ ACTIONS = {
     "api_view_person": "接口查看完整个人信息",
     "end_sessions": "结束账号的会话",
     "unlock_login": "解除登录等待",
+    "download_attachment": "下载案件附件",
+    "set_deadlines": "设置办理期限",
+    "export_supervision": "下载督导排名工作簿",
+    "run_confirm": "县确认比对清单",
+    "run_return": "县退回比对清单",
+    "run_approve": "市州审核比对清单",
+    "inspection_draw": "抽取督导抽查名单",
 }
 
 

@@ -7,7 +7,7 @@ the models). Portable types only: the same schema runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -290,6 +290,107 @@ class Place(Base):
     county: Mapped[str] = mapped_column(String(6), primary_key=True)
     parent: Mapped[str | None] = mapped_column(String(12), default=None)  # county / township / county
     name: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+# --- supervision (issue 16) ------------------------------------------------------------------------------
+
+
+class RunDeadline(Base):
+    """The due dates of one published round for one finding code, set by the province (or the defaults
+    of `SupervisionSettings` written when nobody set them). A case takes the dates of the round that
+    opened it: appearing again in a later round gives it no more time."""
+
+    __tablename__ = "run_deadlines"
+    __table_args__ = (UniqueConstraint("run_pk", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    code: Mapped[str] = mapped_column(String(8))
+    verify_due: Mapped[date]
+    close_due: Mapped[date]
+    set_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Attachment(Base):
+    """A file kept outside the database (under the data directory) by its SHA-256 and a random name.
+
+    `case_id` ties it to a case (复学证明, 送教记录, 补发凭证, 照片); `purpose` says what it proves."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), default=None, index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(255))  # the uploader's name, cleaned, for display only
+    stored_name: Mapped[str] = mapped_column(String(96))  # <sha256>.<ext>, relative to the store's folder
+    media_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RunApproval(Base):
+    """Where a run's list stands in one region before publishing (DHIS2-like): a county confirms its
+    list or returns it with a reason, the city approves once all its counties confirmed, the province
+    publishes. `region` is a county (confirmed | returned) or a city (approved)."""
+
+    __tablename__ = "run_approvals"
+    __table_args__ = (UniqueConstraint("run_pk", "region"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    region: Mapped[str] = mapped_column(String(6))
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InspectionItem(Base):
+    """One sampled child on an inspector's list (国检-style sample drawn in the application); the
+    inspector sees and records only the items assigned to them."""
+
+    __tablename__ = "inspection_items"
+    __table_args__ = (Index("ix_inspection_items_inspector", "inspector_id", "run_pk"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    inspector_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    seed: Mapped[int]
+    person_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(64), default=None)
+    county: Mapped[str] = mapped_column(String(6))
+    township: Mapped[str | None] = mapped_column(String(12), default=None)
+    village: Mapped[str | None] = mapped_column(String(12), default=None)
+    household_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    head_name: Mapped[str | None] = mapped_column(String(64), default=None)
+    phone: Mapped[str | None] = mapped_column(String(32), default=None)
+    place: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[str | None] = mapped_column(Text, default=None)
+    result: Mapped[str | None] = mapped_column(String(8), default=None)  # 无问题 | 有问题
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class HomeVisit(Base):
+    """One 送教上门 visit to a HOME_TEACHING child (date, teacher, content, duration)."""
+
+    __tablename__ = "home_visits"
+    __table_args__ = (Index("ix_home_visits_person_term", "person_id", "term"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(32))
+    county: Mapped[str] = mapped_column(String(6))
+    term: Mapped[str] = mapped_column(String(16))
+    visited_on: Mapped[date]
+    teacher: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+    minutes: Mapped[int]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 # --- job queue (issue 22): runs, publishing and report generation taken by workers under a lease ---------
 
 JOB_STATES: dict[str, str] = {"queued": "排队中", "running": "执行中", "done": "已完成", "failed": "失败"}

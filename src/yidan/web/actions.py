@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from yidan.contract.codes import CLOSURE_REQUEST
 from yidan.store.crud import cases as crud
 from yidan.store.models import Case, User
 from yidan.web.deps import CASE_WORKERS, CLOSURE_CONFIRMERS, LINK_REVIEWERS
@@ -120,5 +121,10 @@ ACTIONS: dict[str, Action] = {
 }
 
 
-def apply(session: Session, *, name: str, case: Case, user: User, payload: Any) -> Case:
+def apply(session: Session, *, name: str, case: Case, user: User, payload: Any,
+          attachment_codes: tuple[str, ...] = ()) -> Case:
+    """`attachment_codes`: codes whose 销号 needs a file first (settings: supervision.attachment_required)."""
+    if name == CLOSURE_REQUEST:
+        return crud.request_closure(session, case=case, user=user, expected_version=payload.version, note=payload.note,
+                                    attachment_codes=attachment_codes)
     return ACTIONS[name].call(session, case, user, payload)

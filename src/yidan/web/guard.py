@@ -44,9 +44,12 @@ def body_limit(settings: AppSettings, method: str, path: str) -> int:
         return settings.max_workbook_bytes
     if method == "POST" and path == "/runs":
         return settings.max_run_upload_bytes
+    if method == "POST" and ATTACHMENT_UPLOAD.match(path):  # the file (Base64 in the API's JSON) and a few fields
+        return settings.supervision.attachment_max_bytes * 4 // 3 + 64 * 1024
     return settings.max_body_bytes
 
 
+ATTACHMENT_UPLOAD = re.compile(r"^/(?:api/)?cases/\d+/attachments$")
 # row ids in paths are positive INTEGER columns (32 bits on PostgreSQL)
 ROW_ID = re.compile(r"^/(?:api/)?(?:cases|runs|admin/users)/(-?\d+)(?:/|$)")
 INT32_MAX = 2**31 - 1

@@ -21,6 +21,7 @@ from yidan.contract.codes import case_rule
 from yidan.contract.link_decisions import DECISIONS
 from yidan.contract.outputs import POVERTY_LAST, POVERTY_ORDER
 from yidan.errors import NotFoundError
+from yidan.store import attachments, deadlines
 from yidan.store.errors import ActionError, ConflictError
 from yidan.store.models import CASE_STATES, Case, CaseEvent, LinkDecision, Run, User, utcnow
 
@@ -42,6 +43,8 @@ class CaseFilter:
     id_query: str | None = None  # a full or partial ID typed by a user who may see IDs
     page: int = 1
     per_page: int = 50
+    due: str | None = None  # overdue | soon (store/deadlines.py)
+    sort: str | None = None  # "due": soonest and most overdue first
 
 
 def in_region(region: str):  # type: ignore[no-untyped-def]
@@ -84,12 +87,14 @@ def list_cases(session: Session, *, region: str, filters: CaseFilter) -> tuple[l
     if f.q:
         by_name = Case.name.contains(f.q, autoescape=True)
         stmt = stmt.where(by_name | (Case.finding_key == f.q) if f.q_keys else by_name)
+    stmt, by_due = deadlines.apply_due(stmt, due=f.due, sort=f.sort)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     page = max(1, f.page)
     # not shown in lists; the person record is (head, phone, place and school names: issue 14)
     heavy = (defer(Case.link), defer(Case.team), defer(Case.evidence))
     rows = session.scalars(
-        stmt.options(*heavy).order_by(priority_rank(), Case.county, Case.township, Case.code, Case.id)
+        (stmt if by_due else stmt.order_by(priority_rank(), Case.county, Case.township, Case.code, Case.id))
+        .options(*heavy)
         .offset((page - 1) * f.per_page).limit(f.per_page)
     )
     return list(rows), int(total)
@@ -238,7 +243,9 @@ def mark_returned(session: Session, *, case: Case, user: User, expected_version:
     return case
 
 
-def request_closure(session: Session, *, case: Case, user: User, expected_version: int, note: str = "") -> Case:
+def request_closure(session: Session, *, case: Case, user: User, expected_version: int, note: str = "",
+                    attachment_codes: tuple[str, ...] = ()) -> Case:
+    """`attachment_codes`: codes whose 销号 needs a file first (settings: supervision.attachment_required)."""
     _begin(case, expected_version, codes.CLOSURE_REQUEST)
     rule = case_rule(case.code)
     note = note.strip()
@@ -249,6 +256,7 @@ def request_closure(session: Session, *, case: Case, user: User, expected_versio
     if rule.close_needs_note and not note:
         raise ActionError(f"{case.code} {case.label}案件销号须填写说明，本次销号申请未保存。",
                           hint="在说明中写明补发、追回或核实的情况（时间、金额、经办单位）。")
+    attachments.require_for_closure(session, case=case, codes=attachment_codes)
     if rule.city_confirms:
         case.state = "closure_requested"
         case.closure_requested_by = user.id

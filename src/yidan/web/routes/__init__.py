@@ -9,9 +9,12 @@ from yidan.web.routes import (
     pages_auth,
     pages_cases,
     pages_dashboard,
+    pages_home_teaching,
     pages_indicators,
+    pages_inspection,
     pages_places,
     pages_runs,
+    pages_supervision,
     pages_visits,
     pages_workbook,
 )
@@ -30,4 +33,6 @@ ROUTERS = (
     pages_places.router,  # issue 21
     *ops_routes.ROUTERS,  # issue 22: retry a failed run, /readyz
     api_indicators.router,
+    pages_supervision.router, pages_supervision.api_router,  # issue 16: deadlines and attachments
+    pages_inspection.router, pages_home_teaching.router,  # issue 16: inspection samples, 送教上门
 )

@@ -5,15 +5,15 @@ role rules as the pages, the same action models and services. Every body is buil
 a `CaseView` (web/masking.py): masked for everyone, full only from `/full`, which is audited.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from yidan.contract.outputs import NEXT_STEPS
-from yidan.store import audit
+from yidan.store import audit, deadlines
 from yidan.store.crud import cases as crud
 from yidan.store.errors import ConflictError
 from yidan.web.actions import ACTIONS, Action, apply
@@ -31,6 +31,7 @@ from yidan.web.deps import (
 from yidan.web.masking import CaseView
 from yidan.web.render import place
 from yidan.web.routes.pages_cases import FilterDep
+from yidan.web.supervision import case_extras, required_codes
 
 router = APIRouter(prefix="/api", tags=["cases"])
 
@@ -68,6 +69,22 @@ class CaseOut(BaseModel):
     place: str = ""  # 户籍地 as names: 县 乡镇 村
     school_name: str | None = None
     next_step: str | None = None
+    # supervision (issue 16): what falls due next, none once closed
+    due_kind: str | None = Field(None, description="verify：核实期限；close：办结期限；已办结为空")
+    due_date: date | None = None
+    days_left: int | None = Field(None, description="距期限天数，负数为已超期天数")
+    overdue: bool = False
+
+
+class AttachmentOut(BaseModel):
+    id: int
+    purpose: str
+    filename: str
+    media_type: str
+    size: int
+    sha256: str
+    uploaded_at: datetime
+    url: str
 
 
 class CaseDetailOut(CaseOut):
@@ -76,6 +93,7 @@ class CaseDetailOut(CaseOut):
     link: dict[str, Any]
     team: list[dict[str, str]]
     events: list[EventOut]
+    attachments: list[AttachmentOut] = []
 
 
 class CaseListOut(BaseModel):
@@ -94,24 +112,31 @@ def _out(view: CaseView) -> dict[str, Any]:
     return data
 
 
-def _detail(view: CaseView) -> CaseDetailOut:
-    return CaseDetailOut(**_out(view), evidence=view.evidence, person=view.person, link=view.link, team=view.team,
+def _detail(view: CaseView, extras: dict[str, Any]) -> CaseDetailOut:
+    """`extras`: the case's due date and attachments (web/supervision.py), names masked like the history."""
+    due = extras["due"].as_dict() if extras.get("due") else {}
+    files = [AttachmentOut(**a, url=f"/api/cases/{view.id}/attachments/{a['id']}") for a in extras.get("attachments", [])]
+    return CaseDetailOut(**_out(view), **due, evidence=view.evidence, person=view.person, link=view.link,
+                         team=view.team, attachments=files,
                          events=[EventOut(at=e.at, actor=e.actor, kind=e.kind, summary=e.summary) for e in view.events])
 
 
 @router.get("/cases", dependencies=allow(*ALL_ROLES), response_model=CaseListOut, name="api_cases")
 def api_cases(session: SessionDep, region: RegionScope, filters: FilterDep, masker: MaskerDep) -> CaseListOut:
     """本地区的问题清单（身份证号已脱敏，问题编号不含身份证号），可按问题代码、乡镇、村、学校、案件状态筛选；
-    可查看完整信息的角色还可按完整或部分身份证号（id_number）查询。"""
+    可查看完整信息的角色还可按完整或部分身份证号（id_number）查询；due=overdue（已超期）或 soon（7 天内到期）
+    按期限筛选，sort=due 按期限排序（超期最久的在前）。"""
     rows, total = crud.list_cases(session, region=region, filters=filters)
+    dues = deadlines.dues_for(session, rows)
     return CaseListOut(total=total, page=filters.page,
-                       items=[CaseOut(**_out(CaseView.of(c, masker, with_details=False))) for c in rows])
+                       items=[CaseOut(**_out(CaseView.of(c, masker, with_details=False)),
+                                      **(dues[c.id].as_dict() if c.id in dues else {})) for c in rows])
 
 
 @router.get("/cases/{case_id}", dependencies=allow(*ALL_ROLES), response_model=CaseDetailOut, name="api_case")
-def api_case(case: CaseInScope, masker: MaskerDep) -> CaseDetailOut:
-    """一个案件：儿童、证据、匹配说明和全部处理记录（身份证号、电话已脱敏）。"""
-    return _detail(CaseView.of(case, masker))
+def api_case(request: Request, session: SessionDep, case: CaseInScope, masker: MaskerDep) -> CaseDetailOut:
+    """一个案件：儿童、证据、匹配说明、期限、附件和全部处理记录（身份证号、电话已脱敏）。"""
+    return _detail(CaseView.of(case, masker), case_extras(request, session, case))
 
 
 @router.get("/cases/{case_id}/full", dependencies=allow(*REVEALERS), response_model=CaseDetailOut,
@@ -120,23 +145,24 @@ def api_case_full(request: Request, session: SessionDep, user: CurrentUser, case
     """查看一个案件的完整信息（完整身份证号、电话）：每次调用都记入审计日志。"""
     audit.record(session, user=user, action="api_view_person", target=case.person_id,
                  detail=f"案件 {case.id} {case.code}")
-    return _detail(CaseView.of(case, masker_for(request, full=True)))
+    return _detail(CaseView.of(case, masker_for(request, full=True)), case_extras(request, session, case))
 
 
 def _register(action: Action) -> None:
     model = action.model
 
-    def endpoint(session: SessionDep, user: CurrentUser, case: CaseInScope, masker: MaskerDep,
+    def endpoint(request: Request, session: SessionDep, user: CurrentUser, case: CaseInScope, masker: MaskerDep,
                  payload: model) -> CaseDetailOut:  # type: ignore[valid-type]
         try:
-            updated = apply(session, name=action.name, case=case, user=user, payload=payload)
+            updated = apply(session, name=action.name, case=case, user=user, payload=payload,
+                            attachment_codes=required_codes(request))
         except ConflictError:
             session.rollback()
             raise
         session.flush()
         fresh = crud.get_case(session, case_id=updated.id, region=user.region)
         session.refresh(fresh)
-        return _detail(CaseView.of(fresh, masker))
+        return _detail(CaseView.of(fresh, masker), case_extras(request, session, fresh))
 
     endpoint.__name__ = f"api_case_{action.name.replace('-', '_')}"
     endpoint.__doc__ = f"{action.label}（需带上看到的 version；版本不一致时返回 409）。"

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from yidan.errors import ConfigError
 from yidan.identity.terms import parse_term
-from yidan.store import audit
+from yidan.store import approvals, audit, deadlines
 from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
 from yidan.store.crud import stats
@@ -150,7 +150,9 @@ def api_run_publish(request: Request, session: SessionDep, user: CurrentUser, ru
     """发布一次已完成的比对：问题线索转为案件；比对覆盖范围内（县、学期、是否含资助数据）消失的未办结案件数据销号。
     数据销号数超过阈值时须带 confirm=true（先用 GET /api/runs/{run_pk}/preview 核对）。已发布的比对不可更改。"""
     threshold = _threshold(request)
+    approvals.require_for_publish(session, run=run, enabled=request.app.state.settings.supervision.publish_needs_approval)
     result = publish_run(session, run=run, user=user, confirm=confirm, threshold=threshold)
+    deadlines.ensure(session, settings=request.app.state.settings.supervision)  # the round's default due dates
     coverage = (run.totals or {}).get("coverage", {})
     return PublishOut(published=True, **asdict(result), coverage=coverage, threshold=threshold,
                       needs_confirmation=False)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from yidan.contract.codes import case_rule
-from yidan.store import audit
+from yidan.store import audit, deadlines
 from yidan.store.crud import cases as crud
 from yidan.store.crud import places
 from yidan.store.errors import ActionError, ConflictError
@@ -29,16 +29,17 @@ from yidan.web.masking import CaseView, Masker, may_reveal
 from yidan.web.render import render
 from yidan.web.review import review
 from yidan.web.security import check_csrf
+from yidan.web.supervision import DuesReady, case_extras, due_filter, required_codes
 from yidan.web.validation import clamp_page
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
 
 def case_filter(
-    user: CurrentUser,
+    user: CurrentUser, _dues: DuesReady,
     code: str | None = None, township: str | None = None, village: str | None = None, school_code: str | None = None,
     state: str | None = None, q: str | None = None, county: str | None = None, page: int = 1,
-    id_number: str | None = None,
+    id_number: str | None = None, due: str | None = None, sort: str | None = None,
 ) -> crud.CaseFilter:
     def clean(v: str | None) -> str | None:
         return v.strip() or None if v else None
@@ -50,7 +51,8 @@ def case_filter(
         id_query = crud.check_id_query(id_query)
     return crud.CaseFilter(code=clean(code), township=clean(township), village=clean(village),
                            school_code=clean(school_code), state=clean(state), q=clean(q), county=clean(county),
-                           page=clamp_page(page), id_query=id_query, q_keys=may_reveal(user.role))
+                           page=clamp_page(page), id_query=id_query, q_keys=may_reveal(user.role),
+                           due=due_filter(clean(due)), sort="due" if clean(sort) == "due" else None)
 
 
 FilterDep = Annotated[crud.CaseFilter, Depends(case_filter)]
@@ -61,6 +63,7 @@ def cases_page(request: Request, session: SessionDep, user: CurrentUser, region:
                masker: MaskerDep):
     rows, total = crud.list_cases(session, region=region, filters=filters)
     ctx: dict[str, Any] = {"rows": [CaseView.of(c, masker, with_details=False) for c in rows], "total": total,
+                           "dues": deadlines.dues_for(session, rows),
                            "f": filters, "pages": max(1, -(-total // filters.per_page)),
                            "id_search": may_reveal(user.role)}
     if request.headers.get("hx-request") and request.headers.get("hx-target") == "case-rows":
@@ -109,7 +112,7 @@ def case_page(request: Request, session: Any, user: User, case: Case, *, error: 
            "can": {name: user.role in a.roles and name in rule.actions for name, a in ACTIONS.items()},
            "can_reveal": may_reveal(user.role), "rule": rule, "typed": typed or {},
            "review_view": _review(case, masker) if case.code == "K05" else None,
-           "team_roles": crud.TEAM_ROLES}
+           "team_roles": crud.TEAM_ROLES, **case_extras(request, session, case)}
     return render(request, "case.html", ctx, status_code)
 
 
@@ -140,7 +143,8 @@ def _register(action: Action) -> None:
     def endpoint(request: Request, session: SessionDep, user: CurrentUser, case: CaseInScope,
                  payload: Annotated[model, Form()]):  # type: ignore[valid-type]
         try:
-            apply(session, name=action.name, case=case, user=user, payload=payload)
+            apply(session, name=action.name, case=case, user=user, payload=payload,
+                  attachment_codes=required_codes(request))
         except (ConflictError, ActionError) as exc:
             session.rollback()
             fresh = crud.get_case(session, case_id=case.id, region=user.region)

@@ -11,6 +11,7 @@ from yidan.store.regions import child_length, names_in
 from yidan.web.deps import ALL_ROLES, CurrentUser, RegionParam, SessionDep, allow, masker_for
 from yidan.web.render import render
 from yidan.web.security import check_csrf
+from yidan.web.supervision import reminders
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
@@ -30,4 +31,5 @@ def dashboard_page(request: Request, session: SessionDep, user: CurrentUser, reg
         "case_states": case_crud.state_counts(session, region=region),
         "names": names_in(session, region=region) if len(region) >= 6 else {},
         "alerts": alerts_for(session, region=region), "masker": masker_for(request),  # issue 22: intake alerts
+        **reminders(request, session, region=region),  # issue 16: due this week, returned, overdue by county
     })

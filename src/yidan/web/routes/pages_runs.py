@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from yidan.errors import NotFoundError, RunError
 from yidan.identity.terms import parse_term
 from yidan.runs.rundir import RunDir
-from yidan.store import audit
+from yidan.store import approvals, audit, deadlines
 from yidan.store.crud import runs as run_crud
 from yidan.store.errors import ActionError
 from yidan.store.publish import preview_publish, publish_run
@@ -134,12 +134,15 @@ def run_progress(request: Request, run: RunInScope):
 def run_publish(request: Request, session: SessionDep, user: CurrentUser, run: RunInScope,
                 confirm: Annotated[str, Form()] = ""):
     try:
+        approvals.require_for_publish(session, run=run,
+                                      enabled=request.app.state.settings.supervision.publish_needs_approval)
         result = publish_run(session, run=run, user=user, confirm=confirm in ("1", "true", "on", "yes"),
                              threshold=int(request.app.state.settings.publish_confirm_threshold))
     except ActionError as exc:
         session.rollback()
         return render(request, "run.html", {**_run_context(request, session, run), "error": exc.message,
                                             "hint": exc.hint}, 400)
+    deadlines.ensure(session, settings=request.app.state.settings.supervision)  # the round's default due dates
     return RedirectResponse(f"/runs/{run.id}?opened={result.opened}&resolved={result.resolved}", status_code=303)
 
 

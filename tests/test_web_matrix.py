@@ -104,6 +104,10 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/dashboard/{region}"): ALL,
     ("GET", "/api/link-decisions"): ADMIN,
     ("GET", "/places/{kind}"): ALL,  # issue 21: filter menus, inside the region
+    # indicators (issue 17): every role, inside its region
+    ("GET", "/indicators/{region}"): ALL,
+    ("GET", "/indicators/{region}/form.xlsx"): ALL,
+    ("GET", "/api/indicators/{region}"): ALL,
     # supervision (issue 16): a round's due dates, the files behind a case
     ("GET", "/runs/{run_pk}/deadlines"): PROVINCE,
     ("POST", "/runs/{run_pk}/deadlines"): ADMIN,

@@ -316,6 +316,9 @@ def engine_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[E
     with eng.begin() as c:
         c.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     yield eng
+    # each module importing these fixtures holds its own session-wide schema and pool: close the pool's
+    # idle connections after each test, or thirty modules' pools exhaust the server's max_connections
+    eng.dispose()
 
 
 @dataclass

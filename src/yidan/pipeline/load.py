@@ -87,11 +87,15 @@ def load_inputs(ctx: RunContext) -> None:
     register_tables(ctx)
 
 
+# tables a step reads only where they are (the indicators' inputs; other target lists: `ctx.has("targets")`)
+_OPTIONAL_TABLES = (*INDICATOR_TABLES, "targets")
+
+
 def register_tables(ctx: RunContext) -> None:
     """Make the loaded tables known to the steps."""
     backend = ctx.engine.ibis
     for name in (*LOAD_ORDER, "rejects"):
-        if name in INDICATOR_TABLES:  # read by the indicators only, never by a step: where they are
+        if name in _OPTIONAL_TABLES:  # read by the indicators or checked by `ctx.has`: where they are
             try:
                 ctx.tables[name] = backend.table(name)
             except TableNotFound:  # a context built without them (tests, older callers)

@@ -139,10 +139,14 @@ def _write_places(wb: Any, fmt: dict[str, Any], con: Any, county: str, term: str
             SELECT township AS t, village AS v, count(*) FILTER (WHERE family = 'schooling') AS fs,
                    count(*) FILTER (WHERE family = 'aid') AS fa, count(*) FILTER (WHERE family = 'quality') AS fq
             FROM findings WHERE county = {c} GROUP BY ALL),
-        names_t AS (SELECT hukou_township AS t, max(township_name) AS tn FROM persons
-                    WHERE hukou_county = {c} GROUP BY ALL),
-        names_v AS (SELECT hukou_village AS v, max(village_name) AS vn FROM persons
-                    WHERE hukou_county = {c} GROUP BY ALL),
+        names_t AS (SELECT t, max(tn) AS tn FROM (
+                        SELECT hukou_township AS t, township_name AS tn FROM persons WHERE hukou_county = {c}
+                        UNION ALL  -- a finding of this county about a child of another (Z02's second payer, Z10)
+                        SELECT township, township_name FROM findings WHERE county = {c}) GROUP BY ALL),
+        names_v AS (SELECT v, max(vn) AS vn FROM (
+                        SELECT hukou_village AS v, village_name AS vn FROM persons WHERE hukou_county = {c}
+                        UNION ALL
+                        SELECT village, village_name FROM findings WHERE county = {c}) GROUP BY ALL),
         j AS (SELECT coalesce(kids.t, f.t) AS t, coalesce(kids.v, f.v) AS v, coalesce(n, 0) AS n, coalesce(k, 0) AS k,
                      coalesce(pr, 0) AS pr, coalesce(o, 0) AS o, coalesce(ko, 0) AS ko, coalesce(fs, 0) AS fs,
                      coalesce(fa, 0) AS fa, coalesce(fq, 0) AS fq

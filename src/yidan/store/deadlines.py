@@ -17,6 +17,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, case, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from yidan.contract.codes import FINDING_CODES
@@ -110,13 +112,16 @@ def ensure(session: Session, *, settings: SupervisionSettings) -> int:
     it too, so a round published another way still has dates). Returns the rounds written."""
     have = select(RunDeadline.run_pk).distinct()
     missing = list(session.scalars(select(Run).where(Run.status == "published", Run.id.not_in(have))))
+    rows = []
     for run in missing:
         published = local_day(run.published_at)
         for code in FINDING_CODES:
             verify, close = default_dates(code=code, published=published, term=run.term, settings=settings)
-            session.add(RunDeadline(run_pk=run.id, code=code, verify_due=verify, close_due=close))
-    if missing:
-        session.flush()
+            rows.append({"run_pk": run.id, "code": code, "verify_due": verify, "close_due": close})
+    if rows:  # several requests may write the defaults at once: the first wins, the others change nothing
+        dialect = session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(insert(RunDeadline).values(rows).on_conflict_do_nothing(index_elements=["run_pk", "code"]))
     return len(missing)
 
 

@@ -51,6 +51,8 @@ def place(county: str | None, township: str | None = None, village: str | None =
     """户籍地 as names: county from the division table, township and village from the registry's names
     (carried on the person); a code is shown only where no name exists."""
     p = person or {}
+    # the county of the place itself: a case of the paying county may concern a child registered elsewhere
+    county = (township or village or "")[:6] or county
     parts = [region_name(county) if county else ""]
     if township:
         parts.append(p.get("township_name") or township)

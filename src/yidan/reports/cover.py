@@ -156,8 +156,10 @@ def write_cover(ws: Any, fmt: dict[str, Any], run: RunDir, fig: CoverFigures, *,
     if ages:
         ws.write_row(r, 2, [sum(v.get(a, 0) for v in fig.by_age.values()) for a in AGE_GROUPS], fmt["int"])
     r += 1
-    ws.write_string(r, 0, "注：“学籍未匹配”只计义务教育年龄儿童（即 K01）；3–5 岁无学籍为“未入园”，16–18 岁为“非义务教育阶段未在校”。",
-                    fmt["note"])
+    last = 1 + (len(AGE_GROUPS) if ages else 0)  # across the table: a note in one wrapped cell overprints the total
+    ws.merge_range(r, 0, r, last, "注：“学籍未匹配”只计义务教育年龄儿童（即 K01）；3–5 岁无学籍为“未入园”，"
+                   "16–18 岁为“非义务教育阶段未在校”。", fmt["note"])
+    ws.set_row(r, 30)
     r += 2
     if fig.groups:
         ws.write_string(r, 0, "按人员类别和脱贫状态（未脱贫、返贫优先）", fmt["subtitle"])

@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from web_fixtures import (  # noqa: F401 - fixtures
+    ANY_ID,
+    ANY_MOBILE,
     Env,
     browser_login,
     engine_fixture,
@@ -154,8 +156,6 @@ def test_the_birth_date_of_the_person_is_hidden_in_each_way_text_writes_it() -> 
 
 # --- a real run (the pipeline's own evidence), published and read by every role --------------------------
 
-_ANY_ID = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
-_ANY_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 
 def _publish_real(env: Env, tiny_run: Any) -> tuple[User, list[str]]:
@@ -202,6 +202,6 @@ def test_the_inspector_and_the_analyst_never_receive_a_full_id_or_phone_from_a_r
             bodies += [api.get(f"/api/cases/{cid}").text, page.get(f"/cases/{cid}").text]
         births = {f"{i[6:10]}-{i[10:12]}-{i[12:14]}" for i in ids}  # with a masked ID, the whole ID
         for body in bodies:
-            assert not [i for i in ids if i in body] and not _ANY_ID.findall(body), role
+            assert not [i for i in ids if i in body] and not ANY_ID.findall(body), role
             assert not [b for b in births if b in body], role
-            assert not [p for p in phones if p in body] and not _ANY_MOBILE.findall(body), role
+            assert not [p for p in phones if p in body] and not ANY_MOBILE.findall(body), role

@@ -17,7 +17,6 @@ the province analyst and the inspector cannot call.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -25,6 +24,8 @@ from sqlalchemy import select, update
 from starlette.routing import Mount
 
 from web_fixtures import (  # noqa: F401 - fixtures
+    ANY_ID,
+    ANY_MOBILE,
     COUNTY_A,
     COUNTY_B,
     Env,
@@ -184,14 +185,12 @@ FULL_DATA = {("POST", "/cases/{case_id}/full"), ("GET", "/api/cases/{case_id}/fu
              ("GET", "/api/link-decisions"), ("GET", "/audit"), ("GET", "/audit.csv"), ("GET", "/workbook/download")}
 PHONE = "13812345678"  # the registry phone of the children of COUNTY_A
 TEAM_PHONE, NOTE_PHONE = "13698765432", "0731-84561234"
-_ANY_ID = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
-_ANY_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 
 def leaks(text: str, ids: set[str]) -> list[str]:
     """Full IDs (of the fixture, or any 18-character number) and phones found in a body."""
-    found = [i for i in ids if i in text] + _ANY_ID.findall(text)
-    found += [p for p in (PHONE, TEAM_PHONE, NOTE_PHONE) if p in text] + _ANY_MOBILE.findall(text)
+    found = [i for i in ids if i in text] + ANY_ID.findall(text)
+    found += [p for p in (PHONE, TEAM_PHONE, NOTE_PHONE) if p in text] + ANY_MOBILE.findall(text)
     return found
 
 

@@ -18,6 +18,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from web_fixtures import (  # noqa: F401 - fixtures
+    ANY_ID,
+    ANY_MOBILE,
     COUNTIES,
     COUNTY_A,
     COUNTY_A2,
@@ -57,8 +59,6 @@ CHILDREN = {"43": {"4301": {COUNTY_A, COUNTY_A2}, "4305": {COUNTY_B}},
             PROVINCE_2: {"3601": {COUNTY_C, COUNTY_C2}}, "3601": {COUNTY_C: {COUNTY_C}, COUNTY_C2: {COUNTY_C2}}}
 PLACES = ("43", "4301", "4305", PROVINCE_2, "3601", *COUNTIES, *PROVINCE_2_COUNTIES)
 PHONE = "13912340000"  # a phone put on every case's person (the run carries none until issue 14)
-_ANY_ID = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
-_ANY_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 
 def _children() -> list[dict]:
@@ -242,7 +242,7 @@ def test_masked_roles_receive_no_full_id_or_phone_in_any_body(env: Env, world) -
                 assert r.status_code == 200, (name, where)
                 bodies[where] = r.text
         for where, body in bodies.items():
-            found = [i for i in ids if i in body] + _ANY_ID.findall(body) + _ANY_MOBILE.findall(body)
+            found = [i for i in ids if i in body] + ANY_ID.findall(body) + ANY_MOBILE.findall(body)
             assert PHONE not in body and found == [], (name, where, sorted(set(found))[:3])
         # the masked forms are there: the case is recognisable, not emptied
         some = mine[0]

@@ -353,6 +353,14 @@ def make_user(env: Env, username: str, role: str, region: str, password: str = P
                                  region=region, display_name=username)
 
 
+# A whole ID number or mobile number standing on its own in a response body.  Bounded by anything but a
+# hex digit or letter: CSRF tokens (64 hex) and pseudonymous person keys (P + 12 hex) are random per run
+# and now and then hold a run of 11 or 18 decimal digits, which is not a leak (a plain digit boundary made
+# the leak tests fail about one run in ten).  "G" + ID (a 学籍号) and an ID inside Chinese text still match.
+ANY_ID = re.compile(r"(?<![0-9A-Fa-f])\d{17}[\dXx](?![0-9A-Za-z])")
+ANY_MOBILE = re.compile(r"(?<![0-9A-Fa-f])1[3-9]\d{9}(?![0-9A-Za-z])")
+
+
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

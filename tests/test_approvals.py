@@ -67,6 +67,7 @@ def test_counties_confirm_or_return_cities_approve_and_only_then_the_province_pu
     assert _post(b, f"/runs/{run_pk}/approval/confirm").status_code == 303
     assert _post(shaoyang, f"/runs/{run_pk}/approval/approve").status_code == 303
     assert _post(province, f"/runs/{run_pk}/publish").status_code == 303
+    env.app.state.worker.wait(run_pk, timeout=60)  # the publish is a job the worker takes
 
     locked = _post(a, f"/runs/{run_pk}/approval/return", reason="晚了")
     assert locked.status_code == 400 and "已发布，已锁定" in locked.text

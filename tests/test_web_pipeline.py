@@ -44,6 +44,7 @@ def _run_and_publish(app, admin: TestClient, folder: Path) -> int:  # type: igno
         run = run_crud.get_run(s, run_pk=run_pk, region="43")
         assert run.status == "complete", run.error
     assert admin.post(f"/runs/{run_pk}/publish", data={"csrf_token": admin.csrf}).status_code == 303
+    app.state.worker.wait(run_pk, timeout=600)  # the publish is a job the worker takes
     return run_pk
 
 

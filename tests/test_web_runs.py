@@ -57,6 +57,7 @@ def test_the_province_uploads_inputs_starts_a_run_watches_it_and_publishes_it(en
     page = client.get(f"/runs/{run_pk}").text
     assert "发布比对结果" in page and "学籍未匹配" in page
     assert client.post(f"/runs/{run_pk}/publish", data={"csrf_token": client.csrf}).status_code == 303
+    _wait(env, run_pk)  # the publish is a job the worker takes
     with session_scope(env.sessions()) as s:
         assert s.scalar(select(func.count()).select_from(Case)) == len(COUNTIES) * len(CODES)  # one case per child
     again = client.post(f"/runs/{run_pk}/publish", data={"csrf_token": client.csrf})

@@ -4,6 +4,7 @@ lock, dependent filter menus and typeahead, light list pages, and the multi-proc
 from __future__ import annotations
 
 import io
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -72,6 +73,67 @@ def test_ten_simultaneous_downloads_of_one_workbook_build_it_once_for_that_count
     other = browser_login(env, "other").get("/workbook/download")
     assert other.status_code == 200 and theirs <= _cells(other.content) and not mine & _cells(other.content)
     assert builds == [[COUNTY_A], [COUNTY_B]]
+
+
+def test_publishing_from_the_run_page_is_a_job_that_then_prebuilds_each_countys_workbook(
+        env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yidan.reports
+    from sqlalchemy import func, select
+
+    from web_fixtures import write_run
+    from yidan.jobs import worker as job_worker
+    from yidan.store.crud import runs as run_crud
+    from yidan.store.db import session_scope
+    from yidan.store.models import Case
+
+    admin = make_user(env, "admin", "province_admin", "43")
+    make_user(env, "clerk", "county", COUNTY_A)
+    rd = write_run(tmp_path / "r1", run_id="r1", findings=fixture_findings(COUNTY_A) + fixture_findings(COUNTY_B))
+    with session_scope(env.sessions()) as s:
+        run = run_crud.create_run(s, path=str(rd.path), region="43", started_by=admin.id, status="complete")
+        run.run_id, run.term, run_pk = "r1", rd.term, run.id
+    release = threading.Event()
+    real_publish = job_worker.HANDLERS["publish"]
+
+    def held(*args: Any) -> Any:  # the worker waits until the test has looked at the page
+        release.wait(30)
+        return real_publish(*args)
+
+    monkeypatch.setitem(job_worker.HANDLERS, "publish", held)
+    province = browser_login(env, "admin")
+    r = province.post(f"/runs/{run_pk}/publish", data={"csrf_token": province.csrf}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/runs/{run_pk}"
+    # the request has returned and nothing is published yet: the page shows the job, and a second click is refused
+    with session_scope(env.sessions()) as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 0
+    page = province.get(f"/runs/{run_pk}").text
+    assert '<strong id="run-status">发布中</strong>' in page and 'id="form-publish"' not in page
+    again = province.post(f"/runs/{run_pk}/publish", data={"csrf_token": province.csrf})
+    assert again.status_code == 400 and "正在发布中" in again.text
+    builds: list[Any] = []
+    real_write = yidan.reports.write_workbooks
+    monkeypatch.setattr(yidan.reports, "write_workbooks",
+                        lambda *a, **kw: builds.append((kw.get("level"), kw.get("regions"))) or real_write(*a, **kw))
+    release.set()
+    env.app.state.worker.wait(run_pk, timeout=60)  # the publish, then the workbooks job it queued
+    page = province.get(f"/runs/{run_pk}").text
+    assert '<strong id="run-status">已发布</strong>' in page and 'id="publish-done"' in page
+    assert "各县、市州工作簿已预先生成" in page
+    with session_scope(env.sessions()) as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == len(fixture_findings(COUNTY_A)) * 2
+    log = province.get("/audit", params={"username": "admin"}).text
+    assert re.search(r"<td>admin</td><td>43</td><td>提交发布比对</td>", log)
+    assert re.search(r"<td>admin</td><td>43</td><td>发布比对（案件已生成）</td>", log)
+    # every county's and city's workbook was built by the job, one region at a time
+    assert sorted(builds) == sorted([("county", [COUNTY_A]), ("county", [COUNTY_B]),
+                                     ("city", [COUNTY_A[:4] + "00"]), ("city", [COUNTY_B[:4] + "00"])])
+    clerk = browser_login(env, "clerk")
+    assert "已在发布后预先生成" in clerk.get("/workbook").text
+    download = clerk.get("/workbook/download")
+    assert download.status_code == 200 and download.headers["x-yidan-workbook"] == "prebuilt"
+    assert len(builds) == 4  # the download read the file the job wrote
+    mine = {f["finding_key"] for f in fixture_findings(COUNTY_A)}
+    assert mine <= _cells(download.content)
 
 
 # --- password hashing for a server ----------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 `yidan worker` runs one `QueueWorker` in the foreground; `yidan serve` on SQLite runs one in a thread of
 the web process (mode "inprocess"). Runs are executed by the web application's `RunWorker` (the same
-service as `yidan run`); publishing calls `yidan.store.publish.publish_run` unchanged.
+service as `yidan run`); publishing calls `yidan.jobs.publishing.run_publish_job`, which queues the
+`workbooks` job that builds the counties' and cities' workbooks ahead of their first download.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from yidan.errors import YidanError
 from yidan.jobs import queue
 from yidan.settings import WorkerSettings
 from yidan.store.db import session_scope
-from yidan.store.models import Run, User
+from yidan.store.models import Run
 
 if TYPE_CHECKING:
     from yidan.web.worker import RunSpec, RunWorker
@@ -179,13 +180,20 @@ def _run(worker: QueueWorker, run_pk: int | None, payload: dict[str, Any], owned
 
 
 def _publish(worker: QueueWorker, run_pk: int | None, payload: dict[str, Any], owned: Callable[[], bool]) -> tuple[bool, str | None]:
-    from yidan.store.publish import publish_run
+    from yidan.jobs.publishing import run_publish_job
 
-    with session_scope(worker.sessions) as s:
-        run, user = s.get(Run, run_pk), s.get(User, payload["user_id"])
-        if run is None or user is None:
-            return False, "要发布的比对或发起发布的账号已不存在。"
-        publish_run(s, run=run, user=user, confirm=bool(payload.get("confirm")), threshold=payload.get("threshold"))
+    error = run_publish_job(worker.sessions, run_pk=run_pk, payload=payload)
+    return error is None, error
+
+
+def _workbooks(worker: QueueWorker, run_pk: int | None, payload: dict[str, Any], owned: Callable[[], bool]) -> tuple[bool, str | None]:
+    """Every county's and city's workbook of a run just published, so the first download is a file read."""
+    from yidan.settings import SupervisionSettings
+    from yidan.web.workbooks import prebuild
+
+    assert run_pk is not None
+    prebuild(worker.sessions, worker.executor.data_dir, run_pk=run_pk,
+             supervision=SupervisionSettings.model_validate(payload.get("supervision") or {}))
     return True, None
 
 
@@ -214,7 +222,7 @@ def _report(worker: QueueWorker, run_pk: int | None, payload: dict[str, Any], ow
     return True, None
 
 
-HANDLERS: dict[str, Handler] = {"run": _run, "publish": _publish, "report": _report}
+HANDLERS: dict[str, Handler] = {"run": _run, "publish": _publish, "workbooks": _workbooks, "report": _report}
 
 
 def run_worker(settings: Any, *, runner: Any = None, once: bool = False) -> QueueWorker:

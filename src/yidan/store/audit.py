@@ -36,6 +36,8 @@ ACTIONS = {
     "run_return": "县退回比对清单",
     "run_approve": "市州审核比对清单",
     "inspection_draw": "抽取督导抽查名单",
+    "publish_request": "提交发布比对",
+    "publish_run": "发布比对（案件已生成）",
 }
 
 

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 
 from yidan.errors import ConfigError
 from yidan.identity.terms import parse_term
-from yidan.store import approvals, audit, deadlines
+from yidan.jobs.publishing import published
+from yidan.store import approvals, audit
 from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
 from yidan.store.crud import stats
@@ -152,7 +153,10 @@ def api_run_publish(request: Request, session: SessionDep, user: CurrentUser, ru
     threshold = _threshold(request)
     approvals.require_for_publish(session, run=run, enabled=request.app.state.settings.supervision.publish_needs_approval)
     result = publish_run(session, run=run, user=user, confirm=confirm, threshold=threshold)
-    deadlines.ensure(session, settings=request.app.state.settings.supervision)  # the round's default due dates
+    # the round's default due dates, who published (audit log), and the job that builds the workbooks
+    published(session, run=run, user=user, result=result, supervision=request.app.state.settings.supervision)
+    session.commit()
+    request.app.state.worker.notify()
     coverage = (run.totals or {}).get("coverage", {})
     return PublishOut(published=True, **asdict(result), coverage=coverage, threshold=threshold,
                       needs_confirmation=False)

@@ -1,5 +1,6 @@
 """Runs: the province uploads inputs (or names a server folder), starts a run in the
-background worker, watches its progress (htmx polling), reviews and publishes it."""
+background worker, watches its progress (htmx polling), reviews it and queues its publish (a worker
+publishes, then builds the workbooks; the page shows the job while it waits and runs)."""
 
 import shutil
 from pathlib import Path
@@ -10,11 +11,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from yidan.errors import NotFoundError, RunError
 from yidan.identity.terms import parse_term
+from yidan.jobs.publishing import request_publish
+from yidan.jobs.queue import latest_job
 from yidan.runs.rundir import RunDir
-from yidan.store import approvals, audit, deadlines
+from yidan.store import audit
 from yidan.store.crud import runs as run_crud
 from yidan.store.errors import ActionError
-from yidan.store.publish import preview_publish, publish_run
+from yidan.store.publish import preview_publish
 from yidan.web.deps import RUN_ADMINS, RUN_VIEWERS, CurrentUser, RegionScope, RunInScope, SessionDep, allow
 from yidan.web.masking import may_reveal, scrub_text
 from yidan.web.render import render
@@ -103,11 +106,23 @@ def _error(request: Request, run: Any) -> str:
     return str(run.error) if user is not None and may_reveal(user.role) else scrub_text(str(run.error))
 
 
+def _job(request: Request, session: Any, run: Any) -> Any:
+    """The run's publish or workbooks job when it is the latest (the page shows it while it waits and runs)."""
+    job = latest_job(session, run_pk=run.id)
+    if job is None or job.kind not in ("publish", "workbooks"):
+        return None
+    user = getattr(request.state, "user", None)
+    error = str(job.error or "")
+    return {"kind": job.kind, "status": job.status, "active": job.status in ("queued", "running"),
+            "error": error if user is not None and may_reveal(user.role) else scrub_text(error)}
+
+
 def _run_context(request: Request, session: Any, run: Any) -> dict[str, Any]:
     """The run page: its summary and, before publishing, what publishing would do per county."""
+    job = _job(request, session, run)
     ctx: dict[str, Any] = {"run": run, "states": run_crud.RUN_STATES, "summary": _summary(run),
-                           "run_error": _error(request, run)}
-    if run.status == "complete":
+                           "run_error": _error(request, run), "job": job}
+    if run.status == "complete" and not (job and job["kind"] == "publish" and job["active"]):
         try:
             ctx["preview"] = preview_publish(session, run=run,
                                              threshold=int(request.app.state.settings.publish_confirm_threshold))
@@ -122,28 +137,30 @@ def run_page(request: Request, session: SessionDep, run: RunInScope):
 
 
 @router.get("/runs/{run_pk}/progress", dependencies=allow(*RUN_VIEWERS), name="run_progress")
-def run_progress(request: Request, run: RunInScope):
-    response = render(request, "_run_progress.html", {"run": run, "states": run_crud.RUN_STATES,
+def run_progress(request: Request, session: SessionDep, run: RunInScope):
+    job = _job(request, session, run)
+    response = render(request, "_run_progress.html", {"run": run, "states": run_crud.RUN_STATES, "job": job,
                                                       "run_error": _error(request, run)})
-    if run.status not in ("queued", "running"):
-        response.headers["HX-Refresh"] = "true"  # reload the page once to show the summary
+    if run.status not in ("queued", "running") and not (job and job["kind"] == "publish" and job["active"]):
+        response.headers["HX-Refresh"] = "true"  # reload the page once to show the summary or the publish
     return response
 
 
 @router.post("/runs/{run_pk}/publish", dependencies=allow(*RUN_ADMINS), name="run_publish")
 def run_publish(request: Request, session: SessionDep, user: CurrentUser, run: RunInScope,
                 confirm: Annotated[str, Form()] = ""):
+    """Queue the publish (a worker publishes; the run page shows the job until it is done)."""
+    settings = request.app.state.settings
     try:
-        approvals.require_for_publish(session, run=run,
-                                      enabled=request.app.state.settings.supervision.publish_needs_approval)
-        result = publish_run(session, run=run, user=user, confirm=confirm in ("1", "true", "on", "yes"),
-                             threshold=int(request.app.state.settings.publish_confirm_threshold))
+        request_publish(session, run=run, user=user, confirm=confirm in ("1", "true", "on", "yes"),
+                        threshold=int(settings.publish_confirm_threshold), supervision=settings.supervision)
     except ActionError as exc:
         session.rollback()
         return render(request, "run.html", {**_run_context(request, session, run), "error": exc.message,
                                             "hint": exc.hint}, 400)
-    deadlines.ensure(session, settings=request.app.state.settings.supervision)  # the round's default due dates
-    return RedirectResponse(f"/runs/{run.id}?opened={result.opened}&resolved={result.resolved}", status_code=303)
+    session.commit()
+    request.app.state.worker.notify()
+    return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
 
 @router.get("/link-decisions.csv", dependencies=allow(*RUN_ADMINS), name="link_decisions_csv")

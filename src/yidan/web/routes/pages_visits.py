@@ -9,17 +9,16 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from yidan.errors import NotFoundError
 from yidan.runs.rundir import RunDir
 from yidan.store import audit
-from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
-from yidan.store.models import Case, User
+from yidan.store.models import User
 from yidan.web.deps import WORKBOOK_USERS, CurrentUser, SessionDep, allow
 from yidan.web.render import render
 from yidan.web.security import check_csrf
+from yidan.web.workbooks import teams_of
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 VISIT_BOOK_USERS = WORKBOOK_USERS  # the roles that take the county's list to the field
@@ -45,13 +44,6 @@ def visits_page(request: Request, session: SessionDep, user: CurrentUser, by: st
     rundir = _latest(session, user)
     units = visit_units(rundir, _by(by), user.region) if rundir is not None else []
     return render(request, "visits.html", {"run": rundir, "units": units, "by": by})
-
-
-def teams_of(session, region: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    """The 三帮一 team of each case of the region that has one, by finding key, in words."""
-    stmt = select(Case.finding_key, Case.team).where(case_crud.in_region(region), Case.state.not_in(("closed",)))
-    return {key: "、".join(f"{m.get('name', '')}（{m.get('role', '')}）" for m in team)
-            for key, team in session.execute(stmt) if team}
 
 
 @router.get("/visits/download", dependencies=allow(*VISIT_BOOK_USERS), name="visits_download")

@@ -5,19 +5,12 @@ validation is exactly that of `yidan verify-import`; the returned rows are liste
 the page with their reasons, and accepted conclusions are recorded on the cases.
 Every download and upload is written to the audit log.
 
-A download is built for the user's own region only (`write_workbooks(regions=[...])`), once per
-run and region: the first request builds it under a file lock (other requests for the same
-workbook, in any server process, wait for it and then read the same file), in a temporary folder
-renamed into place, so a concurrent request never sees half a workbook and never fails.
+Workbooks are kept per run and region (`yidan.web.workbooks`): built ahead by the job that follows a
+publish, else built for the user's own region alone on the first download (the page says which).
 """
 
 import csv
-import fcntl
-import hashlib
-import json
-import os
 import shutil
-import threading
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -37,6 +30,7 @@ from yidan.web.deps import CASE_WORKERS, WORKBOOK_USERS, CurrentUser, SessionDep
 from yidan.web.guard import megabytes
 from yidan.web.render import render
 from yidan.web.security import check_csrf
+from yidan.web.workbooks import cached_workbook, region_workbook, workbook_state
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 LEVEL_OF = WORKBOOK_LEVEL
@@ -49,72 +43,44 @@ def _latest(session, user: User) -> RunDir:  # type: ignore[no-untyped-def]
     return RunDir(run.path)
 
 
+def _state(request: Request, session, user: User) -> tuple[str, Any, Any]:  # type: ignore[no-untyped-def]
+    """The level of the user's workbook and what the web adds to it (teams and due dates of a county)."""
+    level = LEVEL_OF[user.role]
+    if level == "county":
+        deadlines.ensure(session, settings=request.app.state.settings.supervision)
+    teams, dues = workbook_state(session, level=level, region=user.region)
+    return level, teams, dues
+
+
 @router.get("/workbook", dependencies=allow(*WORKBOOK_USERS), name="workbook")
 def workbook_page(request: Request, session: SessionDep, user: CurrentUser):
     run = run_crud.latest_published(session, region=user.region)
-    return render(request, "workbook.html", {"run": run, "upload_limit": _upload_limit(request)})
+    ready = None
+    if run is not None:  # built ahead by the job after the publish, or not yet (then built on the download)
+        level, teams, dues = _state(request, session, user)
+        ready = cached_workbook(request.app.state.worker.data_dir, RunDir(run.path), level=level, region=user.region,
+                                teams=teams, due_dates=dues)
+    return render(request, "workbook.html", {"run": run, "ready": ready, "upload_limit": _upload_limit(request)})
 
 
 def _upload_limit(request: Request) -> str:
     return megabytes(request.app.state.settings.max_workbook_bytes)
 
 
-def region_workbook(data_dir: Path, rundir: RunDir, *, level: str, region: str,
-                    teams: dict[str, Any] | None = None, due_dates: Any = None) -> Path | None:
-    """The workbook of `region` at `level` for this run (and this state of its 三帮一 `teams` and of the
-    cases' 办理期限 `due_dates`, issue 16), built on the first request and kept; None when the run has no
-    workbook for the region (nothing found there)."""
-    from yidan.reports import write_workbooks
-
-    code = region.ljust(6, "0")  # the reports name regions with six digits (4301 -> 430100)
-    dues = deadlines.table_digest(due_dates) if due_dates is not None else None
-    state = hashlib.sha256(json.dumps([teams, dues], sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
-    base = data_dir / "exports" / rundir.run_id / level
-    folder = base / f"{code}-{state}"
-    if folder.is_dir():
-        return _only_workbook(folder)
-    base.mkdir(parents=True, exist_ok=True)
-    with (base / f".{code}.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one builder per workbook, across threads and server processes
-        try:
-            if folder.is_dir():  # built while this request waited
-                return _only_workbook(folder)
-            for dead in base.glob(f".{code}.building-*"):  # left by a process killed while building
-                shutil.rmtree(dead, ignore_errors=True)
-            for old in base.glob(f"{code}-*"):  # the teams have changed since
-                shutil.rmtree(old, ignore_errors=True)
-            tmp = base / f".{code}.building-{os.getpid()}-{threading.get_ident()}"
-            write_workbooks(rundir, tmp, level=level, regions=[code], teams=teams, due_dates=due_dates)
-            os.replace(tmp, folder)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return _only_workbook(folder)
-
-
-def _only_workbook(folder: Path) -> Path | None:
-    found = sorted(folder.glob("*.xlsx"))
-    return found[0] if found else None
-
-
 @router.get("/workbook/download", dependencies=allow(*WORKBOOK_USERS), name="workbook_download")
 def workbook_download(request: Request, session: SessionDep, user: CurrentUser):
-    from yidan.web.routes.pages_visits import teams_of
-
     rundir = _latest(session, user)
-    level = LEVEL_OF[user.role]
-    # the county workbook lists the 三帮一 teams the web holds and each case's 办理期限 (issue 16): cached per
+    # the county workbook lists the 三帮一 teams the web holds and each case's 办理期限 (issue 16): kept per
     # run, region and the state of both
-    teams = teams_of(session, user.region) if level == "county" else None
-    dues = None
-    if level == "county":
-        deadlines.ensure(session, settings=request.app.state.settings.supervision)
-        dues = deadlines.due_table(session, region=user.region)
-    mine = region_workbook(request.app.state.worker.data_dir, rundir, level=level, region=user.region, teams=teams,
-                           due_dates=dues)
+    level, teams, dues = _state(request, session, user)
+    data_dir = request.app.state.worker.data_dir
+    ready = cached_workbook(data_dir, rundir, level=level, region=user.region, teams=teams, due_dates=dues)
+    mine = region_workbook(data_dir, rundir, level=level, region=user.region, teams=teams, due_dates=dues)
     if mine is None:
         raise NotFoundError(f"本次比对中没有 {user.region} 的工作簿（本地区没有问题线索）。", hint="查看仪表板。")
-    audit.record(session, user=user, action="export_workbook", target=mine.name, detail=f"比对 {rundir.run_id}")
-    return FileResponse(mine, filename=mine.name,
+    audit.record(session, user=user, action="export_workbook", target=mine.name,
+                 detail=f"比对 {rundir.run_id}{'' if ready else '，下载时生成'}")
+    return FileResponse(mine, filename=mine.name, headers={"X-Yidan-Workbook": "prebuilt" if ready else "built"},
                         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 

@@ -77,9 +77,9 @@ def test_ten_simultaneous_downloads_of_one_workbook_build_it_once_for_that_count
 
 def test_publishing_from_the_run_page_is_a_job_that_then_prebuilds_each_countys_workbook(
         env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import yidan.reports
     from sqlalchemy import func, select
 
+    import yidan.reports
     from web_fixtures import write_run
     from yidan.jobs import worker as job_worker
     from yidan.store.crud import runs as run_crud

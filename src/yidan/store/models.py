@@ -11,9 +11,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from yidan.contract.outputs import POVERTY_LAST
 from yidan.store.roles import ROLES  # noqa: F401 - owned by store/roles.py; re-exported for older imports
 
 
@@ -165,7 +166,10 @@ class Case(Base):
     __table_args__ = (
         Index("ix_cases_county_state", "county", "state"),
         Index("ix_cases_county_code", "county", "code"),
-        Index("ix_cases_list", "county", "township", "code", "id"),  # the list's order
+        Index("ix_cases_list", "county", "township", "code", "id"),
+        # the list's order (未脱贫 and 返贫 children first): a province or city list, then a county's
+        Index("ix_cases_priority_list", "priority", "county", "township", "code", "id"),
+        Index("ix_cases_county_priority", "county", "priority", "township", "code", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -196,6 +200,9 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     facts_hash: Mapped[str | None] = mapped_column(String(64), default=None)  # what publishing last wrote
+    # the person's poverty status as a rank (contract.outputs.POVERTY_ORDER), written at publish: the list's
+    # first sort key, a column so that an index covers the order
+    priority: Mapped[int] = mapped_column(SmallInteger, default=POVERTY_LAST, server_default=str(POVERTY_LAST))
 
     events: Mapped[list[CaseEvent]] = relationship(order_by="CaseEvent.id", back_populates="case")
 
@@ -283,7 +290,7 @@ class Place(Base):
     """A township, village or school some case lies in, with the name the run carried (filter menus)."""
 
     __tablename__ = "places"
-    __table_args__ = (Index("ix_places_parent", "kind", "parent"),)
+    __table_args__ = (Index("ix_places_parent", "kind", "parent"), Index("ix_places_county", "county", "kind", "code"))
 
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # township | village | school
     code: Mapped[str] = mapped_column(String(16), primary_key=True)

@@ -58,6 +58,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from yidan.contract.codes import FINDING_CODES
+from yidan.contract.outputs import poverty_rank
 from yidan.identity.terms import Term, parse_term
 from yidan.runs.rundir import RunDir
 from yidan.store.db import session_scope
@@ -448,13 +449,15 @@ def publish_run(session: Session, *, run: Run, user: User, confirm: bool = False
             facts["person"] = persons.get(f["person_id"], {})
             facts["link"] = links.get(f["person_id"], {}) if f["code"] == "K05" else {}
             digest = facts_hash(facts)
+            rank = poverty_rank(facts["person"].get("poverty_status"))  # the list's first sort key
             hit = existing.get(f["finding_key"])
             if hit is None:
                 new_rows.append({"finding_key": f["finding_key"], **facts, "state": "open", "opened_run_pk": run.id,
                                  "last_run_pk": run.id, "version": 1, "created_at": now, "updated_at": now,
-                                 "team": [], "facts_hash": digest})
+                                 "team": [], "facts_hash": digest, "priority": rank})
             elif hit[2] != digest:
-                changed_rows.append({"b_id": hit[0], **facts, "last_run_pk": run.id, "facts_hash": digest})
+                changed_rows.append({"b_id": hit[0], **facts, "last_run_pk": run.id, "facts_hash": digest,
+                                     "priority": rank})
             else:
                 seen_ids.append(hit[0])
         if new_rows:
@@ -464,7 +467,8 @@ def publish_run(session: Session, *, run: Run, user: User, confirm: bool = False
                         "data": {}, "run_pk": run.id, "at": now} for cid in ids.scalars()]
         if changed_rows:  # facts changed: a new version (a clerk's form on the old one must reload)
             stmt = (update(t).where(t.c.id == bindparam("b_id"))
-                    .values(**{k: bindparam(k) for k in (*CASE_FIELDS, "person", "link", "last_run_pk", "facts_hash")},
+                    .values(**{k: bindparam(k) for k in (*CASE_FIELDS, "person", "link", "last_run_pk", "facts_hash",
+                                                   "priority")},
                             version=t.c.version + 1, updated_at=now))
             conn.execute(stmt, changed_rows)
         if seen_ids:  # unchanged: only the run that last saw it, version kept

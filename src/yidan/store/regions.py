@@ -38,7 +38,21 @@ def region_name(code: str) -> str:
 
 def names_in(session: Any, *, region: str) -> dict[str, str]:
     """Township, village and school codes of the region's cases -> their names, as the run carried them
-    (the registry's 乡镇名称 / 村名称, the enrollment's 学校名称, kept on each case's person record).
+    (the registry's 乡镇名称 / 村名称, the enrollment's 学校名称), from the `places` written at publish:
+    an index read of the county's places, never a scan of the cases (a county dashboard under a crowd)."""
+    from sqlalchemy import or_
+
+    from yidan.store.models import Place
+
+    stmt = select(Place.code, Place.name).where(Place.county == region[:6], Place.name.is_not(None))
+    if len(region) > 6:
+        stmt = stmt.where(or_(Place.kind == "school", Place.code.startswith(region, autoescape=True)))
+    out = {code: str(name) for code, name in session.execute(stmt)}
+    return out or _names_from_cases(session, region=region)
+
+
+def _names_from_cases(session: Any, *, region: str) -> dict[str, str]:
+    """The same names from the cases' person records (cases published before the places were kept).
     One case per code is read, so this costs a few rows per township, not a row per case."""
     from yidan.store.models import Case
 

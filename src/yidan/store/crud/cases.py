@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, defer, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from yidan.contract import codes
 from yidan.contract.codes import case_rule
 from yidan.contract.link_decisions import DECISIONS
-from yidan.contract.outputs import POVERTY_LAST, POVERTY_ORDER
 from yidan.errors import NotFoundError
 from yidan.store import attachments, deadlines
 from yidan.store.errors import ActionError, ConflictError
@@ -101,9 +100,9 @@ def list_cases(session: Session, *, region: str, filters: CaseFilter) -> tuple[l
 
 
 def priority_rank():  # type: ignore[no-untyped-def]
-    """未脱贫 and 返贫 children first, as in the workbook (`contract.outputs.POVERTY_ORDER` owns the order)."""
-    status = Case.person["poverty_status"].as_string()
-    return case(*[(status == k, v) for k, v in POVERTY_ORDER.items()], else_=POVERTY_LAST)
+    """未脱贫 and 返贫 children first, as in the workbook (`contract.outputs.POVERTY_ORDER` owns the order;
+    publishing writes the rank on the case, and indexes cover the list's order from it)."""
+    return Case.priority
 
 
 def filter_options(session: Session, *, region: str) -> dict[str, list[str]]:

@@ -104,7 +104,7 @@ def test_one_supervision_round_from_publishing_to_the_inspectors_result(live, br
     context, page = _page(browser, base, "admin")
     page.goto(f"{base}/runs/{run_pk}")
     page.click("#form-publish button")
-    page.wait_for_url("**opened=*")
+    page.wait_for_selector("#publish-done", timeout=30_000)  # a job: the page reloads itself when done
     page.click("#link-deadlines")
     page.fill("#form-deadlines input[name=verify_K02]", yesterday)
     page.click("#form-deadlines button")

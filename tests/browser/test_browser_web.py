@@ -179,7 +179,7 @@ def test_a_province_administrator_starts_watches_and_publishes_a_run(live: str, 
     page.wait_for_selector("#form-publish", timeout=30_000)  # the page reloads itself when the run is done
     assert page.inner_text("#run-status") == "已完成（待发布）"
     page.click("#form-publish button")
-    page.wait_for_url("**opened=*")
+    page.wait_for_selector("#publish-done", timeout=30_000)  # a job: the page reloads itself when done
     # against the 2021春 run published before (COUNTY_A and COUNTY_B, and three more children of COUNTY_A):
     # the children of COUNTY_A2 are new, the three extra children of COUNTY_A are gone (closed by data), and
     # the 2020秋 schooling cases of COUNTY_A2, which that run did not cover, are settled by this one

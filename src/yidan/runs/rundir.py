@@ -7,6 +7,7 @@ Everything downstream of the pipeline (reports, the web application's publishing
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -69,15 +70,23 @@ class RunDir:
     def term(self) -> str:
         return str(self.manifest["term"])
 
-    def table(self, name: str, *, keep: dict[str, pa.Array] | None = None) -> pa.Table:
-        """The declared columns of `name`. `keep` (column -> values) reads only the rows whose value in
-        each named column is among the given ones: DuckDB semi-joins while it scans the file, vector by
-        vector under a memory limit, so a few thousand persons out of millions cost little memory."""
+    def table(self, name: str, *, keep: dict[str, pa.Array] | None = None, columns: list[str] | None = None,
+              where: dict[str, list[str]] | None = None) -> pa.Table:
+        """The declared columns of `name` (or only `columns`, all declared). `keep` (column -> values) reads
+        only the rows whose value in each named column is among the given ones: DuckDB semi-joins while it
+        scans the file, vector by vector under a memory limit, so a few thousand persons out of millions cost
+        little memory. `where` (column -> a few values) filters while the Parquet file is read (row groups
+        and pages skipped by their statistics), with `columns` the cheap way to read a slice of a big table."""
         path = self.path / f"{name}.parquet"
         if not path.is_file():
             raise NotFoundError(f"比对结果缺少 {name}.parquet：{self.path}", hint="重新运行 yidan run。")
         try:
-            table = pq.read_table(path) if keep is None else _semi_join(path, keep)
+            if keep is not None:
+                table = _semi_join(path, keep)
+            elif columns is not None or where:
+                table = _read_slice(path, columns, where or {})
+            else:
+                table = pq.read_table(path)
         except (OSError, pa.ArrowException, duckdb.Error) as exc:
             raise NotFoundError(f"比对结果文件损坏，无法读取：{path}", hint="重新运行 yidan run 生成该结果目录。") from exc
         declared = DECLARED.get(name)
@@ -85,20 +94,49 @@ class RunDir:
             return table
         # a directory written with the declarations (its manifest names their layout) must hold every
         # declared column; one written before them is read with the missing columns empty
+        self._require(name, [c for c in declared.names if c not in table.column_names
+                             and (columns is None or c in columns)])
+        schema = declared.arrow_schema()
+        for c in declared.columns:
+            if c.name not in table.column_names and (columns is None or c.name in columns):
+                table = table.append_column(schema.field(c.name), pa.nulls(table.num_rows, schema.field(c.name).type))
+        # only the declared columns reach readers (reports, publishing, diff): nothing downstream can
+        # depend on a column the declarations do not promise
+        return table.select([c for c in declared.names if columns is None or c in columns])
+
+    def _require(self, name: str, absent: list[str]) -> None:
+        """A directory written with the declarations (its manifest names their layout) must hold every
+        declared column; one written before them is read with the missing columns empty (but findings and
+        links must hold their required ones)."""
+        declared = DECLARED[name]
         strict = self.manifest.get("outputs_layout") == OUTPUTS_LAYOUT
-        missing = [c for c in (declared.names if strict else declared.required) if c not in table.column_names]
+        missing = [c for c in absent if strict or c in declared.required]
         if missing and (strict or declared.name in ("findings", "links")):
             raise NotFoundError(
                 f"比对结果 {name}.parquet 缺少规定的列：{'、'.join(missing)}（{self.path}）",
                 hint="该目录不是 yidan run 写出的完整结果；请用当前版本重新运行 yidan run。",
             )
+
+    def batches(self, name: str, *, columns: list[str], size: int) -> Iterator[pa.Table]:
+        """`columns` (declared ones) of `name`, `size` rows at a time, read as they are used: a big table
+        is never held whole (publishing streams the findings). A declared column the file lacks comes empty."""
+        path = self.path / f"{name}.parquet"
+        if not path.is_file():
+            raise NotFoundError(f"比对结果缺少 {name}.parquet：{self.path}", hint="重新运行 yidan run。")
+        declared = DECLARED[name]
         schema = declared.arrow_schema()
-        for c in declared.columns:
-            if c.name not in table.column_names:
-                table = table.append_column(schema.field(c.name), pa.nulls(table.num_rows, schema.field(c.name).type))
-        # only the declared columns reach readers (reports, publishing, diff): nothing downstream can
-        # depend on a column the declarations do not promise
-        return table.select(list(declared.names))
+        try:
+            reader = pq.ParquetFile(path)
+            have = [c for c in columns if c in reader.schema_arrow.names]
+            self._require(name, [c for c in columns if c not in have])
+            for batch in reader.iter_batches(batch_size=size, columns=have, use_threads=False):
+                table = pa.Table.from_batches([batch])
+                for c in columns:
+                    if c not in table.column_names:
+                        table = table.append_column(schema.field(c), pa.nulls(table.num_rows, schema.field(c).type))
+                yield table.select(columns)
+        except (OSError, pa.ArrowException) as exc:
+            raise NotFoundError(f"比对结果文件损坏，无法读取：{path}", hint="重新运行 yidan run 生成该结果目录。") from exc
 
     def parquet_path(self, name: str) -> Path:
         return self.path / f"{name}.parquet"
@@ -117,6 +155,16 @@ class RunDir:
 
     def rejects(self) -> pa.Table:
         return self.table("rejects")
+
+
+def _read_slice(path: Path, columns: list[str] | None, where: dict[str, list[str]]) -> pa.Table:
+    """Only `columns` (those the file has) of the rows matching `where`, filtered while the file is read."""
+    have = set(pq.read_schema(path).names)
+    if any(c not in have for c in where):  # a column the file lacks: no row can match
+        return pq.read_schema(path).empty_table().select([c for c in columns or have if c in have])
+    filters = [(c, "in", list(v)) for c, v in where.items()] or None
+    return pq.read_table(path, columns=[c for c in columns if c in have] if columns is not None else None,
+                         filters=filters)
 
 
 def _semi_join(path: Path, keep: dict[str, pa.Array]) -> pa.Table:

@@ -22,7 +22,8 @@ old data never undoes a clerk's closure.
 publishing asks for confirmation (`confirm=True`) when it would resolve more than a threshold.
 
 The findings are read from the run directory with Arrow; of the persons and links only the rows of
-the findings' persons are read (filtered while the Parquet file is scanned). Writes are bulk
+the findings' persons are read (filtered while the Parquet file is scanned), and turned into Python
+records a thousand findings at a time; of the summary only the columns and rows the counts need. Writes are bulk
 statements (batched INSERTs and a few executemany UPDATEs), never row by row. Publishing also
 writes the run's counts for every region level (`region_counts`, for dashboards and trends) and
 the places of its cases (`places`, for the filter menus). `publish_job` is the entry point a
@@ -77,6 +78,7 @@ CLOSING_EVENTS = ("closed", "closure_confirmed")  # a clerk's closure (and a cit
 CASE_FIELDS = ("code", "label", "person_id", "name", "term", "programme_code", "county", "township", "village",
                "school_code", "amount_expected", "amount_paid", "detail", "evidence")
 CHUNK = 1000
+PLAN_FIELDS = ("finding_key", "code", "person_id", "county", "township")  # what planning reads of the findings
 AID_CODES = tuple(c for c, f in FINDING_CODES.items() if f.family == "aid")
 AID_TABLES = ("aid", "policies")  # an aid audit needs both
 
@@ -149,7 +151,7 @@ def coverage_of(rundir: RunDir, *, region: str, findings: pa.Table | None = None
     m = rundir.manifest
     cov = m.get("coverage") or {}
     term = str(m.get("term") or "")
-    summary = rundir.summary()
+    summary = rundir.table("summary", columns=["county"])  # one column of a big table
     counties = set()
     if summary.num_rows:
         counties = {str(c) for c in pc.unique(summary["county"]).to_pylist() if c}
@@ -186,9 +188,19 @@ def _by_person(table: pa.Table) -> dict[str, dict[str, Any]]:
     return {r["person_id"]: {k: _plain(v) for k, v in r.items()} for r in table.to_pylist()}
 
 
-def _persons(run: RunDir, person_ids: pa.Array) -> dict[str, dict[str, Any]]:
-    """The findings' persons only: the filter is applied while persons.parquet is scanned."""
-    return _by_person(run.table("persons", keep={"person_id": person_ids}))
+class _Persons:
+    """The findings' persons only (the filter is applied while persons.parquet is scanned), kept as Arrow
+    and turned into Python records a chunk of findings at a time: tens of thousands of person records as
+    Python dicts would be most of a province publish's memory."""
+
+    def __init__(self, run: RunDir, person_ids: pa.Array) -> None:
+        self.table = run.table("persons", keep={"person_id": person_ids})
+        ids = self.table["person_id"].to_pylist() if "person_id" in self.table.column_names else []
+        self.row = {pid: i for i, pid in enumerate(ids)}  # a person listed twice: the last row, as before
+
+    def records(self, person_ids: list[str]) -> dict[str, dict[str, Any]]:
+        rows = sorted({self.row[p] for p in person_ids if p in self.row})
+        return _by_person(self.table.take(rows)) if rows else {}
 
 
 def _review_links(run: RunDir, person_ids: pa.Array) -> dict[str, dict[str, Any]]:
@@ -247,7 +259,9 @@ def _counts(session: Session, run_pk: int, run: RunDir, findings: pa.Table) -> N
         for r in g.to_pylist():
             rows.append({"run_pk": run_pk, "dimension": "finding", "county": r["county"], "township": r["township"],
                          "key": r["code"], "count": r["finding_key_count"]})
-    summary = run.summary()
+    # the status rows only, and their five columns, of a summary of hundreds of thousands of rows
+    summary = run.table("summary", columns=["dimension", "county", "township", "key", "count"],
+                        where={"dimension": ["status_detail", "status"]})
     if summary.num_rows:
         # statuses by township where the run gives them (dimension status_detail), so township
         # dashboards count children; the county totals are the same sums either way
@@ -343,7 +357,7 @@ def _check(session: Session, run: Run) -> RunDir:
 
 def _plan(session: Session, run: Run) -> _Plan:
     rundir = _check(session, run)
-    findings = rundir.findings()
+    findings = rundir.table("findings", columns=list(PLAN_FIELDS))  # the rest is streamed when publishing
     keys = findings["finding_key"].to_pylist()
     if len(set(keys)) != len(keys):
         dup = next(k for k, n in Counter(keys).items() if n > 1)
@@ -426,7 +440,7 @@ def publish_run(session: Session, *, run: Run, user: User, confirm: bool = False
             hint="核对发布预览中各县的数据销号数，确认无误后勾选“确认发布”再提交（接口加 confirm=true）。")
     rundir, findings, existing = plan.rundir, plan.findings, plan.existing
     person_ids = pc.unique(findings["person_id"])
-    persons = _persons(rundir, person_ids)
+    people = _Persons(rundir, person_ids)
     k05 = findings.filter(pc.equal(findings["code"], "K05"))["person_id"] if findings.num_rows else person_ids
     links = _review_links(rundir, pc.unique(k05)) if len(k05) else {}
 
@@ -438,8 +452,9 @@ def publish_run(session: Session, *, run: Run, user: User, confirm: bool = False
     conn = session.connection()
     n_changed = n_seen = 0
     # a thousand findings at a time: their rows are built, written and dropped (bounded memory)
-    for start in range(0, findings.num_rows, CHUNK):
-        rows = findings.slice(start, CHUNK).to_pylist()
+    for batch in rundir.batches("findings", columns=["finding_key", *CASE_FIELDS], size=CHUNK):
+        rows = batch.to_pylist()
+        persons = people.records([f["person_id"] for f in rows])
         new_rows: list[dict[str, Any]] = []
         changed_rows: list[dict[str, Any]] = []
         seen_ids: list[int] = []

@@ -10,6 +10,8 @@ Whether publishing waits for the approvals is a setting (supervision.publish_nee
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -37,19 +39,27 @@ class RegionState:
 
 
 def run_counties(run: Run) -> dict[str, int]:
-    """The counties of a run with their finding counts (the run's summary, grouped in Arrow)."""
-    import pyarrow.compute as pc
-
+    """The counties of a run with their finding counts (the run's summary, grouped in Arrow). Every county
+    and city home page asks while a run awaits approval: the answer is kept per summary file (a run directory
+    does not change once written; a rewritten one has another modification time)."""
     try:
-        table = RunDir(run.path).summary()
+        path = RunDir(run.path).parquet_path("summary")
+        return dict(_counties_of(str(path), path.stat().st_mtime_ns))
     except Exception:  # a run directory that cannot be read has nothing to approve
         return {}
+
+
+@lru_cache(maxsize=16)
+def _counties_of(path: str, _mtime_ns: int) -> tuple[tuple[str, int], ...]:
+    import pyarrow.compute as pc
+
+    table = RunDir(Path(path).parent).table("summary", columns=["dimension", "county", "count"])
     counties = {c: 0 for c in pc.unique(table["county"]).to_pylist() if c}
     findings = table.filter(pc.equal(table["dimension"], "finding")).group_by("county").aggregate([("count", "sum")])
     for county, n in zip(findings["county"].to_pylist(), findings["count_sum"].to_pylist(), strict=True):
         if county:
             counties[county] = int(n or 0)
-    return dict(sorted(counties.items()))
+    return tuple(sorted(counties.items()))
 
 
 def _open(run: Run) -> None:

@@ -35,7 +35,10 @@ def _summary(run) -> dict:  # type: ignore[no-untyped-def]
         rd = RunDir(run.path)
         if not rd.complete:
             return {}
-        table = rd.summary()
+        # the two dimensions shown, three columns: a province summary has hundreds of thousands of rows
+        table = rd.table("summary", columns=["dimension", "key", "count"], where={"dimension": ["status", "finding"]})
+        table = (table.group_by(["dimension", "key"]).aggregate([("count", "sum")])
+                 .select(["dimension", "key", "count_sum"]).rename_columns(["dimension", "key", "count"]))
     except Exception:  # a missing or broken directory shows as "no summary", the run page still opens
         return {}
     out: dict[str, dict[str, int]] = {"status": {}, "finding": {}}

@@ -263,8 +263,6 @@ def main() -> None:
 
 def publish_in_process(url: str, run_pk: str, user_id: str) -> None:
     """Publish in this process alone (as the worker would) and print its time and peak memory."""
-    import resource
-
     from yidan.store.db import session_factory
     from yidan.store.errors import ActionError
     from yidan.store.publish import publish_job
@@ -278,21 +276,28 @@ def publish_in_process(url: str, run_pk: str, user_id: str) -> None:
     except ActionError as exc:
         out = {"ok": False, "refused": exc.message}
     out |= {"s": round(time.perf_counter() - t0, 2), "cpu_s": round(time.process_time() - c0, 2),
-            "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+            "peak_mb": _peak_mb()}
     print(json.dumps(out, ensure_ascii=False))
 
 
 def prebuild_in_process(url: str, run_pk: str, data_dir: str) -> None:
     """The `workbooks` job that follows a publish (every county's and city's workbook), in this process alone."""
-    import resource
-
     from yidan.store.db import session_factory
     from yidan.web.workbooks import prebuild
 
     t0, c0 = time.perf_counter(), time.process_time()
     n = prebuild(session_factory(make_engine(url)), Path(data_dir), run_pk=int(run_pk))
     print(json.dumps({"workbooks": n, "s": round(time.perf_counter() - t0, 2), "cpu_s": round(time.process_time() - c0, 2),
-                      "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+                      "peak_mb": _peak_mb()}))
+
+
+def _peak_mb() -> int:
+    """This process's peak resident memory since its exec (VmHWM; `ru_maxrss` would carry the parent's
+    peak across fork and exec), MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return 0
 
 
 def _publish(url: str, run_pk: int, user_id: int | str, *, flag: str = "--publish-only") -> dict:
@@ -318,7 +323,9 @@ def changed_copy(run_dir: Path, out: Path, *, n_changed: int = 200, n_gone: int 
     hit = pc.is_in(persons["person_id"], value_set=pa.array(changed))
     phone = pc.if_else(hit, pa.scalar("13900000000"), persons["phone"])
     persons = persons.set_column(persons.schema.get_field_index("phone"), "phone", phone)
-    pq.write_table(persons, out / "persons.parquet")
+    # row groups as the pipeline writes them (one of a million rows would cost the reader its size in memory)
+    pq.write_table(persons, out / "persons.parquet",
+                   row_group_size=pq.ParquetFile(run_dir / "persons.parquet").metadata.row_group(0).num_rows)
     keep = pc.invert(pc.is_in(findings["person_id"], value_set=pa.array(gone)))
     pq.write_table(findings.filter(keep), out / "findings.parquet")
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))

@@ -478,8 +478,9 @@ def publish_run(session: Session, *, run: Run, user: User, confirm: bool = False
         if new_rows:
             conn.execute(insert(t), new_rows)  # executemany: batched multi-row INSERTs on both databases
             ids = conn.execute(select(t.c.id).where(t.c.finding_key.in_([r["finding_key"] for r in new_rows])))
-            events += [{"case_id": cid, "actor": actor, "kind": "opened", "summary": f"由比对 {run.run_id} 发现",
-                        "data": {}, "run_pk": run.id, "at": now} for cid in ids.scalars()]
+            conn.execute(insert(CASE_EVENTS), [  # written with their cases: never held for the whole run
+                {"case_id": cid, "actor": actor, "kind": "opened", "summary": f"由比对 {run.run_id} 发现",
+                 "data": {}, "run_pk": run.id, "at": now} for cid in ids.scalars()])
         if changed_rows:  # facts changed: a new version (a clerk's form on the old one must reload)
             stmt = (update(t).where(t.c.id == bindparam("b_id"))
                     .values(**{k: bindparam(k) for k in (*CASE_FIELDS, "person", "link", "last_run_pk", "facts_hash",

@@ -9,6 +9,7 @@ Whether publishing waits for the approvals is a setting (supervision.publish_nee
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -44,9 +45,13 @@ def run_counties(run: Run) -> dict[str, int]:
     does not change once written; a rewritten one has another modification time)."""
     try:
         path = RunDir(run.path).parquet_path("summary")
-        return dict(_counties_of(str(path), path.stat().st_mtime_ns))
+        with _READING:  # a crowd arriving at once reads the file once, not once per request
+            return dict(_counties_of(str(path), path.stat().st_mtime_ns))
     except Exception:  # a run directory that cannot be read has nothing to approve
         return {}
+
+
+_READING = threading.Lock()
 
 
 @lru_cache(maxsize=16)

@@ -72,3 +72,27 @@ def test_counties_confirm_or_return_cities_approve_and_only_then_the_province_pu
     locked = _post(a, f"/runs/{run_pk}/approval/return", reason="晚了")
     assert locked.status_code == 400 and "已发布，已锁定" in locked.text
     assert "本次比对已发布，已锁定" in a.get(f"/runs/{run_pk}/approval").text
+
+
+def test_home_pages_while_a_run_awaits_approval_read_its_summary_once_not_per_request(
+        env: Env, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from yidan.runs.rundir import RunDir
+
+    admin = make_user(env, "admin", "province_admin", "43")
+    make_user(env, "a", "county", COUNTY_A)
+    make_user(env, "b", "county", COUNTY_B)
+    run_pk = _complete_run(env, tmp_path, admin.id)
+    reads: list[str] = []
+    real = RunDir.table
+
+    def counted(self, name, **kw):  # type: ignore[no-untyped-def]
+        if name == "summary":
+            reads.append(name)
+        return real(self, name, **kw)
+
+    monkeypatch.setattr(RunDir, "table", counted)
+    a, b = browser_login(env, "a"), browser_login(env, "b")
+    for client, county in ((a, COUNTY_A), (a, COUNTY_A), (b, COUNTY_B)):
+        page = client.get(f"/dashboard/{county}").text
+        assert f'href="/runs/{run_pk}/approval"' in page  # each county is reminded to confirm its list
+    assert len(reads) == 1

@@ -152,15 +152,16 @@ def test_dashboards_read_the_counts_of_their_own_region(env: Env, tmp_path: Path
 
 
 def test_publishing_reads_only_the_findings_persons(env: Env, tmp_path: Path, monkeypatch: Any) -> None:
-    """The persons file is read with a filter (push-down), never whole."""
+    """The persons file is read with a filter (push-down), never whole; nor is any other table of the run
+    (the findings by a few columns and then in batches, the summary by columns and rows)."""
     from yidan.runs.rundir import RunDir
 
     reads: list[tuple[str, bool]] = []
     real = RunDir.table
 
-    def spy(self: RunDir, name: str, *, keep: Any = None) -> Any:
-        table = real(self, name, keep=keep)
-        reads.append((name, keep is not None))
+    def spy(self: RunDir, name: str, **kw: Any) -> Any:
+        table = real(self, name, **kw)
+        reads.append((name, any(v is not None for v in kw.values())))
         return table
 
     monkeypatch.setattr(RunDir, "table", spy)
@@ -168,6 +169,7 @@ def test_publishing_reads_only_the_findings_persons(env: Env, tmp_path: Path, mo
     findings = fixture_findings(COUNTY_A)
     publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1", findings=findings)
     assert ("persons", True) in reads and ("persons", False) not in reads and ("links", False) not in reads
+    assert {name for name, sliced in reads if not sliced} == set()  # findings and summary too
     cases = _cases(env)
     # the filtered read still found every child's record (the background children were never needed)
     assert all(c.person.get("person_id") == c.person_id for c in cases.values())

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, case, cast, exists, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
-from yidan.store import deadlines
+from yidan.store import deadlines, supervision_trends
 from yidan.store.crud.cases import in_region
 from yidan.store.models import CLOSED_STATES, Case, CaseEvent, Run
 
@@ -55,6 +55,11 @@ FIGURES: tuple[Figure, ...] = (
 )
 
 
+def trend_figures() -> list[Figure]:
+    """The figures followed across rounds (supervision_trends.TREND_KEYS), in the ranking's order."""
+    return [f for f in FIGURES if f.key in supervision_trends.TREND_KEYS]
+
+
 @dataclass
 class Value:
     numerator: float
@@ -80,6 +85,36 @@ class Row:
     region: str
     cases: int = 0
     values: dict[str, Value] = field(default_factory=dict)
+    # the trend figures (supervision_trends.TREND_KEYS) at the end of each earlier round of
+    # `Ranking.rounds`, oldest first; None where the region had no case then
+    history: list[dict[str, Value] | None] = field(default_factory=list)
+
+    def delta(self, key: str) -> float | None:
+        """The change since the last round: percentage points for a rate, a count for 超期数."""
+        last = self.history[-1] if self.history else None
+        if last is None:
+            return None
+        now, before = self.values[key], last[key]
+        if now.denominator is None:
+            return now.numerator - before.numerator
+        if now.rate is None or before.rate is None:
+            return None
+        return round((now.rate - before.rate) * 100, 1)
+
+    def series(self, key: str, rounds: list[supervision_trends.Round]) -> list[tuple[str, float | None]]:
+        """(round, rate) for each earlier round and "当前" (a chart's points)."""
+        past = [(r.label, h[key].rate if h else None) for r, h in zip(rounds, self.history, strict=True)]
+        return [*past, ("当前", self.values[key].rate)]
+
+    def change(self, key: str) -> str:
+        """"↑5.0 个百分点", "↓2", "持平", or "—" without an earlier round to compare with."""
+        d = self.delta(key)
+        if d is None:
+            return "—"
+        if d == 0:
+            return "持平"
+        unit = "" if self.values[key].denominator is None else " 个百分点"
+        return ("↑" if d > 0 else "↓") + f"{abs(d):g}{unit}"
 
 
 @dataclass
@@ -91,6 +126,7 @@ class Ranking:
     runs: list[int]
     rows: list[Row]
     total: Row
+    rounds: list[supervision_trends.Round] = field(default_factory=list)  # earlier rounds, oldest first
 
 
 def _group(region: str):  # type: ignore[no-untyped-def]
@@ -147,9 +183,21 @@ def ranking(session: Session, *, region: str, on: date | None = None) -> Ranking
                                 .order_by(Run.id)))
     ordered = sorted(rows, key=lambda r: (-r.values["overdue"].numerator,
                                                   r.values["close_rate"].rate or 0.0, r.region))
-    return Ranking(region=region, child_level="township" if len(region) >= 6 else "county",
-                   as_of=datetime.now(UTC).replace(tzinfo=None), on=day, runs=runs, rows=ordered,
-                   total=total)
+    child_level = "township" if len(region) >= 6 else "county"
+    ended = supervision_trends.rounds(session, province=region[:2])
+    past = supervision_trends.history(session, region=region, child_level=child_level, ended=ended)
+    for row in (*ordered, total):
+        mine = past.get("*" if row is total else row.region, {})
+        row.history = [_past(mine.get(r.run_pk)) for r in ended]
+    return Ranking(region=region, child_level=child_level, as_of=datetime.now(UTC).replace(tzinfo=None), on=day,
+                   runs=runs, rows=ordered, total=total, rounds=ended)
+
+
+def _past(counts: dict[str, int] | None) -> dict[str, Value] | None:
+    if counts is None:
+        return None
+    return {"verify_rate": Value(counts["verified"], counts["cases"]),
+            "close_rate": Value(counts["closed"], counts["cases"]), "overdue": Value(counts["overdue"])}
 
 
 def _row(key: str, s: dict[str, int], median: Value) -> Row:

@@ -183,6 +183,8 @@ def supervision_page(request: Request, session: SessionDep, user: CurrentUser, r
     ranking, name_of = _ranking(request, session, region)
     parent = region[: {4: 2, 6: 4}.get(len(region), 0)] if len(region) > len(user.region) else None
     return render(request, "supervision.html", {"ranking": ranking, "figures": supervision.FIGURES,
+                                                "trend_figures": supervision.trend_figures(),
+                                                "spark_points": lambda row: row.series("close_rate", ranking.rounds),
                                                 "name_of": name_of, "region": region, "parent": parent})
 
 

@@ -16,7 +16,14 @@ from zoneinfo import ZoneInfo
 import xlsxwriter
 
 from yidan.outfiles import safe_cell
-from yidan.store.supervision import FIGURES, Ranking, Row, trend_figures
+from yidan.store.supervision import (
+    FIGURES,
+    UNSCHOOLED_DEFINITION,
+    UNSCHOOLED_LABEL,
+    Ranking,
+    Row,
+    trend_figures,
+)
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -45,6 +52,9 @@ def write_ranking(ranking: Ranking, path: Path, *, name_of: Callable[[str], str]
         headers.append(f.label)
         if f.denominator:
             headers += [f"{f.label}分子", f"{f.label}分母"]
+    counted = ranking.total.unschooled is not None
+    if counted:
+        headers.append(UNSCHOOLED_LABEL)
     top = 3
     ws.set_row(top, 45)
     ws.write_row(top, 0, headers, fmt["header"])
@@ -77,6 +87,8 @@ def write_ranking(ranking: Ranking, path: Path, *, name_of: Callable[[str], str]
                 ws.write_number(r, c, v.numerator, fmt["int"] if f.kind != "days" else fmt["days"])
                 ws.write_number(r, c + 1, v.denominator or 0, fmt["int"])
                 c += 2
+        if counted:
+            ws.write_number(r, c, row.unschooled or 0, fmt["int"])
 
     for i, row in enumerate(ranking.rows, start=1):
         write(top + i, str(i), row, name_of(row.region))
@@ -92,6 +104,8 @@ def write_ranking(ranking: Ranking, path: Path, *, name_of: Callable[[str], str]
         if f.kind == "days":
             text = f"{f.label}：{f.numerator}；分母为{f.denominator}数"
         ws.write_string(notes + i, 0, text, fmt["note"])
+    if counted:
+        ws.write_string(notes + len(FIGURES) + 1, 0, f"{UNSCHOOLED_LABEL} = {UNSCHOOLED_DEFINITION}", fmt["note"])
 
     if ranking.rows:
         close_col = headers.index("办结率")
@@ -104,7 +118,7 @@ def write_ranking(ranking: Ranking, path: Path, *, name_of: Callable[[str], str]
         chart.set_y_axis({"reverse": True})
         chart.set_legend({"none": True})
         chart.set_size({"width": 640, "height": 60 + 22 * len(ranking.rows)})
-        ws.insert_chart(notes + len(FIGURES) + 2, 0, chart)
+        ws.insert_chart(notes + len(FIGURES) + 3, 0, chart)
         overdue: Any = wb.add_chart({"type": "bar"})
         overdue.add_series({"name": "超期数", "categories": ["督导排名", top + 1, 2, last, 2],
                             "values": ["督导排名", top + 1, overdue_col, last, overdue_col],
@@ -113,7 +127,7 @@ def write_ranking(ranking: Ranking, path: Path, *, name_of: Callable[[str], str]
         overdue.set_y_axis({"reverse": True})
         overdue.set_legend({"none": True})
         overdue.set_size({"width": 640, "height": 60 + 22 * len(ranking.rows)})
-        ws.insert_chart(notes + len(FIGURES) + 2, 9, overdue)
+        ws.insert_chart(notes + len(FIGURES) + 3, 9, overdue)
     _write_trends(wb, ranking, fmt, name_of=name_of, level=level)
     wb.close()
     return path

@@ -88,6 +88,8 @@ class Row:
     # the trend figures (supervision_trends.TREND_KEYS) at the end of each earlier round of
     # `Ranking.rounds`, oldest first; None where the region had no case then
     history: list[dict[str, Value] | None] = field(default_factory=list)
+    # disabled children with neither enrollment nor 送教 (store/home_teaching.py); None: no run to count in
+    unschooled: int | None = None
 
     def delta(self, key: str) -> float | None:
         """The change since the last round: percentage points for a rate, a count for 超期数."""
@@ -191,6 +193,27 @@ def ranking(session: Session, *, region: str, on: date | None = None) -> Ranking
         row.history = [_past(mine.get(r.run_pk)) for r in ended]
     return Ranking(region=region, child_level=child_level, as_of=datetime.now(UTC).replace(tzinfo=None), on=day,
                    runs=runs, rows=ordered, total=total, rounds=ended)
+
+
+def with_unschooled(ranking: Ranking, counts: dict[str, int]) -> Ranking:
+    """Each row's count of disabled children with neither enrollment nor 送教 (grouped in DuckDB by
+    store/home_teaching.unschooled_counts), and the region's sum."""
+    zero = dict.fromkeys(("cases", "verified", "closed", "overdue", "returned", "stayed", "redropout", "z01",
+                          "z01_closed", "rec", "rec_closed"), 0)
+    known = {row.region for row in ranking.rows}
+    for region in sorted(set(counts) - known):  # children in a region without any case still show
+        row = _row(region, zero, Value(0, 0))
+        row.history = [None] * len(ranking.rounds)
+        ranking.rows.append(row)
+    for row in ranking.rows:
+        row.unschooled = counts.get(row.region, 0)
+    ranking.total.unschooled = sum(counts.values())
+    return ranking
+
+
+UNSCHOOLED_LABEL = "残疾儿童未入学未送教"
+UNSCHOOLED_DEFINITION = ("义务教育年龄、有残疾标记（建档立卡残疾类别或残联名单）、没有学籍（辍学、休学、免缓学、未升学、"
+                         "未匹配学籍）且本学期没有送教上门记录的儿童人数，按户籍地统计，取最近一次已发布的比对")
 
 
 def _past(counts: dict[str, int] | None) -> dict[str, Value] | None:

@@ -14,6 +14,10 @@ Definitions (cases of the published rounds inside the region):
 * 漏助补发率 — Z01 cases closed / Z01 cases.
 * 追回率 — Z02, Z04, Z05 cases (money paid that should not have been) closed / those cases.
 * 办结天数中位数 — median whole days from a case's opening to its 销号 (cases closed by a person).
+
+Beside them: 核实率, 办结率 and 超期数 at the end of the earlier rounds (`supervision_trends`, kept
+when the next round is published) with the change since the last one, and, added by the route from
+the latest run, the count of disabled children with neither enrollment nor 送教 (`with_unschooled`).
 """
 
 from __future__ import annotations

@@ -91,6 +91,9 @@ def main() -> None:
         with session_scope(sessions) as s:
             province = timed("ranking, province (counties)", lambda: supervision.ranking(s, region="43"))
             timed("ranking, one county (townships)", lambda: supervision.ranking(s, region="430001"))
+            ended = timed("of which: the earlier rounds' figures (trends)", lambda: supervision_trends.history(
+                s, region="43", child_level="county", ended=supervision_trends.rounds(s, province="43")))
+            assert len(ended) == 123, len(ended)  # 122 counties and the province
         from yidan.reports.supervision_book import write_ranking
         from yidan.store.regions import region_name
 

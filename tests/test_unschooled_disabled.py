@@ -4,11 +4,17 @@ opens the list, and a first 送教 visit takes a child off it."""
 
 from __future__ import annotations
 
+import json
 import re
+import tomllib
+from datetime import date
 from pathlib import Path
+
+import pyarrow.parquet as pq
 
 from web_fixtures import (  # noqa: F401 - fixtures
     ANY_ID,
+    TERM,
     COUNTY_A,
     COUNTY_A2,
     Env,
@@ -20,6 +26,37 @@ from web_fixtures import (  # noqa: F401 - fixtures
     pg_schema_fixture,
     publish_fixture_run,
 )
+from yidan.contract.outputs import PERSONS
+from yidan.runs.rundir import RunDir
+from yidan.store import home_teaching
+from yidan.store.db import session_scope
+from yidan.store.models import HomeVisit
+
+CASES = Path(__file__).parent / "rules" / "supervision" / "unschooled_disabled.toml"
+
+
+def test_who_is_listed_follows_the_rule_table(engine, tmp_path: Path) -> None:
+    children = tomllib.loads(CASES.read_text(encoding="utf-8"))["child"]
+    rows = [{"person_id": f"P{i:02d}", "name": c["name"], "status": c["status"], "hukou_county": c.get("county", COUNTY_A),
+             "hukou_township": c.get("county", COUNTY_A) + "101", "compulsory_age": c.get("compulsory_age", True),
+             "disability": c.get("disability"), "disability_listed": c.get("disability_listed")}
+            for i, c in enumerate(children)]
+    pq.write_table(PERSONS.table_from_rows(rows), tmp_path / "persons.parquet")
+    (tmp_path / "manifest.json").write_text(json.dumps({"run_id": "r", "term": TERM, "status": "complete"}))
+    run = RunDir(tmp_path)
+    from yidan.store.db import session_factory
+
+    with session_scope(session_factory(engine)) as s:
+        for row, c in zip(rows, children, strict=True):
+            for term in c.get("visits", []):
+                s.add(HomeVisit(person_id=row["person_id"], county=row["hukou_county"], term=term,
+                                visited_on=date(2021, 3, 1), teacher="王老师", content="康复", minutes=60))
+        s.flush()
+        listed = {c.name for c in home_teaching.unschooled_disabled(s, run=run, region=COUNTY_A)}
+        counts = home_teaching.unschooled_counts(s, run=run, region="4301", by="county")
+    want = {c["name"] for c in children if c["listed"]}
+    assert listed == want
+    assert counts == {COUNTY_A: len(want), "430181": 1}  # the county next door has its own child
 
 
 def _children() -> tuple[list[dict], dict[str, dict]]:

@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 
 from web_fixtures import (  # noqa: F401 - fixtures
     ANY_ID,
-    TERM,
     COUNTY_A,
     COUNTY_A2,
+    TERM,
     Env,
     browser_login,
     engine_fixture,

@@ -75,6 +75,9 @@ def test_inspectors_record_only_their_own_sample_through_the_api(env: Env, tmp_p
     publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1")
     province = _api(env, "root", "province_admin", "43")
     insp, insp2 = _api(env, "insp", "inspector", "43"), _api(env, "insp2", "inspector", "43")
+    _api(env, "elsewhere", "inspector", "44")
+    foreign = province.post("/api/inspection/draw", json={"inspector": "elsewhere"})
+    assert foreign.status_code == 400 and "不属于本省" in foreign.json()["detail"]
     bad = province.post("/api/inspection/draw", json={"inspector": "insp", "stages": "city:fixed:1"})
     assert bad.status_code == 400 and "抽样阶段写法不对" in bad.json()["detail"]
     drawn = province.post("/api/inspection/draw", json={"inspector": "insp", "seed": 3,

@@ -98,6 +98,11 @@ def test_disabled_children_without_school_or_visits_are_counted_listed_and_leave
     k01 = next(r for r in rows if by_code["K01"]["name"] in r and "学籍未匹配" in r)
     assert "肢体残疾" in k02 and "<td>否</td>" in k02 and "<td>是</td>" in k01  # 残联名单
     assert clerk.get("/home-teaching?region=430181").status_code == 404  # the county next door
+    # from the county's own ranking, a township's count opens that township's list
+    township = by_code["K02"]["township"]
+    assert f'href="/home-teaching?region={township}#unschooled">' in clerk.get(f"/supervision/{COUNTY_A}").text
+    in_township = clerk.get(f"/home-teaching?region={township}").text.split('id="unschooled-list"')[1]
+    assert by_code["K02"]["name"] in in_township.split("</table>")[0]
 
     token = re.search(r'name="child" value="([^"]+)"', k02).group(1)
     visit = {"csrf_token": clerk.csrf, "child": token, "teacher": "王老师", "content": "康复训练", "minutes": 60,

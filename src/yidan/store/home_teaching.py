@@ -90,9 +90,11 @@ class Unschooled(Child):
 
 def _unschooled_from(region: str) -> str:
     codes = ", ".join(sql_literal(c) for c in NOT_SCHOOLED)
+    inside = (f"hukou_township = {sql_literal(region)}" if len(region) == 9
+              else f"starts_with(hukou_county, {sql_literal(region[:6])})")
     return (f"FROM persons p WHERE compulsory_age AND status IN ({codes}) "
             "AND (nullif(trim(disability), '') IS NOT NULL OR coalesce(disability_listed, false)) "
-            f"AND starts_with(hukou_county, {sql_literal(region[:6])}) "
+            f"AND {inside} "
             "AND p.person_id NOT IN (SELECT person_id FROM visited)")
 
 
@@ -106,7 +108,8 @@ def _visited(session: Session, con: Any, *, run: RunDir, region: str) -> None:
 
 
 def unschooled_disabled(session: Session, *, run: RunDir, region: str) -> list[Unschooled]:
-    """The region's disabled children with neither enrollment nor 送教 this term, in SQL (DuckDB)."""
+    """The region's (province, city, county or township) disabled children with neither enrollment nor
+    送教 this term, in SQL (DuckDB)."""
     con = connect(run)
     try:
         _visited(session, con, run=run, region=region)

@@ -24,13 +24,13 @@ def _context(request: Request, session: SessionDep, user, masker, region: str = 
     """The HOME_TEACHING children of the user's region (or of `region` inside it) and the disabled
     children with neither enrollment nor 送教 (to be placed or visited)."""
     region = region or user.region
-    if not region.isdigit() or not region.startswith(user.region) or len(region) > 6:
+    if not region.isdigit() or not region.startswith(user.region) or len(region) not in (2, 4, 6, 9):
         raise NotFoundError(f"地区不存在或不在您的权限范围内：{region[:12]}", hint="从督导排名进入。")
     run = run_crud.latest_published(session, region=user.region)
     if run is None:
         raise NotFoundError("还没有已发布的比对，暂无送教上门名单。", hint="等待省级发布比对结果。")
     rundir = RunDir(run.path)
-    kids = home_teaching.children(session, run=rundir, region=region, on=deadlines.today(),
+    kids = home_teaching.children(session, run=rundir, region=region[:6], on=deadlines.today(),
                                   per_term=request.app.state.settings.supervision.home_visits_per_term)
     return run, kids, home_teaching.unschooled_disabled(session, run=rundir, region=region)
 

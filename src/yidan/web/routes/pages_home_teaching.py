@@ -18,6 +18,7 @@ from yidan.web.security import check_csrf
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 VIEWERS = ("province_admin", "province_analyst", "city", "county")
+UNSCHOOLED_SHOWN = 300  # a province lists about a thousand: the page shows the first, the ranking leads to each county
 
 
 def _context(request: Request, session: SessionDep, user, masker, region: str = ""):  # type: ignore[no-untyped-def]
@@ -46,10 +47,11 @@ def _page(request: Request, session: SessionDep, user, masker, *, behind: str = 
     run, kids, unschooled = _context(request, session, user, masker, region)
     shown = [c for c in kids if c.behind] if behind else kids
     rows = [{"token": masker.person_token(c.person_id), "id": mask_id(c.person_id), "child": c} for c in shown]
-    missing = [{"token": masker.person_token(c.person_id), "id": mask_id(c.person_id), "child": c} for c in unschooled]
+    missing = [{"token": masker.person_token(c.person_id), "id": mask_id(c.person_id), "child": c}
+               for c in unschooled[:UNSCHOOLED_SHOWN]]
     return render(request, "home_teaching.html", {
         "run": run, "rows": rows, "total": len(kids), "behind_count": sum(c.behind for c in kids),
-        "unschooled": missing, "region": region or user.region,
+        "unschooled": missing, "unschooled_total": len(unschooled), "region": region or user.region,
         "only_behind": bool(behind), "error": error, "hint": hint}, status_code)
 
 

@@ -112,6 +112,7 @@ def main() -> None:
                                         "next": "/"})
             r = timed("page /supervision/43", lambda: client.get("/supervision/43"))
             assert r.status_code == 200 and "督导排名" in r.text, r.status_code
+            print(f"page size: {len(r.content) / 1024:.0f} KB")
             r = timed("workbook /supervision/43/workbook", lambda: client.get("/supervision/43/workbook"))
             assert r.status_code == 200
             app.state.worker.shutdown()

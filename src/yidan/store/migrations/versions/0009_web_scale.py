@@ -4,7 +4,7 @@ reads its first rows from an index instead of sorting every case on a field insi
 record (issue 21); and the places by county (a county dashboard reads its place names from them).
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-05 00:30:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -465,3 +465,32 @@ class Alert(Base):
     @property
     def kind_label(self) -> str:
         return ALERT_KINDS.get(self.kind, self.kind)
+
+
+# --- aid casework (issue 15): the money a county records on an aid case ---------------------------------
+
+AID_MONEY_KINDS: dict[str, str] = {"payment": "补发", "recovery": "追回"}
+
+
+class AidMoney(Base):
+    """A 补发 (payment) or 追回 (recovery) recorded on an aid case: amount to the fen, date, voucher
+    number and optionally the voucher file (an attachment of the same case), with who and when."""
+
+    __tablename__ = "aid_money"
+    __table_args__ = (Index("ix_aid_money_case", "case_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # payment | recovery
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    on_date: Mapped[date]
+    voucher_no: Mapped[str] = mapped_column(String(64))
+    attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id"), default=None)
+    note: Mapped[str] = mapped_column(Text, default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def kind_label(self) -> str:
+        return AID_MONEY_KINDS.get(self.kind, self.kind)

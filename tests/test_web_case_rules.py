@@ -49,24 +49,37 @@ def _history(page: str) -> str:
     return page.split('id="history"', 1)[1]
 
 
-def test_closing_a_missed_aid_case_needs_a_conclusion_a_note_and_the_city(env: Env, tmp_path: Path) -> None:
+def test_closing_a_missed_aid_case_needs_a_recorded_payment_covering_it_a_note_and_a_file(env: Env,
+                                                                                        tmp_path: Path) -> None:
     z01 = _setup(env, tmp_path)["Z01"]
     api = _api(env, "clerk")
     bare = api.post(f"/api/cases/{z01.id}/closure-request", json={"version": 1})
     assert bare.status_code == 400 and "销号前须先记录核实结论" in bare.json()["detail"]
     assert "已补发" in bare.json()["hint"]
-    ok = api.post(f"/api/cases/{z01.id}/verification", json={"version": 1, "conclusion": "已补发",
+    unpaid = api.post(f"/api/cases/{z01.id}/verification", json={"version": 1, "conclusion": "已补发",
+                                                                 "verified_on": "2021-05-10"})
+    assert unpaid.status_code == 400 and "须先登记补发" in unpaid.json()["detail"]
+    part = api.post(f"/api/cases/{z01.id}/aid-payment", json={"version": 1, "amount": "600.00", "on_date": "2021-05-08",
+                                                             "voucher_no": "BF-2021-017"})
+    assert part.status_code == 200 and part.json()["aid"]["paid"] == "600.00"
+    ok = api.post(f"/api/cases/{z01.id}/verification", json={"version": 2, "conclusion": "已补发",
                                                              "verified_on": "2021-05-10"})
     assert ok.status_code == 200 and ok.json()["state"] == "verified"
-    no_note = api.post(f"/api/cases/{z01.id}/closure-request", json={"version": 2})
+    no_note = api.post(f"/api/cases/{z01.id}/closure-request", json={"version": 3})
     assert no_note.status_code == 400 and "须填写说明" in no_note.json()["detail"]
-    no_file = api.post(f"/api/cases/{z01.id}/closure-request", json={"version": 2, "note": "2021年5月补发625元"})
+    no_file = api.post(f"/api/cases/{z01.id}/closure-request", json={"version": 3, "note": "2021年5月补发"})
     assert no_file.status_code == 400 and "销号前须先上传佐证附件" in no_file.json()["detail"]
     voucher = base64.b64encode(b"\xff\xd8\xff\xe0 voucher").decode()
     assert api.post(f"/api/cases/{z01.id}/attachments", json={"purpose": "补发凭证", "filename": "凭证.jpg",
                                                               "content_base64": voucher}).status_code == 200
-    asked = api.post(f"/api/cases/{z01.id}/closure-request", json={"version": 3, "note": "2021年5月补发625元"})
-    assert asked.status_code == 200 and asked.json()["state"] == "closure_requested"  # the city confirms
+    short = api.post(f"/api/cases/{z01.id}/closure-request", json={"version": 4, "note": "2021年5月补发"})
+    assert short.status_code == 400 and "应补发 625.00 元，已登记补发 600.00 元" in short.json()["detail"]
+    assert api.post(f"/api/cases/{z01.id}/aid-payment", json={"version": 4, "amount": 25, "on_date": "2021-05-09",
+                                                              "voucher_no": "BF-2021-018"}).status_code == 200
+    closed = api.post(f"/api/cases/{z01.id}/closure-request", json={"version": 5, "note": "2021年5月补发"})
+    # 625.00 is below the city's threshold (supervision.city_confirm_amount, 1000.00): the county closes it
+    assert closed.status_code == 200 and closed.json()["state"] == "closed"
+    assert closed.json()["aid"]["confirmation"] == "已销号，待下一轮比对的发放数据核实补发"
 
 
 def test_each_code_accepts_its_own_conclusions(env: Env, tmp_path: Path) -> None:

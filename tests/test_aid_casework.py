@@ -1,0 +1,213 @@
+"""Aid casework end to end (issue 15), on runs written by the real pipeline: a 漏助 (Z01) worked through the
+case page (补发 recorded with its voucher, closed, confirmed by the city, then confirmed or reopened by the
+next run's payment data); a 非学籍地发放 (Z03) whose money the county that paid recovers on its own Z10;
+the per-region totals; masking, region scope and the audit trail in the bodies."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from web_fixtures import (  # noqa: F401 - fixtures
+    ANY_ID,
+    ANY_MOBILE,
+    COUNTY_A,
+    COUNTY_A2,
+    PROGRAMME,
+    STANDARD,
+    Env,
+    browser_login,
+    engine_fixture,
+    env_fixture,
+    fixture_findings,
+    make_user,
+    pg_schema_fixture,
+    publish_fixture_run,
+)
+from yidan.store.crud import users
+from yidan.store.db import session_scope
+from yidan.store.models import AuditEntry, Case, User
+from yidan.web.security import new_api_token
+
+JPEG = b"\xff\xd8\xff\xe0 voucher scan"
+
+
+def _children(*, z01_paid: bool) -> list[dict[str, Any]]:
+    """A Z01 child of COUNTY_A (nobody paid; with `z01_paid` the county paid the standard) and a child
+    enrolled in COUNTY_A whom COUNTY_A2 paid once (Z03 for COUNTY_A, Z10 for COUNTY_A2)."""
+    z01, z03 = fixture_findings(COUNTY_A, codes=(("Z01", "aid", PROGRAMME, STANDARD, Decimal("0.00")),
+                                                 ("Z03", "aid", PROGRAMME, STANDARD, STANDARD)), start=60)
+    pay = {"id_number": z03["person_id"], "name": z03["name"], "student_no": "G" + z03["person_id"],
+           "programme_code": PROGRAMME, "term": z03["term"], "amount": str(STANDARD), "payer_county_code": COUNTY_A2,
+           "paid_on": "2021-04-01"}
+    z03["aid"] = [pay]
+    if z01_paid:
+        z01["aid"] = [{**pay, "id_number": z01["person_id"], "name": z01["name"], "student_no": "G" + z01["person_id"],
+                       "payer_county_code": COUNTY_A}]
+    return [z01, z03]
+
+
+def _setup(env: Env, tmp_path: Path) -> dict[str, int]:
+    admin = make_user(env, "admin", "province_admin", "43")
+    for name, role, region in (("clerk", "county", COUNTY_A), ("payer", "county", COUNTY_A2), ("city", "city", "4301")):
+        make_user(env, name, role, region)
+    publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1", findings=_children(z01_paid=False))
+    with session_scope(env.sessions()) as s:
+        return {c.code: c.id for c in s.scalars(select(Case))}
+
+
+def _api(env: Env, username: str) -> TestClient:
+    plain, hashed = new_api_token()
+    with session_scope(env.sessions()) as s:
+        users.add_token(s, user=users.get_by_username(s, username=username), name="t", token_hash=hashed)
+    return TestClient(env.app, headers={"Authorization": f"Bearer {plain}"})
+
+
+def _version(env: Env, case_id: int) -> int:
+    with session_scope(env.sessions()) as s:
+        case = s.get(Case, case_id)
+        assert case is not None
+        return case.version
+
+
+def _form(client: TestClient, env: Env, case_id: int, action: str, **fields: Any) -> Any:
+    data = {"csrf_token": client.csrf, "version": _version(env, case_id), **fields}  # type: ignore[attr-defined]
+    return client.post(f"/cases/{case_id}/{action}", data=data)
+
+
+def _publish(env: Env, tmp_path: Path, run_id: str, *, z01_paid: bool) -> None:
+    with session_scope(env.sessions()) as s:
+        admin = s.scalar(select(User).where(User.username == "admin"))
+        assert admin is not None
+    publish_fixture_run(env, admin, tmp_path / run_id, run_id=run_id, findings=_children(z01_paid=z01_paid))
+
+
+def test_a_missed_payment_and_a_wrong_payer_are_worked_to_closure_and_confirmed(env: Env, tmp_path: Path) -> None:
+    ids = _setup(env, tmp_path)
+    assert {"Z01", "Z03", "Z10"} <= set(ids)
+    env.app.state.settings.supervision.city_confirm_amount = Decimal("500.00")  # 625.00 cases need the city
+    clerk, city = browser_login(env, "clerk"), browser_login(env, "city")
+    z01 = ids["Z01"]
+
+    # 补发 on the case page: validated to the fen, not in the future, not before the term began
+    page = clerk.get(f"/cases/{z01}").text
+    assert 'id="form-aid-payment"' in page and 'id="form-aid-recovery"' not in page
+    assert "应补发</dt><dd id=\"aid-payment-due\">625.00 元" in page
+    for amount, day, reason in (("625.001", "2021-05-08", "金额最多精确到分"), ("625.00", "2999-01-01", "补发日期不合理"),
+                                ("625.00", "2020-12-01", "早于该问题所在学期"), ("-5", "2021-05-08", "金额须大于 0")):
+        r = _form(clerk, env, z01, "aid-payment", amount=amount, on_date=day, voucher_no="BF-17")
+        assert r.status_code == 400 and reason in r.text, (amount, day)
+        assert 'value="BF-17"' in r.text.split('id="form-aid-payment"')[1].split("</form>")[0]  # kept as typed
+    r = clerk.post(f"/cases/{z01}/attachments", data={"csrf_token": clerk.csrf, "purpose": "补发凭证"},  # type: ignore[attr-defined]
+                   files={"file": ("补发凭证.jpg", JPEG, "image/jpeg")})
+    assert r.status_code == 303
+    attachment_id = re.search(r'<option value="(\d+)"[^>]*>补发凭证：补发凭证.jpg', clerk.get(f"/cases/{z01}").text)
+    assert attachment_id, "the uploaded voucher is offered as the record's voucher file"
+    r = _form(clerk, env, z01, "aid-payment", amount="625.00", on_date="2021-05-08", voucher_no="BF-2021-017",
+              attachment_id=attachment_id.group(1), note="家长电话 13812345678 已告知")
+    assert r.status_code == 303
+    r = _form(clerk, env, z01, "verification", conclusion="已补发", verified_on="2021-05-10")
+    assert r.status_code == 303
+    r = _form(clerk, env, z01, "closure-request", note="2021年5月8日补发625元")
+    assert r.status_code == 303
+    page = clerk.get(f"/cases/{z01}").text
+    assert 'id="case-state">待市州确认销号' in page and "金额超过 500.00 元，销号须市州确认" in page
+    records = page.split('id="aid-records"')[1].split("</table>")[0]
+    assert "补发" in records and "625.00" in records and "BF-2021-017" in records and "补发凭证.jpg" in records
+    assert "13812345678" not in page and "****5678" in records  # the note is masked like the history
+
+    # the city's queue; returning needs a reason; confirming closes
+    queue = city.get("/aid/confirmations").text.split('id="aid-queue"')[1]
+    assert f'href="/cases/{z01}"' in queue and "625.00" in queue
+    back = _form(city, env, z01, "closure-confirm", approve="false")
+    assert back.status_code == 400 and "退回销号申请须写明理由" in back.text
+    assert _form(city, env, z01, "closure-confirm", approve="false", note="凭证不清晰，请重新扫描").status_code == 303
+    page = clerk.get(f"/cases/{z01}").text
+    assert 'id="case-state">已核实' in page and "市州退回销号申请：凭证不清晰，请重新扫描" in page
+    assert _form(clerk, env, z01, "closure-request", note="已重新上传凭证").status_code == 303
+    assert _form(city, env, z01, "closure-confirm", approve="true", note="凭证齐全").status_code == 303
+
+    # the wrong payer (COUNTY_A2) recovers on its own Z10; COUNTY_A never sees that case
+    z03, z10 = ids["Z03"], ids["Z10"]
+    assert clerk.get(f"/cases/{z10}").status_code == 404
+    payer = _api(env, "payer")
+    r = payer.post(f"/api/cases/{z10}/aid-recovery", json={"version": _version(env, z10), "amount": "625.00",
+                                                           "on_date": "2021-06-01", "voucher_no": "ZH-88",
+                                                           "note": "已缴回 13812345678"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["aid"]["recovered"] == "625.00" and body["aid"]["records"][0]["voucher_no"] == "ZH-88"
+    assert not ANY_ID.search(r.text) and not ANY_MOBILE.search(r.text)  # masked as every body
+    r = payer.post(f"/api/cases/{z10}/verification", json={"version": _version(env, z10), "conclusion": "已追回",
+                                                           "verified_on": "2021-06-02"})
+    assert r.status_code == 200
+    r = payer.post(f"/api/cases/{z10}/closure-request", json={"version": _version(env, z10), "note": "已全额追回"})
+    assert r.status_code == 200 and r.json()["state"] == "closure_requested"
+    assert _form(city, env, z10, "closure-confirm", approve="true").status_code == 303
+
+    # the responsible county closes its Z03 on the recovery the payer recorded
+    page = clerk.get(f"/cases/{z03}").text
+    assert 'id="form-aid-recovery"' not in page  # the money is recovered where it was paid
+    assert "浏阳" in page.split('id="aid-linked"')[1].split("</ul>")[0] and "已登记追回 625.00 元" in page
+    assert _form(clerk, env, z03, "verification", conclusion="已追回", verified_on="2021-06-03").status_code == 303
+    assert _form(clerk, env, z03, "closure-request", note="浏阳已追回").status_code == 303
+    assert _form(city, env, z03, "closure-confirm", approve="true").status_code == 303
+
+    # totals by county for the city; the province sees its city; a county cannot look above itself
+    city_api = _api(env, "city")
+    rows = {r["region"]: r for r in city_api.get("/api/aid/totals").json()["rows"]}
+    assert rows[COUNTY_A]["pay_due_amount"] == "625.00" and rows[COUNTY_A]["paid_amount"] == "625.00"
+    assert rows[COUNTY_A]["paid_count"] == 1 and rows[COUNTY_A]["recover_due_amount"] == "0.00"  # Z03: on the Z10
+    assert rows[COUNTY_A2]["recover_due_amount"] == "625.00" and rows[COUNTY_A2]["recovered_count"] == 1
+    province = _api(env, "admin").get("/api/aid/totals").json()["rows"]
+    assert [(r["region"], r["pay_due_amount"], r["recovered_amount"]) for r in province] == [("4301", "625.00", "625.00")]
+    assert _api(env, "clerk").get("/api/aid/totals", params={"region": "4301"}).status_code == 404
+    page = city.get("/aid/totals").text
+    assert "应补发金额" in page and "各案件登记的追回金额合计" in page
+
+    # the audit trail: each record and each city decision
+    with session_scope(env.sessions()) as s:
+        trail = [(e.username, e.action) for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))
+                 if e.action.startswith("aid_")]
+    assert trail == [("clerk", "aid_payment"), ("city", "aid_closure_return"), ("city", "aid_closure_confirm"),
+                     ("payer", "aid_recovery"), ("city", "aid_closure_confirm"), ("city", "aid_closure_confirm")]
+
+    # the next run: the 补发 is in the payment data (the Z01 is gone: confirmed); the recovered payment is
+    # still in it (Z03 / Z10 still found): settled by the 追回, they stay closed
+    _publish(env, tmp_path, "r2", z01_paid=True)
+    z01_body = _api(env, "clerk").get(f"/api/cases/{z01}").json()
+    assert z01_body["state"] == "closed" and z01_body["aid"]["confirmation"] == "已在下一轮比对的发放数据中核实到补发"
+    assert "比对 r2 的发放数据中已核实到补发" in z01_body["events"][-1]["summary"]
+    with session_scope(env.sessions()) as s:
+        assert {s.get(Case, i).state for i in (z03, z10)} == {"closed"}  # type: ignore[union-attr]
+
+
+def test_a_payment_the_next_run_does_not_show_reopens_the_case_with_the_reason(env: Env, tmp_path: Path) -> None:
+    z01 = _setup(env, tmp_path)["Z01"]
+    api = _api(env, "clerk")
+    for action, payload in (("aid-payment", {"amount": "625", "on_date": date(2021, 5, 8).isoformat(),
+                                             "voucher_no": "BF-9"}),
+                            ("verification", {"conclusion": "已补发", "verified_on": "2021-05-10"}),
+                            ("attachments", None),
+                            ("closure-request", {"note": "已补发"})):
+        if payload is None:
+            import base64
+
+            r = api.post(f"/api/cases/{z01}/attachments", json={"purpose": "补发凭证", "filename": "凭证.jpg",
+                                                                "content_base64": base64.b64encode(JPEG).decode()})
+        else:
+            r = api.post(f"/api/cases/{z01}/{action}", json={"version": _version(env, z01), **payload})
+        assert r.status_code == 200, (action, r.text)
+    assert r.json()["state"] == "closed"  # 625.00 is not above the default 1000.00: no city step
+    _publish(env, tmp_path, "r1-again", z01_paid=False)  # newer data, still nobody paid
+    body = api.get(f"/api/cases/{z01}").json()
+    assert body["state"] == "open"
+    assert body["events"][-1]["summary"] == "比对 r1-again：补发未在本轮发放数据中核实到，案件重新打开"
+    assert body["aid"]["confirmation"] == "补发未在本轮发放数据中核实到，案件已重新打开"
+    assert body["aid"]["paid"] == "625.00"  # the record stays; a further 补发 can be added

@@ -5,6 +5,7 @@ the per-region totals; masking, region scope and the audit trail in the bodies."
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import date
 from decimal import Decimal
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from python_calamine import CalamineWorkbook
 from sqlalchemy import select
 
 from web_fixtures import (  # noqa: F401 - fixtures
@@ -186,6 +188,13 @@ def test_a_missed_payment_and_a_wrong_payer_are_worked_to_closure_and_confirmed(
     assert "比对 r2 的发放数据中已核实到补发" in z01_body["events"][-1]["summary"]
     with session_scope(env.sessions()) as s:
         assert {s.get(Case, i).state for i in (z03, z10)} == {"closed"}  # type: ignore[union-attr]
+
+    # the county workbook carries the same figures on its own sheet
+    book = clerk.get("/workbook/download")
+    assert book.status_code == 200
+    sheet = CalamineWorkbook.from_filelike(io.BytesIO(book.content)).get_sheet_by_name("资助台账").to_python()
+    figures = {row[0]: (row[1], row[2]) for row in sheet[4:8]}
+    assert figures == {"应补发": (625.0, 1), "已补发": (625.0, 1), "应追回": (0.0, 0), "已追回": (0.0, 0)}
 
 
 def test_a_payment_the_next_run_does_not_show_reopens_the_case_with_the_reason(env: Env, tmp_path: Path) -> None:

@@ -128,6 +128,14 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/inspection/items/{item_id}"): {"inspector"},
     ("GET", "/home-teaching"): ALL - {"inspector"},
     ("POST", "/home-teaching/visits"): WORKERS,
+    # aid casework (issue 15): 补发 / 追回 on a case, totals per region, the city's confirmation queue
+    ("POST", "/cases/{case_id}/aid-payment"): WORKERS,
+    ("POST", "/cases/{case_id}/aid-recovery"): WORKERS,
+    ("POST", "/api/cases/{case_id}/aid-payment"): WORKERS,
+    ("POST", "/api/cases/{case_id}/aid-recovery"): WORKERS,
+    ("GET", "/aid/totals"): ALL,
+    ("GET", "/api/aid/totals"): ALL,
+    ("GET", "/aid/confirmations"): {"city", "province_admin"},
 }
 # a run covers the whole province: a county or city elsewhere in the province finds it too (its approval page)
 PROVINCE_WIDE = {("GET", "/runs/{run_pk}/approval"), ("POST", "/runs/{run_pk}/approval/confirm"),

@@ -34,13 +34,15 @@ _UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
 
 def write_workbooks(
     run: RunDir, out: Path, level: str = "county", *, regions: list[str] | None = None,
-    teams: dict[str, str] | None = None, due_dates: Any = None,
+    teams: dict[str, str] | None = None, due_dates: Any = None, aid_totals: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Write one workbook per region of `level` into `out`; returns the paths in region order.
 
     `regions` limits the output to those region codes (a county exporting its own list); `teams`
     maps a finding key to its 三帮一 team as the web database holds it (the web's download).
     `due_dates`: an Arrow table (finding_key, due_date text) from the application's deadlines.
+    `aid_totals`: the county's 补发 / 追回 figures from the application (store/aid_casework.py, issue 15),
+    written as the sheet 资助台账 of a county workbook.
     """
     if level not in LEVELS:
         raise ConfigError(f"不支持的层级：{level}", hint="层级可选 county（县）、city（市州）、province（省）。")
@@ -65,7 +67,7 @@ def write_workbooks(
             path = out / workbook_name(run, level, region)
             with atomic_output(path) as tmp:  # a killed report leaves no half workbook under this name
                 if level == "county":
-                    _write_county(con, run, region, tmp, teams)
+                    _write_county(con, run, region, tmp, teams, aid_totals)
                 else:
                     _write_aggregate(con, run, level, region, tmp)
             paths.append(path)
@@ -104,7 +106,8 @@ def _title(level: str, region: str, term: str) -> str:
     return f"{region_name(region)} {term} 控辍保学与学生资助一单"
 
 
-def _write_county(con: Any, run: RunDir, county: str, path: Path, teams: dict[str, str] | None = None) -> None:
+def _write_county(con: Any, run: RunDir, county: str, path: Path, teams: dict[str, str] | None = None,
+                  aid_totals: dict[str, Any] | None = None) -> None:
     wb, fmt = _new_workbook(path)
     cover = wb.add_worksheet("封面")
     write_cover(cover, fmt, run, cover_figures(con, "county", county), title=_title("county", county, run.term))
@@ -112,8 +115,29 @@ def _write_county(con: Any, run: RunDir, county: str, path: Path, teams: dict[st
     for family in styles.FAMILIES:
         _write_family_sheet(wb, fmt, con, run, county, family, teams)
     _write_places(wb, fmt, con, county, run.term)
+    if aid_totals is not None:
+        _write_aid_totals(wb, fmt, county, aid_totals)
     _write_meta(wb, run, "county", county)
     wb.close()
+
+
+def _write_aid_totals(wb: Any, fmt: dict[str, Any], county: str, figures: dict[str, Any]) -> None:
+    """资助台账: what the county must pay and recover, and what it recorded (the application's figures at the
+    time of the download, `figures["rows"]`: (label, amount, count, what it counts))."""
+    ws = wb.add_worksheet("资助台账")
+    ws.write_string(0, 0, f"{region_name(county)} 资助台账：应补发、已补发、应追回、已追回", fmt["title"])
+    ws.write_string(1, 0, str(figures.get("note") or ""), fmt["note"])
+    for col, head in enumerate(("项目", "金额（元）", "件数", "口径")):
+        ws.write_string(3, col, head, fmt["header"])
+    for i, (label, amount, count, what) in enumerate(figures.get("rows") or (), start=4):
+        ws.write_string(i, 0, str(label), fmt["text"])
+        ws.write_number(i, 1, float(amount), fmt["amount"])
+        ws.write_number(i, 2, int(count), fmt["int"])
+        ws.write_string(i, 3, str(what), fmt["long"])
+    ws.set_column(0, 0, 12)
+    ws.set_column(1, 2, 14)
+    ws.set_column(3, 3, 80)
+    ws.protect()
 
 
 PLACE_HEADERS = ("乡镇", "村", "学龄儿童", "其中义务教育年龄", "未脱贫、返贫", "未在校", "其中义务教育年龄未在校",

@@ -391,3 +391,12 @@ def totals(session: Session, *, region: str, level: int) -> list[dict[str, Any]]
         name = "paid" if kind == "payment" else "recovered"
         row(k).update({f"{name}_amount": _d(amount), f"{name}_count": int(n)})
     return [rows[k] for k in sorted(rows)]
+
+
+def workbook_figures(session: Session, *, county: str) -> dict[str, Any]:
+    """The county's totals as the county workbook's 资助台账 sheet writes them (label, amount, count, what)."""
+    found = totals(session, region=county, level=6)
+    row = found[0] if found else None
+    rows = [(label, (row or {}).get(f"{key}_amount", ZERO), (row or {}).get(f"{key}_count", 0), what)
+            for key, label, what in TOTALS]
+    return {"rows": rows, "note": "网页应用中的登记（下载时）；不含数据销号（对账销号）的案件；金额单位为元，精确到分。"}

@@ -27,7 +27,7 @@ from fastapi.responses import FileResponse
 
 from yidan.errors import NotFoundError
 from yidan.runs.rundir import RunDir
-from yidan.store import audit, deadlines
+from yidan.store import aid_casework, audit, deadlines
 from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
 from yidan.store.errors import ActionError, ConflictError
@@ -60,7 +60,8 @@ def _upload_limit(request: Request) -> str:
 
 
 def region_workbook(data_dir: Path, rundir: RunDir, *, level: str, region: str,
-                    teams: dict[str, Any] | None = None, due_dates: Any = None) -> Path | None:
+                    teams: dict[str, Any] | None = None, due_dates: Any = None,
+                    aid_totals: dict[str, Any] | None = None) -> Path | None:
     """The workbook of `region` at `level` for this run (and this state of its 三帮一 `teams` and of the
     cases' 办理期限 `due_dates`, issue 16), built on the first request and kept; None when the run has no
     workbook for the region (nothing found there)."""
@@ -68,7 +69,8 @@ def region_workbook(data_dir: Path, rundir: RunDir, *, level: str, region: str,
 
     code = region.ljust(6, "0")  # the reports name regions with six digits (4301 -> 430100)
     dues = deadlines.table_digest(due_dates) if due_dates is not None else None
-    state = hashlib.sha256(json.dumps([teams, dues], sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
+    state = hashlib.sha256(json.dumps([teams, dues, aid_totals], sort_keys=True, ensure_ascii=False,
+                                      default=str).encode()).hexdigest()[:12]
     base = data_dir / "exports" / rundir.run_id / level
     folder = base / f"{code}-{state}"
     if folder.is_dir():
@@ -84,7 +86,8 @@ def region_workbook(data_dir: Path, rundir: RunDir, *, level: str, region: str,
             for old in base.glob(f"{code}-*"):  # the teams have changed since
                 shutil.rmtree(old, ignore_errors=True)
             tmp = base / f".{code}.building-{os.getpid()}-{threading.get_ident()}"
-            write_workbooks(rundir, tmp, level=level, regions=[code], teams=teams, due_dates=due_dates)
+            write_workbooks(rundir, tmp, level=level, regions=[code], teams=teams, due_dates=due_dates,
+                            aid_totals=aid_totals)
             os.replace(tmp, folder)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
@@ -110,7 +113,8 @@ def workbook_download(request: Request, session: SessionDep, user: CurrentUser):
         deadlines.ensure(session, settings=request.app.state.settings.supervision)
         dues = deadlines.due_table(session, region=user.region)
     mine = region_workbook(request.app.state.worker.data_dir, rundir, level=level, region=user.region, teams=teams,
-                           due_dates=dues)
+                           due_dates=dues, aid_totals=aid_casework.workbook_figures(session, county=user.region)
+                           if level == "county" else None)
     if mine is None:
         raise NotFoundError(f"本次比对中没有 {user.region} 的工作簿（本地区没有问题线索）。", hint="查看仪表板。")
     audit.record(session, user=user, action="export_workbook", target=mine.name, detail=f"比对 {rundir.run_id}")

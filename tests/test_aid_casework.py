@@ -220,3 +220,36 @@ def test_a_payment_the_next_run_does_not_show_reopens_the_case_with_the_reason(e
     assert body["events"][-1]["summary"] == "比对 r1-again：补发未在本轮发放数据中核实到，案件重新打开"
     assert body["aid"]["confirmation"] == "补发未在本轮发放数据中核实到，案件已重新打开"
     assert body["aid"]["paid"] == "625.00"  # the record stays; a further 补发 can be added
+
+
+def test_a_workbook_conclusion_on_an_aid_case_needs_the_recorded_payment(env: Env, tmp_path: Path) -> None:
+    import openpyxl
+
+    from yidan.reports.styles import FINDING_COLUMNS
+
+    z01 = _setup(env, tmp_path)["Z01"]
+    with session_scope(env.sessions()) as s:
+        key = s.get(Case, z01).finding_key  # type: ignore[union-attr]
+    col = {c.header: openpyxl.utils.get_column_letter(i + 1) for i, c in enumerate(FINDING_COLUMNS)}
+    clerk = browser_login(env, "clerk")
+    wb = openpyxl.load_workbook(io.BytesIO(clerk.get("/workbook/download").content))
+    ws = wb["学生资助"]
+    row = next(r for r in range(2, ws.max_row + 1) if ws[f"A{r}"].value == key)
+    ws[f"{col['核实结论']}{row}"], ws[f"{col['核实日期']}{row}"] = "已补发", date.today()
+    buf = io.BytesIO()
+    wb.save(buf)
+
+    def upload() -> str:
+        r = clerk.post("/workbook/upload", data={"csrf_token": clerk.csrf},  # type: ignore[attr-defined]
+                       files=[("workbook", ("宁乡县_已填.xlsx", buf.getvalue(), "application/octet-stream"))])
+        assert r.status_code == 200, r.text[-2000:]
+        return r.text
+
+    refused = upload().split('id="aid-refused"')[1].split("</table>")[0]
+    assert f'href="/cases/{z01}"' in refused and "须先登记补发" in refused
+    assert "核实结论" not in clerk.get(f"/cases/{z01}").text.split('id="history"')[1]
+    assert _form(clerk, env, z01, "aid-payment", amount="625.00", on_date="2021-05-08",
+                 voucher_no="BF-1").status_code == 303
+    page = upload()
+    assert 'id="aid-refused"' not in page and "已记入案件 1 条核实结论" in page
+    assert "核实结论：已补发" in clerk.get(f"/cases/{z01}").text.split('id="history"')[1]

@@ -154,6 +154,38 @@ def _record_accepted(session, user: User, verifications: Path) -> int:  # type: 
     return recorded
 
 
+def _record_aid(session, user: User, aid_file: Path | None) -> tuple[int, list[dict[str, str]]]:  # type: ignore[no-untyped-def]
+    """Record accepted aid conclusions (issue 15) on the user's open case of the same finding, through the
+    store, so each meets what `AID_CONCLUSION_NEEDS` asks (a recorded 补发 / 追回, the 说明 as the policy
+    ground or the wrong field); returns the number recorded and the rows refused with their reason."""
+    from sqlalchemy import select
+
+    from yidan.store.models import CLOSED_STATES, Case
+
+    if aid_file is None or not aid_file.is_file():
+        return 0, []
+    with aid_file.open(encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    recorded, refused = 0, []
+    for row in rows:
+        case = session.scalar(select(Case).where(case_crud.in_region(user.region), Case.finding_key == row["问题标识"],
+                                                 Case.state.not_in(CLOSED_STATES)))
+        if case is None:
+            continue
+        conclusion, note = row["核实结论"], row.get("说明", "")
+        try:
+            on = date.fromisoformat(row["核实日期"]) if row.get("核实日期") else date.today()
+            case_crud.record_verification(
+                session, case=case, user=user, expected_version=case.version, conclusion=conclusion, verified_on=on,
+                note=note, ground=note if conclusion in ("情况属实无需处理", "省外已资助") else "",
+                field=note if conclusion == "数据错误" else "")
+            recorded += 1
+        except (ActionError, ConflictError) as exc:
+            refused.append({"code": case.code, "name": case.name or "", "conclusion": conclusion,
+                            "reason": exc.message, "hint": exc.hint or "", "case_id": str(case.id)})
+    return recorded, refused
+
+
 @router.post("/workbook/upload", dependencies=allow(*CASE_WORKERS), name="workbook_upload")
 def workbook_upload(request: Request, session: SessionDep, user: CurrentUser,
                     workbook: Annotated[list[UploadFile], File()]):
@@ -170,10 +202,12 @@ def workbook_upload(request: Request, session: SessionDep, user: CurrentUser,
         saved.append(target)
     result = import_verifications(saved, rundir, folder / "核实结果.csv")
     recorded = _record_accepted(session, user, result.verifications)
+    aid_recorded, aid_refused = _record_aid(session, user, result.aid)
     audit.record(session, user=user, action="import_workbook", target=", ".join(p.name for p in saved),
                  detail=f"填写 {result.filled} 行，接受 {result.accepted} 行，退回 {result.returned} 行")
     return render(request, "workbook.html", {
-        "run": run_crud.latest_published(session, region=user.region), "result": result, "recorded": recorded,
+        "run": run_crud.latest_published(session, region=user.region), "result": result,
+        "recorded": recorded + aid_recorded, "aid_refused": aid_refused,
         "upload_limit": _upload_limit(request),
         "problems": _problems(result.problems),
     }, 200 if result.returned == 0 and not result.unreadable else 400)

@@ -43,8 +43,6 @@ MAX_AMOUNT = Decimal("1000000.00")
 ZERO = Decimal("0.00")
 UNCONFIRMED = "补发未在本轮发放数据中核实到"
 ACTION_OF = {"payment": codes.AID_PAYMENT, "recovery": codes.AID_RECOVERY}
-audit.ACTIONS.update({"aid_payment": "登记补发", "aid_recovery": "登记追回", "aid_closure_confirm": "市州确认资助案件销号",
-                      "aid_closure_return": "市州退回资助案件销号"})
 
 
 def _d(value: Any) -> Decimal:

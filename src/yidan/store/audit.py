@@ -36,6 +36,10 @@ ACTIONS = {
     "run_return": "县退回比对清单",
     "run_approve": "市州审核比对清单",
     "inspection_draw": "抽取督导抽查名单",
+    "aid_payment": "登记补发",
+    "aid_recovery": "登记追回",
+    "aid_closure_confirm": "市州确认资助案件销号",
+    "aid_closure_return": "市州退回资助案件销号",
 }
 
 

@@ -41,27 +41,44 @@ JPEG = b"\xff\xd8\xff\xe0 voucher scan"
 
 
 def _children(*, z01_paid: bool) -> list[dict[str, Any]]:
-    """A Z01 child of COUNTY_A (nobody paid; with `z01_paid` the county paid the standard) and a child
-    enrolled in COUNTY_A whom COUNTY_A2 paid once (Z03 for COUNTY_A, Z10 for COUNTY_A2)."""
-    z01, z03 = fixture_findings(COUNTY_A, codes=(("Z01", "aid", PROGRAMME, STANDARD, Decimal("0.00")),
-                                                 ("Z03", "aid", PROGRAMME, STANDARD, STANDARD)), start=60)
-    pay = {"id_number": z03["person_id"], "name": z03["name"], "student_no": "G" + z03["person_id"],
-           "programme_code": PROGRAMME, "term": z03["term"], "amount": str(STANDARD), "payer_county_code": COUNTY_A2,
-           "paid_on": "2021-04-01"}
-    z03["aid"] = [pay]
+    """COUNTY_A's children: a Z01 (nobody paid; with `z01_paid` the county paid the standard); one whom
+    COUNTY_A2 paid once (Z03 for COUNTY_A, Z10 for COUNTY_A2); one COUNTY_A paid twice (Z02, COUNTY_A
+    recovers); one paid by COUNTY_A and by COUNTY_A2 (Z02 for COUNTY_A, whose extra payment COUNTY_A2
+    recovers on its Z10)."""
+    z01, z03, z02, cross = fixture_findings(COUNTY_A, codes=(
+        ("Z01", "aid", PROGRAMME, STANDARD, Decimal("0.00")), ("Z03", "aid", PROGRAMME, STANDARD, STANDARD),
+        ("Z02", "aid", PROGRAMME, STANDARD, 2 * STANDARD), ("Z02x", "aid", PROGRAMME, STANDARD, 2 * STANDARD)),
+        start=60)
+
+    def pay(child: dict[str, Any], county: str) -> dict[str, Any]:
+        return {"id_number": child["person_id"], "name": child["name"], "student_no": "G" + child["person_id"],
+                "programme_code": PROGRAMME, "term": child["term"], "amount": str(STANDARD),
+                "payer_county_code": county, "paid_on": "2021-04-01"}
+
+    z03["aid"] = [pay(z03, COUNTY_A2)]
+    cross["aid"] = [pay(cross, COUNTY_A), pay(cross, COUNTY_A2)]
     if z01_paid:
-        z01["aid"] = [{**pay, "id_number": z01["person_id"], "name": z01["name"], "student_no": "G" + z01["person_id"],
-                       "payer_county_code": COUNTY_A}]
-    return [z01, z03]
+        z01["aid"] = [pay(z01, COUNTY_A)]
+    return [z01, z03, z02, cross]
 
 
 def _setup(env: Env, tmp_path: Path) -> dict[str, int]:
+    """Publishes the first run; returns the case ids: Z01, Z03 and its Z10, Z02 (paid twice by COUNTY_A),
+    Z02x and Z10x (paid by both counties)."""
     admin = make_user(env, "admin", "province_admin", "43")
     for name, role, region in (("clerk", "county", COUNTY_A), ("payer", "county", COUNTY_A2), ("city", "city", "4301")):
         make_user(env, name, role, region)
-    publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1", findings=_children(z01_paid=False))
+    children = _children(z01_paid=False)
+    publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1", findings=children)
+    label = {c["person_id"]: c["code"] for c in children}  # the name each child was written under
+    out: dict[str, int] = {}
     with session_scope(env.sessions()) as s:
-        return {c.code: c.id for c in s.scalars(select(Case))}
+        for case in s.scalars(select(Case)):
+            name = {("Z03", "Z10"): "Z10", ("Z02x", "Z02"): "Z02x", ("Z02x", "Z10"): "Z10x"}.get(
+                (label[case.person_id], case.code), case.code)
+            assert name not in out, name
+            out[name] = case.id
+    return out
 
 
 def _api(env: Env, username: str) -> TestClient:
@@ -92,7 +109,7 @@ def _publish(env: Env, tmp_path: Path, run_id: str, *, z01_paid: bool) -> None:
 
 def test_a_missed_payment_and_a_wrong_payer_are_worked_to_closure_and_confirmed(env: Env, tmp_path: Path) -> None:
     ids = _setup(env, tmp_path)
-    assert {"Z01", "Z03", "Z10"} <= set(ids)
+    assert set(ids) == {"Z01", "Z03", "Z10", "Z02", "Z02x", "Z10x"}
     env.app.state.settings.supervision.city_confirm_amount = Decimal("500.00")  # 625.00 cases need the city
     clerk, city = browser_login(env, "clerk"), browser_login(env, "city")
     z01 = ids["Z01"]
@@ -165,8 +182,11 @@ def test_a_missed_payment_and_a_wrong_payer_are_worked_to_closure_and_confirmed(
     city_api = _api(env, "city")
     rows = {r["region"]: r for r in city_api.get("/api/aid/totals").json()["rows"]}
     assert rows[COUNTY_A]["pay_due_amount"] == "625.00" and rows[COUNTY_A]["paid_amount"] == "625.00"
-    assert rows[COUNTY_A]["paid_count"] == 1 and rows[COUNTY_A]["recover_due_amount"] == "0.00"  # Z03: on the Z10
-    assert rows[COUNTY_A2]["recover_due_amount"] == "625.00" and rows[COUNTY_A2]["recovered_count"] == 1
+    # COUNTY_A recovers its own second payment (Z02); a Z03's and a Z02x's money is recovered by COUNTY_A2 (Z10)
+    assert (rows[COUNTY_A]["recover_due_amount"], rows[COUNTY_A]["recover_due_count"]) == ("625.00", 1)
+    assert (rows[COUNTY_A2]["recover_due_amount"], rows[COUNTY_A2]["recover_due_count"]) == ("1250.00", 2)
+    assert (rows[COUNTY_A2]["recovered_amount"], rows[COUNTY_A2]["recovered_count"]) == ("625.00", 1)
+    assert rows[COUNTY_A]["paid_count"] == 1 and rows[COUNTY_A]["recovered_count"] == 0
     province = _api(env, "admin").get("/api/aid/totals").json()["rows"]
     assert [(r["region"], r["pay_due_amount"], r["recovered_amount"]) for r in province] == [("4301", "625.00", "625.00")]
     assert _api(env, "clerk").get("/api/aid/totals", params={"region": "4301"}).status_code == 404
@@ -194,7 +214,7 @@ def test_a_missed_payment_and_a_wrong_payer_are_worked_to_closure_and_confirmed(
     assert book.status_code == 200
     sheet = CalamineWorkbook.from_filelike(io.BytesIO(book.content)).get_sheet_by_name("资助台账").to_python()
     figures = {row[0]: (row[1], row[2]) for row in sheet[4:8]}
-    assert figures == {"应补发": (625.0, 1), "已补发": (625.0, 1), "应追回": (0.0, 0), "已追回": (0.0, 0)}
+    assert figures == {"应补发": (625.0, 1), "已补发": (625.0, 1), "应追回": (625.0, 1), "已追回": (0.0, 0)}
 
 
 def test_a_payment_the_next_run_does_not_show_reopens_the_case_with_the_reason(env: Env, tmp_path: Path) -> None:

@@ -162,6 +162,7 @@ def test_a_missed_payment_and_a_wrong_payer_are_worked_to_closure_and_confirmed(
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["aid"]["recovered"] == "625.00" and body["aid"]["records"][0]["voucher_no"] == "ZH-88"
+    assert [(x["county"], x["code"]) for x in body["aid"]["responsible"]] == [(COUNTY_A, "Z03")]  # linked back
     assert not ANY_ID.search(r.text) and not ANY_MOBILE.search(r.text)  # masked as every body
     r = payer.post(f"/api/cases/{z10}/verification", json={"version": _version(env, z10), "conclusion": "已追回",
                                                            "verified_on": "2021-06-02"})

@@ -93,6 +93,19 @@ def linked(session: Session, case_: Case) -> list[dict[str, Any]]:
             for c, s, p, r in rows]
 
 
+def responsible(session: Session, case_: Case) -> list[dict[str, Any]]:
+    """For a Z10: the responsible county's Z02 / Z03 of the same claim (county, code, state only)."""
+    if case_.code != "Z10":
+        return []
+    from yidan.store.models import CASE_STATES
+
+    stmt = (select(Case.county, Case.code, Case.label, Case.state)
+            .where(Case.code.in_(LINKED_CODES), Case.person_id == case_.person_id, Case.term == case_.term,
+                   Case.programme_code == case_.programme_code).order_by(Case.county, Case.code))
+    return [{"county": c, "code": code, "label": label, "state_label": CASE_STATES.get(st, st)}
+            for c, code, label, st in session.execute(stmt)]
+
+
 def sums(session: Session, case_id: int) -> dict[str, Decimal]:
     """The 补发 and 追回 recorded on one case."""
     out = {k: ZERO for k in AID_MONEY_KINDS}
@@ -243,6 +256,7 @@ class AidView:
     recovered: Decimal
     records: list[AidMoney]
     linked: list[dict[str, Any]]
+    responsible: list[dict[str, Any]]  # a Z10's responsible-county cases
     needs_city: bool
     threshold: Decimal | None
     confirmation: str | None  # 补发 checked against the next run: 已核实 / 待下轮比对核实 / 未核实（已重新打开）
@@ -268,7 +282,7 @@ def view(session: Session, case_: Case, *, threshold: Decimal | None) -> AidView
                         "closed": "已销号，待下一轮比对的发放数据核实补发"}.get(last or "")
     return AidView(payment_due(case_), recovery_due(case_), s["payment"],
                    s["recovery"] + sum((r["recovered"] for r in links), ZERO), records(session, case_.id), links,
-                   needs_city(case_, threshold), threshold, confirmation)
+                   responsible(session, case_), needs_city(case_, threshold), threshold, confirmation)
 
 
 def confirmation_queue(session: Session, *, region: str, limit: int = 200) -> list[Case]:

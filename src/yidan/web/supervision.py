@@ -72,7 +72,7 @@ def aid_shown(session: Any, case: Case, *, threshold: Decimal, names: dict[int, 
              "attachment_id": r.attachment_id, "attachment": names.get(r.attachment_id or 0), "created_at": r.created_at}
             for r in v.records]
     return {"payment_due": v.payment_due, "recovery_due": v.recovery_due, "paid": v.paid, "recovered": v.recovered,
-            "records": rows, "linked": v.linked, "needs_city": v.needs_city, "city_confirm_amount": v.threshold,
+            "records": rows, "linked": v.linked, "responsible": v.responsible, "needs_city": v.needs_city, "city_confirm_amount": v.threshold,
             "confirmation": v.confirmation, "can_pay": case.code in aid_casework.PAYMENT_CODES,
             "can_recover": case.code in aid_casework.RECOVERY_CODES}
 

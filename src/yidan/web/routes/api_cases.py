@@ -106,6 +106,13 @@ class AidLinkOut(BaseModel):
     recovered: Decimal
 
 
+class AidCaseRefOut(BaseModel):
+    county: str
+    code: str
+    label: str
+    state_label: str
+
+
 class AidOut(BaseModel):
     """资助案件的补发、追回登记与销号依据（issue 15）。"""
 
@@ -115,6 +122,7 @@ class AidOut(BaseModel):
     recovered: Decimal = Field(description="已登记的追回合计（含关联 Z10 案件登记的追回）")
     records: list[AidMoneyOut]
     linked: list[AidLinkOut] = Field(description="同一儿童、学期、项目的非应发放县（Z10）线索")
+    responsible: list[AidCaseRefOut] = Field([], description="Z10：应发放县同一儿童、学期、项目的 Z02 / Z03 线索")
     needs_city: bool = Field(description="销号是否须市州确认（金额超过 city_confirm_amount）")
     city_confirm_amount: Decimal | None
     confirmation: str | None = Field(description="补发在下一轮比对中的核实情况")

@@ -375,18 +375,23 @@ def totals(session: Session, *, region: str, level: int) -> list[dict[str, Any]]
     first `level` digits of the county code (2 province, 4 city, 6 county), summed in SQL. Cases
     resolved by data (对账销号) are left out: the data no longer show anything to pay or recover."""
     exp, paid = func.coalesce(Case.amount_expected, 0), func.coalesce(Case.amount_paid, 0)
+    # what other counties recover of each claim (their Z10s, wherever they lie): one grouped pass, joined
     z10 = aliased(Case)
-    others = (select(func.coalesce(func.sum(z10.amount_paid), 0))
-              .where(z10.code == "Z10", z10.person_id == Case.person_id, z10.term == Case.term,
-                     z10.programme_code == Case.programme_code).correlate(Case).scalar_subquery())
+    claim = (z10.person_id, z10.term, z10.programme_code)
+    by_claim = (select(*claim, func.sum(z10.amount_paid).label("other")).where(z10.code == "Z10")
+                .group_by(*claim).subquery())
+    others = func.coalesce(by_claim.c.other, 0)
     pay_due = case((Case.code == "Z01", _pos(exp - paid)), (Case.code == "Z06", _pos(exp - paid)), else_=literal(0))
     rec_due = case((Case.code == "Z02", _pos(paid - exp - others)), (Case.code == "Z06", _pos(paid - exp)),
                    (Case.code.in_(("Z04", "Z05", "Z09", "Z10")), paid), else_=literal(0))
     key = func.substr(Case.county, 1, level)
     base = and_(crud.in_region(region), Case.code.in_(AID_CODES), Case.state != "resolved")
+    joined = Case.__table__.outerjoin(by_claim, and_(
+        Case.code == "Z02", by_claim.c.person_id == Case.person_id, by_claim.c.term == Case.term,
+        by_claim.c.programme_code == Case.programme_code))
     due = (select(key.label("k"), func.sum(pay_due), func.sum(case((pay_due > 0, 1), else_=0)),
                   func.sum(rec_due), func.sum(case((rec_due > 0, 1), else_=0)))
-           .where(base).group_by(key))
+           .select_from(joined).where(base).group_by(key))
     rows: dict[str, dict[str, Any]] = {}
 
     def row(k: str) -> dict[str, Any]:

@@ -470,6 +470,8 @@ class Alert(Base):
 # --- aid casework (issue 15): the money a county records on an aid case ---------------------------------
 
 AID_MONEY_KINDS: dict[str, str] = {"payment": "补发", "recovery": "追回"}
+# the cases of one child (an aid claim's Z02 / Z03 and the paying county's Z10; a workbook row's person)
+Index("ix_cases_person", Case.person_id, Case.term)
 
 
 class AidMoney(Base):

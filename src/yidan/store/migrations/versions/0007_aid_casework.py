@@ -1,4 +1,4 @@
-"""Aid casework: the 补发 and 追回 recorded on aid cases (amount, date, voucher).
+"""Aid casework: the 补发 and 追回 recorded on aid cases (amount, date, voucher); cases by child.
 
 Revision ID: 0007
 Revises: 0006
@@ -36,8 +36,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_aid_money_case", "aid_money", ["case_id", "kind"])
+    op.create_index("ix_cases_person", "cases", ["person_id", "term"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_cases_person", table_name="cases")
     op.drop_index("ix_aid_money_case", table_name="aid_money")
     op.drop_table("aid_money")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from yidan.contract.aid_needs import AID_CONCLUSION_NEEDS  # noqa: F401 - re-exported: what each aid conclusion needs
+
 STAGES: tuple[str, ...] = ("学前", "小学", "初中", "高中", "中职", "特教")
 ENROLLMENT_STATUSES: tuple[str, ...] = ("在读", "休学", "转出", "毕业", "辍学", "死亡")
 ATTENDANCE_MODES: tuple[str, ...] = ("随班就读", "特教学校", "送教上门")
@@ -112,20 +114,13 @@ def finding_label(code: str) -> str:
 SCHOOL_CONCLUSIONS: tuple[str, ...] = (*CONCLUSIONS[:-1], "确系辍学", CONCLUSIONS[-1])
 QUALITY_CONCLUSIONS: tuple[str, ...] = ("信息错误", "已更正", "核实无误", "其他")
 # aid: what a 资助 office concludes depends on the code: a 漏助 is closed by a 补发, money paid wrongly
-# by a 追回, either may stand on a policy ground or be a data error (AID_CONCLUSION_NEEDS: what each
+# by a 追回, either may stand on a policy ground or be a data error (contract/aid_needs.py: what each
 # conclusion must record)
 AID_PAID: tuple[str, ...] = ("已补发", "情况属实无需处理", "数据错误", "其他")  # Z01
 AID_RECOVERED: tuple[str, ...] = ("已追回", "情况属实无需处理", "数据错误", "其他")  # Z02–Z06, Z09, Z10
 AID_AWAY: tuple[str, ...] = ("省外已资助", "已补发", "数据错误", "其他")  # Z07 (兜底)
 AID_LATE: tuple[str, ...] = ("情况属实无需处理", "数据错误", "其他")  # Z08
 AID_CONCLUSIONS: tuple[str, ...] = tuple(dict.fromkeys((*AID_PAID, *AID_RECOVERED, *AID_AWAY, *AID_LATE)))
-AID_CONCLUSION_NEEDS: dict[str, str] = {
-    "已补发": "补发金额、补发日期、凭证号",
-    "已追回": "追回金额、追回日期、凭证号",
-    "情况属实无需处理": "政策依据",
-    "数据错误": "错误的字段",
-    "省外已资助": "省外资助的省份与项目",
-}
 
 # case actions (the names the web application routes them by)
 VERIFY, TEAM, VISIT, RETURNED = "verification", "team", "visit", "returned"

@@ -16,6 +16,7 @@ from typing import Any
 
 import xlsxwriter
 
+from yidan.contract import aid_needs
 from yidan.contract.codes import CONCLUSIONS, FINDING_CODES, STATUSES, conclusions_for
 from yidan.contract.outputs import poverty_rank_sql
 from yidan.errors import ConfigError
@@ -226,12 +227,13 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
     codes = ", ".join(sql_literal(c) for c in _codes_of(family))
     where = f"county = {sql_literal(county)} AND code IN ({codes})"
     widths = _column_widths(con, where)
-    for i, c in enumerate(styles.FINDING_COLUMNS):
-        cell_fmt = fmt["clerk_date"] if c.kind == "date" and c.clerk else fmt["clerk"] if c.clerk else None
+    columns = styles.sheet_columns(family)
+    for i, c in enumerate(columns):
+        cell_fmt = _clerk_format(fmt, c) if c.clerk else None
         ws.set_column(i, i, widths[c.field], cell_fmt, {"hidden": True} if c.hidden else {})
     ws.set_row(0, 30)
     styles.print_setup(ws, region=region_name(county), term=run.term, made=_made_now())
-    for i, c in enumerate(styles.FINDING_COLUMNS):
+    for i, c in enumerate(columns):
         ws.write_string(0, i, c.header, fmt["clerk_header"] if c.clerk else fmt["header"])
         if c.web and teams is None:
             ws.write_comment(0, i, styles.TEAM_NOTE, {"x_scale": 2, "y_scale": 1.5})
@@ -240,8 +242,8 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
         f"SELECT {fields}, township AS _township FROM findings WHERE {where} ORDER BY {ROW_ORDER}"
     )  # by township, so that each township's team takes its own pages; priority children first in each
     cols = [c for c in styles.FINDING_COLUMNS if not c.clerk and not c.web]
-    clerk = [(i, c) for i, c in enumerate(styles.FINDING_COLUMNS) if c.clerk]
-    team_at = next(i for i, c in enumerate(styles.FINDING_COLUMNS) if c.web)
+    clerk = [(i, c) for i, c in enumerate(columns) if c.clerk]
+    team_at = next(i for i, c in enumerate(columns) if c.web)
     long_width = {c.field: widths[c.field] for c in cols if c.kind == "long"}
     n = 0
     breaks: list[int] = []  # a page break before the first row of each township after the first
@@ -268,13 +270,13 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
             if teams and (team := teams.get(str(record[0]))):  # record[0]: the finding key
                 ws.write_string(n, team_at, team, fmt["long"])
             for i, c in clerk:  # written blank so every reader sees the cells unlocked
-                ws.write_blank(n, i, None, fmt["clerk_date"] if c.kind == "date" else fmt["clerk"])
-    last_col = len(styles.FINDING_COLUMNS) - 1
+                ws.write_blank(n, i, None, _clerk_format(fmt, c))
+    last_col = len(columns) - 1
     ws.set_h_pagebreaks(breaks[: styles.MAX_PAGE_BREAKS])
     ws.freeze_panes(1, 2)
     ws.autofilter(0, 0, max(n, 1), last_col)
     if n:
-        _clerk_validation(ws, run, n, _row_codes(con, where))
+        _clerk_validation(ws, run, n, _row_codes(con, where), columns)
         ws.ignore_errors({"number_stored_as_text": f"A2:{xlsxwriter.utility.xl_col_to_name(last_col)}{n + 1}"})
     ws.protect("", {"autofilter": True, "sort": False, "format_columns": True, "select_locked_cells": True})
 
@@ -307,8 +309,13 @@ def _row_codes(con: Any, where: str) -> list[str]:
     return [r[0] for r in con.execute(f"SELECT code FROM findings WHERE {where} ORDER BY {ROW_ORDER}").fetchall()]
 
 
-def _clerk_validation(ws: Any, run: RunDir, n: int, codes: list[str] | None = None) -> None:
-    index = {c.field: i for i, c in enumerate(styles.FINDING_COLUMNS)}
+def _clerk_format(fmt: dict[str, Any], c: styles.SheetColumn) -> Any:
+    return fmt["clerk_date"] if c.kind == "date" else fmt["clerk_amount"] if c.kind == "amount" else fmt["clerk"]
+
+
+def _clerk_validation(ws: Any, run: RunDir, n: int, codes: list[str] | None = None,
+                      columns: tuple[styles.SheetColumn, ...] = styles.FINDING_COLUMNS) -> None:
+    index = {c.field: i for i, c in enumerate(columns)}
     # the conclusions a row's code allows (contract.codes.CASE_RULES), one list per run of rows with the
     # same list: a 漏助 offers 已补发, a wrong payment 已追回, a dropout 确系辍学 …
     spans: list[tuple[int, int, tuple[str, ...]]] = []
@@ -335,6 +342,31 @@ def _clerk_validation(ws: Any, run: RunDir, n: int, codes: list[str] | None = No
         {"validate": "date", "criteria": ">=", "value": earliest, "error_title": "核实日期",
          "error_message": f"请填写 {earliest:%Y-%m-%d} 之后的日期，如 {earliest:%Y-%m-%d}。"},
     )
+    if aid_needs.AMOUNT in index:  # the aid sheet: what each aid conclusion needs (contract/aid_needs.py)
+        _aid_need_validation(ws, n, index)
+
+
+def _aid_need_validation(ws: Any, n: int, index: dict[str, int]) -> None:
+    """Checks and input help on the aid sheet's own columns: an amount in yuan to the fen, a date, a
+    voucher number of at most 64 characters, and what each conclusion needs."""
+    at = index[aid_needs.AMOUNT]
+    ws.data_validation(1, at, n, at, {
+        "validate": "decimal", "criteria": "between", "minimum": 0.01, "maximum": float(aid_needs.MAX_AMOUNT) - 0.01,
+        "error_title": "补发或追回金额", "error_message": "请填写以元为单位的金额，如 625.00。",
+        "input_title": "补发或追回金额", "input_message": "“已补发”“已追回”须填写金额、日期和凭证号。"})
+    at = index[aid_needs.ON_DATE]
+    ws.data_validation(1, at, n, at, {
+        "validate": "date", "criteria": ">=", "value": datetime(2000, 1, 1), "error_title": "补发或追回日期",
+        "error_message": "请填写实际补发或追回的日期，如 2021-05-08。"})
+    at = index[aid_needs.VOUCHER]
+    ws.data_validation(1, at, n, at, {
+        "validate": "length", "criteria": "<=", "value": 64, "error_title": "凭证号",
+        "error_message": "只填写凭证上的编号（不超过 64 个字符）。"})
+    needs = "；".join(f"{k}：{v}" for k, v in aid_needs.AID_CONCLUSION_NEEDS.items())
+    for field in (aid_needs.GROUND, aid_needs.WRONG_FIELD):
+        at = index[field]
+        ws.data_validation(1, at, n, at, {"validate": "any", "input_title": "各核实结论须填写",
+                                          "input_message": needs[:255]})
 
 
 def _write_aggregate(con: Any, run: RunDir, level: str, region: str, path: Path) -> None:

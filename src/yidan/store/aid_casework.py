@@ -18,14 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
-from yidan.contract import codes
-from yidan.contract.codes import AID_CONCLUSION_NEEDS, FINDING_CODES
+from yidan.contract import aid_needs, codes
+from yidan.contract.aid_needs import AID_CONCLUSION_NEEDS
+from yidan.contract.codes import FINDING_CODES
 from yidan.identity.terms import parse_term
 from yidan.settings import SupervisionSettings
 from yidan.store import audit
@@ -39,7 +40,6 @@ RECOVERY_CODES = ("Z02", "Z04", "Z05", "Z06", "Z09", "Z10")  # a 追回 may be r
 LINKED_CODES = ("Z02", "Z03")  # the county that paid wrongly recovers on its own Z10 of the same claim
 OPEN_ENDED = ("其他",)  # a conclusion without proof: it cannot close these codes
 PROOF_CODES = ("Z01", "Z02", "Z03", "Z04", "Z05", "Z06", "Z09", "Z10")
-MAX_AMOUNT = Decimal("1000000.00")
 ZERO = Decimal("0.00")
 UNCONFIRMED = "补发未在本轮发放数据中核实到"
 ACTION_OF = {"payment": codes.AID_PAYMENT, "recovery": codes.AID_RECOVERY}
@@ -119,16 +119,12 @@ def records(session: Session, case_id: int) -> list[AidMoney]:
 
 
 def parse_amount(raw: Any) -> Decimal:
-    """A positive amount in yuan, to the fen at most, below a million; else a Chinese reason."""
-    try:
-        value = Decimal(str(raw).strip().replace(",", "").replace("，", ""))
-    except (InvalidOperation, ValueError):
-        raise ActionError(f"金额无效：{str(raw)[:20]}", hint="填写以元为单位的金额，最多两位小数，如 625.00。") from None
-    if not value.is_finite() or value <= 0 or value >= MAX_AMOUNT:
-        raise ActionError(f"金额须大于 0 且小于 {MAX_AMOUNT:,.0f} 元：{str(raw)[:20]}", hint="填写实际金额，如 625.00。")
-    if value != value.quantize(Decimal("0.01")):
-        raise ActionError(f"金额最多精确到分（两位小数）：{str(raw)[:20]}", hint="如 625.00。")
-    return value.quantize(Decimal("0.01"))
+    """A positive amount in yuan, to the fen at most, below a million (contract/aid_needs.py); else a
+    Chinese reason."""
+    problem = aid_needs.amount_problem(raw)
+    if problem is not None:
+        raise ActionError(problem, hint="填写以元为单位的实际金额，最多两位小数，如 625.00。")
+    return Decimal(str(raw).strip().replace(",", "").replace("，", "")).quantize(Decimal("0.01"))
 
 
 def attachment_ref(raw: str | int | None) -> int | None:
@@ -186,22 +182,29 @@ def record_money(session: Session, *, case_: Case, user: User, expected_version:
 
 
 def check_conclusion(session: Session, case_: Case, conclusion: str, *, ground: str, field: str, province: str) -> None:
-    """What `AID_CONCLUSION_NEEDS` asks of an aid conclusion, before it is recorded."""
+    """What an aid conclusion needs (contract/aid_needs.py, the one owner), before it is recorded: the
+    money values of a 已补发 / 已追回 stand for a 补发 / 追回 recorded on the case (or, for a Z02 / Z03,
+    on the paying county's linked Z10)."""
     if case_.code not in AID_CODES:
         return
-    needs = AID_CONCLUSION_NEEDS.get(conclusion)
-    if conclusion == "已补发" and sums(session, case_.id)["payment"] <= 0:
+    kind = aid_needs.MONEY_CONCLUSIONS.get(conclusion)
+    money = kind is not None and (sums(session, case_.id)["payment"] if kind == "payment" else _recovered(session, case_)) > 0
+    on_record = "已登记" if money else ""
+    values = {aid_needs.AMOUNT: on_record, aid_needs.ON_DATE: on_record, aid_needs.VOUCHER: on_record,
+              aid_needs.GROUND: ground, aid_needs.WRONG_FIELD: field, aid_needs.PROVINCE: province}
+    if not aid_needs.missing(conclusion, values):
+        return
+    needs = AID_CONCLUSION_NEEDS[conclusion]
+    if kind == "payment":
         raise ActionError(f"记录“已补发”前须先登记补发（{needs}）。", hint="在案件页面“登记补发”处填写后，再记录核实结论。")
-    if conclusion == "已追回" and _recovered(session, case_) <= 0:
+    if kind == "recovery":
         hint = ("由实际发放的县在其“非应发放县应追回（Z10）”线索上登记追回，再记录核实结论。" if case_.code == "Z03"
                 else "在案件页面“登记追回”处填写后，再记录核实结论。")
         raise ActionError(f"记录“已追回”前须先登记追回（{needs}）。", hint=hint)
-    if conclusion == "情况属实无需处理" and not ground.strip():
-        raise ActionError("核实结论为“情况属实无需处理”时须填写政策依据。", hint="写明依据的文件和条款，如“湘教发〔2019〕12号 第三条”。")
-    if conclusion == "数据错误" and not field.strip():
-        raise ActionError("核实结论为“数据错误”时须填写错误的字段。", hint="写明哪一项数据错了，如“发放记录的身份证号”。")
-    if conclusion == "省外已资助" and not (province.strip() and ground.strip()):
-        raise ActionError(f"核实结论为“省外已资助”时须填写{needs}。", hint="在“就读省份”和“政策依据/项目”中填写。")
+    hints = {"情况属实无需处理": "写明依据的文件和条款，如“湘教发〔2019〕12号 第三条”。",
+             "数据错误": "写明哪一项数据错了，如“发放记录的身份证号”。",
+             "省外已资助": "在“就读省份”和“政策依据/项目”中填写。"}
+    raise ActionError(str(aid_needs.missing_reason(conclusion, values)) + "。", hint=hints.get(conclusion, "补齐后重新提交。"))
 
 
 def _recovered(session: Session, case_: Case) -> Decimal:

@@ -25,6 +25,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import FileResponse
 
+from yidan.contract import codes
 from yidan.errors import NotFoundError
 from yidan.runs.rundir import RunDir
 from yidan.store import aid_casework, audit, deadlines
@@ -156,16 +157,21 @@ def _record_accepted(session, user: User, verifications: Path) -> int:  # type: 
 
 def _record_aid(session, user: User, aid_file: Path | None) -> tuple[int, list[dict[str, str]]]:  # type: ignore[no-untyped-def]
     """Record accepted aid conclusions (issue 15) on the user's open case of the same finding, through the
-    store, so each meets what `AID_CONCLUSION_NEEDS` asks (a recorded 补发 / 追回, the 说明 as the policy
-    ground or the wrong field); returns the number recorded and the rows refused with their reason."""
+    store, from the aid sheet's declared columns (contract/aid_needs.py): a 已补发 / 已追回 row's amount,
+    date and voucher number become the case's 补发 / 追回 record (once per voucher number), the 政策依据
+    and 错误的字段 columns the conclusion's ground and field; returns the number recorded and the rows
+    refused with their reason."""
     from sqlalchemy import select
 
-    from yidan.store.models import CLOSED_STATES, Case
+    from yidan.contract import aid_needs
+    from yidan.reports.styles import AID_NEED_COLUMNS
+    from yidan.store.models import CLOSED_STATES, AidMoney, Case
 
     if aid_file is None or not aid_file.is_file():
         return 0, []
     with aid_file.open(encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
+    header = {c.field: c.header for c in AID_NEED_COLUMNS}
     recorded, refused = 0, []
     for row in rows:
         case = session.scalar(select(Case).where(case_crud.in_region(user.region), Case.finding_key == row["问题标识"],
@@ -173,12 +179,23 @@ def _record_aid(session, user: User, aid_file: Path | None) -> tuple[int, list[d
         if case is None:
             continue
         conclusion, note = row["核实结论"], row.get("说明", "")
+        value = {field: (row.get(h) or "").strip() for field, h in header.items()}
         try:
             on = date.fromisoformat(row["核实日期"]) if row.get("核实日期") else date.today()
+            kind = aid_needs.MONEY_CONCLUSIONS.get(conclusion)
+            voucher = value[aid_needs.VOUCHER]
+            action = aid_casework.ACTION_OF.get(kind or "")
+            if kind and action in codes.case_rule(case.code).actions and value[aid_needs.AMOUNT] and not session.scalar(
+                    select(AidMoney.id).where(AidMoney.case_id == case.id, AidMoney.kind == kind,
+                                              AidMoney.voucher_no == voucher).limit(1)):
+                aid_casework.record_money(session, case_=case, user=user, expected_version=case.version, kind=kind,
+                                          amount=value[aid_needs.AMOUNT],
+                                          on_date=date.fromisoformat(value[aid_needs.ON_DATE]), voucher_no=voucher,
+                                          note="由交回的工作簿登记")
             case_crud.record_verification(
                 session, case=case, user=user, expected_version=case.version, conclusion=conclusion, verified_on=on,
-                note=note, ground=note if conclusion in ("情况属实无需处理", "省外已资助") else "",
-                field=note if conclusion == "数据错误" else "")
+                note=note, province=row.get("就读省份", ""), ground=value[aid_needs.GROUND],
+                field=value[aid_needs.WRONG_FIELD])
             recorded += 1
         except (ActionError, ConflictError) as exc:
             refused.append({"code": case.code, "name": case.name or "", "conclusion": conclusion,

@@ -284,3 +284,50 @@ def test_a_workbook_conclusion_on_an_aid_case_records_its_payment_from_the_decla
         assert status == 200 and 'id="aid-refused"' not in page and "已记入案件 1 条核实结论" in page
     assert "登记补发：625.00 元，补发日期 2021-05-08，凭证号 BF-1" in history() and "核实结论：已补发" in history()
     assert _api(env, "clerk").get(f"/api/cases/{z01}").json()["aid"]["paid"] == "625.00"
+
+
+# which closed aid cases a returning finding leaves closed (settled off the data), as a rule table: the
+# case, what its county recorded, and whether it stays closed
+STAYS_CLOSED = [
+    ("Z02", "情况属实无需处理 on a policy ground", True),
+    ("Z02x", "已追回, the other county recovered the extra 625.00 on its Z10x", True),
+    ("Z10x", "625.00 recovered in two records, but its last conclusion is 数据错误", False),
+    ("Z03", "数据错误 (the data must show it)", False),
+    ("Z01", "已补发 (the next run's payments must show it)", False),
+]
+
+
+def test_a_closure_settled_off_the_data_stays_closed_when_its_finding_is_back(env: Env, tmp_path: Path) -> None:
+    from yidan.store import aid_casework
+    from yidan.store.crud import cases as crud
+
+    ids = _setup(env, tmp_path)
+    with session_scope(env.sessions()) as s:
+        clerk, payer = (s.scalar(select(User).where(User.username == n)) for n in ("clerk", "payer"))
+
+        def case(name: str) -> Case:
+            found = s.get(Case, ids[name])
+            assert found is not None
+            return found
+
+        def conclude(name: str, conclusion: str, **why: str) -> None:
+            c = case(name)
+            crud.record_verification(s, case=c, user=clerk if c.county == COUNTY_A else payer, expected_version=c.version,
+                                     conclusion=conclusion, verified_on=date.today(), **why)
+
+        def recover(name: str, amount: str) -> None:
+            c = case(name)
+            aid_casework.record_money(s, case_=c, user=payer, expected_version=c.version, kind="recovery",
+                                      amount=amount, on_date=date(2021, 6, 1), voucher_no=f"ZH-{name}")
+
+        conclude("Z02", "情况属实无需处理", ground="湘教发〔2019〕12号 第三条")
+        recover("Z10x", "600.00")
+        conclude("Z10x", "数据错误", field="发放金额")
+        recover("Z10x", "25.00")  # the Z02x is now covered by its linked Z10x; the Z10x's own last word is 数据错误
+        conclude("Z02x", "已追回")
+        conclude("Z03", "数据错误", field="发放县")
+        aid_casework.record_money(s, case_=case("Z01"), user=clerk, expected_version=case("Z01").version,
+                                  kind="payment", amount="625.00", on_date=date(2021, 5, 8), voucher_no="BF-1")
+        conclude("Z01", "已补发")
+        kept = aid_casework.stays_closed(s, {ids[name] for name, _, _ in STAYS_CLOSED})
+    assert {name: ids[name] in kept for name, _, _ in STAYS_CLOSED} == {name: stays for name, _, stays in STAYS_CLOSED}

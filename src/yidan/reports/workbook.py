@@ -21,7 +21,8 @@ from yidan.contract.codes import CONCLUSIONS, FINDING_CODES, STATUSES, conclusio
 from yidan.contract.outputs import poverty_rank_sql
 from yidan.errors import ConfigError
 from yidan.outfiles import atomic_output, output_dir
-from yidan.reports import styles
+from yidan.reports import approved_share, styles
+from yidan.reports.approved_share import over_share
 from yidan.reports.cover import cover_figures, region_predicate, run_made_at, write_cover
 from yidan.reports.regions import parent_of, region_name
 from yidan.reports.runsql import connect, rows, sql_literal, with_due_dates
@@ -116,28 +117,59 @@ def _write_county(con: Any, run: RunDir, county: str, path: Path, teams: dict[st
     for family in styles.FAMILIES:
         _write_family_sheet(wb, fmt, con, run, county, family, teams)
     _write_places(wb, fmt, con, county, run.term)
-    if aid_totals is not None:
-        _write_aid_totals(wb, fmt, county, aid_totals)
+    shares = over_share(run, county)
+    if aid_totals is not None or shares:
+        _write_aid_totals(wb, fmt, county, aid_totals, shares)
     _write_meta(wb, run, "county", county)
     wb.close()
 
 
-def _write_aid_totals(wb: Any, fmt: dict[str, Any], county: str, figures: dict[str, Any]) -> None:
+def _write_aid_totals(wb: Any, fmt: dict[str, Any], county: str, figures: dict[str, Any] | None,
+                      shares: list[dict[str, Any]]) -> None:
     """资助台账: what the county must pay and recover, and what it recorded (the application's figures at the
-    time of the download, `figures["rows"]`: (label, amount, count, what it counts))."""
+    time of the download, `figures["rows"]`: (label, amount, count, what it counts); None in a workbook
+    written by `yidan report`), then the programmes it paid to more pupils than approved (`shares`)."""
     ws = wb.add_worksheet("资助台账")
     ws.write_string(0, 0, f"{region_name(county)} 资助台账：应补发、已补发、应追回、已追回", fmt["title"])
-    ws.write_string(1, 0, str(figures.get("note") or ""), fmt["note"])
-    for col, head in enumerate(("项目", "金额（元）", "件数", "口径")):
-        ws.write_string(3, col, head, fmt["header"])
-    for i, (label, amount, count, what) in enumerate(figures.get("rows") or (), start=4):
-        ws.write_string(i, 0, str(label), fmt["text"])
-        ws.write_number(i, 1, float(amount), fmt["amount"])
-        ws.write_number(i, 2, int(count), fmt["int"])
-        ws.write_string(i, 3, str(what), fmt["long"])
-    ws.set_column(0, 0, 12)
-    ws.set_column(1, 2, 14)
-    ws.set_column(3, 3, 80)
+    row = 3
+    if figures is not None:
+        ws.write_string(1, 0, str(figures.get("note") or ""), fmt["note"])
+        for col, head in enumerate(("项目", "金额（元）", "件数", "口径")):
+            ws.write_string(row, col, head, fmt["header"])
+        for label, amount, count, what in figures.get("rows") or ():
+            row += 1
+            ws.write_string(row, 0, str(label), fmt["text"])
+            ws.write_number(row, 1, float(amount), fmt["amount"])
+            ws.write_number(row, 2, int(count), fmt["int"])
+            ws.write_string(row, 3, str(what), fmt["long"])
+        note = figures.get("z07_note")
+        if note:
+            row += 1
+            ws.write_string(row, 0, str(note), fmt["note"])
+    else:
+        ws.write_string(1, 0, "补发、追回的登记在网页应用中；从网页下载的工作簿在此列出应补发、已补发、应追回、已追回。", fmt["note"])
+    row += 2
+    ws.write_string(row, 0, "超过核定比例的资助项目（按比例资助）", fmt["subtitle"])
+    ws.write_string(row + 1, 0, approved_share.NOTE if shares else "本县没有超过核定比例的资助项目。", fmt["note"])
+    if shares:
+        row += 3
+        heads = ("资助项目", "学期", "受助人数", "在读学生数", "实际比例（%）", "核定比例（%）")
+        for col, head in enumerate(heads):
+            ws.write_string(row, col, head, fmt["header"])
+        for r in shares:
+            row += 1
+            ws.write_string(row, 0, str(r["programme_code"]), fmt["text"])
+            ws.write_string(row, 1, str(r["term"]), fmt["text"])
+            ws.write_number(row, 2, int(r["recipients"]), fmt["int"])
+            ws.write_number(row, 3, int(r["pupils"]), fmt["int"])
+            if r["actual_share"] is None:
+                ws.write_string(row, 4, "无在读学生", fmt["text"])
+            else:
+                ws.write_number(row, 4, float(r["actual_share"]), fmt["amount"])
+            ws.write_number(row, 5, float(r["approved_share"]), fmt["amount"])
+    ws.set_column(0, 0, 16)
+    ws.set_column(1, 5, 14)
+    ws.set_column(3, 3, 60 if figures is not None else 14)
     ws.protect()
 
 

@@ -50,7 +50,9 @@ def _d(value: Any) -> Decimal:
 
 
 def payment_due(case_: Case) -> Decimal:
-    """What must be paid on the case: the standard not paid (漏助, 兜底) or the shortfall (少发)."""
+    """What must be paid on the case: the standard not paid (漏助, 兜底) or the shortfall (少发). A Z07's 兜底
+    is owed only once it is verified that the child is not aided out of province (DOMAIN.md): it is what a
+    closure on 已补发 must cover, and it is not counted in the totals' 应补发 (`AWAY_NOTE`)."""
     if case_.code not in PAYMENT_CODES:
         return ZERO
     return max(_d(case_.amount_expected) - _d(case_.amount_paid), ZERO)
@@ -311,33 +313,40 @@ def with_payments(session: Session, case_ids: list[int]) -> set[int]:
 
 def stays_closed(session: Session, case_ids: set[int]) -> set[int]:
     """Of closed cases whose finding is back, the aid cases settled off the data: a 追回 covering the amount
-    (the payment stays in the payment data after it was recovered) or a stated policy ground
-    (情况属实无需处理). They are not reopened; a closure on a 补发 or a 数据错误 is (the data must show it)."""
-    if not case_ids:
-        return set()
-    ids = sorted(case_ids)
+    (the payment stays in the payment data after it was recovered; for a Z02 / Z03 with what the paying
+    county recovered on its linked Z10) or a stated policy ground (情况属实无需处理). They are not reopened;
+    a closure on a 补发 or a 数据错误 is (the data must show it). One statement per chunk of ids."""
     out: set[int] = set()
+    ids = sorted(case_ids)
     for i in range(0, len(ids), 1000):
-        chunk = ids[i : i + 1000]
-        aid = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(chunk), Case.code.in_(AID_CODES)))}
-        if not aid:
-            continue
-        last = (select(CaseEvent.case_id, func.max(CaseEvent.id)).where(
-            CaseEvent.case_id.in_(list(aid)), CaseEvent.kind == "verification").group_by(CaseEvent.case_id))
-        last_ids = [eid for _cid, eid in session.execute(last)]
-        conclusion = {cid: (data or {}).get("conclusion") for cid, data in session.execute(
-            select(CaseEvent.case_id, CaseEvent.data).where(CaseEvent.id.in_(last_ids)))} if last_ids else {}
-        recovered = {cid: _d(v) for cid, v in session.execute(
-            select(AidMoney.case_id, func.sum(AidMoney.amount)).where(
-                AidMoney.case_id.in_(list(aid)), AidMoney.kind == "recovery").group_by(AidMoney.case_id))}
-        for cid, c in aid.items():
-            if conclusion.get(cid) == "情况属实无需处理":
-                out.add(cid)
-            elif conclusion.get(cid) == "已追回" and c.code in RECOVERY_CODES and recovered.get(cid, ZERO) >= recovery_due(c):
-                out.add(cid)
-            elif conclusion.get(cid) == "已追回" and c.code in LINKED_CODES and _recovered(session, c) >= recovery_due(c):
-                out.add(cid)
+        out.update(session.scalars(_stays_closed_stmt(ids[i : i + 1000])))
     return out
+
+
+def _stays_closed_stmt(chunk: list[int]) -> Any:
+    ev = aliased(CaseEvent)
+    last = (select(ev.case_id, func.max(ev.id).label("eid")).where(ev.case_id.in_(chunk), ev.kind == "verification")
+            .group_by(ev.case_id).subquery())
+    conclusion = CaseEvent.data["conclusion"].as_string()
+    own = (select(AidMoney.case_id, func.sum(AidMoney.amount).label("got"))
+           .where(AidMoney.case_id.in_(chunk), AidMoney.kind == "recovery").group_by(AidMoney.case_id).subquery())
+    z10 = aliased(Case)
+    claim = (z10.person_id, z10.term, z10.programme_code)
+    other = (select(*claim, func.sum(AidMoney.amount).label("got")).join(AidMoney, AidMoney.case_id == z10.id)
+             .where(z10.code == "Z10", AidMoney.kind == "recovery").group_by(*claim).subquery())
+    exp, paid = func.coalesce(Case.amount_expected, 0), func.coalesce(Case.amount_paid, 0)
+    due = case((Case.code.in_(("Z02", "Z06")), _pos(paid - exp)),
+               (Case.code.in_(("Z03", "Z04", "Z05", "Z09", "Z10")), paid), else_=literal(0))
+    got = func.coalesce(own.c.got, 0) + case((Case.code.in_(LINKED_CODES), func.coalesce(other.c.got, 0)), else_=literal(0))
+    recovered = and_(conclusion == "已追回", Case.code.in_((*RECOVERY_CODES, *LINKED_CODES)), got >= due)
+    return (select(Case.id)
+            .join(last, last.c.case_id == Case.id)
+            .join(CaseEvent, CaseEvent.id == last.c.eid)
+            .outerjoin(own, own.c.case_id == Case.id)
+            .outerjoin(other, and_(Case.code.in_(LINKED_CODES), other.c.person_id == Case.person_id,
+                                   other.c.term == Case.term, other.c.programme_code == Case.programme_code))
+            .where(Case.id.in_(chunk), Case.code.in_(AID_CODES),
+                   (conclusion == "情况属实无需处理") | recovered))
 
 
 def confirmations(session: Session, *, inside: ColumnElement[bool], present: set[str], run: Run, actor: str,
@@ -369,6 +378,10 @@ TOTALS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+AWAY_NOTE = ("省外就读兜底待核实（Z07）不计入应补发：学生在省外就读，须先核实其在省外未受资助，户籍县才兜底发放，"
+             "核实前不是欠发的资助；核实后登记的兜底补发计入已补发。")
+
+
 def _pos(expr: Any) -> Any:
     return case((expr > 0, expr), else_=literal(0))
 
@@ -392,19 +405,20 @@ def totals(session: Session, *, region: str, level: int) -> list[dict[str, Any]]
     joined = Case.__table__.outerjoin(by_claim, and_(
         Case.code == "Z02", by_claim.c.person_id == Case.person_id, by_claim.c.term == Case.term,
         by_claim.c.programme_code == Case.programme_code))
+    away = case((and_(Case.code == "Z07", Case.state.not_in(("closed", "resolved"))), 1), else_=0)
     due = (select(key.label("k"), func.sum(pay_due), func.sum(case((pay_due > 0, 1), else_=0)),
-                  func.sum(rec_due), func.sum(case((rec_due > 0, 1), else_=0)))
+                  func.sum(rec_due), func.sum(case((rec_due > 0, 1), else_=0)), func.sum(away))
            .select_from(joined).where(base).group_by(key))
     rows: dict[str, dict[str, Any]] = {}
 
     def row(k: str) -> dict[str, Any]:
         return rows.setdefault(k, {"region": k, **{f"{n}_amount": ZERO for n, _, _ in TOTALS},
-                                   **{f"{n}_count": 0 for n, _, _ in TOTALS}})
+                                   **{f"{n}_count": 0 for n, _, _ in TOTALS}, "away_count": 0})
 
-    for k, pd, pc, rd, rc in session.execute(due):
+    for k, pd, pc, rd, rc, aw in session.execute(due):
         r = row(k)
         r.update(pay_due_amount=_d(pd), pay_due_count=int(pc or 0), recover_due_amount=_d(rd),
-                 recover_due_count=int(rc or 0))
+                 recover_due_count=int(rc or 0), away_count=int(aw or 0))
     money = (select(key, AidMoney.kind, func.sum(AidMoney.amount), func.count(func.distinct(AidMoney.case_id)))
              .join(Case, Case.id == AidMoney.case_id).where(base).group_by(key, AidMoney.kind))
     for k, kind, amount, n in session.execute(money):
@@ -419,4 +433,6 @@ def workbook_figures(session: Session, *, county: str) -> dict[str, Any]:
     row = found[0] if found else None
     rows = [(label, (row or {}).get(f"{key}_amount", ZERO), (row or {}).get(f"{key}_count", 0), what)
             for key, label, what in TOTALS]
-    return {"rows": rows, "note": "网页应用中的登记（下载时）；不含数据销号（对账销号）的案件；金额单位为元，精确到分。"}
+    away = (row or {}).get("away_count", 0)
+    return {"rows": rows, "note": "网页应用中的登记（下载时）；不含数据销号（对账销号）的案件；金额单位为元，精确到分。",
+            "z07_note": f"另有省外就读兜底待核实（Z07）{away} 件。{AWAY_NOTE}"}

@@ -81,6 +81,25 @@ def _setup(env: Env, tmp_path: Path) -> dict[str, int]:
     return out
 
 
+def _with_shares(run_dir: Path) -> None:
+    """The approved-share rows the pipeline computes for the rule case approved_share_exceeded (asserted
+    there, tests/test_audit_rules.py), put into this run's manifest where the pipeline writes them:
+    浏阳 (COUNTY_A2) paid ZZ-ZXJ to 3 of 4 pupils against 50 %, 430124 to 1 of 2 (not over)."""
+    import json
+    import tomllib
+
+    from yidan.contract.outputs import APPROVED_SHARE_PATH
+
+    rule = tomllib.loads((Path(__file__).parent / "rules/audit/approved_share_exceeded.toml").read_text(encoding="utf-8"))
+    path = run_dir / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    node = manifest
+    for key in APPROVED_SHARE_PATH[:-1]:
+        node = node.setdefault(key, {})
+    node[APPROVED_SHARE_PATH[-1]] = rule["expected_approved_share"]
+    path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+
+
 def _api(env: Env, username: str) -> TestClient:
     plain, hashed = new_api_token()
     with session_scope(env.sessions()) as s:
@@ -193,6 +212,21 @@ def test_a_missed_payment_and_a_wrong_payer_are_worked_to_closure_and_confirmed(
     assert _api(env, "clerk").get("/api/aid/totals", params={"region": "4301"}).status_code == 404
     page = city.get("/aid/totals").text
     assert "应补发金额" in page and "各案件登记的追回金额合计" in page
+    assert "省外就读兜底待核实（Z07）不计入应补发" in page
+
+    # the approved share (核定比例) of the latest published run: 浏阳 paid more pupils than approved
+    _with_shares(tmp_path / "r1")
+    share = city.get("/aid/totals").text.split('id="aid-share"')[1].split("</section>")[0]
+    assert re.findall(r"<tr><td>([^<]+)</td><td>ZZ-ZXJ</td><td>2020秋</td><td class=\"num\">(\d+)</td>"
+                      r"<td class=\"num\">(\d+)</td><td class=\"num\">([\d.]+)%</td><td class=\"num\">([\d.]+)%</td>",
+                      share) == [("浏阳市", "3", "4", "75.00", "50.00")]  # 430124's 1 of 2 is not over
+    assert city_api.get("/api/aid/totals").json()["over_approved_share"][0]["pupils"] == 4
+    assert "没有超过核定比例" in clerk.get("/aid/totals").text.split('id="aid-share"')[1]  # 浏阳 is not the clerk's
+    payer_book = browser_login(env, "payer").get("/workbook/download")
+    sheet = CalamineWorkbook.from_filelike(io.BytesIO(payer_book.content)).get_sheet_by_name("资助台账").to_python()
+    at = next(i for i, r in enumerate(sheet) if r[0] == "资助项目")
+    assert sheet[at][2:4] == ["受助人数（分子）", "在读学生数（分母）"]
+    assert sheet[at + 1][:6] == ["ZZ-ZXJ", "2020秋", 3.0, 4.0, 75.0, 50.0] and len(sheet) == at + 2
 
     # the audit trail: each record and each city decision
     with session_scope(env.sessions()) as s:
@@ -216,6 +250,8 @@ def test_a_missed_payment_and_a_wrong_payer_are_worked_to_closure_and_confirmed(
     sheet = CalamineWorkbook.from_filelike(io.BytesIO(book.content)).get_sheet_by_name("资助台账").to_python()
     figures = {row[0]: (row[1], row[2]) for row in sheet[4:8]}
     assert figures == {"应补发": (625.0, 1), "已补发": (625.0, 1), "应追回": (625.0, 1), "已追回": (0.0, 0)}
+    assert sheet[8][0].startswith("另有省外就读兜底待核实（Z07）0 件。")
+    assert any(str(r[0]).startswith("本县没有超过核定比例的资助项目") for r in sheet[9:])
 
 
 def test_a_payment_the_next_run_does_not_show_reopens_the_case_with_the_reason(env: Env, tmp_path: Path) -> None:

@@ -153,7 +153,7 @@ def _write_aid_totals(wb: Any, fmt: dict[str, Any], county: str, figures: dict[s
     ws.write_string(row + 1, 0, approved_share.NOTE if shares else "本县没有超过核定比例的资助项目。", fmt["note"])
     if shares:
         row += 3
-        heads = ("资助项目", "学期", "受助人数", "在读学生数", "实际比例（%）", "核定比例（%）")
+        heads = ("资助项目", "学期", "受助人数（分子）", "在读学生数（分母）", "实际比例（%）", "核定比例（%）")
         for col, head in enumerate(heads):
             ws.write_string(row, col, head, fmt["header"])
         for r in shares:

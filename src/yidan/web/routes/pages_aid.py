@@ -4,6 +4,8 @@ closures waiting for its confirmation (the confirmation itself is the case page'
 * `/aid/totals[?region=…]` — 应补发 / 已补发 / 应追回 / 已追回 (amount and count) of each city of a
   province, each county of a city, or the county itself; region-scoped (a region outside the user's
   is not found). The same as JSON under `/api/aid/totals`.
+  Below it, the programmes paid to more pupils than approved (核定比例) per county, from the latest
+  published run's manifest (numerator, denominator, actual and approved share).
 * `/aid/confirmations` — for city users: the aid cases of the region whose closure waits for them.
 """
 
@@ -14,7 +16,10 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from yidan.errors import NotFoundError
+from yidan.reports import approved_share
+from yidan.runs.rundir import RunDir
 from yidan.store import aid_casework, regions
+from yidan.store.crud import runs as run_crud
 from yidan.store.models import User
 from yidan.web.deps import ALL_ROLES, CLOSURE_CONFIRMERS, CurrentUser, MaskerDep, SessionDep, allow
 from yidan.web.masking import CaseView
@@ -45,13 +50,26 @@ def _totals(session: Any, region: str) -> dict[str, Any]:
     return {"rows": rows, "total": total, "level": level}
 
 
+def _shares(session: Any, region: str) -> list[dict[str, Any]]:
+    """The programmes paid to more pupils than approved (核定比例), per county of `region`, from the latest
+    run published for it (its manifest; reports/approved_share.py); none without a published run."""
+    run = run_crud.latest_published(session, region=region)
+    if run is None:
+        return []
+    try:
+        return approved_share.over_share(RunDir(run.path), region)
+    except NotFoundError:  # the run directory is gone (archived): the page still shows the money
+        return []
+
+
 @router.get("/aid/totals", dependencies=allow(*ALL_ROLES), name="aid_totals")
 def aid_totals_page(request: Request, session: SessionDep, user: CurrentUser, region: str | None = None):
     scope = _scope(user, region)
     parent = scope[:-2] if len(scope) > len(user.region) and len(scope) in (4, 6) else None
     return render(request, "aid_totals.html", {
         **_totals(session, scope), "region": scope, "parent": parent, "figures": aid_casework.TOTALS,
-        "name_of": regions.region_name, "threshold": city_amount(request)})
+        "name_of": regions.region_name, "threshold": city_amount(request), "shares": _shares(session, scope),
+        "share_note": approved_share.NOTE, "away_note": aid_casework.AWAY_NOTE})
 
 
 class AidTotalsRow(BaseModel):
@@ -65,12 +83,24 @@ class AidTotalsRow(BaseModel):
     recover_due_count: int = Field(description="应追回案件数")
     recovered_amount: Decimal = Field(description="已追回金额：案件登记的追回合计")
     recovered_count: int = Field(description="登记了追回的案件数")
+    away_count: int = Field(description="省外就读兜底待核实（Z07）案件数：核实前不是欠发的资助，不计入应补发")
+
+
+class ApprovedShareRow(BaseModel):
+    county: str = Field(description="发放县")
+    programme_code: str = Field(description="资助项目")
+    term: str = Field(description="学期")
+    recipients: int = Field(description="受助人数（分子）")
+    pupils: int = Field(description="在读学生数（分母）")
+    actual_share: str | None = Field(description="实际比例（%）；无在读学生时为空")
+    approved_share: str = Field(description="核定比例（%）")
 
 
 class AidTotalsOut(BaseModel):
     region: str
     rows: list[AidTotalsRow]
-    note: str = "不含数据销号（对账销号）的案件；金额单位为元，精确到分。"
+    over_approved_share: list[ApprovedShareRow] = Field(description="超过核定比例的按比例资助项目（最新发布的比对）")
+    note: str = "不含数据销号（对账销号）的案件；金额单位为元，精确到分。" + aid_casework.AWAY_NOTE
 
 
 @api_router.get("/aid/totals", dependencies=allow(*ALL_ROLES), response_model=AidTotalsOut, name="api_aid_totals")
@@ -79,7 +109,8 @@ def api_aid_totals(session: SessionDep, user: CurrentUser, region: str | None = 
     scope = _scope(user, region)
     rows = _totals(session, scope)["rows"]
     return AidTotalsOut(region=scope, rows=[AidTotalsRow(**r, region_name=regions.region_name(r["region"]))
-                                            for r in rows])
+                                            for r in rows],
+                        over_approved_share=[ApprovedShareRow(**r) for r in _shares(session, scope)])
 
 
 @router.get("/aid/confirmations", dependencies=allow(*CLOSURE_CONFIRMERS), name="aid_confirmations")

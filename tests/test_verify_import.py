@@ -8,8 +8,10 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from typer.testing import CliRunner
 
 from reports_fixtures import build_run
+from yidan.cli.app import app
 from yidan.contract.verifications import VERIFICATIONS
 from yidan.errors import InputError
 from yidan.reports import import_verifications, write_workbooks
@@ -121,6 +123,9 @@ def test_aid_rows_take_their_codes_conclusions_and_are_kept_apart_from_the_verif
     assert {c: (r["核实结论"], r["补发或追回金额"], r["补发或追回日期"], r["凭证号"]) for c, r in aid.items()} == {
         "Z01": ("已补发", "625", "2021-05-08", "BF-2021-118")}
     assert aid["Z01"]["身份证号"] == cell(returned, "学生资助", "身份证号", z01)
+    said = CliRunner().invoke(app, ["verify-import", str(returned), "--run", str(run.path),
+                                    "--out", str(tmp_path / "cli.csv")])  # the command says the same
+    assert said.exit_code == 0 and "其中资助问题：接收 1 行，退回 1 行" in said.output.replace("\n", "")
 
     z01 = _first_row(books["430102"], "学生资助", "Z01")  # 失联 is a schooling conclusion: never an aid one
     back = fill(books["430102"], "学生资助", {z01: GOOD}, tmp_path / "back3.xlsx")

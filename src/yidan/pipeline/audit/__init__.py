@@ -54,7 +54,7 @@ def audit(ctx: RunContext) -> None:
         entitlement.pairs(facts, cat.by_term, paid_pairs), facts, cat, quals))
     paid = payer.paid_claims(by_payer, judged)
     claims = ctx.put("audit_claims", findings.claims(judged, paid, cat.grades))
-    flagged = ctx.put("audit_flagged", findings.flagged(claims, by_payer))
+    flagged = ctx.put("audit_flagged", findings.flagged(claims, by_payer, facts, cat))
     lists, ever = entitlement.listed(ctx, terms), entitlement.ever_listed(ctx)
     ctx.put("aid_findings", findings.build(flagged, payments.unresolved(resolved), cat.spans, quals,
                                            lists, ever))

@@ -91,7 +91,15 @@ def build_students(enrollment: Any, files: list[str]) -> Any:
     link_id_valid = ibis.cases((use_id, True), (e.g_id.notnull(), True), (e.id_number.notnull(), False),
                                else_=ibis.null("boolean"))
     link_id_converted = ~use_id & e.g_id.isnull() & e.id_number.notnull() & converted
-    return e.mutate(link_id=link_id, link_id_valid=link_id_valid, link_id_converted=link_id_converted)
+    e = e.mutate(link_id=link_id, link_id_valid=link_id_valid, link_id_converted=link_id_converted)
+    # one row per student of the province: only the columns linkage and the outputs read (the
+    # file's name, a long text on every row, and the columns only classify reads stay behind)
+    return e.select(*[c for c in e.columns if c not in _NOT_IN_STUDENTS])
+
+
+# enrollment columns no reader of `students` needs (classify and the audit read `enrollment` itself)
+_NOT_IN_STUDENTS = frozenset({"id_number_valid", "id_number_converted", "attendance_mode", "boarding", "status_date",
+                              "_file"})
 
 
 def link_prepare(ctx: RunContext) -> None:

@@ -164,7 +164,7 @@ def build_findings(ctx: RunContext) -> None:
     for p in parts[1:]:
         findings = findings.union(p)
     persons = ctx.put("persons_out", persons_out(ctx))
-    ctx.put("links_out", links_out(ctx))
+    ctx.put("links_out", links_out(ctx), materialize=False)  # read once, by the writer: no copy first
     table = ctx.put("findings", enrich(ctx, findings, persons))
     counts = table.code.value_counts().execute()
     ctx.notes["findings"] = {str(k): int(v) for k, v in zip(counts.iloc[:, 0], counts.iloc[:, 1], strict=True)}

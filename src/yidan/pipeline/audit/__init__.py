@@ -43,7 +43,8 @@ def audit(ctx: RunContext) -> None:
     terms = terms_table(ctx, audited)
     cat = catalog.read(ctx, audited)
     resolved = ctx.put("audit_payments", payments.resolve(ctx, terms))
-    by_payer = payments.by_payer(resolved)
+    # read four times (paid pairs, facts, claims, payer texts): grouped once
+    by_payer = ctx.put("audit_by_payer", payments.by_payer(resolved))
     paid_pairs = by_payer.select("person_id", "term", "programme_code").distinct()
     # materialised: facts reads it twice (candidate keys and the join), the window runs once
     enr = ctx.put("audit_enrolled", entitlement.enrolled(ctx, terms))

@@ -86,6 +86,8 @@ def persons_out(ctx: RunContext) -> Any:
     st = students(ctx).select(
         _sn="student_no", school_name="school_name", class_id="class_id", enrollment_status="enrollment_status",
     )
+    # only the students a person's record names (the province's others would fill the join's hash table)
+    st = st.filter(st._sn.isin(ps.student_no))
     j = ps.left_join(reg, "person_id").drop("person_id_right")
     j = j.left_join(st, j.student_no == st._sn).drop("_sn")
     towns, villages = _place_names(ctx.get("reg_persons"))

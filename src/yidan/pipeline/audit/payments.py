@@ -17,19 +17,14 @@ from yidan.pipeline.context import RunContext
 
 
 def accepted_links(ctx: RunContext) -> Any:
-    """One row per student_no: the registry child it is linked to (accepted links only).
-
-    Materialised once per run (`audit_links`): payments read it three times and the enrolled
-    children once, and each would otherwise group every link again."""
-    if ctx.has("audit_links"):
-        return ctx.get("audit_links")
+    """One row per student_no: the registry child it is linked to (accepted links only)."""
     links = ctx.get("links")
     links = links.filter(links.decision == "accepted")
-    return ctx.put("audit_links", links.group_by("student_no").aggregate(
+    return links.group_by("student_no").aggregate(
         person_id=links.person_id.min(),
         link_method=links.method.min(),
         link_probability=links.match_probability.max(),
-    ))
+    )
 
 
 def resolve(ctx: RunContext, terms: Any) -> Any:

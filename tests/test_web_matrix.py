@@ -136,10 +136,21 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/aid/totals"): ALL,
     ("GET", "/api/aid/totals"): ALL,
     ("GET", "/aid/confirmations"): {"city", "province_admin"},
+    ("GET", "/api/runs/{run_pk}/approval"): ALL - {"inspector"},
+    ("POST", "/api/runs/{run_pk}/approval/confirm"): {"county"},
+    ("POST", "/api/runs/{run_pk}/approval/return"): {"county"},
+    ("POST", "/api/runs/{run_pk}/approval/approve"): {"city"},
+    ("GET", "/api/inspection"): {"province_admin", "province_analyst", "city", "inspector"},
+    ("POST", "/api/inspection/draw"): ADMIN,
+    ("POST", "/api/inspection/items/{item_id}"): {"inspector"},
 }
 # a run covers the whole province: a county or city elsewhere in the province finds it too (its approval page)
 PROVINCE_WIDE = {("GET", "/runs/{run_pk}/approval"), ("POST", "/runs/{run_pk}/approval/confirm"),
-                 ("POST", "/runs/{run_pk}/approval/return"), ("POST", "/runs/{run_pk}/approval/approve")}
+                 ("POST", "/runs/{run_pk}/approval/return"), ("POST", "/runs/{run_pk}/approval/approve"),
+                 *((m, "/api" + p) for m, p in (("GET", "/runs/{run_pk}/approval"),
+                                                ("POST", "/runs/{run_pk}/approval/confirm"),
+                                                ("POST", "/runs/{run_pk}/approval/return"),
+                                                ("POST", "/runs/{run_pk}/approval/approve")))}
 # open to everyone, signed in or not
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/api/openapi.json"),
           ("GET", "/api/docs"), ("GET", "/docs/oauth2-redirect")}

@@ -148,6 +148,7 @@ def _write_aid_totals(wb: Any, fmt: dict[str, Any], county: str, figures: dict[s
             ws.write_string(row, 0, str(note), fmt["note"])
     else:
         ws.write_string(1, 0, "补发、追回的登记在网页应用中；从网页下载的工作簿在此列出应补发、已补发、应追回、已追回。", fmt["note"])
+        row = 1
     row += 2
     ws.write_string(row, 0, "超过核定比例的资助项目（按比例资助）", fmt["subtitle"])
     ws.write_string(row + 1, 0, approved_share.NOTE if shares else "本县没有超过核定比例的资助项目。", fmt["note"])

@@ -2,7 +2,8 @@
 
 `live_app` builds the application on a SQLite file with its users; `serve` runs it with uvicorn on a
 free port of 127.0.0.1 for the duration of a `with` block and cleans up after. The `browser` fixture
-(tests/browser/conftest.py) launches /usr/bin/chromium, never a downloaded one.
+launches /usr/bin/chromium (never a downloaded one) once per module; modules import it by name
+(`from browser_fixtures import browser_fixture`), as the web modules import web_fixtures'.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 import needs
 import web_fixtures as wf
@@ -28,6 +31,7 @@ ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 PASSWORD = "Browser-Test-7"
 DESKTOP = {"viewport": {"width": 1360, "height": 900}, "locale": "zh-CN"}
+DEVICES: dict[str, dict[str, Any]] = {}
 
 
 def free_port() -> int:
@@ -82,3 +86,22 @@ def login(page: Any, base: str, username: str) -> None:
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/dashboard/**")
+
+
+@pytest.fixture(scope="module", name="browser")
+def browser_fixture() -> Iterator[Any]:
+    """Headless Chromium, once per module."""
+    from playwright.sync_api import sync_playwright
+
+    needs.require(needs.chromium_problem())  # skipped with the reason; in CI, a failure
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        DEVICES.update(p.devices)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module", name="devices")
+def devices_fixture(browser: Any) -> dict[str, dict[str, Any]]:
+    """Playwright's device profiles (viewport, touch, user agent), by name ("Pixel 7")."""
+    return DEVICES

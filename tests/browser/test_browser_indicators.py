@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent))  # tests/ holds the fixtures
 
-from browser_fixtures import DESKTOP, live_app, login, serve  # noqa: E402
+from browser_fixtures import DESKTOP, browser_fixture, live_app, login, serve  # noqa: E402,F401 - fixtures
 from test_indicator_targets import A, B, C  # noqa: E402
 from test_web_indicators import publish_indicator_run  # noqa: E402
 

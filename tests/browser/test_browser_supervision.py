@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 sys.path.insert(0, str(Path(__file__).parent.parent))  # tests/ holds web_fixtures
 
 import web_fixtures as wf  # noqa: E402
-from browser_fixtures import DESKTOP, live_app, login, serve  # noqa: E402
+from browser_fixtures import DESKTOP, browser_fixture, live_app, login, serve  # noqa: E402,F401 - fixtures
 from yidan.store.crud import runs as run_crud  # noqa: E402
 from yidan.store.db import session_scope  # noqa: E402
 

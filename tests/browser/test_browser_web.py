@@ -23,7 +23,7 @@ from playwright.sync_api import expect
 sys.path.insert(0, str(Path(__file__).parent.parent))  # tests/ holds web_fixtures
 
 import web_fixtures as wf  # noqa: E402
-from browser_fixtures import DESKTOP, live_app, login, serve  # noqa: E402
+from browser_fixtures import DESKTOP, browser_fixture, devices_fixture, live_app, login, serve  # noqa: E402,F401 - fixtures
 
 pytestmark = pytest.mark.browser
 # screenshots go to docs/screens/ only when asked (YIDAN_SCREENSHOTS=1), so a test run leaves the tree clean

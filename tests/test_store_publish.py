@@ -21,6 +21,7 @@ from web_fixtures import (  # noqa: F401 - fixtures
     COUNTY_C2,
     PROVINCE_2,
     PROVINCE_2_COUNTIES,
+    TERM,
     Env,
     case_states,
     cases_by_key,
@@ -104,11 +105,12 @@ def test_a_published_run_cannot_be_published_again_and_an_incomplete_one_not_at_
     with session_scope(env.sessions()) as s:
         n = s.scalar(select(func.count()).select_from(Case))
         run = run_crud.get_run(s, run_pk=run_pk, region="43")
-        with pytest.raises(ActionError, match="已发布"):
+        # each refusal says what to do next (the hint the page and the API show)
+        with pytest.raises(ActionError, match="比对 r1 已发布，已发布的比对不可更改。\n处理建议：如需更新清单，请发起新的比对并发布。"):
             publish_run(s, run=run, user=s.merge(admin))
         rd = write_run(tmp_path / "r2", run_id="r2", status="failed")
         failed = run_crud.create_run(s, path=str(rd.path), region="43", started_by=admin.id, status="failed")
-        with pytest.raises(ActionError, match="尚未完成"):
+        with pytest.raises(ActionError, match="比对尚未完成（状态：failed），不能发布。\n处理建议：等待比对完成后再发布。"):
             publish_run(s, run=failed, user=s.merge(admin))
     with session_scope(env.sessions()) as s:
         assert s.scalar(select(func.count()).select_from(Case)) == n
@@ -121,12 +123,12 @@ ALL_TABLES = ("registry", "enrollment", *AID)
 
 
 def _run(env: Env, admin: Any, path: Path, run_id: str, findings: list[dict[str, Any]], *,
-         coverage: dict[str, Any] | None = None, region: str = "43", province: str = "43",
+         coverage: dict[str, Any] | None = None, region: str = "43", province: str = "43", term: str = TERM,
          edit: Callable[[pa.Table], pa.Table] | None = None) -> int:
     """A complete run (registered as a run of `region`, not published) whose manifest says what it covered;
-    `province` is the province the pipeline ran for; `edit` changes its findings.parquet (for a run the
+    `province` and `term` are what the pipeline ran for; `edit` changes its findings.parquet (for a run the
     pipeline cannot write: a duplicated key, no findings at all)."""
-    rd = write_run(path, run_id=run_id, findings=findings, province=province)
+    rd = write_run(path, run_id=run_id, findings=findings, province=province, term=term)
     if edit is not None:
         pq.write_table(edit(pq.read_table(path / "findings.parquet")), path / "findings.parquet")
     if coverage is not None:
@@ -187,9 +189,27 @@ def test_a_run_of_an_earlier_term_does_not_resolve_this_terms_cases(env: Env, tm
     earlier = [c for county in COUNTIES for c in fixture_findings(county, term="2020秋")]
     cov = {"counties": [COUNTY_A, COUNTY_A2, COUNTY_B], "tables": list(ALL_TABLES), "school_terms": ["2020秋"],
            "aid_terms": ["2020秋"]}
-    result = publish_registered(env, admin, _run(env, admin, tmp_path / "autumn", "autumn", earlier, coverage=cov))
+    result = publish_registered(env, admin, _run(env, admin, tmp_path / "autumn", "autumn", earlier, coverage=cov,
+                                                 term="2020秋"))
     states = case_states(env)
     assert result.resolved == 0 and all(states[f["finding_key"]] == "open" for f in findings)
+    assert result.opened == len(earlier)  # judged for 2020秋: every finding is a case of its own
+
+
+def test_schooling_cases_are_settled_only_for_the_school_terms_and_aid_cases_only_for_the_aid_terms(
+        env: Env, tmp_path: Path) -> None:
+    """A run judged schooling for 2020秋 and audited aid for 2021春 (audit terms are chosen apart from the
+    run's term): of this term's cases it settles the aid ones it no longer finds, never the schooling ones."""
+    admin, findings = _province(env, tmp_path)
+    autumn = [c for county in COUNTIES for c in fixture_findings(county, term="2020秋")]
+    cov = {"counties": [COUNTY_A, COUNTY_A2, COUNTY_B], "tables": list(ALL_TABLES), "school_terms": ["2020秋"],
+           "aid_terms": ["2021春"]}
+    result = publish_registered(env, admin, _run(env, admin, tmp_path / "autumn", "autumn", autumn, coverage=cov,
+                                                 term="2020秋"))
+    states = case_states(env)
+    aid = {f["finding_key"] for f in findings if f["code"].startswith("Z")}
+    assert {f["finding_key"] for f in findings if states[f["finding_key"]] == "resolved"} == aid
+    assert result.resolved == len(aid) and result.opened == len(autumn)
 
 
 def test_a_run_of_another_province_is_refused_and_touches_nothing(env: Env, tmp_path: Path) -> None:
@@ -199,7 +219,8 @@ def test_a_run_of_another_province_is_refused_and_touches_nothing(env: Env, tmp_
     cov = {"counties": list(PROVINCE_2_COUNTIES), "tables": list(ALL_TABLES), "school_terms": ["2021春"],
            "aid_terms": ["2021春"]}
     run_pk = _run(env, admin, tmp_path / "jx", "jx", other, coverage=cov, province=PROVINCE_2)
-    with pytest.raises(ActionError, match=f"不属于本省（43）的问题线索（县 {COUNTY_C}、{COUNTY_C2}）"):
+    with pytest.raises(ActionError, match=f"不属于本省（43）的问题线索（县 {COUNTY_C}、{COUNTY_C2}），不能发布。\n"
+                                          "处理建议：确认输入的是本省数据后重新比对。"):
         publish_registered(env, admin, run_pk)
     # and a run whose manifest claims another province's counties resolves nothing here
     publish_registered(env, admin, _run(env, admin, tmp_path / "empty", "empty", other, coverage=cov,
@@ -213,7 +234,7 @@ def test_a_run_with_a_duplicated_finding_key_is_refused_before_anything_is_writt
     run_pk = _run(env, admin, tmp_path / "dup", "dup", findings, edit=lambda t: pa.concat_tables([t, t.slice(3, 1)]))
     dup = pq.read_table(tmp_path / "dup" / "findings.parquet")["code"][-1].as_py()
     # the refusal names the duplicated finding's code (never the key: it holds the child's ID) and the run
-    with pytest.raises(ActionError, match=f"重复的问题编号（{dup} 等），不能发布：dup\n"):
+    with pytest.raises(ActionError, match=f"重复的问题编号（{dup} 等），不能发布：dup\n处理建议：重新运行比对；如仍重复请报告问题。"):
         publish_registered(env, admin, run_pk)
     with session_scope(env.sessions()) as s:
         assert s.scalar(select(func.count()).select_from(Case)) == 0

@@ -381,6 +381,19 @@ def browser_login(env: Env, username: str, password: str = PASSWORD) -> TestClie
     return client
 
 
+def api_client(env: Env, username: str) -> TestClient:
+    """A TestClient of the JSON API with a fresh token of `username` (Authorization: Bearer …)."""
+    from yidan.store.crud import users
+    from yidan.web.security import new_api_token
+
+    plain, hashed = new_api_token()
+    with session_scope(env.sessions()) as s:
+        user = users.get_by_username(s, username=username)
+        assert user is not None, username
+        users.add_token(s, user=user, name="t", token_hash=hashed)
+    return TestClient(env.app, headers={"Authorization": f"Bearer {plain}"})
+
+
 def register_run(env: Env, admin: User, path: Path, *, region: str = "43", started_at: datetime | None = None) -> int:
     """Register the run directory at `path` as a completed run of `region` (not published), named as its
     manifest names it; `started_at` rewrites when the run read its data. Returns the run's id."""

@@ -5,6 +5,7 @@ per-region counts written at publish."""
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,12 @@ def test_the_same_run_registered_twice_is_published_once_and_the_trend_shows_it_
     with pytest.raises(ActionError, match=f"比对 r1 已经发布过（记录号 {run_pk}），同一比对不能重复发布。\n"
                                           "处理建议：如需更新清单，请发起新的比对并发布。"):
         publish_job(env.sessions(), run_pk=twin, user_id=admin.id)
+    # a run written again into the published run's folder (another run id) is refused: the folder is taken
+    manifest = json.loads((tmp_path / "r1" / "manifest.json").read_text(encoding="utf-8"))
+    (tmp_path / "r1" / "manifest.json").write_text(json.dumps({**manifest, "run_id": "r1-again"}), encoding="utf-8")
+    again = register_run(env, admin, tmp_path / "r1")
+    with pytest.raises(ActionError, match=f"比对 r1-again 已经发布过（记录号 {run_pk}）"):
+        publish_job(env.sessions(), run_pk=again, user_id=admin.id)
     # the same run copied to another folder is the same run too (its run id says so)
     copy_pk = register_run(env, admin, write_run(tmp_path / "r1-copy", run_id="r1").path)
     with pytest.raises(ActionError, match=f"比对 r1 已经发布过（记录号 {run_pk}）"):

@@ -303,3 +303,18 @@ def test_a_run_whose_coverage_names_another_provinces_county_leaves_that_provinc
     states = case_states(env)
     assert {k for k, st in states.items() if st != "open"} == set()  # COUNTY_A's findings are all still there
     assert all(states[k] == "open" for k in jiangxi) and COUNTY_C not in result.counties
+
+
+def test_a_run_larger_than_one_chunk_matches_every_case_on_record(env: Env, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Publishing reads and writes a thousand findings at a time: with chunks of three, the second publish
+    of the same findings still finds each case on record (none opened twice, none resolved)."""
+    from yidan.store import publish
+
+    monkeypatch.setattr(publish, "CHUNK", 3)
+    admin = make_user(env, "admin", "province_admin", "43")
+    findings = fixture_findings(COUNTY_A) + fixture_findings(COUNTY_B)
+    _, first = publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1", findings=findings)
+    _, second = publish_fixture_run(env, admin, tmp_path / "r2", run_id="r2", findings=findings)
+    assert (first.opened, second.opened, second.kept, second.resolved) == (len(findings), 0, len(findings), 0)
+    assert set(case_states(env)) == {f["finding_key"] for f in findings}

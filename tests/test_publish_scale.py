@@ -169,3 +169,29 @@ def test_publishing_reads_only_the_findings_persons(env: Env, tmp_path: Path, mo
     cases = cases_by_key(env)
     # the filtered read still found every child's record (the background children were never needed)
     assert all(c.person.get("person_id") == c.person_id for c in cases.values())
+
+
+def test_a_run_that_read_its_data_at_the_closure_itself_or_says_not_when_is_judged_by_its_times(
+        env: Env, tmp_path: Path) -> None:
+    """A run that read its data at the very moment a clerk closed the case is not newer than the closure;
+    a run directory without `started_at` counts from when the run was registered (after the closure)."""
+    from yidan.store.models import CaseEvent
+
+    admin = make_user(env, "admin", "province_admin", "43")
+    clerk = make_user(env, "clerk", "county", COUNTY_A)
+    first = fixture_findings(COUNTY_A)
+    publish_fixture_run(env, admin, tmp_path / "r1", run_id="r1", findings=first)
+    key = next(c["finding_key"] for c in first if c["code"] == "K03")
+    _close_by_hand(env, clerk, key)
+    with session_scope(env.sessions()) as s:
+        closed_at = s.scalar(select(func.max(CaseEvent.at)).join(Case).where(Case.finding_key == key))
+    assert closed_at is not None
+    tie = write_run(tmp_path / "tie", run_id="tie", findings=first).path
+    result = publish_job(env.sessions(), run_pk=register_run(env, admin, tie, started_at=closed_at), user_id=admin.id)
+    assert result.reopened == 0 and cases_by_key(env)[key].state == "closed"
+    undated = write_run(tmp_path / "undated", run_id="undated", findings=first).path
+    manifest = json.loads((undated / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["started_at"]
+    (undated / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    result = publish_job(env.sessions(), run_pk=register_run(env, admin, undated), user_id=admin.id)
+    assert result.reopened == 1 and cases_by_key(env)[key].state == "open"

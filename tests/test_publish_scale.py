@@ -116,8 +116,13 @@ def test_a_manual_closure_is_kept_unless_a_newer_run_still_shows_the_finding(env
                          user_id=admin.id)
     assert result.reopened == 0 and cases_by_key(env)[key].state == "closed"
     # a newer run that no longer shows it leaves it closed too
-    publish_fixture_run(env, admin, tmp_path / "r2", run_id="r2", findings=[c for c in first if c["finding_key"] != key])
+    _, result = publish_fixture_run(env, admin, tmp_path / "r2", run_id="r2",
+                                    findings=[c for c in first if c["finding_key"] != key])
     assert cases_by_key(env)[key].state == "closed"
+    assert result.resolved == 0  # a case closed by hand is not counted (nor logged) as settled by data
+    with session_scope(env.sessions()) as s:
+        kinds = [e.kind for e in crud.get_case(s, case_id=cases_by_key(env)[key].id, region=COUNTY_A).events]
+    assert "resolved" not in kinds
     # a run newer than the closure that still shows the finding reopens it, and says so in its history
     _, result = publish_fixture_run(env, admin, tmp_path / "r3", run_id="r3", findings=first)
     assert result.reopened == 1

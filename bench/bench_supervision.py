@@ -22,9 +22,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from yidan.settings import AppSettings
-from yidan.store import deadlines, supervision
+from yidan.store import deadlines, supervision, supervision_trends
 from yidan.store.crud import users
 from yidan.store.db import create_schema, drop_schema, make_engine, session_factory, session_scope, upgrade
+from yidan.store.models import Run
 from yidan.web.app import create_app
 from yidan.web.security import hash_password
 
@@ -37,7 +38,8 @@ def build(engine, n: int, counties: int) -> None:  # type: ignore[no-untyped-def
     with engine.begin() as con:
         con.execute(text("INSERT INTO runs (id, path, region, status, created_at, published_at, totals, progress) VALUES "
                          "(1, '', '43', 'published', now() - interval '60 days', now() - interval '60 days', '{}', ''), "
-                         "(2, '', '43', 'published', now() - interval '20 days', now() - interval '20 days', '{}', '')"))
+                         "(2, '', '43', 'published', now() - interval '20 days', now() - interval '20 days', '{}', ''), "
+                         "(3, '', '43', 'complete', now(), NULL, '{}', '')"))
         con.execute(text(f"""
             INSERT INTO cases (id, finding_key, code, label, person_id, term, county, township, person, link, team,
                                state, opened_run_pk, last_run_pk, version, created_at, updated_at)
@@ -61,9 +63,9 @@ def build(engine, n: int, counties: int) -> None:  # type: ignore[no-untyped-def
 
 
 def timed(label: str, fn):  # type: ignore[no-untyped-def]
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     out = fn()
-    print(f"{label}: {time.perf_counter() - t:.2f} s")
+    print(f"{label}: {time.perf_counter() - t:.2f} s (this process's CPU {time.process_time() - cpu:.2f} s)")
     return out
 
 
@@ -83,9 +85,15 @@ def main() -> None:
         sessions = session_factory(engine)
         with session_scope(sessions) as s:
             timed("default due dates of the rounds", lambda: deadlines.ensure(s, settings=AppSettings().supervision))
+        with session_scope(sessions) as s:  # publishing round 3 keeps round 2's figures (trends)
+            timed("round 2's figures kept (record_round_end, counties and townships)",
+                  lambda: supervision_trends.record_round_end(s, run=s.get(Run, 3)))
         with session_scope(sessions) as s:
             province = timed("ranking, province (counties)", lambda: supervision.ranking(s, region="43"))
             timed("ranking, one county (townships)", lambda: supervision.ranking(s, region="430001"))
+            ended = timed("of which: the earlier rounds' figures (trends)", lambda: supervision_trends.history(
+                s, region="43", child_level="county", ended=supervision_trends.rounds(s, province="43")))
+            assert len(ended) == 123, len(ended)  # 122 counties and the province
         from yidan.reports.supervision_book import write_ranking
         from yidan.store.regions import region_name
 
@@ -104,10 +112,11 @@ def main() -> None:
                                         "next": "/"})
             r = timed("page /supervision/43", lambda: client.get("/supervision/43"))
             assert r.status_code == 200 and "督导排名" in r.text, r.status_code
+            print(f"page size: {len(r.content) / 1024:.0f} KB")
             r = timed("workbook /supervision/43/workbook", lambda: client.get("/supervision/43/workbook"))
             assert r.status_code == 200
             app.state.worker.shutdown()
-        print(f"counties ranked: {len(province.rows)}; overdue {province.total.values['overdue'].numerator:.0f}; "
+        print(f"counties ranked: {len(province.rows)}; earlier rounds shown: {len(province.rounds)}; overdue {province.total.values['overdue'].numerator:.0f}; "
               f"close rate {province.total.values['close_rate'].text('rate')}")
     finally:
         engine.dispose()

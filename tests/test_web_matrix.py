@@ -128,10 +128,21 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/inspection/items/{item_id}"): {"inspector"},
     ("GET", "/home-teaching"): ALL - {"inspector"},
     ("POST", "/home-teaching/visits"): WORKERS,
+    ("GET", "/api/runs/{run_pk}/approval"): ALL - {"inspector"},
+    ("POST", "/api/runs/{run_pk}/approval/confirm"): {"county"},
+    ("POST", "/api/runs/{run_pk}/approval/return"): {"county"},
+    ("POST", "/api/runs/{run_pk}/approval/approve"): {"city"},
+    ("GET", "/api/inspection"): {"province_admin", "province_analyst", "city", "inspector"},
+    ("POST", "/api/inspection/draw"): ADMIN,
+    ("POST", "/api/inspection/items/{item_id}"): {"inspector"},
 }
 # a run covers the whole province: a county or city elsewhere in the province finds it too (its approval page)
 PROVINCE_WIDE = {("GET", "/runs/{run_pk}/approval"), ("POST", "/runs/{run_pk}/approval/confirm"),
-                 ("POST", "/runs/{run_pk}/approval/return"), ("POST", "/runs/{run_pk}/approval/approve")}
+                 ("POST", "/runs/{run_pk}/approval/return"), ("POST", "/runs/{run_pk}/approval/approve"),
+                 *((m, "/api" + p) for m, p in (("GET", "/runs/{run_pk}/approval"),
+                                                ("POST", "/runs/{run_pk}/approval/confirm"),
+                                                ("POST", "/runs/{run_pk}/approval/return"),
+                                                ("POST", "/runs/{run_pk}/approval/approve")))}
 # open to everyone, signed in or not
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/api/openapi.json"),
           ("GET", "/api/docs"), ("GET", "/docs/oauth2-redirect")}

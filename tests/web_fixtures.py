@@ -190,8 +190,8 @@ def _run_inputs(children: list[dict[str, Any]], term: str, out: Path, status: st
     children = [*children, *(b for county in counties for b in background_children(county, term=term))]
     folder = out.parent / f"{out.name}-input"
     folder.mkdir(parents=True, exist_ok=True)
-    tables = {t: [r for c in children for r in ([c["registry"]] if t == "registry" else c[t])]
-              for t in ("registry", "enrollment", "out_of_province", "aid", "link_decisions")}
+    tables = {t: [r for c in children for r in ([c["registry"]] if t == "registry" else c.get(t, []))]
+              for t in ("registry", "enrollment", "out_of_province", "aid", "link_decisions", "targets")}
     files = {t: write_table_csv(folder, t, rows) for t, rows in tables.items() if rows or t in ("registry", "enrollment")}
     files["policies"] = write_table_csv(folder, "policies", POLICIES)
     steps = list(S.STEPS)
@@ -200,7 +200,8 @@ def _run_inputs(children: list[dict[str, Any]], term: str, out: Path, status: st
         steps.insert(link_end + 1, Step("interrupted", "中断（测试）", _interrupted))
     inputs = RunInputs(registry=files["registry"], enrollment=files["enrollment"],
                        out_of_province=files.get("out_of_province", []), aid=files.get("aid", []),
-                       policies=files["policies"], link_decisions=files.get("link_decisions", []))
+                       policies=files["policies"], link_decisions=files.get("link_decisions", []),
+                       targets=files.get("targets", []))  # a child's "targets" rows: 民政 / 残联 lists
     try:
         config = RunConfig(**({} if province == "43" else {"province_code": province,
                                                              "province_name": PROVINCE_NAMES[province]}))

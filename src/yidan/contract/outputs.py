@@ -129,6 +129,8 @@ PERSONS = Output(
         C("school_county", "string", "学校所在县代码"),
         C("boarding", "string", "是否寄宿"),
         *later(C("verified_conclusion", "string", "核实结论"), C("disability", "string", "残疾类别")),
+        *later(C("disability_listed", "boolean", "残联残疾名单",
+                 "比对学期内在资助对象名单（targets）中类别为残疾；未提供该名单时为空")),
         *HOUSEHOLD,
         *SCHOOL,
     ),

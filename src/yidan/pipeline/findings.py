@@ -76,6 +76,19 @@ def _place_names(persons: Any) -> tuple[Any, Any]:
     return towns, villages
 
 
+def _disability_listed(ctx: RunContext, persons: Any) -> Any:
+    """`disability_listed`: the child is on the other target lists (targets, 残联) as 残疾 at some time in
+    the run's term; null without a targets table (nobody knows)."""
+    if not ctx.has("targets"):
+        return persons.mutate(disability_listed=ibis.null("boolean"))
+    t = ctx.get("targets")
+    start, end = ctx.term.start(), ctx.term.end()
+    t = t.filter((t.category == "残疾") & (t.recognized_on <= end) & (t.removed_on.isnull() | (t.removed_on > start)))
+    listed = t.select(_dl=t.id_number).distinct()
+    j = persons.left_join(listed, persons.person_id == listed._dl)
+    return j.mutate(disability_listed=j._dl.notnull()).drop("_dl")
+
+
 def persons_out(ctx: RunContext) -> Any:
     """persons.parquet: statuses with the household, the place names and the last known school."""
     ps = ctx.get("person_status")
@@ -86,7 +99,9 @@ def persons_out(ctx: RunContext) -> Any:
     st = students(ctx).select(
         _sn="student_no", school_name="school_name", class_id="class_id", enrollment_status="enrollment_status",
     )
-    j = ps.left_join(reg, "person_id").drop("person_id_right")
+    # only the students a person's record names (the province's others would fill the join's hash table)
+    st = st.filter(st._sn.isin(ps.student_no))
+    j = _disability_listed(ctx, ps.left_join(reg, "person_id").drop("person_id_right"))
     j = j.left_join(st, j.student_no == st._sn).drop("_sn")
     towns, villages = _place_names(ctx.get("reg_persons"))
     j = j.left_join(towns, j.hukou_township == towns._tc).drop("_tc")
@@ -164,7 +179,7 @@ def build_findings(ctx: RunContext) -> None:
     for p in parts[1:]:
         findings = findings.union(p)
     persons = ctx.put("persons_out", persons_out(ctx))
-    ctx.put("links_out", links_out(ctx))
+    ctx.put("links_out", links_out(ctx), materialize=False)  # read once, by the writer: no copy first
     table = ctx.put("findings", enrich(ctx, findings, persons))
     counts = table.code.value_counts().execute()
     ctx.notes["findings"] = {str(k): int(v) for k, v in zip(counts.iloc[:, 0], counts.iloc[:, 1], strict=True)}

@@ -72,6 +72,70 @@ def children(session: Session, *, run: RunDir, region: str, on: date, per_term: 
     return found
 
 
+# statuses of a child with no enrollment of any kind (送教上门 is HOME_TEACHING, itself a kind of enrollment)
+NOT_SCHOOLED = ("DROPPED_OUT", "SUSPENDED", "EXEMPT", "NOT_PROGRESSED", "UNMATCHED")
+
+
+@dataclass
+class Unschooled(Child):
+    """A compulsory-age child with a disability marker (the registry's 残疾类别, or the 残联 list of the
+    targets input) who has neither an enrollment nor a 送教上门 visit this term: to be placed in a special
+    school, a regular class or 送教上门."""
+
+    township: str = ""
+    status_label: str = ""
+    disability: str = ""
+    listed: bool = False  # on the 残联 (targets) list as 残疾
+
+
+def _unschooled_from(region: str) -> str:
+    codes = ", ".join(sql_literal(c) for c in NOT_SCHOOLED)
+    inside = (f"hukou_township = {sql_literal(region)}" if len(region) == 9
+              else f"starts_with(hukou_county, {sql_literal(region[:6])})")
+    return (f"FROM persons p WHERE compulsory_age AND status IN ({codes}) "
+            "AND (nullif(trim(disability), '') IS NOT NULL OR coalesce(disability_listed, false)) "
+            f"AND {inside} "
+            "AND p.person_id NOT IN (SELECT person_id FROM visited)")
+
+
+def _visited(session: Session, con: Any, *, run: RunDir, region: str) -> None:
+    """This term's visited children of the region, as a DuckDB table `visited` (a few thousand at most)."""
+    import pyarrow as pa
+
+    ids = session.scalars(select(HomeVisit.person_id).distinct().where(
+        HomeVisit.term == run.term, HomeVisit.county.startswith(region[:6], autoescape=True)))
+    con.register("visited", pa.table({"person_id": pa.array(list(ids), pa.string())}))
+
+
+def unschooled_disabled(session: Session, *, run: RunDir, region: str) -> list[Unschooled]:
+    """The region's (province, city, county or township) disabled children with neither enrollment nor
+    送教 this term, in SQL (DuckDB)."""
+    con = connect(run)
+    try:
+        _visited(session, con, run=run, region=region)
+        rows = con.execute(
+            "SELECT person_id, name, hukou_county, concat_ws(' ', county_name, township_name, village_name), "
+            "school_name, head_name, coalesce(hukou_township, ''), status_label, coalesce(disability, ''), "
+            f"coalesce(disability_listed, false) {_unschooled_from(region)} "
+            "ORDER BY hukou_county, hukou_township NULLS LAST, person_id").fetchall()
+    finally:
+        con.close()
+    return [Unschooled(r[0], r[1] or "", r[2] or "", r[3] or "", r[4] or "", r[5] or "", township=r[6],
+                       status_label=r[7] or "", disability=r[8], listed=bool(r[9])) for r in rows]
+
+
+def unschooled_counts(session: Session, *, run: RunDir, region: str, by: str) -> dict[str, int]:
+    """How many such children per county (`by="county"`) or township inside `region`, grouped in DuckDB."""
+    column = "hukou_county" if by == "county" else "hukou_township"
+    con = connect(run)
+    try:
+        _visited(session, con, run=run, region=region)
+        rows = con.execute(f"SELECT {column}, count(*) {_unschooled_from(region)} GROUP BY 1").fetchall()
+    finally:
+        con.close()
+    return {str(k or "未知"): int(n) for k, n in rows}
+
+
 def record_visit(session: Session, *, user: User, child: Child, term: str, visited_on: date, teacher: str,
                  content: str, minutes: int, on: date) -> HomeVisit:
     if not teacher.strip() or not content.strip():

@@ -20,6 +20,8 @@ def create(session: Session, *, run: Run, inspector: User, seed: int, rows: list
     """Keep a drawn sample as the inspector's list (replacing their earlier list for this run)."""
     if inspector.role != "inspector":
         raise ActionError(f"账号 {inspector.username} 不是督导检查角色，不能分配抽查名单。", hint="选择督导检查账号。")
+    if not inspector.region.startswith(run.region):  # another province's inspector sees nothing of this one
+        raise ActionError(f"账号 {inspector.username} 不属于本省，不能分配本省的抽查名单。", hint="选择本省的督导检查账号。")
     session.query(InspectionItem).filter(InspectionItem.run_pk == run.id,
                                          InspectionItem.inspector_id == inspector.id).delete()
     for r in rows:

@@ -465,3 +465,23 @@ class Alert(Base):
     @property
     def kind_label(self) -> str:
         return ALERT_KINDS.get(self.kind, self.kind)
+
+
+class RoundFigure(Base):
+    """A region's supervision counts as they stood at the end of a published round (store/
+    supervision_trends.py): written, in SQL from the cases table, when the next round is published, so
+    the ranking can show each region's earlier rounds beside the current figures. `region` is a
+    county (6 characters) or a township (9)."""
+
+    __tablename__ = "round_figures"
+    __table_args__ = (UniqueConstraint("run_pk", "region"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"))  # the round that ended
+    region: Mapped[str] = mapped_column(String(12))
+    cases: Mapped[int] = mapped_column(default=0)
+    verified: Mapped[int] = mapped_column(default=0)
+    closed: Mapped[int] = mapped_column(default=0)
+    overdue: Mapped[int] = mapped_column(default=0)
+    counted_on: Mapped[date]  # the day overdue was counted on (Beijing)
+    taken_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -60,6 +60,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from yidan.contract.codes import FINDING_CODES
 from yidan.identity.terms import Term, parse_term
 from yidan.runs.rundir import RunDir
+from yidan.store import supervision_trends
 from yidan.store.db import session_scope
 from yidan.store.errors import ActionError
 from yidan.store.models import CLOSED_STATES, Case, CaseEvent, Place, RegionCount, Run, RunCount, User, utcnow
@@ -423,6 +424,7 @@ def publish_run(session: Session, *, run: Run, user: User, confirm: bool = False
         raise ActionError(
             f"本次发布将数据销号 {plan.result.resolved} 件案件，超过需要确认的数量（{threshold} 件），尚未发布。",
             hint="核对发布预览中各县的数据销号数，确认无误后勾选“确认发布”再提交（接口加 confirm=true）。")
+    supervision_trends.record_round_end(session, run=run)  # the ending round's figures, for the ranking's trends
     rundir, findings, existing = plan.rundir, plan.findings, plan.existing
     person_ids = pc.unique(findings["person_id"])
     persons = _persons(rundir, person_ids)

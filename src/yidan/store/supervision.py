@@ -14,6 +14,10 @@ Definitions (cases of the published rounds inside the region):
 * 漏助补发率 — Z01 cases closed / Z01 cases.
 * 追回率 — Z02, Z04, Z05 cases (money paid that should not have been) closed / those cases.
 * 办结天数中位数 — median whole days from a case's opening to its 销号 (cases closed by a person).
+
+Beside them: 核实率, 办结率 and 超期数 at the end of the earlier rounds (`supervision_trends`, kept
+when the next round is published) with the change since the last one, and, added by the route from
+the latest run, the count of disabled children with neither enrollment nor 送教 (`with_unschooled`).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, case, cast, exists, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
-from yidan.store import deadlines
+from yidan.store import deadlines, supervision_trends
 from yidan.store.crud.cases import in_region
 from yidan.store.models import CLOSED_STATES, Case, CaseEvent, Run
 
@@ -55,6 +59,11 @@ FIGURES: tuple[Figure, ...] = (
 )
 
 
+def trend_figures() -> list[Figure]:
+    """The figures followed across rounds (supervision_trends.TREND_KEYS), in the ranking's order."""
+    return [f for f in FIGURES if f.key in supervision_trends.TREND_KEYS]
+
+
 @dataclass
 class Value:
     numerator: float
@@ -80,6 +89,38 @@ class Row:
     region: str
     cases: int = 0
     values: dict[str, Value] = field(default_factory=dict)
+    # the trend figures (supervision_trends.TREND_KEYS) at the end of each earlier round of
+    # `Ranking.rounds`, oldest first; None where the region had no case then
+    history: list[dict[str, Value] | None] = field(default_factory=list)
+    # disabled children with neither enrollment nor 送教 (store/home_teaching.py); None: no run to count in
+    unschooled: int | None = None
+
+    def delta(self, key: str) -> float | None:
+        """The change since the last round: percentage points for a rate, a count for 超期数."""
+        last = self.history[-1] if self.history else None
+        if last is None:
+            return None
+        now, before = self.values[key], last[key]
+        if now.denominator is None:
+            return now.numerator - before.numerator
+        if now.rate is None or before.rate is None:
+            return None
+        return round((now.rate - before.rate) * 100, 1)
+
+    def series(self, key: str, rounds: list[supervision_trends.Round]) -> list[tuple[str, float | None]]:
+        """(round, rate) for each earlier round and "当前" (a chart's points)."""
+        past = [(r.label, h[key].rate if h else None) for r, h in zip(rounds, self.history, strict=True)]
+        return [*past, ("当前", self.values[key].rate)]
+
+    def change(self, key: str) -> str:
+        """"↑5.0 个百分点", "↓2", "持平", or "—" without an earlier round to compare with."""
+        d = self.delta(key)
+        if d is None:
+            return "—"
+        if d == 0:
+            return "持平"
+        unit = "" if self.values[key].denominator is None else " 个百分点"
+        return ("↑" if d > 0 else "↓") + f"{abs(d):g}{unit}"
 
 
 @dataclass
@@ -91,6 +132,7 @@ class Ranking:
     runs: list[int]
     rows: list[Row]
     total: Row
+    rounds: list[supervision_trends.Round] = field(default_factory=list)  # earlier rounds, oldest first
 
 
 def _group(region: str):  # type: ignore[no-untyped-def]
@@ -147,9 +189,42 @@ def ranking(session: Session, *, region: str, on: date | None = None) -> Ranking
                                 .order_by(Run.id)))
     ordered = sorted(rows, key=lambda r: (-r.values["overdue"].numerator,
                                                   r.values["close_rate"].rate or 0.0, r.region))
-    return Ranking(region=region, child_level="township" if len(region) >= 6 else "county",
-                   as_of=datetime.now(UTC).replace(tzinfo=None), on=day, runs=runs, rows=ordered,
-                   total=total)
+    child_level = "township" if len(region) >= 6 else "county"
+    ended = supervision_trends.rounds(session, province=region[:2])
+    past = supervision_trends.history(session, region=region, child_level=child_level, ended=ended)
+    for row in (*ordered, total):
+        mine = past.get("*" if row is total else row.region, {})
+        row.history = [_past(mine.get(r.run_pk)) for r in ended]
+    return Ranking(region=region, child_level=child_level, as_of=datetime.now(UTC).replace(tzinfo=None), on=day,
+                   runs=runs, rows=ordered, total=total, rounds=ended)
+
+
+def with_unschooled(ranking: Ranking, counts: dict[str, int]) -> Ranking:
+    """Each row's count of disabled children with neither enrollment nor 送教 (grouped in DuckDB by
+    store/home_teaching.unschooled_counts), and the region's sum."""
+    zero = dict.fromkeys(("cases", "verified", "closed", "overdue", "returned", "stayed", "redropout", "z01",
+                          "z01_closed", "rec", "rec_closed"), 0)
+    known = {row.region for row in ranking.rows}
+    for region in sorted(set(counts) - known):  # children in a region without any case still show
+        row = _row(region, zero, Value(0, 0))
+        row.history = [None] * len(ranking.rounds)
+        ranking.rows.append(row)
+    for row in ranking.rows:
+        row.unschooled = counts.get(row.region, 0)
+    ranking.total.unschooled = sum(counts.values())
+    return ranking
+
+
+UNSCHOOLED_LABEL = "残疾儿童未入学未送教"
+UNSCHOOLED_DEFINITION = ("义务教育年龄、有残疾标记（建档立卡残疾类别或残联名单）、没有学籍（辍学、休学、免缓学、未升学、"
+                         "未匹配学籍）且本学期没有送教上门记录的儿童人数，按户籍地统计，取最近一次已发布的比对")
+
+
+def _past(counts: dict[str, int] | None) -> dict[str, Value] | None:
+    if counts is None:
+        return None
+    return {"verify_rate": Value(counts["verified"], counts["cases"]),
+            "close_rate": Value(counts["closed"], counts["cases"]), "overdue": Value(counts["overdue"])}
 
 
 def _row(key: str, s: dict[str, int], median: Value) -> Row:

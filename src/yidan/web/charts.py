@@ -51,3 +51,25 @@ def trend_line(points: list[tuple[str, int]], *, width: int = 520, height: int =
         parts.append(f'<text x="{x:.1f}" y="{height - pad_b + 16}" text-anchor="middle" font-size="11">{escape(label)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def sparkline(points: list[tuple[str, float | None]], *, width: int = 120, height: int = 28) -> Markup:
+    """A small line of one rate (0–1) across rounds, oldest left; a round without a value is skipped.
+    Each point carries its round and value as a tooltip."""
+    known = [(i, label, v) for i, (label, v) in enumerate(points) if v is not None]
+    if not known:
+        return Markup('<span class="muted">—</span>')
+    n = len(points)
+    step = (width - 8) / max(1, n - 1)
+    xy = [(4 + i * step if n > 1 else width / 2, 4 + (height - 8) * (1 - max(0.0, min(1.0, v))), label, v)
+          for i, label, v in known]
+    parts = [f'<svg class="spark" role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
+             f'<line x1="4" y1="{height - 4}" x2="{width - 4}" y2="{height - 4}" stroke="#ccc"/>']
+    if len(xy) > 1:
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _, _ in xy)
+        parts.append(f'<polyline points="{path}" fill="none" stroke="#2f6fb0" stroke-width="1.5"/>')
+    for x, y, label, v in xy:
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="#2f6fb0"><title>{escape(label)}：'
+                     f'{v * 100:.1f}%</title></circle>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

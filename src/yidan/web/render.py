@@ -29,6 +29,7 @@ templates.env.globals.update(
     mask_id=mask_id, mask_phone=mask_phone, region_name=region_name, level_label=level_label,
     STATUSES=STATUSES, FINDING_CODES=FINDING_CODES, CASE_STATES=CASE_STATES, ROLES=ROLES,
     FAMILY_LABELS=FAMILY_LABELS, MATCH_METHODS=MATCH_METHOD_LABELS, CSRF_FIELD=CSRF_FIELD, bars=charts.bars, trend_line=charts.trend_line,
+    sparkline=charts.sparkline,
 )
 
 

@@ -57,6 +57,9 @@ def student_ids(enrollment: Any) -> Any:
     ))
 
 
+_FEW_FILES = 16  # up to this many enrollment files (or sheets), a file's position is a CASE, not a join
+
+
 def latest_records(enrollment: Any, files: list[str]) -> Any:
     """The record of each student_no's latest term (latest file, then latest row, on ties).
 
@@ -67,9 +70,13 @@ def latest_records(enrollment: Any, files: list[str]) -> Any:
     (at province size that window spilled and cost minutes under a 4 GB limit).
     A record without a term sorts below every term, as the window's NULLS LAST did.
     """
-    order = ibis.memtable({"_jf": files, "_fo": list(range(1, len(files) + 1))},
-                          schema={"_jf": "string", "_fo": "int64"})
-    e = enrollment.left_join(order, enrollment._file == order._jf).drop("_jf")
+    if len(files) <= _FEW_FILES:  # a CASE over a handful of names: no hash join of every row on a long text
+        position = {f: i for i, f in enumerate(files, start=1)}
+        e = enrollment.mutate(_fo=enrollment._file.substitute(position, else_=ibis.null("int64")).cast("int64"))
+    else:
+        order = ibis.memtable({"_jf": files, "_fo": list(range(1, len(files) + 1))},
+                              schema={"_jf": "string", "_fo": "int64"})
+        e = enrollment.left_join(order, enrollment._file == order._jf).drop("_jf")
     terms = term_ordinal(e.term).fill_null(0).cast("int64")
     keyed = e.mutate(_k=terms * 2**44 + e._fo.fill_null(0) * 2**32 + e._row.cast("int64")).drop("_fo")
     latest = keyed.group_by("student_no").aggregate(_kmax=keyed._k.max())
@@ -91,7 +98,15 @@ def build_students(enrollment: Any, files: list[str]) -> Any:
     link_id_valid = ibis.cases((use_id, True), (e.g_id.notnull(), True), (e.id_number.notnull(), False),
                                else_=ibis.null("boolean"))
     link_id_converted = ~use_id & e.g_id.isnull() & e.id_number.notnull() & converted
-    return e.mutate(link_id=link_id, link_id_valid=link_id_valid, link_id_converted=link_id_converted)
+    e = e.mutate(link_id=link_id, link_id_valid=link_id_valid, link_id_converted=link_id_converted)
+    # one row per student of the province: only the columns linkage and the outputs read (the
+    # file's name, a long text on every row, and the columns only classify reads stay behind)
+    return e.select(*[c for c in e.columns if c not in _NOT_IN_STUDENTS])
+
+
+# enrollment columns no reader of `students` needs (classify and the audit read `enrollment` itself)
+_NOT_IN_STUDENTS = frozenset({"id_number_valid", "id_number_converted", "attendance_mode", "boarding", "status_date",
+                              "_file"})
 
 
 def link_prepare(ctx: RunContext) -> None:

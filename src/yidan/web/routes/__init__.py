@@ -4,6 +4,7 @@ from yidan.web.routes import (
     api_cases,
     api_indicators,
     api_runs,
+    api_supervision,
     ops_routes,
     pages_admin,
     pages_auth,
@@ -35,4 +36,5 @@ ROUTERS = (
     api_indicators.router,
     pages_supervision.router, pages_supervision.api_router,  # issue 16: deadlines and attachments
     pages_inspection.router, pages_home_teaching.router,  # issue 16: inspection samples, 送教上门
+    api_supervision.router,  # issue 16: approvals and inspection in the JSON API
 )

@@ -18,29 +18,40 @@ from yidan.web.security import check_csrf
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 VIEWERS = ("province_admin", "province_analyst", "city", "county")
+UNSCHOOLED_SHOWN = 300  # a province lists about a thousand: the page shows the first, the ranking leads to each county
 
 
-def _context(request: Request, session: SessionDep, user, masker):  # type: ignore[no-untyped-def]
+def _context(request: Request, session: SessionDep, user, masker, region: str = ""):  # type: ignore[no-untyped-def]
+    """The HOME_TEACHING children of the user's region (or of `region` inside it) and the disabled
+    children with neither enrollment nor 送教 (to be placed or visited)."""
+    region = region or user.region
+    if not region.isdigit() or not region.startswith(user.region) or len(region) not in (2, 4, 6, 9):
+        raise NotFoundError(f"地区不存在或不在您的权限范围内：{region[:12]}", hint="从督导排名进入。")
     run = run_crud.latest_published(session, region=user.region)
     if run is None:
         raise NotFoundError("还没有已发布的比对，暂无送教上门名单。", hint="等待省级发布比对结果。")
-    kids = home_teaching.children(session, run=RunDir(run.path), region=user.region, on=deadlines.today(),
+    rundir = RunDir(run.path)
+    kids = home_teaching.children(session, run=rundir, region=region[:6], on=deadlines.today(),
                                   per_term=request.app.state.settings.supervision.home_visits_per_term)
-    return run, kids
+    return run, kids, home_teaching.unschooled_disabled(session, run=rundir, region=region)
 
 
 @router.get("/home-teaching", dependencies=allow(*VIEWERS), name="home_teaching")
-def home_teaching_page(request: Request, session: SessionDep, user: CurrentUser, masker: MaskerDep, behind: str = ""):
-    return _page(request, session, user, masker, behind=behind)
+def home_teaching_page(request: Request, session: SessionDep, user: CurrentUser, masker: MaskerDep, behind: str = "",
+                       region: str = ""):
+    return _page(request, session, user, masker, behind=behind, region=region)
 
 
-def _page(request: Request, session: SessionDep, user, masker, *, behind: str = "", error: str = "",  # type: ignore[no-untyped-def]
-          hint: str = "", status_code: int = 200):
-    run, kids = _context(request, session, user, masker)
+def _page(request: Request, session: SessionDep, user, masker, *, behind: str = "", region: str = "",  # type: ignore[no-untyped-def]
+          error: str = "", hint: str = "", status_code: int = 200):
+    run, kids, unschooled = _context(request, session, user, masker, region)
     shown = [c for c in kids if c.behind] if behind else kids
     rows = [{"token": masker.person_token(c.person_id), "id": mask_id(c.person_id), "child": c} for c in shown]
+    missing = [{"token": masker.person_token(c.person_id), "id": mask_id(c.person_id), "child": c}
+               for c in unschooled[:UNSCHOOLED_SHOWN]]
     return render(request, "home_teaching.html", {
         "run": run, "rows": rows, "total": len(kids), "behind_count": sum(c.behind for c in kids),
+        "unschooled": missing, "unschooled_total": len(unschooled), "region": region or user.region,
         "only_behind": bool(behind), "error": error, "hint": hint}, status_code)
 
 
@@ -49,8 +60,9 @@ def home_teaching_visit(request: Request, session: SessionDep, user: CurrentUser
                         child: Annotated[str, Form()], visited_on: Annotated[date, Form()],
                         teacher: Annotated[str, Form()], content: Annotated[str, Form()],
                         minutes: Annotated[int, Form()]):
-    run, kids = _context(request, session, user, masker)
-    found = home_teaching.find(kids, child, masker.person_token)
+    run, kids, unschooled = _context(request, session, user, masker)
+    # a child of either list: one already taught at home, or a disabled child whose 送教 starts now
+    found = home_teaching.find([*kids, *unschooled], child, masker.person_token)
     if found is None:
         raise NotFoundError("该儿童不在本地区的送教上门名单中。", hint="回到送教上门名单重新选择。")
     try:

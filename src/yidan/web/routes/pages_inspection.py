@@ -63,10 +63,12 @@ def inspection_draw(request: Request, session: SessionDep, user: CurrentUser, in
 def inspection_record(request: Request, session: SessionDep, user: CurrentUser, item_id: int,
                       result: Annotated[str, Form()], note: Annotated[str, Form()] = ""):
     try:
-        inspections.record(session, item_id=item_id, inspector=user, result=result, note=note)
+        item = inspections.record(session, item_id=item_id, inspector=user, result=result, note=note)
     except NotFoundError:
         raise
     except YidanError as exc:
         session.rollback()
         return _page(request, session, user, error=exc.message, hint=exc.hint, status_code=400)
+    audit.record(session, user=user, action="inspection_result", target=f"抽查对象 {item.id}",
+                 detail=f"比对 {item.run_pk}，{item.result}")
     return RedirectResponse(f"/inspection?done={item_id}#item-{item_id}", status_code=303)

@@ -18,8 +18,10 @@ from starlette.datastructures import FormData
 
 from yidan.contract.codes import FINDING_CODES
 from yidan.errors import NotFoundError
-from yidan.store import approvals, attachments, audit, deadlines, regions, supervision
+from yidan.runs.rundir import RunDir
+from yidan.store import approvals, attachments, audit, deadlines, home_teaching, regions, supervision
 from yidan.store.crud import cases as crud
+from yidan.store.crud import runs as run_crud
 from yidan.store.errors import ActionError
 from yidan.store.models import Case, User
 from yidan.web.deps import (
@@ -167,6 +169,11 @@ SUPERVISORS = ("province_admin", "province_analyst", "city", "county")
 def _ranking(request: Request, session: SessionDep, region: str):  # type: ignore[no-untyped-def]
     deadlines.ensure(session, settings=request.app.state.settings.supervision)
     ranking = supervision.ranking(session, region=region)
+    run = run_crud.latest_published(session, region=region[:2])
+    rundir = RunDir(run.path) if run is not None and run.path else None
+    if rundir is not None and (rundir.path / "manifest.json").is_file() and rundir.complete:
+        by = "county" if ranking.child_level == "county" else "township"
+        supervision.with_unschooled(ranking, home_teaching.unschooled_counts(session, run=rundir, region=region, by=by))
     names = regions.names_in(session, region=region) if len(region) >= 6 else {}
     return ranking, (lambda code: names.get(code) or regions.region_name(code))
 
@@ -183,6 +190,10 @@ def supervision_page(request: Request, session: SessionDep, user: CurrentUser, r
     ranking, name_of = _ranking(request, session, region)
     parent = region[: {4: 2, 6: 4}.get(len(region), 0)] if len(region) > len(user.region) else None
     return render(request, "supervision.html", {"ranking": ranking, "figures": supervision.FIGURES,
+                                                "trend_figures": supervision.trend_figures(),
+                                                "unschooled_label": supervision.UNSCHOOLED_LABEL,
+                                                "unschooled_definition": supervision.UNSCHOOLED_DEFINITION,
+                                                "spark_points": lambda row: row.series("close_rate", ranking.rounds),
                                                 "name_of": name_of, "region": region, "parent": parent})
 
 

@@ -5,12 +5,13 @@ role rules as the pages, the same action models and services. Every body is buil
 a `CaseView` (web/masking.py): masked for everyone, full only from `/full`, which is audited.
 """
 
+from dataclasses import fields
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_type_hints
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from yidan.contract.outputs import NEXT_STEPS
 from yidan.store import audit, deadlines
@@ -43,25 +44,18 @@ class EventOut(BaseModel):
     summary: str
 
 
-class CaseOut(BaseModel):
-    id: int
-    finding_key: str
-    code: str
-    label: str
-    person_id: str
-    name: str | None
-    term: str
-    programme_code: str | None
-    county: str
-    township: str | None
-    village: str | None
-    school_code: str | None
-    amount_expected: Decimal | None
-    amount_paid: Decimal | None
-    detail: str | None
-    state: str
-    state_label: str
-    version: int
+# a case's fields are listed once, in `CaseView` (web/masking.py): the API's case is the view's fields but
+# those only the detail carries (with the API's own types, `CaseDetailOut`) or no body shows, with the
+# amounts typed as the database holds them
+_DETAIL_OR_INTERNAL = frozenset({"evidence", "person", "link", "team", "events", "is_closed", "full"})
+_API_TYPES: dict[str, Any] = {"amount_expected": Decimal | None, "amount_paid": Decimal | None}
+_VIEW_TYPES = get_type_hints(CaseView)
+_LISTED: dict[str, Any] = {f.name: (_API_TYPES.get(f.name, _VIEW_TYPES[f.name]), ...)
+                           for f in fields(CaseView) if f.name not in _DETAIL_OR_INTERNAL}
+_CaseFields: type[BaseModel] = create_model("_CaseFields", **_LISTED)
+
+
+class CaseOut(_CaseFields):  # type: ignore[misc,valid-type]
     # what a field team needs, from the run (contract/outputs.py); the phone masked in lists
     head_name: str | None = None
     relation: str | None = None

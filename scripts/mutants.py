@@ -69,7 +69,8 @@ PACKAGES = (
             ("tests/test_web_masking.py", "tests/test_web_two_provinces.py"), tuple(SQLITE_ONLY)),
     Package("web_scope", ("src/yidan/web/deps.py", "src/yidan/store/crud/cases.py", "src/yidan/store/crud/stats.py"),
             ("tests/test_web_scope.py", "tests/test_web_two_provinces.py"), tuple(SQLITE_ONLY)),
-    Package("publish", ("src/yidan/store/publish.py",), ("tests/test_store_publish.py",), tuple(SQLITE_ONLY)),
+    Package("publish", ("src/yidan/store/publish.py",), ("tests/test_store_publish.py", "tests/test_publish_scale.py"),
+            tuple(SQLITE_ONLY)),
     Package("store", ("src/yidan/store/crud/*",),
             ("tests/test_web_cases.py", "tests/test_web_matrix.py", "tests/test_web_runs.py"), tuple(SQLITE_ONLY)),
 )

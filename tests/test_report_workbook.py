@@ -13,7 +13,7 @@ from reports_fixtures import COUNTIES, build_run
 from yidan.contract.codes import FINDING_CODES, STATUSES, conclusions_for
 from yidan.errors import YidanError
 from yidan.reports import write_workbooks
-from yidan.reports.styles import FINDING_COLUMNS
+from yidan.reports.styles import FINDING_COLUMNS, sheet_columns
 
 HEADERS = [c.header for c in FINDING_COLUMNS]
 SHEETS = {"控辍保学": "schooling", "学生资助": "aid", "数据质量": "quality"}
@@ -69,12 +69,18 @@ def test_id_numbers_and_codes_are_text_and_columns_fit_them(county_books):
 
 
 def test_clerk_columns_are_unlocked_and_everything_else_is_protected(county_books):
-    ws = _book(county_books, "430302")["控辍保学"]
-    assert ws.protection.sheet
-    for row in ws.iter_rows(min_row=2, max_row=ws.max_row):
-        for header, cell in zip(HEADERS, row, strict=True):
-            clerk = header in ("核实结论", "就读省份", "核实日期", "核实人", "说明")
-            assert cell.protection.locked is not clerk, (header, cell.coordinate)
+    book = _book(county_books, "430302")
+    clerk = ("核实结论", "就读省份", "核实日期", "核实人", "说明")
+    # the aid sheet has its own columns for what an aid conclusion needs (amount, date, voucher …), last
+    aid_own = ("补发或追回金额", "补发或追回日期", "凭证号", "政策依据", "错误的字段")
+    for sheet, family, typed in (("控辍保学", "schooling", clerk), ("学生资助", "aid", clerk + aid_own)):
+        ws = book[sheet]
+        headers = [c.header for c in sheet_columns(family)]
+        assert [c.value for c in ws[1]] == headers and (sheet == "学生资助") == (headers[-5:] == list(aid_own))
+        assert ws.protection.sheet
+        for row in ws.iter_rows(min_row=2, max_row=ws.max_row):
+            for header, cell in zip(headers, row, strict=True):
+                assert cell.protection.locked is not (header in typed), (header, cell.coordinate)
 
 
 def _offered(ws) -> dict[int, list[str]]:

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from typer.testing import CliRunner
 
 from reports_fixtures import build_run
+from yidan.cli.app import app
 from yidan.contract.verifications import VERIFICATIONS
 from yidan.errors import InputError
 from yidan.reports import import_verifications, write_workbooks
@@ -103,34 +105,66 @@ def _first_row(path: Path, sheet: str, code: str) -> int:
     return next(n for n, r in enumerate(rows, start=2) if r[1] == code)
 
 
+PAID = {"补发或追回金额": 625, "补发或追回日期": dt.datetime(2021, 5, 8), "凭证号": "BF-2021-118"}
+
+
 def test_aid_rows_take_their_codes_conclusions_and_are_kept_apart_from_the_verifications(run, books, tmp_path):
     z02, z01 = (_first_row(books["430121"], "学生资助", c) for c in ("Z02", "Z01"))
-    typed = {z02: GOOD | {"核实结论": "已补发"},  # a 重复资助 is not closed by a 补发
-             z01: GOOD | {"核实结论": "已补发", "说明": "凭证 2021-118"}}  # a 漏助 is
+    typed = {z02: GOOD | {"核实结论": "已补发"} | PAID,  # a 重复资助 is not closed by a 补发
+             z01: GOOD | {"核实结论": "已补发", "说明": "家长已签收"} | PAID}  # a 漏助 is
     returned = fill(books["430121"], "学生资助", typed, tmp_path / "back.xlsx")
     result = import_verifications([returned], run, tmp_path / "核实结果.xlsx")
     assert (result.filled, result.accepted, result.returned, result.written) == (2, 1, 1, 0)
+    assert (result.aid_written, result.aid_returned) == (1, 1)
     reasons = {p["行号"]: p["退回原因"] for p in read_rows(result.problems)}
     assert "核实结论「已补发」不是可选结论（Z02 可选：已追回、情况属实无需处理、数据错误、其他）" in reasons[z02]
     with result.aid.open(encoding="utf-8-sig") as fh:
         aid = {r["问题编码"]: r for r in csv.DictReader(fh)}
-    assert {c: (r["核实结论"], r["说明"]) for c, r in aid.items()} == {"Z01": ("已补发", "凭证 2021-118")}
+    assert {c: (r["核实结论"], r["补发或追回金额"], r["补发或追回日期"], r["凭证号"]) for c, r in aid.items()} == {
+        "Z01": ("已补发", "625", "2021-05-08", "BF-2021-118")}
     assert aid["Z01"]["身份证号"] == cell(returned, "学生资助", "身份证号", z01)
-
-    other = _first_row(books["430302"], "学生资助", "Z02")  # a 重复资助 is closed by a 追回
-    back = fill(books["430302"], "学生资助", {other: GOOD | {"核实结论": "已追回", "说明": "2021-04-02 追回 625.00 元"}},
-                tmp_path / "back2.xlsx")
-    result = import_verifications([back], run, tmp_path / "核实结果2.xlsx")
-    assert (result.accepted, result.returned) == (1, 0)
-    with result.aid.open(encoding="utf-8-sig") as fh:
-        assert [(r["问题编码"], r["核实结论"], r["说明"]) for r in csv.DictReader(fh)] == [
-            ("Z02", "已追回", "2021-04-02 追回 625.00 元")]
+    said = CliRunner().invoke(app, ["verify-import", str(returned), "--run", str(run.path),
+                                    "--out", str(tmp_path / "cli.csv")])  # the command says the same
+    assert said.exit_code == 0 and "其中资助问题：接收 1 行，退回 1 行" in said.output.replace("\n", "")
 
     z01 = _first_row(books["430102"], "学生资助", "Z01")  # 失联 is a schooling conclusion: never an aid one
     back = fill(books["430102"], "学生资助", {z01: GOOD}, tmp_path / "back3.xlsx")
     result = import_verifications([back], run, tmp_path / "核实结果3.xlsx")
     assert (result.accepted, result.returned) == (0, 1)
     assert "核实结论「失联」不是可选结论（Z01 可选：已补发" in read_rows(result.problems)[0]["退回原因"]
+
+
+# what each aid conclusion needs (contract/aid_needs.py), typed on the aid sheet's own columns: the row's
+# code, what the clerk typed beside GOOD's date and name, and the reason it comes back (None: accepted)
+AID_NEEDS_RULES = [
+    ("Z01", {"核实结论": "已补发"}, "核实结论为“已补发”时须填写：补发金额、补发日期、凭证号"),
+    ("Z01", {"核实结论": "已补发"} | PAID | {"凭证号": None}, "须填写：凭证号（填在本行“凭证号”列）"),
+    ("Z01", {"核实结论": "已补发"} | PAID | {"补发或追回金额": "625.001"}, "金额最多精确到分"),
+    ("Z01", {"核实结论": "已补发"} | PAID | {"补发或追回金额": "-5"}, "金额须大于 0"),
+    ("Z01", {"核实结论": "已补发"} | PAID | {"补发或追回日期": "五月八日"}, "补发或追回日期「五月八日」无法识别"),
+    ("Z01", {"核实结论": "已补发"} | PAID | {"补发或追回日期": dt.date.today() + dt.timedelta(days=3)}, "晚于今天"),
+    ("Z01", {"核实结论": "已补发"} | PAID, None),
+    ("Z02", {"核实结论": "已追回", "补发或追回金额": "625.00"}, "须填写：追回日期、凭证号"),
+    ("Z02", {"核实结论": "已追回"} | PAID, None),
+    ("Z02", {"核实结论": "情况属实无需处理", "说明": "依据见文件"}, "须填写：政策依据（填在本行“政策依据”列）"),
+    ("Z02", {"核实结论": "情况属实无需处理", "政策依据": "湘教发〔2019〕12号 第三条"}, None),
+    ("Z02", {"核实结论": "数据错误"}, "核实结论为“数据错误”时须填写：错误的字段"),
+    ("Z02", {"核实结论": "数据错误", "错误的字段": "发放记录的身份证号"}, None),
+]
+
+
+@pytest.mark.parametrize(("code", "typed", "reason"), AID_NEEDS_RULES,
+                         ids=[f"{c}-{t['核实结论']}-{r[:10] if r else 'ok'}" for c, t, r in AID_NEEDS_RULES])
+def test_an_aid_row_needs_what_its_conclusion_needs(run, books, tmp_path, code, typed, reason):
+    at = _first_row(books["430121"], "学生资助", code)
+    back = fill(books["430121"], "学生资助", {at: {k: v for k, v in GOOD.items() if k != "说明"} | typed},
+                tmp_path / "back.xlsx")
+    result = import_verifications([back], run, tmp_path / "核实结果.csv")
+    assert (result.accepted, result.returned, result.aid_returned) == ((1, 0, 0) if reason is None else (0, 1, 1))
+    if reason is not None:
+        (problem,) = read_rows(result.problems)
+        assert problem["行号"] == at and reason in problem["退回原因"]
+        assert (problem["凭证号"] or "") == (typed.get("凭证号") or "")  # what the clerk typed comes back with the reason
 
 
 def test_verifications_can_be_written_as_utf8_csv(run, books, tmp_path):

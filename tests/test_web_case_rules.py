@@ -9,12 +9,12 @@ import html
 import re
 from pathlib import Path
 
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from web_fixtures import (  # noqa: F401 - fixtures
     COUNTY_A,
     Env,
+    api_client,
     browser_login,
     engine_fixture,
     env_fixture,
@@ -22,10 +22,8 @@ from web_fixtures import (  # noqa: F401 - fixtures
     pg_schema_fixture,
     publish_fixture_run,
 )
-from yidan.store.crud import users
 from yidan.store.db import session_scope
 from yidan.store.models import Case
-from yidan.web.security import new_api_token
 
 
 def _setup(env: Env, tmp_path: Path) -> dict[str, Case]:
@@ -38,40 +36,46 @@ def _setup(env: Env, tmp_path: Path) -> dict[str, Case]:
         return {c.code: c for c in s.scalars(select(Case).where(Case.county == COUNTY_A))}
 
 
-def _api(env: Env, username: str) -> TestClient:
-    plain, hashed = new_api_token()
-    with session_scope(env.sessions()) as s:
-        users.add_token(s, user=users.get_by_username(s, username=username), name="t", token_hash=hashed)
-    return TestClient(env.app, headers={"Authorization": f"Bearer {plain}"})
-
-
 def _history(page: str) -> str:
     return page.split('id="history"', 1)[1]
 
 
-def test_closing_a_missed_aid_case_needs_a_conclusion_a_note_and_the_city(env: Env, tmp_path: Path) -> None:
+def test_closing_a_missed_aid_case_needs_a_recorded_payment_covering_it_a_note_and_a_file(env: Env,
+                                                                                        tmp_path: Path) -> None:
     z01 = _setup(env, tmp_path)["Z01"]
-    api = _api(env, "clerk")
+    api = api_client(env, "clerk")
     bare = api.post(f"/api/cases/{z01.id}/closure-request", json={"version": 1})
     assert bare.status_code == 400 and "销号前须先记录核实结论" in bare.json()["detail"]
     assert "已补发" in bare.json()["hint"]
-    ok = api.post(f"/api/cases/{z01.id}/verification", json={"version": 1, "conclusion": "已补发",
+    unpaid = api.post(f"/api/cases/{z01.id}/verification", json={"version": 1, "conclusion": "已补发",
+                                                                 "verified_on": "2021-05-10"})
+    assert unpaid.status_code == 400 and "须先登记补发" in unpaid.json()["detail"]
+    part = api.post(f"/api/cases/{z01.id}/aid-payment", json={"version": 1, "amount": "600.00", "on_date": "2021-05-08",
+                                                             "voucher_no": "BF-2021-017"})
+    assert part.status_code == 200 and part.json()["aid"]["paid"] == "600.00"
+    ok = api.post(f"/api/cases/{z01.id}/verification", json={"version": 2, "conclusion": "已补发",
                                                              "verified_on": "2021-05-10"})
     assert ok.status_code == 200 and ok.json()["state"] == "verified"
-    no_note = api.post(f"/api/cases/{z01.id}/closure-request", json={"version": 2})
+    no_note = api.post(f"/api/cases/{z01.id}/closure-request", json={"version": 3})
     assert no_note.status_code == 400 and "须填写说明" in no_note.json()["detail"]
-    no_file = api.post(f"/api/cases/{z01.id}/closure-request", json={"version": 2, "note": "2021年5月补发625元"})
+    no_file = api.post(f"/api/cases/{z01.id}/closure-request", json={"version": 3, "note": "2021年5月补发"})
     assert no_file.status_code == 400 and "销号前须先上传佐证附件" in no_file.json()["detail"]
     voucher = base64.b64encode(b"\xff\xd8\xff\xe0 voucher").decode()
     assert api.post(f"/api/cases/{z01.id}/attachments", json={"purpose": "补发凭证", "filename": "凭证.jpg",
                                                               "content_base64": voucher}).status_code == 200
-    asked = api.post(f"/api/cases/{z01.id}/closure-request", json={"version": 3, "note": "2021年5月补发625元"})
-    assert asked.status_code == 200 and asked.json()["state"] == "closure_requested"  # the city confirms
+    short = api.post(f"/api/cases/{z01.id}/closure-request", json={"version": 4, "note": "2021年5月补发"})
+    assert short.status_code == 400 and "应补发 625.00 元，已登记补发 600.00 元" in short.json()["detail"]
+    assert api.post(f"/api/cases/{z01.id}/aid-payment", json={"version": 4, "amount": 25, "on_date": "2021-05-09",
+                                                              "voucher_no": "BF-2021-018"}).status_code == 200
+    closed = api.post(f"/api/cases/{z01.id}/closure-request", json={"version": 5, "note": "2021年5月补发"})
+    # 625.00 is below the city's threshold (supervision.city_confirm_amount, 1000.00): the county closes it
+    assert closed.status_code == 200 and closed.json()["state"] == "closed"
+    assert closed.json()["aid"]["confirmation"] == "已销号，待下一轮比对的发放数据核实补发"
 
 
 def test_each_code_accepts_its_own_conclusions(env: Env, tmp_path: Path) -> None:
     cases = _setup(env, tmp_path)
-    api = _api(env, "clerk")
+    api = api_client(env, "clerk")
     dropout = api.post(f"/api/cases/{cases['K02'].id}/verification",
                        json={"version": 1, "conclusion": "确系辍学", "verified_on": "2021-04-01"})
     assert dropout.status_code == 200 and "核实结论：确系辍学" in dropout.json()["events"][-1]["summary"]
@@ -91,7 +95,7 @@ def test_aid_cases_offer_no_persuasion_forms_and_the_api_refuses_them(env: Env, 
     for form in ('id="form-team"', 'id="form-returned"'):
         assert form not in aid and form in dropout
     team = {f"member{i}_name": f"成员{i}" for i in (1, 2, 3)}
-    r = _api(env, "clerk").post(f"/api/cases/{cases['Z01'].id}/team", json={"version": 1, **team})
+    r = api_client(env, "clerk").post(f"/api/cases/{cases['Z01'].id}/team", json={"version": 1, **team})
     assert r.status_code == 400 and "不适用此操作" in r.json()["detail"]
     r = clerk.post(f"/cases/{cases['Z02'].id}/returned", data={"version": 1, "school": "一中", "csrf_token": clerk.csrf})
     assert r.status_code == 400 and "不适用此操作" in r.text
@@ -126,7 +130,7 @@ def test_a_refused_or_conflicting_form_keeps_what_the_clerk_typed(env: Env, tmp_
 
 def test_an_implausible_date_is_refused_by_the_api(env: Env, tmp_path: Path) -> None:
     k01 = _setup(env, tmp_path)["K01"]
-    api = _api(env, "clerk")
+    api = api_client(env, "clerk")
     for day in ("2999-01-01", "1900-01-01"):
         r = api.post(f"/api/cases/{k01.id}/verification", json={"version": 1, "conclusion": "失联", "verified_on": day})
         assert r.status_code == 400 and "核实日期不合理" in r.json()["detail"], day
@@ -136,7 +140,7 @@ def test_an_implausible_date_is_refused_by_the_api(env: Env, tmp_path: Path) -> 
 
 def test_a_k05_case_is_closed_only_after_its_review(env: Env, tmp_path: Path) -> None:
     k05 = _setup(env, tmp_path)["K05"]
-    api = _api(env, "clerk")
+    api = api_client(env, "clerk")
     assert api.post(f"/api/cases/{k05.id}/closure-request", json={"version": 1}).status_code == 400
     assert api.post(f"/api/cases/{k05.id}/link-decision", json={"version": 1, "decision": "不是同一人"}).status_code == 200
     closed = api.post(f"/api/cases/{k05.id}/closure-request", json={"version": 2})
@@ -150,11 +154,11 @@ def test_search_by_id_for_roles_that_see_ids_and_refused_for_masked_roles(env: E
     full = clerk.get("/cases", params={"id_number": k02.person_id}).text
     rows = full.split('id="case-rows"')[1]  # the typed ID stays in the search box, the list shows it masked
     assert re.findall(r'href="/cases/(\d+)"', rows) == [str(k02.id)] and k02.person_id not in rows
-    partial = _api(env, "clerk").get("/api/cases", params={"id_number": k02.person_id[8:14]}).json()
+    partial = api_client(env, "clerk").get("/api/cases", params={"id_number": k02.person_id[8:14]}).json()
     expected = {c.id for c in cases.values() if k02.person_id[8:14] in c.person_id}
     assert {c["id"] for c in partial["items"]} == expected and k02.id in expected
-    assert _api(env, "clerk").get("/api/cases", params={"id_number": "12"}).status_code == 400
-    refused = _api(env, "inspector").get("/api/cases", params={"id_number": k02.person_id})
+    assert api_client(env, "clerk").get("/api/cases", params={"id_number": "12"}).status_code == 400
+    refused = api_client(env, "inspector").get("/api/cases", params={"id_number": k02.person_id})
     assert refused.status_code == 400 and "不能按身份证号查询" in refused.json()["detail"]
     page = browser_login(env, "inspector").get("/cases", params={"id_number": k02.person_id[:10]})
     assert page.status_code == 400 and f"/cases/{k02.id}" not in page.text
@@ -163,5 +167,5 @@ def test_search_by_id_for_roles_that_see_ids_and_refused_for_masked_roles(env: E
 def test_a_masked_role_cannot_test_a_guessed_id_through_a_finding_key(env: Env, tmp_path: Path) -> None:
     k02 = _setup(env, tmp_path)["K02"]
     guess = k02.finding_key  # what someone who guessed the ID would type
-    assert _api(env, "inspector").get("/api/cases", params={"q": guess}).json()["total"] == 0
-    assert [c["id"] for c in _api(env, "clerk").get("/api/cases", params={"q": guess}).json()["items"]] == [k02.id]
+    assert api_client(env, "inspector").get("/api/cases", params={"q": guess}).json()["total"] == 0
+    assert [c["id"] for c in api_client(env, "clerk").get("/api/cases", params={"q": guess}).json()["items"]] == [k02.id]

@@ -12,13 +12,13 @@ import io
 import re
 from pathlib import Path
 
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from web_fixtures import (  # noqa: F401 - fixtures
     COUNTY_A,
     COUNTY_B,
     Env,
+    api_client,
     browser_login,
     engine_fixture,
     env_fixture,
@@ -27,10 +27,8 @@ from web_fixtures import (  # noqa: F401 - fixtures
     pg_schema_fixture,
     publish_fixture_run,
 )
-from yidan.store.crud import users
 from yidan.store.db import session_scope
 from yidan.store.models import Case
-from yidan.web.security import new_api_token
 
 COUNTY_A2 = "430105"  # a second county of city 4301
 COUNTIES = (COUNTY_A, COUNTY_A2, COUNTY_B)
@@ -51,14 +49,6 @@ def _world(env: Env, tmp_path: Path) -> dict[str, list[Case]]:
     return {region: [c for c in cases if c.county.startswith(region)] for _, region in USERS.values()}
 
 
-def _api(env: Env, username: str) -> TestClient:
-    plain, hashed = new_api_token()
-    with session_scope(env.sessions()) as s:
-        user = users.get_by_username(s, username=username)
-        users.add_token(s, user=user, name="t", token_hash=hashed)
-    return TestClient(env.app, headers={"Authorization": f"Bearer {plain}"})
-
-
 def _listed_ids(page: str) -> set[int]:
     return {int(i) for i in re.findall(r'href="/cases/(\d+)"', page)}
 
@@ -67,7 +57,7 @@ def test_each_role_lists_exactly_the_cases_of_its_region_in_pages_and_the_api(en
     mine = _world(env, tmp_path)
     for name, (_role, region) in USERS.items():
         expected = {c.id for c in mine[region]}
-        items = _api(env, name).get("/api/cases").json()
+        items = api_client(env, name).get("/api/cases").json()
         assert ({c["id"] for c in items["items"]}, items["total"]) == (expected, len(expected)), name
         page = browser_login(env, name).get("/cases").text
         assert _listed_ids(page) == expected and f'id="case-total">{len(expected)}<' in page, name
@@ -77,21 +67,21 @@ def test_a_county_cannot_open_a_case_of_the_neighbouring_county_in_its_city(env:
     mine = _world(env, tmp_path)
     neighbour = next(c for c in mine["4301"] if c.county == COUNTY_A2)
     assert browser_login(env, "county").get(f"/cases/{neighbour.id}").status_code == 404
-    assert _api(env, "county").get(f"/api/cases/{neighbour.id}").status_code == 404
-    assert _api(env, "city").get(f"/api/cases/{neighbour.id}").status_code == 200
+    assert api_client(env, "county").get(f"/api/cases/{neighbour.id}").status_code == 404
+    assert api_client(env, "city").get(f"/api/cases/{neighbour.id}").status_code == 200
 
 
 def test_dashboards_count_open_cases_of_the_region_only(env: Env, tmp_path: Path) -> None:
     mine = _world(env, tmp_path)
     per_county = {c: sum(1 for x in mine["43"] if x.county == c) for c in COUNTIES}
-    city = _api(env, "city").get("/api/dashboard/4301").json()
+    city = api_client(env, "city").get("/api/dashboard/4301").json()
     assert {r["code"]: r["open_cases"] for r in city["children"]} == {COUNTY_A: per_county[COUNTY_A],
                                                                       COUNTY_A2: per_county[COUNTY_A2]}
     assert sum(city["case_states"].values()) == len(mine["4301"])
-    province = _api(env, "province").get("/api/dashboard/43").json()
+    province = api_client(env, "province").get("/api/dashboard/43").json()
     assert {r["code"]: r["open_cases"] for r in province["children"]} == {"4301": len(mine["4301"]),
                                                                           "4305": per_county[COUNTY_B]}
-    county = _api(env, "county").get(f"/api/dashboard/{COUNTY_A}").json()
+    county = api_client(env, "county").get(f"/api/dashboard/{COUNTY_A}").json()
     assert sum(county["case_states"].values()) == len(mine[COUNTY_A])
     assert sum(r["open_cases"] for r in county["children"]) == len(mine[COUNTY_A])
     page = browser_login(env, "city").get("/dashboard/4301").text
@@ -111,9 +101,9 @@ def test_link_decisions_are_exported_only_for_the_province_of_the_administrator(
     make_user(env, "clerk_b", "county", COUNTY_B)
     _decide(env, "county", k05[COUNTY_A])
     _decide(env, "clerk_b", k05[COUNTY_B])
-    home = _api(env, "province").get("/api/link-decisions").json()
+    home = api_client(env, "province").get("/api/link-decisions").json()
     assert sorted(d["person_id"] for d in home) == sorted([k05[COUNTY_A].person_id, k05[COUNTY_B].person_id])
-    assert _api(env, "elsewhere").get("/api/link-decisions").json() == []
+    assert api_client(env, "elsewhere").get("/api/link-decisions").json() == []
     exported = browser_login(env, "elsewhere").get("/link-decisions.csv")
     rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert exported.status_code == 200 and rows == []

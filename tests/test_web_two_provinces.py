@@ -29,6 +29,7 @@ from web_fixtures import (  # noqa: F401 - fixtures
     PROVINCE_2,
     PROVINCE_2_COUNTIES,
     Env,
+    api_client,
     background_children,
     browser_login,
     engine_fixture,
@@ -38,10 +39,8 @@ from web_fixtures import (  # noqa: F401 - fixtures
     pg_schema_fixture,
     publish_two_provinces,
 )
-from yidan.store.crud import users
 from yidan.store.db import session_scope
 from yidan.store.models import Case
-from yidan.web.security import new_api_token
 
 USERS = {  # username -> (role, region)
     "admin43": ("province_admin", "43"), "analyst43": ("province_analyst", "43"), "city4301": ("city", "4301"),
@@ -80,11 +79,7 @@ def world_fixture(env: Env, tmp_path: Path) -> dict[str, tuple[str, str, TestCli
     for name, (role, region) in USERS.items():
         if name not in admins:
             make_user(env, name, role, region)
-        plain, hashed = new_api_token()
-        with session_scope(env.sessions()) as s:
-            users.add_token(s, user=users.get_by_username(s, username=name), name="t", token_hash=hashed)
-        out[name] = (role, region, browser_login(env, name),
-                     TestClient(env.app, headers={"Authorization": f"Bearer {plain}"}))
+        out[name] = (role, region, browser_login(env, name), api_client(env, name))
     return out
 
 

@@ -382,16 +382,69 @@ def browser_login(env: Env, username: str, password: str = PASSWORD) -> TestClie
     return client
 
 
-def publish_fixture_run(env: Env, admin: User, path: Path, *, province: str = "43", **kw: Any) -> Any:
-    """Register a run directory as a completed run of `province` and publish it as `admin`."""
+def api_client(env: Env, username: str) -> TestClient:
+    """A TestClient of the JSON API with a fresh token of `username` (Authorization: Bearer …)."""
+    from yidan.store.crud import users
+    from yidan.web.security import new_api_token
+
+    plain, hashed = new_api_token()
+    with session_scope(env.sessions()) as s:
+        user = users.get_by_username(s, username=username)
+        assert user is not None, username
+        users.add_token(s, user=user, name="t", token_hash=hashed)
+    return TestClient(env.app, headers={"Authorization": f"Bearer {plain}"})
+
+
+def register_run(env: Env, admin: User, path: Path, *, region: str = "43", started_at: datetime | None = None) -> int:
+    """Register the run directory at `path` as a completed run of `region` (not published), named as its
+    manifest names it; `started_at` rewrites when the run read its data. Returns the run's id."""
     from yidan.store.crud import runs as run_crud
+
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    if started_at is not None:
+        manifest["started_at"] = started_at.isoformat()
+        (path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    with session_scope(env.sessions()) as s:
+        run = run_crud.create_run(s, path=str(path), region=region, started_by=admin.id, status="complete")
+        run.run_id, run.term = manifest["run_id"], manifest["term"]
+        return run.id
+
+
+def publish_registered(env: Env, admin: User, run_pk: int, **kw: Any) -> Any:
+    """Publish the registered run `run_pk` as `admin` (`confirm`, `threshold` as `publish_run` takes them)."""
+    from yidan.store.models import Run
     from yidan.store.publish import publish_run
 
-    rd = write_run(path, province=province, **kw)
     with session_scope(env.sessions()) as s:
-        run = run_crud.create_run(s, path=str(rd.path), region=province, started_by=admin.id, status="complete")
-        run.run_id, run.term = rd.run_id, rd.term
+        run = s.get(Run, run_pk)
         user = s.get(User, admin.id)
-        assert user is not None
-        result = publish_run(s, run=run, user=user)
-        return run.id, result
+        assert run is not None and user is not None
+        return publish_run(s, run=run, user=user, **kw)
+
+
+def publish_fixture_run(env: Env, admin: User, path: Path, *, province: str = "43", **kw: Any) -> Any:
+    """Write a run (`write_run`), register it as a completed run of `province` and publish it as `admin`;
+    returns the run's id and the publish result."""
+    rd = write_run(path, province=province, **kw)
+    run_pk = register_run(env, admin, rd.path, region=province)
+    return run_pk, publish_registered(env, admin, run_pk)
+
+
+def cases_by_key(env: Env) -> dict[str, Any]:
+    """Every case on record by its finding key."""
+    from sqlalchemy import select
+
+    from yidan.store.models import Case
+
+    with session_scope(env.sessions()) as s:
+        return {c.finding_key: c for c in s.scalars(select(Case))}
+
+
+def case_states(env: Env) -> dict[str, str]:
+    """The state of every case on record by its finding key."""
+    from sqlalchemy import select
+
+    from yidan.store.models import Case
+
+    with session_scope(env.sessions()) as s:
+        return {k: st for k, st in s.execute(select(Case.finding_key, Case.state))}

@@ -12,6 +12,7 @@ import hashlib
 import json
 import tomllib
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -306,11 +307,14 @@ class SupervisionSettings(BaseModel):
     # publish while approvals are still open (they are shown on the approval page either way)
     publish_needs_approval: bool = False
     home_visits_per_term: int = 8  # 送教上门: visits expected per child and term (spread evenly over the term)
+    # aid casework (issue 15): closing an aid case whose amount (to pay or recover) exceeds this waits for
+    # a city user's confirmation; at or below it the county closes on its own proof
+    city_confirm_amount: Decimal = Decimal("1000.00")
 
     @model_validator(mode="after")
     def _positive(self) -> SupervisionSettings:
         days = [self.verify_days, self.default_close_days, *self.close_days.values()]
-        if any(d <= 0 for d in days) or self.attachment_max_bytes <= 0:
+        if any(d <= 0 for d in days) or self.attachment_max_bytes <= 0 or self.city_confirm_amount < 0:
             raise ValueError("supervision: 期限天数和附件大小必须大于 0")
         return self
 

@@ -4,13 +4,11 @@ ranking → an inspector records a result on the sample drawn for them."""
 
 from __future__ import annotations
 
-import socket
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,81 +16,35 @@ from playwright.sync_api import expect
 
 sys.path.insert(0, str(Path(__file__).parent.parent))  # tests/ holds web_fixtures
 
-import needs  # noqa: E402
 import web_fixtures as wf  # noqa: E402
-from yidan.settings import AppSettings  # noqa: E402
+from browser_fixtures import DESKTOP, browser_fixture, live_app, login, serve  # noqa: E402,F401 - fixtures
 from yidan.store.crud import runs as run_crud  # noqa: E402
-from yidan.store.crud import users  # noqa: E402
-from yidan.store.db import make_engine, session_scope, upgrade  # noqa: E402
-from yidan.web.app import create_app  # noqa: E402
-from yidan.web.security import hash_password  # noqa: E402
+from yidan.store.db import session_scope  # noqa: E402
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-PASSWORD = "Browser-Test-7"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    import uvicorn
-
-    needs.require(needs.chromium_problem())  # skipped with the reason; in CI, a failure
     root = tmp_path_factory.mktemp("live")
-    engine = make_engine(f"sqlite:///{root / 'yidan.db'}")
-    upgrade(engine)
-    app = create_app(AppSettings(data_dir=root / "data"), engine=engine, runner=wf.fixture_runner, migrate=False)
+    env, by_name = live_app(root, [(name, role, region, name) for name, role, region in (
+        ("admin", "province_admin", "43"), ("clerk", "county", wf.COUNTY_A), ("city", "city", "4301"),
+        ("insp", "inspector", "43"))])
     rd = wf.write_run(root / "r1", run_id="2021春-督导")
-    with session_scope(app.state.sessions) as s:
-        for name, role, region in (("admin", "province_admin", "43"), ("clerk", "county", wf.COUNTY_A),
-                                   ("city", "city", "4301"), ("insp", "inspector", "43")):
-            users.create_user(s, username=name, password_hash=hash_password(PASSWORD), role=role, region=region,
-                              display_name=name)
-        admin = users.require_by_username(s, username="admin")
-        run = run_crud.create_run(s, path=str(rd.path), region="43", started_by=admin.id, status="complete")
+    with session_scope(env.app.state.sessions) as s:
+        run = run_crud.create_run(s, path=str(rd.path), region="43", started_by=by_name["admin"].id,
+                                  status="complete")
         run.run_id, run.term = rd.run_id, rd.term
         run_pk = run.id
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", run_pk
-    server.should_exit = True
-    thread.join(timeout=10)
-    app.state.worker.shutdown()
-    engine.dispose()
+    with serve(env) as base:
+        yield base, run_pk
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-def _page(browser, base: str, username: str):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN")
+def _page(browser: Any, base: str, username: str) -> Any:
+    context = browser.new_context(**DESKTOP)
     page = context.new_page()
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/dashboard/**")
+    login(page, base, username)
     return context, page
 
 

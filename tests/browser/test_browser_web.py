@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -23,25 +22,13 @@ from playwright.sync_api import expect
 
 sys.path.insert(0, str(Path(__file__).parent.parent))  # tests/ holds web_fixtures
 
-import needs  # noqa: E402
 import web_fixtures as wf  # noqa: E402
-from yidan.settings import AppSettings  # noqa: E402
-from yidan.store.crud import users  # noqa: E402
-from yidan.store.db import make_engine, session_scope, upgrade  # noqa: E402
-from yidan.web.app import create_app  # noqa: E402
-from yidan.web.security import hash_password  # noqa: E402
+from browser_fixtures import DESKTOP, browser_fixture, devices_fixture, live_app, login, serve  # noqa: E402,F401 - fixtures
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 # screenshots go to docs/screens/ only when asked (YIDAN_SCREENSHOTS=1), so a test run leaves the tree clean
 SCREENS = (Path(__file__).resolve().parents[2] / "docs" / "screens" if os.environ.get("YIDAN_SCREENSHOTS")
            else Path(tempfile.gettempdir()) / "yidan-screens")
-PASSWORD = "Browser-Test-7"
-
-
-DEVICES: dict[str, dict] = {}
 RELEASE = threading.Event()  # the run holds at its first step until the test has watched it there
 
 
@@ -55,29 +42,12 @@ def slow_runner(spec, out_dir, progress):  # type: ignore[no-untyped-def]
     return wf.write_run(out_dir, run_id="browser-run", term=spec.term)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import uvicorn
-
-    needs.require(needs.chromium_problem())  # skipped with the reason; in CI, a failure
     root = tmp_path_factory.mktemp("live")
-    engine = make_engine(f"sqlite:///{root / 'yidan.db'}")
-    upgrade(engine)
-    settings = AppSettings(data_dir=root / "data")
-    app = create_app(settings, engine=engine, runner=slow_runner, migrate=False)
-    with session_scope(app.state.sessions) as s:
-        for name, role, region in (("admin", "province_admin", "43"), ("clerk", "county", wf.COUNTY_A)):
-            users.create_user(s, username=name, password_hash=hash_password(PASSWORD), role=role, region=region,
-                              display_name={"admin": "省厅管理员", "clerk": "宁乡县教育局"}[name])
-    env = wf.Env(app=app, engine=engine, data_dir=root / "data")
-    with session_scope(app.state.sessions) as s:
-        admin = users.require_by_username(s, username="admin")
+    env, by_name = live_app(root, [("admin", "province_admin", "43", "省厅管理员"),
+                                   ("clerk", "county", wf.COUNTY_A, "宁乡县教育局")], runner=slow_runner)
+    admin = by_name["admin"]
     wf.publish_fixture_run(env, admin, root / "r0", run_id="2020秋-比对", term="2020秋")
     wf.publish_fixture_run(env, admin, root / "r1", run_id="2021春-比对",
                            findings=wf.fixture_findings(wf.COUNTY_A) + wf.fixture_findings(wf.COUNTY_B)
@@ -87,45 +57,15 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     inputs.mkdir()
     (inputs / "registry.csv").write_text("身份证号\n", encoding="utf-8")
     (inputs / "enrollment.csv").write_text("全国学籍号\n", encoding="utf-8")
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}|{inputs}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    app.state.worker.shutdown()
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        DEVICES.update(p.devices)  # Playwright's mobile device profiles (viewport, touch, user agent)
-        yield b
-        b.close()
-
-
-def _login(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/dashboard/**")
+    with serve(env) as base:
+        yield f"{base}|{inputs}"
 
 
 def test_a_county_clerk_filters_opens_a_dropout_assigns_a_team_verifies_and_downloads(live: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     base = live.split("|")[0]
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1360, "height": 900}, locale="zh-CN")
+    context = browser.new_context(accept_downloads=True, **DESKTOP)
     page = context.new_page()
-    _login(page, base, "clerk")
+    login(page, base, "clerk")
     page.click("nav a:has-text('问题清单')")  # open cases only
     page.wait_for_url(f"{base}/cases?state=active")
     total = int(page.inner_text("#case-total"))
@@ -165,9 +105,9 @@ def test_a_county_clerk_filters_opens_a_dropout_assigns_a_team_verifies_and_down
 
 def test_a_province_administrator_starts_watches_and_publishes_a_run(live: str, browser) -> None:  # type: ignore[no-untyped-def]
     base, inputs = live.split("|")
-    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN")
+    context = browser.new_context(**DESKTOP)
     page = context.new_page()
-    _login(page, base, "admin")
+    login(page, base, "admin")
     page.goto(f"{base}/runs")
     page.fill("#form-start-run input[name=term]", "2021春")
     page.fill("#form-start-run input[name=folder]", inputs)
@@ -206,12 +146,12 @@ def _page_bytes(page) -> int:  # type: ignore[no-untyped-def]
     }"""))
 
 
-def test_on_a_phone_the_list_is_cards_and_a_visit_is_logged_with_one_hand(live: str, browser) -> None:  # type: ignore[no-untyped-def]
+def test_on_a_phone_the_list_is_cards_and_a_visit_is_logged_with_one_hand(live: str, browser, devices) -> None:  # type: ignore[no-untyped-def]
     """Chromium as a Pixel 7 (touch, 412 px): list → case → log a visit with the native date field → back."""
     base = live.split("|")[0]
-    context = browser.new_context(**DEVICES["Pixel 7"], locale="zh-CN")
+    context = browser.new_context(**devices["Pixel 7"], locale="zh-CN")
     page = context.new_page()
-    _login(page, base, "clerk")
+    login(page, base, "clerk")
     page.goto(f"{base}/cases?state=active")
     width = page.viewport_size["width"]
     assert page.evaluate("document.scrollingElement.scrollWidth") <= width  # nothing runs off the screen
@@ -253,7 +193,7 @@ def test_at_1366_pixels_the_list_shows_each_name_on_one_line(live: str, browser)
     base = live.split("|")[0]
     context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
     page = context.new_page()
-    _login(page, base, "clerk")
+    login(page, base, "clerk")
     page.goto(f"{base}/cases?state=active")
     expect(page.locator("table.case-list thead")).to_be_visible()
     # one line: the cell's text is no taller than one line of its font

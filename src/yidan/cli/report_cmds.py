@@ -91,8 +91,11 @@ def verify_import(
         f"已填写 {result.filled} 行 = 接收 {result.accepted} 行 + 退回 {result.returned} 行；"
         f"写出核实结果 {result.written} 条：{result.verifications}"
     )
+    if result.aid or result.aid_returned:
+        console.print(f"其中资助问题：接收 {result.aid_written} 行，退回 {result.aid_returned} 行"
+                      "（“已补发”“已追回”须填写金额、日期和凭证号，“情况属实无需处理”须填写政策依据，“数据错误”须填写错误的字段）")
     if result.aid:
-        console.print(f"资助问题的核实结论 {result.aid_written} 条另存：{result.aid}（补发、追回请在网页案件中登记）")
+        console.print(f"资助问题的核实结论 {result.aid_written} 条另存：{result.aid}（网页“上传工作簿”时连同补发、追回记入案件）")
     for path in result.unreadable:
         console.print(f"[red]无法读取：[/]{path}")
     if result.returned or result.unreadable:

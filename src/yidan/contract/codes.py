@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from yidan.contract.aid_needs import AID_CONCLUSION_NEEDS  # noqa: F401 - re-exported: what each aid conclusion needs
+
 STAGES: tuple[str, ...] = ("学前", "小学", "初中", "高中", "中职", "特教")
 ENROLLMENT_STATUSES: tuple[str, ...] = ("在读", "休学", "转出", "毕业", "辍学", "死亡")
 ATTENDANCE_MODES: tuple[str, ...] = ("随班就读", "特教学校", "送教上门")
@@ -112,24 +114,18 @@ def finding_label(code: str) -> str:
 SCHOOL_CONCLUSIONS: tuple[str, ...] = (*CONCLUSIONS[:-1], "确系辍学", CONCLUSIONS[-1])
 QUALITY_CONCLUSIONS: tuple[str, ...] = ("信息错误", "已更正", "核实无误", "其他")
 # aid: what a 资助 office concludes depends on the code: a 漏助 is closed by a 补发, money paid wrongly
-# by a 追回, either may stand on a policy ground or be a data error (AID_CONCLUSION_NEEDS: what each
+# by a 追回, either may stand on a policy ground or be a data error (contract/aid_needs.py: what each
 # conclusion must record)
 AID_PAID: tuple[str, ...] = ("已补发", "情况属实无需处理", "数据错误", "其他")  # Z01
 AID_RECOVERED: tuple[str, ...] = ("已追回", "情况属实无需处理", "数据错误", "其他")  # Z02–Z06, Z09, Z10
 AID_AWAY: tuple[str, ...] = ("省外已资助", "已补发", "数据错误", "其他")  # Z07 (兜底)
 AID_LATE: tuple[str, ...] = ("情况属实无需处理", "数据错误", "其他")  # Z08
 AID_CONCLUSIONS: tuple[str, ...] = tuple(dict.fromkeys((*AID_PAID, *AID_RECOVERED, *AID_AWAY, *AID_LATE)))
-AID_CONCLUSION_NEEDS: dict[str, str] = {
-    "已补发": "补发金额、补发日期、凭证号",
-    "已追回": "追回金额、追回日期",
-    "情况属实无需处理": "政策依据",
-    "数据错误": "错误的字段",
-    "省外已资助": "省外资助的省份与项目",
-}
 
 # case actions (the names the web application routes them by)
 VERIFY, TEAM, VISIT, RETURNED = "verification", "team", "visit", "returned"
 CLOSURE_REQUEST, CLOSURE_CONFIRM, LINK_DECISION = "closure-request", "closure-confirm", "link-decision"
+AID_PAYMENT, AID_RECOVERY = "aid-payment", "aid-recovery"  # record a 补发 / a 追回 on an aid case (store/aid_casework.py)
 _CLOSING = (CLOSURE_REQUEST, CLOSURE_CONFIRM)
 _PERSUASION = (VERIFY, TEAM, VISIT, RETURNED, *_CLOSING)  # a child out of school: 三帮一, visits, 劝返
 
@@ -143,7 +139,8 @@ class CaseRule:
     actions: tuple[str, ...]  # which case actions apply (forms shown, API calls accepted)
     close_needs_conclusion: bool  # a recorded 核实结论 (or, for K05, a 复核结论) before closing
     close_needs_note: bool  # a 说明 with the closing request
-    city_confirms: bool  # closing needs the city's confirmation (by someone other than the requester)
+    city_confirms: bool  # closing needs the city's confirmation (by someone other than the requester); aid
+    # codes: only above supervision.city_confirm_amount (store/aid_casework.py)
 
 
 def _rule(code: str, conclusions: tuple[str, ...], actions: tuple[str, ...], *, note: bool = False,
@@ -163,16 +160,18 @@ CASE_RULES: dict[str, CaseRule] = {
         _rule("K07", (*QUALITY_CONCLUSIONS[:-1], "已注销重复学籍", "其他"), (VERIFY, *_CLOSING)),
         _rule("K08", QUALITY_CONCLUSIONS, (VERIFY, *_CLOSING)),
         _rule("K09", SCHOOL_CONCLUSIONS, _PERSUASION),
-        _rule("Z01", AID_PAID, (VERIFY, VISIT, *_CLOSING), note=True, city=True),
-        _rule("Z02", AID_RECOVERED, (VERIFY, *_CLOSING), note=True, city=True),
+        _rule("Z01", AID_PAID, (VERIFY, VISIT, AID_PAYMENT, *_CLOSING), note=True),
+        _rule("Z02", AID_RECOVERED, (VERIFY, AID_RECOVERY, *_CLOSING), note=True),
+        # Z03: the money is recovered by the county that paid, on its own Z10 (linked by child, term, programme)
         _rule("Z03", AID_RECOVERED, (VERIFY, *_CLOSING), note=True),
-        _rule("Z04", AID_RECOVERED, (VERIFY, *_CLOSING), note=True),
-        _rule("Z05", AID_RECOVERED, (VERIFY, *_CLOSING), note=True),
-        _rule("Z06", (*AID_PAID[:1], *AID_RECOVERED), (VERIFY, *_CLOSING), note=True),  # 少发补发、多发追回
-        _rule("Z07", AID_AWAY, (VERIFY, VISIT, *_CLOSING), note=True),
+        _rule("Z04", AID_RECOVERED, (VERIFY, AID_RECOVERY, *_CLOSING), note=True),
+        _rule("Z05", AID_RECOVERED, (VERIFY, AID_RECOVERY, *_CLOSING), note=True),
+        _rule("Z06", (*AID_PAID[:1], *AID_RECOVERED), (VERIFY, AID_PAYMENT, AID_RECOVERY, *_CLOSING),
+              note=True),  # 少发补发、多发追回
+        _rule("Z07", AID_AWAY, (VERIFY, VISIT, AID_PAYMENT, *_CLOSING), note=True),
         _rule("Z08", AID_LATE, (VERIFY, *_CLOSING), note=True),
-        _rule("Z09", AID_RECOVERED, (VERIFY, *_CLOSING), note=True),
-        _rule("Z10", AID_RECOVERED, (VERIFY, *_CLOSING), note=True),
+        _rule("Z09", AID_RECOVERED, (VERIFY, AID_RECOVERY, *_CLOSING), note=True),
+        _rule("Z10", AID_RECOVERED, (VERIFY, AID_RECOVERY, *_CLOSING), note=True),
     )
 }
 

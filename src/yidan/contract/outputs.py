@@ -235,6 +235,19 @@ OUTPUTS: dict[str, Output] = {o.name: o for o in (REJECTS, PERSONS, LINKS, FINDI
 # written into manifest.json as `outputs_layout`; a reader holds a directory of this layout to every column
 OUTPUTS_LAYOUT = "2"
 
+# --- what the manifest carries for readers besides the tables ------------------------------------------
+
+# The approved share (核定比例) of programmes paid to a share of pupils (按比例资助): one row per paying county,
+# programme and term, computed by pipeline/audit/share.py into manifest.json at this path. Read by the
+# web's 资助台账 and the county workbook's 资助台账 sheet (reports/approved_share.py). Per county only:
+# the pipeline does not compute a per-school share.
+APPROVED_SHARE_PATH: tuple[str, ...] = ("notes", "audit", "approved_share")
+APPROVED_SHARE_FIELDS: dict[str, str] = {
+    "county": "发放县", "programme_code": "资助项目", "term": "学期",
+    "recipients": "受助人数（分子：不同的受助人）", "pupils": "在读学生数（分母：该县该项目学段在读）",
+    "actual_share": "实际比例（%）", "approved_share": "核定比例（%）", "over": "是否超过核定比例",
+}
+
 # --- ages and statuses -------------------------------------------------------------------------------
 
 AGE_GROUPS: dict[str, str] = {"preschool": "学前（3–5岁）", "compulsory": "义务教育（6–15岁）",

@@ -110,7 +110,6 @@ def _dictionaries(con, rules: list[ColumnRule], staged: list[Staged]) -> dict[st
     for r in rules:
         if not r.dictionary:
             continue
-        assert r.flag is None, "a dictionary column has no per-row flag"
         a = r.column.alias
         present = [s for s in staged if a in s.aliases]
         values = " UNION ".join(f'SELECT DISTINCT "{a}" AS "r_{a}" FROM {s.name}' for s in present) \
@@ -118,12 +117,14 @@ def _dictionaries(con, rules: list[ColumnRule], staged: list[Staged]) -> dict[st
         if present and len(present) < len(staged):
             values += f' UNION SELECT CAST(NULL AS VARCHAR) AS "r_{a}"'
         name = temp_name(f"dict_{a}")
-        # the reason depends on the value alone for these kinds, so it is decided here too
+        # the reason depends on the value alone for these columns, so it is decided here too; a flag
+        # (the value already in its common valid form) is a column of the dictionary as well
         cases = " ".join(f"WHEN {fmt(cond, a)} THEN {fmt(reason, a)}" for cond, reason in r.checks)
+        flag = f', {fmt(r.flag, a)} AS "f_{a}"' if r.flag else ""
         _run(con, f"dictionary_{a}",
              f'CREATE TEMP TABLE {name} AS SELECT key, "c_{a}", "n_{a}", CASE {cases} END AS "e_{a}" FROM ('
-             f'SELECT coalesce("r_{a}", {NULL_KEY}) AS key, "r_{a}", "c_{a}", {fmt(r.norm, a)} AS "n_{a}" '
-             f'FROM (SELECT "r_{a}", {fmt(r.clean, a)} AS "c_{a}" FROM ({values})))')
+             f'SELECT coalesce("r_{a}", {NULL_KEY}) AS key, *, {fmt(r.norm, a)} AS "n_{a}" '
+             f'FROM (SELECT *, {fmt(r.clean, a)} AS "c_{a}" FROM (SELECT "r_{a}"{flag} FROM ({values}))))')
         out[a] = name
     return out
 
@@ -144,7 +145,8 @@ def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: d
         for s in staged
     )
     # flags: one test of the raw text per row, shared by the layers above (see ColumnRule.flag)
-    flags = "".join(f', {fmt(r.flag, r.column.alias)} AS "f_{r.column.alias}"' for r in rules if r.flag)
+    flags = "".join(f', {fmt(r.flag, r.column.alias)} AS "f_{r.column.alias}"'
+                    for r in rules if r.flag and r.column.alias not in dicts)
     clean, norm, dict_joins = [], [], []
     for r in rules:
         a = r.column.alias

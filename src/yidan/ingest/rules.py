@@ -66,7 +66,17 @@ _EDGE_SPACE = ("(unicode({raw}) IN (9, 10, 12, 13, 32, 12288) OR "
 _TEXT_CLEAN = ("CASE WHEN strlen({raw}) = 0 THEN NULL WHEN " + _EDGE_SPACE
                + " THEN nullif(trim({raw}, " + _TRIM_CHARS + "), '') ELSE {raw} END")
 # kinds with few distinct values: clean and norm are computed once per distinct value, then joined
-DICTIONARY_KINDS = frozenset({Kind.DATE, Kind.TERM, Kind.ENUM, Kind.ENUM_LIST})
+# (codes too: a province has a few thousand schools and counties, and tens of thousands of villages)
+DICTIONARY_KINDS = frozenset({Kind.DATE, Kind.TERM, Kind.ENUM, Kind.ENUM_LIST, Kind.DIVISION_CODE,
+                              Kind.COUNTY_CODE, Kind.SCHOOL_CODE})
+# other columns whose values repeat across many rows (names of places and schools, grades, programme
+# codes, standard amounts): validated once per distinct value as well. Every check of these kinds
+# depends on the value alone, which is what a dictionary needs; a column missing here is only slower.
+FEW_VALUES: dict[str, frozenset[str]] = {
+    "registry": frozenset({"relation", "township_name", "village_name", "disability"}),
+    "enrollment": frozenset({"school_name", "grade", "class_id"}),
+    "aid": frozenset({"programme_code", "amount", "grade"}),
+}
 
 
 def _fast(pattern: str, fast: str, slow: str) -> str:
@@ -90,6 +100,7 @@ class ColumnRule:
     """
 
     column: Column
+    few: bool = False  # a column named in FEW_VALUES: a dictionary whatever its kind
     clean: str = _TEXT_CLEAN
     flag: str | None = None
     norm: str = "{c}"
@@ -99,15 +110,17 @@ class ColumnRule:
 
     @property
     def dictionary(self) -> bool:
-        """Clean and norm once per distinct value (a small table joined back), not once per row."""
-        return self.column.kind in DICTIONARY_KINDS
+        """Clean, norm and checks once per distinct value (a small table joined back), not once per row.
+
+        Only for columns whose checks read the value alone: no helper, no ID tables."""
+        return (self.few or self.column.kind in DICTIONARY_KINDS) and self.helper is None and not self.divisions
     checks: list[tuple[str, str]] = field(default_factory=list)  # (condition, reason SQL) in order
     outputs: list[tuple[str, str]] = field(default_factory=list)  # (output column, SQL)
 
 
 def rule_for(table: Table, col: Column, *, default_term: str | None = None, controls: bool = True) -> ColumnRule:
     """The column's rule; `controls=False` when no input can hold a control character (the byte scan said)."""
-    rule = ColumnRule(col)
+    rule = ColumnRule(col, few=col.alias in FEW_VALUES.get(table.name, ()))
     rule.checks.append(("contains({raw}, '\ufffd')", q(BAD_CHAR_REASON)))
     if col.required:
         rule.checks.append(("{c} IS NULL", q(EMPTY_REASON)))

@@ -99,6 +99,8 @@ def persons_out(ctx: RunContext) -> Any:
     st = students(ctx).select(
         _sn="student_no", school_name="school_name", class_id="class_id", enrollment_status="enrollment_status",
     )
+    # only the students a person's record names (the province's others would fill the join's hash table)
+    st = st.filter(st._sn.isin(ps.student_no))
     j = _disability_listed(ctx, ps.left_join(reg, "person_id").drop("person_id_right"))
     j = j.left_join(st, j.student_no == st._sn).drop("_sn")
     towns, villages = _place_names(ctx.get("reg_persons"))
@@ -177,7 +179,7 @@ def build_findings(ctx: RunContext) -> None:
     for p in parts[1:]:
         findings = findings.union(p)
     persons = ctx.put("persons_out", persons_out(ctx))
-    ctx.put("links_out", links_out(ctx))
+    ctx.put("links_out", links_out(ctx), materialize=False)  # read once, by the writer: no copy first
     table = ctx.put("findings", enrich(ctx, findings, persons))
     counts = table.code.value_counts().execute()
     ctx.notes["findings"] = {str(k): int(v) for k, v in zip(counts.iloc[:, 0], counts.iloc[:, 1], strict=True)}

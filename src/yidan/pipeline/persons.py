@@ -84,8 +84,12 @@ def _first_rows(reg: Any, counts: Any | None = None) -> Any:
 
 
 def build_persons(ctx: RunContext) -> None:
-    reg = ctx.get("registry")
-    reg = with_birth_dates(reg.filter(reg.id_number.notnull()))
+    raw = ctx.get("registry")
+    raw = raw.filter(raw.id_number.notnull())
+    # the birth dates are a per-row function of a row's own columns: computed here only on the narrow
+    # columns the person count reads, and on the wide rows only once the IDs are chosen (below)
+    reg = with_birth_dates(raw.select("id_number", "id_number_valid", "birth_date",
+                                      *(["id_number_converted"] if "id_number_converted" in raw.columns else [])))
 
     terms = sorted({ctx.term, *ctx.audit_terms})
     earliest, latest = reference_day(ctx, terms[0]), reference_day(ctx, terms[-1])
@@ -101,10 +105,10 @@ def build_persons(ctx: RunContext) -> None:
     # (every row of them, the first may be out of age) instead of the whole registry.
     # (one group-by gives both which IDs can keep a person and how many rows each has)
     counts = reg.group_by("id_number").aggregate(_rows=reg.count(), _keep=keep(reg).any())
-    reg_first = _first_rows(reg, counts.filter(counts._keep))
+    reg_first = with_birth_dates(_first_rows(raw, counts.filter(counts._keep)))
     reg_first = reg_first.filter(keep)
     persons = _select(ctx, reg_first)
-    persons = _with_household_phone(persons, reg)
+    persons = _with_household_phone(persons, raw)
     # reg_key numbers the persons in ID order: the window sorts the IDs alone, joined back (a window
     # over the whole persons table sorted every wide row)
     keys = reg_first.select(person_id=reg_first.id_number)
@@ -112,8 +116,9 @@ def build_persons(ctx: RunContext) -> None:
     persons = persons.join(keys, "person_id")
     ctx.put("reg_persons", persons.relocate("reg_key"))
     # first rows without a birth date: only the IDs that have a row without one need the window
-    undated = reg.filter(reg.birth_date.isnull()).select("id_number").distinct()
-    first_undated = _first_rows(reg.semi_join(undated, "id_number"))
+    # (the date used is null exactly where the registry's column is: a conflict needs a written date)
+    undated = raw.filter(raw.birth_date.isnull()).select("id_number").distinct()
+    first_undated = _first_rows(raw.semi_join(undated, "id_number"))
     ctx.notes["registry_without_birth_date"] = int(
         first_undated.filter(first_undated.birth_date.isnull()).count().execute()
     )

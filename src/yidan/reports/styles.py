@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from yidan.contract import aid_needs
 from yidan.contract.codes import FAMILY_LABELS
 from yidan.contract.outputs import evidence_text
 
@@ -29,6 +30,7 @@ class SheetColumn:
     compared: bool = True  # the importer checks it still says what the run says
     optional: bool = False  # added after workbooks were handed out: a returned one may lack it
     web: bool = False  # held by the web database, not the run: filled only in a workbook the web app writes
+    family: str | None = None  # only on that family's sheet (declared last, so the columns before keep their places)
 
 
 FINDING_COLUMNS: tuple[SheetColumn, ...] = (
@@ -69,12 +71,25 @@ FINDING_COLUMNS: tuple[SheetColumn, ...] = (
     SheetColumn("verified_on", "核实日期", kind="date", clerk=True, max_width=14),
     SheetColumn("verified_by", "核实人", clerk=True, max_width=12),
     SheetColumn("note", "说明", clerk=True, max_width=30),
+    # issue 15: what an aid conclusion needs (contract/aid_needs.py), on the aid sheet only; the field names
+    # are aid_needs' keys. Absent from workbooks handed out before: optional.
+    SheetColumn(aid_needs.AMOUNT, "补发或追回金额", kind="amount", clerk=True, max_width=14, optional=True, family="aid"),
+    SheetColumn(aid_needs.ON_DATE, "补发或追回日期", kind="date", clerk=True, max_width=14, optional=True, family="aid"),
+    SheetColumn(aid_needs.VOUCHER, "凭证号", clerk=True, max_width=16, optional=True, family="aid"),
+    SheetColumn(aid_needs.GROUND, "政策依据", clerk=True, max_width=26, optional=True, family="aid"),
+    SheetColumn(aid_needs.WRONG_FIELD, "错误的字段", clerk=True, max_width=16, optional=True, family="aid"),
 )
 PROTECTED_COLUMNS = tuple(c for c in FINDING_COLUMNS if not c.clerk and not c.hidden and c.compared)
 CLERK_COLUMNS = tuple(c for c in FINDING_COLUMNS if c.clerk)
+AID_NEED_COLUMNS = tuple(c for c in FINDING_COLUMNS if c.family == "aid")
 FINDING_FIELDS = tuple(c.field for c in FINDING_COLUMNS if not c.clerk and not c.web)
 TEAM_NOTE = ("网页下载的工作簿列出在网页上指派的三帮一劝返小组；由比对结果目录生成的工作簿（yidan report）"
              "没有小组信息，此列为空。")
+
+
+def sheet_columns(family: str) -> tuple[SheetColumn, ...]:
+    """The columns of one family's finding sheet, in order (the family's own columns last)."""
+    return tuple(c for c in FINDING_COLUMNS if c.family in (None, family))
 
 
 def family_sheet_name(family: str) -> str:
@@ -115,6 +130,9 @@ def formats(wb: Any) -> dict[str, Any]:
         "int": wb.add_format({**base, "num_format": "#,##0", "locked": True}),
         "pct": wb.add_format({**base, "num_format": "0.0%", "locked": True}),
         "clerk": wb.add_format({**base, "num_format": "@", "locked": False, "bg_color": "#FFFBEA"}),
+        "clerk_amount": wb.add_format(
+            {**base, "num_format": "#,##0.00", "locked": False, "bg_color": "#FFFBEA"}
+        ),
         "clerk_date": wb.add_format(
             {**base, "num_format": "yyyy-mm-dd", "locked": False, "bg_color": "#FFFBEA"}
         ),

@@ -23,6 +23,7 @@ import pyarrow as pa
 import xlsxwriter
 from python_calamine import CalamineWorkbook
 
+from yidan.contract import aid_needs
 from yidan.contract.codes import CASE_RULES, CONCLUSIONS, FINDING_CODES
 from yidan.contract.verifications import VERIFICATIONS
 from yidan.errors import ConfigError, InputError
@@ -35,8 +36,10 @@ from yidan.reports.regions import region_name
 from yidan.reports.runsql import connect
 from yidan.runs.rundir import RunDir
 
+# the aid sheet's own columns (what an aid conclusion needs, contract/aid_needs.py), as typed
+AID_NEED_HEADERS = tuple(c.header for c in styles.AID_NEED_COLUMNS)
 PROBLEM_HEADERS = ("工作簿", "工作表", "行号", "问题标识", "身份证号", "姓名", "核实结论", "就读省份",
-                   "核实日期", "核实人", "说明", "退回原因")
+                   "核实日期", "核实人", "说明", *AID_NEED_HEADERS, "退回原因")
 
 
 @dataclass
@@ -50,13 +53,15 @@ class ImportResult:
     unreadable: list[str] = field(default_factory=list)  # workbooks that could not be opened
     aid: Path | None = None  # accepted aid conclusions (已补发, 已追回 …), kept apart: not verifications
     aid_written: int = 0
+    aid_returned: int = 0  # returned rows of aid findings (among `returned`)
 
 
 def aid_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}_资助核实结论.csv")
 
 
-AID_HEADERS = ("问题标识", "问题编码", "身份证号", "姓名", "核实结论", "核实日期", "核实人", "说明")
+AID_HEADERS = ("问题标识", "问题编码", "身份证号", "姓名", "核实结论", "核实日期", "核实人", "说明", "就读省份",
+               *AID_NEED_HEADERS)
 
 
 def problems_path(out: Path) -> Path:
@@ -105,11 +110,13 @@ def import_verifications(workbooks: list[Path], run: RunDir, out: Path) -> Impor
         aid_file = aid_path(out)
         write_csv(aid_file, list(AID_HEADERS), [
             (r["finding_key"], r["run_code"], r["run_person_id"], r["run_name"] or "", r["conclusion"],
-             r["verified_on"].isoformat() if isinstance(r["verified_on"], date) else "", r["verified_by"], r["note"])
+             r["verified_on"].isoformat() if isinstance(r["verified_on"], date) else "", r["verified_by"], r["note"],
+             r["province"], *(r[c.field] for c in styles.AID_NEED_COLUMNS))
             for r in aid])
     return ImportResult(
         filled=len(filled), accepted=len(accepted), returned=len(returned), verifications=out,
         problems=problems_file, written=written, unreadable=unreadable, aid=aid_file, aid_written=len(aid),
+        aid_returned=sum(1 for r in returned if r.get("_aid")),
     )
 
 
@@ -209,8 +216,15 @@ def _read_workbook(path: Path) -> list[dict[str, Any]]:
                 "verified_on": parsed,
             }
             for c in styles.FINDING_COLUMNS:
-                if c.field != "verified_on":
-                    row[c.field] = _amount_text(cell[c.field]) if c.kind == "amount" else _text(cell[c.field])
+                if c.field == "verified_on":
+                    continue
+                if c.kind == "date":  # a 补发 / 追回 date: kept as typed when it cannot be read (its reason says so)
+                    when = parse_typed_date(cell[c.field]) if _text(cell[c.field]) else None
+                    row[c.field] = when.isoformat() if when else _text(cell[c.field])
+                else:
+                    # a run's amount as the sheet shows it (compared); a clerk's amount as typed (checked to the fen)
+                    row[c.field] = (_amount_text(cell[c.field]) if c.kind == "amount" and not c.clerk
+                                    else _text(cell[c.field]))
             out.append(row)
     if without_conclusion or not found:
         raise _no_conclusion(path, without_conclusion)
@@ -234,7 +248,8 @@ def _validate(con: Any, run: RunDir, filled: list[dict[str, Any]]) -> tuple[list
         f"'{c.header}（原为「' || {_finding_text(c)} || '」，现为「' || r.{c.field} || '」）' END"
         for c in protected
     )
-    answer = "concat_ws('\x1f', r.conclusion, r.province, r.verified_on_text, r.verified_by, r.note)"
+    answer = "concat_ws('\x1f', " + ", ".join(f"r.{c.field}" for c in styles.CLERK_COLUMNS if c.field != "verified_on") + \
+        ", r.verified_on_text)"
     # each row's code has its own conclusions (contract.codes.CASE_RULES): a 漏助 takes 已补发, not 确系辍学
     allowed_rows = ", ".join(f"('{code}', '{c}')" for code, rule in CASE_RULES.items() for c in rule.conclusions)
     allowed = ", ".join(f"'{c}'" for c in CONCLUSIONS)
@@ -293,12 +308,42 @@ def _validate(con: Any, run: RunDir, filled: list[dict[str, Any]]) -> tuple[list
         if rec["wb_region"] and rec["run_county"] and rec["run_county"] != rec["wb_region"]:
             reasons = [r.replace(f"（{rec['run_county']}）", f"（{region_name(rec['run_county'])}）", 1)
                        for r in reasons]
+        aid = FINDING_CODES.get(rec["run_code"] or "") is not None and FINDING_CODES[rec["run_code"]].family == "aid"
+        if aid and not reasons:
+            reasons = _aid_needs(rec)
         if reasons:
             rec["reason"] = "；".join(reasons)
-            returned.append(_problem(rec))
+            returned.append(_problem(rec) | {"_aid": aid})
         else:
             accepted.append(rec)
     return accepted, returned
+
+
+def _aid_needs(rec: dict[str, Any]) -> list[str]:
+    """What an accepted aid conclusion still lacks (contract/aid_needs.py, the rule the web applies too),
+    and whether its amount and date can be read (one accepted row at a time: a returned workbook's few)."""
+    reasons = []
+    if (gap := aid_needs.missing_reason(rec["conclusion"], rec)) is not None:
+        where = {c.field: c.header for c in styles.FINDING_COLUMNS}
+        heads = dict.fromkeys(where[k] for k in aid_needs.missing_keys(rec["conclusion"], rec))
+        reasons.append(gap + "（填在本行“" + "”“".join(heads) + "”列）")
+    if rec["conclusion"] in aid_needs.MONEY_CONCLUSIONS:
+        if rec[aid_needs.AMOUNT] and (bad := aid_needs.amount_problem(rec[aid_needs.AMOUNT])):
+            reasons.append(bad)
+        typed = rec[aid_needs.ON_DATE]
+        if typed and not _iso(typed):
+            reasons.append(f"补发或追回日期「{typed}」无法识别，请写成 2021-05-08 的格式")
+        elif typed and date.fromisoformat(typed) > date.today():
+            reasons.append(f"补发或追回日期 {typed} 晚于今天")
+    return reasons
+
+
+def _iso(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _finding_text(c: styles.SheetColumn) -> str:
@@ -327,6 +372,7 @@ def _problem(rec: dict[str, Any]) -> dict[str, Any]:
         "问题标识": rec["finding_key"], "身份证号": rec["person_id"], "姓名": rec["name"],
         "核实结论": rec["conclusion"], "就读省份": rec["province"], "核实日期": rec["verified_on_text"],
         "核实人": rec["verified_by"], "说明": rec["note"], "退回原因": rec["reason"],
+        **{c.header: rec.get(c.field) or "" for c in styles.AID_NEED_COLUMNS},
     }
 
 
@@ -373,7 +419,7 @@ def _write_problems(problems: list[dict[str, Any]], path: Path) -> None:
                                          "strings_to_formulas": False, "strings_to_urls": False})
     fmt = styles.formats(wb)
     ws = wb.add_worksheet("退回行")
-    widths = (28, 10, 6, 30, 22, 10, 12, 10, 12, 10, 20, 60)
+    widths = (28, 10, 6, 30, 22, 10, 12, 10, 12, 10, 20, *(14 for _ in AID_NEED_HEADERS), 60)
     for i, w in enumerate(widths):
         ws.set_column(i, i, w, fmt["text"])
     ws.write_row(0, 0, PROBLEM_HEADERS, fmt["header"])

@@ -16,11 +16,13 @@ from typing import Any
 
 import xlsxwriter
 
+from yidan.contract import aid_needs
 from yidan.contract.codes import CONCLUSIONS, FINDING_CODES, STATUSES, conclusions_for
 from yidan.contract.outputs import poverty_rank_sql
 from yidan.errors import ConfigError
 from yidan.outfiles import atomic_output, output_dir
-from yidan.reports import styles
+from yidan.reports import approved_share, styles
+from yidan.reports.approved_share import over_share
 from yidan.reports.cover import cover_figures, region_predicate, run_made_at, write_cover
 from yidan.reports.regions import parent_of, region_name
 from yidan.reports.runsql import connect, rows, sql_literal, with_due_dates
@@ -34,13 +36,15 @@ _UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
 
 def write_workbooks(
     run: RunDir, out: Path, level: str = "county", *, regions: list[str] | None = None,
-    teams: dict[str, str] | None = None, due_dates: Any = None,
+    teams: dict[str, str] | None = None, due_dates: Any = None, aid_totals: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Write one workbook per region of `level` into `out`; returns the paths in region order.
 
     `regions` limits the output to those region codes (a county exporting its own list); `teams`
     maps a finding key to its 三帮一 team as the web database holds it (the web's download).
     `due_dates`: an Arrow table (finding_key, due_date text) from the application's deadlines.
+    `aid_totals`: the county's 补发 / 追回 figures from the application (store/aid_casework.py, issue 15),
+    written as the sheet 资助台账 of a county workbook.
     """
     if level not in LEVELS:
         raise ConfigError(f"不支持的层级：{level}", hint="层级可选 county（县）、city（市州）、province（省）。")
@@ -65,7 +69,7 @@ def write_workbooks(
             path = out / workbook_name(run, level, region)
             with atomic_output(path) as tmp:  # a killed report leaves no half workbook under this name
                 if level == "county":
-                    _write_county(con, run, region, tmp, teams)
+                    _write_county(con, run, region, tmp, teams, aid_totals)
                 else:
                     _write_aggregate(con, run, level, region, tmp)
             paths.append(path)
@@ -104,7 +108,8 @@ def _title(level: str, region: str, term: str) -> str:
     return f"{region_name(region)} {term} 控辍保学与学生资助一单"
 
 
-def _write_county(con: Any, run: RunDir, county: str, path: Path, teams: dict[str, str] | None = None) -> None:
+def _write_county(con: Any, run: RunDir, county: str, path: Path, teams: dict[str, str] | None = None,
+                  aid_totals: dict[str, Any] | None = None) -> None:
     wb, fmt = _new_workbook(path)
     cover = wb.add_worksheet("封面")
     write_cover(cover, fmt, run, cover_figures(con, "county", county), title=_title("county", county, run.term))
@@ -112,8 +117,61 @@ def _write_county(con: Any, run: RunDir, county: str, path: Path, teams: dict[st
     for family in styles.FAMILIES:
         _write_family_sheet(wb, fmt, con, run, county, family, teams)
     _write_places(wb, fmt, con, county, run.term)
+    shares = over_share(run, county)
+    if aid_totals is not None or shares:
+        _write_aid_totals(wb, fmt, county, aid_totals, shares)
     _write_meta(wb, run, "county", county)
     wb.close()
+
+
+def _write_aid_totals(wb: Any, fmt: dict[str, Any], county: str, figures: dict[str, Any] | None,
+                      shares: list[dict[str, Any]]) -> None:
+    """资助台账: what the county must pay and recover, and what it recorded (the application's figures at the
+    time of the download, `figures["rows"]`: (label, amount, count, what it counts); None in a workbook
+    written by `yidan report`), then the programmes it paid to more pupils than approved (`shares`)."""
+    ws = wb.add_worksheet("资助台账")
+    ws.write_string(0, 0, f"{region_name(county)} 资助台账：应补发、已补发、应追回、已追回", fmt["title"])
+    row = 3
+    if figures is not None:
+        ws.write_string(1, 0, str(figures.get("note") or ""), fmt["note"])
+        for col, head in enumerate(("项目", "金额（元）", "件数", "口径")):
+            ws.write_string(row, col, head, fmt["header"])
+        for label, amount, count, what in figures.get("rows") or ():
+            row += 1
+            ws.write_string(row, 0, str(label), fmt["text"])
+            ws.write_number(row, 1, float(amount), fmt["amount"])
+            ws.write_number(row, 2, int(count), fmt["int"])
+            ws.write_string(row, 3, str(what), fmt["long"])
+        note = figures.get("z07_note")
+        if note:
+            row += 1
+            ws.write_string(row, 0, str(note), fmt["note"])
+    else:
+        ws.write_string(1, 0, "补发、追回的登记在网页应用中；从网页下载的工作簿在此列出应补发、已补发、应追回、已追回。", fmt["note"])
+        row = 1
+    row += 2
+    ws.write_string(row, 0, "超过核定比例的资助项目（按比例资助）", fmt["subtitle"])
+    ws.write_string(row + 1, 0, approved_share.NOTE if shares else "本县没有超过核定比例的资助项目。", fmt["note"])
+    if shares:
+        row += 3
+        heads = ("资助项目", "学期", "受助人数（分子）", "在读学生数（分母）", "实际比例（%）", "核定比例（%）")
+        for col, head in enumerate(heads):
+            ws.write_string(row, col, head, fmt["header"])
+        for r in shares:
+            row += 1
+            ws.write_string(row, 0, str(r["programme_code"]), fmt["text"])
+            ws.write_string(row, 1, str(r["term"]), fmt["text"])
+            ws.write_number(row, 2, int(r["recipients"]), fmt["int"])
+            ws.write_number(row, 3, int(r["pupils"]), fmt["int"])
+            if r["actual_share"] is None:
+                ws.write_string(row, 4, "无在读学生", fmt["text"])
+            else:
+                ws.write_number(row, 4, float(r["actual_share"]), fmt["amount"])
+            ws.write_number(row, 5, float(r["approved_share"]), fmt["amount"])
+    ws.set_column(0, 0, 16)
+    ws.set_column(1, 5, 14)
+    ws.set_column(3, 3, 60 if figures is not None else 14)
+    ws.protect()
 
 
 PLACE_HEADERS = ("乡镇", "村", "学龄儿童", "其中义务教育年龄", "未脱贫、返贫", "未在校", "其中义务教育年龄未在校",
@@ -202,12 +260,13 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
     codes = ", ".join(sql_literal(c) for c in _codes_of(family))
     where = f"county = {sql_literal(county)} AND code IN ({codes})"
     widths = _column_widths(con, where)
-    for i, c in enumerate(styles.FINDING_COLUMNS):
-        cell_fmt = fmt["clerk_date"] if c.kind == "date" and c.clerk else fmt["clerk"] if c.clerk else None
+    columns = styles.sheet_columns(family)
+    for i, c in enumerate(columns):
+        cell_fmt = _clerk_format(fmt, c) if c.clerk else None
         ws.set_column(i, i, widths[c.field], cell_fmt, {"hidden": True} if c.hidden else {})
     ws.set_row(0, 30)
     styles.print_setup(ws, region=region_name(county), term=run.term, made=_made_now())
-    for i, c in enumerate(styles.FINDING_COLUMNS):
+    for i, c in enumerate(columns):
         ws.write_string(0, i, c.header, fmt["clerk_header"] if c.clerk else fmt["header"])
         if c.web and teams is None:
             ws.write_comment(0, i, styles.TEAM_NOTE, {"x_scale": 2, "y_scale": 1.5})
@@ -216,8 +275,8 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
         f"SELECT {fields}, township AS _township FROM findings WHERE {where} ORDER BY {ROW_ORDER}"
     )  # by township, so that each township's team takes its own pages; priority children first in each
     cols = [c for c in styles.FINDING_COLUMNS if not c.clerk and not c.web]
-    clerk = [(i, c) for i, c in enumerate(styles.FINDING_COLUMNS) if c.clerk]
-    team_at = next(i for i, c in enumerate(styles.FINDING_COLUMNS) if c.web)
+    clerk = [(i, c) for i, c in enumerate(columns) if c.clerk]
+    team_at = next(i for i, c in enumerate(columns) if c.web)
     long_width = {c.field: widths[c.field] for c in cols if c.kind == "long"}
     n = 0
     breaks: list[int] = []  # a page break before the first row of each township after the first
@@ -244,13 +303,13 @@ def _write_family_sheet(wb: Any, fmt: dict[str, Any], con: Any, run: RunDir, cou
             if teams and (team := teams.get(str(record[0]))):  # record[0]: the finding key
                 ws.write_string(n, team_at, team, fmt["long"])
             for i, c in clerk:  # written blank so every reader sees the cells unlocked
-                ws.write_blank(n, i, None, fmt["clerk_date"] if c.kind == "date" else fmt["clerk"])
-    last_col = len(styles.FINDING_COLUMNS) - 1
+                ws.write_blank(n, i, None, _clerk_format(fmt, c))
+    last_col = len(columns) - 1
     ws.set_h_pagebreaks(breaks[: styles.MAX_PAGE_BREAKS])
     ws.freeze_panes(1, 2)
     ws.autofilter(0, 0, max(n, 1), last_col)
     if n:
-        _clerk_validation(ws, run, n, _row_codes(con, where))
+        _clerk_validation(ws, run, n, _row_codes(con, where), columns)
         ws.ignore_errors({"number_stored_as_text": f"A2:{xlsxwriter.utility.xl_col_to_name(last_col)}{n + 1}"})
     ws.protect("", {"autofilter": True, "sort": False, "format_columns": True, "select_locked_cells": True})
 
@@ -283,8 +342,13 @@ def _row_codes(con: Any, where: str) -> list[str]:
     return [r[0] for r in con.execute(f"SELECT code FROM findings WHERE {where} ORDER BY {ROW_ORDER}").fetchall()]
 
 
-def _clerk_validation(ws: Any, run: RunDir, n: int, codes: list[str] | None = None) -> None:
-    index = {c.field: i for i, c in enumerate(styles.FINDING_COLUMNS)}
+def _clerk_format(fmt: dict[str, Any], c: styles.SheetColumn) -> Any:
+    return fmt["clerk_date"] if c.kind == "date" else fmt["clerk_amount"] if c.kind == "amount" else fmt["clerk"]
+
+
+def _clerk_validation(ws: Any, run: RunDir, n: int, codes: list[str] | None = None,
+                      columns: tuple[styles.SheetColumn, ...] = styles.FINDING_COLUMNS) -> None:
+    index = {c.field: i for i, c in enumerate(columns)}
     # the conclusions a row's code allows (contract.codes.CASE_RULES), one list per run of rows with the
     # same list: a 漏助 offers 已补发, a wrong payment 已追回, a dropout 确系辍学 …
     spans: list[tuple[int, int, tuple[str, ...]]] = []
@@ -311,6 +375,31 @@ def _clerk_validation(ws: Any, run: RunDir, n: int, codes: list[str] | None = No
         {"validate": "date", "criteria": ">=", "value": earliest, "error_title": "核实日期",
          "error_message": f"请填写 {earliest:%Y-%m-%d} 之后的日期，如 {earliest:%Y-%m-%d}。"},
     )
+    if aid_needs.AMOUNT in index:  # the aid sheet: what each aid conclusion needs (contract/aid_needs.py)
+        _aid_need_validation(ws, n, index)
+
+
+def _aid_need_validation(ws: Any, n: int, index: dict[str, int]) -> None:
+    """Checks and input help on the aid sheet's own columns: an amount in yuan to the fen, a date, a
+    voucher number of at most 64 characters, and what each conclusion needs."""
+    at = index[aid_needs.AMOUNT]
+    ws.data_validation(1, at, n, at, {
+        "validate": "decimal", "criteria": "between", "minimum": 0.01, "maximum": float(aid_needs.MAX_AMOUNT) - 0.01,
+        "error_title": "补发或追回金额", "error_message": "请填写以元为单位的金额，如 625.00。",
+        "input_title": "补发或追回金额", "input_message": "“已补发”“已追回”须填写金额、日期和凭证号。"})
+    at = index[aid_needs.ON_DATE]
+    ws.data_validation(1, at, n, at, {
+        "validate": "date", "criteria": ">=", "value": datetime(2000, 1, 1), "error_title": "补发或追回日期",
+        "error_message": "请填写实际补发或追回的日期，如 2021-05-08。"})
+    at = index[aid_needs.VOUCHER]
+    ws.data_validation(1, at, n, at, {
+        "validate": "length", "criteria": "<=", "value": 64, "error_title": "凭证号",
+        "error_message": "只填写凭证上的编号（不超过 64 个字符）。"})
+    needs = "；".join(f"{k}：{v}" for k, v in aid_needs.AID_CONCLUSION_NEEDS.items())
+    for field in (aid_needs.GROUND, aid_needs.WRONG_FIELD):
+        at = index[field]
+        ws.data_validation(1, at, n, at, {"validate": "any", "input_title": "各核实结论须填写",
+                                          "input_message": needs[:255]})
 
 
 def _write_aggregate(con: Any, run: RunDir, level: str, region: str, path: Path) -> None:

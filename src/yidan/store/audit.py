@@ -38,6 +38,10 @@ ACTIONS = {
     "inspection_draw": "抽取督导抽查名单",
     "publish_request": "提交发布比对",
     "publish_run": "发布比对（案件已生成）",
+    "aid_payment": "登记补发",
+    "aid_recovery": "登记追回",
+    "aid_closure_confirm": "市州确认资助案件销号",
+    "aid_closure_return": "市州退回资助案件销号",
 }
 
 

@@ -474,6 +474,37 @@ class Alert(Base):
         return ALERT_KINDS.get(self.kind, self.kind)
 
 
+# --- aid casework (issue 15): the money a county records on an aid case ---------------------------------
+
+AID_MONEY_KINDS: dict[str, str] = {"payment": "补发", "recovery": "追回"}
+# the cases of one child (an aid claim's Z02 / Z03 and the paying county's Z10; a workbook row's person)
+Index("ix_cases_person", Case.person_id, Case.term)
+
+
+class AidMoney(Base):
+    """A 补发 (payment) or 追回 (recovery) recorded on an aid case: amount to the fen, date, voucher
+    number and optionally the voucher file (an attachment of the same case), with who and when."""
+
+    __tablename__ = "aid_money"
+    __table_args__ = (Index("ix_aid_money_case", "case_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # payment | recovery
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    on_date: Mapped[date]
+    voucher_no: Mapped[str] = mapped_column(String(64))
+    attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id"), default=None)
+    note: Mapped[str] = mapped_column(Text, default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def kind_label(self) -> str:
+        return AID_MONEY_KINDS.get(self.kind, self.kind)
+
+
 class RoundFigure(Base):
     """A region's supervision counts as they stood at the end of a published round (store/
     supervision_trends.py): written, in SQL from the cases table, when the next round is published, so

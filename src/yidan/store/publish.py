@@ -62,7 +62,7 @@ from yidan.contract.codes import FINDING_CODES
 from yidan.contract.outputs import poverty_rank
 from yidan.identity.terms import Term, parse_term
 from yidan.runs.rundir import RunDir
-from yidan.store import supervision_trends
+from yidan.store import aid_casework, supervision_trends
 from yidan.store.db import session_scope
 from yidan.store.errors import ActionError
 from yidan.store.models import CLOSED_STATES, Case, CaseEvent, Place, RegionCount, Run, RunCount, User, utcnow
@@ -383,6 +383,7 @@ def _plan(session: Session, run: Run) -> _Plan:
     as_of = _as_of(run, rundir)
     since = _closed_since(session, closed)
     reopen = {cid for cid in closed if cid in since and as_of > since[cid]}
+    reopen -= aid_casework.stays_closed(session, reopen)  # settled off the data (a 追回, a policy ground)
     result = PublishResult()
     for key, county in zip(keys, findings["county"].to_pylist(), strict=True):
         hit = existing.get(key)
@@ -400,6 +401,17 @@ def _plan(session: Session, run: Run) -> _Plan:
         result.count(county, "resolved")
     result.counties = dict(sorted(result.counties.items()))
     return _Plan(rundir, findings, coverage, existing, reopen, gone, result)
+
+
+def _reopen_events(session: Session, reopened_ids: list[int], *, run: Run, actor: str, now: datetime) -> list[dict[str, Any]]:
+    """The history rows of the reopened cases; a 补发 case closed on a recorded 补发 that the run's payment
+    data do not show says so (aid casework, issue 15)."""
+    unconfirmed = aid_casework.with_payments(session, reopened_ids)
+    return [{"case_id": cid, "actor": actor, "kind": "reopened",
+             "summary": f"比对 {run.run_id}：{aid_casework.UNCONFIRMED}，案件重新打开" if cid in unconfirmed
+             else f"比对 {run.run_id} 仍发现该问题，案件重新打开",
+             "data": {"reason": "aid_unconfirmed"} if cid in unconfirmed else {}, "run_pk": run.id, "at": now}
+            for cid in reopened_ids]
 
 
 @dataclass
@@ -501,9 +513,9 @@ def publish_run(session: Session, *, run: Run, user: User, confirm: bool = False
             .values(state="open", closed_run_pk=None, closure_requested_by=None, version=t.c.version + 1,
                     updated_at=now)
         )
-    events += [{"case_id": cid, "actor": actor, "kind": "reopened",
-                "summary": f"比对 {run.run_id} 仍发现该问题，案件重新打开", "data": {}, "run_pk": run.id, "at": now}
-               for cid in reopened_ids]
+    events += _reopen_events(session, reopened_ids, run=run, actor=actor, now=now)
+    events += aid_casework.confirmations(session, inside=plan.coverage.where(),
+                                         present=set(findings["finding_key"].to_pylist()), run=run, actor=actor, now=now)
     gone = [cid for cid, _county in plan.gone]
     for i in range(0, len(gone), CHUNK):
         ids_chunk = gone[i : i + CHUNK]

@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from yidan.contract.codes import CLOSURE_REQUEST
+from yidan.contract.codes import AID_PAYMENT, AID_RECOVERY, CLOSURE_REQUEST
+from yidan.store import aid_casework
 from yidan.store.crud import cases as crud
 from yidan.store.models import Case, User
 from yidan.web.deps import CASE_WORKERS, CLOSURE_CONFIRMERS, LINK_REVIEWERS
@@ -25,9 +27,19 @@ class VersionedIn(BaseModel):
 
 
 class VerificationIn(VersionedIn):
-    conclusion: str = Field(description="核实结论，如 省外就读、因残免学、失联")
+    conclusion: str = Field(description="核实结论，如 省外就读、因残免学、失联；资助案件如 已补发、已追回")
     verified_on: date
     province: str = ""
+    note: str = ""
+    ground: str = Field("", description="政策依据（资助案件“情况属实无需处理”必填；“省外已资助”填省外资助项目）")
+    field: str = Field("", description="错误的字段（资助案件“数据错误”必填）")
+
+
+class AidMoneyIn(VersionedIn):
+    amount: Decimal = Field(description="金额（元，最多两位小数），如 625.00")
+    on_date: date = Field(description="补发或追回的日期（不早于该学期开学，不晚于今天）")
+    voucher_no: str = Field(description="凭证号")
+    attachment_id: str = Field("", description="凭证文件：本案件已上传附件的编号（可选）")
     note: str = ""
 
 
@@ -78,7 +90,16 @@ class Action:
 
 def _verification(s: Session, case: Case, user: User, p: VerificationIn) -> Case:
     return crud.record_verification(s, case=case, user=user, expected_version=p.version, conclusion=p.conclusion,
-                                    verified_on=p.verified_on, note=p.note, province=p.province)
+                                    verified_on=p.verified_on, note=p.note, province=p.province, ground=p.ground,
+                                    field=p.field)
+
+
+def _money(kind: str) -> Callable[..., Case]:
+    def call(s: Session, case: Case, user: User, p: AidMoneyIn) -> Case:
+        return aid_casework.record_money(s, case_=case, user=user, expected_version=p.version, kind=kind,
+                                         amount=p.amount, on_date=p.on_date, voucher_no=p.voucher_no, note=p.note,
+                                         attachment_id=aid_casework.attachment_ref(p.attachment_id))
+    return call
 
 
 def _team(s: Session, case: Case, user: User, p: TeamIn) -> Case:
@@ -117,14 +138,17 @@ ACTIONS: dict[str, Action] = {
         Action("closure-request", "申请销号", ClosureRequestIn, CASE_WORKERS, _closure_request),
         Action("closure-confirm", "确认销号", ClosureConfirmIn, CLOSURE_CONFIRMERS, _closure_confirm),
         Action("link-decision", "复核疑似匹配", LinkDecisionIn, LINK_REVIEWERS, _link_decision),
+        Action(AID_PAYMENT, "登记补发", AidMoneyIn, CASE_WORKERS, _money("payment")),
+        Action(AID_RECOVERY, "登记追回", AidMoneyIn, CASE_WORKERS, _money("recovery")),
     )
 }
 
 
 def apply(session: Session, *, name: str, case: Case, user: User, payload: Any,
-          attachment_codes: tuple[str, ...] = ()) -> Case:
-    """`attachment_codes`: codes whose 销号 needs a file first (settings: supervision.attachment_required)."""
+          attachment_codes: tuple[str, ...] = (), city_amount: Decimal | None = None) -> Case:
+    """`attachment_codes`: codes whose 销号 needs a file first (settings: supervision.attachment_required);
+    `city_amount`: an aid case above it waits for the city (settings: supervision.city_confirm_amount)."""
     if name == CLOSURE_REQUEST:
         return crud.request_closure(session, case=case, user=user, expected_version=payload.version, note=payload.note,
-                                    attachment_codes=attachment_codes)
+                                    attachment_codes=attachment_codes, city_amount=city_amount)
     return ACTIONS[name].call(session, case, user, payload)

@@ -7,11 +7,12 @@ makes sure every published round has its due dates (`DuesReady`), and the case p
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from yidan.store import attachments, deadlines
+from yidan.store import aid_casework, attachments, deadlines
 from yidan.store.errors import ActionError
 from yidan.store.models import Case
 from yidan.web.deps import SessionDep
@@ -41,6 +42,11 @@ def required_codes(request: Request) -> tuple[str, ...]:
     return tuple(request.app.state.settings.supervision.attachment_required)
 
 
+def city_amount(request: Request) -> Decimal:
+    """Aid closures above this wait for the city (settings: supervision.city_confirm_amount)."""
+    return Decimal(request.app.state.settings.supervision.city_confirm_amount)
+
+
 def case_extras(request: Request, session: Any, case: Case) -> dict[str, Any]:
     """The case page's due date, attachments (names with any ID or phone masked) and whether 销号 still
     waits for a file."""
@@ -49,9 +55,26 @@ def case_extras(request: Request, session: Any, case: Case) -> dict[str, Any]:
     shown = [{"id": a.id, "purpose": a.purpose, "filename": scrub_text(a.filename), "media_type": a.media_type,
               "size": a.size, "sha256": a.sha256, "uploaded_at": a.uploaded_at} for a in files]
     return {"due": deadlines.dues_for(session, [case]).get(case.id), "attachments": shown,
+            "aid": aid_shown(session, case, threshold=city_amount(request), names={a.id: scrub_text(a.filename) for a in files}),
             "attachment_purposes": attachments.PURPOSES,
             "attachment_limit": attachments.megabytes(request.app.state.settings.supervision.attachment_max_bytes),
             "attachment_needed": case.code in required_codes(request) and not files}
+
+
+def aid_shown(session: Any, case: Case, *, threshold: Decimal, names: dict[int, str]) -> dict[str, Any] | None:
+    """The aid casework of a case (store/aid_casework.py) as pages and the API show it: voucher numbers,
+    notes and actors through the text scrubber, like the history."""
+    v = aid_casework.view(session, case, threshold=threshold)
+    if v is None:
+        return None
+    rows = [{"kind": r.kind, "kind_label": r.kind_label, "amount": r.amount, "on_date": r.on_date,
+             "voucher_no": scrub_text(r.voucher_no), "note": scrub_text(r.note), "actor": r.actor,
+             "attachment_id": r.attachment_id, "attachment": names.get(r.attachment_id or 0), "created_at": r.created_at}
+            for r in v.records]
+    return {"payment_due": v.payment_due, "recovery_due": v.recovery_due, "paid": v.paid, "recovered": v.recovered,
+            "records": rows, "linked": v.linked, "responsible": v.responsible, "needs_city": v.needs_city, "city_confirm_amount": v.threshold,
+            "confirmation": v.confirmation, "can_pay": case.code in aid_casework.PAYMENT_CODES,
+            "can_recover": case.code in aid_casework.RECOVERY_CODES}
 
 
 def returned_to(session: Any, *, region: str, limit: int = 20) -> list[Case]:

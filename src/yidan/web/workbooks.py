@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from yidan.runs.rundir import RunDir
 from yidan.settings import SupervisionSettings
-from yidan.store import deadlines
+from yidan.store import aid_casework, deadlines
 from yidan.store.crud import cases as case_crud
 from yidan.store.db import session_scope
 from yidan.store.models import Case, Run, RunCount
@@ -44,37 +44,44 @@ def teams_of(session: Session, region: str) -> dict[str, str]:
             for key, team in session.execute(stmt) if team}
 
 
-def workbook_state(session: Session, *, level: str, region: str) -> tuple[dict[str, str] | None, Any]:
-    """What the web adds to a workbook of `level` for `region`: the county workbook lists the teams and
-    each case's 办理期限 (issue 16); the others list neither. (teams, due dates)"""
+def workbook_state(session: Session, *, level: str, region: str) -> dict[str, Any]:
+    """What the web adds to a workbook of `level` for `region`, as `region_workbook`'s keywords: the county
+    workbook lists the teams and each case's 办理期限 (issue 16) and the county's aid figures (issue 15);
+    the others list none of them."""
     if level != "county":
-        return None, None
-    return teams_of(session, region), deadlines.due_table(session, region=region)
+        return {"teams": None, "due_dates": None, "aid_totals": None}
+    return {"teams": teams_of(session, region), "due_dates": deadlines.due_table(session, region=region),
+            "aid_totals": aid_casework.workbook_figures(session, county=region)}
 
 
 def _folder(data_dir: Path, rundir: RunDir, *, level: str, region: str, teams: dict[str, str] | None,
-            due_dates: Any) -> tuple[Path, str]:
+            due_dates: Any, aid_totals: dict[str, Any] | None) -> tuple[Path, str]:
     code = region.ljust(6, "0")  # the reports name regions with six digits (4301 -> 430100)
     dues = deadlines.table_digest(due_dates) if due_dates is not None else None
-    state = hashlib.sha256(json.dumps([teams, dues], sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
+    state = hashlib.sha256(json.dumps([teams, dues, aid_totals], sort_keys=True, ensure_ascii=False,
+                                      default=str).encode()).hexdigest()[:12]
     return data_dir / "exports" / rundir.run_id / level / f"{code}-{state}", code
 
 
 def cached_workbook(data_dir: Path, rundir: RunDir, *, level: str, region: str,
-                    teams: dict[str, str] | None = None, due_dates: Any = None) -> bool:
+                    teams: dict[str, str] | None = None, due_dates: Any = None,
+                    aid_totals: dict[str, Any] | None = None) -> bool:
     """Whether the workbook of this state is already built (the download is then a file read)."""
-    folder, _ = _folder(data_dir, rundir, level=level, region=region, teams=teams, due_dates=due_dates)
+    folder, _ = _folder(data_dir, rundir, level=level, region=region, teams=teams, due_dates=due_dates,
+                        aid_totals=aid_totals)
     return folder.is_dir()
 
 
 def region_workbook(data_dir: Path, rundir: RunDir, *, level: str, region: str,
-                    teams: dict[str, str] | None = None, due_dates: Any = None) -> Path | None:
-    """The workbook of `region` at `level` for this run (and this state of its 三帮一 `teams` and of the
-    cases' 办理期限 `due_dates`, issue 16), built on the first request and kept; None when the run has no
-    workbook for the region (nothing found there)."""
+                    teams: dict[str, str] | None = None, due_dates: Any = None,
+                    aid_totals: dict[str, Any] | None = None) -> Path | None:
+    """The workbook of `region` at `level` for this run (and this state of its 三帮一 `teams`, of the
+    cases' 办理期限 `due_dates`, issue 16, and of the county's `aid_totals`, issue 15), built on the first
+    request and kept; None when the run has no workbook for the region (nothing found there)."""
     from yidan.reports import write_workbooks
 
-    folder, code = _folder(data_dir, rundir, level=level, region=region, teams=teams, due_dates=due_dates)
+    folder, code = _folder(data_dir, rundir, level=level, region=region, teams=teams, due_dates=due_dates,
+                           aid_totals=aid_totals)
     if folder.is_dir():
         return _only_workbook(folder)
     base = folder.parent
@@ -89,7 +96,8 @@ def region_workbook(data_dir: Path, rundir: RunDir, *, level: str, region: str,
             for old in base.glob(f"{code}-*"):  # the teams have changed since
                 shutil.rmtree(old, ignore_errors=True)
             tmp = base / f".{code}.building-{os.getpid()}-{threading.get_ident()}"
-            write_workbooks(rundir, tmp, level=level, regions=[code], teams=teams, due_dates=due_dates)
+            write_workbooks(rundir, tmp, level=level, regions=[code], teams=teams, due_dates=due_dates,
+                            aid_totals=aid_totals)
             os.replace(tmp, folder)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
@@ -119,10 +127,10 @@ def prebuild(sessions: sessionmaker[Session], data_dir: Path, *, run_pk: int,
     for level in PREBUILT_LEVELS:
         for region in regions[level]:
             with session_scope(sessions) as s:  # the state of this region now (a short read)
-                teams, dues = workbook_state(s, level=level, region=region)
-            if cached_workbook(data_dir, rundir, level=level, region=region, teams=teams, due_dates=dues):
+                state = workbook_state(s, level=level, region=region)
+            if cached_workbook(data_dir, rundir, level=level, region=region, **state):
                 continue
-            region_workbook(data_dir, rundir, level=level, region=region, teams=teams, due_dates=dues)
+            region_workbook(data_dir, rundir, level=level, region=region, **state)
             built += 1
     log.info("run %s: %s workbooks built ahead of the first download", run_pk, built)
     return built

@@ -43,7 +43,8 @@ def audit(ctx: RunContext) -> None:
     terms = terms_table(ctx, audited)
     cat = catalog.read(ctx, audited)
     resolved = ctx.put("audit_payments", payments.resolve(ctx, terms))
-    by_payer = payments.by_payer(resolved)
+    # read four times (paid pairs, facts, claims, payer texts): grouped once
+    by_payer = ctx.put("audit_by_payer", payments.by_payer(resolved))
     paid_pairs = by_payer.select("person_id", "term", "programme_code").distinct()
     # materialised: facts reads it twice (candidate keys and the join), the window runs once
     enr = ctx.put("audit_enrolled", entitlement.enrolled(ctx, terms))
@@ -54,7 +55,7 @@ def audit(ctx: RunContext) -> None:
         entitlement.pairs(facts, cat.by_term, paid_pairs), facts, cat, quals))
     paid = payer.paid_claims(by_payer, judged)
     claims = ctx.put("audit_claims", findings.claims(judged, paid, cat.grades))
-    flagged = ctx.put("audit_flagged", findings.flagged(claims, by_payer))
+    flagged = ctx.put("audit_flagged", findings.flagged(claims, by_payer, facts, cat))
     lists, ever = entitlement.listed(ctx, terms), entitlement.ever_listed(ctx)
     ctx.put("aid_findings", findings.build(flagged, payments.unresolved(resolved), cat.spans, quals,
                                            lists, ever))

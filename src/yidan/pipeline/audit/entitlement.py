@@ -203,17 +203,34 @@ def judge(pairs_t: Any, facts_t: Any, cat: Any, quals: Any = None) -> Any:
         reason=_reason(j, known, valid, cat_ok, on_list, here, away, stage_ok, boarding_ok, region_ok,
                        paying_county),
     )
-    # only what claims, findings and totals read: the policy's lists and the registry dates
-    # stay behind (a wide table here was carried through two more joins and materialised twice)
+    # only what claims and totals read: the words only a finding needs (names, places, schools)
+    # are joined back for the few flagged claims (`described`); a wide table here was carried
+    # through two more joins and materialised twice, for every pair judged
     return j.select(*JUDGED_COLUMNS)
 
 
 JUDGED_COLUMNS = (
-    "person_id", "term", "programme_code", "programme_name", "amount_per_term", "graded", "low_grade",
-    "grades_text", "share_central", "share_province", "pay_deadline", "name", "hukou_township",
-    "hukou_village", "in_stage", "in_school", "in_student_no", "oop_stage", "oop_province", "oop_aided",
-    "valid", "eligible", "pending", "aided_away", "responsible", "basis", "reason",
+    "person_id", "term", "programme_code", "amount_per_term", "graded", "low_grade", "share_central",
+    "share_province", "pay_deadline", "valid", "eligible", "pending", "aided_away", "responsible", "basis",
+    "reason",
 )
+# per child and term (audit_facts) and per programme and term (the catalog): what a finding's words read
+FACT_WORDS = ("name", "hukou_township", "hukou_village", "in_stage", "in_school", "in_student_no", "oop_stage",
+              "oop_province", "oop_aided")
+
+
+def described(claims_t: Any, facts_t: Any, cat: Any) -> Any:
+    """`claims_t` (a few flagged claims) with the words their findings read: the child's name and
+    place, the school record and the out-of-province record (`FACT_WORDS`, from `facts_t`), the
+    programme's name and grades (the catalog), one row each: facts hold one row per child and term,
+    the catalog one per programme and term."""
+    f = facts_t.select("person_id", "term", *FACT_WORDS)
+    c = claims_t.left_join(f, ["person_id", "term"]).select(~ibis.selectors.endswith("_right"))
+    words = cat.by_term.select("programme_code", "term", "programme_name", "grades_text")
+    c = c.left_join(words, ["programme_code", "term"]).select(~ibis.selectors.endswith("_right"))
+    c = c.left_join(cat.spans.select("programme_code", "span_name"), "programme_code").select(
+        ~ibis.selectors.endswith("_right"))
+    return c.mutate(programme_name=c.programme_name.fill_null(c.span_name)).drop("span_name")
 
 
 def _reason(j: Any, known: Any, valid: Any, cat_ok: Any, on_list: Any, here: Any, away: Any, stage_ok: Any,

@@ -24,6 +24,7 @@ from typing import Any
 import ibis
 
 from yidan.contract.codes import FINDING_CODES
+from yidan.pipeline.audit import entitlement
 from yidan.pipeline.audit.payer import KEYS, payer_texts, with_county_name, yuan
 from yidan.pipeline.keys import finding_key_expr
 
@@ -92,14 +93,14 @@ def _conditions(c: Any) -> dict[str, Any]:
     }
 
 
-def flagged(claims_t: Any, by_payer: Any) -> Any:
-    """The claims that raise a code, with the words the findings need (who paid what, county names):
-    built for these few rows only, never for every claim."""
+def flagged(claims_t: Any, by_payer: Any, facts_t: Any, cat: Any) -> Any:
+    """The claims that raise a code, with the words the findings need (the child, the school, the
+    programme, who paid what, county names): built for these few rows only, never for every claim."""
     first, *rest = _conditions(claims_t).values()
     any_code = first
     for other in rest:
         any_code = any_code | other
-    c = claims_t.filter(any_code)
+    c = entitlement.described(claims_t.filter(any_code), facts_t, cat)
     c = c.left_join(payer_texts(by_payer, c.select(*KEYS)), KEYS).select(~ibis.selectors.endswith("_right"))
     c = with_county_name(c, "responsible", "responsible_name")
     return with_county_name(c, "wrong_payer", "wrong_payer_name")

@@ -173,9 +173,9 @@ def school_findings(ctx: RunContext, facts: Facts, person_status: Any, found: An
         "registry_birth_date", "id_birth_date", "id_converted", "birth_conflict",
     )
     ps = person_status.select("person_id", "name", "gender", "birth_date", "age", "school_code")
-    enr = ctx.get("enrollment").select("_file", "_row", l_class_id="class_id")
-    lat = facts.latest.left_join(enr, ["_file", "_row"]).select(
-        "person_id", "l_class_id", l_student_no="student_no", l_school_name="school_name",
+    # (the record's class came with it: no second scan of the enrollment by file and row)
+    lat = facts.latest.select(
+        "person_id", l_class_id="class_id", l_student_no="student_no", l_school_name="school_name",
         l_school_code="school_code", l_stage="stage", l_grade="grade", l_enrollment_status="enrollment_status",
         l_status_date="status_date", l_term="term",
     )

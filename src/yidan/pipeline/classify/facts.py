@@ -57,7 +57,7 @@ def build_facts(ctx: RunContext) -> Facts:
     rec = accepted.select("person_id", "student_no", "method", "match_probability").join(
         enr.select(
             "student_no", "school_code", "school_name", "school_county_code", "stage", "grade", "boarding",
-            "enrollment_status", "attendance_mode", "status_date", "term", "t_ord", "_file", "_row",
+            "enrollment_status", "attendance_mode", "status_date", "term", "t_ord", "class_id", "_file", "_row",
         ),
         "student_no",
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import ibis
+import pyarrow as pa
 
 from yidan.identity.idnumber import CHECK_CHARS, WEIGHTS
 from yidan.identity.names import normalised_chars, primary_readings, reading_rows, translation_for
@@ -57,6 +58,9 @@ def student_ids(enrollment: Any) -> Any:
     ))
 
 
+_FEW_FILES = 16  # up to this many enrollment files (or sheets), a file's position is a CASE, not a join
+
+
 def latest_records(enrollment: Any, files: list[str]) -> Any:
     """The record of each student_no's latest term (latest file, then latest row, on ties).
 
@@ -67,9 +71,13 @@ def latest_records(enrollment: Any, files: list[str]) -> Any:
     (at province size that window spilled and cost minutes under a 4 GB limit).
     A record without a term sorts below every term, as the window's NULLS LAST did.
     """
-    order = ibis.memtable({"_jf": files, "_fo": list(range(1, len(files) + 1))},
-                          schema={"_jf": "string", "_fo": "int64"})
-    e = enrollment.left_join(order, enrollment._file == order._jf).drop("_jf")
+    if len(files) <= _FEW_FILES:  # a CASE over a handful of names: no hash join of every row on a long text
+        position = {f: i for i, f in enumerate(files, start=1)}
+        e = enrollment.mutate(_fo=enrollment._file.substitute(position, else_=ibis.null("int64")).cast("int64"))
+    else:
+        order = ibis.memtable({"_jf": files, "_fo": list(range(1, len(files) + 1))},
+                              schema={"_jf": "string", "_fo": "int64"})
+        e = enrollment.left_join(order, enrollment._file == order._jf).drop("_jf")
     terms = term_ordinal(e.term).fill_null(0).cast("int64")
     keyed = e.mutate(_k=terms * 2**44 + e._fo.fill_null(0) * 2**32 + e._row.cast("int64")).drop("_fo")
     latest = keyed.group_by("student_no").aggregate(_kmax=keyed._k.max())
@@ -91,7 +99,15 @@ def build_students(enrollment: Any, files: list[str]) -> Any:
     link_id_valid = ibis.cases((use_id, True), (e.g_id.notnull(), True), (e.id_number.notnull(), False),
                                else_=ibis.null("boolean"))
     link_id_converted = ~use_id & e.g_id.isnull() & e.id_number.notnull() & converted
-    return e.mutate(link_id=link_id, link_id_valid=link_id_valid, link_id_converted=link_id_converted)
+    e = e.mutate(link_id=link_id, link_id_valid=link_id_valid, link_id_converted=link_id_converted)
+    # one row per student of the province: only the columns linkage and the outputs read (the
+    # file's name, a long text on every row, and the columns only classify reads stay behind)
+    return e.select(*[c for c in e.columns if c not in _NOT_IN_STUDENTS])
+
+
+# enrollment columns no reader of `students` needs (classify and the audit read `enrollment` itself)
+_NOT_IN_STUDENTS = frozenset({"id_number_valid", "id_number_converted", "attendance_mode", "boarding", "status_date",
+                              "_file"})
 
 
 def link_prepare(ctx: RunContext) -> None:
@@ -162,7 +178,28 @@ def name_coder(*columns: Any) -> tuple[Any, Any]:
     `reading_key_parts`.
     """
     chars = distinct_chars(*columns)
-    return _normalise_with(chars), ibis.memtable(primary_readings(normalised_chars(chars)))
+    return _normalise_with(chars), ibis.memtable(coded_readings(primary_readings(normalised_chars(chars))))
+
+
+READING_CODE_BITS = 12  # a reading's code (`coded_readings`) is below 2**12; pinyin with tones has ~1 500
+
+
+def coded_readings(readings: pa.Table) -> pa.Table:
+    """`readings` with `surname_code` and `code`: each distinct reading a whole number from 1 (null stays null).
+
+    Code 0 stands for '-' (no second character), so block keys built from codes
+    (`predict.block_keys`) are equal exactly where keys built from the readings' text would be.
+    """
+    words = sorted({w for col in ("surname_reading", "reading") for w in readings.column(col).to_pylist()
+                    if w is not None})
+    if len(words) >= 2**READING_CODE_BITS:
+        raise ValueError(f"{len(words)} distinct readings do not fit in {READING_CODE_BITS} bits")
+    code = {w: i for i, w in enumerate(words, start=1)}
+
+    def codes(col: str) -> pa.Array:
+        return pa.array([None if w is None else code[w] for w in readings.column(col).to_pylist()], pa.int64())
+
+    return readings.append_column("surname_code", codes("surname_reading")).append_column("code", codes("reading"))
 
 
 def reading_key_parts(t: Any, readings: Any) -> Any:
@@ -171,18 +208,20 @@ def reading_key_parts(t: Any, readings: Any) -> Any:
     Two names whose reading keys (`name_features`' `name_py`) are equal have equal
     parts and equal `_len` (characters read, at most READ_POSITIONS); `_s0` is equal
     exactly where `surname_py` is. Three joins with a small table, no per-character
-    rows: cheap enough for every student of a province.
+    rows: cheap enough for every student of a province. `_c0`, `_c1` and `_cl` are the
+    same three readings' codes (`coded_readings`; 0 for '-'), which block keys are built from.
     """
     n = t.name_norm
     length = ibis.least(n.length(), READ_POSITIONS)
     t = t.mutate(_k0=n.substr(0, 1), _k1=n.substr(1, 1), _kl=n.substr(length - 1, 1), _len=length)
-    first = readings.select(_j0="ch", _s0="surname_reading")
-    second = readings.select(_j1="ch", _r1="reading")
-    last = readings.select(_jl="ch", _ul="reading")
+    first = readings.select(_j0="ch", _s0="surname_reading", _c0="surname_code")
+    second = readings.select(_j1="ch", _r1="reading", _d1="code")
+    last = readings.select(_jl="ch", _ul="reading", _cl="code")
     t = t.left_join(first, t._k0 == first._j0).drop("_j0")
     t = t.left_join(second, t._k1 == second._j1).drop("_j1")
     t = t.left_join(last, t._kl == last._jl).drop("_jl")
-    return t.mutate(_u1=ibis.ifelse(t._len >= 2, t._r1, "-")).drop("_k0", "_k1", "_kl", "_r1")
+    return t.mutate(_u1=ibis.ifelse(t._len >= 2, t._r1, "-"),
+                    _c1=ibis.ifelse(t._len >= 2, t._d1, 0)).drop("_k0", "_k1", "_kl", "_r1", "_d1")
 
 
 def name_features(table: Any, key: str, name_norm: str = "name_norm") -> Any:

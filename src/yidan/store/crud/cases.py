@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -25,6 +26,7 @@ from yidan.store.errors import ActionError, ConflictError
 from yidan.store.models import CASE_STATES, Case, CaseEvent, LinkDecision, Run, User, utcnow
 
 TEAM_ROLES = ("教育干部", "教师", "村干部")
+FINDING_AID = tuple(c for c, f in codes.FINDING_CODES.items() if f.family == "aid")
 EARLIEST_DATE = date(2014, 1, 1)  # no verification or visit of this system's cases is older (精准扶贫 began 2014)
 
 
@@ -164,6 +166,7 @@ def _begin(case: Case, expected_version: int, action: str | None = None) -> None
 ACTION_LABELS = {
     codes.VERIFY: "记录核实结论", codes.TEAM: "指派三帮一劝返小组", codes.VISIT: "登记走访", codes.RETURNED: "标记已劝返复学",
     codes.CLOSURE_REQUEST: "申请销号", codes.CLOSURE_CONFIRM: "确认销号", codes.LINK_DECISION: "复核疑似匹配",
+    codes.AID_PAYMENT: "登记补发", codes.AID_RECOVERY: "登记追回",
 }
 
 
@@ -187,8 +190,11 @@ def _flush(session: Session) -> None:
 
 def record_verification(
     session: Session, *, case: Case, user: User, expected_version: int, conclusion: str, verified_on: date,
-    note: str = "", province: str = "",
+    note: str = "", province: str = "", ground: str = "", field: str = "",
 ) -> Case:
+    """`ground` (政策依据) and `field` (错误的字段): what an aid conclusion needs (AID_CONCLUSION_NEEDS)."""
+    from yidan.store import aid_casework
+
     _begin(case, expected_version, codes.VERIFY)
     allowed = case_rule(case.code).conclusions
     if conclusion not in allowed:
@@ -196,11 +202,18 @@ def record_verification(
     if conclusion == "省外就读" and not province.strip():
         raise ActionError("核实结论为省外就读时必须填写就读省份。", hint="填写就读省份后重新提交。")
     _plausible(verified_on, "核实日期")
+    aid_casework.check_conclusion(session, case, conclusion, ground=ground, field=field, province=province)
     if case.state == "open":
         case.state = "verified"
     data = {"conclusion": conclusion, "verified_on": verified_on.isoformat(), "note": note.strip(),
             "province": province.strip()}
     summary = f"核实结论：{conclusion}" + (f"（{province.strip()}）" if province.strip() else "")
+    if ground.strip():
+        data["ground"] = ground.strip()
+        summary += f"；政策依据：{ground.strip()}"
+    if field.strip():
+        data["field"] = field.strip()
+        summary += f"；错误的字段：{field.strip()}"
     _event(session, case, user, "verification", _with_note(f"{summary}，核实日期 {verified_on.isoformat()}", note), data)
     _flush(session)
     return case
@@ -243,8 +256,11 @@ def mark_returned(session: Session, *, case: Case, user: User, expected_version:
 
 
 def request_closure(session: Session, *, case: Case, user: User, expected_version: int, note: str = "",
-                    attachment_codes: tuple[str, ...] = ()) -> Case:
-    """`attachment_codes`: codes whose 销号 needs a file first (settings: supervision.attachment_required)."""
+                    attachment_codes: tuple[str, ...] = (), city_amount: Decimal | None = None) -> Case:
+    """`attachment_codes`: codes whose 销号 needs a file first (settings: supervision.attachment_required);
+    `city_amount`: an aid case above it waits for the city (supervision.city_confirm_amount)."""
+    from yidan.store import aid_casework
+
     _begin(case, expected_version, codes.CLOSURE_REQUEST)
     rule = case_rule(case.code)
     note = note.strip()
@@ -256,10 +272,13 @@ def request_closure(session: Session, *, case: Case, user: User, expected_versio
         raise ActionError(f"{case.code} {case.label}案件销号须填写说明，本次销号申请未保存。",
                           hint="在说明中写明补发、追回或核实的情况（时间、金额、经办单位）。")
     attachments.require_for_closure(session, case=case, codes=attachment_codes)
-    if rule.city_confirms:
+    aid_casework.check_closure(session, case)
+    if aid_casework.needs_city(case, city_amount):
         case.state = "closure_requested"
         case.closure_requested_by = user.id
-        _event(session, case, user, "closure_requested", "申请销号，待市州确认" + (f"：{note}" if note else ""),
+        above = (f"（金额 {aid_casework.stake(case)} 元，超过 {city_amount} 元）"
+                 if city_amount is not None and case.code in aid_casework.AID_CODES else "")
+        _event(session, case, user, "closure_requested", f"申请销号，待市州确认{above}" + (f"：{note}" if note else ""),
                {"note": note})
     else:
         case.state = "closed"
@@ -276,6 +295,14 @@ def confirm_closure(
         raise ActionError(f"该案件当前状态为{case.state_label}，没有待确认的销号申请。", hint="刷新页面查看最新状态。")
     if case.closure_requested_by == user.id:
         raise ActionError("申请销号的人不能自己确认销号。", hint="请由市州的其他工作人员确认。")
+    note = note.strip()
+    if not approve and not note:
+        raise ActionError("退回销号申请须写明理由。", hint="在说明中写明退回的原因和需要补充的材料。")
+    if case.code in FINDING_AID:
+        from yidan.store import audit
+
+        audit.record(session, user=user, action="aid_closure_confirm" if approve else "aid_closure_return",
+                     target=f"案件 {case.id} {case.code}", detail=note)
     if approve:
         case.state = "closed"
         _event(session, case, user, "closure_confirmed", "市州确认销号" + (f"：{note}" if note else ""), {"note": note})

@@ -7,6 +7,7 @@ from yidan.web.routes import (
     api_supervision,
     ops_routes,
     pages_admin,
+    pages_aid,
     pages_auth,
     pages_cases,
     pages_dashboard,
@@ -36,5 +37,6 @@ ROUTERS = (
     api_indicators.router,
     pages_supervision.router, pages_supervision.api_router,  # issue 16: deadlines and attachments
     pages_inspection.router, pages_home_teaching.router,  # issue 16: inspection samples, 送教上门
+    pages_aid.router, pages_aid.api_router,  # issue 15: aid totals, the city's confirmation queue
     api_supervision.router,  # issue 16: approvals and inspection in the JSON API
 )

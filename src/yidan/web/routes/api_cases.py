@@ -5,12 +5,13 @@ role rules as the pages, the same action models and services. Every body is buil
 a `CaseView` (web/masking.py): masked for everyone, full only from `/full`, which is audited.
 """
 
+from dataclasses import fields
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_type_hints
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from yidan.contract.outputs import NEXT_STEPS
 from yidan.store import audit, deadlines
@@ -31,7 +32,7 @@ from yidan.web.deps import (
 from yidan.web.masking import CaseView
 from yidan.web.render import place
 from yidan.web.routes.pages_cases import FilterDep
-from yidan.web.supervision import case_extras, required_codes
+from yidan.web.supervision import case_extras, city_amount, required_codes
 
 router = APIRouter(prefix="/api", tags=["cases"])
 
@@ -43,25 +44,18 @@ class EventOut(BaseModel):
     summary: str
 
 
-class CaseOut(BaseModel):
-    id: int
-    finding_key: str
-    code: str
-    label: str
-    person_id: str
-    name: str | None
-    term: str
-    programme_code: str | None
-    county: str
-    township: str | None
-    village: str | None
-    school_code: str | None
-    amount_expected: Decimal | None
-    amount_paid: Decimal | None
-    detail: str | None
-    state: str
-    state_label: str
-    version: int
+# a case's fields are listed once, in `CaseView` (web/masking.py): the API's case is the view's fields but
+# those only the detail carries (with the API's own types, `CaseDetailOut`) or no body shows, with the
+# amounts typed as the database holds them
+_DETAIL_OR_INTERNAL = frozenset({"evidence", "person", "link", "team", "events", "is_closed", "full"})
+_API_TYPES: dict[str, Any] = {"amount_expected": Decimal | None, "amount_paid": Decimal | None}
+_VIEW_TYPES = get_type_hints(CaseView)
+_LISTED: dict[str, Any] = {f.name: (_API_TYPES.get(f.name, _VIEW_TYPES[f.name]), ...)
+                           for f in fields(CaseView) if f.name not in _DETAIL_OR_INTERNAL}
+_CaseFields: type[BaseModel] = create_model("_CaseFields", **_LISTED)
+
+
+class CaseOut(_CaseFields):  # type: ignore[misc,valid-type]
     # what a field team needs, from the run (contract/outputs.py); the phone masked in lists
     head_name: str | None = None
     relation: str | None = None
@@ -87,6 +81,47 @@ class AttachmentOut(BaseModel):
     url: str
 
 
+class AidMoneyOut(BaseModel):
+    kind: str = Field(description="payment：补发；recovery：追回")
+    kind_label: str
+    amount: Decimal
+    on_date: date
+    voucher_no: str
+    note: str
+    actor: str
+    attachment_id: int | None
+    created_at: datetime
+
+
+class AidLinkOut(BaseModel):
+    county: str
+    state_label: str
+    to_recover: Decimal
+    recovered: Decimal
+
+
+class AidCaseRefOut(BaseModel):
+    county: str
+    code: str
+    label: str
+    state_label: str
+
+
+class AidOut(BaseModel):
+    """资助案件的补发、追回登记与销号依据（issue 15）。"""
+
+    payment_due: Decimal = Field(description="应补发金额（漏助为应发未发，少发为差额）")
+    recovery_due: Decimal = Field(description="应追回金额（含由关联的非应发放县 Z10 追回的部分）")
+    paid: Decimal = Field(description="本案件已登记的补发合计")
+    recovered: Decimal = Field(description="已登记的追回合计（含关联 Z10 案件登记的追回）")
+    records: list[AidMoneyOut]
+    linked: list[AidLinkOut] = Field(description="同一儿童、学期、项目的非应发放县（Z10）线索")
+    responsible: list[AidCaseRefOut] = Field([], description="Z10：应发放县同一儿童、学期、项目的 Z02 / Z03 线索")
+    needs_city: bool = Field(description="销号是否须市州确认（金额超过 city_confirm_amount）")
+    city_confirm_amount: Decimal | None
+    confirmation: str | None = Field(description="补发在下一轮比对中的核实情况")
+
+
 class CaseDetailOut(CaseOut):
     evidence: str | None
     person: dict[str, Any]
@@ -94,6 +129,7 @@ class CaseDetailOut(CaseOut):
     team: list[dict[str, str]]
     events: list[EventOut]
     attachments: list[AttachmentOut] = []
+    aid: AidOut | None = None
 
 
 class CaseListOut(BaseModel):
@@ -117,8 +153,16 @@ def _detail(view: CaseView, extras: dict[str, Any]) -> CaseDetailOut:
     due = extras["due"].as_dict() if extras.get("due") else {}
     files = [AttachmentOut(**a, url=f"/api/cases/{view.id}/attachments/{a['id']}") for a in extras.get("attachments", [])]
     return CaseDetailOut(**_out(view), **due, evidence=view.evidence, person=view.person, link=view.link,
-                         team=view.team, attachments=files,
+                         team=view.team, attachments=files, aid=_aid(extras.get("aid")),
                          events=[EventOut(at=e.at, actor=e.actor, kind=e.kind, summary=e.summary) for e in view.events])
+
+
+def _aid(shown: dict[str, Any] | None) -> AidOut | None:
+    if shown is None:
+        return None
+    return AidOut(**{k: v for k, v in shown.items() if k in AidOut.model_fields and k != "records"},
+                  records=[AidMoneyOut(**{k: v for k, v in r.items() if k in AidMoneyOut.model_fields})
+                           for r in shown["records"]])
 
 
 @router.get("/cases", dependencies=allow(*ALL_ROLES), response_model=CaseListOut, name="api_cases")
@@ -155,7 +199,7 @@ def _register(action: Action) -> None:
                  payload: model) -> CaseDetailOut:  # type: ignore[valid-type]
         try:
             updated = apply(session, name=action.name, case=case, user=user, payload=payload,
-                            attachment_codes=required_codes(request))
+                            attachment_codes=required_codes(request), city_amount=city_amount(request))
         except ConflictError:
             session.rollback()
             raise

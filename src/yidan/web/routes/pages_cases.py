@@ -29,7 +29,7 @@ from yidan.web.masking import CaseView, Masker, may_reveal
 from yidan.web.render import render
 from yidan.web.review import review
 from yidan.web.security import check_csrf
-from yidan.web.supervision import DuesReady, case_extras, due_filter, required_codes
+from yidan.web.supervision import DuesReady, case_extras, city_amount, due_filter, required_codes
 from yidan.web.validation import clamp_page
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
@@ -144,7 +144,7 @@ def _register(action: Action) -> None:
                  payload: Annotated[model, Form()]):  # type: ignore[valid-type]
         try:
             apply(session, name=action.name, case=case, user=user, payload=payload,
-                  attachment_codes=required_codes(request))
+                  attachment_codes=required_codes(request), city_amount=city_amount(request))
         except (ConflictError, ActionError) as exc:
             session.rollback()
             fresh = crud.get_case(session, case_id=case.id, region=user.region)

@@ -42,7 +42,7 @@ from yidan.store.crud import runs as run_crud
 from yidan.store.db import session_scope
 from yidan.store.errors import ActionError
 from yidan.store.models import Case, CaseEvent, Run
-from yidan.store.publish import preview_publish, publish_run
+from yidan.store.publish import listed, preview_publish, publish_run
 
 
 def test_publishing_opens_one_case_per_finding_with_the_child_and_the_candidate_link(env: Env, tmp_path: Path) -> None:
@@ -318,3 +318,17 @@ def test_a_run_larger_than_one_chunk_matches_every_case_on_record(env: Env, tmp_
     _, second = publish_fixture_run(env, admin, tmp_path / "r2", run_id="r2", findings=findings)
     assert (first.opened, second.opened, second.kept, second.resolved) == (len(findings), 0, len(findings), 0)
     assert set(case_states(env)) == {f["finding_key"] for f in findings}
+
+
+# A refusal names at most five counties, and says how many there are when it leaves some out.
+LISTED = [
+    ([], ""),
+    (["430102", "430101"], "430101、430102"),
+    (["5", "4", "3", "2", "1"], "1、2、3、4、5"),
+    (["6", "5", "4", "3", "2", "1"], "1、2、3、4、5 等 6 个"),
+]
+
+
+@pytest.mark.parametrize(("names", "text"), LISTED)
+def test_a_refusal_names_five_counties_and_counts_the_rest(names: list[str], text: str) -> None:
+    assert listed(names) == text

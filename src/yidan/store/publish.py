@@ -138,6 +138,13 @@ class Coverage:
                 "school_terms": sorted(self.school_terms), "aid_terms": sorted(self.aid_terms)}
 
 
+def listed(names: list[str], limit: int = 5) -> str:
+    """Names for a message: the first `limit` in order, and how many there are when some are left out."""
+    items = sorted(names)
+    shown = "、".join(items[:limit])
+    return f"{shown} 等 {len(items)} 个" if len(items) > limit else shown
+
+
 def _term_before(label: str, latest: Term) -> bool:
     try:
         return parse_term(label) < latest
@@ -366,7 +373,7 @@ def _plan(session: Session, run: Run) -> _Plan:
                           hint="重新运行比对；如仍重复请报告问题。")
     outside = sorted({str(c) for c in findings["county"].to_pylist() if not str(c or "").startswith(run.region)})
     if outside:
-        raise ActionError(f"比对结果中有不属于本省（{run.region}）的问题线索（县 {'、'.join(outside[:5])}），不能发布。",
+        raise ActionError(f"比对结果中有不属于本省（{run.region}）的问题线索（县 {listed(outside)}），不能发布。",
                           hint="确认输入的是本省数据后重新比对。")
     coverage = coverage_of(rundir, region=run.region, findings=findings).with_earlier_school_terms(session)
     existing: dict[str, tuple[int, str, str | None]] = {}

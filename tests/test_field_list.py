@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 
 import pyarrow.parquet as pq
 import pytest
@@ -25,6 +26,9 @@ from yidan.contract.outputs import NEXT_STEPS
 from yidan.reports import write_workbooks
 from yidan.store.db import session_scope
 from yidan.store.models import Case, User
+
+# the next step a clerk reads for a few codes, spelled out here (NEXT_STEPS alone would pass if it were wrong)
+SPELLED_STEPS = {"K01": "入户核实就学情况", "K02": "入户劝返复学", "Z01": "核实后补发"}
 
 # English identifiers that must never reach a user: snake_case keys (paid_by, via_linkage, head_name…)
 ENGLISH_KEY = re.compile(r"\b[a-z]+_[a-z_]+\b")
@@ -87,6 +91,7 @@ def test_every_sheet_of_every_county_workbook_shows_names_and_chinese_only(tiny_
 def test_a_finding_row_in_the_workbook_carries_the_household_place_school_and_next_step(tiny_run, books):
     findings = {f["finding_key"]: f for f in tiny_run.findings().to_pylist()}
     seen = set()
+    checked: Counter[str] = Counter()
     for book in books:
         wb = CalamineWorkbook.from_path(str(book))
         for sheet in ("控辍保学", "学生资助", "数据质量"):
@@ -97,15 +102,24 @@ def test_a_finding_row_in_the_workbook_carries_the_household_place_school_and_ne
                 f = findings[cell["问题标识"]]
                 seen.add(f["code"])
                 assert cell["下一步"] == NEXT_STEPS[f["code"]]
+                if f["code"] in SPELLED_STEPS:
+                    assert SPELLED_STEPS[f["code"]] in cell["下一步"], (f["code"], cell["下一步"])
                 if f["head_name"]:
                     assert cell["户主姓名"] == f["head_name"]
+                    checked["head"] += 1
                 if f["phone"]:  # masked in the county workbook, as on the web lists
                     assert cell["联系电话"] == masked_mobile(f["phone"]) and cell["联系电话"] != f["phone"]
+                    checked["phone"] += 1
                 if f["village"]:
                     assert cell["村"] and not cell["村"].isdigit()
+                    checked["village"] += 1
                 if f["school_code"] and f["school_name"]:
                     assert cell["学校"] == f["school_name"]
+                    checked["school"] += 1
     assert seen == {f["code"] for f in findings.values()}
+    assert seen >= set(SPELLED_STEPS)
+    # every conditional check above ran on at least one row (none passed by never running)
+    assert set(checked) == {"head", "phone", "village", "school"}, checked
 
 
 def _publish(env: Env, run) -> None:
@@ -136,6 +150,7 @@ def test_the_case_page_of_every_finding_code_shows_the_household_and_names(env: 
         for case in s.scalars(select(Case).order_by(Case.id)):
             one_per_code.setdefault(case.code, (case.id, case.county, case.person_id))
     assert set(one_per_code) >= {"K01", "K02", "K05", "Z01"}
+    checked: Counter[str] = Counter()
     for code, (case_id, county, person_id) in sorted(one_per_code.items()):
         username = f"clerk{county}"
         with session_scope(env.sessions()) as s:
@@ -151,13 +166,19 @@ def test_the_case_page_of_every_finding_code_shows_the_household_and_names(env: 
         p = persons.get(person_id)
         if p and p["head_name"]:
             assert p["head_name"] in household, (code, household)
+            checked["head"] += 1
         if p and p["phone"]:  # masked by default; the full number on 查看完整信息 (audited)
             assert p["phone"] not in household and masked_mobile(p["phone"]) in household, (code, household)
             full = _visible(clerk.post(f"/cases/{case_id}/full", data={"csrf_token": clerk.csrf}).text, "household")
             assert p["phone"] in full, (code, full)
+            checked["phone"] += 1
         if p and p["village_name"]:
             assert p["village_name"] in household and p["county_name"] in household
+            checked["village"] += 1
         assert NEXT_STEPS[code] in _visible(page, "evidence")
+        if code in SPELLED_STEPS:
+            assert SPELLED_STEPS[code] in _visible(page, "evidence"), code
+    assert set(checked) == {"head", "phone", "village"}, checked  # each conditional check ran at least once
 
 
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)

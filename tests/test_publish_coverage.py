@@ -84,7 +84,7 @@ def test_a_real_one_county_run_touches_no_case_of_the_other_county(env: Env, tin
     assert others and {k: after[k] for k in others} == others  # not one state changed outside the county
     gone = set(before) - {str(k) for k in one.findings()["finding_key"].to_pylist()}
     mine_gone = {k for k in gone if before[k][1] == county}
-    assert all(after[k][2] == "resolved" for k in mine_gone)
+    assert mine_gone and all(after[k][2] == "resolved" for k in mine_gone), sorted(before[k][0] for k in mine_gone)
 
 
 def test_a_real_run_without_aid_files_resolves_no_aid_case(env: Env, tiny_run: Any, reruns: dict[str, Any]) -> None:

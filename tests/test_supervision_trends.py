@@ -26,7 +26,7 @@ from web_fixtures import (  # noqa: F401 - fixtures
 from yidan.contract.codes import FINDING_CODES
 from yidan.store import deadlines
 from yidan.store.db import session_scope
-from yidan.store.models import CLOSED_STATES, Case, Run, User
+from yidan.store.models import Case, Run, User
 from yidan.store.supervision import ranking
 
 
@@ -45,8 +45,8 @@ def _recount(env: Env) -> dict[str, tuple[int, int, int, int]]:
         c = out.setdefault(county, Counter())
         c["cases"] += 1
         c["verified"] += state != "open"
-        c["closed"] += state in CLOSED_STATES
-        c["overdue"] += state not in CLOSED_STATES
+        c["closed"] += state in ("closed", "resolved")  # spelled here, not the code's CLOSED_STATES
+        c["overdue"] += state not in ("closed", "resolved")
     return {k: (c["cases"], c["verified"], c["closed"], c["overdue"]) for k, c in out.items()}
 
 

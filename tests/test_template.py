@@ -20,6 +20,15 @@ def templates(tmp_path_factory):
 
 def test_one_template_is_written_per_input_table(templates):
     assert sorted(templates) == sorted(template_name(t) for t in TABLES.values())
+    # the names a user finds in the folder, spelled out (template_name() alone would agree with itself)
+    assert {"registry-建档立卡人口.xlsx", "enrollment-学籍.xlsx", "aid-资助发放.xlsx",
+            "verifications-核实结果.xlsx"} <= set(templates) and len(templates) == len(TABLES)
+
+
+def test_the_registry_template_notes_say_required_what_and_an_example(templates):
+    notes = [c.value for c in openpyxl.load_workbook(templates["registry-建档立卡人口.xlsx"]).active[2]]
+    assert notes[0].startswith("必填；18位居民身份证号") and "例：430124200903150011" in notes[0]
+    assert notes[2] == "选填；男/女；为空时由身份证号推出"
 
 
 @pytest.mark.parametrize("table", list(TABLES))

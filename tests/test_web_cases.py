@@ -110,7 +110,9 @@ def test_a_k05_review_is_stored_and_exported_as_the_link_decisions_table(env: En
     # the candidate and the model's field-by-field comparison side by side, as the run wrote them
     link = review_link(tmp_path / "r1", k05.person_id)
     assert link["student_no"] in page and f"{link['match_probability'] * 100:.1f}%" in page
-    assert all(row in page for row in explanation_rows(link)), explanation_rows(link)
+    rows = explanation_rows(link)
+    assert rows and all(row in page for row in rows), rows
+    assert "<td>身份证号</td>" in page and "<td>姓名</td>" in page  # the comparison's field names, spelled out
     r = clerk.post(f"/cases/{k05.id}/link-decision", data={"version": 1, "decision": "确认同一人",
                                                            "csrf_token": clerk.csrf})
     assert r.status_code == 303
@@ -147,7 +149,7 @@ def test_the_dashboard_drills_down_from_province_to_township(env: Env, tmp_path:
     assert f'href="/dashboard/{COUNTY_A}"' in city and "<svg" in city
     county = admin.get(f"/dashboard/{COUNTY_A}").text
     townships = sorted({c.township for c in cases.values()})
-    assert all(f'href="/dashboard/{t}"' in county for t in townships)
+    assert townships and all(f'href="/dashboard/{t}"' in county for t in townships)
     data = TestClient(env.app)
     assert data.get("/api/dashboard/43").status_code == 401
 

@@ -121,5 +121,5 @@ def test_aid_csv_is_utf8_with_the_contract_headers_and_two_decimal_amounts(tiny:
     rows = list(csv.reader(io.StringIO((tiny / "aid.csv").read_text(encoding="utf-8"))))
     assert rows[0] == [c.header for c in TABLES["aid"].columns]
     amount = rows[0].index("金额")
-    assert all(len(r[amount].split(".")[1]) == 2 for r in rows[1:])
+    assert rows[1:] and all(len(r[amount].split(".")[1]) == 2 for r in rows[1:])
     assert {r[rows[0].index("学期")] for r in rows[1:]} == {"2020秋", "2021春"}

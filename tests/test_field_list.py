@@ -73,6 +73,7 @@ def books(tiny_run, tmp_path_factory):
 def test_every_sheet_of_every_county_workbook_shows_names_and_chinese_only(tiny_run, books):
     codes = _codes(tiny_run)
     assert codes, "the tiny preset carries township, village and school names"
+    assert books  # one workbook per county: the scan below is not over nothing
     for book in books:
         wb = CalamineWorkbook.from_path(str(book))
         for sheet in wb.sheet_names:

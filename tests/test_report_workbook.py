@@ -17,6 +17,8 @@ from yidan.reports.styles import FINDING_COLUMNS, sheet_columns
 
 HEADERS = [c.header for c in FINDING_COLUMNS]
 SHEETS = {"控辍保学": "schooling", "学生资助": "aid", "数据质量": "quality"}
+STATUS_ROWS = ["在校", "送教上门", "休学", "辍学", "学籍接转中", "省外就读", "已完成义务教育", "因残因病免缓学",
+               "小学毕业未升学", "出国(境)", "死亡", "疑似匹配待确认", "学籍未匹配", "未入园", "非义务教育阶段未在校"]
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +136,8 @@ def test_cover_figures_equal_the_runs_summary_and_findings(run, county_books):
     for county in COUNTIES:
         cover = _cover_values(_book(county_books, county)["封面"])
         assert cover["比对批次"][0] == "R2021春-1" and cover["学期"][0] == "2021春"
+        # the status rows a reader sees, in the contract's order, spelled out (STATUSES alone would agree with itself)
+        assert [k for k in cover if k in STATUS_ROWS] == STATUS_ROWS
         for code, label in STATUSES.items():
             expected = sum(s["count"] for s in summary
                            if s["dimension"] == "status" and s["county"] == county and s["key"] == code)

@@ -48,6 +48,7 @@ def test_case_file_rejects_exactly_the_expected_rows_with_their_reasons(case):
     if "error" in opts:
         with pytest.raises(InputError) as refused:
             load_table(con, table, [case], default_term="2021春")
+        assert opts["error"], f"{case.name}: an error case names at least one fragment of the message"
         for fragment in opts["error"]:
             assert fragment in str(refused.value)
         return

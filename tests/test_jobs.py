@@ -314,6 +314,46 @@ def test_publishing_as_a_queued_job_opens_the_cases_of_the_run(engine: Engine, t
         assert jobs == {"publish": "done", "workbooks": "queued"}  # the county workbooks are built next
 
 
+def test_the_web_process_worker_publishes_in_a_child_process_and_a_killed_child_fails_its_job(tmp_path: Path) -> None:
+    """On SQLite the web process's worker thread hands a publish to a child process: the job completes as
+    before; a child that dies (here: killed) fails its job with the reason at once, and leaves no process."""
+    import multiprocessing
+    import threading
+
+    from yidan.store.models import Case
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'y.db'}")
+    upgrade(engine)
+    sessions = session_factory(engine)
+    rd = write_run(tmp_path / "r1", run_id="r1")
+    with session_scope(sessions) as s:
+        admin = users.create_user(s, username="boss", password_hash="x", role="province_admin", region="43",
+                                  display_name="省管理员")
+        run = run_crud.create_run(s, path=str(rd.path), region="43", started_by=admin.id, status="complete")
+        run.run_id, run.term = rd.run_id, rd.term
+        queue.enqueue(s, kind="publish", payload={"user_id": admin.id}, run_pk=run.id)
+        run_pk = run.id
+    executor = RunWorker(sessions, tmp_path / "data", fixture_runner, mode="external", worker_settings=STEADY)
+    worker = QueueWorker(sessions, executor, settings=STEADY, mode="inprocess")
+    assert worker.run_once() is True
+    assert worker.child is not None and worker.child.pid != os.getpid() and worker.child.exitcode == 0
+    with session_scope(sessions) as s:
+        assert s.get(Run, run_pk).status == "published"  # type: ignore[union-attr]
+        assert s.scalar(select(func.count()).select_from(Case).where(Case.opened_run_pk == run_pk)) > 0
+        assert s.scalar(select(Job.status).where(Job.kind == "publish")) == "done"
+    first = worker.child
+    polling = threading.Thread(target=worker.run_once)  # the workbooks job the publish queued
+    polling.start()
+    _until("子进程启动", lambda: worker.child is not first and worker.child is not None and worker.child.pid is not None)
+    os.kill(worker.child.pid, signal.SIGKILL)  # out of memory, or an operator's kill
+    polling.join(60)
+    with session_scope(sessions) as s:
+        job = s.scalars(select(Job).where(Job.kind == "workbooks")).one()
+        assert job.status == "failed" and "子进程异常退出" in (job.error or "") and "信号 9" in (job.error or "")
+    assert not worker.child.is_alive() and not multiprocessing.active_children()
+    engine.dispose()
+
+
 def test_serve_says_which_worker_mode_it_uses(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
                                              tmp_path: Path) -> None:
     from conftest import run_yidan

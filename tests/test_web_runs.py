@@ -20,12 +20,13 @@ from web_fixtures import (  # noqa: F401 - fixtures
     make_user,
     pg_schema_fixture,
     publish_fixture_run,
+    run_jobs,
     write_run,
 )
 from yidan.store.crud import runs as run_crud
 from yidan.store.crud import users
 from yidan.store.db import session_scope
-from yidan.store.models import Case, Run
+from yidan.store.models import AuditEntry, Case, Run
 from yidan.web.app import create_app
 from yidan.web.demo import seed_demo
 from yidan.web.security import new_api_token
@@ -206,7 +207,14 @@ def test_another_system_starts_a_run_from_a_server_folder_through_the_api(env: E
     run = _wait(env, r.json()["id"])
     assert run.status == "complete"
     assert api.get(f"/api/runs/{run.id}").json()["status"] == "complete"
-    assert api.post(f"/api/runs/{run.id}/publish").json()["opened"] == len(COUNTIES) * len(CODES)
+    queued = api.post(f"/api/runs/{run.id}/publish")
+    assert queued.status_code == 202 and queued.json()["poll"] == f"/api/runs/{run.id}/jobs/{queued.json()['job_id']}"
+    run_jobs(env)
+    job = api.get(queued.json()["poll"]).json()
+    assert job["status"] == "done" and job["result"]["opened"] == len(COUNTIES) * len(CODES)
+    assert api.get(f"/api/runs/{run.id}").json()["status"] == "published"
+    again = api.post(f"/api/runs/{run.id}/publish")
+    assert again.status_code == 400 and "不可更改" in again.json()["detail"] and again.json()["hint"]
     missing = api.post("/api/runs", json={"term": "2021春", "folder": str(tmp_path / "nowhere")})
     assert missing.status_code == 400 and "没有这个目录" in missing.json()["detail"]
 
@@ -242,9 +250,18 @@ def test_the_run_page_previews_publishing_per_county_and_a_large_resolution_need
         users.add_token(s, user=s.merge(admin), name="t", token_hash=hashed)
     api = TestClient(env.app, headers={"Authorization": f"Bearer {plain}"})
     assert api.get(f"/api/runs/{run_pk}/preview").json()["counties"][COUNTY_A]["resolved"] == 8
-    assert api.post(f"/api/runs/{run_pk}/publish").status_code == 400
-    done = api.post(f"/api/runs/{run_pk}/publish", params={"confirm": "true"}).json()
-    assert done["published"] and done["resolved"] == 8 and done["coverage"]["counties"] == [COUNTY_A, COUNTY_B]
+    refused = api.post(f"/api/runs/{run_pk}/publish")
+    assert refused.status_code == 400 and "超过需要确认的数量" in refused.json()["detail"]
+    queued = api.post(f"/api/runs/{run_pk}/publish", params={"confirm": "true"})
+    assert queued.status_code == 202
+    twice = api.post(f"/api/runs/{run_pk}/publish", params={"confirm": "true"})  # the first one still queued
+    assert twice.status_code == 400 and "正在发布中" in twice.json()["detail"]
+    run_jobs(env)
+    done = api.get(queued.json()["poll"]).json()
+    assert done["status"] == "done" and done["result"]["resolved"] == 8
+    with session_scope(env.sessions()) as s:
+        log = [(u, a) for u, a in s.execute(select(AuditEntry.username, AuditEntry.action))]
+    assert ("admin", "publish_request") in log and ("admin", "publish_run") in log
 
 
 def test_a_run_error_that_quotes_an_id_is_masked_for_the_analyst(env: Env, tmp_path: Path) -> None:

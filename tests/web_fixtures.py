@@ -39,7 +39,7 @@ from stdnum.cn import ric
 import needs
 from conftest import write_table_csv
 from yidan.runs.rundir import RunDir
-from yidan.settings import AppSettings
+from yidan.settings import AppSettings, WorkerSettings
 from yidan.store.db import create_schema, drop_schema, make_engine, session_factory, session_scope, upgrade
 from yidan.store.models import Base, User
 from yidan.web.app import create_app
@@ -340,7 +340,10 @@ def env_fixture(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     from yidan.web import security
 
     monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    settings = AppSettings(database_url="sqlite://", data_dir=tmp_path / "data")
+    # jobs run in the worker thread itself: a child process per publish (production, worker.child_process)
+    # would cost each test a fresh interpreter; test_jobs.py covers the child process
+    settings = AppSettings(database_url="sqlite://", data_dir=tmp_path / "data",
+                           worker=WorkerSettings(child_process=False))
     app = create_app(settings, engine=engine, runner=fixture_runner, migrate=False)
     yield Env(app=app, engine=engine, data_dir=tmp_path / "data")
     app.state.worker.shutdown()
@@ -428,6 +431,22 @@ def publish_fixture_run(env: Env, admin: User, path: Path, *, province: str = "4
     rd = write_run(path, province=province, **kw)
     run_pk = register_run(env, admin, rd.path, region=province)
     return run_pk, publish_registered(env, admin, run_pk)
+
+
+def run_jobs(env: Env) -> None:
+    """Run the queued jobs (a publish, then the workbooks job it queues) now, in the test's thread, and wait
+    for any the application's own worker thread had already taken (woken when it ends, no polling)."""
+    from sqlalchemy import select
+
+    from yidan.store.models import Job
+
+    worker = env.app.state.worker
+    while worker.queue_worker.run_once():
+        pass
+    with session_scope(env.sessions()) as s:
+        busy = set(s.scalars(select(Job.run_pk).where(Job.status.in_(("queued", "running")))))
+    for run_pk in busy:
+        worker.wait(run_pk, timeout=60)
 
 
 def cases_by_key(env: Env) -> dict[str, Any]:

@@ -157,6 +157,9 @@ class WorkerSettings(BaseModel):
     lease_seconds: float = 120.0  # a job whose worker sent no heartbeat for this long is failed
     heartbeat_seconds: float = 20.0
     poll_seconds: float = 2.0
+    # the in-process worker (SQLite) runs its heavy jobs — publish, workbooks, report — in a child process
+    # (yidan.jobs.child), so their CPU time and memory stay out of the process that serves the pages
+    child_process: bool = True
 
     @model_validator(mode="after")
     def _sane(self) -> WorkerSettings:

@@ -1,9 +1,11 @@
 """The worker loop: reap expired leases, claim a job, run it while a heartbeat renews its lease, finish it.
 
 `yidan worker` runs one `QueueWorker` in the foreground; `yidan serve` on SQLite runs one in a thread of
-the web process (mode "inprocess"). Runs are executed by the web application's `RunWorker` (the same
-service as `yidan run`); publishing calls `yidan.jobs.publishing.run_publish_job`, which queues the
-`workbooks` job that builds the counties' and cities' workbooks ahead of their first download.
+the web process (mode "inprocess"), which hands its heavy jobs (publish, workbooks, report) to a child
+process of their own (`yidan.jobs.child`; setting worker.child_process) so that they never slow the
+pages down. Runs are executed by the web application's `RunWorker` (the same service as `yidan run`);
+publishing calls `yidan.jobs.publishing.run_publish_job`, which queues the `workbooks` job that builds
+the counties' and cities' workbooks ahead of their first download.
 """
 
 from __future__ import annotations
@@ -60,6 +62,9 @@ class QueueWorker:
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
+        self.finished = threading.Condition()  # notified after each job this worker ends (RunWorker.wait)
+        self.child: Any = None  # the child process running the current heavy job, if any
+        self.child_url = _child_database_url(sessions) if mode == "inprocess" and settings.child_process else None
 
     # --- one poll ---------------------------------------------------------------------------------
     def run_once(self) -> bool:
@@ -99,18 +104,60 @@ class QueueWorker:
         beats = threading.Thread(target=self._heartbeats, args=(job_id, done), daemon=True, name=f"yidan-beat-{job_id}")
         beats.start()
         try:
-            ok, error = HANDLERS[kind](self, run_pk, payload, lambda: self._owned(job_id))
+            if self.child_url is not None and kind in CHILD_KINDS:
+                ok, error = self._in_child(job_id, kind, run_pk, payload)
+            else:
+                ok, error = HANDLERS[kind](self, run_pk, payload, lambda: self._owned(job_id))
         except (KeyboardInterrupt, SystemExit):  # stopped (Ctrl+C, systemctl stop): say so now, not at lease end
             self._stopped(job_id, run_pk)
             raise
         except Exception as exc:  # a job that fails must say so, whatever failed
             log.exception("job %s failed", job_id)
-            ok, error = False, str(exc) if isinstance(exc, YidanError) else f"任务异常终止：{type(exc).__name__}: {exc}"
+            ok, error = False, failure_reason(exc)
         finally:
             done.set()
         with session_scope(self.sessions) as s:
             if not queue.finish(s, job_id=job_id, owner=self.name, ok=ok, error=error):
                 log.warning("job %s finished after its lease had expired; its result was not recorded", job_id)
+        with self.finished:
+            self.finished.notify_all()
+
+    def _in_child(self, job_id: int, kind: str, run_pk: int | None, payload: dict[str, Any]) -> tuple[bool, str | None]:
+        """Run the job in a spawned child process (yidan.jobs.child) while this thread keeps its lease."""
+        import multiprocessing
+
+        from yidan.jobs.child import DIED, STOPPED, child_main
+
+        ctx = multiprocessing.get_context("spawn")
+        reader, writer = ctx.Pipe(duplex=False)
+        child = ctx.Process(target=child_main, name=f"yidan-job-{job_id}", daemon=True,
+                            args=(writer, self.child_url, str(self.executor.data_dir), kind, run_pk, payload, os.getpid()))
+        child.start()
+        writer.close()
+        self.child = child
+        log.info("job %s (%s) runs in child process %s", job_id, kind, child.pid)
+        answer: tuple[bool, str | None] | None = None
+        try:
+            while answer is None and child.is_alive() and not self.stopping.is_set():
+                if reader.poll(0.5):
+                    answer = reader.recv()
+            if answer is None and reader.poll(0):  # it answered just before exiting
+                answer = reader.recv()
+        except EOFError:  # the child died with the pipe open
+            answer = None
+        finally:
+            if answer is None and child.is_alive():  # the server is stopping
+                child.terminate()
+            child.join(10)
+            reader.close()
+        if answer is not None:
+            return answer
+        if self.stopping.is_set():
+            return False, STOPPED
+        code = child.exitcode
+        why = f"被信号 {-code} 终止" if code is not None and code < 0 else f"退出码 {code}"
+        log.error("job %s (%s): child process %s died (%s)", job_id, kind, child.pid, why)
+        return False, DIED.format(why=why)
 
     def _stopped(self, job_id: int, run_pk: int | None) -> None:
         reason = "工作进程被停止（Ctrl+C 或服务停止），任务中断；可在比对页面点“重新比对”再次发起。"
@@ -148,6 +195,20 @@ class QueueWorker:
     def close(self) -> None:
         self.stopping.set()
         self.wake.set()
+
+
+def failure_reason(exc: BaseException) -> str:
+    """What a failed job says: a YidanError's own message, else the exception's type and text."""
+    return str(exc) if isinstance(exc, YidanError) else f"任务异常终止：{type(exc).__name__}: {exc}"
+
+
+def _child_database_url(sessions: sessionmaker[Session]) -> str | None:
+    """The database a child process can open for itself: a SQLite file (not an in-memory database)."""
+    engine = sessions.kw.get("bind")
+    url = getattr(engine, "url", None)
+    if url is None or url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return str(url.render_as_string(hide_password=False))
 
 
 def close_all(timeout: float = 5.0) -> None:
@@ -223,6 +284,7 @@ def _report(worker: QueueWorker, run_pk: int | None, payload: dict[str, Any], ow
 
 
 HANDLERS: dict[str, Handler] = {"run": _run, "publish": _publish, "workbooks": _workbooks, "report": _report}
+CHILD_KINDS = ("publish", "workbooks", "report")  # the in-process worker runs these in a child process
 
 
 def run_worker(settings: Any, *, runner: Any = None, once: bool = False) -> QueueWorker:

@@ -5,6 +5,7 @@ missing file); the city approves (审核通过) once every county of the city in
 then the province publishes. A county returning its list withdraws its city's approval, so a list
 that was returned is looked at again. A published run is locked: nothing here changes after it.
 Whether publishing waits for the approvals is a setting (supervision.publish_needs_approval).
+Each action writes its audit entry here (run_confirm, run_return, run_approve), whichever route asked.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from yidan.errors import NotFoundError
 from yidan.runs.rundir import RunDir
+from yidan.store import audit
 from yidan.store.errors import ActionError
 from yidan.store.models import Run, RunApproval, User, utcnow
 from yidan.store.regions import region_name
@@ -92,6 +94,7 @@ def _own_county(run: Run, user: User) -> str:
 def confirm(session: Session, *, run: Run, user: User) -> None:
     _open(run)
     _set(session, run=run, region=_own_county(run, user), state="confirmed", user=user)
+    audit.record(session, user=user, action="run_confirm", target=f"比对 {run.id}")
 
 
 def return_list(session: Session, *, run: Run, user: User, reason: str) -> None:
@@ -102,6 +105,7 @@ def return_list(session: Session, *, run: Run, user: User, reason: str) -> None:
     _set(session, run=run, region=county, state="returned", user=user, reason=reason.strip()[:500])
     # the city looks again: its approval no longer stands
     session.execute(delete(RunApproval).where(RunApproval.run_pk == run.id, RunApproval.region == county[:4]))
+    audit.record(session, user=user, action="run_return", target=f"比对 {run.id}", detail=reason.strip()[:200])
 
 
 def approve(session: Session, *, run: Run, user: User) -> None:
@@ -117,6 +121,7 @@ def approve(session: Session, *, run: Run, user: User) -> None:
         raise ActionError("以下县尚未确认清单，不能审核：" + "、".join(f"{region_name(s.region)}（{s.label}）" for s in waiting),
                           hint="等各县确认后再审核；被退回的清单须由县更正后重新确认。")
     _set(session, run=run, region=user.region, state="approved", user=user)
+    audit.record(session, user=user, action="run_approve", target=f"比对 {run.id}")
 
 
 def region_states(session: Session, *, run: Run) -> list[RegionState]:

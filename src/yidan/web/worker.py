@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -196,18 +197,22 @@ class RunWorker:
                 run_crud.finish_run(s, run_pk=run_pk, status="failed", error=message)
 
     def wait(self, run_pk: int, timeout: float | None = None) -> None:
-        """Until the run's latest job has ended (tests and scripts); TimeoutError after `timeout` seconds."""
+        """Until the run's latest job has ended (tests and scripts); TimeoutError after `timeout` seconds.
+        Woken by this process's worker as each job ends (a job an external worker runs is looked at again
+        every half second)."""
         from yidan.jobs.queue import latest_job
 
         deadline = None if timeout is None else time.monotonic() + timeout
+        finished = self.queue_worker.finished if self.queue_worker is not None else threading.Condition()
         while True:
-            with session_scope(self.sessions) as s:
-                job = latest_job(s, run_pk=run_pk)
-                if job is None or job.status in ("done", "failed"):
-                    return
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"比对 {run_pk} 在 {timeout} 秒内没有结束")
-            time.sleep(0.05)
+            with finished:
+                with session_scope(self.sessions) as s:
+                    job = latest_job(s, run_pk=run_pk)
+                    if job is None or job.status in ("done", "failed"):
+                        return
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError(f"比对 {run_pk} 在 {timeout} 秒内没有结束")
+                finished.wait(0.5)
 
     def shutdown(self) -> None:
         if self.queue_worker is not None:

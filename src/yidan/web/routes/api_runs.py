@@ -1,4 +1,9 @@
-"""JSON API: who am I, runs, dashboard figures and the link decisions table."""
+"""JSON API: who am I, runs, their publish jobs, dashboard figures and the link decisions table.
+
+Publishing is a job, as from the run page (yidan.jobs.publishing): `POST /api/runs/{id}/publish` runs the
+quick checks at once (approval, threshold, a publish already queued, a run already published: 400 with
+the reason in Chinese and a hint) and answers 202 with the job's id and the URL to poll; a worker publishes.
+"""
 
 from dataclasses import asdict
 from datetime import datetime
@@ -8,14 +13,15 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from yidan.errors import ConfigError
+from yidan.errors import ConfigError, NotFoundError
 from yidan.identity.terms import parse_term
-from yidan.jobs.publishing import published
-from yidan.store import approvals, audit
+from yidan.jobs.publishing import request_publish
+from yidan.store import audit
 from yidan.store.crud import cases as case_crud
 from yidan.store.crud import runs as run_crud
 from yidan.store.crud import stats
-from yidan.store.publish import preview_publish, publish_run
+from yidan.store.models import Job
+from yidan.store.publish import preview_publish
 from yidan.web.deps import (
     ALL_ROLES,
     RUN_ADMINS,
@@ -144,22 +150,51 @@ def api_run_preview(request: Request, session: SessionDep, run: RunInScope) -> P
                       needs_confirmation=p.needs_confirmation)
 
 
-@router.post("/runs/{run_pk}/publish", dependencies=allow(*RUN_ADMINS), response_model=PublishOut,
+class PublishJobOut(BaseModel):
+    job_id: int = Field(description="发布任务编号")
+    status: str = Field(description="queued（排队中）、running（发布中）、done（已完成）或 failed（失败）")
+    poll: str = Field(description="查询任务状态的地址：GET 它直到 status 为 done 或 failed")
+    run: str = Field(description="比对的地址：发布完成后其 status 为 published，totals.publish 为发布结果")
+
+
+class JobOut(BaseModel):
+    id: int
+    kind: str = Field(description="publish（发布）、workbooks（预先生成各县、市州工作簿）、run、report")
+    status: str = Field(description="queued、running、done 或 failed")
+    error: str | None = Field(description="失败原因")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    result: dict[str, Any] | None = Field(
+        description="发布任务完成后：新增、延续、重新打开、数据销号及各县明细（同 GET /api/runs/{run_pk} 的 totals.publish）")
+
+
+@router.post("/runs/{run_pk}/publish", dependencies=allow(*RUN_ADMINS), response_model=PublishJobOut, status_code=202,
              name="api_run_publish")
 def api_run_publish(request: Request, session: SessionDep, user: CurrentUser, run: RunInScope,
-                    confirm: bool = False) -> PublishOut:
-    """发布一次已完成的比对：问题线索转为案件；比对覆盖范围内（县、学期、是否含资助数据）消失的未办结案件数据销号。
-    数据销号数超过阈值时须带 confirm=true（先用 GET /api/runs/{run_pk}/preview 核对）。已发布的比对不可更改。"""
-    threshold = _threshold(request)
-    approvals.require_for_publish(session, run=run, enabled=request.app.state.settings.supervision.publish_needs_approval)
-    result = publish_run(session, run=run, user=user, confirm=confirm, threshold=threshold)
-    # the round's default due dates, who published (audit log), and the job that builds the workbooks
-    published(session, run=run, user=user, result=result, supervision=request.app.state.settings.supervision)
+                    confirm: bool = False) -> PublishJobOut:
+    """发布一次已完成的比对（后台任务）：问题线索转为案件；比对覆盖范围内（县、学期、是否含资助数据）消失的未办结案件数据销号。
+    数据销号数超过阈值时须带 confirm=true（先用 GET /api/runs/{run_pk}/preview 核对）。已发布、正在发布或尚未审核的比对
+    立即返回 400 和原因。受理后返回 202 和任务编号：GET `poll` 所给地址直到 status 为 done（或 failed 及原因）。"""
+    settings = request.app.state.settings
+    job = request_publish(session, run=run, user=user, confirm=confirm, threshold=_threshold(request),
+                          supervision=settings.supervision)
     session.commit()
     request.app.state.worker.notify()
-    coverage = (run.totals or {}).get("coverage", {})
-    return PublishOut(published=True, **asdict(result), coverage=coverage, threshold=threshold,
-                      needs_confirmation=False)
+    return PublishJobOut(job_id=job.id, status=job.status, poll=f"/api/runs/{run.id}/jobs/{job.id}",
+                         run=f"/api/runs/{run.id}")
+
+
+@router.get("/runs/{run_pk}/jobs/{job_id}", dependencies=allow(*RUN_ADMINS), response_model=JobOut, name="api_run_job")
+def api_run_job(session: SessionDep, user: CurrentUser, run: RunInScope, job_id: int) -> JobOut:
+    """一次比对的后台任务（发布、生成工作簿）的状态；发布任务完成后附发布结果。"""
+    job = session.get(Job, job_id)
+    if job is None or job.run_pk != run.id:
+        raise NotFoundError(f"比对 {run.id} 没有编号为 {job_id} 的任务。", hint="用发布接口返回的 poll 地址查询。")
+    error = job.error if job.error is None or may_reveal(user.role) else scrub_text(job.error)
+    result = (run.totals or {}).get("publish") if job.kind == "publish" and job.status == "done" else None
+    return JobOut(id=job.id, kind=job.kind, status=job.status, error=error, created_at=job.created_at,
+                  started_at=job.started_at, finished_at=job.finished_at, result=result)
 
 
 @router.get("/dashboard/{region}", dependencies=allow(*ALL_ROLES), response_model=DashboardOut, name="api_dashboard")

@@ -117,7 +117,6 @@ def api_run_approval(session: SessionDep, user: CurrentUser, run: RunInScope) ->
 def api_run_approval_confirm(session: SessionDep, user: CurrentUser, run: RunInScope) -> ApprovalOut:
     """县确认本县清单（已发布的比对已锁定，返回 400）。"""
     approvals.confirm(session, run=run, user=user)
-    audit.record(session, user=user, action="run_confirm", target=f"比对 {run.id}")
     return _approval(session, user, run)
 
 
@@ -126,7 +125,6 @@ def api_run_approval_confirm(session: SessionDep, user: CurrentUser, run: RunInS
 def api_run_approval_return(session: SessionDep, user: CurrentUser, run: RunInScope, payload: ReturnIn) -> ApprovalOut:
     """县退回本县清单并写明原因；市州的审核随之撤销。"""
     approvals.return_list(session, run=run, user=user, reason=payload.reason)
-    audit.record(session, user=user, action="run_return", target=f"比对 {run.id}", detail=payload.reason.strip()[:200])
     return _approval(session, user, run)
 
 
@@ -135,7 +133,6 @@ def api_run_approval_return(session: SessionDep, user: CurrentUser, run: RunInSc
 def api_run_approval_approve(session: SessionDep, user: CurrentUser, run: RunInScope) -> ApprovalOut:
     """市州审核通过本市州的清单（须各县都已确认）。"""
     approvals.approve(session, run=run, user=user)
-    audit.record(session, user=user, action="run_approve", target=f"比对 {run.id}")
     return _approval(session, user, run)
 
 

@@ -244,7 +244,6 @@ def _approval_action(request: Request, session: SessionDep, user: User, run, nam
     except ActionError as exc:
         session.rollback()
         return _approval_page(request, session, run, error=exc.message, hint=exc.hint, status_code=400)
-    audit.record(session, user=user, action=f"run_{name}", target=f"比对 {run.id}", detail=reason.strip()[:200])
     return RedirectResponse(f"/runs/{run.id}/approval?done={name}", status_code=303)
 
 

@@ -166,15 +166,7 @@ def main() -> None:
     ap.add_argument("--database-url", default=PG_URL)
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     ap.add_argument("--run-dir", type=Path, help="a real run directory to publish (issue 21's measurements)")
-    ap.add_argument("--publish-only", nargs=3, metavar=("URL", "RUN_PK", "USER_ID"), help=argparse.SUPPRESS)
-    ap.add_argument("--prebuild-only", nargs=3, metavar=("URL", "RUN_PK", "DATA_DIR"), help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.publish_only:
-        publish_in_process(*args.publish_only)
-        return
-    if args.prebuild_only:
-        prebuild_in_process(*args.prebuild_only)
-        return
     if args.run_dir:
         real_run(args)
         return
@@ -261,48 +253,11 @@ def main() -> None:
 # --- issue 21: a real run directory ----------------------------------------------------------------------
 
 
-def publish_in_process(url: str, run_pk: str, user_id: str) -> None:
-    """Publish in this process alone (as the worker would) and print its time and peak memory."""
-    from yidan.store.db import session_factory
-    from yidan.store.errors import ActionError
-    from yidan.store.publish import publish_job
-
-    engine = make_engine(url)
-    t0, c0 = time.perf_counter(), time.process_time()
-    try:
-        result = publish_job(session_factory(engine), run_pk=int(run_pk), user_id=int(user_id))
-        out = {"ok": True, "opened": result.opened, "kept": result.kept, "resolved": result.resolved,
-               "reopened": result.reopened}
-    except ActionError as exc:
-        out = {"ok": False, "refused": exc.message}
-    out |= {"s": round(time.perf_counter() - t0, 2), "cpu_s": round(time.process_time() - c0, 2),
-            "peak_mb": _peak_mb()}
-    print(json.dumps(out, ensure_ascii=False))
-
-
-def prebuild_in_process(url: str, run_pk: str, data_dir: str) -> None:
-    """The `workbooks` job that follows a publish (every county's and city's workbook), in this process alone."""
-    from yidan.store.db import session_factory
-    from yidan.web.workbooks import prebuild
-
-    t0, c0 = time.perf_counter(), time.process_time()
-    n = prebuild(session_factory(make_engine(url)), Path(data_dir), run_pk=int(run_pk))
-    print(json.dumps({"workbooks": n, "s": round(time.perf_counter() - t0, 2), "cpu_s": round(time.process_time() - c0, 2),
-                      "peak_mb": _peak_mb()}))
-
-
-def _peak_mb() -> int:
-    """This process's peak resident memory since its exec (VmHWM; `ru_maxrss` would carry the parent's
-    peak across fork and exec), MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024)
-    return 0
-
-
-def _publish(url: str, run_pk: int, user_id: int | str, *, flag: str = "--publish-only") -> dict:
-    done = subprocess.run([sys.executable, __file__, flag, url, str(run_pk), str(user_id)],
-                          capture_output=True, text=True, check=False)
+def _publish(url: str, run_pk: int, user_id: int | str, *, kind: str = "publish") -> dict:
+    """Run the job (`publish`, or `workbooks` with the data directory) in a process of its own, as the
+    worker's child process runs it (bench/publish_probe.py: the store and the job handlers, not the web app)."""
+    done = subprocess.run([sys.executable, str(Path(__file__).with_name("publish_probe.py")), kind, url, str(run_pk),
+                           str(user_id)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(done.stderr[-3000:])
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -418,7 +373,7 @@ def real_run(args: argparse.Namespace) -> None:  # noqa: PLR0915 - one measureme
         second_pk = register(second)
         report["changed_run"] = _publish(url, second_pk, admin_id)
         # the job queued after a publish: the workbooks of the run the server now shows, built ahead
-        report["workbooks_prebuilt"] = _publish(url, second_pk, str(tmp / "data"), flag="--prebuild-only")
+        report["workbooks_prebuilt"] = _publish(url, second_pk, str(tmp / "data"), kind="workbooks")
         with session_scope(sessions) as s:
             after = dict(s.execute(select(Case.id, Case.version)).all())
             report["changed_run"] |= {

@@ -173,11 +173,24 @@ def dues_for(session: Session, cases: list[Any], *, on: date | None = None) -> d
     return out
 
 
-def due_table(session: Session, *, region: str) -> Any:
+@dataclass(frozen=True)
+class DueDates:
+    """(finding_key, due_date text) of a region's cases, as plain lists: the download of a prebuilt workbook
+    only fingerprints them (`table_digest`); `arrow()` gives the table a workbook is built from. (Building
+    an Arrow table from Python lists makes pyarrow import pandas, 1.5 s on a cold web process.)"""
+
+    keys: tuple[str, ...]
+    texts: tuple[str, ...]
+
+    def arrow(self) -> Any:
+        import pyarrow as pa
+
+        return pa.table({"finding_key": pa.array(self.keys, pa.string()), "due_date": pa.array(self.texts, pa.string())})
+
+
+def due_table(session: Session, *, region: str) -> DueDates:
     """(finding_key, due_date) of the region's cases not yet closed, for the county workbook's 办理期限
     column: "核实 2021-04-01" or "办结 2021-05-01" (the day, not days left: a workbook is kept for weeks)."""
-    import pyarrow as pa
-
     from yidan.store.crud.cases import in_region
 
     col = due_column()
@@ -187,15 +200,15 @@ def due_table(session: Session, *, region: str) -> Any:
     for key, label, day in session.execute(stmt):
         keys.append(key)
         texts.append(f"{label}{day.isoformat()}")
-    return pa.table({"finding_key": pa.array(keys, pa.string()), "due_date": pa.array(texts, pa.string())})
+    return DueDates(tuple(keys), tuple(texts))
 
 
-def table_digest(table: Any) -> str:
+def table_digest(table: DueDates) -> str:
     """A short fingerprint of a due table: a cached workbook is reused only while the dates are the same."""
     import hashlib
 
     h = hashlib.sha256()
-    for key, text in zip(table.column("finding_key").to_pylist(), table.column("due_date").to_pylist(), strict=True):
+    for key, text in zip(table.keys, table.texts, strict=True):
         h.update(f"{key}\t{text}\n".encode())
     return h.hexdigest()[:12]
 

@@ -77,9 +77,9 @@ def region_workbook(data_dir: Path, rundir: RunDir, *, level: str, region: str,
                     aid_totals: dict[str, Any] | None = None) -> Path | None:
     """The workbook of `region` at `level` for this run (and this state of its 三帮一 `teams`, of the
     cases' 办理期限 `due_dates`, issue 16, and of the county's `aid_totals`, issue 15), built on the first
-    request and kept; None when the run has no workbook for the region (nothing found there)."""
-    from yidan.reports import write_workbooks
-
+    request and kept; None when the run has no workbook for the region (nothing found there). A workbook
+    already built is a file found: nothing heavy is imported (the reports package pulls in matplotlib,
+    2.6 s on a cold web process)."""
     folder, code = _folder(data_dir, rundir, level=level, region=region, teams=teams, due_dates=due_dates,
                            aid_totals=aid_totals)
     if folder.is_dir():
@@ -95,9 +95,11 @@ def region_workbook(data_dir: Path, rundir: RunDir, *, level: str, region: str,
                 shutil.rmtree(dead, ignore_errors=True)
             for old in base.glob(f"{code}-*"):  # the teams have changed since
                 shutil.rmtree(old, ignore_errors=True)
+            from yidan.reports import write_workbooks
+
             tmp = base / f".{code}.building-{os.getpid()}-{threading.get_ident()}"
-            write_workbooks(rundir, tmp, level=level, regions=[code], teams=teams, due_dates=due_dates,
-                            aid_totals=aid_totals)
+            write_workbooks(rundir, tmp, level=level, regions=[code], teams=teams,
+                            due_dates=due_dates.arrow() if due_dates is not None else None, aid_totals=aid_totals)
             os.replace(tmp, folder)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

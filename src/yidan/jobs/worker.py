@@ -63,7 +63,8 @@ class QueueWorker:
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
         self.finished = threading.Condition()  # notified after each job this worker ends (RunWorker.wait)
-        self.child: Any = None  # the child process running the current heavy job, if any
+        self.child: Any = None  # the child process (subprocess.Popen) of the current or last heavy job
+        self.log_settings: dict[str, Any] | None = None  # what the child logs (the server's log settings)
         self.child_url = _child_database_url(sessions) if mode == "inprocess" and settings.child_process else None
 
     # --- one poll ---------------------------------------------------------------------------------
@@ -123,41 +124,38 @@ class QueueWorker:
             self.finished.notify_all()
 
     def _in_child(self, job_id: int, kind: str, run_pk: int | None, payload: dict[str, Any]) -> tuple[bool, str | None]:
-        """Run the job in a spawned child process (yidan.jobs.child) while this thread keeps its lease."""
-        import multiprocessing
+        """Run the job in a child process (`python -m yidan.jobs.child`) while this thread keeps its lease."""
+        import subprocess
 
-        from yidan.jobs.child import DIED, STOPPED, child_main
+        from yidan.jobs import child as job_child
 
-        ctx = multiprocessing.get_context("spawn")
-        reader, writer = ctx.Pipe(duplex=False)
-        child = ctx.Process(target=child_main, name=f"yidan-job-{job_id}", daemon=True,
-                            args=(writer, self.child_url, str(self.executor.data_dir), kind, run_pk, payload, os.getpid()))
-        child.start()
-        writer.close()
-        self.child = child
-        log.info("job %s (%s) runs in child process %s", job_id, kind, child.pid)
-        answer: tuple[bool, str | None] | None = None
+        assert self.child_url is not None
+        proc = job_child.start(database_url=self.child_url, data_dir=self.executor.data_dir, kind=kind, run_pk=run_pk,
+                               payload=payload, log=self.log_settings)
+        self.child = proc
+        log.info("job %s (%s) runs in child process %s", job_id, kind, proc.pid)
         try:
-            while answer is None and child.is_alive() and not self.stopping.is_set():
-                if reader.poll(0.5):
-                    answer = reader.recv()
-            if answer is None and reader.poll(0):  # it answered just before exiting
-                answer = reader.recv()
-        except EOFError:  # the child died with the pipe open
-            answer = None
+            while not self.stopping.is_set():
+                try:
+                    proc.wait(0.5)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
         finally:
-            if answer is None and child.is_alive():  # the server is stopping
-                child.terminate()
-            child.join(10)
-            reader.close()
-        if answer is not None:
-            return answer
-        if self.stopping.is_set():
-            return False, STOPPED
-        code = child.exitcode
-        why = f"被信号 {-code} 终止" if code is not None and code < 0 else f"退出码 {code}"
-        log.error("job %s (%s): child process %s died (%s)", job_id, kind, child.pid, why)
-        return False, DIED.format(why=why)
+            if proc.poll() is None:  # the server is stopping (or this thread was interrupted)
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        if self.stopping.is_set() and proc.returncode != 0:
+            return False, job_child.STOPPED
+        got = job_child.answer(proc)
+        if got is not None:
+            return got
+        log.error("job %s (%s): child process %s died (exit status %s)", job_id, kind, proc.pid, proc.returncode)
+        return False, job_child.died(proc)
 
     def _stopped(self, job_id: int, run_pk: int | None) -> None:
         reason = "工作进程被停止（Ctrl+C 或服务停止），任务中断；可在比对页面点“重新比对”再次发起。"

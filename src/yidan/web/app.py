@@ -98,6 +98,8 @@ def create_app(settings: AppSettings | None = None, *, engine: Engine | None = N
     app.state.worker = RunWorker(app.state.sessions, settings.data_dir, runner, config=settings.run_config,
                                  worker_settings=settings.worker,
                                  mode=settings.worker.resolved_mode(settings.database_url), intake=settings.intake)
+    if app.state.worker.queue_worker is not None:  # its child processes log as the server does
+        app.state.worker.queue_worker.log_settings = settings.log.model_dump()
     with session_scope(app.state.sessions) as s:
         fail_runs_without_job(s)  # queued jobs survive a restart; a run with no job would wait forever
         web_sessions.prune(s)

@@ -214,6 +214,12 @@ class RunWorker:
                     raise TimeoutError(f"比对 {run_pk} 在 {timeout} 秒内没有结束")
                 finished.wait(0.5)
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout: float = 15.0) -> None:
+        """Stop this process's worker thread (the server stops): a heavy job's child process is terminated and
+        its job failed with the reason before the process exits; a job running in the thread itself is
+        left to its lease."""
         if self.queue_worker is not None:
             self.queue_worker.close()
+            thread = self.queue_worker.thread
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout)

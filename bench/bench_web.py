@@ -320,10 +320,10 @@ async def _login(client: httpx.AsyncClient, username: str) -> bool:
 
 
 def real_run(args: argparse.Namespace) -> None:  # noqa: PLR0915 - one measurement after another
-    from sqlalchemy import func, select
+    from sqlalchemy import func, select, update
 
     from yidan.store.db import session_factory
-    from yidan.store.models import Case
+    from yidan.store.models import Case, Job
 
     pg = args.database_url.startswith("postgresql")
     tmp = Path(tempfile.mkdtemp(prefix="yidan-bench-"))
@@ -374,6 +374,8 @@ def real_run(args: argparse.Namespace) -> None:  # noqa: PLR0915 - one measureme
         report["changed_run"] = _publish(url, second_pk, admin_id)
         # the job queued after a publish: the workbooks of the run the server now shows, built ahead
         report["workbooks_prebuilt"] = _publish(url, second_pk, str(tmp / "data"), kind="workbooks")
+        with session_scope(sessions) as s:  # the workbooks jobs the publishes queued: measured just above
+            s.execute(update(Job).where(Job.kind == "workbooks", Job.status == "queued").values(status="done"))
         with session_scope(sessions) as s:
             after = dict(s.execute(select(Case.id, Case.version)).all())
             report["changed_run"] |= {
@@ -442,6 +444,7 @@ def real_run(args: argparse.Namespace) -> None:  # noqa: PLR0915 - one measureme
                 await c.aclose()
 
         asyncio.run(measure())
+        print(json.dumps({"publish_and_downloads": report}, ensure_ascii=False), file=sys.stderr, flush=True)
 
         with session_scope(sessions) as s:
             cases = {c: list(s.scalars(select(Case.id).where(Case.county == c).limit(2000))) for c in busiest[:10]}

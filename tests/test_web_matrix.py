@@ -37,9 +37,10 @@ from web_fixtures import (  # noqa: F401 - fixtures
     pg_schema_fixture,
     publish_fixture_run,
 )
+from yidan.jobs.queue import enqueue
 from yidan.store.crud import users
 from yidan.store.db import session_scope
-from yidan.store.models import Attachment, AuditEntry, Case
+from yidan.store.models import Attachment, AuditEntry, Case, Job
 from yidan.web.app import route_table
 from yidan.web.security import new_api_token
 
@@ -100,6 +101,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/runs"): ADMIN,
     ("GET", "/api/runs/{run_pk}"): PROVINCE,
     ("POST", "/api/runs/{run_pk}/publish"): ADMIN,
+    ("GET", "/api/runs/{run_pk}/jobs/{job_id}"): ADMIN,
     ("POST", "/api/runs/{run_pk}/retry"): ADMIN,
     ("GET", "/api/runs/{run_pk}/preview"): ADMIN,
     ("GET", "/api/dashboard/{region}"): ALL,
@@ -229,8 +231,10 @@ def test_every_role_gets_the_expected_answer_on_every_route_in_and_outside_its_r
                   files={"file": ("照片.png", b"\x89PNG\r\n\x1a\n" + bytes(30), "image/png")}).status_code == 303
     with session_scope(env.sessions()) as s:
         attachment_id = s.scalar(select(Attachment.id))
+        job_id = enqueue(s, kind="workbooks", payload={}, run_pk=run_pk).id
+        s.get(Job, job_id).status = "done"  # type: ignore[union-attr]
     values = {"{case_id}": str(case_id), "{run_pk}": str(run_pk), "{region}": COUNTY_A, "{user_id}": str(admin.id),
-              "{attachment_id}": str(attachment_id), "{kind}": "village"}
+              "{attachment_id}": str(attachment_id), "{kind}": "village", "{job_id}": str(job_id)}
     team = {f"member{i}_{k}": v for i in (1, 2, 3) for k, v in (("name", f"成员{i}"), ("phone", TEAM_PHONE))}
     assert w.post(f"/cases/{k02}/team", data={"csrf_token": w.csrf, "version": 1, **team}).status_code == 303
     assert w.post(f"/cases/{k02}/visit", data={"csrf_token": w.csrf, "version": 2, "visited_on": "2021-04-01",

@@ -314,6 +314,19 @@ def module_case_runner(tmp_path_factory: pytest.TempPathFactory) -> Callable[...
     return make_case_runner(tmp_path_factory.mktemp("cases"), exact_link_step_tuple())
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist starts its workers (its own hook is trylast)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under pytest-xdist in CI the controller checks every need before the workers start: it never sees the
+    tests (the workers collect them), and a worker stopping the run (`pytest.exit`) during its collection is
+    an INTERNALERROR that hides the message. Outside CI the workers skip what they cannot run, as without
+    xdist."""
+    if not needs.in_ci() or not session.config.pluginmanager.has_plugin("dsession"):
+        return
+    problems = [p for p in (check() for check in needs.PROBLEM_BY_MARKER.values()) if p]
+    if problems:
+        pytest.exit(needs.ci_message(problems), returncode=1)
+
+
 @pytest.hookimpl(trylast=True)  # after -m / -k have deselected: only what will run is checked
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Check once what the collected tests need from the machine; skip (with the reason) or, in CI, stop."""

@@ -10,7 +10,9 @@ for the first instead of computing the same thing beside it.
 The shared directory is the parent of the workers' base temporary directories (`pytest-N/`, beside
 `popen-gw0/`, `popen-gw1/`) under xdist, and the session's own base temporary directory without it;
 pytest deletes old ones (it keeps the last three sessions). A result that failed to compute is not kept:
-the next caller computes it again (and fails the same way).
+the next caller computes it again (and fails the same way). `shared/computed.log` there lists what was
+computed, its CPU and wall seconds, and the test that asked first: inputs asked for by one test only are
+where sharing can still save time.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pickle
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,7 +71,11 @@ def once(name: str, compute: Callable[[Path], T]) -> T:
             if folder.exists():  # left by a caller that failed
                 shutil.rmtree(folder)
             folder.mkdir()
+            started = time.process_time(), time.perf_counter()
             value = compute(folder)
+            with (base / "computed.log").open("a", encoding="utf-8") as log:  # what each session computed, for whom
+                log.write(f"{name}\t{time.process_time() - started[0]:.1f} cpu s\t"
+                          f"{time.perf_counter() - started[1]:.1f} s\t{os.environ.get('PYTEST_CURRENT_TEST', '')}\n")
             partial = result.with_suffix(".partial")
             partial.write_bytes(pickle.dumps(value))
             partial.replace(result)  # whole or absent, even if this process dies here

@@ -1,15 +1,13 @@
 """The web application on the real comparison: start, publish, review a K05, and the next run honours it.
 
-The session's synthetic tiny province (`tiny_dataset`, copied), two real runs through the background worker
-(SQLite only: the database side is covered on both databases by the other web tests).
+One synthetic tiny province, two real runs through the background worker (SQLite only: the
+database side is covered on both databases by the other web tests).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
-from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -89,9 +87,10 @@ def _review_link(run_dir: Path, person_id: str) -> dict:
     return max(rows, key=lambda r: r["match_probability"])
 
 
-def test_a_confirmed_k05_link_is_fed_to_the_next_run_and_the_case_is_closed_by_data(
-        tiny_dataset: Any, tmp_path: Path) -> None:
-    shutil.copytree(tiny_dataset.out, tmp_path / "in")  # the session's tiny preset, as other modules read it
+def test_a_confirmed_k05_link_is_fed_to_the_next_run_and_the_case_is_closed_by_data(tmp_path: Path) -> None:
+    from yidan.synth import generate
+
+    generate("tiny", 3, tmp_path / "in")
     _with_a_same_name_registration(tmp_path / "in")
     engine = make_engine(f"sqlite:///{tmp_path / 'y.db'}")
     upgrade(engine)

@@ -250,6 +250,7 @@ def test_the_run_page_previews_publishing_per_county_and_a_large_resolution_need
         users.add_token(s, user=s.merge(admin), name="t", token_hash=hashed)
     api = TestClient(env.app, headers={"Authorization": f"Bearer {plain}"})
     assert api.get(f"/api/runs/{run_pk}/preview").json()["counties"][COUNTY_A]["resolved"] == 8
+    env.app.state.worker.shutdown()  # the queued job stays queued until run_jobs runs it, here
     refused = api.post(f"/api/runs/{run_pk}/publish")
     assert refused.status_code == 400 and "超过需要确认的数量" in refused.json()["detail"]
     queued = api.post(f"/api/runs/{run_pk}/publish", params={"confirm": "true"})

@@ -107,10 +107,10 @@ NULL_KEY = "'\\x00null'"  # join key standing for a NULL raw value in the dictio
 @dataclass(frozen=True)
 class Dictionary:
     """A low-cardinality column's dictionary: a temporary table of (key, clean, norm, reason) to
-    join, or, when the column needs none (`_plain_dictionary`), the SQL of its norm over the raw text."""
+    join, or, when the column needs none (`_plain_dictionary`), the SQL of its clean and norm over the raw text."""
 
     table: str | None
-    plain: str | None = None
+    plain: tuple[str, str] | None = None  # (clean, norm) SQL over the raw text
 
 
 def _dictionaries(con, rules: list[ColumnRule], staged: list[Staged]) -> dict[str, Dictionary]:
@@ -135,43 +135,44 @@ def _dictionaries(con, rules: list[ColumnRule], staged: list[Staged]) -> dict[st
              f'SELECT coalesce("r_{a}", {NULL_KEY}) AS key, *, {fmt(r.norm, a)} AS "n_{a}" '
              f'FROM (SELECT *, {fmt(r.clean, a)} AS "c_{a}" FROM (SELECT "r_{a}"{flag} FROM ({values}))))')
         plain = _plain_dictionary(con, name, a)
-        if plain is not None:  # every value already clean and valid: no join, the raw text is the value
+        if plain is not None:  # every value already clean and valid: no join, the raw text gives the value
             con.execute(f"DROP TABLE {name}")
         out[a] = Dictionary(None if plain else name, plain)
     return out
 
 
-def _plain_dictionary(con, name: str, a: str) -> str | None:
-    """The normalised value as SQL over the raw column, when a dictionary only repeats its raw values.
+def _plain_dictionary(con, name: str, a: str) -> tuple[str, str] | None:
+    """(clean, norm) as SQL over the raw column, when a dictionary only repeats its raw values.
 
-    That is: no value refused, every value already its own clean form, and the norm the value
-    itself (text) or its cast (dates); a NULL raw value may stand for a constant (the default
-    term). Most columns of a real export are like that, and the join of every row with the
-    dictionary (one hash probe per row and column, three more columns carried through the
-    query) is then pure cost. None when some value needs the dictionary.
+    That is: no value refused, every value already its own clean form (an empty text, clean,
+    is NULL), and the norm the value itself (text) or its cast (dates); NULL and empty raw
+    values may stand for one constant (the default term). Most columns of a real export are
+    like that, and the join of every row with the dictionary (one hash probe per row and
+    column, three more columns carried through the query) is then pure cost. None when some
+    value needs the dictionary.
     """
     kind = con.execute("SELECT data_type FROM duckdb_columns() WHERE table_name = ? AND column_name = ?",
                        [name, f"n_{a}"]).fetchone()[0]
     if kind == "VARCHAR":
         same = f'"n_{a}" = key'
-        typed = f'"r_{a}"'
     elif kind == "DATE":
         same = f'"n_{a}" = TRY_CAST(key AS DATE)'
-        typed = f'TRY_CAST("r_{a}" AS DATE)'
     else:
         return None
-    bad, nulls, null_norm = con.execute(
-        f'SELECT count(*) FILTER (WHERE "e_{a}" IS NOT NULL OR CASE WHEN key = {NULL_KEY} THEN "c_{a}" IS NOT NULL '
+    empty = f"(key = {NULL_KEY} OR key = '')"
+    bad, empties, null_norms, null_norm = con.execute(
+        f'SELECT count(*) FILTER (WHERE "e_{a}" IS NOT NULL OR CASE WHEN {empty} THEN "c_{a}" IS NOT NULL '
         f'ELSE NOT coalesce("c_{a}" = key AND {same}, false) END), '
-        f'count(*) FILTER (WHERE key = {NULL_KEY}), '
-        f'CAST(max("n_{a}") FILTER (WHERE key = {NULL_KEY}) AS VARCHAR) FROM {name}').fetchone()
-    if bad:
+        f"count(*) FILTER (WHERE key = ''), "
+        f'count(DISTINCT "n_{a}") FILTER (WHERE {empty}), '
+        f'CAST(max("n_{a}") FILTER (WHERE {empty}) AS VARCHAR) FROM {name}').fetchone()
+    if bad or null_norms > 1 or (null_norm is not None and kind != "VARCHAR"):
         return None
-    if nulls and null_norm is not None:
-        if kind != "VARCHAR":
-            return None
-        typed = f'coalesce("r_{a}", {q(null_norm)})'
-    return typed
+    clean = f"""nullif("r_{a}", '')""" if empties else f'"r_{a}"'
+    norm = clean if kind == "VARCHAR" else f"TRY_CAST({clean} AS DATE)"
+    if null_norm is not None:
+        norm = f"coalesce({clean}, {q(null_norm)})"
+    return clean, norm
 
 
 def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: dict[str, Dictionary]) -> str:
@@ -195,9 +196,10 @@ def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: d
     clean, norm, dict_joins = [], [], []
     for r in rules:
         a = r.column.alias
-        if a in dicts and dicts[a].plain is not None:  # every value clean and valid: no join
-            clean.append(f'l0."r_{a}" AS "c_{a}", CAST(NULL AS VARCHAR) AS "e_{a}"')
-            norm.append(f'{dicts[a].plain} AS "n_{a}"')
+        plain = dicts[a].plain if a in dicts else None
+        if plain is not None:  # every value clean and valid: no join
+            clean.append(f'{plain[0]} AS "c_{a}", CAST(NULL AS VARCHAR) AS "e_{a}"')
+            norm.append(f'{plain[1]} AS "n_{a}"')
         elif a in dicts:
             clean.append(f'"t_{a}"."c_{a}", "t_{a}"."e_{a}"')
             norm.append(f'"t_{a}"."n_{a}"')

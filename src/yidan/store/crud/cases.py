@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session, defer, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -56,7 +56,14 @@ def in_region(region: str):  # type: ignore[no-untyped-def]
         return Case.township == region
     if len(region) > 9:
         return Case.village == region
-    return Case.county.startswith(region, autoescape=True)
+    inside = Case.county.startswith(region, autoescape=True)
+    if region.isdigit() and not set(region) <= {"9"}:
+        # codes are digits: a range the county indexes answer (a prefix LIKE reads every case on SQLite, whose
+        # LIKE is case-insensitive, and on PostgreSQL, whose pattern is a bound parameter) — a city's page then
+        # reads its own counties' cases only, issue 21
+        upper = str(int(region) + 1).zfill(len(region))
+        return and_(Case.county >= region, Case.county < upper, inside)
+    return inside
 
 
 def _scoped(region: str) -> Select[Case]:

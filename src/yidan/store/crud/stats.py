@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from yidan.store.crud.cases import in_region as cases_in_region
@@ -36,7 +36,9 @@ def _figures(session: Session, *, region: str, runs: list[Run]) -> tuple:
     publish writes once per run and nothing changes after: kept per process under the database, the region
     and the published runs (with the moment each was published), so a dashboard under a crowd reads them
     once per publish instead of once a request (issue 21); only the open cases are read each time."""
-    key = (str(session.get_bind().url), region, tuple((r.id, r.published_at) for r in runs))
+    bind = session.get_bind()
+    url = bind.url if isinstance(bind, Engine) else bind.engine.url
+    key = (str(url), region, tuple((r.id, r.published_at) for r in runs))
     hit = _FIGURES.get(key)
     if hit is not None:
         return hit

@@ -209,7 +209,7 @@ def _due_groups(region: str, day: date) -> Any:
     from yidan.store.crud.cases import in_region
 
     groups = (select(Case.county, Case.state, Case.opened_run_pk, Case.code, func.count().label("n"))
-              .where(in_region(region), Case.state.not_in(CLOSED_STATES))
+              .where(in_region(region, ranged=True), Case.state.not_in(CLOSED_STATES))
               .group_by(Case.county, Case.state, Case.opened_run_pk, Case.code).subquery())
     col = case((groups.c.state == "open", RunDeadline.verify_due), else_=RunDeadline.close_due)
 

@@ -83,7 +83,7 @@ def dashboard(session: Session, *, region: str, runs: list[Run]) -> Dashboard:
         rows = {code: {"code": code, **figs, "open_cases": 0} for code, figs in children.items()}
         case_child = func.substr(Case.county, 1, n) if n <= 6 else Case.township
         stmt2 = (select(case_child, func.count())
-                 .where(cases_in_region(region), Case.state.not_in(CLOSED_STATES))
+                 .where(cases_in_region(region, ranged=True), Case.state.not_in(CLOSED_STATES))
                  .group_by(case_child))
         for code, cnt in session.execute(stmt2):
             if code is None:

@@ -41,7 +41,7 @@ CREATE TABLE enrollment AS SELECT * FROM (VALUES
 
 
 @pytest.fixture(scope="module")
-def engines():
+def engines(spark_session):
     """A DuckDB and a Spark engine holding the same two small tables."""
     duck = connect()
     spark = connect(EngineConfig(name="spark", spark_master="local[2]"))
@@ -222,7 +222,7 @@ def test_stored_row_numbers_are_64_bit_on_both_engines(engines):
         assert stored.schema()["reg_key"] == ibis.dtype("int64"), engine.name
 
 
-def test_step_tables_are_kept_in_memory_and_released_on_close():
+def test_step_tables_are_kept_in_memory_and_released_on_close(spark_session):
     """Local mode: `materialize` checkpoints into memory (no Parquet table), may replace a
     table from itself, and `close` frees the blocks (a shared session may outlive the engine)."""
     from yidan.engine.spark import SparkEngine, _release

@@ -245,3 +245,21 @@ def test_step_tables_are_kept_in_memory_and_released_on_close(spark_session):
         assert held() == before - 2
     finally:
         engine.close()
+
+
+def test_a_small_step_table_is_joined_by_broadcast_whatever_its_query_was_estimated_at(engines):
+    """A checkpointed table carries the estimate of the query that made it; a table whose blocks fit the
+    broadcast threshold is broadcast all the same, so a join with it does not shuffle the other side."""
+    _, spark = engines
+    e = spark.ibis.table("enrollment")
+    wide = e.select(a="id_number").cross_join(e.select(b="student_no")).cross_join(e.select(c="term"))
+    query = wide.filter(wide.b == "G1").select(id_number=wide.a).distinct()
+    threshold = int(spark.spark.conf.get("spark.sql.autoBroadcastJoinThreshold"))
+    estimate = spark.spark.sql(spark.ibis.compile(query))._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()
+    assert int(estimate) > threshold  # without the stored size, a sort-merge join
+    few = spark.materialize("few_ids", query)
+    reg = spark.ibis.table("registry")
+    joined = reg.join(few, "id_number").select("id_number", "name")
+    plan = spark.spark.sql(spark.ibis.compile(joined))._jdf.queryExecution().executedPlan().toString()
+    assert "BroadcastHashJoin" in plan and "SortMergeJoin" not in plan
+    assert sorted(r["id_number"] for r in joined.to_pyarrow().to_pylist()) == ["430124201009011234"]

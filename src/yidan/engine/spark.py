@@ -92,10 +92,11 @@ class SparkEngine(Engine):
         backend._run_pre_execute_hooks(expr)
         df = self.spark.sql(backend.compile(expr))
         # eager: errors and time belong to the step that asked for the table
-        df = _broadcast_if_small(df.localCheckpoint(eager=True))
-        df.createOrReplaceTempView(name)
+        df = df.localCheckpoint(eager=True)
+        _broadcast_if_small(df).createOrReplaceTempView(name)
         # a replaced table's blocks stay until `close`: a temporary view made from a query
-        # on the old name (Splink's tables) still reads them, and they cannot be recomputed
+        # on the old name (Splink's tables) still reads them, and they cannot be recomputed;
+        # kept without the hint, whose plan is no longer the bare LogicalRDD `_release` frees
         self._kept[f"{name}#{len(self._kept)}"] = df
         return backend.table(name)
 

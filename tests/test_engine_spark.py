@@ -22,7 +22,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark.*")
 
 from yidan.engine.parquet_bridge import publish_all, write_parquet  # noqa: E402
 from yidan.engine.portable import mix_order, number_text, ordered_concat, round_half_up  # noqa: E402
-from yidan.engine.spark import local_cores, spark_memory  # noqa: E402
+from yidan.engine.spark import broadcast_threshold, local_cores, spark_memory  # noqa: E402
 
 REGISTRY_SQL = """
 CREATE TABLE registry AS SELECT * FROM (VALUES
@@ -254,7 +254,8 @@ def test_a_small_step_table_is_joined_by_broadcast_whatever_its_query_was_estima
     e = spark.ibis.table("enrollment")
     wide = e.select(a="id_number").cross_join(e.select(b="student_no")).cross_join(e.select(c="term"))
     query = wide.filter(wide.b == "G1").select(id_number=wide.a).distinct()
-    threshold = int(spark.spark.conf.get("spark.sql.autoBroadcastJoinThreshold"))
+    threshold = broadcast_threshold(spark.spark)
+    assert threshold == 10 * 2**20  # Spark's default, written '10485760b
     estimate = spark.spark.sql(spark.ibis.compile(query))._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()
     assert int(estimate) > threshold  # without the stored size, a sort-merge join
     few = spark.materialize("few_ids", query)

@@ -124,6 +124,11 @@ class SparkEngine(Engine):
             shutil.rmtree(path, ignore_errors=True)
 
 
+def broadcast_threshold(session: Any) -> int:
+    """The session's `spark.sql.autoBroadcastJoinThreshold` in bytes (Spark writes it '10485760b'; -1: off)."""
+    return int(session._jsparkSession.sessionState().conf().autoBroadcastJoinThreshold())
+
+
 def _broadcast_if_small(df: Any) -> Any:
     """`df` (a `localCheckpoint`ed DataFrame) with a broadcast hint when its blocks are small.
 
@@ -137,7 +142,7 @@ def _broadcast_if_small(df: Any) -> Any:
     condition of the result.
     """
     try:
-        threshold = int(df.sparkSession.conf.get("spark.sql.autoBroadcastJoinThreshold", "10485760") or 0)
+        threshold = broadcast_threshold(df.sparkSession)
         if threshold <= 0:
             return df
         rdd_id = df._jdf.queryExecution().logical().rdd().id()

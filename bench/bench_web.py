@@ -65,6 +65,7 @@ LABELS = {"K01": "学籍未匹配", "K02": "辍学", "K03": "学籍接转未完�
 PASSWORD = "Bench-Password-1"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _VERSION = re.compile(r'name="version" value="(\d+)"')
+KINDS = ("list", "code", "township", "case", "case", "dashboard")  # one user's round of pages
 
 
 def write_run(out: Path, n: int, seed: int = 7) -> Path:
@@ -99,7 +100,7 @@ def write_run(out: Path, n: int, seed: int = 7) -> Path:
 
 async def user_session(base: str, username: str, n_requests: int, deadline: float, case_ids: list[int],
                        townships: list[str], times: dict[str, list[float]], errors: list[str],
-                       county: str = COUNTY) -> None:
+                       county: str = COUNTY, think: float = 0.0) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=60, follow_redirects=False) as client:
         page = await client.get("/login")
         token = _CSRF.search(page.text).group(1)  # type: ignore[union-attr]
@@ -112,17 +113,8 @@ async def user_session(base: str, username: str, n_requests: int, deadline: floa
         for i in range(n_requests):
             if time.perf_counter() > deadline:
                 break
-            kind = ("list", "code", "township", "case", "case", "dashboard")[i % 6]
-            if kind == "list":
-                url = f"/cases?state=active&page={rng.randrange(1, 50)}"
-            elif kind == "code":
-                url = f"/cases?code={rng.choice(CODES)}"
-            elif kind == "township":
-                url = f"/cases?township={rng.choice(townships)}"
-            elif kind == "case":
-                url = f"/cases/{rng.choice(case_ids)}"
-            else:
-                url = f"/dashboard/{county}"
+            kind = KINDS[i % len(KINDS)]
+            url = _kind_url(kind, rng, case_ids, townships, county)
             t0 = time.perf_counter()
             try:
                 r = await client.get(url)
@@ -130,6 +122,8 @@ async def user_session(base: str, username: str, n_requests: int, deadline: floa
                 errors.append(f"{kind} {type(exc).__name__}")
                 continue
             times.setdefault(kind, []).append(time.perf_counter() - t0)
+            if think > 0:  # a pause of `think` seconds on average, as a person reading the page
+                await asyncio.sleep(rng.expovariate(1 / think))
             if r.status_code != 200:
                 errors.append(f"{kind} {r.status_code}")
                 continue
@@ -166,6 +160,11 @@ def main() -> None:
     ap.add_argument("--database-url", default=PG_URL)
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     ap.add_argument("--run-dir", type=Path, help="a real run directory to publish (issue 21's measurements)")
+    ap.add_argument("--solo", type=int, default=20, help="--run-dir: requests of each page kind by one clerk alone")
+    ap.add_argument("--think", type=float, default=0.0,
+                    help="--run-dir: also browse with pauses of this many seconds on average between pages")
+    ap.add_argument("--leave-jobs", action="store_true",
+                    help="--run-dir: leave the publishes' workbooks jobs queued (the server's worker builds them)")
     ap.add_argument("--publish-only", nargs=3, metavar=("URL", "RUN_PK", "USER_ID"), help=argparse.SUPPRESS)
     ap.add_argument("--prebuild-only", nargs=3, metavar=("URL", "RUN_PK", "DATA_DIR"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -357,6 +356,31 @@ def _ppid(pid: str) -> str | None:
         return None
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its children (the server and its workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in [str(pid)] + [p for p in os.listdir("/proc") if p.isdigit() and _ppid(p) == str(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().split(") ")[-1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def _kind_url(kind: str, rng: random.Random, case_ids: list[int], townships: list[str], county: str) -> str:
+    if kind == "list":
+        return f"/cases?state=active&page={rng.randrange(1, 50)}"
+    if kind == "code":
+        return f"/cases?code={rng.choice(CODES)}"
+    if kind == "township":
+        return f"/cases?township={rng.choice(townships)}"
+    if kind == "case":
+        return f"/cases/{rng.choice(case_ids)}"
+    return f"/dashboard/{county}"
+
+
 async def _login(client: httpx.AsyncClient, username: str) -> bool:
     page = await client.get("/login")
     token = _CSRF.search(page.text).group(1)  # type: ignore[union-attr]
@@ -426,6 +450,19 @@ def real_run(args: argparse.Namespace) -> None:  # noqa: PLR0915 - one measureme
                 "cases_with_new_version": sum(1 for k, v in after.items() if k in versions and v != versions[k]),
                 "cases": s.scalar(select(func.count()).select_from(Case))}
 
+        # the `workbooks` jobs queued by the two publishes: the shown run's workbooks were just built above, in a
+        # process of their own; on SQLite the server's own worker thread would otherwise build them all again (and
+        # the superseded run's) while the crowd browses — 71 CPU s at province scale, measured as the crowd's p95.
+        # `--leave-jobs` keeps them queued, to measure that case.
+        from yidan.store.models import Job
+
+        with session_scope(sessions) as s:
+            queued = list(s.scalars(select(Job).where(Job.status == "queued")))
+            report["jobs_queued_before_server"] = sorted(j.kind for j in queued)
+            if not args.leave_jobs:
+                for j in queued:
+                    if j.kind == "workbooks":
+                        j.status, j.error = "done", "bench: built in its own process"
         port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "yidan.web.server:app_from_env", "--host", "127.0.0.1",
@@ -492,25 +529,64 @@ def real_run(args: argparse.Namespace) -> None:  # noqa: PLR0915 - one measureme
             cases = {c: list(s.scalars(select(Case.id).where(Case.county == c).limit(2000))) for c in busiest[:10]}
             towns = {c: sorted({t for t in s.scalars(select(Case.township).where(Case.county == c).distinct()) if t})
                      for c in busiest[:10]}
-        times: dict[str, list[float]] = {}
-        errors: list[str] = []
+        async def solo() -> None:
+            """One clerk alone, page kind by kind: the server's CPU per request (all its processes) and the
+            latency with no one else browsing — what the crowd's p95 is measured against."""
+            county = busiest[0]
+            rng = random.Random(1)
+            async with httpx.AsyncClient(base_url=base, timeout=300) as c:
+                await _login(c, "clerk0")
+                out = {}
+                for kind in dict.fromkeys(KINDS):
+                    for _ in range(3):  # warm
+                        await c.get(_kind_url(kind, rng, cases[county], towns[county], county))
+                    took, sizes = [], []
+                    cpu0 = _cpu_s(server.pid)
+                    for _ in range(args.solo):
+                        t0 = time.perf_counter()
+                        r = await c.get(_kind_url(kind, rng, cases[county], towns[county], county))
+                        took.append(time.perf_counter() - t0)
+                        sizes.append(len(r.content))
+                    out[kind] = {"server_cpu_ms": round((_cpu_s(server.pid) - cpu0) * 1000 / args.solo, 1),
+                                 "p50_ms": round(statistics.median(took) * 1000, 1),
+                                 "kb": round(statistics.median(sizes) / 1024, 1)}
+            report["solo"] = out
 
-        async def crowd() -> float:
-            deadline = time.perf_counter() + args.seconds
-            start = time.perf_counter()
-            await asyncio.gather(*(user_session(
-                base, f"clerk{u}", args.requests, deadline, cases[busiest[u % min(len(busiest), 10)]],
-                towns[busiest[u % min(len(busiest), 10)]], times, errors, county=busiest[u % min(len(busiest), 10)])
-                for u in range(args.users)))
-            return time.perf_counter() - start
+        asyncio.run(solo())
 
-        wall = asyncio.run(crowd())
-        every = [x for v in times.values() for x in v]
-        report["crowd"] = {
-            "users": args.users, "workers": args.workers, "requests": len(every), "errors": len(errors),
-            "error_kinds": sorted(set(errors))[:10], "wall_s": round(wall, 1),
-            "p50_ms": round(statistics.median(every) * 1000), "p95_ms": round(pct(every, 95) * 1000),
-            "by_kind": {k: {"n": len(v), "p95_ms": round(pct(v, 95) * 1000)} for k, v in sorted(times.items())}}
+        def crowd(think: float) -> dict:
+            times: dict[str, list[float]] = {}
+            errors: list[str] = []
+
+            async def browse() -> float:
+                deadline = time.perf_counter() + args.seconds
+                start = time.perf_counter()
+                await asyncio.gather(*(user_session(
+                    base, f"clerk{u}", args.requests, deadline, cases[busiest[u % min(len(busiest), 10)]],
+                    towns[busiest[u % min(len(busiest), 10)]], times, errors, county=busiest[u % min(len(busiest), 10)],
+                    think=think) for u in range(args.users)))
+                return time.perf_counter() - start
+
+            cpu0, own0, load0 = _cpu_s(server.pid), time.process_time(), os.getloadavg()[0]
+            wall = asyncio.run(browse())
+            server_cpu, own_cpu = _cpu_s(server.pid) - cpu0, time.process_time() - own0
+            every = [x for v in times.values() for x in v]
+            return {
+                "users": args.users, "workers": args.workers, "think_s": think, "requests": len(every),
+                "errors": len(errors), "error_kinds": sorted(set(errors))[:10], "wall_s": round(wall, 1),
+                # closed loop: U users without pause keep U requests in flight, so each waits for the others' CPU:
+                # mean latency = U / throughput, throughput ≤ cores / (server + bench CPU per request)
+                "server_cpu_s": round(server_cpu, 1),
+                "server_cpu_ms_per_request": round(server_cpu * 1000 / max(len(every), 1), 1),
+                "bench_cpu_s": round(own_cpu, 1), "load_avg_before_after": [round(load0, 1), round(os.getloadavg()[0], 1)],
+                "req_per_s": round(len(every) / wall, 1),
+                "p50_ms": round(statistics.median(every) * 1000), "p95_ms": round(pct(every, 95) * 1000),
+                "by_kind": {k: {"n": len(v), "p50_ms": round(statistics.median(v) * 1000),
+                                "p95_ms": round(pct(v, 95) * 1000)} for k, v in sorted(times.items())}}
+
+        report["crowd"] = crowd(0.0)
+        if args.think > 0:  # the same users pausing between pages, as people reading them do
+            report["crowd_with_pauses"] = crowd(args.think)
         print(json.dumps(report, ensure_ascii=False, indent=2))
     finally:
         if server is not None:

@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 
 import needs
+import shared_runs
 
 RULES_DIR = Path(__file__).parent / "rules"
 DEFAULT_COUNTY = "430124"
@@ -318,6 +319,19 @@ def module_case_runner(tmp_path_factory: pytest.TempPathFactory) -> Callable[...
     return make_case_runner(tmp_path_factory.mktemp("cases"), exact_link_step_tuple())
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist starts its workers (its own hook is trylast)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under pytest-xdist in CI the controller checks every need before the workers start: it never sees the
+    tests (the workers collect them), and a worker stopping the run (`pytest.exit`) during its collection is
+    an INTERNALERROR that hides the message. Outside CI the workers skip what they cannot run, as without
+    xdist."""
+    if not needs.in_ci() or not session.config.pluginmanager.has_plugin("dsession"):
+        return
+    problems = [p for p in (check() for check in needs.PROBLEM_BY_MARKER.values()) if p]
+    if problems:
+        pytest.exit(needs.ci_message(problems), returncode=1)
+
+
 @pytest.hookimpl(trylast=True)  # after -m / -k have deselected: only what will run is checked
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Check once what the collected tests need from the machine; skip (with the reason) or, in CI, stop."""
@@ -381,31 +395,54 @@ def run_generated(gen: Any, out: Path) -> Any:
 
 
 @pytest.fixture(scope="session")
-def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def tiny_dataset(_shared_runs_dir: None) -> Any:
     """The generated `tiny` preset (two counties, every injected case at least once), with ground truth."""
     from yidan.synth import generate
 
-    return generate("tiny", 7, tmp_path_factory.mktemp("tiny") / "input")
+    return shared_runs.once("tiny-dataset-7", lambda folder: generate("tiny", 7, folder / "input"))
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tiny_dataset: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def tiny_run(tiny_dataset: Any) -> Any:
     """A completed run (RunDir) on the tiny preset, aid audit included; read it, never write into it."""
-    return run_generated(tiny_dataset, tmp_path_factory.mktemp("tiny_run") / "run")
+    return shared_runs.once("tiny-run-7", lambda folder: run_generated(tiny_dataset, folder / "run"))
 
 
 @pytest.fixture(scope="session")
-def county_dataset(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def county_dataset(_shared_runs_dir: None) -> Any:
     """The generated `county` preset (one county, ~39 k registry members), with ground truth. Slow."""
     from yidan.synth import generate
 
-    return generate("county", 2021, tmp_path_factory.mktemp("county") / "input")
+    return shared_runs.once("county-dataset-2021", lambda folder: generate("county", 2021, folder / "input"))
 
 
 @pytest.fixture(scope="session")
-def county_run(county_dataset: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def county_run(county_dataset: Any) -> Any:
     """A completed run on the county preset. Slow: use it only in tests marked `slow`."""
-    return run_generated(county_dataset, tmp_path_factory.mktemp("county_run") / "run")
+    return shared_runs.once("county-run-2021", lambda folder: run_generated(county_dataset, folder / "run"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_runs_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Where `shared_runs.once` keeps what the session's xdist workers share (before any fixture uses it)."""
+    shared_runs.set_base(tmp_path_factory.getbasetemp())
+
+
+# Modules that must run on one worker, whole: the Spark modules share one local Spark (a JVM of several GB:
+# two at once on a 2-core machine only slow each other down). Every other module is a group of its own, so
+# that `--dist loadgroup` keeps a module's tests (and its module-scoped fixtures) on one worker, as
+# `--dist loadfile` would.
+XDIST_GROUPS = {name: "spark" for name in (
+    "test_spark_parity.py", "test_audit_spark.py", "test_classify_spark.py", "test_link_spark.py",
+    "test_engine_spark.py",
+)}
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Each test's xdist group (read by `-n 2 --dist loadgroup`; a plain mark without xdist)."""
+    if item.get_closest_marker("xdist_group") is None:
+        name = item.path.name
+        item.add_marker(pytest.mark.xdist_group(XDIST_GROUPS.get(name, item.nodeid.split("::")[0])))
 
 
 @pytest.fixture(scope="session")

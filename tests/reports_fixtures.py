@@ -16,11 +16,9 @@ call gets its own copy.
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
 import shutil
-import tempfile
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Any
 import pyarrow.parquet as pq
 from stdnum.cn import ric
 
+import shared_runs
 from conftest import add_candidates, exact_link, write_table_csv
 from yidan.contract.codes import STATUSES
 from yidan.runs.rundir import RunDir
@@ -179,17 +178,6 @@ def _run(counties: tuple[str, ...], n: int, shift: int, term: str, statuses: dic
                           audit_terms=[parse_term(term)], steps=steps).path
 
 
-_RUNS: dict[str, Path] = {}  # the runs of this test session by their inputs: each is computed once
-_CACHE: list[Path] = []
-
-
-def _cache_dir() -> Path:
-    if not _CACHE:
-        _CACHE.append(Path(tempfile.mkdtemp(prefix="yidan-report-runs-")))
-        atexit.register(shutil.rmtree, _CACHE[0], ignore_errors=True)
-    return _CACHE[0]
-
-
 def build_run(
     path: Path, *, run_id: str = "R2021春-1", term: str = "2021春", n_per_county: int = 30, shift: int = 0,
     made_at: str = "2021-03-01T10:00:00", counties: tuple[str, ...] = COUNTIES, statuses: dict[int, str] | None = None,
@@ -201,11 +189,12 @@ def build_run(
     statuses = dict(statuses or {})
     key = hashlib.sha256(json.dumps([list(counties), n_per_county, shift, term, sorted(statuses.items())],
                                     ensure_ascii=False).encode()).hexdigest()
-    if key not in _RUNS:
-        _RUNS[key] = _run(tuple(counties), n_per_county, shift, term, statuses, _cache_dir() / key[:16] / "run")
+    # once per test session by its inputs, whichever xdist worker asks first (tests/shared_runs.py)
+    run = shared_runs.once(f"report-run-{key[:16]}",
+                           lambda folder: _run(tuple(counties), n_per_county, shift, term, statuses, folder / "run"))
     if path.exists():
         shutil.rmtree(path)
-    shutil.copytree(_RUNS[key], path)
+    shutil.copytree(run, path)
     manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     manifest.update(run_id=run_id, started_at=made_at, finished_at=made_at)
     (path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")

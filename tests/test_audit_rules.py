@@ -13,7 +13,6 @@ import os
 import tomllib
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import ibis
 import pyarrow as pa
 import pytest
 
+import shared_runs
 from yidan.engine import connect
 from yidan.identity.terms import parse_term
 from yidan.pipeline.audit import AUDIT_STEPS
@@ -159,8 +159,12 @@ def outcome(stem: str) -> Outcome:
     return _outcome(stem, os.environ.get("MUTANT_UNDER_TEST", ""))
 
 
-@cache
 def _outcome(stem: str, mutant: str) -> Outcome:
+    # shared by the xdist workers too (test_audit_spark compares Spark's findings with these)
+    return shared_runs.once(f"audit-outcome-{stem}-{mutant}", lambda _folder: _audit(stem))
+
+
+def _audit(stem: str) -> Outcome:
     case = tomllib.loads((RULES / f"{stem}.toml").read_text(encoding="utf-8"))
     ctx = run_case(case)
     return Outcome(case, findings_of(ctx), ctx.get("aid_totals").to_pyarrow().to_pylist(), ctx.notes["audit"])

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from stdnum.cn import ric
 
+import shared_runs
 from conftest import write_table_csv
 from yidan.reports.indicator_targets import compute_targets, not_computed, value_of
 from yidan.settings import IndicatorConfig
@@ -153,10 +154,16 @@ def full_tables() -> dict[str, list[dict[str, Any]]]:
             "classes": classes, "population": population}
 
 
+def full_run() -> Any:
+    """The run of `full_tables()` (RunDir), once per test session (test_web_indicators publishes it too);
+    read it, never write into it."""
+    return shared_runs.once("indicator-full", lambda folder: run_pipeline(folder / "full", full_tables()))
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("targets")
-    full = run_pipeline(base / "full", full_tables())
+    full = full_run()
     # the previous round: registry and enrollment only, A's one child in school
     bare = run_pipeline(base / "bare", {"registry": [A_KIDS["in_school"]],
                                         "enrollment": [enrolled(A_KIDS["in_school"], A)]})

@@ -74,3 +74,31 @@ def test_a_file_of_many_row_groups_is_validated_from_the_file_with_the_same_outc
         ))
     assert results[0] == results[1]
     assert results[0][0] == (n, n // 2, n // 2)
+
+
+def test_clean_columns_with_empty_cells_load_as_missing_and_an_empty_term_takes_the_run_term(tmp_path):
+    # every value of these columns is already clean (most real exports): they are read without a
+    # dictionary join, and must still mean what the dictionary would have said
+    path = tmp_path / "enrollment.parquet"
+    pq.write_table(pa.table({
+        "student_no": ["G430124200903150011", "G430124201006200028", "G430124201006200036"],
+        "name": ["张三", "李四", "王五"],
+        "gender": ["男", "女", ""],
+        "birth_date": ["2009-03-15", "2010-06-20", "2010-06-20"],
+        "school_code": ["4343000001"] * 3,
+        "school_county_code": ["430124"] * 3,
+        "stage": ["初中", "小学", "小学"],
+        "enrollment_status": ["在读", "在读", "休学"],
+        "attendance_mode": ["", "送教上门", ""],
+        "status_date": ["", "", "2021-03-11"],
+        "term": ["2020秋", "", None],
+    }), path)
+    con = duckdb.connect()
+    load_table(con, "enrollment", [path], default_term="2021春")
+    assert con.execute("SELECT gender, birth_date, attendance_mode, status_date, term FROM enrollment ORDER BY _row"
+                       ).fetchall() == [
+        ("男", dt.date(2009, 3, 15), None, None, "2020秋"),
+        ("女", dt.date(2010, 6, 20), "送教上门", None, "2021春"),
+        (None, dt.date(2010, 6, 20), None, dt.date(2021, 3, 11), "2021春"),
+    ]
+    assert con.execute("SELECT count(*) FROM rejects").fetchone() == (0,)

@@ -17,7 +17,6 @@ from yidan.pipeline.run import run_comparison
 from yidan.reports import import_verifications, write_workbooks
 from yidan.reports.styles import FINDING_COLUMNS
 from yidan.settings import RunConfig
-from yidan.synth import generate
 
 COL = {c.header: openpyxl.utils.get_column_letter(i + 1) for i, c in enumerate(FINDING_COLUMNS)}
 
@@ -45,11 +44,11 @@ def statuses(run) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def loop(tmp_path_factory):
-    """Run 1, the workbooks, the clerks' answers, the import and run 2 (a real pipeline twice)."""
+def loop(tiny_dataset, tmp_path_factory):
+    """Run 1, the workbooks, the clerks' answers, the import and run 2 (a real pipeline twice), on the
+    session's tiny preset (read only)."""
     base = tmp_path_factory.mktemp("loop")
-    generate("tiny", 7, base / "in")
-    first = comparison(base / "in", base / "run1", [])
+    first = comparison(tiny_dataset.out, base / "run1", [])
     before = findings(first)
     books = {p.name[:6]: p for p in write_workbooks(first, base / "books")}
     invalid_ids = {f["person_id"] for f in before.values() if f["code"] == "K06"}
@@ -89,7 +88,7 @@ def loop(tmp_path_factory):
         wb.save(base / f"returned_{county}.xlsx")
         returned.append(base / f"returned_{county}.xlsx")
     result = import_verifications(returned, first, base / "核实结果.xlsx")
-    second = comparison(base / "in", base / "run2", [result.verifications])
+    second = comparison(tiny_dataset.out, base / "run2", [result.verifications])
     return {"first": first, "second": second, "answers": answers, "result": result, "books": books}
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from test_indicator_targets import A, B, C, full_tables, run_pipeline
+from test_indicator_targets import A, B, C, full_run
 from web_fixtures import (  # noqa: F401 - fixtures
     Env,
     browser_login,
@@ -22,16 +22,10 @@ from web_fixtures import (  # noqa: F401 - fixtures
 from yidan.store.db import session_scope
 from yidan.store.models import AuditEntry, User
 
-_BUILT: list[Path] = []
-
 
 def indicator_run(root: Path) -> Path:
     """The run of test_indicator_targets' full tables (built once per session, copied)."""
-    if not _BUILT:
-        import tempfile
-
-        _BUILT.append(run_pipeline(Path(tempfile.mkdtemp(prefix="yidan-ind-")) / "in", full_tables()).path)
-    shutil.copytree(_BUILT[0], root)
+    shutil.copytree(full_run().path, root)
     return root
 
 

@@ -11,6 +11,7 @@ village of each child), not from the scoping code.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -39,8 +40,10 @@ from web_fixtures import (  # noqa: F401 - fixtures
     pg_schema_fixture,
     publish_two_provinces,
 )
+from yidan.settings import SupervisionSettings
+from yidan.store import deadlines
 from yidan.store.db import session_scope
-from yidan.store.models import Case
+from yidan.store.models import CLOSED_STATES, Case, Run, RunDeadline, User
 
 USERS = {  # username -> (role, region)
     "admin43": ("province_admin", "43"), "analyst43": ("province_analyst", "43"), "city4301": ("city", "4301"),
@@ -122,7 +125,37 @@ def test_every_role_lists_exactly_its_regions_cases_in_pages_the_api_and_the_fil
         assert schools and {s[:6] for s in schools} <= counties, name
 
 
-def test_every_role_sees_its_own_dashboards_with_the_open_cases_of_each_place_and_no_other(env: Env, world) -> None:
+def _dues_set_and_cases_moved_on(env: Env) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Each province sets due dates for two codes of its round (one already past, one within the week), and
+    some cases move on (verified: they owe their 办结 date; closed: nothing). Returns, from the cases' own rows,
+    the overdue and within-a-week cases of each county, and the counties' overdue cases."""
+    today = deadlines.today()
+    day = timedelta(days=1)
+    plan = {"r43": {"K01": (today - 2 * day, today + 30 * day), "K02": (today - day, today + 4 * day),
+                    "K05": (today - 3 * day, today + 30 * day)},
+            "r36": {"K01": (today + day, today + 30 * day), "K03": (today - 5 * day, today - day)}}
+    with session_scope(env.sessions()) as s:
+        deadlines.ensure(s, settings=SupervisionSettings())  # every round's defaults, as publishing writes them
+        for run in s.scalars(select(Run).where(Run.status == "published")):
+            admin = s.scalars(select(User).where(User.role == "province_admin", User.region == run.region)).one()
+            deadlines.set_dates(s, run=run, user=admin, dates=plan[run.run_id or ""])
+        s.execute(update(Case).where(Case.code == "K02").values(state="verified"))  # owes its 办结, not its 核实
+        s.execute(update(Case).where(Case.code == "K05", Case.county.in_((COUNTY_A, COUNTY_C))).values(state="closed"))
+        dates = {(r.run_pk, r.code): (r.verify_due, r.close_due) for r in s.scalars(select(RunDeadline))}
+        overdue: dict[str, int] = {}
+        soon: dict[str, int] = {}
+        for c in s.scalars(select(Case)):
+            if c.state in CLOSED_STATES:
+                continue
+            verify, close = dates[(c.opened_run_pk, c.code)]
+            due = verify if c.state == "open" else close
+            overdue[c.county] = overdue.get(c.county, 0) + (due < today)
+            soon[c.county] = soon.get(c.county, 0) + (today <= due <= today + 7 * day)
+    return overdue, soon, {k: v for k, v in overdue.items() if v}
+
+
+def test_every_role_sees_its_own_dashboards_with_the_open_and_overdue_cases_of_each_place_and_no_other(
+        env: Env, world) -> None:
     cases = _cases(env)
     for name, (_role, region, page_client, api) in world.items():
         for place, below in CHILDREN.items():
@@ -149,6 +182,19 @@ def test_every_role_sees_its_own_dashboards_with_the_open_cases_of_each_place_an
         for place in CHILDREN.get(region, {}):
             assert f'href="/dashboard/{place}"' in page, (name, place)
         assert [p for p in PLACES if not p.startswith(region) and f'href="/dashboard/{p}"' in page] == [], name
+    # the reminders (issue 21: one grouped query over the place's own counties): overdue and due within a week
+    overdue, soon, by_county = _dues_set_and_cases_moved_on(env)
+    assert (overdue[COUNTY_A], soon[COUNTY_A], overdue[COUNTY_A2], overdue[COUNTY_C], soon[COUNTY_C]) == (1, 1, 2, 1, 1)
+    for name, (_role, region, page_client, _api) in world.items():
+        for place in (region, *CHILDREN.get(region, {})):
+            inside = {c for c in (*COUNTIES, *PROVINCE_2_COUNTIES) if c.startswith(place)}
+            page = page_client.get(f"/dashboard/{place}").text
+            assert f"已超期 <strong>{sum(overdue.get(c, 0) for c in inside)}</strong> 件" in page, (name, place)
+            assert f"7 天内到期 <strong>{sum(soon.get(c, 0) for c in inside)}</strong> 件" in page, (name, place)
+            if len(place) < 6:  # a city or province: its counties' overdue cases, and no other county
+                table = page.split('id="reminders"')[1].split("</section>")[0]
+                shown = {c: int(n) for c, n in re.findall(r'href="/supervision/(\d+)">.*?class="num">(\d+)<', table)}
+                assert shown == {c: n for c, n in by_county.items() if c in inside}, (name, place)
 
 
 def test_a_county_user_goes_down_to_its_townships_and_villages_and_sees_their_cases_only(env: Env, world) -> None:

@@ -16,12 +16,10 @@
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
 import re
 import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ from sqlalchemy import Engine, text
 from stdnum.cn import ric
 
 import needs
+import shared_runs
 from conftest import write_table_csv
 from yidan.runs.rundir import RunDir
 from yidan.settings import AppSettings
@@ -230,17 +229,6 @@ def publish_two_provinces(env: Env, admin: User, admin_2: User, path: Path) -> t
     return home, other
 
 
-_RUNS: dict[str, Path] = {}  # the runs of this test session by their inputs: each is computed once
-_CACHE: list[Path] = []
-
-
-def _cache_dir() -> Path:
-    if not _CACHE:
-        _CACHE.append(Path(tempfile.mkdtemp(prefix="yidan-web-runs-")))
-        atexit.register(shutil.rmtree, _CACHE[0], ignore_errors=True)
-    return _CACHE[0]
-
-
 def write_run(out: Path, *, run_id: str, findings: list[dict[str, Any]] | None = None, term: str = TERM,
               status: str = "complete", province: str = "43") -> RunDir:
     """A run directory written by the pipeline on the children's input rows (default: every code in each of
@@ -253,11 +241,12 @@ def write_run(out: Path, *, run_id: str, findings: list[dict[str, Any]] | None =
         findings = [c for county in COUNTIES for c in fixture_findings(county, term=term)]
     parts: list[Any] = [findings, term, status] + ([province] if province != "43" else [])
     key = hashlib.sha256(json.dumps(parts, default=str, sort_keys=True).encode()).hexdigest()
-    if key not in _RUNS:
-        _RUNS[key] = _run_inputs(findings, term, _cache_dir() / key[:16] / "run", status, province).path
+    # once per test session by its inputs, whichever xdist worker asks first (tests/shared_runs.py)
+    run = shared_runs.once(f"web-run-{key[:16]}",
+                           lambda folder: _run_inputs(findings, term, folder / "run", status, province).path)
     if out.exists():
         shutil.rmtree(out)
-    shutil.copytree(_RUNS[key], out)
+    shutil.copytree(run, out)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     manifest["run_id"] = run_id
     # a copy stands for a run made now: its data are newer than anything closed before it (issue 21)

@@ -104,7 +104,16 @@ def _stage_file(con, spec: Table, path: Path, encoding: str | None, sink: str) -
 NULL_KEY = "'\\x00null'"  # join key standing for a NULL raw value in the dictionaries
 
 
-def _dictionaries(con, rules: list[ColumnRule], staged: list[Staged]) -> dict[str, str]:
+@dataclass(frozen=True)
+class Dictionary:
+    """A low-cardinality column's dictionary: a temporary table of (key, clean, norm, reason) to
+    join, or, when the column needs none (`_plain_dictionary`), the SQL of its clean and norm over the raw text."""
+
+    table: str | None
+    plain: tuple[str, str] | None = None  # (clean, norm) SQL over the raw text
+
+
+def _dictionaries(con, rules: list[ColumnRule], staged: list[Staged]) -> dict[str, Dictionary]:
     """For low-cardinality columns: a table of (raw, clean, norm) over the distinct raw values."""
     out = {}
     for r in rules:
@@ -125,11 +134,48 @@ def _dictionaries(con, rules: list[ColumnRule], staged: list[Staged]) -> dict[st
              f'CREATE TEMP TABLE {name} AS SELECT key, "c_{a}", "n_{a}", CASE {cases} END AS "e_{a}" FROM ('
              f'SELECT coalesce("r_{a}", {NULL_KEY}) AS key, *, {fmt(r.norm, a)} AS "n_{a}" '
              f'FROM (SELECT *, {fmt(r.clean, a)} AS "c_{a}" FROM (SELECT "r_{a}"{flag} FROM ({values}))))')
-        out[a] = name
+        plain = _plain_dictionary(con, name, a)
+        if plain is not None:  # every value already clean and valid: no join, the raw text gives the value
+            con.execute(f"DROP TABLE {name}")
+        out[a] = Dictionary(None if plain else name, plain)
     return out
 
 
-def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: dict[str, str]) -> str:
+def _plain_dictionary(con, name: str, a: str) -> tuple[str, str] | None:
+    """(clean, norm) as SQL over the raw column, when a dictionary only repeats its raw values.
+
+    That is: no value refused, every value already its own clean form (an empty text, clean,
+    is NULL), and the norm the value itself (text) or its cast (dates); NULL and empty raw
+    values may stand for one constant (the default term). Most columns of a real export are
+    like that, and the join of every row with the dictionary (one hash probe per row and
+    column, three more columns carried through the query) is then pure cost. None when some
+    value needs the dictionary.
+    """
+    kind = con.execute("SELECT data_type FROM duckdb_columns() WHERE table_name = ? AND column_name = ?",
+                       [name, f"n_{a}"]).fetchone()[0]
+    if kind == "VARCHAR":
+        same = f'"n_{a}" = key'
+    elif kind == "DATE":
+        same = f'"n_{a}" = TRY_CAST(key AS DATE)'
+    else:
+        return None
+    empty = f"(key = {NULL_KEY} OR key = '')"
+    bad, empties, null_norms, null_norm = con.execute(
+        f'SELECT count(*) FILTER (WHERE "e_{a}" IS NOT NULL OR CASE WHEN {empty} THEN "c_{a}" IS NOT NULL '
+        f'ELSE NOT coalesce("c_{a}" = key AND {same}, false) END), '
+        f"count(*) FILTER (WHERE key = ''), "
+        f'count(DISTINCT "n_{a}") FILTER (WHERE {empty}), '
+        f'CAST(max("n_{a}") FILTER (WHERE {empty}) AS VARCHAR) FROM {name}').fetchone()
+    if bad or null_norms > 1 or (null_norm is not None and kind != "VARCHAR"):
+        return None
+    clean = f"""nullif("r_{a}", '')""" if empties else f'"r_{a}"'
+    norm = clean if kind == "VARCHAR" else f"TRY_CAST({clean} AS DATE)"
+    if null_norm is not None:
+        norm = f"coalesce({clean}, {q(null_norm)})"
+    return clean, norm
+
+
+def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: dict[str, Dictionary]) -> str:
     """The validation query: typed outputs, `_file`, `_row`, and `_problems` (NULL for a good row).
 
     Layers, each a CTE: l0 raw text (all files) and flags, l1 clean, l2 norm, l3 helpers, l3j the
@@ -150,10 +196,14 @@ def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: d
     clean, norm, dict_joins = [], [], []
     for r in rules:
         a = r.column.alias
-        if a in dicts:
+        plain = dicts[a].plain if a in dicts else None
+        if plain is not None:  # every value clean and valid: no join
+            clean.append(f'{plain[0]} AS "c_{a}", CAST(NULL AS VARCHAR) AS "e_{a}"')
+            norm.append(f'{plain[1]} AS "n_{a}"')
+        elif a in dicts:
             clean.append(f'"t_{a}"."c_{a}", "t_{a}"."e_{a}"')
             norm.append(f'"t_{a}"."n_{a}"')
-            dict_joins.append(f' LEFT JOIN {dicts[a]} "t_{a}" ON "t_{a}".key = coalesce(l0."r_{a}", {NULL_KEY})')
+            dict_joins.append(f' LEFT JOIN {dicts[a].table} "t_{a}" ON "t_{a}".key = coalesce(l0."r_{a}", {NULL_KEY})')
         else:
             clean.append(f'{fmt(r.clean, a)} AS "c_{a}"')
             norm.append(f'{fmt(r.norm, a)} AS "n_{a}"')
@@ -312,7 +362,8 @@ def load_table(con, table: str, paths: Sequence[Path | str], *, encoding: str | 
         dicts = _dictionaries(con, rules, staged_all)
         _run(con, "validate", f'CREATE OR REPLACE TABLE "{target}" AS {_select(spec, rules, staged_all, dicts)}')
         for d in dicts.values():
-            con.execute(f"DROP TABLE {d}")
+            if d.table:
+                con.execute(f"DROP TABLE {d.table}")
         for s in staged_all:  # the raw text is no longer needed: free it before splitting
             s.free(con)
         _run(con, "split_rejects",

@@ -5,7 +5,9 @@ a staging table of raw text in layers (clean -> norm -> helper -> checks and out
 whole table is validated by the engine in one pass and every refusal carries a Chinese reason.
 Columns with few distinct values (dates, terms, codes) are cleaned and normalised once per
 distinct value in a small dictionary table joined back, which is what keeps 12 million rows
-fast; the expensive parsers run only on values not already in their common clean form.
+fast, and a column whose every distinct value is already clean and valid (most columns of a
+real export) skips even the join (`load._plain_dictionary`); the expensive parsers run only on
+values not already in their common clean form.
 
 What an invalid ID number means, per table (decided here, documented in docs/contract.md):
 - Excel-mangled (4.30124E+17, or 18 digits ending in 000 failing the check): rejected everywhere.

@@ -164,7 +164,9 @@ class Case(Base):
 
     __tablename__ = "cases"
     __table_args__ = (
-        Index("ix_cases_county_state", "county", "state"),
+        # open cases by county, state, round and code: the dashboards' due-date counts and open cases read
+        # this index only (issue 21); it serves (county, state) lookups as well
+        Index("ix_cases_dues", "county", "state", "opened_run_pk", "code"),
         Index("ix_cases_county_code", "county", "code"),
         Index("ix_cases_list", "county", "township", "code", "id"),
         # the list's order (未脱贫 and 返贫 children first): a province or city list, then a county's

@@ -97,12 +97,13 @@ def reminders(request: Request, session: Any, *, region: str) -> dict[str, Any]:
     deadlines.ensure(session, settings=request.app.state.settings.supervision)
     from yidan.store import approvals
 
-    out: dict[str, Any] = {"due_counts": deadlines.counts(session, region=region), "region_len": len(region)}
+    dues = deadlines.due_counts(session, region=region)  # one grouped query, issue 21
+    out: dict[str, Any] = {"due_counts": {"overdue": dues.overdue, "soon": dues.soon}, "region_len": len(region)}
     user = getattr(request.state, "user", None)
     if user is not None and region == user.region:
         out["approvals"] = approvals.pending_for(session, user=user)
     if len(region) >= 6:
         out["returned_cases"] = returned_to(session, region=region)
     else:
-        out["overdue_counties"] = deadlines.overdue_by_county(session, region=region)
+        out["overdue_counties"] = dues.by_county
     return {"reminders": out}

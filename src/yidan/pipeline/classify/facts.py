@@ -12,7 +12,7 @@ from typing import Any
 
 import ibis
 
-from yidan.identity.terms import term_ordinal
+from yidan.identity.terms import distinct_terms, term_ordinal_among
 from yidan.pipeline.context import RunContext
 
 ACTIVE = "在读"
@@ -51,8 +51,9 @@ def build_facts(ctx: RunContext) -> Facts:
     links = ctx.get("links")
     accepted = links.filter(links.decision == "accepted")
     enr = ctx.get("enrollment")
+    labels = sorted({*distinct_terms(enr), term})  # a handful: the ordinal is a CASE over them
     enr = enr.mutate(term=enr.term.fill_null(term))
-    enr = enr.mutate(t_ord=term_ordinal(enr.term)).filter(lambda t: t.t_ord <= ctx.term.ordinal)
+    enr = enr.mutate(t_ord=term_ordinal_among(enr.term, labels)).filter(lambda t: t.t_ord <= ctx.term.ordinal)
 
     rec = accepted.select("person_id", "student_no", "method", "match_probability").join(
         enr.select(

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from yidan.identity.idnumber import CHECK_CHARS, WEIGHTS
 from yidan.identity.names import normalised_chars, primary_readings, reading_rows, translation_for
-from yidan.identity.terms import term_ordinal
+from yidan.identity.terms import distinct_terms, term_ordinal_among
 from yidan.pipeline.context import RunContext
 
 # Longest name (in characters) whose every character gets readings; longer names
@@ -61,7 +61,7 @@ def student_ids(enrollment: Any) -> Any:
 _FEW_FILES = 16  # up to this many enrollment files (or sheets), a file's position is a CASE, not a join
 
 
-def latest_records(enrollment: Any, files: list[str]) -> Any:
+def latest_records(enrollment: Any, files: list[str], terms: list[str] | None = None) -> Any:
     """The record of each student_no's latest term (latest file, then latest row, on ties).
 
     `files` are the distinct `_file` values, in order. Each record gets one number that
@@ -70,6 +70,8 @@ def latest_records(enrollment: Any, files: list[str]) -> Any:
     column, where a window partitioned by student number would sort every whole record
     (at province size that window spilled and cost minutes under a 4 GB limit).
     A record without a term sorts below every term, as the window's NULLS LAST did.
+    `terms`, the distinct canonical term labels when known (a handful), turns the term's
+    ordinal into a CASE over them instead of parsing the text of every record.
     """
     if len(files) <= _FEW_FILES:  # a CASE over a handful of names: no hash join of every row on a long text
         position = {f: i for i, f in enumerate(files, start=1)}
@@ -78,20 +80,21 @@ def latest_records(enrollment: Any, files: list[str]) -> Any:
         order = ibis.memtable({"_jf": files, "_fo": list(range(1, len(files) + 1))},
                               schema={"_jf": "string", "_fo": "int64"})
         e = enrollment.left_join(order, enrollment._file == order._jf).drop("_jf")
-    terms = term_ordinal(e.term).fill_null(0).cast("int64")
-    keyed = e.mutate(_k=terms * 2**44 + e._fo.fill_null(0) * 2**32 + e._row.cast("int64")).drop("_fo")
+    ordinal = term_ordinal_among(e.term, terms)
+    t_ord = ordinal.fill_null(0).cast("int64")
+    keyed = e.mutate(_k=t_ord * 2**44 + e._fo.fill_null(0) * 2**32 + e._row.cast("int64")).drop("_fo")
     latest = keyed.group_by("student_no").aggregate(_kmax=keyed._k.max())
     return keyed.filter(keyed._k.isin(latest._kmax)).drop("_k")
 
 
-def build_students(enrollment: Any, files: list[str]) -> Any:
+def build_students(enrollment: Any, files: list[str], terms: list[str] | None = None) -> Any:
     """One row per student_no: its latest record (`latest_records`) with the ID a link may use.
 
     `link_id` is the ID column when valid (and not converted from the 15-digit form), else the
     ID in the "G" number, else the (unverified) ID column; `link_id_converted` says the ID used
     is a converted 15-digit one. The "G" number is read only on the latest records.
     """
-    e = student_ids(latest_records(enrollment, files))
+    e = student_ids(latest_records(enrollment, files, terms))
     id_valid = e.id_number_valid.fill_null(False)
     converted = e.id_number_converted.fill_null(False) if "id_number_converted" in e.columns else ibis.literal(False)
     use_id = e.id_number.notnull() & id_valid & ~converted
@@ -116,7 +119,7 @@ def link_prepare(ctx: RunContext) -> None:
     # the input files' names (one per file or sheet, a handful): within a term, the later file wins
     files = sorted(v for v in enrollment.select("_file").distinct().to_pyarrow().column("_file").to_pylist()
                    if v is not None)
-    students = ctx.put("students", build_students(enrollment, files))
+    students = ctx.put("students", build_students(enrollment, files, distinct_terms(enrollment)))
     ctx.notes.setdefault("linkage", {})["students"] = int(students.count().execute())
 
 

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session, defer, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -48,15 +48,23 @@ class CaseFilter:
     sort: str | None = None  # "due": soonest and most overdue first
 
 
-def in_region(region: str):  # type: ignore[no-untyped-def]
-    """Cases inside `region`: equality for a county (index-friendly), a prefix above it."""
+def in_region(region: str, *, ranged: bool = False):  # type: ignore[no-untyped-def]
+    """Cases inside `region`: equality for a county (index-friendly), a prefix above it. `ranged` (for counts
+    over a city or province): the prefix also as a range on `county` that the county indexes answer, so a city's
+    counts read its own counties' index entries only (a prefix LIKE alone reads every case: SQLite's LIKE is
+    case-insensitive, PostgreSQL's pattern a bound parameter). Not for ordered lists: there the planner would
+    take the range and sort, where the list's own index gives its first rows in order (issue 21)."""
     if len(region) == 6:
         return Case.county == region
     if len(region) == 9:
         return Case.township == region
     if len(region) > 9:
         return Case.village == region
-    return Case.county.startswith(region, autoescape=True)
+    inside = Case.county.startswith(region, autoescape=True)
+    if ranged and region.isdigit() and not set(region) <= {"9"}:
+        upper = str(int(region) + 1).zfill(len(region))  # codes are digits: '4309' -> '4310'
+        return and_(Case.county >= region, Case.county < upper, inside)
+    return inside
 
 
 def _scoped(region: str) -> Select[Case]:
@@ -356,7 +364,7 @@ def link_decisions(session: Session, *, region: str) -> list[LinkDecision]:
 def state_counts(session: Session, *, region: str) -> dict[str, int]:
     stmt = (
         select(Case.state, func.count())
-        .where(in_region(region))
+        .where(in_region(region, ranged=True))
         .group_by(Case.state)
     )
     counts = {state: 0 for state in CASE_STATES}

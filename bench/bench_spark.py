@@ -3,6 +3,7 @@
     nice -n 10 python bench/bench_spark.py --preset county                      # generate, then measure
     nice -n 10 python bench/bench_spark.py --data DIR --cases duckdb,spark      # reuse a generated set
     nice -n 10 python bench/bench_spark.py --data DIR --cases duckdb,duckdb@4GB # spilling DuckDB
+    nice -n 10 python bench/bench_spark.py --data DIR --keep RUNS               # keep the runs' folders
 
 Cases: `duckdb` (no limit), `duckdb@4GB` (memory limit, spill directory beside the run), `spark`
 (`--spark-master`, default local[2]). Each case runs `yidan.pipeline.run.run_comparison` in its
@@ -131,6 +132,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2021)
     ap.add_argument("--cases", default="duckdb,spark", help="duckdb, duckdb@4GB, spark (comma-separated)")
     ap.add_argument("--spark-master", default="local[2]")
+    ap.add_argument("--keep", type=Path, help="keep each case's run folder here (for compare_runs.py)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -151,7 +153,7 @@ def main() -> None:
         result: dict[str, Any] = {"data": str(data), "preset": a.preset if a.data is None else None,
                                   "generate_s": gen_s, "cpus": os.cpu_count(), "load": os.getloadavg(), "runs": []}
         for case in a.cases.split(","):
-            out = Path(tmp) / f"run-{case.replace('@', '-')}"
+            out = (a.keep or Path(tmp)) / f"run-{case.replace('@', '-')}"
             run = measured(["--one", case, "--data", str(data), "--out", str(out), "--spark-master", a.spark_master])
             result["runs"].append(run)
             if run.get("failed"):

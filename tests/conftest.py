@@ -9,6 +9,11 @@ Rule cases (tests/rules/classify/*.toml, see the README there):
 Tests that need PostgreSQL, Chromium or Java (markers `postgres`, `browser`, `spark`) are skipped with
 the reason when it is missing, and fail the run in CI (tests/needs.py).
 
+Spark (`spark_session`): one local[2] SparkSession per test process (an xdist worker is a process),
+started by the first Spark test that asks for it and stopped at the end; every Spark engine a test
+connects joins it (`connect_spark` takes a session of its own on the running context), so the JVM
+starts and warms up once instead of once per module.
+
 Generated data (yidan.synth) and completed runs, for every module's tests:
 * `tiny_dataset`, `tiny_run` — the tiny preset and a complete run on it (aid audit included).
 * `county_dataset`, `county_run` — the county preset; slow, for tests marked `slow`.
@@ -438,6 +443,22 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     if item.get_closest_marker("xdist_group") is None:
         name = item.path.name
         item.add_marker(pytest.mark.xdist_group(XDIST_GROUPS.get(name, item.nodeid.split("::")[0])))
+
+
+@pytest.fixture(scope="session")
+def spark_session() -> Any:
+    """The process's one SparkSession (local[2]); engines connected while it runs join it.
+
+    Request it in every Spark test or fixture *before* connecting an engine: an engine that
+    finds no running session starts one of its own and stops it on close.
+    """
+    needs.require(needs.spark_problem())
+    from yidan.engine.spark import connect_spark
+    from yidan.settings import EngineConfig
+
+    engine = connect_spark(EngineConfig(name="spark", spark_master="local[2]"))
+    yield engine.spark
+    engine.close()  # started the session: stops it
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -28,7 +28,7 @@ def _rows(findings: list[dict]) -> list[tuple]:
                    f["evidence"]) for f in findings)
 
 
-def test_audit_on_spark_raises_the_same_findings_as_on_duckdb() -> None:
+def test_audit_on_spark_raises_the_same_findings_as_on_duckdb(spark_session) -> None:
     from yidan.engine import connect
 
     engine = connect(EngineConfig(name="spark", spark_master="local[2]"))

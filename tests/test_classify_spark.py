@@ -15,7 +15,7 @@ def _rows(table, columns):
 
 
 def test_classify_cases_give_identical_outputs_on_spark_and_duckdb(tmp_path, all_classify_cases, case_set,
-                                                                   runner_on_engine):
+                                                                   runner_on_engine, spark_session):
     from yidan.settings import EngineConfig, RunConfig
 
     cases = case_set([c for c in all_classify_cases if c.term == "2021春"])

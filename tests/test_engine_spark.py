@@ -22,7 +22,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark.*")
 
 from yidan.engine.parquet_bridge import publish_all, write_parquet  # noqa: E402
 from yidan.engine.portable import mix_order, number_text, ordered_concat, round_half_up  # noqa: E402
-from yidan.engine.spark import local_cores, spark_memory  # noqa: E402
+from yidan.engine.spark import broadcast_threshold, local_cores, spark_memory  # noqa: E402
 
 REGISTRY_SQL = """
 CREATE TABLE registry AS SELECT * FROM (VALUES
@@ -41,7 +41,7 @@ CREATE TABLE enrollment AS SELECT * FROM (VALUES
 
 
 @pytest.fixture(scope="module")
-def engines():
+def engines(spark_session):
     """A DuckDB and a Spark engine holding the same two small tables."""
     duck = connect()
     spark = connect(EngineConfig(name="spark", spark_master="local[2]"))
@@ -222,7 +222,7 @@ def test_stored_row_numbers_are_64_bit_on_both_engines(engines):
         assert stored.schema()["reg_key"] == ibis.dtype("int64"), engine.name
 
 
-def test_step_tables_are_kept_in_memory_and_released_on_close():
+def test_step_tables_are_kept_in_memory_and_released_on_close(spark_session):
     """Local mode: `materialize` checkpoints into memory (no Parquet table), may replace a
     table from itself, and `close` frees the blocks (a shared session may outlive the engine)."""
     from yidan.engine.spark import SparkEngine, _release
@@ -235,13 +235,34 @@ def test_step_tables_are_kept_in_memory_and_released_on_close():
         assert sorted(t.to_pyarrow().to_pylist(), key=lambda r: r["x"]) == [{"x": 2, "y": 4}, {"x": 3, "y": 6}]
         assert "t" not in {x.name for x in engine.spark.catalog.listTables(engine.database) if not x.isTemporary}
 
-        def held() -> int:
-            return len(engine.spark.sparkContext._jsc.getPersistentRDDs())
+        def held() -> set[int]:  # persisted RDDs of the whole context (a shared session holds others too)
+            return set(engine.spark.sparkContext._jsc.getPersistentRDDs().keys())
 
-        before = held()
-        assert before >= 2
+        mine = {df._jdf.queryExecution().logical().rdd().id() for df in engine._kept.values()}
+        assert len(mine) == 2 and mine <= held()
         for df in engine._kept.values():
             _release(df)
-        assert held() == before - 2
+        assert not mine & held()
     finally:
         engine.close()
+
+
+def test_a_small_step_table_is_joined_by_broadcast_whatever_its_query_was_estimated_at(engines):
+    """A checkpointed table carries the estimate of the query that made it; a table whose blocks fit the
+    broadcast threshold is broadcast all the same, so a join with it does not shuffle the other side."""
+    _, spark = engines
+    e = spark.ibis.table("enrollment")
+    wide = e.select(a="id_number").cross_join(e.select(b="student_no"))
+    for extra in ("c", "d", "f"):  # each cross join multiplies the estimate: ~10¹⁰ bytes for 1 024 rows
+        wide = wide.cross_join(e.select(**{extra: "term"}))
+    query = wide.filter(wide.b == "G1").select(id_number=wide.a).distinct()
+    threshold = broadcast_threshold(spark.spark)
+    assert threshold == 10 * 2**20  # Spark's default, written '10485760b
+    estimate = spark.spark.sql(spark.ibis.compile(query))._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()
+    assert int(estimate) > threshold  # without the stored size, a sort-merge join
+    few = spark.materialize("few_ids", query)
+    reg = spark.ibis.table("registry")
+    joined = reg.join(few, "id_number").select("id_number", "name")
+    plan = spark.spark.sql(spark.ibis.compile(joined))._jdf.queryExecution().executedPlan().toString()
+    assert "BroadcastHashJoin" in plan and "SortMergeJoin" not in plan
+    assert sorted(r["id_number"] for r in joined.to_pyarrow().to_pylist()) == ["430124201009011234"]

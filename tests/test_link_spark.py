@@ -21,7 +21,7 @@ def _rows(table, columns):
     return sorted(tuple(str(r[c]) for c in columns) for r in table.to_pyarrow().to_pylist())
 
 
-def test_students_and_exact_links_are_identical_on_spark_and_duckdb() -> None:
+def test_students_and_exact_links_are_identical_on_spark_and_duckdb(spark_session) -> None:
     from datetime import date
 
     from yidan.pipeline.link import link_exact, link_prepare

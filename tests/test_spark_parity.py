@@ -1,12 +1,11 @@
 """The whole comparison gives the same results on Spark (local mode) as on DuckDB.
 
-The generated county (the `county` preset: one county, every injected case, so identity
+The generated `tiny` preset (two counties, every injected case at least once, so identity
 resolution — exact and Splink —, classification and the aid audit all run) goes through
-`run_comparison` twice, once per engine. Persons, links, findings and summary must be
-identical; probabilities may differ by float rounding only (1e-9). u is estimated on 100 000
-random pairs instead of the default 2 million: the same on both engines (the sample is
-seeded), and it is the one Splink stage whose cost on Spark grows with that setting, not
-with the county.
+`run_comparison` on Spark; the DuckDB side is the suite's shared `tiny_run` (same data, default
+settings), so only the Spark run is this module's own. Persons, links, findings, summary and
+rejects must be identical; probabilities may differ by float rounding only (1e-9). The residue
+is small enough that u is estimated on every residue pair on both engines.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ needs.require(needs.spark_problem())  # skipped with the reason; in CI, a failur
 
 from yidan.pipeline.run import run_comparison  # noqa: E402
 from yidan.services.generated import generated_run  # noqa: E402
-from yidan.settings import EngineConfig, LinkageConfig, RunConfig  # noqa: E402
+from yidan.settings import EngineConfig, RunConfig  # noqa: E402
 
 pytestmark = [
     pytest.mark.spark,
@@ -33,26 +32,18 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark.*"),
 ]
 
-PRESET, SEED = "county", 2021
-U_PAIRS = 100_000
 TOLERANCE = 1e-9
 OUTPUTS = ("persons", "links", "findings", "summary", "rejects")
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from yidan.synth import generate
-
-    base = tmp_path_factory.mktemp("parity")
-    generate(PRESET, SEED, base / "input")
-    plan = generated_run(base / "input")
-    inputs, term, audit = plan.inputs, plan.term, plan.audit_terms
-    out = {}
-    for engine in ("duckdb", "spark"):
-        config = RunConfig(engine=EngineConfig(name=engine, spark_master="local[2]"),
-                           linkage=LinkageConfig(max_pairs_for_u=U_PAIRS))
-        out[engine] = run_comparison(inputs, term=term, out_dir=base / engine, config=config, audit_terms=audit)
-    return out
+def runs(tiny_dataset: Any, tiny_run: Any, spark_session: Any,
+         tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    plan = generated_run(tiny_dataset.out)
+    config = RunConfig(engine=EngineConfig(name="spark", spark_master="local[2]"))
+    spark = run_comparison(plan.inputs, term=plan.term, out_dir=tmp_path_factory.mktemp("parity") / "spark",
+                           config=config, audit_terms=plan.audit_terms)
+    return {"duckdb": tiny_run, "spark": spark}
 
 
 def table(run: Any, name: str) -> pa.Table:
@@ -109,3 +100,10 @@ def test_both_runs_complete_with_the_same_totals(runs):
     assert manifests["duckdb"]["status"] == manifests["spark"]["status"] == "complete"
     assert manifests["spark"]["engine"] == "spark"
     assert manifests["duckdb"]["totals"] == manifests["spark"]["totals"]
+    # the same sizes at every linkage stage: u on every residue pair, the same labelled pairs
+    sizes = ("residue_persons", "residue_students", "residue_students_blocked", "u_persons", "u_students",
+             "label_pairs")
+    linkage = {name: {k: m["notes"]["linkage"][k] for k in sizes} for name, m in manifests.items()}
+    assert linkage["duckdb"] == linkage["spark"]
+    assert linkage["spark"]["u_persons"] == linkage["spark"]["residue_persons"]
+    assert linkage["spark"]["u_students"] == linkage["spark"]["residue_students"]

@@ -93,9 +93,10 @@ class SparkEngine(Engine):
         df = self.spark.sql(backend.compile(expr))
         # eager: errors and time belong to the step that asked for the table
         df = df.localCheckpoint(eager=True)
-        df.createOrReplaceTempView(name)
+        _broadcast_if_small(df).createOrReplaceTempView(name)
         # a replaced table's blocks stay until `close`: a temporary view made from a query
-        # on the old name (Splink's tables) still reads them, and they cannot be recomputed
+        # on the old name (Splink's tables) still reads them, and they cannot be recomputed;
+        # kept without the hint, whose plan is no longer the bare LogicalRDD `_release` frees
         self._kept[f"{name}#{len(self._kept)}"] = df
         return backend.table(name)
 
@@ -121,6 +122,37 @@ class SparkEngine(Engine):
                 pass
         for path in self._tmp:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def broadcast_threshold(session: Any) -> int:
+    """The session's `spark.sql.autoBroadcastJoinThreshold` in bytes (Spark writes it '10485760b'; -1: off)."""
+    return int(session._jsparkSession.sessionState().conf().autoBroadcastJoinThreshold())
+
+
+def _broadcast_if_small(df: Any) -> Any:
+    """`df` (a `localCheckpoint`ed DataFrame) with a broadcast hint when its blocks are small.
+
+    The checkpoint's plan (one LogicalRDD) keeps the optimiser's size *estimate* of the query
+    that computed it: a table of a few thousand rows derived from the enrollment is estimated
+    at the enrollment's size, so every later join with it is planned as a sort-merge join that
+    shuffles both sides (AQE turns it into a broadcast only after the big side's shuffle has been
+    written). The block manager knows the real size once the checkpoint is computed; a table
+    within `spark.sql.autoBroadcastJoinThreshold` is marked for broadcast, so the joins with it
+    leave the other side where it is. Any failure keeps `df` as it was: a planning hint, never a
+    condition of the result.
+    """
+    try:
+        threshold = broadcast_threshold(df.sparkSession)
+        if threshold <= 0:
+            return df
+        rdd_id = df._jdf.queryExecution().logical().rdd().id()
+        for info in df.sparkSession.sparkContext._jsc.sc().getRDDStorageInfo():
+            if info.id() == rdd_id:
+                stored = int(info.memSize()) + int(info.diskSize())
+                return df.hint("broadcast") if stored <= threshold else df
+    except Exception:  # noqa: BLE001 - a planning hint, never an error (another Spark version: no hint)
+        log.debug("checkpoint size not read", exc_info=True)
+    return df
 
 
 def _release(df: Any) -> None:

@@ -28,10 +28,10 @@ lint:
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-# Two workers (pytest-xdist); a module's tests stay on one worker, the Spark modules share one
-# (tests/conftest.py XDIST_GROUPS), and the pipeline runs the fixtures need are shared (tests/shared_runs.py).
+# One process: two pytest-xdist workers measured slower on 2 cores (docs/dev/testing.md); `pytest -n 2 --dist
+# loadgroup` still works (a module stays on one worker, fixture runs shared through tests/shared_runs.py).
 test: dev system-deps lint
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q
 
 # Mutation testing of the rule modules (scripts/mutants.py; not part of `make test`, tens of minutes):
 # survivors and the score per package in mutants/report.md.  `make mutants PACKAGES="classify audit"`

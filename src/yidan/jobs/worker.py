@@ -202,7 +202,7 @@ def failure_reason(exc: BaseException) -> str:
 
 def _child_database_url(sessions: sessionmaker[Session]) -> str | None:
     """The database a child process can open for itself: a SQLite file (not an in-memory database)."""
-    engine = sessions.kw.get("bind")
+    engine = getattr(sessions, "kw", {}).get("bind")  # None: no database to hand a child (tests)
     url = getattr(engine, "url", None)
     if url is None or url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return None

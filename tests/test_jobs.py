@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 import needs
 from web_fixtures import (  # noqa: F401 - fixtures
@@ -292,10 +293,9 @@ def test_two_web_processes_and_a_worker_killed_mid_run_lose_and_repeat_no_run(pg
                 p.wait()
 
 
-def test_publishing_as_a_queued_job_opens_the_cases_of_the_run(engine: Engine, tmp_path: Path) -> None:
-    from yidan.store.models import Case, User
-
-    sessions = session_factory(engine)
+def _queue_publish(sessions: sessionmaker[Session], tmp_path: Path) -> int:
+    """A finished run of the fixture's inputs, registered by the province administrator "boss", with its
+    publish job queued; returns the run's key."""
     rd = write_run(tmp_path / "r1", run_id="r1")
     with session_scope(sessions) as s:
         admin = users.create_user(s, username="boss", password_hash="x", role="province_admin", region="43",
@@ -303,7 +303,14 @@ def test_publishing_as_a_queued_job_opens_the_cases_of_the_run(engine: Engine, t
         run = run_crud.create_run(s, path=str(rd.path), region="43", started_by=admin.id, status="complete")
         run.run_id, run.term = rd.run_id, rd.term
         queue.enqueue(s, kind="publish", payload={"user_id": admin.id}, run_pk=run.id)
-        run_pk = run.id
+        return int(run.id)
+
+
+def test_publishing_as_a_queued_job_opens_the_cases_of_the_run(engine: Engine, tmp_path: Path) -> None:
+    from yidan.store.models import Case, User
+
+    sessions = session_factory(engine)
+    run_pk = _queue_publish(sessions, tmp_path)
     executor = RunWorker(sessions, tmp_path / "data", fixture_runner, mode="external", worker_settings=FAST)
     assert QueueWorker(sessions, executor, settings=FAST, mode="external").run_once() is True
     with session_scope(sessions) as s:
@@ -324,14 +331,7 @@ def test_the_web_process_worker_publishes_in_a_child_process_and_a_killed_child_
     engine = make_engine(f"sqlite:///{tmp_path / 'y.db'}")
     upgrade(engine)
     sessions = session_factory(engine)
-    rd = write_run(tmp_path / "r1", run_id="r1")
-    with session_scope(sessions) as s:
-        admin = users.create_user(s, username="boss", password_hash="x", role="province_admin", region="43",
-                                  display_name="省管理员")
-        run = run_crud.create_run(s, path=str(rd.path), region="43", started_by=admin.id, status="complete")
-        run.run_id, run.term = rd.run_id, rd.term
-        queue.enqueue(s, kind="publish", payload={"user_id": admin.id}, run_pk=run.id)
-        run_pk = run.id
+    run_pk = _queue_publish(sessions, tmp_path)
     executor = RunWorker(sessions, tmp_path / "data", fixture_runner, mode="external", worker_settings=STEADY)
     worker = QueueWorker(sessions, executor, settings=STEADY, mode="inprocess")
     assert worker.run_once() is True

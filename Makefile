@@ -28,10 +28,12 @@ lint:
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-# One process: two pytest-xdist workers measured slower on 2 cores (docs/dev/testing.md); `pytest -n 2 --dist
-# loadgroup` still works (a module stays on one worker, fixture runs shared through tests/shared_runs.py).
+# Two pytest-xdist workers: a module stays whole on one worker (tests/conftest.py, pytest_xdist_make_scheduler),
+# runs are shared between them (tests/shared_runs.py); measured in docs/dev/testing.md. `make test WORKERS=0`
+# runs the suite in one process.
+WORKERS ?= 2
 test: dev system-deps lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(WORKERS)
 
 # Mutation testing of the rule modules (scripts/mutants.py; not part of `make test`, tens of minutes):
 # survivors and the score per package in mutants/report.md.  `make mutants PACKAGES="classify audit"`

@@ -429,20 +429,35 @@ def _shared_runs_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 # Modules that must run on one worker, whole: the Spark modules share one local Spark (a JVM of several GB:
-# two at once on a 2-core machine only slow each other down). Every other module is a group of its own, so
-# that `--dist loadgroup` keeps a module's tests (and its module-scoped fixtures) on one worker, as
-# `--dist loadfile` would.
+# two at once on a 2-core machine only slow each other down). Every other module is a unit of its own, so
+# that a module's tests (and its module-scoped fixtures: a pipeline run, `live_app`, Chromium) stay on one
+# worker.
 XDIST_GROUPS = {name: "spark" for name in (
     "test_spark_parity.py", "test_audit_spark.py", "test_classify_spark.py", "test_link_spark.py",
     "test_engine_spark.py",
 )}
 
 
-def pytest_itemcollected(item: pytest.Item) -> None:
-    """Each test's xdist group (read by `-n 2 --dist loadgroup`; a plain mark without xdist)."""
-    if item.get_closest_marker("xdist_group") is None:
-        name = item.path.name
-        item.add_marker(pytest.mark.xdist_group(XDIST_GROUPS.get(name, item.nodeid.split("::")[0])))
+def xdist_unit(nodeid: str) -> str:
+    """The unit of work a test belongs to under pytest-xdist: its module, or its module's group."""
+    path = nodeid.split("::")[0]
+    return XDIST_GROUPS.get(path.rsplit("/", 1)[-1], path)
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: unknown when it is not loaded (-p no:xdist)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under `-n N`, whole modules (and the Spark group) are sent to a worker, whatever `--dist` says.
+
+    Not xdist's own `--dist loadgroup`: it tags a test by rewriting `item._nodeid`, which pytest 9.2
+    no longer reads (a node's id is `item._id`), so every module was split between the workers and its
+    module fixtures built on both (measured: the Spark parity run twice, 125 + 133 s)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_unit(nodeid)
+
+    return ModuleScheduling(config, log)
 
 
 @pytest.fixture(scope="session")

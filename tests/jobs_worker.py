@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -29,4 +30,8 @@ def timed_runner(spec, out_dir: Path, progress):  # type: ignore[no-untyped-def]
 
 
 if __name__ == "__main__":
+    # the test stops this worker with Ctrl+C (SIGINT); a suite started as a background job of a
+    # non-interactive shell (`make test &` in a script) hands its children SIGINT ignored, and Python
+    # then never installs its KeyboardInterrupt handler: the worker would never hear it
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.exit(run_worker(get_app_settings(), runner=timed_runner) and 0)

@@ -32,6 +32,18 @@ class Engine:
         """
         return self.ibis.create_table(name, expr, overwrite=True)
 
+    def release(self, name: str) -> None:
+        """Drop table (or view) `name`: no later step reads it, and its memory is free for theirs.
+
+        DuckDB keeps every table of the run in memory; one no longer read would otherwise be
+        spilled to the temporary directory and read back as later steps need the room.
+        """
+        kind = self.duckdb.execute(
+            "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()
+        if kind is not None:
+            quoted = '"' + name.replace('"', '""') + '"'
+            self.duckdb.execute(f"DROP {'VIEW' if kind[0] == 'VIEW' else 'TABLE'} {quoted}")
+
     def close(self) -> None:
         try:
             self.ibis.disconnect()

@@ -100,6 +100,18 @@ class SparkEngine(Engine):
         self._kept[f"{name}#{len(self._kept)}"] = df
         return backend.table(name)
 
+    def release(self, name: str) -> None:
+        """Drop table `name` of this run: its checkpointed blocks (local mode) or its managed table.
+
+        Every table is a checkpoint of its own (`materialize`), so no other table reads the blocks
+        freed here; the run's steps declare which tables they no longer read (`pipeline.steps`)."""
+        if not self.in_memory:
+            self.ibis.drop_table(name, force=True)
+            return
+        for key in [k for k in self._kept if k.rsplit("#", 1)[0] == name]:
+            _release(self._kept.pop(key))
+        self.spark.catalog.dropTempView(name)
+
     def close(self) -> None:
         """Drop this run's database and temporary files; stop the session if this engine started it."""
         for df in self._kept.values():

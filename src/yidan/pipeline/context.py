@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,10 @@ class RunContext:
     progress: Callable[[str], None] | None = None
     # 回头看: audit the requested terms that have enrollment and name the others (else stop)
     allow_missing_terms: bool = False
+    released: set[str] = field(default_factory=set)  # tables dropped once no later step reads them
+    # the registry's counties (the run's coverage, for publishing), read at load: the registry
+    # itself is released once the persons are built
+    counties: list[str] | None = None
 
     def put(self, name: str, expr: Any, *, materialize: bool = True) -> Any:
         """Register `expr` as table `name`; materialised in the engine unless told not to."""
@@ -83,9 +88,26 @@ class RunContext:
         return table
 
     def get(self, name: str) -> Any:
+        if name in self.released and name not in self.tables:
+            raise KeyError(f"table {name!r} was released after the step that last read it (pipeline.steps."
+                           "RELEASE_AFTER); a step that reads it must come earlier, or the table be kept longer")
         return self.tables[name]
 
+    def release(self, *patterns: str) -> list[str]:
+        """Drop the tables whose names match `patterns` (shell-style: `link_*`) from the engine and
+        the context: no later step reads them. Returns the names released, in order.
+
+        A table put without materialising (an expression) must not read a released one."""
+        names = [n for n in self.tables if any(fnmatchcase(n, p) for p in patterns)]
+        for name in names:
+            self.engine.release(name)
+            del self.tables[name]
+            self.released.add(name)
+        return names
+
     def has(self, name: str) -> bool:
+        if name in self.released and name not in self.tables:  # never "absent": that would change the result
+            self.get(name)
         return name in self.tables
 
 

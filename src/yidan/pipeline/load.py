@@ -85,6 +85,16 @@ def load_inputs(ctx: RunContext) -> None:
         staging.create_table("rejects", schema=REJECTS_SCHEMA)
     publish_all(ctx.engine, (*LOAD_ORDER, "rejects"))
     register_tables(ctx)
+    ctx.counties = registry_counties(ctx)
+
+
+def registry_counties(ctx: RunContext) -> list[str]:
+    """The counties (6-digit codes) of the registry rows loaded: the run's coverage, for publishing."""
+    if not ctx.has("registry"):
+        return []
+    reg = ctx.get("registry")
+    got = reg.select(county=reg.hukou_code.substr(0, 6)).distinct().to_pyarrow()
+    return sorted(str(c) for c in got["county"].to_pylist() if c)
 
 
 # tables a step reads only where they are (the indicators' inputs; other target lists: `ctx.has("targets")`)

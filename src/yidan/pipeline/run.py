@@ -13,6 +13,7 @@ from yidan.errors import InputError, RunError, YidanError
 from yidan.identity.terms import Term
 from yidan.outfiles import os_error_in, output_error, read_error
 from yidan.pipeline.context import RunContext, RunInputs, Step, timed
+from yidan.pipeline.load import registry_counties
 from yidan.pipeline.write import RunWriter
 from yidan.runs.rundir import RunDir
 from yidan.settings import RunConfig
@@ -45,7 +46,7 @@ def run_comparison(
     `steps` defaults to `yidan.pipeline.steps.STEPS` (tests pass their own to stand in for
     a module that is not there).
     """
-    from yidan.pipeline.steps import STEPS
+    from yidan.pipeline.steps import RELEASE_AFTER, STEPS
 
     check_inputs(inputs)
     steps = tuple(steps or STEPS)
@@ -78,6 +79,7 @@ def run_comparison(
             for step in steps:
                 current = step.label
                 timed(ctx, step)
+                ctx.release(*RELEASE_AFTER.get(step.name, ()))
             current = "写出结果"
             if progress:
                 progress(current)
@@ -165,12 +167,10 @@ def _coverage(ctx: RunContext) -> dict[str, Any]:
     the registry rows it loaded, the tables it had files for, the term it judged schooling in and the
     aid terms it audited (none without aid and policy files)."""
     tables = sorted(name for name, paths in ctx.inputs.by_table().items() if paths)
-    counties: list[str] = []
-    if ctx.has("registry"):
+    counties = ctx.counties
+    if counties is None:  # a run that failed while loading: what the registry holds, if it was loaded
         try:
-            reg = ctx.get("registry")
-            got = reg.select(county=reg.hukou_code.substr(0, 6)).distinct().to_pyarrow()
-            counties = sorted(str(c) for c in got["county"].to_pylist() if c)
+            counties = registry_counties(ctx)
         except Exception:  # a failed run's manifest still says what it can
             counties = []
     audit_notes = ctx.notes.get("audit") or {}

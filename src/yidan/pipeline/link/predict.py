@@ -322,6 +322,9 @@ def link_probabilistic(ctx: RunContext) -> None:
     found = candidates(pred, model)
     ctx.put("link_candidates", found.join(persons, "reg_key").select(*CANDIDATE_SCHEMA.names))
     note["candidate_pairs"] = int(ctx.get("link_candidates").count().execute())
+    # Splink's own tables (blocked pairs and comparison vectors: millions of rows at province size)
+    # are read by nothing once the candidates are kept; left in the engine they take later steps' memory
+    api.delete_tables_created_by_splink_from_db()
 
 
 def candidates(pred: Any, model: dict[str, Any]) -> Any:

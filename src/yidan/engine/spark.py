@@ -101,7 +101,7 @@ class SparkEngine(Engine):
         return backend.table(name)
 
     def release(self, name: str) -> None:
-        """Drop table `name` of this run: its checkpointed blocks (local mode) or its managed table.
+        """Drop table `name` of this run: its checkpointed blocks (local mode) or its table.
 
         Every table is a checkpoint of its own (`materialize`), so no other table reads the blocks
         freed here; the run's steps declare which tables they no longer read (`pipeline.steps`)."""
@@ -110,7 +110,8 @@ class SparkEngine(Engine):
             return
         for key in [k for k in self._kept if k.rsplit("#", 1)[0] == name]:
             _release(self._kept.pop(key))
-        self.spark.catalog.dropTempView(name)
+        if not self.spark.catalog.dropTempView(name):  # an input: a table over its Parquet copy
+            self.ibis.drop_table(name, force=True)
 
     def close(self) -> None:
         """Drop this run's database and temporary files; stop the session if this engine started it."""

@@ -16,7 +16,7 @@ import pytest
 from yidan.contract.outputs import OUTPUTS
 
 # what the writer reads after the last step (each output's table, and what links_out is made of)
-KEPT_FOR_WRITING = {o.table for o in OUTPUTS.values()} | {"links", "students"}
+KEPT_FOR_WRITING = {o.table for o in OUTPUTS.values()} | {"links", "linked_students"}
 
 
 def _run(dataset: Any, out: Path, extra_steps: tuple[Any, ...] = ()) -> Any:
@@ -51,7 +51,7 @@ def test_the_working_tables_are_gone_before_the_outputs_are_written(tiny_dataset
         assert not any(fnmatchcase(name, p) for p in released), f"{name} is still in the engine"
         assert not name.startswith("__splink__"), f"Splink's {name} is still in the engine"
     # the big inputs and every step's working tables went; what the outputs are written from stayed
-    assert {"registry", "enrollment", "aid", "reg_persons"}.isdisjoint(seen["engine"])
+    assert {"registry", "enrollment", "aid", "reg_persons", "students"}.isdisjoint(seen["engine"])
     assert not [n for n in seen["engine"] if n.startswith(("link_", "cls_", "audit_"))]
     assert KEPT_FOR_WRITING - {"links_out"} <= set(seen["engine"])
     assert run.complete and _outputs(run) == _outputs(tiny_run)

@@ -43,8 +43,12 @@ def _part(table: ibis.Table) -> ibis.Table:
 
 
 def students(ctx: RunContext) -> Any:
-    """One row per student number (its latest record): the linkage's `students` table, made here the
-    same way when a run's linkage stand-in did not (tests of the run directory)."""
+    """One row per student number (its latest record): the students some link names once linkage is
+    done (`linked_students`: every student a finding, person or link reads), the linkage's whole
+    `students` table before, made here the same way when a run's linkage stand-in did not (tests of
+    the run directory)."""
+    if ctx.has("linked_students"):
+        return ctx.get("linked_students")
     if ctx.has("students"):
         return ctx.get("students")
     from yidan.pipeline.link.prepare import build_students
@@ -139,10 +143,12 @@ def links_out(ctx: RunContext) -> Any:
 
 
 def _schools(ctx: RunContext) -> Any:
-    """school_code -> school_name, one name per code (the latest record's spelling)."""
-    st = students(ctx)
-    st = st.filter(st.school_code.notnull() & st.school_name.notnull())
-    return st.group_by(_sc=st.school_code).aggregate(_sname=st.school_name.max())
+    """school_code -> school_name, one name per code (the latest record's spelling), of every student."""
+    if ctx.has("school_names"):
+        return ctx.get("school_names")
+    from yidan.pipeline.link.prepare import school_names
+
+    return school_names(students(ctx))
 
 
 def enrich(ctx: RunContext, findings: Any, persons: Any) -> Any:

@@ -64,10 +64,12 @@ STEPS: tuple[Step, ...] = (LOAD, PERSONS, *_link_steps(), CLASSIFY, *_audit_step
 # province's inputs and intermediates outgrew a 6 GB limit and DuckDB spilled them to disk and read
 # them back for every later step (measured on the province preset: 295 -> 239 CPU s with these
 # releases). Kept to the end: what the outputs are written from (`persons_out`, `links` and
-# `students` for `links_out`, `findings`, `summary`, `rejects`) and the small reference tables.
+# `linked_students` for `links_out`, `findings`, `summary`, `rejects`) and the small reference tables.
 RELEASE_AFTER: dict[str, tuple[str, ...]] = {
     "persons_base": ("registry",),  # read once, into `reg_persons` (its counties: `ctx.counties`)
-    "link_resolve": ("link_*", "links_exact"),  # the linkage's working tables
+    # the linkage's working tables, and `students` (6.6 M rows at province size): later steps read
+    # `linked_students` and `school_names` (link.prepare.keep_for_outputs)
+    "link_resolve": ("link_*", "links_exact", "students"),
     "classify": ("cls_*",),
     "audit": ("audit_*", "enrollment", "aid"),  # enrollment: read by link_prepare, classify and the audit
     "findings": ("school_findings", "aid_findings", "person_status", "reg_persons"),

@@ -27,6 +27,7 @@ import ibis
 from yidan.pipeline.context import RunContext
 from yidan.pipeline.link.decisions import decision_pairs
 from yidan.pipeline.link.exact import LINK_COLUMNS
+from yidan.pipeline.link.prepare import keep_for_outputs
 
 ROUNDS = 4
 REVIEW_ITEM = '{"field":"review","label":"人工复核","level":"确认同一人","weight":null}'
@@ -135,3 +136,4 @@ def link_resolve(ctx: RunContext) -> None:
     note["differing_names_sent_to_review"] = int(
         best.filter(differ & ~conflict & ~best.tied & (best.match_probability >= cfg.accept)).count().execute()
     )
+    keep_for_outputs(ctx)

@@ -88,9 +88,7 @@ class RunContext:
         return table
 
     def get(self, name: str) -> Any:
-        if name in self.released and name not in self.tables:
-            raise KeyError(f"table {name!r} was released after the step that last read it (pipeline.steps."
-                           "RELEASE_AFTER); a step that reads it must come earlier, or the table be kept longer")
+        self._refuse_released(name)
         return self.tables[name]
 
     def release(self, *patterns: str) -> list[str]:
@@ -106,9 +104,13 @@ class RunContext:
         return names
 
     def has(self, name: str) -> bool:
-        if name in self.released and name not in self.tables:  # never "absent": that would change the result
-            self.get(name)
+        self._refuse_released(name)  # never "absent": a step would silently leave out what it reads
         return name in self.tables
+
+    def _refuse_released(self, name: str) -> None:
+        if name in self.released and name not in self.tables:
+            raise KeyError(f"table {name!r} was released after the step that last read it (pipeline.steps."
+                           "RELEASE_AFTER); a step that reads it must come earlier, or the table be kept longer")
 
 
 @dataclass(frozen=True)

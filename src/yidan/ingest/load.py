@@ -111,6 +111,8 @@ class Dictionary:
 
     table: str | None
     plain: tuple[str, str] | None = None  # (clean, norm) SQL over the raw text
+    # a text column's every value (`_text_values`): the loaded column is an ENUM of them
+    values: list[str] | None = None
 
 
 def _dictionaries(con, rules: list[ColumnRule], staged: list[Staged]) -> dict[str, Dictionary]:
@@ -134,11 +136,27 @@ def _dictionaries(con, rules: list[ColumnRule], staged: list[Staged]) -> dict[st
              f'CREATE TEMP TABLE {name} AS SELECT key, "c_{a}", "n_{a}", CASE {cases} END AS "e_{a}" FROM ('
              f'SELECT coalesce("r_{a}", {NULL_KEY}) AS key, *, {fmt(r.norm, a)} AS "n_{a}" '
              f'FROM (SELECT *, {fmt(r.clean, a)} AS "c_{a}" FROM (SELECT "r_{a}"{flag} FROM ({values}))))')
+        texts = _text_values(con, name, a) if r.outputs == [(a, "{n}")] else None
         plain = _plain_dictionary(con, name, a)
         if plain is not None:  # every value already clean and valid: no join, the raw text gives the value
             con.execute(f"DROP TABLE {name}")
-        out[a] = Dictionary(None if plain else name, plain)
+        out[a] = Dictionary(None if plain else name, plain, texts)
     return out
+
+
+MAX_ENUM_VALUES = 65_535  # two bytes a row; beyond, the column stays text
+
+
+def _text_values(con, name: str, a: str) -> list[str] | None:
+    """Every value a text column's dictionary can give (refused ones too), or None (not text, or too
+    many): school codes and names, classes, grades, terms and places repeat across millions of rows."""
+    kind = con.execute("SELECT data_type FROM duckdb_columns() WHERE table_name = ? AND column_name = ?",
+                       [name, f"n_{a}"]).fetchone()[0]
+    if kind != "VARCHAR":
+        return None
+    rows = con.execute(f'SELECT DISTINCT "n_{a}" FROM {name} WHERE "n_{a}" IS NOT NULL '
+                       f"LIMIT {MAX_ENUM_VALUES + 1}").fetchall()
+    return [r[0] for r in rows] if len(rows) <= MAX_ENUM_VALUES else None
 
 
 def _plain_dictionary(con, name: str, a: str) -> tuple[str, str] | None:
@@ -235,7 +253,7 @@ def _select(spec: Table, rules: list[ColumnRule], staged: list[Staged], dicts: d
         f"CASE WHEN _empty THEN [{{'column': {q(WHOLE_ROW)}, 'value': '', 'reason': {q(EMPTY_ROW_REASON)}}}] "
         f"WHEN {bad} THEN list_filter([{items}], lambda x: x.reason IS NOT NULL) END"
     )
-    final = _final_columns(spec, rules, [s.label for s in staged])
+    final = _final_columns(spec, rules, [s.label for s in staged], {a: d.values for a, d in dicts.items() if d.values})
     return (
         f"WITH l0 AS (SELECT *{flags} FROM ({union})), "
         f"l1 AS (SELECT l0.*, {', '.join(clean)}{''.join(', ' + n for r, n in zip(rules, norm, strict=True) if r.column.alias in dicts)} "
@@ -291,13 +309,15 @@ def _fails(r: ColumnRule, from_dictionary: bool) -> str:
     return " OR ".join(f"({fmt(cond, a)})" for cond, _ in r.checks)
 
 
-def _final_columns(spec: Table, rules: list[ColumnRule], labels: list[str]) -> list[str]:
+def _final_columns(spec: Table, rules: list[ColumnRule], labels: list[str],
+                   values: dict[str, list[str]] | None = None) -> list[str]:
     """The typed table's columns in contract order; the registry fills gender and birth date from a valid ID.
 
-    `_file` (the file's label, often a long path, on every row) is an ENUM of the `labels`, and so
-    is each contract ENUM column (of its allowed values): one byte a row instead of the text (at
-    province size `_file` alone was 0.7 GB of the enrollment table and 0.45 GB of the registry's,
-    which pushed later steps into spilling). See `enum_type`."""
+    `_file` (the file's label, often a long path, on every row) is an ENUM of the `labels`, each
+    contract ENUM column one of its allowed values, and each text column validated per distinct
+    value one of those `values` (school codes and names, classes, terms, places): one or two bytes
+    a row instead of the text (at province size `_file` alone was 0.7 GB of the enrollment table
+    and 0.45 GB of the registry's, which pushed later steps into spilling). See `enum_type`."""
     derived = {}
     if spec.name == "registry":
         valid, n_id = '"id_number_valid"', '"id_number"'
@@ -314,6 +334,8 @@ def _final_columns(spec: Table, rules: list[ColumnRule], labels: list[str]) -> l
                 # its text (at province size ~0.5 GB of the enrollment table); TRY_CAST: a value outside
                 # the list is only ever on a row the checks refuse, which is deleted below
                 value = f"TRY_CAST({value} AS {enum_type(r.column.allowed)})"
+            elif values and name in values:  # every value the column's dictionary gives: none is lost
+                value = f"CAST({value} AS {enum_type(values[name])})"
             cols.append(f'{value} AS "{name}"')
     return cols + [f"CAST(_file AS {enum_type(labels)}) AS _file", "CAST(_row AS INTEGER) AS _row"]
 

@@ -200,3 +200,31 @@ def test_files_read_in_small_chunks_give_the_same_rows_and_line_numbers(tmp_path
     for sql in ("SELECT _row, name FROM registry ORDER BY _row", "SELECT * FROM rejects ORDER BY row_number"):
         assert chunked.execute(sql).fetchall() == whole.execute(sql).fetchall()
     assert whole.execute("SELECT count(*) FROM registry").fetchall()[0][0] > 0
+
+
+def test_few_valued_columns_keep_their_text_order_and_compare_as_text(tmp_path):
+    # category, township and village names and _file are stored as ENUMs (memory); the steps sort,
+    # take min / max, compare and join them as text, so none of that may change
+    head = HEADER + ",乡镇名称,村名称"
+    lines = [head,
+             "430124200903150011,张三,430124,特困供养,2016-05-01,龙山乡,大坝七社区",
+             "430124201006200028,李四,430124,农村低保,2016-05-01,白沙镇,大坝七社区",
+             "430124201101010038,王五,430124,建档立卡,2016-05-01,安化县城关镇,A村"]
+    a, b = write(tmp_path, lines, name="b乙.csv"), write(tmp_path, [head, GOOD[0].replace("0011", "0027") + ",,"],
+                                                      name="a甲.csv")
+    con = duckdb.connect()
+    load_table(con, "registry", [a, b])
+    types = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'registry'")
+                 .fetchall())
+    assert all(types[c].startswith("ENUM") for c in ("category", "township_name", "village_name", "_file"))
+    for col in ("category", "township_name", "village_name", "_file"):
+        got = [r[0] for r in con.execute(f"SELECT {col} FROM registry WHERE {col} IS NOT NULL ORDER BY {col}")
+               .fetchall()]
+        assert got == sorted(got), col
+        assert con.execute(f"SELECT max({col}), min({col}) FROM registry").fetchone() == (max(got), min(got))
+    assert con.execute("SELECT count(*) FROM registry WHERE township_name = '没有这个乡'").fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM registry WHERE category IN ('建档立卡', '其他')").fetchone() == (2,)
+    joined = con.execute("SELECT count(*) FROM registry r JOIN (SELECT '白沙镇' AS t) x ON r.township_name = x.t")
+    assert joined.fetchone() == (1,)
+    assert con.execute("SELECT township_name || '/' || village_name FROM registry WHERE name = '王五'").fetchone() \
+        == ("安化县城关镇/A村",)

@@ -136,8 +136,10 @@ def _dictionaries(con, rules: list[ColumnRule], staged: list[Staged]) -> dict[st
              f'CREATE TEMP TABLE {name} AS SELECT key, "c_{a}", "n_{a}", CASE {cases} END AS "e_{a}" FROM ('
              f'SELECT coalesce("r_{a}", {NULL_KEY}) AS key, *, {fmt(r.norm, a)} AS "n_{a}" '
              f'FROM (SELECT *, {fmt(r.clean, a)} AS "c_{a}" FROM (SELECT "r_{a}"{flag} FROM ({values}))))')
-        texts = _text_values(con, name, a) if r.outputs == [(a, "{n}")] else None
-        plain = _plain_dictionary(con, name, a)
+        kind = con.execute("SELECT data_type FROM duckdb_columns() WHERE table_name = ? AND column_name = ?",
+                           [name, f"n_{a}"]).fetchone()[0]  # of the norm: VARCHAR, DATE, ...
+        texts = _text_values(con, name, a) if kind == "VARCHAR" and r.outputs == [(a, "{n}")] else None
+        plain = _plain_dictionary(con, name, a, kind)
         if plain is not None:  # every value already clean and valid: no join, the raw text gives the value
             con.execute(f"DROP TABLE {name}")
         out[a] = Dictionary(None if plain else name, plain, texts)
@@ -148,18 +150,14 @@ MAX_ENUM_VALUES = 65_535  # two bytes a row; beyond, the column stays text
 
 
 def _text_values(con, name: str, a: str) -> list[str] | None:
-    """Every value a text column's dictionary can give (refused ones too), or None (not text, or too
-    many): school codes and names, classes, grades, terms and places repeat across millions of rows."""
-    kind = con.execute("SELECT data_type FROM duckdb_columns() WHERE table_name = ? AND column_name = ?",
-                       [name, f"n_{a}"]).fetchone()[0]
-    if kind != "VARCHAR":
-        return None
+    """Every value a text column's dictionary can give (refused ones too), or None (too many): school
+    codes and names, classes, grades, terms and places repeat across millions of rows."""
     rows = con.execute(f'SELECT DISTINCT "n_{a}" FROM {name} WHERE "n_{a}" IS NOT NULL '
                        f"LIMIT {MAX_ENUM_VALUES + 1}").fetchall()
     return [r[0] for r in rows] if len(rows) <= MAX_ENUM_VALUES else None
 
 
-def _plain_dictionary(con, name: str, a: str) -> tuple[str, str] | None:
+def _plain_dictionary(con, name: str, a: str, kind: str) -> tuple[str, str] | None:
     """(clean, norm) as SQL over the raw column, when a dictionary only repeats its raw values.
 
     That is: no value refused, every value already its own clean form (an empty text, clean,
@@ -169,8 +167,6 @@ def _plain_dictionary(con, name: str, a: str) -> tuple[str, str] | None:
     column, three more columns carried through the query) is then pure cost. None when some
     value needs the dictionary.
     """
-    kind = con.execute("SELECT data_type FROM duckdb_columns() WHERE table_name = ? AND column_name = ?",
-                       [name, f"n_{a}"]).fetchone()[0]
     if kind == "VARCHAR":
         same = f'"n_{a}" = key'
     elif kind == "DATE":

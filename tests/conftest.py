@@ -383,15 +383,15 @@ def classified_cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
 # --- generated datasets and completed runs, shared by the tests of every module -------------------------
 
 
-def run_generated(gen: Any, out: Path) -> Any:
-    """The comparison on a generated set, with the aid audit of its audit terms."""
+def run_generated(gen: Any, out: Path, steps: Any = None) -> Any:
+    """The comparison on a generated set, with the aid audit of its audit terms (`steps`: the pipeline's own)."""
     from yidan.pipeline.run import run_comparison
     from yidan.services.generated import generated_run
     from yidan.settings import RunConfig
 
     plan = generated_run(gen.out)
     return run_comparison(plan.inputs, term=plan.term, out_dir=out, config=RunConfig(),
-                          audit_terms=plan.audit_terms)
+                          audit_terms=plan.audit_terms, steps=steps)
 
 
 @pytest.fixture(scope="session")

@@ -20,14 +20,10 @@ KEPT_FOR_WRITING = {o.table for o in OUTPUTS.values()} | {"links", "linked_stude
 
 
 def _run(dataset: Any, out: Path, extra_steps: tuple[Any, ...] = ()) -> Any:
-    from yidan.pipeline.run import run_comparison
+    from conftest import run_generated
     from yidan.pipeline.steps import STEPS
-    from yidan.services.generated import generated_run
-    from yidan.settings import RunConfig
 
-    plan = generated_run(dataset.out)
-    return run_comparison(plan.inputs, term=plan.term, out_dir=out, config=RunConfig(),
-                          audit_terms=plan.audit_terms, steps=(*STEPS, *extra_steps))
+    return run_generated(dataset, out, steps=(*STEPS, *extra_steps))
 
 
 def _outputs(run: Any) -> dict[str, bytes]:
